@@ -1,0 +1,1 @@
+"""AidFlow: multi-level approval workflows for social assistance and student aid."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, authentication, problem documents. Nothing below imports it."""

@@ -1,0 +1,61 @@
+"""Request context: the database, the settings and the caller, inside one transaction."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.config import Settings
+from app.db.engine import transaction
+from app.domain import accounts
+from app.domain.errors import Forbidden, Unauthorized
+from app.domain.principal import Principal
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+@dataclass
+class RequestContext:
+    db: AsyncEngine
+    settings: Settings
+    token: str | None
+    api_key: str | None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[tuple[AsyncConnection, Principal]]:
+        """Authenticate and open the request's one transaction; it commits when the block ends."""
+        async with transaction(self.db) as conn:
+            yield conn, await self._principal(conn)
+
+    @asynccontextmanager
+    async def begin_anonymous(self) -> AsyncIterator[AsyncConnection]:
+        async with transaction(self.db) as conn:
+            yield conn
+
+    async def _principal(self, conn: AsyncConnection) -> Principal:
+        if self.api_key:
+            return await accounts.principal_for_api_key(conn, self.api_key)
+        if self.token:
+            return await accounts.principal_for_user(
+                conn, accounts.username_from_token(self.token, self.settings.secret_key))
+        raise Unauthorized("not_authenticated", "send a bearer token or an X-API-Key header")
+
+
+def _context(request: Request, token: Annotated[str | None, Depends(_bearer)],
+             api_key: Annotated[str | None, Depends(_api_key)]) -> RequestContext:
+    return RequestContext(request.app.state.db, request.app.state.settings, token, api_key)
+
+
+Ctx = Annotated[RequestContext, Depends(_context)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("admin_only", "this needs the admin role")

@@ -1,0 +1,38 @@
+"""Every error leaves as RFC 9457 ``application/problem+json`` with a stable ``code``."""
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain.errors import DomainError
+
+PROBLEM_BASE = "https://aidflow.dev/problems/"
+
+
+def problem(status: int, code: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + code, "title": HTTPStatus(status).phrase, "status": status, "code": code,
+            "detail": detail, **extra}
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type="application/problem+json",
+                        headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.code, exc.detail, headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errors = [{"field": "/".join(str(p) for p in e["loc"][1:]) or None, "message": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        return problem(422, "validation_error", "the request is malformed or incomplete", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+        return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))

@@ -1,0 +1,77 @@
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from app import clock
+from app.api.deps import Ctx, require_admin
+from app.domain import accounts, divisions, service_clock
+from app.domain.errors import NotFound
+from app.worker import run_due_timers
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.post("/users", status_code=201)
+async def create_user(ctx: Ctx, body: accounts.UserIn) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.create_user(conn, body)
+
+
+@router.post("/api-keys", status_code=201)
+async def create_api_key(ctx: Ctx, body: accounts.ApiKeyIn) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.create_api_key(conn, body, me.name)
+
+
+@router.put("/divisions")
+async def upsert_divisions(ctx: Ctx, body: list[divisions.DivisionIn]) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return {"upserted": await divisions.upsert(conn, body)}
+
+
+@router.get("/divisions")
+async def list_divisions(ctx: Ctx) -> list[dict]:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await divisions.list_all(conn)
+
+
+# Test-mode only: the service clock and timers on demand (Camunda's ClockUtil plays this part).
+class ClockMove(BaseModel):
+    advance_seconds: float | None = None
+    to: datetime | None = None
+
+
+def _require_test_mode(request: Request) -> None:
+    if request.app.state.settings.env != "test":
+        raise NotFound("not_found", "not found")
+
+
+@router.get("/clock")
+async def get_clock(ctx: Ctx, request: Request) -> dict:
+    _require_test_mode(request)
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        await service_clock.load(conn)
+        return {"now": clock.now()}
+
+
+@router.post("/clock")
+async def move_clock(ctx: Ctx, request: Request, body: ClockMove) -> dict:
+    _require_test_mode(request)
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return {"now": await service_clock.move(conn, advance_seconds=body.advance_seconds, to=body.to)}
+
+
+@router.post("/timers/run")
+async def run_timers(ctx: Ctx, request: Request) -> dict:
+    _require_test_mode(request)
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        await service_clock.load(conn)
+    return {"fired": await run_due_timers(ctx.db)}

@@ -1,0 +1,38 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from app.api.deps import Ctx, Limit, Offset
+from app.domain import applications
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+
+@router.post("", status_code=201)
+async def create(ctx: Ctx, body: applications.ApplicationIn,
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    async with ctx.begin() as (conn, me):
+        status, result = await applications.create(conn, me, body, idempotency_key)
+    return JSONResponse(jsonable_encoder(result), status_code=status)
+
+
+@router.get("")
+async def list_(ctx: Ctx, program: str | None = None, division_code: str | None = None, status: str | None = None,
+                limit: Limit = 50, offset: Offset = 0) -> dict:
+    async with ctx.begin() as (conn, me):
+        return await applications.list_(conn, me, program=program, division_code=division_code, status=status,
+                                        limit=limit, offset=offset)
+
+
+@router.get("/{application_id}")
+async def get(ctx: Ctx, application_id: str) -> dict:
+    async with ctx.begin() as (conn, me):
+        return await applications.get(conn, me, application_id)
+
+
+@router.get("/{application_id}/events")
+async def events(ctx: Ctx, application_id: str) -> list[dict]:
+    async with ctx.begin() as (conn, me):
+        return await applications.timeline(conn, me, application_id)

@@ -1,0 +1,67 @@
+"""The ``aidflow`` command: migrate, serve, worker, demo."""
+
+import asyncio
+
+import typer
+import uvicorn
+
+from app import logs
+from app.config import get_settings
+
+cli = typer.Typer(help="AidFlow: multi-level approval workflows.", no_args_is_help=True)
+
+
+@cli.callback()
+def _setup() -> None:
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest Alembic revision."""
+    from app.db.migrate import upgrade_to_head_sync
+
+    upgrade_to_head_sync(get_settings().database_url)
+    typer.echo("database schema is up to date")
+
+
+@cli.command()
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          no_worker: bool = typer.Option(False, "--no-worker", help="serve the API only; run `aidflow worker` apart")) -> None:
+    """Serve the REST API (with an in-process worker unless --no-worker)."""
+    from app.main import create_app
+
+    typer.echo(f"AidFlow API on http://{host}:{port}/api/v1  (OpenAPI docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(run_worker=not no_worker), host=host, port=port, log_config=None)
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the background worker (timers), for scaled deployments."""
+    from app.db.engine import create_engine
+    from app.worker import run_forever
+
+    settings = get_settings()
+
+    async def _main() -> None:
+        db = create_engine(settings.database_url)
+        try:
+            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test")
+        finally:
+            await db.dispose()
+
+    asyncio.run(_main())
+
+
+@cli.command()
+def demo() -> None:
+    """Load demo places, users and a few cases in different stages (safe to run twice)."""
+    from app.demo import load_demo
+
+    for line in asyncio.run(load_demo(get_settings())):
+        typer.echo(line)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,44 @@
+"""Settings from the environment (prefix ``AIDFLOW_``), validated once at start-up."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSECURE_DEV_SECRET = "aidflow-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIDFLOW_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # Unset means the embedded SQLite file next to the project.
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'aidflow.db'}"
+    secret_key: str = INSECURE_DEV_SECRET
+    token_ttl_seconds: int = 8 * 3600
+    processes_dir: Path = PROJECT_ROOT / "processes"
+    bootstrap_admin_password: str | None = None
+    worker_poll_seconds: float = 2.0
+    worker_batch_size: int = 100
+    max_upload_bytes: int = 2 * 1024 * 1024
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> "Settings":
+        # Fail fast: a production service signing tokens with a published key is worse than none.
+        if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError("AIDFLOW_SECRET_KEY must be set to 32+ random characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,223 @@
+"""The tables. Queries live in the domain services; this module only declares shape.
+
+Hot paths (inbox, completion) use SQLAlchemy Core on ``Model.__table__``; the SQLModel
+classes are the single declaration of each table and its indexes.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db.types import JSONType, PathType, UTCDateTime
+
+metadata = SQLModel.metadata
+metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _ts(nullable: bool = False, **kw: Any) -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=nullable, **kw)
+
+
+class Division(SQLModel, table=True):
+    __tablename__ = "divisions"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    level: str = Field(max_length=32)
+    parent_code: str | None = Field(default=None, foreign_key="divisions.code", max_length=32)
+    # "/34/3406/340621/" – every ancestor's code; the prefix test answers "at or below".
+    path: str = Field(sa_type=PathType, unique=True)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    display_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    # sha256 of the key: keys are 256-bit random, so a slow hash buys nothing.
+    key_hash: str = Field(max_length=64, unique=True)
+    active: bool = True
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+
+
+class Grant(SQLModel, table=True):
+    __tablename__ = "grants"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    api_key_id: int | None = Field(default=None, foreign_key="api_keys.id", index=True)
+    role: str = Field(max_length=64)
+    # NULL only for the global admin role.
+    division_code: str | None = Field(default=None, foreign_key="divisions.code", max_length=32)
+
+
+class ProcessDefinition(SQLModel, table=True):
+    __tablename__ = "process_definitions"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100)
+    version: int
+    name: str = Field(max_length=200)
+    xml: str = Field(sa_type=sa.Text())
+    sha256: str = Field(max_length=64)
+    # Form schemas referenced by the BPMN, frozen with the version that uses them.
+    forms: dict = Field(default_factory=dict, sa_type=JSONType)
+    deployed_at: datetime = _ts()
+    deployed_by: str = Field(max_length=100)
+
+
+class Application(SQLModel, table=True):
+    __tablename__ = "applications"
+    __table_args__ = (
+        sa.Index("ix_applications_program_external_ref", "program", "external_ref", unique=True),
+        # At most one active case per person and program; enforced by the database under races.
+        sa.Index(
+            "ix_applications_one_active", "program", "applicant_id_number", unique=True,
+            postgresql_where=sa.text("status = 'in_progress'"), sqlite_where=sa.text("status = 'in_progress'"),
+        ),
+        sa.Index("ix_applications_division_path_created", "division_path", "created_at"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    program: str = Field(max_length=100)
+    definition_id: int = Field(foreign_key="process_definitions.id")
+    definition_version: int
+    division_code: str = Field(foreign_key="divisions.code", max_length=32)
+    division_path: str = Field(sa_type=PathType)
+    status: str = Field(max_length=20)
+    applicant: dict = Field(sa_type=JSONType)
+    applicant_id_number: str = Field(max_length=18)
+    data: dict = Field(default_factory=dict, sa_type=JSONType)
+    external_ref: str | None = Field(default=None, max_length=200)
+    engine_state: dict = Field(sa_type=JSONType)
+    version: int = 1
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # The inbox: "open tasks of these roles under this place, soonest deadline first".
+        sa.Index("ix_tasks_inbox", "state", "role", "division_path", "due_at"),
+        sa.Index("ix_tasks_assignee_state", "assignee", "state"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
+    program: str = Field(max_length=100)
+    engine_task_id: str = Field(max_length=36)
+    name: str = Field(max_length=100)
+    title: str = Field(max_length=200)
+    role: str = Field(max_length=64)
+    division_code: str = Field(foreign_key="divisions.code", max_length=32)
+    division_path: str = Field(sa_type=PathType)
+    state: str = Field(max_length=20)  # open | completed | cancelled
+    assignee: str | None = Field(default=None, max_length=100)
+    form: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _ts()
+    due_at: datetime | None = _ts(nullable=True)
+    completed_at: datetime | None = _ts(nullable=True)
+    completed_by: str | None = Field(default=None, max_length=100)
+    data: dict | None = Field(default=None, sa_type=JSONType)
+
+
+class Timer(SQLModel, table=True):
+    __tablename__ = "timers"
+    __table_args__ = (sa.Index("ix_timers_due", "fired_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
+    engine_task_id: str = Field(max_length=36)
+    name: str = Field(max_length=100)
+    due_at: datetime = _ts()
+    # Set when fired or when the case moved on without it (cancelled).
+    fired_at: datetime | None = _ts(nullable=True)
+    cancelled: bool = False
+
+
+class MessageWait(SQLModel, table=True):
+    """A message a case is waiting for; routing is done here, not inside the engine."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (sa.UniqueConstraint("application_id", "message_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="applications.id", max_length=36)
+    message_name: str = Field(max_length=100)
+    created_at: datetime = _ts()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    principal: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=200)
+    request_sha256: str = Field(max_length=64)
+    status_code: int
+    response: dict = Field(sa_type=JSONType)
+    created_at: datetime = _ts()
+
+
+class Event(SQLModel, table=True):
+    """The append-only audit trail: who did what, when, with which data."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str | None = Field(default=None, max_length=36)
+    at: datetime = _ts()
+    actor: str = Field(max_length=100)
+    type: str = Field(max_length=64)
+    task_id: str | None = Field(default=None, max_length=36)
+    task_name: str | None = Field(default=None, max_length=100)
+    data: dict = Field(default_factory=dict, sa_type=JSONType)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Events for portals, written in the same transaction as the change (transactional outbox)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "delivered_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_type: str = Field(max_length=64)
+    application_id: str | None = Field(default=None, max_length=36)
+    division_path: str | None = Field(default=None, sa_type=PathType)
+    payload: dict = Field(sa_type=JSONType)
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class ServiceClock(SQLModel, table=True):
+    """The test-mode clock offset shared by every process (one row, id 1)."""
+
+    __tablename__ = "service_clock"
+    id: int = Field(primary_key=True)
+    offset_seconds: float = 0.0
+
+
+divisions = Division.__table__
+users = User.__table__
+api_keys = ApiKey.__table__
+grants = Grant.__table__
+process_definitions = ProcessDefinition.__table__
+applications = Application.__table__
+tasks = Task.__table__
+timers = Timer.__table__
+message_waits = MessageWait.__table__
+idempotency_keys = IdempotencyKey.__table__
+events = Event.__table__
+outbox = OutboxMessage.__table__
+service_clock = ServiceClock.__table__

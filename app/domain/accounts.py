@@ -1,0 +1,146 @@
+"""Users, API keys, grants, passwords and tokens."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import jwt
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import api_keys, divisions, grants, users
+from app.domain import divisions as division_service
+from app.domain.errors import Conflict, Invalid, Unauthorized
+from app.domain.principal import ADMIN, GrantScope, Principal
+
+_hasher = PasswordHasher()
+# Verifying against this keeps unknown usernames as slow as wrong passwords (no user enumeration).
+_DUMMY_HASH = _hasher.hash("aidflow-dummy-password")
+JWT_ALGORITHM = "HS256"
+
+
+class GrantIn(BaseModel):
+    role: str = Field(min_length=1, max_length=64)
+    division_code: str | None = None
+
+
+class UserIn(BaseModel):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
+    password: str = Field(min_length=8, max_length=200)
+    display_name: str = Field(min_length=1, max_length=200)
+    grants: list[GrantIn] = Field(default_factory=list)
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
+    grants: list[GrantIn] = Field(default_factory=list)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def _check_grants(conn: AsyncConnection, items: list[GrantIn]) -> None:
+    for g in items:
+        division_service.check_role(g.role)
+        if g.division_code is None:
+            if g.role != ADMIN:
+                raise Invalid("grant_needs_division", f"a {g.role!r} grant needs a division_code")
+            continue
+        if await division_service.get(conn, g.division_code) is None:
+            raise Invalid("unknown_division", f"division {g.division_code!r} does not exist", division_code=g.division_code)
+
+
+async def _insert_grants(conn: AsyncConnection, items: list[GrantIn], **owner: int) -> None:
+    if items:
+        await conn.execute(sa.insert(grants), [{"role": g.role, "division_code": g.division_code, **owner} for g in items])
+
+
+async def create_user(conn: AsyncConnection, body: UserIn) -> dict:
+    await _check_grants(conn, body.grants)
+    if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.username))).first():
+        raise Conflict("username_taken", f"user {body.username!r} already exists")
+    user_id = (await conn.execute(sa.insert(users).values(
+        username=body.username, display_name=body.display_name, password_hash=_hasher.hash(body.password),
+        active=True, created_at=clock.now(),
+    ).returning(users.c.id))).scalar_one()
+    await _insert_grants(conn, body.grants, user_id=user_id)
+    return {"id": user_id, "username": body.username, "display_name": body.display_name,
+            "grants": [g.model_dump() for g in body.grants]}
+
+
+async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str) -> dict:
+    await _check_grants(conn, body.grants)
+    if (await conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == body.name))).first():
+        raise Conflict("api_key_name_taken", f"an API key named {body.name!r} already exists")
+    key = "af_" + secrets.token_urlsafe(32)
+    key_id = (await conn.execute(sa.insert(api_keys).values(
+        name=body.name, key_hash=hash_api_key(key), active=True, created_by=created_by, created_at=clock.now(),
+    ).returning(api_keys.c.id))).scalar_one()
+    await _insert_grants(conn, body.grants, api_key_id=key_id)
+    return {"id": key_id, "name": body.name, "key": key, "grants": [g.model_dump() for g in body.grants]}
+
+
+async def authenticate(conn: AsyncConnection, username: str, password: str) -> str:
+    row = (await conn.execute(sa.select(users.c.password_hash, users.c.active).where(users.c.username == username))).first()
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("invalid_credentials", "wrong username or password") from None
+    if row is None or not row.active:
+        raise Unauthorized("invalid_credentials", "wrong username or password")
+    return username
+
+
+def issue_token(username: str, secret: str, ttl_seconds: int) -> dict:
+    # Real time, not the service clock: moving the test clock must not expire sessions.
+    now = clock.now() - timedelta(seconds=clock.offset_seconds())
+    claims = {"sub": username, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ttl_seconds}
+    return {"access_token": jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), "token_type": "bearer",
+            "expires_in": ttl_seconds}
+
+
+def username_from_token(token: str, secret: str) -> str:
+    try:
+        return jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]})["sub"]
+    except jwt.PyJWTError:
+        raise Unauthorized("invalid_token", "the bearer token is invalid or expired") from None
+
+
+def _grant_query(owner_column, owner_id):
+    return (
+        sa.select(grants.c.role, grants.c.division_code, divisions.c.path)
+        .select_from(grants.outerjoin(divisions, divisions.c.code == grants.c.division_code))
+        .where(owner_column == owner_id)
+    )
+
+
+async def principal_for_user(conn: AsyncConnection, username: str) -> Principal:
+    row = (await conn.execute(sa.select(users.c.id, users.c.active).where(users.c.username == username))).first()
+    if row is None or not row.active:
+        raise Unauthorized("invalid_token", "the account no longer exists or is disabled")
+    rows = await conn.execute(_grant_query(grants.c.user_id, row.id))
+    return Principal(username, "user", tuple(GrantScope(r.role, r.division_code, r.path) for r in rows))
+
+
+async def principal_for_api_key(conn: AsyncConnection, key: str) -> Principal:
+    row = (await conn.execute(
+        sa.select(api_keys.c.id, api_keys.c.name).where(api_keys.c.key_hash == hash_api_key(key), api_keys.c.active)
+    )).first()
+    if row is None:
+        raise Unauthorized("invalid_api_key", "the API key is unknown or revoked")
+    rows = await conn.execute(_grant_query(grants.c.api_key_id, row.id))
+    return Principal(row.name, "api_key", tuple(GrantScope(r.role, r.division_code, r.path) for r in rows))
+
+
+async def ensure_admin(conn: AsyncConnection, password: str) -> bool:
+    """Create ``admin`` with the global admin role unless a user of that name exists."""
+    if (await conn.execute(sa.select(users.c.id).where(users.c.username == "admin"))).first():
+        return False
+    await create_user(conn, UserIn(username="admin", password=password, display_name="系统管理员",
+                                   grants=[GrantIn(role=ADMIN)]))
+    return True

@@ -1,0 +1,178 @@
+"""Applications (申请): the case of one applicant in one program."""
+
+import hashlib
+import json
+import uuid
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import engine
+from app.db.models import applications, events, idempotency_keys, tasks
+from app.domain import cases, definitions, id_numbers
+from app.domain import divisions as division_service
+from app.domain.audit import Recorder
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.principal import Principal, path_range
+
+STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
+
+
+class Applicant(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=1, max_length=18)
+    phone: str | None = Field(default=None, max_length=30)
+
+
+class ApplicationIn(BaseModel):
+    program: str = Field(min_length=1, max_length=100)
+    division_code: str = Field(min_length=1, max_length=32)
+    applicant: Applicant
+    data: dict = Field(default_factory=dict)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def view(row: dict, open_tasks: list[dict] | None = None) -> dict:
+    return {
+        "id": row["id"], "program": row["program"], "definition_version": row["definition_version"],
+        "division_code": row["division_code"], "status": row["status"], "applicant": row["applicant"],
+        "external_ref": row["external_ref"], "data": row["data"],
+        "open_tasks": open_tasks if open_tasks is not None else [],
+        "created_at": row["created_at"], "updated_at": row["updated_at"], "ended_at": row["ended_at"],
+    }
+
+
+async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict]:
+    rows = await conn.execute(
+        sa.select(tasks).where(tasks.c.application_id == application_id, tasks.c.state == "open").order_by(tasks.c.created_at)
+    )
+    return [cases.task_view(r) for r in rows.mappings()]
+
+
+async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
+    row = (await conn.execute(sa.select(applications).where(applications.c.id == application_id))).mappings().first()
+    # A case outside the caller's places answers exactly like one that does not exist.
+    if row is None or not principal.can_see(row["division_path"]):
+        raise NotFound("application_not_found", f"no application {application_id!r}")
+    return dict(row)
+
+
+def _request_hash(body: ApplicationIn) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+async def _replay(conn: AsyncConnection, principal: Principal, key: str, request_hash: str) -> tuple[int, dict] | None:
+    row = (await conn.execute(sa.select(idempotency_keys).where(
+        idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key))).mappings().first()
+    if row is None:
+        return None
+    if row["request_sha256"] != request_hash:
+        raise Conflict("idempotency_key_reused", "this Idempotency-Key was used for a different request")
+    return row["status_code"], row["response"]
+
+
+async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
+    if body.external_ref is not None:
+        existing = (await conn.execute(sa.select(applications.c.id).where(
+            applications.c.program == body.program, applications.c.external_ref == body.external_ref))).scalar()
+        if existing:
+            raise Conflict("duplicate_external_ref", f"external_ref {body.external_ref!r} is already used in "
+                           f"{body.program}", existing_id=existing)
+    active = (await conn.execute(sa.select(applications.c.id).where(
+        applications.c.program == body.program, applications.c.applicant_id_number == body.applicant.id_number,
+        applications.c.status == "in_progress"))).scalar()
+    if active:
+        raise Conflict("active_application_exists", "this person already has an active application in "
+                       f"{body.program}", existing_id=active)
+
+
+async def create(conn: AsyncConnection, principal: Principal, body: ApplicationIn,
+                 idempotency_key: str | None = None) -> tuple[int, dict]:
+    request_hash = _request_hash(body)
+    if idempotency_key is not None:
+        replay = await _replay(conn, principal, idempotency_key, request_hash)
+        if replay:
+            return replay
+    definition = await definitions.latest(conn, body.program)
+    if not id_numbers.is_valid(body.applicant.id_number):
+        raise Invalid("invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number")
+    division = await division_service.get(conn, body.division_code)
+    if division is None:
+        raise Invalid("unknown_division", f"division {body.division_code!r} does not exist")
+    accepted = definition.division_levels
+    if accepted is not None and division["level"] not in accepted:
+        raise Invalid("division_level_not_accepted", f"{body.program} accepts applications at "
+                      f"{sorted(accepted)} level, not {division['level']}", accepted_levels=sorted(accepted))
+    if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
+        raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
+    await _check_duplicates(conn, body)
+
+    rec = Recorder(principal.name)
+    applicant = body.applicant.model_dump()
+    try:
+        case = engine.Case.start(definition.model, {"applicant": applicant, **body.data})
+        outcome = case.outcome()
+    except engine.EngineError as exc:
+        raise Invalid("engine_error", f"the process could not start: {exc}") from exc
+    row = {
+        "id": str(uuid.uuid4()), "program": definition.key, "definition_id": definition.id,
+        "definition_version": definition.version, "division_code": division["code"], "division_path": division["path"],
+        "status": cases.status_for(outcome), "applicant": applicant, "applicant_id_number": body.applicant.id_number,
+        "data": body.data, "external_ref": body.external_ref, "engine_state": outcome.state, "version": 1,
+        "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
+    }
+    try:
+        async with conn.begin_nested():
+            await conn.execute(sa.insert(applications).values(**row))
+            rec.add("application.submitted", row["id"], {"program": definition.key, "version": definition.version,
+                                                         "division_code": division["code"], "data": body.data},
+                    None, division["path"])
+            opened = await cases.persist(conn, row, definition, outcome, rec, is_new=True)
+            response = view(row, [cases.task_view(t) for t in opened])
+            if idempotency_key is not None:
+                await conn.execute(sa.insert(idempotency_keys).values(
+                    principal=principal.name, key=idempotency_key, request_sha256=request_hash, status_code=201,
+                    response=json.loads(json.dumps(response, default=str)), created_at=rec.at))
+            await rec.flush(conn)
+    except IntegrityError:
+        # Lost a race with a concurrent identical request: answer as the winner's duplicate.
+        if idempotency_key is not None:
+            replay = await _replay(conn, principal, idempotency_key, request_hash)
+            if replay:
+                return replay
+        await _check_duplicates(conn, body)
+        raise
+    return 201, response
+
+
+async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
+    row = await load_row(conn, principal, application_id)
+    return view(row, await open_tasks_of(conn, application_id))
+
+
+async def list_(conn: AsyncConnection, principal: Principal, *, program: str | None, division_code: str | None,
+                status: str | None, limit: int, offset: int) -> dict:
+    query = sa.select(applications).where(principal.visible(applications.c.division_path))
+    if program:
+        query = query.where(applications.c.program == program)
+    if status:
+        if status not in STATUSES:
+            raise Invalid("invalid_status", f"status must be one of {STATUSES}")
+        query = query.where(applications.c.status == status)
+    if division_code:
+        division = await division_service.get(conn, division_code)
+        if division is None:
+            raise Invalid("unknown_division", f"division {division_code!r} does not exist")
+        query = query.where(path_range(applications.c.division_path, division["path"]))
+    rows = (await conn.execute(query.order_by(applications.c.created_at.desc(), applications.c.id)
+                               .limit(limit + 1).offset(offset))).mappings().all()
+    return {"items": [view(r) for r in rows[:limit]], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
+
+
+async def timeline(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
+    await load_row(conn, principal, application_id)
+    rows = await conn.execute(sa.select(events).where(events.c.application_id == application_id).order_by(events.c.id))
+    return [{"at": r.at, "actor": r.actor, "type": r.type, "task": r.task_name, "task_id": r.task_id, "data": r.data}
+            for r in rows]

@@ -1,0 +1,116 @@
+"""Persisting what an engine change did to a case: task rows, timers, message waits, status.
+
+Every change to a case (start, completion, timer, message) ends here, in the caller's
+transaction, and bumps the application's version with an optimistic check: a writer
+that lost a race gets a 409 and its whole transaction rolls back.
+"""
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import engine
+from app.db.models import applications, message_waits, tasks, timers
+from app.domain import deadlines
+from app.domain import divisions as division_service
+from app.domain.audit import Recorder
+from app.domain.definitions import Definition
+from app.domain.errors import Conflict, Invalid
+
+TASK_FIELDS = ("id", "application_id", "name", "title", "role", "division_code", "assignee", "state",
+               "created_at", "due_at", "completed_at", "completed_by", "form", "program")
+
+
+def task_view(row) -> dict:
+    return {k: row[k] for k in TASK_FIELDS}
+
+
+async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
+    """The place that holds ``role`` for this case: its ancestor (or itself) at the role's level."""
+    level = division_service.role_level(role)
+    by_level = await division_service.ancestors_by_level(conn, {"code": app["division_code"], "path": app["division_path"]})
+    code = by_level.get(level) if level else None
+    if code is None:
+        raise Invalid("no_division_for_role", f"the case's place {app['division_code']} has no {level} above it "
+                      f"to hold role {role!r}", role=role)
+    path = app["division_path"]
+    marker = f"/{code}/"
+    return code, path[: path.index(marker) + len(marker)]
+
+
+async def persist(conn: AsyncConnection, app: dict, definition: Definition, outcome: engine.Outcome,
+                  rec: Recorder, *, is_new: bool = False) -> list[dict]:
+    """Write the outcome; returns the task rows it opened."""
+    now = rec.at
+    app_id = app["id"]
+    if outcome.closed_engine_task_ids:
+        cancelled = await conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.application_id == app_id, tasks.c.engine_task_id.in_(outcome.closed_engine_task_ids),
+                   tasks.c.state == "open")
+            .values(state="cancelled", completed_at=now)
+            .returning(tasks.c.id, tasks.c.name)
+        )
+        for row in cancelled:
+            rec.add("task.cancelled", app_id, {}, {"id": row.id, "name": row.name}, app["division_path"])
+
+    opened = []
+    for ready in outcome.opened:
+        code, path = await _route(conn, app, ready.step.role)
+        opened.append({
+            "id": str(uuid.uuid4()), "application_id": app_id, "program": definition.key,
+            "engine_task_id": ready.engine_task_id, "name": ready.step.id, "title": ready.step.title,
+            "role": ready.step.role, "division_code": code, "division_path": path, "state": "open",
+            "assignee": None, "form": ready.step.properties.get("form"), "created_at": now,
+            "due_at": deadlines.due_at(now, ready.step.properties.get("time_limit")),
+            "completed_at": None, "completed_by": None, "data": None,
+        })
+    if opened:
+        await conn.execute(sa.insert(tasks), opened)
+        for row in opened:
+            rec.add("task.created", app_id, {"role": row["role"], "division_code": row["division_code"],
+                                             "due_at": row["due_at"].isoformat() if row["due_at"] else None},
+                    row, row["division_path"])
+
+    if outcome.timers_removed:
+        await conn.execute(
+            sa.update(timers)
+            .where(timers.c.application_id == app_id, timers.c.engine_task_id.in_(outcome.timers_removed),
+                   timers.c.fired_at.is_(None))
+            .values(fired_at=now, cancelled=timers.c.due_at > now)
+        )
+    if outcome.timers_added:
+        await conn.execute(sa.insert(timers), [
+            {"application_id": app_id, "engine_task_id": t.engine_task_id, "name": t.name, "due_at": t.due_at,
+             "fired_at": None, "cancelled": False} for t in outcome.timers_added
+        ])
+        for t in outcome.timers_added:
+            rec.add("timer.scheduled", app_id, {"name": t.name, "due_at": t.due_at.isoformat()})
+    if outcome.messages_removed:
+        await conn.execute(sa.delete(message_waits).where(
+            message_waits.c.application_id == app_id, message_waits.c.message_name.in_(outcome.messages_removed)))
+    if outcome.messages_added:
+        await conn.execute(sa.insert(message_waits), [
+            {"application_id": app_id, "message_name": m, "created_at": now} for m in sorted(outcome.messages_added)
+        ])
+
+    status = (outcome.end_outcome or "terminated") if outcome.completed else "in_progress"
+    if is_new:
+        return opened
+    result = await conn.execute(
+        sa.update(applications)
+        .where(applications.c.id == app_id, applications.c.version == app["version"])
+        .values(engine_state=outcome.state, version=app["version"] + 1, status=status, updated_at=now,
+                ended_at=now if outcome.completed else None)
+    )
+    if result.rowcount != 1:
+        raise Conflict("concurrent_change", "the case was changed by someone else at the same time; reload and retry")
+    if status != app["status"]:
+        rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
+    app.update(status=status, version=app["version"] + 1, updated_at=now)
+    return opened
+
+
+def status_for(outcome: engine.Outcome) -> str:
+    return (outcome.end_outcome or "terminated") if outcome.completed else "in_progress"

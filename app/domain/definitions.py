@@ -1,0 +1,160 @@
+"""Deployed process definitions: one row per (key, version); running cases keep theirs."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock, engine
+from app.db.models import process_definitions as defs
+from app.domain.divisions import LEVELS, check_role
+from app.domain.errors import DomainError, Invalid, NotFound
+
+OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
+
+
+@dataclass(frozen=True)
+class Definition:
+    id: int
+    key: str
+    version: int
+    name: str
+    forms: dict
+    model: engine.ProcessModel
+
+    @property
+    def starters(self) -> set[str]:
+        return {s.strip() for s in self.model.properties.get("starters", "").split(",") if s.strip()}
+
+    @property
+    def division_levels(self) -> set[str] | None:
+        raw = self.model.properties.get("division_levels", "")
+        return {s.strip() for s in raw.split(",") if s.strip()} or None
+
+    def form_for_step(self, step_name: str) -> dict | None:
+        form = self.model.steps[step_name].properties.get("form")
+        return self.forms.get(form) if form else None
+
+
+def _problem(code: str, message: str, element_id: str | None = None) -> dict:
+    return {"line": None, "element_id": element_id, "code": code, "message": message}
+
+
+def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
+    """The checks the service itself relies on; returns the referenced forms. Full validation: issue 5."""
+    errors, forms = [], {}
+    starters = [s.strip() for s in model.properties.get("starters", "").split(",") if s.strip()]
+    if not starters:
+        errors.append(_problem("no_starters", "the process must declare a 'starters' property", model.key))
+    for role in starters:
+        try:
+            check_role(role)
+        except DomainError as exc:
+            errors.append(_problem("invalid_role", exc.detail, model.key))
+    for level in model.properties.get("division_levels", "").split(","):
+        if level.strip() and level.strip() not in LEVELS:
+            errors.append(_problem("invalid_level", f"division level {level.strip()!r} is not one of {LEVELS}", model.key))
+    references = [(s.id, s.properties.get("form")) for s in model.steps.values()]
+    references += [(name, form) for name, form in model.message_forms.items()]
+    for step in model.steps.values():
+        if not step.role:
+            errors.append(_problem("no_role", f"user task {step.id!r} is in no lane", step.id))
+            continue
+        try:
+            check_role(step.role)
+        except DomainError as exc:
+            errors.append(_problem("invalid_role", exc.detail, step.id))
+    for element_id, props in model.element_properties.items():
+        if "outcome" in props and props["outcome"] not in OUTCOMES:
+            errors.append(_problem("invalid_outcome", f"outcome {props['outcome']!r} is not one of {OUTCOMES}", element_id))
+    for element_id, form in references:
+        if not form:
+            continue
+        path = forms_dir / form
+        if Path(form).name != form or not path.is_file():
+            errors.append(_problem("unknown_form", f"form {form!r} not found under processes/forms/", element_id))
+            continue
+        try:
+            forms[form] = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            errors.append(_problem("invalid_form", f"form {form!r} is not JSON: {exc}", element_id))
+    if errors:
+        raise engine.BpmnError(errors)
+    return forms
+
+
+async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path) -> tuple[dict, bool]:
+    """Store a new version unless the newest version of that key has the same content."""
+    try:
+        model = engine.parse_bpmn(xml)
+        forms = check_model(model, forms_dir)
+    except engine.BpmnError as exc:
+        raise Invalid("invalid_bpmn", "the BPMN file is not a deployable process", errors=exc.errors) from exc
+    digest = hashlib.sha256(xml + json.dumps(forms, sort_keys=True).encode()).hexdigest()
+    latest = (await conn.execute(
+        sa.select(defs.c.version, defs.c.sha256).where(defs.c.key == model.key).order_by(defs.c.version.desc()).limit(1)
+    )).first()
+    if latest and latest.sha256 == digest:
+        return {"key": model.key, "version": latest.version, "name": model.name}, False
+    version = latest.version + 1 if latest else 1
+    await conn.execute(sa.insert(defs).values(
+        key=model.key, version=version, name=model.name, xml=xml.decode("utf-8"), sha256=digest, forms=forms,
+        deployed_at=clock.now(), deployed_by=deployed_by,
+    ))
+    return {"key": model.key, "version": version, "name": model.name}, True
+
+
+async def deploy_directory(conn: AsyncConnection, processes_dir: Path) -> list[dict]:
+    deployed = []
+    for path in sorted(processes_dir.glob("*.bpmn")):
+        result, created = await deploy(conn, path.read_bytes(), "system", processes_dir / "forms")
+        if created:
+            deployed.append(result)
+    return deployed
+
+
+_COLUMNS = (defs.c.key, defs.c.version, defs.c.name, defs.c.sha256, defs.c.deployed_at, defs.c.deployed_by)
+
+
+async def list_latest(conn: AsyncConnection) -> list[dict]:
+    newest = sa.select(defs.c.key, sa.func.max(defs.c.version).label("version")).group_by(defs.c.key).subquery()
+    rows = await conn.execute(
+        sa.select(*_COLUMNS).join(newest, sa.and_(defs.c.key == newest.c.key, defs.c.version == newest.c.version))
+        .order_by(defs.c.key)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def list_versions(conn: AsyncConnection, key: str) -> list[dict]:
+    rows = [dict(r) for r in (await conn.execute(
+        sa.select(*_COLUMNS).where(defs.c.key == key).order_by(defs.c.version.desc()))).mappings()]
+    if not rows:
+        raise NotFound("unknown_process", f"no process definition with key {key!r}")
+    return rows
+
+
+_by_id: dict[tuple[str, int], Definition] = {}
+
+
+async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
+    """Definitions never change once deployed, so they are cached per process by (database, id)."""
+    cache_key = (str(conn.engine.url), definition_id)
+    found = _by_id.get(cache_key)
+    if found is None:
+        row = (await conn.execute(sa.select(defs).where(defs.c.id == definition_id))).mappings().one()
+        found = Definition(row["id"], row["key"], row["version"], row["name"], row["forms"],
+                           engine.model_for(row["id"], row["xml"]))
+        _by_id[cache_key] = found
+    return found
+
+
+async def latest(conn: AsyncConnection, key: str) -> Definition:
+    definition_id = (await conn.execute(
+        sa.select(defs.c.id).where(defs.c.key == key).order_by(defs.c.version.desc()).limit(1)
+    )).scalar()
+    if definition_id is None:
+        raise Invalid("unknown_program", f"no program {key!r} is deployed", program=key)
+    return await by_id(conn, definition_id)

@@ -1,0 +1,111 @@
+"""Places (行政区划) and the rule that routes a role to the place that holds it."""
+
+import re
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import divisions
+from app.domain.errors import Conflict, Invalid
+from app.domain.principal import ADMIN
+
+# From the top down; a child's level must be below its parent's.
+LEVELS = ("province", "city", "county", "township", "village")
+SPECIAL_ROLES = (ADMIN, "portal")
+CODE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
+ROLE_PATTERN = re.compile(r"^(?P<level>[a-z]+)_(?P<department>[a-z][a-z0-9_]*)$")
+
+
+class DivisionIn(BaseModel):
+    code: str = Field(pattern=CODE_PATTERN.pattern)
+    name: str = Field(min_length=1, max_length=200)
+    parent_code: str | None = None
+    level: str
+
+
+def role_level(role: str) -> str | None:
+    """``township_civil_affairs`` → ``township``; None when the role is not level-bound."""
+    match = ROLE_PATTERN.match(role)
+    if match and match["level"] in LEVELS:
+        return match["level"]
+    return None
+
+
+def check_role(role: str) -> None:
+    if role not in SPECIAL_ROLES and role_level(role) is None:
+        raise Invalid("invalid_role", f"role {role!r} is neither a special role {SPECIAL_ROLES} nor "
+                      f"<level>_<department> with level one of {LEVELS}", role=role)
+
+
+async def get(conn: AsyncConnection, code: str) -> dict | None:
+    row = (await conn.execute(sa.select(divisions).where(divisions.c.code == code))).mappings().first()
+    return dict(row) if row else None
+
+
+# Places never move or change level (both refused), so ancestry is cached per process by path.
+_ancestry_cache: dict[tuple[str, str], dict[str, str]] = {}
+
+
+async def ancestors_by_level(conn: AsyncConnection, division: dict) -> dict[str, str]:
+    """Level → code of the division itself and each ancestor."""
+    cache_key = (str(conn.engine.url), division["path"])
+    cached = _ancestry_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    codes = [c for c in division["path"].strip("/").split("/") if c]
+    rows = (await conn.execute(sa.select(divisions.c.code, divisions.c.level).where(divisions.c.code.in_(codes)))).all()
+    result = {level: code for code, level in rows}
+    _ancestry_cache[cache_key] = result
+    return result
+
+
+async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
+    """Insert or rename places; parents may come earlier in the same batch or already exist."""
+    if len({d.code for d in items}) != len(items):
+        raise Invalid("duplicate_division_code", "a code appears twice in the batch")
+    existing = {
+        r["code"]: dict(r)
+        for r in (await conn.execute(sa.select(divisions).where(divisions.c.code.in_([d.code for d in items])))).mappings()
+    }
+    known: dict[str, dict] = {}
+    pending = {d.code: d for d in items}
+    # Resolve parents in dependency order, so a batch may list children before parents.
+    while pending:
+        progressed = False
+        for code, item in list(pending.items()):
+            if item.level not in LEVELS:
+                raise Invalid("invalid_level", f"level {item.level!r} is not one of {LEVELS}", code=code)
+            parent = None
+            if item.parent_code is not None:
+                parent = known.get(item.parent_code)
+                if parent is None and item.parent_code in pending:
+                    continue
+                if parent is None:
+                    parent = await get(conn, item.parent_code)
+                if parent is None:
+                    raise Invalid("unknown_parent", f"parent {item.parent_code!r} of {code!r} does not exist", code=code)
+                if LEVELS.index(parent["level"]) >= LEVELS.index(item.level):
+                    raise Invalid("level_order", f"{code!r} ({item.level}) cannot sit under {parent['code']!r} "
+                                  f"({parent['level']})", code=code)
+            path = (parent["path"] if parent else "/") + code + "/"
+            old = existing.get(code)
+            if old and (old["path"] != path or old["level"] != item.level):
+                raise Conflict("division_move_not_supported",
+                               f"{code!r} exists with another parent or level; places cannot be moved", code=code)
+            known[code] = {"code": code, "name": item.name, "level": item.level, "parent_code": item.parent_code, "path": path}
+            del pending[code]
+            progressed = True
+        if not progressed:
+            raise Invalid("division_cycle", f"parents form a cycle among {sorted(pending)}")
+    for code, row in known.items():
+        if code in existing:
+            await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(name=row["name"]))
+        else:
+            await conn.execute(sa.insert(divisions).values(**row))
+    return len(known)
+
+
+async def list_all(conn: AsyncConnection) -> list[dict]:
+    rows = await conn.execute(sa.select(divisions).order_by(divisions.c.path))
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,177 @@
+"""Human tasks: the inbox, claiming, assigning and completing.
+
+Inbox queries read the tasks table only; a workflow is loaded only to complete a step.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock, engine
+from app.db.models import applications, tasks, users
+from app.domain import accounts, cases, definitions, forms
+from app.domain import applications as application_service
+from app.domain import divisions as division_service
+from app.domain.audit import Recorder
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.principal import Principal, path_range
+
+SCOPES = ("candidate", "mine", "all")
+STATES = ("open", "completed", "cancelled")
+
+
+async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, program: str | None,
+                division_code: str | None, overdue: bool | None, state: str | None, limit: int, offset: int) -> dict:
+    if scope not in SCOPES:
+        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
+    if state is not None and state not in STATES:
+        raise Invalid("invalid_state", f"state must be one of {STATES}")
+    query = sa.select(tasks)
+    if scope == "candidate":
+        query = query.where(tasks.c.state == "open", tasks.c.assignee.is_(None),
+                            principal.actionable(tasks.c.role, tasks.c.division_path))
+    elif scope == "mine":
+        query = query.where(tasks.c.assignee == principal.name, tasks.c.state == (state or "open"))
+    else:
+        query = query.where(principal.visible(tasks.c.division_path))
+        if state:
+            query = query.where(tasks.c.state == state)
+    if program:
+        query = query.where(tasks.c.program == program)
+    if division_code:
+        division = await division_service.get(conn, division_code)
+        if division is None:
+            raise Invalid("unknown_division", f"division {division_code!r} does not exist")
+        query = query.where(path_range(tasks.c.division_path, division["path"]))
+    if overdue is not None:
+        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
+        query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
+    query = query.order_by(tasks.c.due_at.asc().nulls_last(), tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
+    rows = (await conn.execute(query)).mappings().all()
+    return {"items": [cases.task_view(r) for r in rows[:limit]], "limit": limit, "offset": offset,
+            "has_more": len(rows) > limit}
+
+
+async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).mappings().first()
+    if row is None or not principal.can_see(row["division_path"]):
+        raise NotFound("task_not_found", f"no task {task_id!r}")
+    return dict(row)
+
+
+def _require_act(principal: Principal, task: dict) -> None:
+    if not principal.can_act(task["role"], task["division_path"]):
+        raise Forbidden("not_your_role", f"acting on this task needs role {task['role']} at {task['division_code']} "
+                        "or above it")
+
+
+def _require_open(task: dict) -> None:
+    if task["state"] != "open":
+        raise Conflict("task_not_open", f"the task is {task['state']}")
+
+
+async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    app = (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"]))).mappings().one()
+    definition = await definitions.by_id(conn, app["definition_id"])
+    return {**cases.task_view(task), "data": task["data"],
+            "form_schema": definition.form_for_step(task["name"]) if task["name"] in definition.model.steps else None,
+            "application": application_service.view(app)}
+
+
+async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expected: str | None) -> bool:
+    result = await conn.execute(
+        sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.state == "open",
+                               tasks.c.assignee.is_(None) if expected is None else tasks.c.assignee == expected)
+        .values(assignee=new)
+    )
+    return result.rowcount == 1
+
+
+async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] == principal.name:
+        return cases.task_view(task)
+    if task["assignee"] is not None or not await _set_assignee(conn, task, principal.name, None):
+        raise Conflict("task_claimed", "someone else holds this task")
+    rec = Recorder(principal.name)
+    task["assignee"] = principal.name
+    rec.add("task.claimed", task["application_id"], {}, task, task["division_path"])
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] is None:
+        return cases.task_view(task)
+    if task["assignee"] != principal.name and not principal.is_admin:
+        raise Conflict("task_claimed", "someone else holds this task")
+    if not await _set_assignee(conn, task, None, task["assignee"]):
+        raise Conflict("task_claimed", "the task changed hands meanwhile")
+    rec = Recorder(principal.name)
+    rec.add("task.unclaimed", task["application_id"], {"previous_assignee": task["assignee"]}, task, task["division_path"])
+    task["assignee"] = None
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def assign(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] not in (None, principal.name) and not principal.is_admin:
+        raise Conflict("task_claimed", "someone else holds this task")
+    if not (await conn.execute(sa.select(users.c.id).where(users.c.username == username))).first():
+        raise Invalid("unknown_user", f"no user {username!r}")
+    target = await accounts.principal_for_user(conn, username)
+    if not target.can_act(task["role"], task["division_path"]):
+        raise Invalid("assignee_cannot_act", f"{username} does not hold {task['role']} for {task['division_code']}")
+    if not await _set_assignee(conn, task, username, task["assignee"]):
+        raise Conflict("task_claimed", "the task changed hands meanwhile")
+    rec = Recorder(principal.name)
+    rec.add("task.assigned", task["application_id"], {"assignee": username, "previous_assignee": task["assignee"]},
+            task, task["division_path"])
+    task["assignee"] = username
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] not in (None, principal.name):
+        raise Conflict("task_claimed", "someone else holds this task")
+    app = (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"]))).mappings().one()
+    app = dict(app)
+    definition = await definitions.by_id(conn, app["definition_id"])
+    forms.validate(definition.form_for_step(task["name"]), data)
+
+    case = engine.Case.load(definition.model, app["engine_state"])
+    if not case.is_ready(task["engine_task_id"]):
+        raise Conflict("task_not_open", "the case has moved past this step")
+    try:
+        case.complete(task["engine_task_id"], data)
+    except engine.EngineError as exc:
+        raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
+    outcome = case.outcome()
+
+    rec = Recorder(principal.name)
+    # The guarded update is the race referee: of two reviewers, exactly one matches it.
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.state == "open",
+               sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name))
+        .values(state="completed", assignee=principal.name, completed_at=rec.at, completed_by=principal.name, data=data)
+    )
+    if done.rowcount != 1:
+        raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
+    rec.add("task.completed", app["id"], data, task, task["division_path"])
+    opened = await cases.persist(conn, app, definition, outcome, rec)
+    await rec.flush(conn)
+    return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
+            "next_tasks": [cases.task_view(t) for t in opened]}

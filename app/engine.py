@@ -1,0 +1,317 @@
+"""The engine adapter: the only module that imports SpiffWorkflow.
+
+Everything else speaks of process models, steps, timers and messages.  A case is loaded
+from its saved state, changed by one call (complete a step, fire timers, deliver a
+message), and saved again; the caller persists the returned ``Outcome`` in the same
+transaction.  Saved state never embeds the spec: it is ~4 KB instead of ~16 KB and the
+spec comes from the per-version cache.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from app import clock
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+
+
+class _ServiceClockDatetime(datetime):
+    """SpiffWorkflow's timers call ``datetime.now(timezone.utc)`` themselves; route that to the service clock."""
+
+    @classmethod
+    def now(cls, tz=None):
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+
+
+_spiff_timer.datetime = _ServiceClockDatetime
+
+
+class BpmnError(Exception):
+    """The file is not an executable BPMN process; ``errors`` lists each problem."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(e["message"] for e in errors))
+        self.errors = errors
+
+
+class EngineError(Exception):
+    """The engine refused a step (a failing expression, a gateway with no way out)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A user task as the rest of the service sees it."""
+
+    id: str
+    title: str
+    role: str | None
+    properties: dict[str, str]
+
+
+@dataclass
+class ProcessModel:
+    key: str
+    name: str
+    properties: dict[str, str]
+    steps: dict[str, Step]
+    message_names: frozenset[str]
+    # message name → form (JSON Schema file) its payload must satisfy, from the catching event
+    message_forms: dict[str, str]
+    # element id → properties, for every element (catch events carry message forms, end events outcomes)
+    element_properties: dict[str, dict[str, str]]
+    _spec: object = field(repr=False)
+    _subprocess_specs: dict = field(repr=False)
+    _messages: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ReadyStep:
+    engine_task_id: str
+    step: Step
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    engine_task_id: str
+    name: str
+    due_at: datetime
+
+
+@dataclass
+class Outcome:
+    """What a change did to a case, for the caller to persist."""
+
+    state: dict
+    # Human steps that became ready with this change.
+    opened: list[ReadyStep]
+    # Human steps that were open before the change and are no longer ready (completed or cancelled).
+    closed_engine_task_ids: set[str]
+    timers_added: list[PendingTimer]
+    # Timers the case waited on before and no longer does (fired, or passed by another branch).
+    timers_removed: set[str]
+    messages_added: set[str]
+    messages_removed: set[str]
+    completed: bool
+    end_outcome: str | None
+
+
+def _safe_xml_parser() -> etree.XMLParser:
+    # No entity expansion, no DTD, no network: hostile XML (XXE, billion laughs) goes nowhere.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False)
+
+
+def _properties_of(element) -> dict[str, str]:
+    props = {}
+    for ns in (SPIFF_NS, CAMUNDA_NS):
+        for prop in element.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{ns}}}properties/{{{ns}}}property"):
+            if prop.get("name"):
+                props[prop.get("name")] = prop.get("value", "")
+    return props
+
+
+def parse_bpmn(xml: bytes) -> ProcessModel:
+    """Parse one BPMN file holding one executable process; raise ``BpmnError`` with every problem found."""
+    try:
+        root = etree.fromstring(xml, parser=_safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise BpmnError([{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]) from exc
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "not_bpmn",
+                          "message": "the document is not BPMN 2.0 (root must be bpmn:definitions)"}])
+    processes = [p for p in root.iterfind(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
+    if len(processes) != 1:
+        raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "process_count",
+                          "message": f"expected exactly one executable process, found {len(processes)}"}])
+    process = processes[0]
+    key = process.get("id")
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as exc:
+        raise BpmnError([{"line": getattr(exc, "line_number", None) or None, "element_id": getattr(exc, "id", None),
+                          "code": "invalid_bpmn", "message": str(exc).splitlines()[0]}]) from exc
+    except (SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
+        raise BpmnError([{"line": None, "element_id": None, "code": "invalid_bpmn", "message": str(exc)}]) from exc
+
+    element_properties = {el.get("id"): _properties_of(el) for el in process.iter() if el.get("id")}
+    candidate_groups = {el.get("id"): el.get(f"{{{CAMUNDA_NS}}}candidateGroups") for el in process.iter(f"{{{BPMN_NS}}}userTask")}
+    steps: dict[str, Step] = {}
+    messages: dict[str, MessageEventDefinition] = {}
+    message_forms: dict[str, str] = {}
+    for name, task_spec in spec.task_specs.items():
+        if isinstance(task_spec, UserTask):
+            role = task_spec.lane or candidate_groups.get(name)
+            steps[name] = Step(name, task_spec.bpmn_name or name, role, element_properties.get(name, {}))
+        if isinstance(task_spec, CatchingEvent):
+            for definition in _flatten(task_spec.event_definition):
+                if isinstance(definition, MessageEventDefinition):
+                    messages[definition.name] = definition
+    # Catch events after an event-based gateway hold no definition of their own in the spec,
+    # so the form of a message's payload is read from the XML.
+    message_names = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
+    for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
+        form = element_properties.get(definition.getparent().get("id"), {}).get("form")
+        if form and definition.get("messageRef") in message_names:
+            message_forms[message_names[definition.get("messageRef")]] = form
+    return ProcessModel(
+        key=key, name=process.get("name") or key, properties=_properties_of(process), steps=steps,
+        message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
+        _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
+    )
+
+
+def _flatten(definition) -> list:
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for sub in definition.event_definitions for d in _flatten(sub)]
+    return [definition]
+
+
+@lru_cache(maxsize=256)
+def model_for(definition_id: int, xml: str) -> ProcessModel:
+    """Parsed models are immutable and cached per deployed definition version."""
+    return parse_bpmn(xml.encode("utf-8"))
+
+
+_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_serializer = BpmnWorkflowSerializer(_registry)
+# The script engine is not part of saved state; one shared instance is set after every load.
+# TODO(issue 5): replace plain eval with a restricted evaluator.
+_script_engine = PythonScriptEngine()
+
+
+class Case:
+    """One running workflow, loaded for exactly one change."""
+
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow):
+        self.model = model
+        self._wf = workflow
+        self._wf.script_engine = _script_engine
+        self._open_before = {str(t.id) for t in self._ready_user_tasks()}
+        self._timers_before = {t.engine_task_id for t in self.pending_timers()}
+        self._messages_before = self.waiting_messages()
+
+    @classmethod
+    def start(cls, model: ProcessModel, data: dict) -> Case:
+        wf = BpmnWorkflow(model._spec, model._subprocess_specs, script_engine=_script_engine)
+        case = cls(model, wf)
+        wf.get_tasks(state=TaskState.READY)[0].set_data(**copy.deepcopy(data))
+        case._run()
+        return case
+
+    @classmethod
+    def load(cls, model: ProcessModel, state: dict) -> Case:
+        # States come fresh from the database driver; restore only pops top-level keys.
+        dct = dict(state)
+        _serializer.migrate(dct)
+        # Unregistered objects pass through restore unchanged, so the cached spec objects are reused.
+        dct["spec"] = model._spec
+        dct["subprocess_specs"] = model._subprocess_specs
+        return cls(model, _serializer.from_dict(dct))
+
+    def _run(self) -> None:
+        try:
+            self._wf.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+
+    def _ready_user_tasks(self):
+        return [t for t in self._wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)]
+
+    def is_ready(self, engine_task_id: str) -> bool:
+        return engine_task_id in {str(t.id) for t in self._ready_user_tasks()}
+
+    def complete(self, engine_task_id: str, data: dict) -> None:
+        task = next((t for t in self._ready_user_tasks() if str(t.id) == engine_task_id), None)
+        if task is None:
+            raise EngineError(f"task {engine_task_id} is not ready")
+        task.set_data(**copy.deepcopy(data))
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+        self._run()
+
+    def fire_due_timers(self) -> None:
+        self._wf.refresh_timers()
+        self._run()
+
+    def deliver_message(self, name: str, payload: dict) -> bool:
+        definition = self.model._messages.get(name)
+        if definition is None or name not in self.waiting_messages():
+            return False
+        self._wf.catch(BpmnEvent(definition, copy.deepcopy(payload)))
+        self._run()
+        return True
+
+    def _waiting_catchers(self):
+        return [t for t in self._wf.get_tasks(state=TaskState.WAITING) if isinstance(t.task_spec, CatchingEvent)]
+
+    def waiting_messages(self) -> set[str]:
+        return {d.name for t in self._waiting_catchers() for d in _flatten(t.task_spec.event_definition)
+                if isinstance(d, MessageEventDefinition)}
+
+    def pending_timers(self) -> list[PendingTimer]:
+        timers = []
+        for t in self._waiting_catchers():
+            if not any(isinstance(d, TimerEventDefinition) for d in _flatten(t.task_spec.event_definition)):
+                continue
+            value = t.internal_data.get("event_value")
+            if isinstance(value, str):
+                due = TimerEventDefinition.get_datetime(value)
+                timers.append(PendingTimer(str(t.id), t.task_spec.name, datetime.fromtimestamp(due.timestamp(), UTC)))
+        return timers
+
+    def outcome(self) -> Outcome:
+        ready = [ReadyStep(str(t.id), self.model.steps[t.task_spec.name]) for t in self._ready_user_tasks()]
+        ready_ids = {r.engine_task_id for r in ready}
+        end_outcome = None
+        completed = self._wf.completed
+        if completed:
+            ends = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+            if ends:
+                last = max(ends, key=lambda t: t.last_state_change)
+                end_outcome = self.model.element_properties.get(last.task_spec.name, {}).get("outcome")
+        timers = self.pending_timers()
+        messages = self.waiting_messages()
+        state = _serializer.to_dict(self._wf)
+        del state["spec"], state["subprocess_specs"]
+        state[_serializer.VERSION_KEY] = _serializer.VERSION
+        return Outcome(
+            state=state,
+            opened=[r for r in ready if r.engine_task_id not in self._open_before],
+            closed_engine_task_ids=self._open_before - ready_ids,
+            timers_added=[t for t in timers if t.engine_task_id not in self._timers_before],
+            timers_removed=self._timers_before - {t.engine_task_id for t in timers},
+            messages_added=messages - self._messages_before,
+            messages_removed=self._messages_before - messages,
+            completed=completed,
+            end_outcome=end_outcome,
+        )

@@ -1,0 +1,72 @@
+"""The FastAPI application: ``create_app()`` wires settings, database, routes and the worker."""
+
+import asyncio
+from contextlib import asynccontextmanager, suppress
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI
+
+from app import logs
+from app.api import problems
+from app.api.routes import admin, applications, auth, definitions, messages, tasks
+from app.config import Settings, get_settings
+from app.db.engine import create_engine, transaction
+from app.domain import accounts, service_clock
+from app.domain import definitions as definition_service
+from app.worker import run_forever
+
+log = structlog.get_logger(__name__)
+
+
+async def startup(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    async with transaction(app.state.db) as conn:
+        try:
+            await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        except sa.exc.DBAPIError:
+            raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
+    async with transaction(app.state.db) as conn:
+        deployed = await definition_service.deploy_directory(conn, settings.processes_dir)
+        for item in deployed:
+            log.info("definition_deployed", **item)
+        if settings.bootstrap_admin_password and await accounts.ensure_admin(conn, settings.bootstrap_admin_password):
+            log.info("bootstrap_admin_created", username="admin")
+        await service_clock.load(conn)
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.db = create_engine(settings.database_url)
+        worker = None
+        try:
+            await startup(app)
+            if run_worker:
+                worker = asyncio.create_task(run_forever(
+                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test"))
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
+            await app.state.db.dispose()
+
+    app = FastAPI(title="AidFlow", version="0.1.0", lifespan=lifespan,
+                  description="Multi-level approval workflows for social assistance and student aid.")
+    app.state.settings = settings
+    problems.install(app)
+    for module in (auth, admin, definitions, applications, tasks, messages):
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+

@@ -1,0 +1,143 @@
+"""The minimum living allowance path end to end, as a portal and reviewers drive it over REST."""
+
+from tests.helpers import Api
+
+APPROVE = {"decision": "approve", "opinion": "经入户调查、信息核对，符合条件"}
+
+
+async def test_full_path_to_approval(api: Api):
+    case = await api.apply()
+    assert case["status"] == "in_progress" and case["definition_version"] == 1
+    assert [t["name"] for t in case["open_tasks"]] == ["accept_application"]
+    assert case["open_tasks"][0]["division_code"] == "340621100"  # the village's township holds it
+
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    review = await api.open_task(case["id"], "initial_review")
+    assert review["due_at"] is not None
+    result = await api.complete("town_a", review["id"], APPROVE)
+    assert result["next_tasks"] == []  # the public notice runs on a timer, nobody's task
+
+    assert await api.run_timers() == 0
+    await api.advance(days=6, seconds=86000)
+    assert await api.run_timers() == 0
+    assert (await api.application(case["id"]))["open_tasks"] == []
+    await api.advance(seconds=500)
+    assert await api.run_timers() == 1
+
+    confirm = await api.open_task(case["id"], "county_confirm")
+    assert confirm["role"] == "county_civil_affairs" and confirm["division_code"] == "340621"
+    result = await api.complete("county", confirm["id"], APPROVE)
+    assert result["application"]["status"] == "approved"
+    assert result["application"]["open_tasks"] == [] and result["next_tasks"] == []
+    assert await api.count("timers", "fired_at IS NULL") == 0
+
+
+async def test_supplement_loop_returns_to_acceptance(api: Api):
+    case = await api.apply()
+    task = await api.open_task(case["id"], "accept_application")
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "incomplete"}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid"
+    await api.complete("town_a", task["id"], {"decision": "incomplete",
+                                              "missing_materials": ["户口簿复印件", "家庭收入证明"]})
+    assert (await api.application(case["id"]))["open_tasks"] == []
+    await api.message("objection", case["id"], {"reason": "x"}, expect=409)
+
+    await api.message("materials_supplemented", case["id"], {"materials": ["户口簿复印件", "家庭收入证明"]})
+    again = await api.open_task(case["id"], "accept_application")
+    assert again["id"] != task["id"]
+    await api.message("materials_supplemented", case["id"], expect=409)
+    await api.complete("town_a", again["id"], {"decision": "accept"})
+    await api.open_task(case["id"], "initial_review")
+
+
+async def test_objection_leads_to_reinvestigation_then_county(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    await api.message("objection", case["id"], {"contact": "村民"}, expect=422)
+    await api.message("objection", case["id"], {"reason": "家中有经营性收入", "contact": "13700000000"})
+    reinvestigate = await api.open_task(case["id"], "reinvestigate")
+    assert reinvestigate["role"] == "township_civil_affairs"
+    await api.message("objection", case["id"], {"reason": "again"}, expect=409)
+
+    # The notice timer was passed by the objection branch: it never fires.
+    await api.advance(days=30)
+    assert await api.run_timers() == 0
+    await api.complete("town_a", reinvestigate["id"], APPROVE)
+    confirm = await api.open_task(case["id"], "county_confirm")
+    done = await api.complete("county", confirm["id"], APPROVE)
+    assert done["application"]["status"] == "approved"
+
+
+async def test_objection_upheld_leads_to_refusal(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    await api.message("objection", case["id"], {"reason": "有车辆"})
+    await api.step("town_a", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆"})
+    notice = await api.open_task(case["id"], "deliver_refusal_notice")
+    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "post"})
+    assert done["application"]["status"] == "refused"
+
+
+async def test_refusal_at_initial_review(api: Api):
+    case = await api.apply()
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    review = await api.open_task(case["id"], "initial_review")
+    r = await api.post("town_a", f"/tasks/{review['id']}/complete", {"data": {"decision": "refuse"}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid"
+    assert r.headers["content-type"] == "application/problem+json"
+    await api.complete("town_a", review["id"], {"decision": "refuse", "reason": "收入超过低保标准"})
+    notice = await api.open_task(case["id"], "deliver_refusal_notice")
+    assert notice["due_at"] is not None
+    for bad in ({"delivered_on": "2026-11-30", "method": "pigeon"}, {"delivered_on": "30/11/2026", "method": "post"},
+                {"method": "post"}):
+        r = await api.post("town_a", f"/tasks/{notice['id']}/complete", {"data": bad})
+        assert r.status_code == 422, bad
+    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "in_person"})
+    assert done["application"]["status"] == "refused"
+
+
+async def test_refusal_at_county(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    await api.advance(days=8)
+    assert await api.run_timers() == 1
+    await api.step("county", case["id"], "county_confirm", {"decision": "refuse", "reason": "抽查发现隐瞒收入"})
+    notice = await api.open_task(case["id"], "deliver_refusal_notice")
+    assert notice["division_code"] == "340621100"  # the township delivers the county's refusal
+    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-12-01", "method": "electronic"})
+    assert done["application"]["status"] == "refused"
+    # A refused person may apply again.
+    again = await api.apply(applicant=(await api.application(case["id"]))["applicant"])
+    assert again["status"] == "in_progress"
+
+
+async def test_audit_trail_lists_actor_step_and_data(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    await api.message("objection", case["id"], {"reason": "有异议"})
+    r = await api.get("county", f"/applications/{case['id']}/events")
+    assert r.status_code == 200
+    events = r.json()
+    kinds = [(e["type"], e["actor"], e["task"]) for e in events]
+    assert kinds[0] == ("application.submitted", "portal", None)
+    assert ("task.completed", "town_a", "accept_application") in kinds
+    assert ("task.completed", "town_a", "initial_review") in kinds
+    assert ("message.received", "portal", None) in kinds
+    review = next(e for e in events if e["type"] == "task.completed" and e["task"] == "initial_review")
+    assert review["data"] == {"decision": "approve", "opinion": "情况属实"}
+    assert all(e["at"] for e in events)
+    objection = next(e for e in events if e["type"] == "message.received")
+    assert objection["data"]["payload"] == {"reason": "有异议"}
+
+
+async def test_restart_continues_a_case_mid_notice(api: Api, running_app):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    admin_headers = api.headers["admin"]
+    async with running_app(api.database_url) as client:  # a second instance, as after a restart
+        r = await client.post("/api/v1/admin/clock", json={"advance_seconds": 8 * 86400}, headers=admin_headers)
+        assert r.status_code == 200
+        r = await client.post("/api/v1/admin/timers/run", headers=admin_headers)
+        assert r.json() == {"fired": 1}
+        r = await client.get(f"/api/v1/applications/{case['id']}", headers=admin_headers)
+        assert [t["name"] for t in r.json()["open_tasks"]] == ["county_confirm"]
