@@ -75,7 +75,7 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
         progressed = False
         for code, item in list(pending.items()):
             if item.level not in LEVELS:
-                raise Invalid("invalid_level", f"level {item.level!r} is not one of {LEVELS}", code=code)
+                raise Invalid("invalid_level", f"level {item.level!r} is not one of {LEVELS}", division_code=code)
             parent = None
             if item.parent_code is not None:
                 parent = known.get(item.parent_code)
@@ -84,15 +84,15 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
                 if parent is None:
                     parent = await get(conn, item.parent_code)
                 if parent is None:
-                    raise Invalid("unknown_parent", f"parent {item.parent_code!r} of {code!r} does not exist", code=code)
+                    raise Invalid("unknown_parent", f"parent {item.parent_code!r} of {code!r} does not exist", division_code=code)
                 if LEVELS.index(parent["level"]) >= LEVELS.index(item.level):
                     raise Invalid("level_order", f"{code!r} ({item.level}) cannot sit under {parent['code']!r} "
-                                  f"({parent['level']})", code=code)
+                                  f"({parent['level']})", division_code=code)
             path = (parent["path"] if parent else "/") + code + "/"
             old = existing.get(code)
             if old and (old["path"] != path or old["level"] != item.level):
                 raise Conflict("division_move_not_supported",
-                               f"{code!r} exists with another parent or level; places cannot be moved", code=code)
+                               f"{code!r} exists with another parent or level; places cannot be moved", division_code=code)
             known[code] = {"code": code, "name": item.name, "level": item.level, "parent_code": item.parent_code, "path": path}
             del pending[code]
             progressed = True

@@ -1,0 +1,78 @@
+"""Deploying BPMN: versions, running cases keep theirs, and hostile or broken files are refused."""
+
+from app.config import PROJECT_ROOT
+from tests.helpers import Api
+
+DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
+
+
+async def _upload(api: Api, content: bytes, name: str = "dibao.bpmn", who: str = "admin"):
+    return await api.client.post("/api/v1/process-definitions", files={"file": (name, content, "application/xml")},
+                                 headers=api.headers[who])
+
+
+async def test_versions_and_running_cases_keep_theirs(api: Api):
+    listed = (await api.get("county", "/process-definitions")).json()
+    assert [(d["key"], d["version"], d["name"]) for d in listed] == [("dibao", 1, "最低生活保障")]
+    r = await _upload(api, DIBAO)
+    assert r.status_code == 200 and r.json() == {"key": "dibao", "version": 1, "name": "最低生活保障", "created": False}
+
+    old_case = await api.apply()
+    revised = DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'name="starters" value="portal,township_civil_affairs"',
+                                                         b'name="starters" value="portal"')
+    r = await _upload(api, revised)
+    assert r.status_code == 201 and r.json()["version"] == 2
+    versions = (await api.get("county", "/process-definitions/dibao")).json()
+    assert [v["version"] for v in versions] == [2, 1] and versions[0]["deployed_by"] == "admin"
+
+    new_case = await api.apply()
+    assert new_case["definition_version"] == 2
+    r = await api.post("town_a", "/applications", {"program": "dibao", "division_code": "340621100201",
+                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
+    assert r.status_code == 403  # version 2 lets only portals start cases
+
+    # The old case still follows version 1: its notice lasts 7 days, the new one's 5.
+    await api.to_notice(old_case["id"])
+    await api.to_notice(new_case["id"])
+    await api.advance(days=6)
+    assert await api.run_timers() == 1
+    assert (await api.open_task(new_case["id"]))["name"] == "county_confirm"
+    assert (await api.application(old_case["id"]))["open_tasks"] == []
+    assert (await api.application(old_case["id"]))["definition_version"] == 1
+    assert (await api.get("town_a", "/process-definitions/nothing")).status_code == 404
+
+
+async def test_broken_and_hostile_files_are_refused(api: Api):
+    xxe = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="evil" name="&secret;" isExecutable="true"><bpmn:startEvent id="s"/></bpmn:process>
+</bpmn:definitions>"""
+    laughs = b"""<?xml version="1.0"?>
+<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="laughs" name="&c;" isExecutable="true"><bpmn:startEvent id="s"/></bpmn:process>
+</bpmn:definitions>"""
+    cases = [
+        (b"<not-closed", 422, "invalid_bpmn"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", 422, "invalid_bpmn"),
+        (xxe, 422, "invalid_bpmn"),
+        (laughs, 422, "invalid_bpmn"),
+        (DIBAO.replace(b'name="county_civil_affairs"', b'name="county_nobody at all"'), 422, "invalid_bpmn"),
+        (DIBAO.replace(b'value="review.json"', b'value="../../etc/passwd"'), 422, "invalid_bpmn"),
+        (DIBAO.replace(b'value="approved"', b'value="maybe"'), 422, "invalid_bpmn"),
+    ]
+    for content, status, code in cases:
+        r = await _upload(api, content)
+        assert r.status_code == status and r.json()["code"] == code, (content[:60], r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    body = (await _upload(api, cases[4][0])).json()
+    assert body["errors"] and {"line", "element_id", "code", "message"} <= set(body["errors"][0])
+    r = await _upload(api, DIBAO, name="dibao.txt")
+    assert r.status_code == 422 and r.json()["code"] == "not_bpmn_file"
+    r = await _upload(api, b"<x/>" + b" " * (2 * 1024 * 1024 + 1))
+    assert r.status_code == 413 and r.json()["code"] == "upload_too_large"
+    r = await _upload(api, DIBAO, who="county")
+    assert r.status_code == 403
+    assert [d["version"] for d in (await api.get("admin", "/process-definitions/dibao")).json()] == [1]
+    assert await api.count("process_definitions") == 1

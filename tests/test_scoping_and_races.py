@@ -1,0 +1,105 @@
+"""Who sees and acts on which task, and two reviewers racing for the same one."""
+
+import asyncio
+
+from tests.helpers import VILLAGE_B, Api
+
+
+async def test_township_sees_only_its_own_tasks(api: Api):
+    case_a = await api.apply()
+    case_b = await api.apply(division_code=VILLAGE_B)
+    task_a = (await api.open_task(case_a["id"]))["id"]
+    task_b = (await api.open_task(case_b["id"]))["id"]
+
+    inbox_a = (await api.get("town_a", "/tasks")).json()["items"]
+    assert [t["id"] for t in inbox_a] == [task_a]
+    inbox_b = (await api.get("town_b", "/tasks")).json()["items"]
+    assert [t["id"] for t in inbox_b] == [task_b]
+
+    # Another township's task and case look like they do not exist.
+    for path in (f"/tasks/{task_b}", f"/applications/{case_b['id']}", f"/applications/{case_b['id']}/events"):
+        r = await api.get("town_a", path)
+        assert r.status_code == 404 and r.json()["code"].endswith("not_found"), path
+    r = await api.post("town_a", f"/tasks/{task_b}/claim")
+    assert r.status_code == 404
+    r = await api.post("town_a", f"/tasks/{task_b}/complete", {"data": {"decision": "accept"}})
+    assert r.status_code == 404
+    listed = (await api.get("town_a", "/applications")).json()["items"]
+    assert [a["id"] for a in listed] == [case_a["id"]]
+
+
+async def test_county_supervises_but_does_not_act_on_township_tasks(api: Api):
+    case_a = await api.apply()
+    case_b = await api.apply(division_code=VILLAGE_B)
+    task_a = (await api.open_task(case_a["id"]))["id"]
+
+    assert (await api.get("county", "/tasks")).json()["items"] == []  # nothing of its role yet
+    seen = {t["application_id"] for t in (await api.get("county", "/tasks", scope="all")).json()["items"]}
+    assert seen == {case_a["id"], case_b["id"]}
+    by_place = (await api.get("county", "/tasks", scope="all", division_code="340621101")).json()["items"]
+    assert [t["application_id"] for t in by_place] == [case_b["id"]]
+    r = await api.get("county", f"/tasks/{task_a}")
+    assert r.status_code == 200 and r.json()["form_schema"]["title"] == "受理"
+    for action, body in (("claim", None), ("complete", {"data": {"decision": "accept"}})):
+        r = await api.post("county", f"/tasks/{task_a}/{action}", body)
+        assert r.status_code == 403 and r.json()["code"] == "not_your_role", action
+    # A county of another place sees nothing here.
+    assert (await api.get("other_county", "/tasks", scope="all")).json()["items"] == []
+    assert (await api.get("other_county", f"/applications/{case_a['id']}")).status_code == 404
+
+
+async def test_claim_unclaim_assign(api: Api):
+    case = await api.apply()
+    task = (await api.open_task(case["id"]))["id"]
+    r = await api.post("town_a", f"/tasks/{task}/claim")
+    assert r.status_code == 200 and r.json()["assignee"] == "town_a"
+    assert (await api.post("town_a", f"/tasks/{task}/claim")).status_code == 200  # claiming twice is harmless
+    assert [t["id"] for t in (await api.get("town_a", "/tasks", scope="mine")).json()["items"]] == [task]
+    assert (await api.get("town_a2", "/tasks")).json()["items"] == []  # no longer a candidate for others
+    r = await api.post("town_a2", f"/tasks/{task}/claim")
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed"
+    r = await api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "accept"}})
+    assert r.status_code == 409
+    assert (await api.post("town_a2", f"/tasks/{task}/unclaim")).status_code == 409
+
+    r = await api.post("town_a", f"/tasks/{task}/assign", {"username": "town_b"})
+    assert r.status_code == 422 and r.json()["code"] == "assignee_cannot_act"
+    r = await api.post("town_a", f"/tasks/{task}/assign", {"username": "nobody"})
+    assert r.status_code == 422 and r.json()["code"] == "unknown_user"
+    r = await api.post("town_a", f"/tasks/{task}/assign", {"username": "town_a2"})
+    assert r.status_code == 200 and r.json()["assignee"] == "town_a2"
+    assert (await api.post("town_a2", f"/tasks/{task}/unclaim")).json()["assignee"] is None
+    await api.complete("town_a", task, {"decision": "accept"})
+    r = await api.post("town_a", f"/tasks/{task}/claim")
+    assert r.status_code == 409 and r.json()["code"] == "task_not_open"
+    kinds = [e["type"] for e in (await api.get("admin", f"/applications/{case['id']}/events")).json()]
+    assert kinds.count("task.claimed") == 1 and "task.assigned" in kinds and "task.unclaimed" in kinds
+
+
+async def test_two_reviewers_race_to_claim(api: Api):
+    case = await api.apply()
+    task = (await api.open_task(case["id"]))["id"]
+    results = await asyncio.gather(api.post("town_a", f"/tasks/{task}/claim"), api.post("town_a2", f"/tasks/{task}/claim"))
+    assert sorted(r.status_code for r in results) == [200, 409]
+    winner = next(r for r in results if r.status_code == 200).json()["assignee"]
+    assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == winner
+    assert await api.count("events", "type = 'task.claimed'") == 1
+
+
+async def test_two_reviewers_race_to_complete(api: Api):
+    case = await api.apply()
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    task = (await api.open_task(case["id"], "initial_review"))["id"]
+    results = await asyncio.gather(
+        api.post("town_a", f"/tasks/{task}/complete", {"data": {"decision": "approve"}}),
+        api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "refuse", "reason": "不符合"}}),
+    )
+    assert sorted(r.status_code for r in results) == [200, 409]
+    loser = next(r for r in results if r.status_code == 409)
+    assert loser.headers["content-type"] == "application/problem+json"
+    assert await api.count("tasks", f"id = '{task}' AND state = 'completed'") == 1
+    assert await api.count("events", f"type = 'task.completed' AND task_id = '{task}'") == 1
+    # The case followed the winner's decision, and only one next step exists.
+    app = await api.application(case["id"])
+    winner = next(r for r in results if r.status_code == 200).json()
+    assert app["open_tasks"] == winner["application"]["open_tasks"]

@@ -1,0 +1,162 @@
+"""Every bad input gets a clear 4xx problem and changes nothing."""
+
+import asyncio
+
+import pytest
+
+from tests.helpers import Api, id_number
+
+
+async def _assert_problem(r, status: int, code: str):
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["code"] == code and body["status"] == status and body["type"].endswith(code)
+    return body
+
+
+def _body(**overrides):
+    body = {"program": "dibao", "division_code": "340621100201",
+            "applicant": {"name": "李四", "id_number": id_number(), "phone": "13900000001"}, "data": {}}
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize("change, status, code", [
+    ({"applicant": {"name": "李四", "id_number": "340621198001010011"}}, 422, "invalid_id_number"),  # bad check digit
+    ({"applicant": {"name": "李四", "id_number": "34062119800101001"}}, 422, "invalid_id_number"),  # 17 characters
+    ({"applicant": {"name": "李四", "id_number": "340621198013010010"}}, 422, "invalid_id_number"),  # month 13
+    ({"division_code": "999999"}, 422, "unknown_division"),
+    ({"division_code": "340621"}, 422, "division_level_not_accepted"),  # a county is not where dibao is filed
+    ({"program": "no_such_program"}, 422, "unknown_program"),
+    ({"applicant": {"name": "", "id_number": "x"}}, 422, "validation_error"),
+    ({"data": "not an object"}, 422, "validation_error"),
+])
+async def test_bad_applications_are_refused_and_store_nothing(api: Api, change, status, code):
+    await _assert_problem(await api.post("portal", "/applications", _body(**change)), status, code)
+    assert await api.count("applications") == 0
+    assert await api.count("events") == 0
+
+
+async def test_malformed_json_and_missing_auth(api: Api):
+    r = await api.client.post("/api/v1/applications", content=b"{not json", headers={
+        **api.headers["portal"], "content-type": "application/json"})
+    await _assert_problem(r, 422, "validation_error")
+    await _assert_problem(await api.client.post("/api/v1/applications", json=_body()), 401, "not_authenticated")
+    r = await api.client.post("/api/v1/applications", json=_body(), headers={"X-API-Key": "af_wrong"})
+    await _assert_problem(r, 401, "invalid_api_key")
+    r = await api.client.get("/api/v1/tasks", headers={"Authorization": "Bearer not.a.token"})
+    await _assert_problem(r, 401, "invalid_token")
+    r = await api.client.post("/api/v1/auth/token", data={"username": "town_a", "password": "wrong-password"})
+    await _assert_problem(r, 401, "invalid_credentials")
+    await _assert_problem(await api.get("portal", "/no/such/path"), 404, "not_found")
+    assert await api.count("applications") == 0
+
+
+async def test_only_starters_of_the_place_may_apply(api: Api):
+    await _assert_problem(await api.post("county", "/applications", _body()), 403, "not_a_starter")
+    await _assert_problem(await api.post("town_b", "/applications", _body()), 403, "not_a_starter")
+    r = await api.post("town_a", "/applications", _body())  # the township itself may file for the family
+    assert r.status_code == 201
+    assert await api.count("applications") == 1
+
+
+async def test_external_ref_is_unique_per_program(api: Api):
+    first = await api.apply(external_ref="PORTAL-0001")
+    r = await api.post("portal", "/applications", _body(external_ref="PORTAL-0001"))
+    body = await _assert_problem(r, 409, "duplicate_external_ref")
+    assert body["existing_id"] == first["id"]
+    assert await api.count("applications") == 1
+    r = await api.post("portal", "/messages", {"name": "objection", "external_ref": "PORTAL-0001",
+                                               "payload": {"reason": "x"}})
+    await _assert_problem(r, 409, "no_waiting_receiver")
+    r = await api.post("portal", "/messages", {"name": "objection", "external_ref": "PORTAL-9999", "payload": {}})
+    await _assert_problem(r, 404, "application_not_found")
+
+
+async def test_one_active_case_per_person_and_program(api: Api):
+    person = {"name": "王五", "id_number": id_number(), "phone": "13900000002"}
+    first = await api.apply(applicant=person)
+    r = await api.post("portal", "/applications", _body(applicant=person))
+    body = await _assert_problem(r, 409, "active_application_exists")
+    assert body["existing_id"] == first["id"]
+    assert await api.count("applications") == 1
+
+
+async def test_concurrent_duplicate_applications_make_one_case(api: Api):
+    person = {"name": "赵六", "id_number": id_number(), "phone": "13900000003"}
+    results = await asyncio.gather(*(api.post("portal", "/applications", _body(applicant=person)) for _ in range(3)))
+    assert sorted(r.status_code for r in results) == [201, 409, 409]
+    assert await api.count("applications") == 1
+
+
+async def test_idempotency_key_returns_the_first_result(api: Api):
+    body = _body(external_ref="IDEM-1")
+    headers = {"Idempotency-Key": "portal-req-42"}
+    first = await api.post("portal", "/applications", body, headers=headers)
+    again = await api.post("portal", "/applications", body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert await api.count("applications") == 1
+    other = _body(external_ref="IDEM-2")
+    await _assert_problem(await api.post("portal", "/applications", other, headers=headers), 409, "idempotency_key_reused")
+    # Racing retries of one request still create one case.
+    body3 = _body(external_ref="IDEM-3")
+    results = await asyncio.gather(*(api.post("portal", "/applications", body3, headers={"Idempotency-Key": "k3"})
+                                     for _ in range(3)))
+    assert {r.status_code for r in results} == {201} and len({r.json()["id"] for r in results}) == 1
+    assert await api.count("applications") == 2
+
+
+async def test_bad_messages(api: Api):
+    case = await api.apply()
+    r = await api.post("portal", "/messages", {"name": "objection", "payload": {}})
+    await _assert_problem(r, 422, "validation_error")
+    r = await api.post("portal", "/messages", {"name": "objection", "application_id": "nope", "payload": {}})
+    await _assert_problem(r, 404, "application_not_found")
+    r = await api.post("portal", "/messages", {"name": "unknown_message", "application_id": case["id"], "payload": {}})
+    await _assert_problem(r, 409, "no_waiting_receiver")
+    assert await api.count("events", "type = 'message.received'") == 0
+
+
+async def test_admin_endpoints_need_admin(api: Api):
+    r = await api.post("county", "/admin/users", {"username": "x", "password": "password-1", "display_name": "x"})
+    await _assert_problem(r, 403, "admin_only")
+    await _assert_problem(await api.put("portal", "/admin/divisions", []), 403, "admin_only")
+    await _assert_problem(await api.post("town_a", "/admin/clock", {"advance_seconds": 1}), 403, "admin_only")
+
+
+async def test_bad_users_keys_and_places(api: Api):
+    r = await api.post("admin", "/admin/users", {"username": "town_a", "password": "password-1", "display_name": "x"})
+    await _assert_problem(r, 409, "username_taken")
+    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "password-1", "display_name": "x",
+                                                 "grants": [{"role": "township_civil_affairs", "division_code": "0"}]})
+    await _assert_problem(r, 422, "unknown_division")
+    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "password-1", "display_name": "x",
+                                                 "grants": [{"role": "mayor", "division_code": "340621"}]})
+    await _assert_problem(r, 422, "invalid_role")
+    r = await api.post("admin", "/admin/api-keys", {"name": "portal", "grants": []})
+    await _assert_problem(r, 409, "api_key_name_taken")
+    users_before = await api.count("users")
+    for places, code in (
+        ([{"code": "9", "name": "x", "parent_code": "404", "level": "city"}], "unknown_parent"),
+        ([{"code": "9", "name": "x", "parent_code": "340621100", "level": "county"}], "level_order"),
+        ([{"code": "9", "name": "x", "parent_code": None, "level": "galaxy"}], "invalid_level"),
+        ([{"code": "8", "name": "x", "parent_code": "9", "level": "city"},
+          {"code": "9", "name": "x", "parent_code": "8", "level": "city"}], "division_cycle"),
+    ):
+        await _assert_problem(await api.put("admin", "/admin/divisions", places), 422, code)
+    r = await api.put("admin", "/admin/divisions", [{"code": "340621100", "name": "x", "parent_code": "340622",
+                                                     "level": "township"}])
+    await _assert_problem(r, 409, "division_move_not_supported")
+    assert await api.count("divisions", "code IN ('8', '9')") == 0
+    assert await api.count("users") == users_before
+
+
+async def test_clock_never_moves_back(api: Api):
+    now = (await api.get("admin", "/admin/clock")).json()["now"]
+    r = await api.post("admin", "/admin/clock", {"advance_seconds": -5})
+    await _assert_problem(r, 422, "clock_backwards")
+    r = await api.post("admin", "/admin/clock", {"to": "2020-01-01T00:00:00+08:00"})
+    await _assert_problem(r, 422, "clock_backwards")
+    assert (await api.get("admin", "/admin/clock")).json()["now"] >= now
