@@ -27,7 +27,8 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout; dead connections surface as errors and are replaced.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
