@@ -107,7 +107,13 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
                       f"{sorted(accepted)} level, not {division['level']}", accepted_levels=sorted(accepted))
     if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
-    await _check_duplicates(conn, body)
+    try:
+        await _check_duplicates(conn, body)
+    except Conflict:
+        # A concurrent retry of this very request may have committed since the first look.
+        if idempotency_key is not None and (replay := await _replay(conn, principal, idempotency_key, request_hash)):
+            return replay
+        raise
 
     rec = Recorder(principal.name)
     applicant = body.applicant.model_dump()

@@ -95,9 +95,9 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
             {"application_id": app_id, "message_name": m, "created_at": now} for m in sorted(outcome.messages_added)
         ])
 
-    status = (outcome.end_outcome or "terminated") if outcome.completed else "in_progress"
-    if is_new:
+    if is_new:  # the caller inserted the application row with its first state
         return opened
+    status = status_for(outcome)
     result = await conn.execute(
         sa.update(applications)
         .where(applications.c.id == app_id, applications.c.version == app["version"])
@@ -113,4 +113,5 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
 
 
 def status_for(outcome: engine.Outcome) -> str:
+    """The application status follows the end event reached (its ``outcome`` property)."""
     return (outcome.end_outcome or "terminated") if outcome.completed else "in_progress"
