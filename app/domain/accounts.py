@@ -111,30 +111,33 @@ def username_from_token(token: str, secret: str) -> str:
         raise Unauthorized("invalid_token", "the bearer token is invalid or expired") from None
 
 
-def _grant_query(owner_column, owner_id):
+def _with_grants(owner, owner_fk, *where):
+    """One round trip: the owner row and its grants (a row per grant; grant columns NULL when none)."""
     return (
-        sa.select(grants.c.role, grants.c.division_code, divisions.c.path)
-        .select_from(grants.outerjoin(divisions, divisions.c.code == grants.c.division_code))
-        .where(owner_column == owner_id)
+        sa.select(owner.c.id, grants.c.role, grants.c.division_code, divisions.c.path)
+        .select_from(owner.outerjoin(grants, owner_fk == owner.c.id)
+                     .outerjoin(divisions, divisions.c.code == grants.c.division_code))
+        .where(*where)
     )
 
 
+def _scopes(rows) -> tuple[GrantScope, ...]:
+    return tuple(GrantScope(r.role, r.division_code, r.path) for r in rows if r.role is not None)
+
+
 async def principal_for_user(conn: AsyncConnection, username: str) -> Principal:
-    row = (await conn.execute(sa.select(users.c.id, users.c.active).where(users.c.username == username))).first()
-    if row is None or not row.active:
+    rows = (await conn.execute(_with_grants(users, grants.c.user_id, users.c.username == username, users.c.active))).all()
+    if not rows:
         raise Unauthorized("invalid_token", "the account no longer exists or is disabled")
-    rows = await conn.execute(_grant_query(grants.c.user_id, row.id))
-    return Principal(username, "user", tuple(GrantScope(r.role, r.division_code, r.path) for r in rows))
+    return Principal(username, "user", _scopes(rows))
 
 
 async def principal_for_api_key(conn: AsyncConnection, key: str) -> Principal:
-    row = (await conn.execute(
-        sa.select(api_keys.c.id, api_keys.c.name).where(api_keys.c.key_hash == hash_api_key(key), api_keys.c.active)
-    )).first()
-    if row is None:
+    query = _with_grants(api_keys, grants.c.api_key_id, api_keys.c.key_hash == hash_api_key(key), api_keys.c.active)
+    rows = (await conn.execute(query.add_columns(api_keys.c.name))).all()
+    if not rows:
         raise Unauthorized("invalid_api_key", "the API key is unknown or revoked")
-    rows = await conn.execute(_grant_query(grants.c.api_key_id, row.id))
-    return Principal(row.name, "api_key", tuple(GrantScope(r.role, r.division_code, r.path) for r in rows))
+    return Principal(rows[0].name, "api_key", _scopes(rows))
 
 
 async def ensure_admin(conn: AsyncConnection, password: str) -> bool:

@@ -108,7 +108,7 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         raise Conflict("concurrent_change", "the case was changed by someone else at the same time; reload and retry")
     if status != app["status"]:
         rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
-    app.update(status=status, version=app["version"] + 1, updated_at=now)
+    app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None)
     return opened
 
 
