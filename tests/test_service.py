@@ -1,0 +1,119 @@
+"""The service as users run it: the CLI, a live server over real HTTP, and workers firing timers."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree
+
+from app import engine
+from app.config import PROJECT_ROOT
+from app.db.engine import create_engine
+from app.worker import run_due_timers
+from tests.conftest import make_settings
+from tests.helpers import Api
+
+AIDFLOW = str(Path(sys.executable).parent / "aidflow")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
+    env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "AIDFLOW_LOG_JSON": "false"}
+    env.pop("AIDFLOW_ENV", None)
+    run = lambda *args: subprocess.run([AIDFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert run("migrate").returncode == 0
+    first = run("demo")
+    assert first.returncode == 0, first.stderr
+    assert "X-API-Key: af_" in first.stdout and "zhang.wei" in first.stdout
+    again = run("demo")  # loading twice changes nothing and does not fail
+    assert again.returncode == 0 and "exists already" in again.stdout
+    key = next(line.split("X-API-Key: ")[1] for line in first.stdout.splitlines() if "X-API-Key" in line)
+
+    port = _free_port()
+    server = subprocess.Popen([AIDFLOW, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        token = httpx.post(f"{base}/auth/token", data={"username": "zhang.wei", "password": "aidflow-demo"}).json()
+        inbox = httpx.get(f"{base}/tasks", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+        assert {t["name"] for t in inbox["items"]} >= {"accept_application", "initial_review"}
+        cases = httpx.get(f"{base}/applications", headers={"X-API-Key": key}).json()["items"]
+        assert len(cases) == 5
+        # The test-mode clock does not exist outside test mode.
+        admin = httpx.post(f"{base}/auth/token", data={"username": "admin", "password": "aidflow-demo"}).json()
+        r = httpx.get(f"{base}/admin/clock", headers={"Authorization": f"Bearer {admin['access_token']}"})
+        assert r.status_code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def test_in_process_worker_fires_notice_timers(api: Api, running_app):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    await api.advance(days=8)
+    settings = make_settings(api.database_url)
+    settings.worker_poll_seconds = 0.05
+    from app.main import create_app
+
+    app = create_app(settings, run_worker=True)
+    async with app.router.lifespan_context(app):
+        for _ in range(200):
+            if (await api.application(case["id"]))["open_tasks"]:
+                break
+            await asyncio.sleep(0.05)
+    assert (await api.open_task(case["id"]))["name"] == "county_confirm"
+
+
+async def test_two_workers_fire_each_timer_once(api: Api):
+    cases = [await api.apply() for _ in range(6)]
+    for case in cases:
+        await api.to_notice(case["id"])
+    await api.advance(days=8)
+    engines = [create_engine(api.database_url) for _ in range(2)]
+    try:
+        results = await asyncio.gather(*(run_due_timers(db) for db in engines))
+    finally:
+        for db in engines:
+            await db.dispose()
+    assert sum(results) >= 6
+    assert await api.count("events", "type = 'timer.fired'") == 6
+    assert await api.count("tasks", "name = 'county_confirm' AND state = 'open'") == 6
+    assert await api.count("timers", "fired_at IS NULL") == 0
+
+
+def test_hostile_xml_is_not_expanded():
+    secret = PROJECT_ROOT / "pyproject.toml"
+    dibao = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_text(encoding="utf-8")
+    doctype = (f'<!DOCTYPE d [<!ENTITY leak SYSTEM "file://{secret}">'
+               '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>')
+    with_doctype = dibao.replace('<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="UTF-8"?>' + doctype)
+    # An external entity in an attribute is refused outright.
+    with pytest.raises(engine.BpmnError):
+        engine.parse_bpmn(with_doctype.replace('name="最低生活保障" isExecutable', 'name="&leak;" isExecutable').encode())
+    # In element content, neither the file nor the entity bomb is expanded.
+    for entity in ("&leak;", "&c;"):
+        xml = with_doctype.replace('<bpmn:message id="objection" name="objection" />',
+                                   f'<bpmn:message id="objection" name="objection" /><bpmn:documentation>{entity}'
+                                   '</bpmn:documentation>')
+        engine.parse_bpmn(xml.encode())  # parses: the entity stays an unexpanded reference
+        tree = etree.fromstring(xml.encode(), parser=engine._safe_xml_parser())
+        text = "".join(tree.itertext())
+        assert "[project]" not in text and "aaaaaaaaaa" not in text
