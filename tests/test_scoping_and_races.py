@@ -103,3 +103,19 @@ async def test_two_reviewers_race_to_complete(api: Api):
     app = await api.application(case["id"])
     winner = next(r for r in results if r.status_code == 200).json()
     assert app["open_tasks"] == winner["application"]["open_tasks"]
+
+
+async def test_overdue_filter_and_deadline_order(api: Api):
+    first = await api.apply()
+    await api.step("town_a", first["id"], "accept_application", {"decision": "accept"})
+    second = await api.apply()
+    items = (await api.get("town_a", "/tasks")).json()["items"]
+    assert [t["name"] for t in items] == ["initial_review", "accept_application"]  # deadline first, none last
+    assert (await api.get("town_a", "/tasks", overdue="true")).json()["items"] == []
+    await api.advance(days=20)  # ten working days are long gone
+    late = (await api.get("town_a", "/tasks", overdue="true")).json()["items"]
+    assert [t["application_id"] for t in late] == [first["id"]]
+    on_time = (await api.get("town_a", "/tasks", overdue="false")).json()["items"]
+    assert [t["application_id"] for t in on_time] == [second["id"]]
+    r = await api.get("town_a", "/tasks", scope="everything")
+    assert r.status_code == 422 and r.json()["code"] == "invalid_scope"

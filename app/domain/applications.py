@@ -118,7 +118,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     rec = Recorder(principal.name)
     applicant = body.applicant.model_dump()
     try:
-        case = engine.Case.start(definition.model, {"applicant": applicant, **body.data})
+        case = engine.Case.start(definition.model, {**body.data, "applicant": applicant})
         outcome = case.outcome()
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not start: {exc}") from exc
