@@ -116,6 +116,8 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         # The inbox: "open tasks of these roles under this place, soonest deadline first".
         sa.Index("ix_tasks_inbox", "state", "role", "division_path", "due_at"),
+        # Supervisors' "everything under my county, soonest deadline first": walk deadlines, filter by place.
+        sa.Index("ix_tasks_due_at", "due_at"),
         sa.Index("ix_tasks_assignee_state", "assignee", "state"),
     )
     id: str = Field(primary_key=True, max_length=36)

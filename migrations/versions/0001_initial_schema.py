@@ -180,6 +180,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tasks_application_id'), ['application_id'], unique=False)
         batch_op.create_index('ix_tasks_assignee_state', ['assignee', 'state'], unique=False)
         batch_op.create_index('ix_tasks_inbox', ['state', 'role', 'division_path', 'due_at'], unique=False)
+        batch_op.create_index('ix_tasks_due_at', ['due_at'], unique=False)
 
     op.create_table('timers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -206,6 +207,7 @@ def downgrade() -> None:
     op.drop_table('timers')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_inbox')
+        batch_op.drop_index('ix_tasks_due_at')
         batch_op.drop_index('ix_tasks_assignee_state')
         batch_op.drop_index(batch_op.f('ix_tasks_application_id'))
 
