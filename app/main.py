@@ -7,7 +7,6 @@ import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
 
-from app import logs
 from app.api import problems
 from app.api.routes import admin, applications, auth, definitions, messages, tasks
 from app.config import Settings, get_settings

@@ -11,7 +11,6 @@ Run: ``make bench`` (or ``AIDFLOW_TEST_DATABASE_URL=... .venv/bin/python bench/b
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid

@@ -31,7 +31,8 @@ def _free_port() -> int:
 def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
     env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "AIDFLOW_LOG_JSON": "false"}
     env.pop("AIDFLOW_ENV", None)
-    run = lambda *args: subprocess.run([AIDFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+    def run(*args):
+        return subprocess.run([AIDFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
     assert run("migrate").returncode == 0
     first = run("demo")
     assert first.returncode == 0, first.stderr

@@ -15,7 +15,7 @@ from app.domain import cases, definitions, id_numbers
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.principal import Principal, path_range
+from app.domain.principal import Principal
 
 STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
@@ -168,10 +168,7 @@ async def list_(conn: AsyncConnection, principal: Principal, *, program: str | N
             raise Invalid("invalid_status", f"status must be one of {STATUSES}")
         query = query.where(applications.c.status == status)
     if division_code:
-        division = await division_service.get(conn, division_code)
-        if division is None:
-            raise Invalid("unknown_division", f"division {division_code!r} does not exist")
-        query = query.where(path_range(applications.c.division_path, division["path"]))
+        query = query.where(await division_service.at_or_below(conn, applications.c.division_path, division_code))
     rows = (await conn.execute(query.order_by(applications.c.created_at.desc(), applications.c.id)
                                .limit(limit + 1).offset(offset))).mappings().all()
     return {"items": [view(r) for r in rows[:limit]], "limit": limit, "offset": offset, "has_more": len(rows) > limit}

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import divisions
 from app.domain.errors import Conflict, Invalid
-from app.domain.principal import ADMIN
+from app.domain.principal import ADMIN, path_range
 
 # From the top down; a child's level must be below its parent's.
 LEVELS = ("province", "city", "county", "township", "village")
@@ -41,6 +41,14 @@ def check_role(role: str) -> None:
 async def get(conn: AsyncConnection, code: str) -> dict | None:
     row = (await conn.execute(sa.select(divisions).where(divisions.c.code == code))).mappings().first()
     return dict(row) if row else None
+
+
+async def at_or_below(conn: AsyncConnection, path_column, division_code: str):
+    """SQL filter for a ``division_code=`` query parameter: rows at that place or below it."""
+    division = await get(conn, division_code)
+    if division is None:
+        raise Invalid("unknown_division", f"division {division_code!r} does not exist")
+    return path_range(path_column, division["path"])
 
 
 # Places never move or change level (both refused), so ancestry is cached per process by path.

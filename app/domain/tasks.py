@@ -13,7 +13,7 @@ from app.domain import applications as application_service
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.principal import Principal, path_range
+from app.domain.principal import Principal
 
 SCOPES = ("candidate", "mine", "all")
 STATES = ("open", "completed", "cancelled")
@@ -38,10 +38,7 @@ async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, prog
     if program:
         query = query.where(tasks.c.program == program)
     if division_code:
-        division = await division_service.get(conn, division_code)
-        if division is None:
-            raise Invalid("unknown_division", f"division {division_code!r} does not exist")
-        query = query.where(path_range(tasks.c.division_path, division["path"]))
+        query = query.where(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
     if overdue is not None:
         late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
         query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
