@@ -47,7 +47,8 @@ def worker() -> None:
     async def _main() -> None:
         db = create_engine(settings.database_url)
         try:
-            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test")
+            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
+                              settings.claim_stale_working_days)
         finally:
             await db.dispose()
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 2.0
     worker_batch_size: int = 100
     max_upload_bytes: int = 2 * 1024 * 1024
+    # A claim unused this many working days goes back to the group (0: never).
+    claim_stale_working_days: int = 3
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
@@ -103,6 +103,7 @@ class PendingTimer:
     engine_task_id: str
     name: str
     due_at: datetime
+    expression: str
 
 
 @dataclass
@@ -221,38 +222,42 @@ def _unpack(state: dict) -> dict:
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _serializer = BpmnWorkflowSerializer(_registry)
-# The script engine is not part of saved state; one shared instance is set after every load.
-# TODO(issue 5): replace plain eval with a restricted evaluator.
-_script_engine = PythonScriptEngine()
+
+
+def _script_engine(functions: dict | None) -> PythonScriptEngine:
+    # The script engine is not part of saved state: it is set after every load, with the
+    # functions the service offers to expressions (e.g. working_days(N) in timers).
+    # TODO(issue 5): replace plain eval with a restricted evaluator.
+    return PythonScriptEngine(environment=TaskDataEnvironment(dict(functions or {})))
 
 
 class Case:
     """One running workflow, loaded for exactly one change."""
 
-    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow):
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow, functions: dict | None = None):
         self.model = model
         self._wf = workflow
-        self._wf.script_engine = _script_engine
+        self._wf.script_engine = _script_engine(functions)
         self._open_before = {str(t.id) for t in self._ready_user_tasks()}
         self._timers_before = {t.engine_task_id for t in self.pending_timers()}
         self._messages_before = self.waiting_messages()
 
     @classmethod
-    def start(cls, model: ProcessModel, data: dict) -> Case:
-        wf = BpmnWorkflow(model._spec, model._subprocess_specs, script_engine=_script_engine)
-        case = cls(model, wf)
+    def start(cls, model: ProcessModel, data: dict, functions: dict | None = None) -> Case:
+        wf = BpmnWorkflow(model._spec, model._subprocess_specs)
+        case = cls(model, wf, functions)
         wf.get_tasks(state=TaskState.READY)[0].set_data(**copy.deepcopy(data))
         case._run()
         return case
 
     @classmethod
-    def load(cls, model: ProcessModel, state: dict) -> Case:
+    def load(cls, model: ProcessModel, state: dict, functions: dict | None = None) -> Case:
         dct = _unpack(state)
         _serializer.migrate(dct)
         # Unregistered objects pass through restore unchanged, so the cached spec objects are reused.
         dct["spec"] = model._spec
         dct["subprocess_specs"] = model._subprocess_specs
-        return cls(model, _serializer.from_dict(dct))
+        return cls(model, _serializer.from_dict(dct), functions)
 
     def _run(self) -> None:
         try:
@@ -299,13 +304,18 @@ class Case:
     def pending_timers(self) -> list[PendingTimer]:
         timers = []
         for t in self._waiting_catchers():
-            if not any(isinstance(d, TimerEventDefinition) for d in _flatten(t.task_spec.event_definition)):
-                continue
+            definitions = [d for d in _flatten(t.task_spec.event_definition) if isinstance(d, TimerEventDefinition)]
             value = t.internal_data.get("event_value")
-            if isinstance(value, str):
+            if definitions and isinstance(value, str):
                 due = TimerEventDefinition.get_datetime(value)
-                timers.append(PendingTimer(str(t.id), t.task_spec.name, datetime.fromtimestamp(due.timestamp(), UTC)))
+                timers.append(PendingTimer(str(t.id), t.task_spec.name, datetime.fromtimestamp(due.timestamp(), UTC),
+                                           definitions[0].expression))
         return timers
+
+    def reschedule_timer(self, engine_task_id: str, due_at: datetime) -> None:
+        """Move a waiting timer (e.g. after the calendar of its year was published)."""
+        task = next(t for t in self._waiting_catchers() if str(t.id) == engine_task_id)
+        task.internal_data["event_value"] = due_at.isoformat()
 
     def outcome(self) -> Outcome:
         ready = [ReadyStep(str(t.id), self.model.steps[t.task_spec.name]) for t in self._ready_user_tasks()]

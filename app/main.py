@@ -6,12 +6,14 @@ from contextlib import asynccontextmanager, suppress
 import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 
 from app.api import problems
-from app.api.routes import admin, applications, auth, definitions, messages, tasks
+from app.api.routes import admin, applications, auth, calendar, definitions, messages, supervision, tasks
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
+from app.domain import calendar as calendar_service
 from app.domain import definitions as definition_service
 from app.worker import run_forever
 
@@ -26,6 +28,9 @@ async def startup(app: FastAPI) -> None:
         except sa.exc.DBAPIError:
             raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
     async with transaction(app.state.db) as conn:
+        seeded = await calendar_service.seed_from_package(conn)
+        if seeded:
+            log.info("calendar_seeded", years=seeded)
         deployed = await definition_service.deploy_directory(conn, settings.processes_dir)
         for item in deployed:
             log.info("definition_deployed", **item)
@@ -45,7 +50,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             await startup(app)
             if run_worker:
                 worker = asyncio.create_task(run_forever(
-                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test"))
+                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
+                    settings.claim_stale_working_days))
             yield
         finally:
             if worker is not None:
@@ -58,8 +64,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                   description="Multi-level approval workflows for social assistance and student aid.")
     app.state.settings = settings
     problems.install(app)
-    for module in (auth, admin, definitions, applications, tasks, messages):
+    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision):
         app.include_router(module.router, prefix="/api/v1")
+
+    app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:

@@ -1,15 +1,27 @@
-"""The background worker: fires due timers on the service clock."""
+"""The background worker: timers, deadline reminders, overdue marks and stale claims, on the service clock."""
 
 import asyncio
+from dataclasses import asdict, dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import transaction
-from app.domain import service_clock, timers
+from app.domain import reminders, service_clock, timers
 from app.domain.errors import DomainError
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Round:
+    fired: int = 0
+    reminders: int = 0
+    overdue: int = 0
+    claims_released: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 async def run_due_timers(db: AsyncEngine, limit: int | None = None) -> int:
@@ -29,14 +41,33 @@ async def run_due_timers(db: AsyncEngine, limit: int | None = None) -> int:
     return len(tried)
 
 
-async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool) -> None:
+async def _drain(db: AsyncEngine, step, *args) -> int:
+    total = 0
+    while True:
+        async with transaction(db) as conn:
+            done = await step(conn, *args)
+        total += done
+        if done == 0:
+            return total
+
+
+async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None) -> Round:
+    result = Round(fired=await run_due_timers(db, limit))
+    result.reminders = await _drain(db, reminders.send_reminders)
+    result.overdue = await _drain(db, reminders.mark_overdue)
+    result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
+    return result
+
+
+async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool,
+                      stale_claim_working_days: int) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
     while True:
         try:
             if sync_clock:
                 async with transaction(db) as conn:
                     await service_clock.load(conn)
-            await run_due_timers(db, batch_size)
+            await run_due_work(db, stale_claim_working_days, batch_size)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the worker alive; the failure is logged with its traceback

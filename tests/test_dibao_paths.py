@@ -62,7 +62,7 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
     # The notice timer was passed by the objection branch: it never fires.
     await api.advance(days=30)
     assert await api.run_timers() == 0
-    await api.complete("town_a", reinvestigate["id"], APPROVE)
+    await api.complete("town_a2", reinvestigate["id"], APPROVE)  # four eyes: not the initial reviewer
     confirm = await api.open_task(case["id"], "county_confirm")
     done = await api.complete("county", confirm["id"], APPROVE)
     assert done["application"]["status"] == "approved"
@@ -72,7 +72,7 @@ async def test_objection_upheld_leads_to_refusal(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
     await api.message("objection", case["id"], {"reason": "有车辆"})
-    await api.step("town_a", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆"})
+    await api.step("town_a2", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "post"})
     assert done["application"]["status"] == "refused"
@@ -138,6 +138,6 @@ async def test_restart_continues_a_case_mid_notice(api: Api, running_app):
         r = await client.post("/api/v1/admin/clock", json={"advance_seconds": 8 * 86400}, headers=admin_headers)
         assert r.status_code == 200
         r = await client.post("/api/v1/admin/timers/run", headers=admin_headers)
-        assert r.json() == {"fired": 1}
+        assert r.json()["fired"] == 1
         r = await client.get(f"/api/v1/applications/{case['id']}", headers=admin_headers)
         assert [t["name"] for t in r.json()["open_tasks"]] == ["county_confirm"]

@@ -109,6 +109,9 @@ class Application(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     ended_at: datetime | None = _ts(nullable=True)
+    # A limit over the whole case (e.g. 30 working days for 低保), from the process's case_time_limit.
+    case_due_at: datetime | None = _ts(nullable=True)
+    case_due_basis: str | None = Field(default=None, max_length=16)
 
 
 class Task(SQLModel, table=True):
@@ -119,6 +122,7 @@ class Task(SQLModel, table=True):
         # Supervisors' "everything under my county, soonest deadline first": walk deadlines, filter by place.
         sa.Index("ix_tasks_due_at", "due_at"),
         sa.Index("ix_tasks_assignee_state", "assignee", "state"),
+        sa.Index("ix_tasks_state_remind_at", "state", "remind_at"),
     )
     id: str = Field(primary_key=True, max_length=36)
     application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
@@ -137,6 +141,13 @@ class Task(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True)
     completed_by: str | None = Field(default=None, max_length=100)
     data: dict | None = Field(default=None, sa_type=JSONType)
+    # The BPMN time_limit the deadline came from, kept so a corrected calendar can recompute it.
+    time_limit: str | None = Field(default=None, max_length=100)
+    due_basis: str | None = Field(default=None, max_length=16)  # calendar | provisional | natural
+    remind_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)
+    overdue_at: datetime | None = _ts(nullable=True)
+    claimed_at: datetime | None = _ts(nullable=True)
 
 
 class Timer(SQLModel, table=True):
@@ -150,6 +161,10 @@ class Timer(SQLModel, table=True):
     # Set when fired or when the case moved on without it (cancelled).
     fired_at: datetime | None = _ts(nullable=True)
     cancelled: bool = False
+    scheduled_at: datetime | None = _ts(nullable=True)
+    # Set for timers written as working_days(N): recomputed when their years' calendar changes.
+    working_days: int | None = None
+    due_basis: str | None = Field(default=None, max_length=16)
 
 
 class MessageWait(SQLModel, table=True):
@@ -202,6 +217,18 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = _ts(nullable=True)
 
 
+class CalendarYear(SQLModel, table=True):
+    """The official working-day calendar of one year (holidays off, 调休 weekend days worked)."""
+
+    __tablename__ = "calendar_years"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(max_length=500)
+    holidays: list = Field(default_factory=list, sa_type=JSONType)
+    working_days: list = Field(default_factory=list, sa_type=JSONType)
+    updated_at: datetime = _ts()
+    updated_by: str = Field(max_length=100)
+
+
 class ServiceClock(SQLModel, table=True):
     """The test-mode clock offset shared by every process (one row, id 1)."""
 
@@ -223,3 +250,4 @@ idempotency_keys = IdempotencyKey.__table__
 events = Event.__table__
 outbox = OutboxMessage.__table__
 service_clock = ServiceClock.__table__
+calendar_years = CalendarYear.__table__

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
-from app.db.models import applications, events, idempotency_keys, tasks
-from app.domain import cases, definitions, id_numbers
+from app.db.models import applications, events, idempotency_keys, tasks, users
+from app.domain import calendar, cases, deadlines, definitions, id_numbers
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -40,6 +40,7 @@ def view(row: dict, open_tasks: list[dict] | None = None) -> dict:
         "division_code": row["division_code"], "status": row["status"], "applicant": row["applicant"],
         "external_ref": row["external_ref"], "data": row["data"],
         "open_tasks": open_tasks if open_tasks is not None else [],
+        "case_due_at": row["case_due_at"], "case_due_basis": row["case_due_basis"],
         "created_at": row["created_at"], "updated_at": row["updated_at"], "ended_at": row["ended_at"],
     }
 
@@ -48,7 +49,8 @@ async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict
     rows = await conn.execute(
         sa.select(tasks).where(tasks.c.application_id == application_id, tasks.c.state == "open").order_by(tasks.c.created_at)
     )
-    return [cases.task_view(r) for r in rows.mappings()]
+    days = await calendar.load(conn)
+    return [cases.task_view(r, days) for r in rows.mappings()]
 
 
 async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
@@ -88,6 +90,17 @@ async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
                        f"{body.program}", existing_id=active)
 
 
+async def _check_staff_relative(conn: AsyncConnection, data: dict) -> None:
+    flag = data.get("staff_relative", False)
+    if not isinstance(flag, bool):
+        raise Invalid("invalid_staff_relative", "data.staff_relative must be true or false")
+    if flag:
+        related = data.get("related_staff")
+        if not isinstance(related, str) or not (await conn.execute(
+                sa.select(users.c.id).where(users.c.username == related))).first():
+            raise Invalid("invalid_related_staff", "data.related_staff must name the related staff member's username")
+
+
 async def create(conn: AsyncConnection, principal: Principal, body: ApplicationIn,
                  idempotency_key: str | None = None) -> tuple[int, dict]:
     request_hash = _request_hash(body)
@@ -107,6 +120,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
                       f"{sorted(accepted)} level, not {division['level']}", accepted_levels=sorted(accepted))
     if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
+    await _check_staff_relative(conn, body.data)
     try:
         await _check_duplicates(conn, body)
     except Conflict:
@@ -118,16 +132,20 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     rec = Recorder(principal.name)
     applicant = body.applicant.model_dump()
     try:
-        case = engine.Case.start(definition.model, {**body.data, "applicant": applicant})
+        # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11).
+        case, days = await cases.start_case(conn, definition, {"staff_relative": False, **body.data,
+                                                               "applicant": applicant})
         outcome = case.outcome()
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not start: {exc}") from exc
+    case_deadline = deadlines.compute(rec.at, definition.model.properties.get("case_time_limit"), days, what="case")
     row = {
         "id": str(uuid.uuid4()), "program": definition.key, "definition_id": definition.id,
         "definition_version": definition.version, "division_code": division["code"], "division_path": division["path"],
         "status": cases.status_for(outcome), "applicant": applicant, "applicant_id_number": body.applicant.id_number,
         "data": body.data, "external_ref": body.external_ref, "engine_state": outcome.state, "version": 1,
         "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
+        "case_due_at": case_deadline.due_at, "case_due_basis": case_deadline.basis,
     }
     try:
         async with conn.begin_nested():
@@ -135,8 +153,11 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
             rec.add("application.submitted", row["id"], {"program": definition.key, "version": definition.version,
                                                          "division_code": division["code"], "data": body.data},
                     None, division["path"])
-            opened = await cases.persist(conn, row, definition, outcome, rec, is_new=True)
-            response = view(row, [cases.task_view(t) for t in opened])
+            if body.data.get("staff_relative"):
+                rec.add("application.staff_relative_declared", row["id"],
+                        {"related_staff": body.data["related_staff"]}, None, division["path"])
+            opened = await cases.persist(conn, row, definition, outcome, rec, days, is_new=True)
+            response = view(row, [cases.task_view(t, days) for t in opened])
             if idempotency_key is not None:
                 await conn.execute(sa.insert(idempotency_keys).values(
                     principal=principal.name, key=idempotency_key, request_sha256=request_hash, status_code=201,

@@ -8,7 +8,7 @@ from app.db.models import events, outbox
 
 # Audit event types that portals also receive (delivery: issue 8).
 PUBLISHED = {"application.submitted", "application.status_changed", "task.created", "task.completed",
-             "task.claimed", "message.received"}
+             "task.claimed", "message.received", "task.reminder", "task.overdue"}
 
 
 class Recorder:

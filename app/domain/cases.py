@@ -5,25 +5,68 @@ transaction, and bumps the application's version with an optimistic check: a wri
 that lost a race gets a 409 and its whole transaction rolls back.
 """
 
+import re
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import engine
+from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import deadlines
+from app.domain import calendar, deadlines
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
 from app.domain.errors import Conflict, Invalid
 
+WORKING_DAYS_TIMER = re.compile(r"^\s*working_days\(\s*(\d+)\s*\)\s*$")
+
+
+def expression_functions(days: calendar.WorkingDays) -> dict:
+    """Functions BPMN expressions may call. ``working_days(N)`` is a timer duration that ends
+    at the end of the Nth working day after today (the calendar's rule), on the service clock."""
+
+    def working_days(count: int) -> str:
+        due, _ = days.deadline(clock.now(), int(count))
+        return f"PT{max(0, int((due - clock.now()).total_seconds()))}S"
+
+    return {"working_days": working_days}
+
+
+async def start_case(conn: AsyncConnection, definition: Definition, data: dict) -> tuple[engine.Case, calendar.WorkingDays]:
+    days = await calendar.load(conn)
+    return engine.Case.start(definition.model, data, expression_functions(days)), days
+
+
+async def load_case(conn: AsyncConnection, definition: Definition, state: dict) -> tuple[engine.Case, calendar.WorkingDays]:
+    days = await calendar.load(conn)
+    return engine.Case.load(definition.model, state, expression_functions(days)), days
+
+
+def timer_basis(timer: engine.PendingTimer, days: calendar.WorkingDays, start: datetime) -> tuple[int | None, str]:
+    match = WORKING_DAYS_TIMER.match(timer.expression or "")
+    if not match:
+        return None, deadlines.NATURAL
+    count = int(match[1])
+    _, provisional = days.deadline(start, count)
+    return count, deadlines.PROVISIONAL if provisional else deadlines.CALENDAR
+
+
 TASK_FIELDS = ("id", "application_id", "name", "title", "role", "division_code", "assignee", "state",
-               "created_at", "due_at", "completed_at", "completed_by", "form", "program")
+               "created_at", "due_at", "due_basis", "completed_at", "completed_by", "form", "program")
 
 
-def task_view(row) -> dict:
-    return {k: row[k] for k in TASK_FIELDS}
+def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
+    """A task as the API shows it; with a calendar, also whether it is late and working days left."""
+    view = {k: row[k] for k in TASK_FIELDS}
+    due = row["due_at"]
+    view["overdue"] = bool(row["state"] == "open" and due is not None and due < clock.now())
+    if days is not None:
+        view["working_days_left"] = (
+            days.count(calendar.today(), due.astimezone(calendar.SHANGHAI).date()).value
+            if due is not None and row["state"] == "open" else None)
+    return view
 
 
 async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
@@ -40,7 +83,7 @@ async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]
 
 
 async def persist(conn: AsyncConnection, app: dict, definition: Definition, outcome: engine.Outcome,
-                  rec: Recorder, *, is_new: bool = False) -> list[dict]:
+                  rec: Recorder, days: calendar.WorkingDays, *, is_new: bool = False) -> list[dict]:
     """Write the outcome; returns the task rows it opened."""
     now = rec.at
     app_id = app["id"]
@@ -58,13 +101,16 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
     opened = []
     for ready in outcome.opened:
         code, path = await _route(conn, app, ready.step.role)
+        time_limit = ready.step.properties.get("time_limit")
+        deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
         opened.append({
             "id": str(uuid.uuid4()), "application_id": app_id, "program": definition.key,
             "engine_task_id": ready.engine_task_id, "name": ready.step.id, "title": ready.step.title,
             "role": ready.step.role, "division_code": code, "division_path": path, "state": "open",
             "assignee": None, "form": ready.step.properties.get("form"), "created_at": now,
-            "due_at": deadlines.due_at(now, ready.step.properties.get("time_limit")),
-            "completed_at": None, "completed_by": None, "data": None,
+            "due_at": deadline.due_at, "due_basis": deadline.basis, "remind_at": deadline.remind_at,
+            "time_limit": time_limit, "completed_at": None, "completed_by": None, "data": None,
+            "reminded_at": None, "overdue_at": None, "claimed_at": None,
         })
     if opened:
         await conn.execute(sa.insert(tasks), opened)
@@ -81,12 +127,14 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
             .values(fired_at=now, cancelled=timers.c.due_at > now)
         )
     if outcome.timers_added:
-        await conn.execute(sa.insert(timers), [
-            {"application_id": app_id, "engine_task_id": t.engine_task_id, "name": t.name, "due_at": t.due_at,
-             "fired_at": None, "cancelled": False} for t in outcome.timers_added
-        ])
+        rows = []
         for t in outcome.timers_added:
-            rec.add("timer.scheduled", app_id, {"name": t.name, "due_at": t.due_at.isoformat()})
+            count, basis = timer_basis(t, days, now)
+            rows.append({"application_id": app_id, "engine_task_id": t.engine_task_id, "name": t.name,
+                         "due_at": t.due_at, "fired_at": None, "cancelled": False, "scheduled_at": now,
+                         "working_days": count, "due_basis": basis})
+            rec.add("timer.scheduled", app_id, {"name": t.name, "due_at": t.due_at.isoformat(), "due_basis": basis})
+        await conn.execute(sa.insert(timers), rows)
     if outcome.messages_removed:
         await conn.execute(sa.delete(message_waits).where(
             message_waits.c.application_id == app_id, message_waits.c.message_name.in_(outcome.messages_removed)))

@@ -1,17 +1,32 @@
-"""Step time limits from the BPMN (``10 working days``, ``3 days`` or an ISO duration).
+"""Step time limits from the BPMN: ``10 working days``, ``3 days`` or an ISO duration.
 
-Rule: the day the step starts does not count; the deadline is the end of the Nth
-(working) day after it, in Asia/Shanghai.  Until the official calendar lands
-(issue 3) working days are Monday to Friday.
+Working days follow ``app.domain.calendar`` (start day not counted, end of the Nth working
+day, Asia/Shanghai); ``N days`` are calendar days by the same rule; ISO durations are exact.
 """
 
 import re
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+import structlog
+
+from app.domain.calendar import SHANGHAI, WorkingDays, end_of_day
+from app.metrics import PROVISIONAL_DEADLINES
+
 _LIMIT = re.compile(r"^\s*(\d+)\s+(working\s+days?|days?)\s*$", re.IGNORECASE)
 _ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+log = structlog.get_logger(__name__)
+
+CALENDAR, PROVISIONAL, NATURAL = "calendar", "provisional", "natural"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due_at: datetime | None = None
+    # calendar: official working days; provisional: an unpublished year counted on weekends only;
+    # natural: calendar days or an exact duration.
+    basis: str | None = None
+    remind_at: datetime | None = None
 
 
 def parse_time_limit(text: str) -> tuple[int, bool] | timedelta:
@@ -26,20 +41,21 @@ def parse_time_limit(text: str) -> tuple[int, bool] | timedelta:
     raise ValueError(f"time limit {text!r} is not 'N working days', 'N days' or an ISO duration")
 
 
-def _end_of_day(day) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), SHANGHAI)
-
-
-def due_at(start: datetime, time_limit: str | None) -> datetime | None:
+def compute(start: datetime, time_limit: str | None, calendar: WorkingDays, what: str = "deadline") -> Deadline:
     if not time_limit:
-        return None
+        return Deadline()
     limit = parse_time_limit(time_limit)
     if isinstance(limit, timedelta):
-        return start + limit
+        return Deadline(start + limit, NATURAL, start + limit - timedelta(days=1) if limit > timedelta(days=1) else None)
     count, working = limit
-    day = start.astimezone(SHANGHAI).date()
-    while count > 0:
-        day += timedelta(days=1)
-        if not working or day.weekday() < 5:
-            count -= 1
-    return _end_of_day(day)
+    if not working:
+        day = start.astimezone(SHANGHAI).date()
+        return Deadline(end_of_day(day + timedelta(days=count)), NATURAL,
+                        end_of_day(day + timedelta(days=count - 1)) if count > 1 else None)
+    due, provisional = calendar.deadline(start, count)
+    remind = calendar.deadline(start, count - 1)[0] if count > 1 else None
+    if provisional:
+        PROVISIONAL_DEADLINES.inc()
+        log.warning("provisional_deadline", what=what, start=start.isoformat(), time_limit=time_limit,
+                    due_at=due.isoformat())
+    return Deadline(due, PROVISIONAL if provisional else CALENDAR, remind)

@@ -52,7 +52,7 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
     definition = await definitions.by_id(conn, app["definition_id"])
     form = definition.model.message_forms.get(body.name)
     forms.validate(definition.forms.get(form) if form else None, body.payload, code="payload_invalid")
-    case = engine.Case.load(definition.model, app["engine_state"])
+    case, days = await cases.load_case(conn, definition, app["engine_state"])
     try:
         delivered = case.deliver_message(body.name, body.payload)
     except engine.EngineError as exc:
@@ -61,6 +61,6 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {body.name!r} now")
     rec = Recorder(principal.name)
     rec.add("message.received", app["id"], {"name": body.name, "payload": body.payload}, None, app["division_path"])
-    opened = await cases.persist(conn, app, definition, case.outcome(), rec)
+    opened = await cases.persist(conn, app, definition, case.outcome(), rec, days)
     await rec.flush(conn)
-    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t) for t in opened]}
+    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, days) for t in opened]}

@@ -3,12 +3,14 @@
 Inbox queries read the tasks table only; a workflow is loaded only to complete a step.
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, tasks, users
-from app.domain import accounts, cases, definitions, forms
+from app.domain import accounts, calendar, cases, definitions, forms, separation
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
@@ -17,12 +19,19 @@ from app.domain.principal import Principal
 
 SCOPES = ("candidate", "mine", "all")
 STATES = ("open", "completed", "cancelled")
+SORTS = {"due_at": (tasks.c.due_at.asc().nulls_last(),), "-due_at": (tasks.c.due_at.desc().nulls_last(),),
+         "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),)}
 
 
 async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, program: str | None,
-                division_code: str | None, overdue: bool | None, state: str | None, limit: int, offset: int) -> dict:
+                division_code: str | None, overdue: bool | None, state: str | None, limit: int, offset: int,
+                due_before: datetime | None = None, sort: str = "due_at") -> dict:
     if scope not in SCOPES:
         raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
+    if sort not in SORTS:
+        raise Invalid("invalid_sort", f"sort must be one of {sorted(SORTS)}")
+    if due_before is not None and due_before.tzinfo is None:
+        raise Invalid("invalid_due_before", "due_before needs a timezone offset")
     if state is not None and state not in STATES:
         raise Invalid("invalid_state", f"state must be one of {STATES}")
     query = sa.select(tasks)
@@ -42,9 +51,12 @@ async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, prog
     if overdue is not None:
         late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
         query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
-    query = query.order_by(tasks.c.due_at.asc().nulls_last(), tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
+    if due_before is not None:
+        query = query.where(tasks.c.due_at < due_before)
+    query = query.order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
     rows = (await conn.execute(query)).mappings().all()
-    return {"items": [cases.task_view(r) for r in rows[:limit]], "limit": limit, "offset": offset,
+    days = await calendar.load(conn)
+    return {"items": [cases.task_view(r, days) for r in rows[:limit]], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
 
 
@@ -70,7 +82,7 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict
     task = await _load(conn, principal, task_id)
     app = (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"]))).mappings().one()
     definition = await definitions.by_id(conn, app["definition_id"])
-    return {**cases.task_view(task), "data": task["data"],
+    return {**cases.task_view(task, await calendar.load(conn)), "data": task["data"],
             "form_schema": definition.form_for_step(task["name"]) if task["name"] in definition.model.steps else None,
             "application": application_service.view(app)}
 
@@ -79,15 +91,22 @@ async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expe
     result = await conn.execute(
         sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.state == "open",
                                tasks.c.assignee.is_(None) if expected is None else tasks.c.assignee == expected)
-        .values(assignee=new)
+        .values(assignee=new, claimed_at=clock.now() if new else None)
     )
     return result.rowcount == 1
+
+
+async def _check_separation(conn: AsyncConnection, principal: Principal, task: dict) -> None:
+    app = (await conn.execute(sa.select(applications.c.definition_id, applications.c.data)
+                              .where(applications.c.id == task["application_id"]))).one()
+    await separation.check(conn, principal, await definitions.by_id(conn, app.definition_id), task, app.data)
 
 
 async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
     task = await _load(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
+    await _check_separation(conn, principal, task)
     if task["assignee"] == principal.name:
         return cases.task_view(task)
     if task["assignee"] is not None or not await _set_assignee(conn, task, principal.name, None):
@@ -127,6 +146,7 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
     target = await accounts.principal_for_user(conn, username)
     if not target.can_act(task["role"], task["division_path"]):
         raise Invalid("assignee_cannot_act", f"{username} does not hold {task['role']} for {task['division_code']}")
+    await _check_separation(conn, target, task)
     if not await _set_assignee(conn, task, username, task["assignee"]):
         raise Conflict("task_claimed", "the task changed hands meanwhile")
     rec = Recorder(principal.name)
@@ -152,9 +172,10 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     if task["assignee"] not in (None, principal.name):
         raise Conflict("task_claimed", "someone else holds this task")
     definition = await definitions.by_id(conn, app["definition_id"])
+    await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
 
-    case = engine.Case.load(definition.model, app["engine_state"])
+    case, days = await cases.load_case(conn, definition, app["engine_state"])
     if not case.is_ready(task["engine_task_id"]):
         raise Conflict("task_not_open", "the case has moved past this step")
     try:
@@ -175,7 +196,7 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])
     outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    opened = await cases.persist(conn, app, definition, outcome, rec)
+    opened = await cases.persist(conn, app, definition, outcome, rec, days)
     await rec.flush(conn)
     return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
-            "next_tasks": [cases.task_view(t) for t in opened]}
+            "next_tasks": [cases.task_view(t, days) for t in opened]}

@@ -30,7 +30,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     skip.add(timer.id)
     app = dict((await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id))).mappings().one())
     definition = await definitions.by_id(conn, app["definition_id"])
-    case = engine.Case.load(definition.model, app["engine_state"])
+    case, days = await cases.load_case(conn, definition, app["engine_state"])
     try:
         case.fire_due_timers()
     except engine.EngineError as exc:
@@ -42,7 +42,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
         return timer.id
     rec = Recorder("system")
     rec.add("timer.fired", app["id"], {"name": timer.name})
-    await cases.persist(conn, app, definition, outcome, rec)
+    await cases.persist(conn, app, definition, outcome, rec, days)
     await rec.flush(conn)
     log.info("timer_fired", application_id=app["id"], timer=timer.name)
     return timer.id

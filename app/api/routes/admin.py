@@ -7,7 +7,7 @@ from app import clock
 from app.api.deps import Ctx, require_admin
 from app.domain import accounts, divisions, service_clock
 from app.domain.errors import NotFound
-from app.worker import run_due_timers
+from app.worker import run_due_work
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -74,4 +74,4 @@ async def run_timers(ctx: Ctx, request: Request) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
-    return {"fired": await run_due_timers(ctx.db)}
+    return (await run_due_work(ctx.db, ctx.settings.claim_stale_working_days)).as_dict()

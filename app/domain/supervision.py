@@ -1,0 +1,46 @@
+"""Supervision: the same department one level up watches the overdue work below it."""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import divisions, tasks
+from app.domain import calendar, cases
+from app.domain import divisions as division_service
+from app.domain.errors import Forbidden
+from app.domain.principal import Principal, path_range
+
+
+def _supervised(principal: Principal):
+    """Tasks of a grant's department at a lower level, under the grant's place (admins: all)."""
+    if principal.is_admin:
+        return sa.true()
+    conditions = []
+    for grant in principal.grants:
+        level = division_service.role_level(grant.role)
+        if level is None or grant.division_path is None:
+            continue
+        department = grant.role[len(level) + 1:]
+        below = division_service.LEVELS[division_service.LEVELS.index(level) + 1:]
+        roles = [f"{lower}_{department}" for lower in below]
+        if roles:
+            conditions.append(sa.and_(tasks.c.role.in_(roles), path_range(tasks.c.division_path, grant.division_path)))
+    if not conditions:
+        raise Forbidden("not_a_supervisor", "supervision needs a role above the level of the work supervised")
+    return sa.or_(*conditions)
+
+
+async def overdue(conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int = 200) -> dict:
+    where = [tasks.c.state == "open", tasks.c.due_at < clock.now(), _supervised(principal)]
+    if division_code:
+        where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
+    counts = await conn.execute(
+        sa.select(tasks.c.division_code, divisions.c.name, sa.func.count().label("overdue"))
+        .join(divisions, divisions.c.code == tasks.c.division_code).where(*where)
+        .group_by(tasks.c.division_code, divisions.c.name).order_by(sa.func.count().desc(), tasks.c.division_code)
+    )
+    by_division = [{"division_code": r.division_code, "name": r.name, "overdue": r.overdue} for r in counts]
+    rows = (await conn.execute(sa.select(tasks).where(*where).order_by(tasks.c.due_at, tasks.c.id).limit(limit)))
+    days = await calendar.load(conn)
+    return {"total": sum(d["overdue"] for d in by_division), "by_division": by_division,
+            "items": [cases.task_view(r, days) for r in rows.mappings()]}
