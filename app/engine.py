@@ -312,6 +312,10 @@ class Case:
                                            definitions[0].expression))
         return timers
 
+    def new_timers(self) -> list[PendingTimer]:
+        """Timers the case started waiting on since it was loaded."""
+        return [t for t in self.pending_timers() if t.engine_task_id not in self._timers_before]
+
     def reschedule_timer(self, engine_task_id: str, due_at: datetime) -> None:
         """Move a waiting timer (e.g. after the calendar of its year was published)."""
         task = next(t for t in self._waiting_catchers() if str(t.id) == engine_task_id)

@@ -127,3 +127,25 @@ class Api:
                 return (await conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))).scalar_one()
         finally:
             await db.dispose()
+
+    async def set_clock(self, iso: str) -> None:
+        r = await self.post("admin", "/admin/clock", {"to": iso})
+        assert r.status_code == 200, r.text
+
+    async def load_year(self, year, holidays=(), working_days=(), expect: int = 200,
+                        source: str = "国务院办公厅关于测试年份部分节假日安排的通知") -> dict:
+        r = await self.put("admin", f"/admin/calendar/{year}", {
+            "source": source, "holidays": list(holidays), "working_days": list(working_days)})
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    async def upload(self, content: bytes, name: str = "process.bpmn") -> dict:
+        r = await self.client.post("/api/v1/process-definitions", files={"file": (name, content, "application/xml")},
+                                   headers=self.headers["admin"])
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def events(self, app_id: str, kind: str | None = None) -> list[dict]:
+        r = await self.get("admin", f"/applications/{app_id}/events")
+        assert r.status_code == 200, r.text
+        return [e for e in r.json() if kind is None or e["type"] == kind]

@@ -5,7 +5,7 @@ import json
 import uuid
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +17,8 @@ from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
 
+# Stored replies are rendered exactly as the API renders them, so a replay is byte-for-byte alike.
+_JSON = TypeAdapter(dict)
 STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
@@ -135,7 +137,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11).
         case, days = await cases.start_case(conn, definition, {"staff_relative": False, **body.data,
                                                                "applicant": applicant})
-        outcome = case.outcome()
+        outcome = cases.outcome_of(case, days)
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not start: {exc}") from exc
     case_deadline = deadlines.compute(rec.at, definition.model.properties.get("case_time_limit"), days, what="case")
@@ -161,7 +163,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
             if idempotency_key is not None:
                 await conn.execute(sa.insert(idempotency_keys).values(
                     principal=principal.name, key=idempotency_key, request_sha256=request_hash, status_code=201,
-                    response=json.loads(json.dumps(response, default=str)), created_at=rec.at))
+                    response=_JSON.dump_python(response, mode="json"), created_at=rec.at))
             await rec.flush(conn)
     except IntegrityError:
         # Lost a race with a concurrent identical request: answer as the winner's duplicate.

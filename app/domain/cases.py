@@ -44,6 +44,16 @@ async def load_case(conn: AsyncConnection, definition: Definition, state: dict) 
     return engine.Case.load(definition.model, state, expression_functions(days)), days
 
 
+def outcome_of(case: engine.Case, days: calendar.WorkingDays) -> engine.Outcome:
+    """The change's outcome, with new working-day timers set to the exact end of their last
+    working day (the engine adds a duration to its own "now", a few microseconds off)."""
+    for timer in case.new_timers():
+        match = WORKING_DAYS_TIMER.match(timer.expression or "")
+        if match:
+            case.reschedule_timer(timer.engine_task_id, days.deadline(clock.now(), int(match[1]))[0])
+    return case.outcome()
+
+
 def timer_basis(timer: engine.PendingTimer, days: calendar.WorkingDays, start: datetime) -> tuple[int | None, str]:
     match = WORKING_DAYS_TIMER.match(timer.expression or "")
     if not match:

@@ -61,6 +61,6 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {body.name!r} now")
     rec = Recorder(principal.name)
     rec.add("message.received", app["id"], {"name": body.name, "payload": body.payload}, None, app["division_path"])
-    opened = await cases.persist(conn, app, definition, case.outcome(), rec, days)
+    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
     await rec.flush(conn)
     return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, days) for t in opened]}

@@ -60,9 +60,10 @@ async def release_stale_claims(conn: AsyncConnection, stale_working_days: int, l
     now = clock.now()
     days = await calendar.load(conn)
     today = calendar.today()
-    # N working days take at least N calendar days: a cheap pre-filter, then the exact count.
+    # N working days after the claim day take N calendar days: a cheap pre-filter, then the exact count.
     rows = await _due_rows(conn, [tasks.c.assignee.is_not(None),
-                                  tasks.c.claimed_at <= now - timedelta(days=stale_working_days)], tasks.c.claimed_at, limit)
+                                  tasks.c.claimed_at < now - timedelta(days=stale_working_days - 1)],
+                           tasks.c.claimed_at, limit)
     rec = Recorder("system")
     released = 0
     for task in rows:

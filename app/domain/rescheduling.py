@@ -72,7 +72,7 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
         definition = await definitions.by_id(conn, app["definition_id"])
         case, _ = await cases.load_case(conn, definition, app["engine_state"])
         case.reschedule_timer(timer["engine_task_id"], due)
-        await cases.persist(conn, app, definition, case.outcome(), rec, days)
+        await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
         await conn.execute(sa.update(timers).where(timers.c.id == timer["id"]).values(due_at=due, due_basis=basis))
         rec.add("timer.rescheduled", app["id"], {"name": timer["name"], "from": timer["due_at"].isoformat(),
                                                  "to": due.isoformat(), "due_basis": basis})

@@ -182,7 +182,7 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
         case.complete(task["engine_task_id"], data)
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
-    outcome = case.outcome()
+    outcome = cases.outcome_of(case, days)
 
     rec = Recorder(principal.name)
     # The guarded update is the race referee: of two reviewers, exactly one matches it.

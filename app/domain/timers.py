@@ -36,7 +36,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     except engine.EngineError as exc:
         log.error("timer_failed", application_id=app["id"], timer=timer.name, error=str(exc))
         return timer.id
-    outcome = case.outcome()
+    outcome = cases.outcome_of(case, days)
     if timer.engine_task_id not in outcome.timers_removed:
         log.warning("timer_not_fired_by_engine", application_id=app["id"], timer=timer.name)
         return timer.id

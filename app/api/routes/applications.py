@@ -1,8 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Response
 
 from app.api.deps import Ctx, Limit, Offset
 from app.domain import applications
@@ -11,11 +9,11 @@ router = APIRouter(prefix="/applications", tags=["applications"])
 
 
 @router.post("", status_code=201)
-async def create(ctx: Ctx, body: applications.ApplicationIn,
-                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+async def create(ctx: Ctx, body: applications.ApplicationIn, response: Response,
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict:
     async with ctx.begin() as (conn, me):
-        status, result = await applications.create(conn, me, body, idempotency_key)
-    return JSONResponse(jsonable_encoder(result), status_code=status)
+        response.status_code, result = await applications.create(conn, me, body, idempotency_key)
+    return result
 
 
 @router.get("")

@@ -1,5 +1,4 @@
-from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response, UploadFile
 
 from app.api.deps import Ctx, require_admin
 from app.domain import definitions
@@ -9,7 +8,7 @@ router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
 
 @router.post("", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}})
-async def upload(ctx: Ctx, request: Request, file: UploadFile):
+async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile) -> dict:
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
@@ -21,7 +20,8 @@ async def upload(ctx: Ctx, request: Request, file: UploadFile):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms")
-    return JSONResponse({**result, "created": created}, status_code=201 if created else 200)
+    response.status_code = 201 if created else 200
+    return {**result, "created": created}
 
 
 @router.get("")
