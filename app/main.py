@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
 from app.domain import calendar as calendar_service
+from app.domain import rescheduling
 from app.domain import definitions as definition_service
 from app.worker import run_forever
 
@@ -31,6 +32,8 @@ async def startup(app: FastAPI) -> None:
         seeded = await calendar_service.seed_from_package(conn)
         if seeded:
             log.info("calendar_seeded", years=seeded)
+            for year in seeded:  # a newer chinese-calendar may publish a year cases already count on
+                await rescheduling.recompute_year(conn, year, "system")
         deployed = await definition_service.deploy_directory(conn, settings.processes_dir)
         for item in deployed:
             log.info("definition_deployed", **item)

@@ -195,3 +195,15 @@ def _d(text: str):
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+async def test_provisional_deadlines_are_counted_in_metrics(api: Api):
+    def provisional_total(text: str) -> float:
+        line = next(x for x in text.splitlines() if x.startswith("aidflow_provisional_deadlines_total "))
+        return float(line.split()[1])
+
+    before = provisional_total((await api.client.get("/metrics/")).text)
+    await api.set_clock("2031-12-20T10:00:00" + SH)  # 2031 and 2032 unpublished here
+    case = await api.apply()
+    assert case["case_due_basis"] == "provisional"
+    assert provisional_total((await api.client.get("/metrics/")).text) == before + 1
