@@ -13,6 +13,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+demo: export AIDFLOW_LOG_JSON ?= false
 demo: install
 	$(BIN)/aidflow migrate
 	$(BIN)/aidflow demo
