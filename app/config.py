@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 2 * 1024 * 1024
     # A claim unused this many working days goes back to the group (0: never).
     claim_stale_working_days: int = 3
+    # Objections accepted per client address (syntax of the `limits` library).
+    objection_rate_limit: str = "10/10 minutes"
     log_json: bool = True
     log_level: str = "INFO"
 

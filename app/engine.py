@@ -87,6 +87,8 @@ class ProcessModel:
     message_forms: dict[str, str]
     # element id → properties, for every element (catch events carry message forms, end events outcomes)
     element_properties: dict[str, dict[str, str]]
+    # element id → lane name (a role key), for every element placed in a lane
+    element_lanes: dict[str, str]
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
@@ -187,6 +189,7 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
     return ProcessModel(
         key=key, name=process.get("name") or key, properties=_properties_of(process), steps=steps,
         message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
+        element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
         _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
     )
 

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from app.api import problems
-from app.api.routes import admin, applications, auth, calendar, definitions, messages, supervision, tasks
+from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, public, supervision,
+                            tasks)
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                   description="Multi-level approval workflows for social assistance and student aid.")
     app.state.settings = settings
     problems.install(app)
-    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision):
+    app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
+    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public):
         app.include_router(module.router, prefix="/api/v1")
 
     app.mount("/metrics", make_asgi_app())

@@ -32,8 +32,9 @@ async def test_four_eyes_between_review_steps(api: Api):
 
 async def test_a_bpmn_may_relax_or_tighten_the_rule(api: Api):
     relaxed = DIBAO.replace(
-        b'<spiffworkflow:property name="form" value="review.json" />\n          <spiffworkflow:property name="time_limit" value="10 working days" />\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n      <bpmn:incoming>flow_objection</bpmn:incoming>',
-        b'<spiffworkflow:property name="form" value="review.json" />\n          <spiffworkflow:property name="time_limit" value="10 working days" />\n          <spiffworkflow:property name="separation_of_duties" value="none" />\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n      <bpmn:incoming>flow_objection</bpmn:incoming>')
+        b'<spiffworkflow:property name="answers_objections" value="true" />',
+        b'<spiffworkflow:property name="answers_objections" value="true" />\n'
+        b'          <spiffworkflow:property name="separation_of_duties" value="none" />')
     relaxed = relaxed.replace(b'<spiffworkflow:property name="separation_of_duties" value="none" />\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n      <bpmn:incoming>flow_start</bpmn:incoming>',
                               b'<spiffworkflow:property name="separation_of_duties" value="strict" />\n        </spiffworkflow:properties>\n      </bpmn:extensionElements>\n      <bpmn:incoming>flow_start</bpmn:incoming>')
     assert relaxed.count(b"separation_of_duties") == 2 and b'value="strict"' in relaxed

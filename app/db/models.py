@@ -217,6 +217,66 @@ class OutboxMessage(SQLModel, table=True):
     delivered_at: datetime | None = _ts(nullable=True)
 
 
+class Notice(SQLModel, table=True):
+    """A public notice (公示) as posted on a board: one per place, program, step, day and round."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        sa.UniqueConstraint("program", "step", "division_code", "posted_on", "round"),
+        sa.Index("ix_notices_division_path_ends_at", "division_path", "ends_at"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    program: str = Field(max_length=100)
+    step: str = Field(max_length=100)
+    title: str = Field(max_length=200)
+    issuer: str = Field(max_length=200)
+    division_code: str = Field(foreign_key="divisions.code", max_length=32)
+    division_path: str = Field(sa_type=PathType)
+    posted_on: str = Field(max_length=10)  # YYYY-MM-DD, Asia/Shanghai
+    # 1 for the first notice of a case at this step, 2 for a re-notice after an objection, …
+    round: int = 1
+    postings: list = Field(default_factory=list, sa_type=JSONType)
+    starts_at: datetime = _ts()
+    ends_at: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class NoticeEntry(SQLModel, table=True):
+    """One case on a notice, holding only what may be published (masked when created)."""
+
+    __tablename__ = "notice_entries"
+    __table_args__ = (sa.UniqueConstraint("notice_id", "number"),)
+    id: str = Field(primary_key=True, max_length=36)
+    notice_id: str = Field(foreign_key="notices.id", index=True, max_length=36)
+    application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
+    number: int
+    public: dict = Field(sa_type=JSONType)
+    status: str = Field(max_length=20)  # listed | objected | passed | resolved
+    ends_at: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class Objection(SQLModel, table=True):
+    """An objection (异议) to a notice entry; the objector follows it with number and check code."""
+
+    __tablename__ = "objections"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    check_hash: str = Field(max_length=64)
+    notice_id: str = Field(foreign_key="notices.id", max_length=36)
+    entry_id: str = Field(foreign_key="notice_entries.id", max_length=36)
+    application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
+    reason: str = Field(sa_type=sa.Text())
+    name: str | None = Field(default=None, max_length=100)
+    contact: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=20)  # received | answered
+    outcome: str | None = Field(default=None, max_length=20)  # upheld | dismissed
+    reply: str | None = Field(default=None, sa_type=sa.Text())
+    answered_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _ts()
+    answered_at: datetime | None = _ts(nullable=True)
+
+
 class CalendarYear(SQLModel, table=True):
     """The official working-day calendar of one year (holidays off, 调休 weekend days worked)."""
 
@@ -251,3 +311,6 @@ events = Event.__table__
 outbox = OutboxMessage.__table__
 service_clock = ServiceClock.__table__
 calendar_years = CalendarYear.__table__
+notices = Notice.__table__
+notice_entries = NoticeEntry.__table__
+objections = Objection.__table__

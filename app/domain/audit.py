@@ -8,7 +8,8 @@ from app.db.models import events, outbox
 
 # Audit event types that portals also receive (delivery: issue 8).
 PUBLISHED = {"application.submitted", "application.status_changed", "task.created", "task.completed",
-             "task.claimed", "message.received", "task.reminder", "task.overdue"}
+             "task.claimed", "message.received", "task.reminder", "task.overdue", "notice.opened", "notice.closed",
+             "objection.received"}
 
 
 class Recorder:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import calendar, deadlines
+from app.domain import calendar, deadlines, notices
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
@@ -92,6 +92,10 @@ async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]
     return code, path[: path.index(marker) + len(marker)]
 
 
+def _is_notice(definition: Definition, element_id: str) -> bool:
+    return definition.model.element_properties.get(element_id, {}).get("notice") == "true"
+
+
 async def persist(conn: AsyncConnection, app: dict, definition: Definition, outcome: engine.Outcome,
                   rec: Recorder, days: calendar.WorkingDays, *, is_new: bool = False) -> list[dict]:
     """Write the outcome; returns the task rows it opened."""
@@ -130,12 +134,17 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
                     row, row["division_path"])
 
     if outcome.timers_removed:
-        await conn.execute(
+        ended = await conn.execute(
             sa.update(timers)
             .where(timers.c.application_id == app_id, timers.c.engine_task_id.in_(outcome.timers_removed),
                    timers.c.fired_at.is_(None))
             .values(fired_at=now, cancelled=timers.c.due_at > now)
+            .returning(timers.c.name, timers.c.due_at)
         )
+        for timer in ended.all():
+            if _is_notice(definition, timer.name):
+                await notices.close_entries(conn, app_id, timer.name, rec, app["division_path"],
+                                            objected=timer.due_at > now)
     if outcome.timers_added:
         rows = []
         for t in outcome.timers_added:
@@ -145,6 +154,12 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
                          "working_days": count, "due_basis": basis})
             rec.add("timer.scheduled", app_id, {"name": t.name, "due_at": t.due_at.isoformat(), "due_basis": basis})
         await conn.execute(sa.insert(timers), rows)
+        for t in outcome.timers_added:
+            if _is_notice(definition, t.name):
+                # The office holding the notice's lane issues it (the township for 低保).
+                lane = definition.model.element_lanes.get(t.name)
+                issuer_code = (await _route(conn, app, lane))[0] if lane else app["division_code"]
+                await notices.open_entry(conn, app, definition, t.name, t.due_at, issuer_code, rec)
     if outcome.messages_removed:
         await conn.execute(sa.delete(message_waits).where(
             message_waits.c.application_id == app_id, message_waits.c.message_name.in_(outcome.messages_removed)))

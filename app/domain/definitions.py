@@ -12,6 +12,7 @@ from app import clock, engine
 from app.db.models import process_definitions as defs
 from app.domain.divisions import LEVELS, check_role
 from app.domain.errors import DomainError, Invalid, NotFound
+from app.domain.publication import check_declaration as notices_check
 
 OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
 
@@ -67,6 +68,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             check_role(step.role)
         except DomainError as exc:
             errors.append(_problem("invalid_role", exc.detail, step.id))
+    for problem in notices_check(model.properties):
+        errors.append(_problem("invalid_notice_fields", problem, model.key))
     for element_id, props in model.element_properties.items():
         if "outcome" in props and props["outcome"] not in OUTCOMES:
             errors.append(_problem("invalid_outcome", f"outcome {props['outcome']!r} is not one of {OUTCOMES}", element_id))

@@ -44,23 +44,27 @@ async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) ->
 
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
-    app = await _find(conn, principal, body)
+    return await deliver_to(conn, principal, await _find(conn, principal, body), body.name, body.payload)
+
+
+async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
+    """Deliver a message to a case that waits for it (409 otherwise), in the caller's transaction."""
     waiting = (await conn.execute(sa.select(message_waits.c.id).where(
-        message_waits.c.application_id == app["id"], message_waits.c.message_name == body.name))).first()
+        message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
     if waiting is None:
-        raise Conflict("no_waiting_receiver", f"the case is not waiting for {body.name!r} now")
+        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     definition = await definitions.by_id(conn, app["definition_id"])
-    form = definition.model.message_forms.get(body.name)
-    forms.validate(definition.forms.get(form) if form else None, body.payload, code="payload_invalid")
+    form = definition.model.message_forms.get(name)
+    forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     case, days = await cases.load_case(conn, definition, app["engine_state"])
     try:
-        delivered = case.deliver_message(body.name, body.payload)
+        delivered = case.deliver_message(name, payload)
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
     if not delivered:
-        raise Conflict("no_waiting_receiver", f"the case is not waiting for {body.name!r} now")
+        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     rec = Recorder(principal.name)
-    rec.add("message.received", app["id"], {"name": body.name, "payload": body.payload}, None, app["division_path"])
+    rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
     opened = await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
     await rec.flush(conn)
     return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, days) for t in opened]}

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, tasks, users
-from app.domain import accounts, calendar, cases, definitions, forms, separation
+from app.domain import accounts, calendar, cases, definitions, forms, notices, separation
+from app.domain.objections import answering_steps
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
@@ -82,9 +83,12 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict
     task = await _load(conn, principal, task_id)
     app = (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"]))).mappings().one()
     definition = await definitions.by_id(conn, app["definition_id"])
-    return {**cases.task_view(task, await calendar.load(conn)), "data": task["data"],
+    view = {**cases.task_view(task, await calendar.load(conn)), "data": task["data"],
             "form_schema": definition.form_for_step(task["name"]) if task["name"] in definition.model.steps else None,
             "application": application_service.view(app)}
+    if task["name"] in answering_steps(definition):
+        view["objections"] = await notices.of_application(conn, task["application_id"], open_only=True)
+    return view
 
 
 async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expected: str | None) -> bool:
@@ -174,6 +178,9 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     definition = await definitions.by_id(conn, app["definition_id"])
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
+    rec = Recorder(principal.name)
+    if task["name"] in answering_steps(definition):
+        await notices.answer(conn, app["id"], data.get("objection_outcomes"), principal.name, rec, app["division_path"])
 
     case, days = await cases.load_case(conn, definition, app["engine_state"])
     if not case.is_ready(task["engine_task_id"]):
@@ -184,7 +191,6 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
         raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
     outcome = cases.outcome_of(case, days)
 
-    rec = Recorder(principal.name)
     # The guarded update is the race referee: of two reviewers, exactly one matches it.
     done = await conn.execute(
         sa.update(tasks)

@@ -1,0 +1,24 @@
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from app.api import sheets
+from app.api.deps import Ctx
+from app.api.routes.public import notice_with_entries
+from app.domain import applications, notices
+
+router = APIRouter(tags=["notices"])
+
+
+@router.get("/notices/{notice_id}/sheet", response_class=HTMLResponse)
+async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
+    """The A4 board sheet a village official prints and pins up."""
+    async with ctx.begin() as (conn, _):
+        view, program_name = await notice_with_entries(conn, notice_id)
+    return HTMLResponse(sheets.render(view, program_name))
+
+
+@router.get("/applications/{application_id}/objections")
+async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
+    async with ctx.begin() as (conn, me):
+        await applications.load_row(conn, me, application_id)
+        return await notices.of_application(conn, application_id)

@@ -1,0 +1,77 @@
+"""What the public reads and sends without logging in: open notices and objections."""
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.api import sheets
+from app.api.deps import Ctx
+from app.domain import definitions, notices, objections
+from app.domain.errors import DomainError
+
+router = APIRouter(prefix="/public", tags=["public"])
+
+
+class RateLimited(DomainError):
+    status = 429
+
+
+class ObjectionLimiter:
+    """Objections per client address (in-process window: a deployment with several processes
+    multiplies the allowance by their number)."""
+
+    def __init__(self, rule: str):
+        self.item = parse(rule)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, client: str) -> None:
+        if not self.limiter.hit(self.item, "objection", client):
+            reset = self.limiter.get_window_stats(self.item, "objection", client).reset_time
+            retry = max(1, int(reset - time.time()) + 1)
+            raise RateLimited("rate_limited", f"too many objections from this address; retry in {retry} seconds",
+                              retry_after=retry)
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+async def notice_with_entries(conn, notice_id: str) -> tuple[dict, str]:
+    notice, entries = await notices.get(conn, notice_id)
+    view = notices.notice_view(notice, entries)
+    return view, (await definitions.latest(conn, notice["program"])).name
+
+
+@router.get("/notices")
+async def list_notices(ctx: Ctx, division_code: str | None = None) -> list[dict]:
+    """Open notices at or under a place."""
+    async with ctx.begin_anonymous() as conn:
+        return await notices.list_open(conn, division_code)
+
+
+@router.get("/notices/{notice_id}", responses={200: {"content": {"text/html": {}}}})
+async def get_notice(ctx: Ctx, request: Request, notice_id: str):
+    """A notice with its entries and how to object; a printable page when the client asks for HTML."""
+    async with ctx.begin_anonymous() as conn:
+        view, program_name = await notice_with_entries(conn, notice_id)
+    if _wants_html(request):
+        return HTMLResponse(sheets.render(view, program_name))
+    return view
+
+
+@router.post("/notices/{notice_id}/objections", status_code=202)
+async def object_to(ctx: Ctx, request: Request, notice_id: str, body: objections.ObjectionIn) -> dict:
+    request.app.state.objection_limiter.check(request.client.host if request.client else "unknown")
+    async with ctx.begin_anonymous() as conn:
+        return await objections.submit(conn, notice_id, body)
+
+
+@router.get("/objections/{number}")
+async def follow(ctx: Ctx, number: str, code: str) -> dict:
+    async with ctx.begin_anonymous() as conn:
+        return await notices.follow(conn, number, code)

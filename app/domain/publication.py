@@ -1,0 +1,31 @@
+"""What a public notice may show, and how names are masked (Personal Information Protection Law)."""
+
+# Fields a program may publish, and fields it never may, whatever its BPMN says.
+PUBLIC_FIELDS = ("name", "household_size", "proposed_decision", "amount", "village")
+NEVER_PUBLIC = ("id_number", "phone", "bank_account", "address", "illness", "disability", "income",
+                "hardship_reason")
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 赫连 澹台 皇甫 宗政 濮阳 公冶 "
+    "太叔 申屠 公孙 慕容 仲孙 钟离 长孙 宇文 司徒 鲜于 司空 闾丘 子车 亓官 司寇 巫马 公西 颛孙 壤驷 公良 "
+    "漆雕 乐正 宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 公户 公玉 公仪 梁丘 公仲 "
+    "公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 贯丘 公皙 南荣 东里 东宫 仲长 子书 子桑 即墨 达奚 褚师".split()
+)
+
+
+def mask_name(name: str) -> str:
+    """Surname kept, every other character a ``*``: 张三 → 张*, 张三丰 → 张**, 欧阳娜娜 → 欧阳**."""
+    name = name.strip()
+    surname = name[:2] if len(name) > 2 and name[:2] in COMPOUND_SURNAMES else name[:1]
+    return surname + "*" * (len(name) - len(surname))
+
+
+def check_declaration(properties: dict[str, str]) -> list[str]:
+    """Problems with a process's notice declaration (checked when it is deployed)."""
+    raw = properties.get("notice_fields")
+    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else []
+    problems = [f"{f!r} may never be published" for f in fields if f in NEVER_PUBLIC]
+    problems += [f"{f!r} is not a public field (allowed: {', '.join(PUBLIC_FIELDS)})"
+                 for f in fields if f not in NEVER_PUBLIC and f not in PUBLIC_FIELDS]
+    if properties.get("notice_subject", "adult") not in ("adult", "child"):
+        problems.append("notice_subject must be 'adult' or 'child'")
+    return problems
