@@ -35,7 +35,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from app import clock
+from app import clock, sandbox
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -89,6 +89,10 @@ class ProcessModel:
     element_properties: dict[str, dict[str, str]]
     # element id → lane name (a role key), for every element placed in a lane
     element_lanes: dict[str, str]
+    # element id → line in the file, for error reports
+    element_lines: dict[str, int]
+    # (element id, what, source) of every condition, timer expression and script
+    expressions: list[tuple[str, str, str]]
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
@@ -154,6 +158,9 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "process_count",
                           "message": f"expected exactly one executable process, found {len(processes)}"}])
     process = processes[0]
+    structural = _gateway_problems(process)
+    if structural:
+        raise BpmnError(structural)
     key = process.get("id")
     parser = SpiffBpmnParser()
     try:
@@ -190,8 +197,42 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         key=key, name=process.get("name") or key, properties=_properties_of(process), steps=steps,
         message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
         element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
+        element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
+        expressions=_expressions(process),
         _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
     )
+
+
+def _gateway_problems(process) -> list[dict]:
+    """Exclusive and inclusive gateways with several ways out need a condition on each, or a default."""
+    flows = {f.get("id"): f for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")}
+    problems = []
+    for kind in ("exclusiveGateway", "inclusiveGateway"):
+        for gateway in process.iter(f"{{{BPMN_NS}}}{kind}"):
+            outgoing = [f for f in flows.values() if f.get("sourceRef") == gateway.get("id")]
+            if len(outgoing) < 2:
+                continue
+            for flow in outgoing:
+                if flow.get("id") != gateway.get("default") and flow.find(f"{{{BPMN_NS}}}conditionExpression") is None:
+                    problems.append({"line": flow.sourceline, "element_id": flow.get("id"), "code": "flow_without_condition",
+                                     "message": f"flow {flow.get('id')!r} leaves gateway {gateway.get('id')!r} "
+                                                "with no condition and is not its default"})
+    return problems
+
+
+def _expressions(process) -> list[tuple[str, str, str]]:
+    found = []
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+        if condition is not None and (condition.text or "").strip():
+            found.append((flow.get("id"), "condition", condition.text))
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for timer in process.iter(f"{{{BPMN_NS}}}{tag}"):
+            owner = timer.getparent().getparent()
+            found.append((owner.get("id"), "timer", timer.text or ""))
+    for script in process.iter(f"{{{BPMN_NS}}}script"):
+        found.append((script.getparent().get("id"), "script", script.text or ""))
+    return found
 
 
 def _flatten(definition) -> list:
@@ -227,11 +268,39 @@ _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _serializer = BpmnWorkflowSerializer(_registry)
 
 
+class _RestrictedEnvironment(TaskDataEnvironment):
+    """Every condition, timer expression and script runs in ``app.sandbox``, never in plain eval/exec."""
+
+    def evaluate(self, expression, context, external_context=None):
+        try:
+            code = sandbox.compile_expression(expression)
+            return sandbox.run(code, sandbox.namespace({**self.globals, **(external_context or {}), **context}),
+                               evaluate=True)
+        except sandbox.ExpressionError as exc:
+            raise EngineError(f"expression {expression!r}: {exc}") from exc
+
+    def execute(self, script, context, external_context=None):
+        self.check_for_overwrite(context, external_context or {})
+        try:
+            code = sandbox.compile_script(script)
+        except sandbox.ExpressionError as exc:
+            raise EngineError(f"script: {exc}") from exc
+        names = sandbox.namespace({**self.globals, **(external_context or {}), **context})
+        try:
+            sandbox.run(code, names, evaluate=False)
+        except sandbox.ExpressionError as exc:
+            raise EngineError(f"script: {exc}") from exc
+        # What the script left behind becomes task data; the sandbox's own names and functions do not.
+        for key, value in names.items():
+            if not (sandbox.is_internal(key) or callable(value) or key in self.globals):
+                context[key] = value
+        return True
+
+
 def _script_engine(functions: dict | None) -> PythonScriptEngine:
     # The script engine is not part of saved state: it is set after every load, with the
     # functions the service offers to expressions (e.g. working_days(N) in timers).
-    # TODO(issue 5): replace plain eval with a restricted evaluator.
-    return PythonScriptEngine(environment=TaskDataEnvironment(dict(functions or {})))
+    return PythonScriptEngine(environment=_RestrictedEnvironment(dict(functions or {})))
 
 
 class Case:

@@ -8,9 +8,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import clock, engine
+from app import clock, engine, sandbox
 from app.db.models import process_definitions as defs
-from app.domain.divisions import LEVELS, check_role
+from app.domain.divisions import LEVELS, check_role, role_level
 from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.publication import check_declaration as notices_check
 
@@ -40,8 +40,9 @@ class Definition:
         return self.forms.get(form) if form else None
 
 
-def _problem(code: str, message: str, element_id: str | None = None) -> dict:
-    return {"line": None, "element_id": element_id, "code": code, "message": message}
+def _problem(code: str, message: str, element_id: str | None = None, model: engine.ProcessModel | None = None) -> dict:
+    line = model.element_lines.get(element_id) if model is not None and element_id else None
+    return {"line": line, "element_id": element_id, "code": code, "message": message}
 
 
 def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
@@ -62,35 +63,40 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
     references += [(name, form) for name, form in model.message_forms.items()]
     for step in model.steps.values():
         if not step.role:
-            errors.append(_problem("no_role", f"user task {step.id!r} is in no lane", step.id))
+            errors.append(_problem("no_role", f"user task {step.id!r} is in no lane", step.id, model))
             continue
+        if role_level(step.role) is None:
+            errors.append(_problem("invalid_role", f"lane {step.role!r} of {step.id!r} is not a role key "
+                                   f"<level>_<department> with level one of {LEVELS}", step.id, model))
+    for element_id, what, source in model.expressions:
         try:
-            check_role(step.role)
-        except DomainError as exc:
-            errors.append(_problem("invalid_role", exc.detail, step.id))
+            (sandbox.compile_script if what == "script" else sandbox.compile_expression)(source)
+        except sandbox.ExpressionError as exc:
+            errors.append(_problem("invalid_expression", f"{what} {source.strip()[:80]!r}: {exc}", element_id, model))
     for problem in notices_check(model.properties):
         errors.append(_problem("invalid_notice_fields", problem, model.key))
     for element_id, props in model.element_properties.items():
         if "outcome" in props and props["outcome"] not in OUTCOMES:
-            errors.append(_problem("invalid_outcome", f"outcome {props['outcome']!r} is not one of {OUTCOMES}", element_id))
+            errors.append(_problem("invalid_outcome", f"outcome {props['outcome']!r} is not one of {OUTCOMES}", element_id, model))
     for element_id, form in references:
         if not form:
             continue
         path = forms_dir / form
         if Path(form).name != form or not path.is_file():
-            errors.append(_problem("unknown_form", f"form {form!r} not found under processes/forms/", element_id))
+            errors.append(_problem("unknown_form", f"form {form!r} not found under processes/forms/", element_id, model))
             continue
         try:
             forms[form] = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
-            errors.append(_problem("invalid_form", f"form {form!r} is not JSON: {exc}", element_id))
+            errors.append(_problem("invalid_form", f"form {form!r} is not JSON: {exc}", element_id, model))
     if errors:
         raise engine.BpmnError(errors)
     return forms
 
 
-async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path) -> tuple[dict, bool]:
-    """Store a new version unless the newest version of that key has the same content."""
+async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path,
+                 dry_run: bool = False) -> tuple[dict, bool]:
+    """Store a new version unless the newest version of that key has the same content (or on a dry run)."""
     try:
         model = engine.parse_bpmn(xml)
         forms = check_model(model, forms_dir)
@@ -103,6 +109,8 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
     if latest and latest.sha256 == digest:
         return {"key": model.key, "version": latest.version, "name": model.name}, False
     version = latest.version + 1 if latest else 1
+    if dry_run:
+        return {"key": model.key, "version": version, "name": model.name, "dry_run": True}, False
     await conn.execute(sa.insert(defs).values(
         key=model.key, version=version, name=model.name, xml=xml.decode("utf-8"), sha256=digest, forms=forms,
         deployed_at=clock.now(), deployed_by=deployed_by,

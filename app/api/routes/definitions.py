@@ -8,7 +8,8 @@ router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
 
 @router.post("", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}})
-async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile) -> dict:
+async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile, dry_run: bool = False) -> dict:
+    """Deploy a .bpmn (a new version when its content changed); ``dry_run=true`` only validates."""
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
@@ -19,7 +20,7 @@ async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFil
         raise Invalid("not_bpmn_file", "upload a .bpmn file")
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms")
+        result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run)
     response.status_code = 201 if created else 200
     return {**result, "created": created}
 

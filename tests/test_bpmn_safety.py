@@ -1,0 +1,124 @@
+"""Nothing in an uploaded BPMN file runs as code; broken files are refused with reasons."""
+
+from pathlib import Path
+
+import pytest
+
+from app import engine, sandbox
+from app.config import PROJECT_ROOT
+from tests.helpers import Api
+
+DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
+CONDITION = b'decision == "approve"'
+
+ESCAPES = [
+    b"().__class__.__base__.__subclasses__()",
+    b"__import__('os').system('touch /tmp/aidflow-pwned')",
+    b"[c for c in ().__class__.__bases__[0].__subclasses__() if c.__name__ == 'Popen']",
+    b"getattr(decision, '__class__')",
+    b"decision.format.__globals__",
+    b"10 ** 10 ** 10",
+    b"9 ** 999999999",
+    b"open('/etc/passwd').read()",
+    b"eval('1')",
+    b"exec('import os')",
+]
+
+
+async def _upload(api: Api, content: bytes, dry_run: bool = False):
+    return await api.client.post("/api/v1/process-definitions", params={"dry_run": str(dry_run).lower()},
+                                 files={"file": ("x.bpmn", content, "application/xml")}, headers=api.headers["admin"])
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+async def test_escapes_in_conditions_are_refused_or_inert(api: Api, escape: bytes):
+    r = await _upload(api, DIBAO.replace(CONDITION, escape.replace(b"'", b"&apos;"), 1))
+    if r.status_code == 422:
+        assert r.json()["code"] == "invalid_bpmn"
+        assert any(e["code"] == "invalid_expression" and e["element_id"] and e["line"] for e in r.json()["errors"])
+    else:
+        # It compiled (no forbidden construct): it must then fail harmlessly when it runs.
+        assert r.status_code == 201
+        case = await api.apply()
+        await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+        task = await api.open_task(case["id"], "initial_review")
+        done = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
+        assert done.status_code == 422 and done.json()["code"] == "engine_error"
+    assert not Path("/tmp/aidflow-pwned").exists()
+
+
+def test_the_sandbox_refuses_classic_escapes_directly(tmp_path):
+    marker = tmp_path / "ran"
+    for source in [s.decode() for s in ESCAPES] + [f"open('{marker}', 'w')"]:
+        with pytest.raises((sandbox.ExpressionError, NameError, AttributeError, TypeError, ValueError)):
+            sandbox.run(sandbox.compile_expression(source), sandbox.namespace({"decision": "approve"}), evaluate=True)
+    assert not marker.exists()
+    with pytest.raises(sandbox.ExpressionError, match="longer than"):
+        sandbox.run(sandbox.compile_script("n = 0\nwhile True:\n    n += 1"), sandbox.namespace({}), evaluate=False)
+    names = sandbox.namespace({"household_size": 3})
+    sandbox.run(sandbox.compile_script("amount = household_size * 300\nbig = amount > 500"), names, evaluate=False)
+    assert names["amount"] == 900 and names["big"] is True
+
+
+SCRIPT_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d">
+  <bpmn:process id="script_demo" name="script" isExecutable="true">
+    <bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="starters" value="portal" />
+    </spiffworkflow:properties></bpmn:extensionElements>
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="township_civil_affairs">
+      <bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>compute</bpmn:flowNodeRef><bpmn:flowNodeRef>check</bpmn:flowNodeRef><bpmn:flowNodeRef>e</bpmn:flowNodeRef>
+    </bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="compute" />
+    <bpmn:scriptTask id="compute"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>SCRIPT</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="compute" targetRef="check" />
+    <bpmn:userTask id="check" name="check"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="e" />
+    <bpmn:endEvent id="e"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="outcome" value="approved" />
+    </spiffworkflow:properties></bpmn:extensionElements><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+async def test_scripts_run_restricted_and_within_a_time_budget(api: Api):
+    r = await _upload(api, SCRIPT_PROCESS.replace(b"SCRIPT", b"import os"))
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid_expression"
+    assert (await _upload(api, SCRIPT_PROCESS.replace(b"SCRIPT", b"amount = household_size * 300"))).status_code == 201
+    case = await api.apply(program="script_demo", data={"household_size": 3})
+    assert case["open_tasks"][0]["name"] == "check"
+
+    looping = SCRIPT_PROCESS.replace(b"SCRIPT", b"n = 0\nwhile True:\n    n += 1")
+    assert (await _upload(api, looping)).status_code == 201  # it compiles; it cannot run forever
+    before = await api.count("applications")
+    r = await api.post("portal", "/applications", {"program": "script_demo", "division_code": "340621100201",
+                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
+    assert r.status_code == 422 and r.json()["code"] == "engine_error" and "longer than" in r.json()["detail"]
+    assert await api.count("applications") == before
+
+
+async def test_gateways_need_conditions_and_dry_run_stores_nothing(api: Api):
+    no_condition = DIBAO.replace(b'<bpmn:conditionExpression>decision == "approve"</bpmn:conditionExpression>', b"", 1)
+    r = await _upload(api, no_condition)
+    assert r.status_code == 422
+    error = r.json()["errors"][0]
+    assert error["code"] == "flow_without_condition" and error["element_id"] == "flow_review_approve" and error["line"]
+    revised = DIBAO.replace(b'"P7D"', b'"P5D"')
+    r = await _upload(api, revised, dry_run=True)
+    assert r.status_code == 200 and r.json() == {"key": "dibao", "version": 2, "name": "最低生活保障", "dry_run": True,
+                                                 "created": False}
+    assert await api.count("process_definitions") == 1
+    lane_portal = DIBAO.replace(b'name="county_civil_affairs"', b'name="portal"')
+    r = await _upload(api, lane_portal)
+    assert r.status_code == 422 and {e["code"] for e in r.json()["errors"]} == {"invalid_role"}
+    assert await api.count("process_definitions") == 1
+
+
+def test_parse_reports_every_gateway_problem_at_once():
+    broken = DIBAO.replace(b'<bpmn:conditionExpression>decision == "approve"</bpmn:conditionExpression>', b"")
+    with pytest.raises(engine.BpmnError) as caught:
+        engine.parse_bpmn(broken)
+    assert len(caught.value.errors) == 3
