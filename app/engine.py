@@ -93,6 +93,7 @@ class ProcessModel:
     element_lines: dict[str, int]
     # (element id, what, source) of every condition, timer expression and script
     expressions: list[tuple[str, str, str]]
+    end_events: list[str]
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
@@ -158,7 +159,7 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "process_count",
                           "message": f"expected exactly one executable process, found {len(processes)}"}])
     process = processes[0]
-    structural = _gateway_problems(process)
+    structural = _gateway_problems(process) + _message_problems(root, process)
     if structural:
         raise BpmnError(structural)
     key = process.get("id")
@@ -193,12 +194,17 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         form = element_properties.get(definition.getparent().get("id"), {}).get("form")
         if form and definition.get("messageRef") in message_names:
             message_forms[message_names[definition.get("messageRef")]] = form
+    properties = _properties_of(process)
+    # Camunda Modeler declares starters as an attribute; AidFlow's own property wins when both exist.
+    if "starters" not in properties and process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"):
+        properties["starters"] = process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
     return ProcessModel(
-        key=key, name=process.get("name") or key, properties=_properties_of(process), steps=steps,
+        key=key, name=process.get("name") or key, properties=properties, steps=steps,
         message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
         element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
         element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
         expressions=_expressions(process),
+        end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
         _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
     )
 
@@ -217,6 +223,19 @@ def _gateway_problems(process) -> list[dict]:
                     problems.append({"line": flow.sourceline, "element_id": flow.get("id"), "code": "flow_without_condition",
                                      "message": f"flow {flow.get('id')!r} leaves gateway {gateway.get('id')!r} "
                                                 "with no condition and is not its default"})
+    return problems
+
+
+def _message_problems(root, process) -> list[dict]:
+    """Every message a case may wait for needs a name the service can route (POST /messages)."""
+    names = {m.get("id"): m.get("name") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
+    problems = []
+    for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
+        ref = definition.get("messageRef")
+        if not ref or ref not in names or not (names[ref] or "").strip():
+            owner = definition.getparent()
+            problems.append({"line": definition.sourceline, "element_id": owner.get("id"), "code": "message_without_name",
+                             "message": f"{owner.get('id')!r} waits for a message with no declared name"})
     return problems
 
 

@@ -122,3 +122,37 @@ def test_parse_reports_every_gateway_problem_at_once():
     with pytest.raises(engine.BpmnError) as caught:
         engine.parse_bpmn(broken)
     assert len(caught.value.errors) == 3
+
+
+async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
+    await api.upload((PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn")
+    case = await api.apply(program="camunda_hardship")
+    township = case["open_tasks"][0]
+    assert (township["name"], township["role"], township["division_code"]) == (
+        "township_check", "township_civil_affairs", "340621100")
+    assert township["due_at"] is not None
+    r = await api.post("town_b", f"/tasks/{township['id']}/complete", {"data": {}})
+    assert r.status_code == 404
+    done = await api.complete("town_a", township["id"], {})
+    county = done["next_tasks"][0]
+    assert (county["role"], county["division_code"]) == ("county_civil_affairs", "340621")
+    assert (await api.complete("county", county["id"], {}))["application"]["status"] == "approved"
+    r = await api.post("county", "/applications", {"program": "camunda_hardship", "division_code": "340621100201",
+                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
+    assert r.status_code == 403  # candidateStarterGroups: portals and townships only
+
+
+async def test_more_broken_files_each_with_its_reason(api: Api):
+    cases = {
+        "invalid_outcome": DIBAO.replace(b'<spiffworkflow:property name="outcome" value="refused" />', b""),
+        "invalid_time_limit": DIBAO.replace(b'value="3 working days"', b'value="three days"'),
+        "message_without_name": DIBAO.replace(b'<bpmn:message id="objection" name="objection" />',
+                                              b'<bpmn:message id="objection" name="" />'),
+    }
+    for code, content in cases.items():
+        r = await _upload(api, content)
+        assert r.status_code == 422, code
+        errors = r.json()["errors"]
+        assert {e["code"] for e in errors} == {code}, errors
+        assert all(e["element_id"] for e in errors)
+    assert await api.count("process_definitions") == 1

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
 from app.db.models import process_definitions as defs
+from app.domain.deadlines import parse_time_limit
 from app.domain.divisions import LEVELS, check_role, role_level
 from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.publication import check_declaration as notices_check
@@ -75,9 +76,19 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             errors.append(_problem("invalid_expression", f"{what} {source.strip()[:80]!r}: {exc}", element_id, model))
     for problem in notices_check(model.properties):
         errors.append(_problem("invalid_notice_fields", problem, model.key))
-    for element_id, props in model.element_properties.items():
-        if "outcome" in props and props["outcome"] not in OUTCOMES:
-            errors.append(_problem("invalid_outcome", f"outcome {props['outcome']!r} is not one of {OUTCOMES}", element_id, model))
+    for element_id in model.end_events:
+        outcome = model.element_properties.get(element_id, {}).get("outcome")
+        if outcome not in OUTCOMES:
+            errors.append(_problem("invalid_outcome", f"end event {element_id!r} must declare an outcome, one of "
+                                   f"{OUTCOMES} (has {outcome!r})", element_id, model))
+    limits = [(model.key, model.properties.get("case_time_limit"))]
+    limits += [(element_id, props.get("time_limit")) for element_id, props in model.element_properties.items()]
+    for element_id, limit in limits:
+        if limit:
+            try:
+                parse_time_limit(limit)
+            except ValueError as exc:
+                errors.append(_problem("invalid_time_limit", str(exc), element_id, model))
     for element_id, form in references:
         if not form:
             continue
