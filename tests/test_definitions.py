@@ -76,3 +76,34 @@ async def test_broken_and_hostile_files_are_refused(api: Api):
     assert r.status_code == 403
     assert [d["version"] for d in (await api.get("admin", "/process-definitions/dibao")).json()] == [1]
     assert await api.count("process_definitions") == 1
+
+
+async def test_pilot_rollout_tags_xml_and_diff(api: Api):
+    revised = DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'value="3 working days"', b'value="5 working days"')
+    r = await api.client.post("/api/v1/process-definitions", files={"file": ("dibao.bpmn", revised, "application/xml")},
+                              data={"version_tag": "皖2026-1", "comment": "安徽试点：公示5日"}, headers=api.headers["admin"])
+    assert r.status_code == 201 and r.json()["version"] == 2
+    versions = (await api.get("county", "/process-definitions/dibao")).json()
+    assert (versions[0]["version_tag"], versions[0]["comment"]) == ("皖2026-1", "安徽试点：公示5日")
+    xml = await api.get("county", "/process-definitions/dibao/versions/2/xml")
+    assert xml.headers["content-type"].startswith("application/xml") and b'"P5D"' in xml.content
+    assert (await api.get("county", "/process-definitions/dibao/versions/9/xml")).status_code == 404
+    changes = (await api.get("county", "/process-definitions/dibao/diff", from_version=1, to_version=2)).json()
+    assert changes["changed_steps"] == ["deliver_refusal_notice"] and changes["added_steps"] == []
+
+    # Pilot: township 340621101 (临涣镇) on v2, everyone else stays on v1.
+    rollout = {"default_version": 1, "rules": [{"division_code": "340621101", "version": 2}]}
+    for bad, code in (({"rules": [{"division_code": "340621101", "version": 7}]}, "unknown_version"),
+                      ({"rules": [{"division_code": "nowhere", "version": 2}]}, "unknown_division")):
+        r = await api.put("admin", "/process-definitions/dibao/rollout", bad)
+        assert r.status_code == 422 and r.json()["code"] == code
+    assert (await api.put("county", "/process-definitions/dibao/rollout", rollout)).status_code == 403
+    r = await api.put("admin", "/process-definitions/dibao/rollout", rollout)
+    assert r.status_code == 200 and r.json()["rules"][0]["division_code"] == "340621101"
+    pilot = await api.apply(division_code="340621101201")
+    elsewhere = await api.apply(division_code="340621100201")
+    assert (pilot["definition_version"], elsewhere["definition_version"]) == (2, 1)
+    # Back to "newest everywhere": new cases take v2, running ones keep theirs.
+    assert (await api.put("admin", "/process-definitions/dibao/rollout", {})).json()["rules"] == []
+    assert (await api.apply(division_code="340621100201"))["definition_version"] == 2
+    assert (await api.application(elsewhere["id"]))["definition_version"] == 1

@@ -79,6 +79,23 @@ class ProcessDefinition(SQLModel, table=True):
     forms: dict = Field(default_factory=dict, sa_type=JSONType)
     deployed_at: datetime = _ts()
     deployed_by: str = Field(max_length=100)
+    version_tag: str | None = Field(default=None, max_length=100)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class Rollout(SQLModel, table=True):
+    """Which version new cases of a program take at a place (a pilot); no row for a place: the latest."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (sa.UniqueConstraint("key", "division_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, index=True)
+    # NULL: every place without a more specific rule.
+    division_code: str | None = Field(default=None, foreign_key="divisions.code", max_length=32)
+    division_path: str | None = Field(default=None, sa_type=PathType)
+    version: int
+    set_by: str = Field(max_length=100)
+    set_at: datetime = _ts()
 
 
 class Application(SQLModel, table=True):
@@ -311,6 +328,7 @@ events = Event.__table__
 outbox = OutboxMessage.__table__
 service_clock = ServiceClock.__table__
 calendar_years = CalendarYear.__table__
+rollouts = Rollout.__table__
 notices = Notice.__table__
 notice_entries = NoticeEntry.__table__
 objections = Objection.__table__

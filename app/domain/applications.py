@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import calendar, cases, deadlines, definitions, id_numbers
+from app.domain import calendar, cases, deadlines, definitions, id_numbers, rollouts
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -110,12 +110,13 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         replay = await _replay(conn, principal, idempotency_key, request_hash)
         if replay:
             return replay
-    definition = await definitions.latest(conn, body.program)
+    await definitions.latest(conn, body.program)  # 422 for an unknown program, before anything else
     if not id_numbers.is_valid(body.applicant.id_number):
         raise Invalid("invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number")
     division = await division_service.get(conn, body.division_code)
     if division is None:
         raise Invalid("unknown_division", f"division {body.division_code!r} does not exist")
+    definition = await rollouts.for_new_case(conn, body.program, division["path"])
     accepted = definition.division_levels
     if accepted is not None and division["level"] not in accepted:
         raise Invalid("division_level_not_accepted", f"{body.program} accepts applications at "

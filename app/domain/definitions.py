@@ -105,8 +105,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
     return forms
 
 
-async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path,
-                 dry_run: bool = False) -> tuple[dict, bool]:
+async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path, dry_run: bool = False,
+                 version_tag: str | None = None, comment: str | None = None) -> tuple[dict, bool]:
     """Store a new version unless the newest version of that key has the same content (or on a dry run)."""
     try:
         model = engine.parse_bpmn(xml)
@@ -124,7 +124,7 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
         return {"key": model.key, "version": version, "name": model.name, "dry_run": True}, False
     await conn.execute(sa.insert(defs).values(
         key=model.key, version=version, name=model.name, xml=xml.decode("utf-8"), sha256=digest, forms=forms,
-        deployed_at=clock.now(), deployed_by=deployed_by,
+        deployed_at=clock.now(), deployed_by=deployed_by, version_tag=version_tag, comment=comment,
     ))
     return {"key": model.key, "version": version, "name": model.name}, True
 
@@ -138,7 +138,8 @@ async def deploy_directory(conn: AsyncConnection, processes_dir: Path) -> list[d
     return deployed
 
 
-_COLUMNS = (defs.c.key, defs.c.version, defs.c.name, defs.c.sha256, defs.c.deployed_at, defs.c.deployed_by)
+_COLUMNS = (defs.c.key, defs.c.version, defs.c.name, defs.c.sha256, defs.c.deployed_at, defs.c.deployed_by,
+            defs.c.version_tag, defs.c.comment)
 
 
 async def list_latest(conn: AsyncConnection) -> list[dict]:
@@ -171,6 +172,29 @@ async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
                            engine.model_for(row["id"], row["xml"]))
         _by_id[cache_key] = found
     return found
+
+
+async def version_of(conn: AsyncConnection, key: str, version: int) -> Definition:
+    definition_id = (await conn.execute(
+        sa.select(defs.c.id).where(defs.c.key == key, defs.c.version == version))).scalar()
+    if definition_id is None:
+        raise NotFound("unknown_version", f"{key} has no version {version}")
+    return await by_id(conn, definition_id)
+
+
+async def xml_of(conn: AsyncConnection, key: str, version: int) -> str:
+    xml = (await conn.execute(sa.select(defs.c.xml).where(defs.c.key == key, defs.c.version == version))).scalar()
+    if xml is None:
+        raise NotFound("unknown_version", f"{key} has no version {version}")
+    return xml
+
+
+async def diff(conn: AsyncConnection, key: str, old: int, new: int) -> dict:
+    """Which steps a revision added, removed or changed (title, role or properties)."""
+    before, after = (await version_of(conn, key, old)).model.steps, (await version_of(conn, key, new)).model.steps
+    return {"key": key, "from": old, "to": new,
+            "added_steps": sorted(set(after) - set(before)), "removed_steps": sorted(set(before) - set(after)),
+            "changed_steps": sorted(s for s in set(before) & set(after) if before[s] != after[s])}
 
 
 async def latest(conn: AsyncConnection, key: str) -> Definition:

@@ -1,14 +1,18 @@
-from fastapi import APIRouter, Request, Response, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response, UploadFile
 
 from app.api.deps import Ctx, require_admin
-from app.domain import definitions
+from app.domain import definitions, rollouts
 from app.domain.errors import Invalid, TooLarge
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
 
 @router.post("", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}})
-async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile, dry_run: bool = False) -> dict:
+async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile, dry_run: bool = False,
+                 version_tag: Annotated[str | None, Form(max_length=100)] = None,
+                 comment: Annotated[str | None, Form(max_length=2000)] = None) -> dict:
     """Deploy a .bpmn (a new version when its content changed); ``dry_run=true`` only validates."""
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
@@ -20,7 +24,8 @@ async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFil
         raise Invalid("not_bpmn_file", "upload a .bpmn file")
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run)
+        result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run,
+                                                   version_tag, comment)
     response.status_code = 201 if created else 200
     return {**result, "created": created}
 
@@ -35,3 +40,30 @@ async def list_latest(ctx: Ctx) -> list[dict]:
 async def list_versions(ctx: Ctx, key: str) -> list[dict]:
     async with ctx.begin() as (conn, _):
         return await definitions.list_versions(conn, key)
+
+
+@router.get("/{key}/versions/{version}/xml", response_class=Response)
+async def version_xml(ctx: Ctx, key: str, version: int) -> Response:
+    async with ctx.begin() as (conn, _):
+        return Response(await definitions.xml_of(conn, key, version), media_type="application/xml")
+
+
+@router.get("/{key}/diff")
+async def diff(ctx: Ctx, key: str, from_version: int, to_version: int) -> dict:
+    """Steps added, removed or changed between two versions."""
+    async with ctx.begin() as (conn, _):
+        return await definitions.diff(conn, key, from_version, to_version)
+
+
+@router.get("/{key}/rollout")
+async def get_rollout(ctx: Ctx, key: str) -> dict:
+    async with ctx.begin() as (conn, _):
+        return await rollouts.get(conn, key)
+
+
+@router.put("/{key}/rollout")
+async def put_rollout(ctx: Ctx, key: str, body: rollouts.RolloutIn) -> dict:
+    """Pilot a version in some places: new cases there start on it; running cases keep theirs."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await rollouts.put(conn, key, body, me.name)
