@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -406,6 +407,55 @@ class Case:
     def new_timers(self) -> list[PendingTimer]:
         """Timers the case started waiting on since it was loaded."""
         return [t for t in self.pending_timers() if t.engine_task_id not in self._timers_before]
+
+    def migrate_to(self, new: ProcessModel, step_mapping: dict[str, str]) -> dict:
+        """Move this case onto another version of its process.
+
+        Steps keep their identity by BPMN id (or ``step_mapping`` for renamed ones). Open steps
+        and waiting timers are re-planned by SpiffWorkflow, which would restart a timer from
+        now: every timer keeps its original end instead (a public notice must not grow).
+        Returns how engine task ids of open steps and timers changed; raises ``EngineError``
+        with the reason when the case cannot move.
+        """
+        diff = SpecDiff(_registry, self._wf.spec, new._spec)
+        for old_name, new_name in step_mapping.items():
+            old_spec, new_spec = self._wf.spec.task_specs.get(old_name), new._spec.task_specs.get(new_name)
+            if old_spec is None or new_spec is None:
+                raise EngineError(f"task_mapping {old_name!r} → {new_name!r} names a step that does not exist")
+            diff.alignment[old_spec] = new_spec
+        stuck = sorted({t.task_spec.name for t in self._wf.get_tasks(
+            state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED, skip_subprocesses=True)
+            if diff.alignment.get(t.task_spec) is None and t.task_spec.name in self.model.element_lines})
+        if stuck:
+            raise EngineError(f"steps {stuck} (done or in progress) do not exist in the new version; map them")
+        ready_before = {str(t.id): t.task_spec.name for t in self._ready_user_tasks()}
+        timers_before = {t.name: (t.engine_task_id, t.due_at) for t in self.pending_timers()}
+        migrate_workflow(WorkflowDiff(self._wf, diff), self._wf, new._spec)
+        self._wf.subprocess_specs = new._subprocess_specs
+        self.model = new
+        self._run()
+        known = set(new._spec.task_specs.values())
+        if any(t.task_spec not in known for t in self._wf.get_tasks(skip_subprocesses=True)):
+            raise EngineError("the case could not be re-planned on the new version")
+        ready_after = {t.task_spec.name: str(t.id) for t in self._ready_user_tasks()}
+        tasks = {}
+        for old_id, old_name in ready_before.items():
+            name = step_mapping.get(old_name, old_name)
+            if name not in ready_after:
+                raise EngineError(f"open step {old_name!r} is not open after the move")
+            tasks[old_id] = (ready_after[name], name)
+        timers = {}
+        for timer in self.pending_timers():
+            old = timers_before.get(timer.name) or timers_before.get(
+                next((o for o, n in step_mapping.items() if n == timer.name), ""))
+            if old is not None:
+                self.reschedule_timer(timer.engine_task_id, old[1])
+                timers[old[0]] = timer.engine_task_id
+        # What the move changed is reported above; it is not a change of the case's progress.
+        self._open_before = set(ready_after.values())
+        self._timers_before = {t.engine_task_id for t in self.pending_timers()}
+        self._messages_before = self.waiting_messages()
+        return {"tasks": tasks, "timers": timers}
 
     def reschedule_timer(self, engine_task_id: str, due_at: datetime) -> None:
         """Move a waiting timer (e.g. after the calendar of its year was published)."""

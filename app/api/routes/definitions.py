@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, UploadFile
 
 from app.api.deps import Ctx, require_admin
-from app.domain import definitions, rollouts
+from app.db.engine import transaction
+from app.domain import definitions, migrations, rollouts
 from app.domain.errors import Invalid, TooLarge
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
@@ -67,3 +68,22 @@ async def put_rollout(ctx: Ctx, key: str, body: rollouts.RolloutIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await rollouts.put(conn, key, body, me.name)
+
+
+@router.post("/{key}/migrations")
+async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
+    """Move running cases to another version; ``dry_run`` (the default) only reports what would happen.
+
+    Each case moves in its own transaction, so one case that cannot move stops nothing else.
+    """
+    migrations.check_mapping(body)
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        selected = await migrations.candidates(conn, key, body)
+    results = []
+    for application_id in selected:
+        async with transaction(ctx.db) as conn:
+            results.append(await migrations.migrate_one(conn, key, application_id, body, me.name))
+    return {"key": key, "from_version": body.from_version, "to_version": body.to_version, "dry_run": body.dry_run,
+            "total": len(results), "can_migrate": sum(r["can_migrate"] for r in results),
+            "migrated": sum(bool(r.get("migrated")) for r in results), "cases": results}
