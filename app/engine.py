@@ -95,6 +95,8 @@ class ProcessModel:
     # (element id, what, source) of every condition, timer expression and script
     expressions: list[tuple[str, str, str]]
     end_events: list[str]
+    # Forms declared inside the file (Camunda's formData), by the name steps refer to them with
+    inline_forms: dict[str, dict]
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
@@ -176,6 +178,7 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         raise BpmnError([{"line": None, "element_id": None, "code": "invalid_bpmn", "message": str(exc)}]) from exc
 
     element_properties = {el.get("id"): _properties_of(el) for el in process.iter() if el.get("id")}
+    inline_forms = _camunda_user_tasks(process, element_properties)
     candidate_groups = {el.get("id"): el.get(f"{{{CAMUNDA_NS}}}candidateGroups") for el in process.iter(f"{{{BPMN_NS}}}userTask")}
     steps: dict[str, Step] = {}
     messages: dict[str, MessageEventDefinition] = {}
@@ -206,8 +209,42 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
         expressions=_expressions(process),
         end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
+        inline_forms=inline_forms,
         _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
     )
+
+
+_FORM_TYPES = {"string": {"type": "string"}, "long": {"type": "integer"}, "boolean": {"type": "boolean"},
+               "date": {"type": "string", "format": "date"}}
+
+
+def _camunda_user_tasks(process, element_properties: dict[str, dict[str, str]]) -> dict[str, dict]:
+    """Read what Camunda Modeler writes on user tasks into AidFlow's own properties:
+    ``formKey`` (a form file) and ``formData`` (an inline form) → ``form``; an ISO-duration
+    ``dueDate`` → ``time_limit``. AidFlow's own properties win when both are given."""
+    forms = {}
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        props = element_properties.setdefault(task.get("id"), {})
+        form_key = task.get(f"{{{CAMUNDA_NS}}}formKey")
+        if form_key and "form" not in props:
+            props["form"] = form_key.replace(":", "/").rsplit("/", 1)[-1]
+        due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
+        if due and due.strip().upper().startswith("P") and "time_limit" not in props:
+            props["time_limit"] = due.strip().upper()
+        fields = list(task.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField"))
+        if fields and "form" not in props:
+            schema = {"title": task.get("name") or task.get("id"), "type": "object", "properties": {}, "required": [],
+                      "additionalProperties": False}
+            for field in fields:
+                values = [v.get("id") for v in field.iterfind(f"{{{CAMUNDA_NS}}}value")]
+                spec = {"type": "string", "enum": values} if field.get("type") == "enum" else dict(
+                    _FORM_TYPES.get(field.get("type"), {"type": "string"}))
+                schema["properties"][field.get("id")] = {"title": field.get("label") or field.get("id"), **spec}
+                if any(c.get("name") == "required" for c in field.iter(f"{{{CAMUNDA_NS}}}constraint")):
+                    schema["required"].append(field.get("id"))
+            props["form"] = f"{task.get('id')}.formData"
+            forms[props["form"]] = schema
+    return forms
 
 
 def _gateway_problems(process) -> list[dict]:

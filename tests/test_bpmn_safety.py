@@ -136,7 +136,13 @@ async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
     done = await api.complete("town_a", township["id"], {})
     county = done["next_tasks"][0]
     assert (county["role"], county["division_code"]) == ("county_civil_affairs", "340621")
-    assert (await api.complete("county", county["id"], {}))["application"]["status"] == "approved"
+    assert county["due_at"] is not None and county["form"] == "county_approve.formData"  # camunda:dueDate, formData
+    schema = (await api.get("county", f"/tasks/{county['id']}")).json()["form_schema"]
+    assert schema["properties"]["decision"]["enum"] == ["approve", "refuse"] and schema["required"] == ["decision"]
+    r = await api.post("county", f"/tasks/{county['id']}/complete", {"data": {"amount": 300}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid"
+    done = await api.complete("county", county["id"], {"decision": "approve", "amount": 300})
+    assert done["application"]["status"] == "approved"
     r = await api.post("county", "/applications", {"program": "camunda_hardship", "division_code": "340621100201",
                        "applicant": {"name": "x", "id_number": "11010519491231002X"}})
     assert r.status_code == 403  # candidateStarterGroups: portals and townships only

@@ -92,6 +92,9 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
     for element_id, form in references:
         if not form:
             continue
+        if form in model.inline_forms:
+            forms[form] = model.inline_forms[form]
+            continue
         path = forms_dir / form
         if Path(form).name != form or not path.is_file():
             errors.append(_problem("unknown_form", f"form {form!r} not found under processes/forms/", element_id, model))

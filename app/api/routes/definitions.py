@@ -4,7 +4,7 @@ from fastapi import APIRouter, Form, Request, Response, UploadFile
 
 from app.api.deps import Ctx, require_admin
 from app.db.engine import transaction
-from app.domain import definitions, migrations, rollouts
+from app.domain import definitions, diagrams, migrations, rollouts
 from app.domain.errors import Invalid, TooLarge
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
@@ -87,3 +87,10 @@ async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
     return {"key": key, "from_version": body.from_version, "to_version": body.to_version, "dry_run": body.dry_run,
             "total": len(results), "can_migrate": sum(r["can_migrate"] for r in results),
             "migrated": sum(bool(r.get("migrated")) for r in results), "cases": results}
+
+
+@router.get("/{key}/versions/{version}/diagram.svg", response_class=Response)
+async def diagram(ctx: Ctx, key: str, version: int) -> Response:
+    async with ctx.begin() as (conn, _):
+        xml = await definitions.xml_of(conn, key, version)
+    return Response(diagrams.render(xml), media_type="image/svg+xml")

@@ -1,10 +1,10 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
 from app.api import sheets
 from app.api.deps import Ctx
 from app.api.routes.public import notice_with_entries
-from app.domain import applications, notices
+from app.domain import applications, definitions, diagrams, notices
 
 router = APIRouter(tags=["notices"])
 
@@ -22,3 +22,13 @@ async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         await applications.load_row(conn, me, application_id)
         return await notices.of_application(conn, application_id)
+
+
+@router.get("/applications/{application_id}/diagram.svg", response_class=Response)
+async def application_diagram(ctx: Ctx, application_id: str) -> Response:
+    """The version the case runs on, with completed steps and the current position highlighted."""
+    async with ctx.begin() as (conn, me):
+        app = await applications.load_row(conn, me, application_id)
+        xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
+        svg = await diagrams.of_application(conn, application_id, xml)
+    return Response(svg, media_type="image/svg+xml")
