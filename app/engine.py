@@ -292,6 +292,26 @@ def _expressions(process) -> list[tuple[str, str, str]]:
     return found
 
 
+def timer_literal_problem(source: str) -> str | None:
+    """For a timer written as a plain string ("P7D", "2030-01-01T00:00:00+08:00"), why it would not parse."""
+    import ast
+
+    try:
+        value = ast.literal_eval(source.strip())
+    except (ValueError, SyntaxError):
+        return None  # an expression (e.g. working_days(5)): checked when it compiles and when it runs
+    if not isinstance(value, str):
+        return f"timer value {value!r} is not a string"
+    try:
+        if value.upper().startswith("R"):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception as exc:  # SpiffWorkflow raises bare Exception for a bad duration
+        return f"timer {value!r} is not an ISO 8601 date, duration or cycle ({exc})"
+    return None
+
+
 def _flatten(definition) -> list:
     if isinstance(definition, MultipleEventDefinition):
         return [d for sub in definition.event_definitions for d in _flatten(sub)]

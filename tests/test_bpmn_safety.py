@@ -154,6 +154,7 @@ async def test_more_broken_files_each_with_its_reason(api: Api):
         "invalid_time_limit": DIBAO.replace(b'value="3 working days"', b'value="three days"'),
         "message_without_name": DIBAO.replace(b'<bpmn:message id="objection" name="objection" />',
                                               b'<bpmn:message id="objection" name="" />'),
+        "invalid_timer": DIBAO.replace(b'"P7D"', b'"P7X"'),
     }
     for code, content in cases.items():
         r = await _upload(api, content)

@@ -74,6 +74,9 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             (sandbox.compile_script if what == "script" else sandbox.compile_expression)(source)
         except sandbox.ExpressionError as exc:
             errors.append(_problem("invalid_expression", f"{what} {source.strip()[:80]!r}: {exc}", element_id, model))
+            continue
+        if what == "timer" and (problem := engine.timer_literal_problem(source)):
+            errors.append(_problem("invalid_timer", problem, element_id, model))
     for problem in notices_check(model.properties):
         errors.append(_problem("invalid_notice_fields", problem, model.key))
     for element_id in model.end_events:
