@@ -30,6 +30,8 @@ async def test_full_path_to_approval(api: Api):
     assert result["application"]["status"] == "approved"
     assert result["application"]["open_tasks"] == [] and result["next_tasks"] == []
     assert await api.count("timers", "fired_at IS NULL") == 0
+    metrics = (await api.client.get("/metrics/")).text
+    assert 'aidflow_task_completions_total{program="dibao"}' in metrics and "aidflow_timers_fired_total" in metrics
 
 
 async def test_supplement_loop_returns_to_acceptance(api: Api):

@@ -17,6 +17,7 @@ from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
+from app.metrics import TASK_COMPLETIONS
 
 SCOPES = ("candidate", "mine", "all")
 STATES = ("open", "completed", "cancelled")
@@ -204,5 +205,6 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     outcome.closed_engine_task_ids.discard(task["engine_task_id"])
     opened = await cases.persist(conn, app, definition, outcome, rec, days)
     await rec.flush(conn)
+    TASK_COMPLETIONS.labels(program=definition.key).inc()
     return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
             "next_tasks": [cases.task_view(t, days) for t in opened]}

@@ -12,6 +12,7 @@ from app import clock, engine
 from app.db.models import applications, timers
 from app.domain import cases, definitions
 from app.domain.audit import Recorder
+from app.metrics import TIMERS_FIRED
 
 log = structlog.get_logger(__name__)
 
@@ -44,5 +45,6 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     rec.add("timer.fired", app["id"], {"name": timer.name})
     await cases.persist(conn, app, definition, outcome, rec, days)
     await rec.flush(conn)
+    TIMERS_FIRED.inc()
     log.info("timer_fired", application_id=app["id"], timer=timer.name)
     return timer.id
