@@ -24,33 +24,28 @@ async def _due_rows(conn: AsyncConnection, where, order, limit: int) -> list[dic
     return [dict(r) for r in (await conn.execute(_lock(conn, query))).mappings()]
 
 
-async def send_reminders(conn: AsyncConnection, limit: int = 100) -> int:
+async def _mark_once(conn: AsyncConnection, event: str, stamp, when, where: list, limit: int) -> int:
+    """Stamp each due open task once (``stamp`` IS NULL → now) and record ``event`` for it."""
     now = clock.now()
-    rows = await _due_rows(conn, [tasks.c.reminded_at.is_(None), tasks.c.remind_at <= now, tasks.c.due_at > now],
-                           tasks.c.remind_at, limit)
+    rows = await _due_rows(conn, [stamp.is_(None), when <= now, *where], when, limit)
     rec = Recorder("system")
     for task in rows:
-        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.reminded_at.is_(None))
-                           .values(reminded_at=now))
-        rec.add("task.reminder", task["application_id"], {"due_at": task["due_at"].isoformat(),
-                "assignee": task["assignee"], "role": task["role"], "division_code": task["division_code"]},
+        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"], stamp.is_(None)).values({stamp: now}))
+        rec.add(event, task["application_id"], {"due_at": task["due_at"].isoformat(), "assignee": task["assignee"],
+                                                "role": task["role"], "division_code": task["division_code"]},
                 task, task["division_path"])
     await rec.flush(conn)
     return len(rows)
+
+
+async def send_reminders(conn: AsyncConnection, limit: int = 100) -> int:
+    """One working day before the deadline (not when it has passed already)."""
+    return await _mark_once(conn, "task.reminder", tasks.c.reminded_at, tasks.c.remind_at,
+                            [tasks.c.due_at > clock.now()], limit)
 
 
 async def mark_overdue(conn: AsyncConnection, limit: int = 100) -> int:
-    now = clock.now()
-    rows = await _due_rows(conn, [tasks.c.overdue_at.is_(None), tasks.c.due_at <= now], tasks.c.due_at, limit)
-    rec = Recorder("system")
-    for task in rows:
-        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.overdue_at.is_(None))
-                           .values(overdue_at=now))
-        rec.add("task.overdue", task["application_id"], {"due_at": task["due_at"].isoformat(),
-                "assignee": task["assignee"], "role": task["role"], "division_code": task["division_code"]},
-                task, task["division_path"])
-    await rec.flush(conn)
-    return len(rows)
+    return await _mark_once(conn, "task.overdue", tasks.c.overdue_at, tasks.c.due_at, [], limit)
 
 
 async def release_stale_claims(conn: AsyncConnection, stale_working_days: int, limit: int = 100) -> int:
