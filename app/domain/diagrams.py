@@ -9,7 +9,11 @@ style or link them.
 from collections import deque
 from html import escape
 
+import sqlalchemy as sa
 from lxml import etree
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import tasks, timers
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -134,12 +138,8 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
     return "\n".join(out)
 
 
-async def of_application(conn, application_id: str, xml: str) -> str:
+async def of_application(conn: AsyncConnection, application_id: str, xml: str) -> str:
     """The case's version, with the steps it went through and where it stands now."""
-    import sqlalchemy as sa
-
-    from app.db.models import tasks, timers
-
     rows = (await conn.execute(sa.select(tasks.c.name, tasks.c.state).where(tasks.c.application_id == application_id))).all()
     waits = (await conn.execute(sa.select(timers.c.name, timers.c.fired_at, timers.c.cancelled)
                                 .where(timers.c.application_id == application_id))).all()

@@ -21,6 +21,7 @@ from app.db.models import divisions, notice_entries, notices, objections, tasks
 from app.domain import calendar
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
+from app.domain.divisions import at_or_below
 from app.domain.publication import PUBLIC_FIELDS, mask_name
 from app.domain.errors import Invalid, NotFound
 
@@ -132,8 +133,6 @@ def notice_view(notice: dict, entries: list[dict] | None = None) -> dict:
 async def list_open(conn: AsyncConnection, division_code: str | None, limit: int = 200) -> list[dict]:
     query = sa.select(notices).where(notices.c.ends_at > clock.now())
     if division_code:
-        from app.domain.divisions import at_or_below
-
         query = query.where(await at_or_below(conn, notices.c.division_path, division_code))
     rows = (await conn.execute(query.order_by(notices.c.starts_at.desc(), notices.c.id).limit(limit))).mappings()
     return [notice_view(dict(r)) for r in rows]
