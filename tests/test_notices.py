@@ -1,6 +1,5 @@
 """Public notices (公示) and objections (异议): masking, batching, objecting, answering, the board sheet."""
 
-import asyncio
 from html.parser import HTMLParser
 
 import pytest
@@ -240,4 +239,3 @@ async def test_the_board_sheet_renders_for_printing(api: Api):
     public_page = await _public(api, f"/notices/{notice['id']}", headers={"accept": "text/html"})
     assert public_page.text == r.text
     assert (await api.client.get(f"/api/v1/notices/{notice['id']}/sheet")).status_code == 401
-    await asyncio.sleep(0)
