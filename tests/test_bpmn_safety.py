@@ -149,17 +149,27 @@ async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
 
 
 async def test_more_broken_files_each_with_its_reason(api: Api):
-    cases = {
-        "invalid_outcome": DIBAO.replace(b'<spiffworkflow:property name="outcome" value="refused" />', b""),
-        "invalid_time_limit": DIBAO.replace(b'value="3 working days"', b'value="three days"'),
-        "message_without_name": DIBAO.replace(b'<bpmn:message id="objection" name="objection" />',
-                                              b'<bpmn:message id="objection" name="" />'),
-        "invalid_timer": DIBAO.replace(b'"P7D"', b'"P7X"'),
-    }
-    for code, content in cases.items():
+    cases = [
+        ("invalid_outcome", DIBAO.replace(b'<spiffworkflow:property name="outcome" value="refused" />', b"")),
+        ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="three days"')),
+        ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="99999 working days"')),
+        ("message_without_name", DIBAO.replace(b'<bpmn:message id="objection" name="objection" />',
+                                               b'<bpmn:message id="objection" name="" />')),
+        ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P7X"')),
+    ]
+    for code, content in cases:
         r = await _upload(api, content)
         assert r.status_code == 422, code
         errors = r.json()["errors"]
         assert {e["code"] for e in errors} == {code}, errors
         assert all(e["element_id"] for e in errors)
     assert await api.count("process_definitions") == 1
+
+
+def test_working_day_counts_are_bounded():
+    from app.domain import calendar
+
+    days = calendar.WorkingDays({})
+    assert days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS).provisional
+    with pytest.raises(ValueError):
+        days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS + 1)

@@ -29,6 +29,8 @@ from app.db.models import calendar_years
 from app.domain.errors import Invalid
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# No procedure runs for ten years; the bound keeps a hostile "99999 working days" from looping a worker.
+MAX_DAYS = 3660
 log = structlog.get_logger(__name__)
 
 
@@ -63,8 +65,8 @@ class WorkingDays:
 
     def add(self, start: date, count: int) -> Answer:
         """The Nth working day after ``start`` (``start`` itself never counts)."""
-        if count < 0:
-            raise ValueError("count must be >= 0")
+        if not 0 <= count <= MAX_DAYS:
+            raise ValueError(f"a count of working days must be between 0 and {MAX_DAYS}")
         day, provisional = start, False
         while count > 0:
             day += timedelta(days=1)
@@ -202,8 +204,8 @@ async def answer_query(conn: AsyncConnection, start: str, add: int | None, end: 
     wd = await load(conn)
     start_day = parse_day(start, "from")
     if add is not None:
-        if not 0 <= add <= 3660:
-            raise Invalid("calendar_bad_request", "add must be between 0 and 3660")
+        if not 0 <= add <= MAX_DAYS:
+            raise Invalid("calendar_bad_request", f"add must be between 0 and {MAX_DAYS}")
         answer = wd.add(start_day, add)
         return {"date": answer.value.isoformat(), "provisional": answer.provisional}
     end_day = parse_day(end, "to")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from app.domain.calendar import SHANGHAI, WorkingDays, end_of_day
+from app.domain.calendar import MAX_DAYS, SHANGHAI, WorkingDays, end_of_day
 from app.metrics import PROVISIONAL_DEADLINES
 
 _LIMIT = re.compile(r"^\s*(\d+)\s+(working\s+days?|days?)\s*$", re.IGNORECASE)
@@ -33,11 +33,16 @@ def parse_time_limit(text: str) -> tuple[int, bool] | timedelta:
     """(N, working?) for day counts, a timedelta for ISO durations; ValueError otherwise."""
     match = _LIMIT.match(text)
     if match:
+        if int(match[1]) > MAX_DAYS:
+            raise ValueError(f"time limit {text!r} is longer than {MAX_DAYS} days")
         return int(match[1]), match[2].lower().startswith("working")
     iso = _ISO.match(text.strip().upper())
     if iso and any(iso.groups()):
         d, h, m, s = (int(g or 0) for g in iso.groups())
-        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+        limit = timedelta(days=d, hours=h, minutes=m, seconds=s)
+        if limit > timedelta(days=MAX_DAYS):
+            raise ValueError(f"time limit {text!r} is longer than {MAX_DAYS} days")
+        return limit
     raise ValueError(f"time limit {text!r} is not 'N working days', 'N days' or an ISO duration")
 
 
