@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 2.0
     worker_batch_size: int = 100
     max_upload_bytes: int = 2 * 1024 * 1024
+    # Every other request is JSON; this caps it before it is parsed.
+    max_json_bytes: int = 1024 * 1024
     # A claim unused this many working days goes back to the group (0: never).
     claim_stale_working_days: int = 3
     # Objections accepted per client address (syntax of the `limits` library).

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from app.api import problems
+from app.api.body_limit import BodyLimit
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, public, supervision,
                             tasks)
 from app.config import Settings, get_settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public):
         app.include_router(module.router, prefix="/api/v1")
 
+    app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", tags=["ops"])

@@ -160,3 +160,20 @@ async def test_clock_never_moves_back(api: Api):
     r = await api.post("admin", "/admin/clock", {"to": "2020-01-01T00:00:00+08:00"})
     await _assert_problem(r, 422, "clock_backwards")
     assert (await api.get("admin", "/admin/clock")).json()["now"] >= now
+
+
+async def test_oversized_bodies_are_refused_before_parsing(api: Api):
+    huge = {"entry_id": "x", "reason": "理由" * 10, "padding": "x" * (1024 * 1024 + 10)}
+    r = await api.client.post("/api/v1/public/notices/nope/objections", json=huge)
+    await _assert_problem(r, 413, "body_too_large")
+
+    async def stream():  # no Content-Length: the body is counted as it arrives
+        yield b'{"program": "dibao", "data": {"x": "'
+        for _ in range(40):
+            yield b"y" * 32 * 1024
+        yield b'"}}'
+
+    r = await api.client.post("/api/v1/applications", content=stream(),
+                              headers={**api.headers["portal"], "content-type": "application/json"})
+    await _assert_problem(r, 413, "body_too_large")
+    assert await api.count("applications") == 0
