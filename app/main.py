@@ -10,8 +10,8 @@ from prometheus_client import make_asgi_app
 
 from app.api import problems
 from app.api.body_limit import BodyLimit
-from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, public, supervision,
-                            tasks)
+from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
+                            supervision, tasks)
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     problems.install(app)
     app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
-    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public):
+    for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
+                   public):
         app.include_router(module.router, prefix="/api/v1")
 
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)

@@ -56,7 +56,7 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
     definition = await definitions.by_id(conn, app["definition_id"])
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
-    case, days = await cases.load_case(conn, definition, app["engine_state"])
+    case, ctx = await cases.load_case(conn, definition, app)
     try:
         delivered = case.deliver_message(name, payload)
     except engine.EngineError as exc:
@@ -65,6 +65,6 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     rec = Recorder(principal.name)
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
-    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
+    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, ctx.days), rec, ctx)
     await rec.flush(conn)
-    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, days) for t in opened]}
+    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
