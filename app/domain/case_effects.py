@@ -71,6 +71,9 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
     amount = ledger.parse_amount(data[variable], variable)
     settings = app.get("settings") or {}
     ceiling = _ceiling(props, settings)
+    if ceiling is not None and ceiling <= 0:
+        raise Invalid("limit_not_configured", f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
+                      "county must set its program settings first", field=variable)
     if ceiling is not None and float(amount) > ceiling:
         raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
                       f"{element_id}", limit=ceiling, field=variable)
