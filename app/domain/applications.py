@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import calendar, cases, deadlines, definitions, id_numbers, ledger, program_settings, rollouts
+from app.domain import calendar, cases, deadlines, definitions, forms, id_numbers, ledger, program_settings, rollouts
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -163,6 +163,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
     await _check_staff_relative(conn, body.data)
+    forms.validate(definition.application_form, body.data, code="data_invalid")
     if enrols(definition):
         exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
         await ledger.refuse_if_enrolled(conn, body.applicant.id_number, {definition.key, *exclusive})

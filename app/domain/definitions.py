@@ -38,6 +38,11 @@ class Definition:
         raw = self.model.properties.get("division_levels", "")
         return {s.strip() for s in raw.split(",") if s.strip()} or None
 
+    @property
+    def application_form(self) -> dict | None:
+        form = self.model.properties.get("application_form")
+        return self.forms.get(form) if form else None
+
     def form_for_step(self, step_name: str) -> dict | None:
         form = self.model.steps[step_name].properties.get("form")
         return self.forms.get(form) if form else None
@@ -63,6 +68,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
         if level.strip() and level.strip() not in LEVELS:
             errors.append(_problem("invalid_level", f"division level {level.strip()!r} is not one of {LEVELS}", model.key))
     references = [(s.id, s.properties.get("form")) for s in model.steps.values()]
+    # The application's own data (POST /applications "data") may have a form too.
+    references += [(model.key, model.properties.get("application_form"))]
     references += [(name, form) for name, form in model.message_forms.items()]
     for step in model.steps.values():
         if not step.role:
