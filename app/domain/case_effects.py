@@ -21,7 +21,7 @@ from app import engine, sandbox
 from app.db.models import applications
 from app.domain import calendar, ledger
 from app.domain.audit import Recorder
-from app.domain.errors import Invalid
+from app.domain.errors import Conflict, Invalid
 
 SUBJECT_EFFECTS = ("continue", "adjust", "gradual_exit", "terminate")
 
@@ -94,8 +94,11 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
 
 
 async def _set_status(conn: AsyncConnection, subject: dict, status: str, rec: Recorder, reason: str) -> None:
-    await conn.execute(sa.update(applications).where(applications.c.id == subject["id"]).values(
+    done = await conn.execute(sa.update(applications).where(
+        applications.c.id == subject["id"], applications.c.version == subject["version"]).values(
         status=status, version=subject["version"] + 1, updated_at=rec.at))
+    if done.rowcount != 1:
+        raise Conflict("concurrent_change", "the enrolment's case changed at the same time; retry")
     rec.add("application.status_changed", subject["id"], {"from": subject["status"], "to": status, "reason": reason},
             None, subject["division_path"])
     if status == "terminated":

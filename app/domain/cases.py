@@ -202,10 +202,15 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         await sampling.save(conn, drawer.draws)
         for draw in drawer.draws:
             rec.add("sample.drawn", app_id, sampling.event_data(draw), None, app["division_path"])
-    if outcome.completed:
+    if not is_new:  # else the caller inserted the application row with its first state
+        await _save_state(conn, app, outcome, rec)
+    if outcome.completed:  # after the status: a follow-up case must see this one ended
         await case_effects.on_end(conn, app, definition, outcome, rec)
-    if is_new:  # the caller inserted the application row with its first state
-        return opened
+    return opened
+
+
+async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+    now, app_id = rec.at, app["id"]
     status = status_for(outcome)
     result = await conn.execute(
         sa.update(applications)
@@ -218,7 +223,6 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
     if status != app["status"]:
         rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
     app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None)
-    return opened
 
 
 def status_for(outcome: engine.Outcome) -> str:
