@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -473,6 +474,11 @@ class Case:
         except SpiffWorkflowException as exc:
             raise EngineError(str(exc)) from exc
         self._run()
+
+    def data_of(self, engine_task_id: str) -> dict:
+        """A step's data as it completed: the case's data with the step's own answers."""
+        task = self._wf.get_task_from_id(uuid.UUID(engine_task_id))
+        return copy.deepcopy(task.data)
 
     def fire_due_timers(self) -> None:
         self._wf.refresh_timers()

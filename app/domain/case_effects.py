@@ -6,7 +6,8 @@ Declared in the BPMN as properties, so a program says what it pays without code:
 - on an end event or a user task: ``benefit`` = ``monthly`` | ``one_time``, the amount in the
   data variable named by ``benefit_amount`` (default ``amount``), an optional category
   variable ``benefit_category``, an optional ceiling ``benefit_max`` (an expression over
-  ``settings``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
+  ``settings``), on a task an optional ``benefit_when`` (an expression over its data, e.g.
+  ``decision == "approve"``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
 - on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
   ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
   program to start next about the same enrolment (a re-check that ends in termination).
@@ -32,11 +33,12 @@ def _benefit_problems(element_id: str, props: dict) -> list[str]:
         problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
     if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
         problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
-    if props.get("benefit_max"):
-        try:
-            sandbox.compile_expression(props["benefit_max"])
-        except sandbox.ExpressionError as exc:
-            problems.append(f"{element_id}: benefit_max {exc}")
+    for name in ("benefit_max", "benefit_when"):
+        if props.get(name):
+            try:
+                sandbox.compile_expression(props[name])
+            except sandbox.ExpressionError as exc:
+                problems.append(f"{element_id}: {name} {exc}")
     return problems
 
 
@@ -48,6 +50,13 @@ def declaration_problems(model: engine.ProcessModel) -> list[tuple[str, str]]:
 def _next_recheck(settings: dict, category: str | None, today: date) -> date | None:
     months = settings.get(f"recheck_months_{(category or '').lower()}") if category else None
     return ledger.add_months(today, int(months)) if isinstance(months, (int, float)) and months > 0 else None
+
+
+def _holds(condition: str, data: dict) -> bool:
+    try:
+        return bool(sandbox.run(sandbox.compile_expression(condition), sandbox.namespace(dict(data)), evaluate=True))
+    except sandbox.ExpressionError as exc:
+        raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
 
 def _ceiling(props: dict, settings: dict) -> float | None:
@@ -63,7 +72,7 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
     """Enter the amount a step or end event pays, if it declares one."""
     props = definition.model.element_properties.get(element_id, {})
     kind = props.get("benefit")
-    if not kind:
+    if not kind or (props.get("benefit_when") and not _holds(props["benefit_when"], data)):
         return None
     variable = props.get("benefit_amount", "amount")
     if variable not in data:
