@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import calendar, cases, deadlines, definitions, forms, id_numbers, ledger, program_settings, rollouts
+from app.domain import (calendar, cases, deadlines, definitions, eligibility, forms, id_numbers, ledger,
+                        program_settings, rollouts)
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -168,6 +169,9 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
         await ledger.refuse_if_enrolled(conn, body.applicant.id_number, {definition.key, *exclusive})
     settings = await program_settings.in_force(conn, definition, division["path"])
+    if not subject:  # a re-check or termination is about a case already found eligible
+        eligibility.check(definition.model.properties, body.data, body.applicant.model_dump(), settings,
+                          await ledger.rule_functions(conn, body.applicant.id_number))
     try:
         await _check_duplicates(conn, body)
     except Conflict:

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, message_waits
-from app.domain import cases, definitions, forms
+from app.domain import case_effects, cases, definitions, forms
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.principal import Principal
@@ -49,11 +49,16 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
 
 async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
     """Deliver a message to a case that waits for it (409 otherwise), in the caller's transaction."""
+    definition = await definitions.by_id(conn, app["definition_id"])
+    if name in case_effects.enrolment_messages(definition.model):
+        rec = Recorder(principal.name)
+        result = await case_effects.end_by_message(conn, app, definition, name, payload, rec)
+        await rec.flush(conn)
+        return result
     waiting = (await conn.execute(sa.select(message_waits.c.id).where(
         message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
     if waiting is None:
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
-    definition = await definitions.by_id(conn, app["definition_id"])
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     case, ctx = await cases.load_case(conn, definition, app)
