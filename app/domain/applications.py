@@ -193,7 +193,10 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     try:
         # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
         # settings are the values in force at this place today, frozen with the case.
-        start_data = {"staff_relative": False, **body.data, "applicant": applicant, "settings": settings}
+        levels = await division_service.ancestors_by_level(conn, division)
+        start_data = {"staff_relative": False, **body.data, "applicant": applicant, "settings": settings,
+                      # Where the case is, so a process may route by it ("university" in place["levels"]).
+                      "place": {"code": division["code"], "level": division["level"], "levels": sorted(levels)}}
         if subject:
             start_data["subject"] = {"id": subject["id"], "program": subject["program"], "data": subject["data"]}
         case, ctx = await cases.start_case(conn, definition, start_data, row)
