@@ -88,6 +88,11 @@ async def _subject(conn: AsyncConnection, principal: Principal, definition: defi
                    body: ApplicationIn) -> dict | None:
     """The enrolment a re-check or termination is about; it lends the case its person and place."""
     programs = {p.strip() for p in definition.model.properties.get("subject_program", "").split(",") if p.strip()}
+    if about_place(definition):
+        # A place's own case (a school's monthly report) has no applicant.
+        if body.applicant is not None or body.subject_id is not None or body.division_code is None:
+            raise Invalid("place_case", f"{body.program} is about a place: give division_code only, no applicant")
+        return None
     if not programs:
         if body.subject_id is not None:
             raise Invalid("subject_not_allowed", f"{body.program} is not about an existing case; omit subject_id")
@@ -112,6 +117,10 @@ async def _subject(conn: AsyncConnection, principal: Principal, definition: defi
     return row
 
 
+def about_place(definition: definitions.Definition) -> bool:
+    return definition.model.properties.get("about") == "place"
+
+
 def enrols(definition: definitions.Definition) -> bool:
     return any(p.get("benefit") == "monthly" for p in definition.model.element_properties.values())
 
@@ -123,6 +132,8 @@ async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
         if existing:
             raise Conflict("duplicate_external_ref", f"external_ref {body.external_ref!r} is already used in "
                            f"{body.program}", existing_id=existing)
+    if body.applicant is None:
+        return
     active = (await conn.execute(sa.select(applications.c.id).where(
         applications.c.program == body.program, applications.c.applicant_id_number == body.applicant.id_number,
         applications.c.status == "in_progress"))).scalar()
@@ -151,7 +162,8 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
             return replay
     latest = await definitions.latest(conn, body.program)  # 422 for an unknown program, before anything else
     subject = await _subject(conn, principal, latest, body)
-    if not id_numbers.is_valid(body.applicant.id_number):
+    person = body.applicant
+    if person is not None and not id_numbers.is_valid(person.id_number):
         raise Invalid("invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number")
     division = await division_service.get(conn, body.division_code)
     if division is None:
@@ -165,13 +177,13 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
     await _check_staff_relative(conn, body.data)
     forms.validate(definition.application_form, body.data, code="data_invalid")
-    if enrols(definition):
+    if enrols(definition) and person is not None:
         exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
-        await ledger.refuse_if_enrolled(conn, body.applicant.id_number, {definition.key, *exclusive})
+        await ledger.refuse_if_enrolled(conn, person.id_number, {definition.key, *exclusive})
     settings = await program_settings.in_force(conn, definition, division["path"])
-    if not subject:  # a re-check or termination is about a case already found eligible
-        eligibility.check(definition.model.properties, body.data, body.applicant.model_dump(), settings,
-                          await ledger.rule_functions(conn, body.applicant.id_number))
+    if person is not None and not subject:  # a re-check or termination is about a case found eligible
+        eligibility.check(definition.model.properties, body.data, person.model_dump(), settings,
+                          await ledger.rule_functions(conn, person.id_number))
     try:
         await _check_duplicates(conn, body)
     except Conflict:
@@ -181,11 +193,12 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         raise
 
     rec = Recorder(principal.name)
-    applicant = body.applicant.model_dump()
+    applicant = person.model_dump() if person is not None else None
     row = {
         "id": str(uuid.uuid4()), "program": definition.key, "definition_id": definition.id,
         "definition_version": definition.version, "division_code": division["code"], "division_path": division["path"],
-        "status": "in_progress", "applicant": applicant, "applicant_id_number": body.applicant.id_number,
+        "status": "in_progress", "applicant": applicant,
+        "applicant_id_number": person.id_number if person is not None else None,
         "data": body.data, "external_ref": body.external_ref, "engine_state": None, "version": 1,
         "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
         "settings": settings, "family_id": body.family_id, "subject_id": subject["id"] if subject else None,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
 from app.db.models import applications
-from app.domain import calendar, ledger
+from app.domain import calendar, ledger, panels
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid
@@ -185,8 +185,27 @@ async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) 
                                          "purpose": props.get("notify_purpose", "")}, None, app["division_path"])
 
 
+async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
+    """Payments in the last month of each term of this school year (学前教育资助: half the yearly
+    amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
+    settings = app.get("settings") or {}
+    per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
+    year = panels.school_year(calendar.today())
+    months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
+    dates = [date(year + (1 if month < 8 else 0), month, 1) for month in months]
+    counts = await ledger.rule_functions(conn, app["applicant_id_number"])
+    remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
+    for term, day in enumerate(dates[:remaining], 1):
+        await ledger.record(conn, app, kind="one_time", amount=per_term, starts_on=day, scheduled=True,
+                            note={"school_year": year, "term": "autumn" if term == 1 else "spring"})
+    rec.add("benefit.scheduled", app["id"], {"per_term": float(per_term), "payments": [
+        d.isoformat() for d in dates[:remaining]]}, None, app["division_path"])
+
+
 async def on_end(conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder) -> None:
     props = definition.model.element_properties.get(outcome.end_event or "", {})
+    if props.get("benefit_schedule") == "terms":
+        await _schedule_terms(conn, app, rec)
     await record_benefit(conn, app, definition, outcome.end_event or "", outcome.data, rec)
     if props.get("notify_level"):
         await _notify(conn, app, props, rec)

@@ -1,11 +1,13 @@
 """Eligibility rules checked when an application arrives, declared in the BPMN.
 
 A process lists rules as properties ``rule.<name>`` = an expression that must hold, with the
-message shown when it does not as ``rule_message.<name>`` (the users' words). Expressions run in
+message shown when it does not as ``rule_message.<name>`` (the users' words; ``{name}`` shows
+the setting of that name). Expressions run in
 ``app.sandbox`` over the application's data, ``applicant``, ``settings`` and the functions
 below; a rule that fails refuses the application with 422 ``not_eligible`` naming the rule.
 """
 
+import re
 from datetime import date
 
 from app import sandbox
@@ -13,6 +15,7 @@ from app.domain import calendar
 from app.domain.errors import Invalid
 
 PREFIX = "rule."
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 MESSAGE_PREFIX = "rule_message."
 
 
@@ -73,4 +76,6 @@ def check(properties: dict[str, str], data: dict, applicant: dict, settings: dic
         except sandbox.ExpressionError as exc:
             raise Invalid("data_invalid", f"rule {name!r} could not be checked: {exc}", rule=name) from exc
         if not holds:
-            raise Invalid("not_eligible", f"not eligible: {message}", rule=name, message=message)
+            # "{window_days}" in a message shows the setting in force, so the message never goes stale.
+            shown = _PLACEHOLDER.sub(lambda m: str(settings.get(m[1], m[0])), message)
+            raise Invalid("not_eligible", f"not eligible: {shown}", rule=name, message=shown)

@@ -132,7 +132,7 @@ async def _check_cap(conn: AsyncConnection, app: dict, amount: Decimal, year: in
 
 async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, category: str | None = None,
                  cap_exempt: bool = False, starts_on: date | None = None, next_recheck_on: date | None = None,
-                 exclusive_with: set[str] = frozenset(), note: dict | None = None) -> dict:
+                 exclusive_with: set[str] = frozenset(), note: dict | None = None, scheduled: bool = False) -> dict:
     """Enter an approved amount; raises with the rule and the earlier cases when a cap or an
     existing enrolment forbids it (the caller's whole transaction then rolls back)."""
     if kind not in KINDS:
@@ -153,7 +153,7 @@ async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, categor
     row = {"application_id": app["id"], "program": app["program"], "person_id_number": app["applicant_id_number"],
            "family_id": family_id, "division_path": app["division_path"], "kind": kind, "amount": value,
            "year": starts.year, "starts_on": starts, "ends_on": starts if kind == "one_time" else None,
-           "status": "active" if kind == "monthly" else "ended", "category": category,
+           "status": "active" if kind == "monthly" else "scheduled" if scheduled else "ended", "category": category,
            "next_recheck_on": next_recheck_on, "cap_exempt": cap_exempt, "note": note or {},
            "created_at": clock.now(), "ended_at": None}
     row["id"] = (await conn.execute(sa.insert(benefits).values(**row).returning(benefits.c.id))).scalar_one()
