@@ -362,7 +362,7 @@ class Benefit(SQLModel, table=True):
     # Last day paid (inclusive); NULL while a monthly enrolment runs.
     ends_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
     status: str = Field(max_length=16)  # active | ended
-    category: str | None = Field(default=None, max_length=16)  # e.g. 低保 class A/B/C
+    category: str | None = Field(default=None, max_length=32)  # e.g. 低保 class A/B/C, a grade of need
     next_recheck_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
     # Approved above a cap by a case conference ("one case, one decision").
     cap_exempt: bool = False

@@ -88,6 +88,8 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
         raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
                       f"{element_id}", limit=ceiling, field=variable)
     category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
+    if category is not None and (not isinstance(category, str) or len(category) > 32):
+        raise Invalid("invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)")
     today = calendar.today()
     exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
     row = await ledger.record(

@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('starts_on', sa.Date(), nullable=False),
     sa.Column('ends_on', sa.Date(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('next_recheck_on', sa.Date(), nullable=True),
     sa.Column('cap_exempt', sa.Boolean(), nullable=False),
     sa.Column('note', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
