@@ -61,6 +61,7 @@ async def test_panel_majority_notice_head_county_and_a_payment_each_term(kg: Api
     await kg.set_clock("2027-09-06T09:00:00+08:00")
     assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200
     case = await _apply(kg)
+    assert case["settings"]["max_terms"] == 6 and case["settings"]["amount_per_year"] == 1000
     task = await kg.open_task(case["id"], "panel_review")
     assert task["division_code"] == KINDERGARTEN["code"] and task["role"] == "kindergarten_panel"
     done = await kg.complete("panel_clerk", task["id"], {"votes": _votes(4, 1), "held_on": "2027-09-10"})
