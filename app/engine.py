@@ -475,10 +475,42 @@ class Case:
             raise EngineError(str(exc)) from exc
         self._run()
 
+    def _task(self, engine_task_id: str):
+        try:
+            return self._wf.get_task_from_id(uuid.UUID(engine_task_id))
+        except (ValueError, SpiffWorkflowException) as exc:
+            raise EngineError(f"no task {engine_task_id} in this case") from exc
+
+    def return_targets(self, engine_task_id: str) -> list[tuple[str, str]]:
+        """Human steps already done on this step's own path (its ancestors, so never a later step
+        nor a parallel branch), nearest first, one per step: (engine task id, step id)."""
+        task = self._task(engine_task_id)
+        found, seen = [], {task.task_spec.name}
+        node = task.parent
+        while node is not None:
+            name = node.task_spec.name
+            if name in self.model.steps and node.state == TaskState.COMPLETED and name not in seen:
+                found.append((str(node.id), name))
+                seen.add(name)
+            node = node.parent
+        return found
+
+    def reset_to(self, engine_task_id: str) -> None:
+        """Run the case again from a step it already passed: everything after it is dropped
+        (open steps, timers, waits) and the step opens again."""
+        self._task(engine_task_id)
+        try:
+            self._wf.reset_from_task_id(uuid.UUID(engine_task_id))
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+        self._run()
+
+    def cancel(self) -> None:
+        self._wf.cancel()
+
     def data_of(self, engine_task_id: str) -> dict:
         """A step's data as it completed: the case's data with the step's own answers."""
-        task = self._wf.get_task_from_id(uuid.UUID(engine_task_id))
-        return copy.deepcopy(task.data)
+        return copy.deepcopy(self._task(engine_task_id).data)
 
     def fire_due_timers(self) -> None:
         self._wf.refresh_timers()

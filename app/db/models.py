@@ -167,6 +167,11 @@ class Task(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True)
     completed_by: str | None = Field(default=None, max_length=100)
     data: dict | None = Field(default=None, sa_type=JSONType)
+    # Why the step is here again (returned, withdrawn), opinions asked for, the holder's decision
+    # waiting for signers after it: shown with the task.
+    note: dict | None = Field(default=None, sa_type=JSONType)
+    # 委派: the person asked for an opinion; the holder cannot decide until they resolve.
+    delegated_to: str | None = Field(default=None, max_length=100)
     # The BPMN time_limit the deadline came from, kept so a corrected calendar can recompute it.
     time_limit: str | None = Field(default=None, max_length=100)
     due_basis: str | None = Field(default=None, max_length=16)  # calendar | provisional | natural
@@ -277,7 +282,7 @@ class NoticeEntry(SQLModel, table=True):
     application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
     number: int
     public: dict = Field(sa_type=JSONType)
-    status: str = Field(max_length=20)  # listed | objected | passed | resolved
+    status: str = Field(max_length=20)  # listed | objected | passed | resolved | returned | withdrawn
     ends_at: datetime = _ts()
     created_at: datetime = _ts()
 
@@ -385,6 +390,41 @@ class SamplePool(SQLModel, table=True):
     sampled: int = 0
 
 
+class TaskSigner(SQLModel, table=True):
+    """People who decide on a step besides its holder: 加签 before or after, or 会签/或签/依次 deciders."""
+
+    __tablename__ = "task_signers"
+    __table_args__ = (sa.Index("ix_task_signers_user_state", "username", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(foreign_key="tasks.id", max_length=36, index=True)
+    username: str = Field(max_length=100)
+    kind: str = Field(max_length=16)  # before | after | decider
+    seq: int = 0
+    state: str = Field(max_length=16)  # pending | decided | removed
+    decision: str | None = Field(default=None, max_length=16)
+    opinion: str | None = Field(default=None, max_length=2000)
+    added_by: str = Field(max_length=100)
+    added_at: datetime = _ts()
+    decided_at: datetime | None = _ts(nullable=True)
+
+
+class CaseCopy(SQLModel, table=True):
+    """抄送: people or roles who may read a case and find it under 抄送我的, without acting."""
+
+    __tablename__ = "case_copies"
+    __table_args__ = (sa.Index("ix_case_copies_username", "username"), sa.Index("ix_case_copies_role", "role"))
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="applications.id", max_length=36, index=True)
+    task_id: str | None = Field(default=None, foreign_key="tasks.id", max_length=36)
+    username: str | None = Field(default=None, max_length=100)
+    role: str | None = Field(default=None, max_length=64)
+    # Where a copied role applies (the task's place), so a role elsewhere does not see it.
+    division_path: str | None = Field(default=None, sa_type=PathType)
+    note: str | None = Field(default=None, max_length=2000)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+
+
 class Panel(SQLModel, table=True):
     """A review panel registered by an institution for a school year (幼儿园资助评审小组)."""
 
@@ -420,3 +460,5 @@ program_settings = ProgramSetting.__table__
 benefits = Benefit.__table__
 sample_pools = SamplePool.__table__
 panels = Panel.__table__
+task_signers = TaskSigner.__table__
+case_copies = CaseCopy.__table__

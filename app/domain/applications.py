@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import (calendar, cases, deadlines, definitions, eligibility, forms, id_numbers, ledger,
+from app.domain import (calendar, cases, copies, deadlines, definitions, eligibility, forms, id_numbers, ledger,
                         program_settings, rollouts)
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
@@ -64,8 +64,10 @@ async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict
 
 async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
     row = (await conn.execute(sa.select(applications).where(applications.c.id == application_id))).mappings().first()
-    # A case outside the caller's places answers exactly like one that does not exist.
-    if row is None or not principal.can_see(row["division_path"]):
+    # A case outside the caller's places answers exactly like one that does not exist,
+    # unless it was copied to them (抄送).
+    if row is None or not (principal.can_see(row["division_path"])
+                           or await copies.can_read_copy(conn, principal, application_id)):
         raise NotFound("application_not_found", f"no application {application_id!r}")
     return dict(row)
 

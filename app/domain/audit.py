@@ -9,7 +9,9 @@ from app.db.models import events, outbox
 # Audit event types that portals also receive (delivery: issue 8).
 PUBLISHED = {"application.submitted", "application.status_changed", "task.created", "task.completed",
              "task.claimed", "message.received", "task.reminder", "task.overdue", "notice.opened", "notice.closed",
-             "objection.received"}
+             "objection.received", "application.withdrawn", "application.terminated", "task.returned",
+             "task.withdrawn", "task.transferred", "task.delegated", "task.resolved", "task.signers_added",
+             "task.signer_removed", "task.signed", "task.urged", "case.copied", "case.notified"}
 
 
 class Recorder:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import calendar, case_effects, deadlines, ledger, notices, sampling
+from app.domain import calendar, case_effects, copies, deadlines, ledger, notices, sampling, signers
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
@@ -41,6 +41,8 @@ class Context:
 
     days: calendar.WorkingDays
     drawers: list[sampling.Drawer] = field(default_factory=list)
+    # Why open notice entries close early when it is not an objection: "returned", "withdrawn".
+    closing: str | None = None
 
 
 def _uses(definition: Definition, function: str) -> bool:
@@ -93,7 +95,8 @@ def timer_basis(timer: engine.PendingTimer, days: calendar.WorkingDays, start: d
 
 
 TASK_FIELDS = ("id", "application_id", "name", "title", "role", "division_code", "assignee", "state",
-               "created_at", "due_at", "due_basis", "completed_at", "completed_by", "form", "program")
+               "created_at", "due_at", "due_basis", "completed_at", "completed_by", "form", "program", "note",
+               "delegated_to")
 
 
 def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
@@ -119,6 +122,16 @@ async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]
     path = app["division_path"]
     marker = f"/{code}/"
     return code, path[: path.index(marker) + len(marker)]
+
+
+async def _copy_by_bpmn(conn: AsyncConnection, app: dict, definition: Definition, opened: list[dict],
+                        rec: Recorder) -> None:
+    """A step's ``cc_roles`` (抄送) are copied when it opens, at the step's own place."""
+    for row in opened:
+        roles = [r.strip() for r in definition.model.steps[row["name"]].properties.get("cc_roles", "").split(",")
+                 if r.strip()]
+        if roles:
+            await copies.add(conn, app, row, [], roles, None, rec)
 
 
 def _is_notice(definition: Definition, element_id: str) -> bool:
@@ -154,7 +167,7 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
             "assignee": None, "form": ready.step.properties.get("form"), "created_at": now,
             "due_at": deadline.due_at, "due_basis": deadline.basis, "remind_at": deadline.remind_at,
             "time_limit": time_limit, "completed_at": None, "completed_by": None, "data": None,
-            "reminded_at": None, "overdue_at": None, "claimed_at": None,
+            "reminded_at": None, "overdue_at": None, "claimed_at": None, "note": None, "delegated_to": None,
         })
     if opened:
         await conn.execute(sa.insert(tasks), opened)
@@ -162,6 +175,13 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
             rec.add("task.created", app_id, {"role": row["role"], "division_code": row["division_code"],
                                              "due_at": row["due_at"].isoformat() if row["due_at"] else None},
                     row, row["division_path"])
+        await _copy_by_bpmn(conn, app, definition, opened, rec)
+        for row in opened:  # 会签/或签/依次: the deciders are known when the step opens
+            props = definition.model.steps[row["name"]].properties
+            if signers.mode_of(props):
+                names = await signers.create_deciders(conn, row, props, app["data"] or {})
+                rec.add("task.deciders_set", app_id, {"mode": props["approval_mode"], "deciders": names}, row,
+                        row["division_path"])
 
     if outcome.timers_removed:
         ended = await conn.execute(
@@ -174,7 +194,7 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         for timer in ended.all():
             if _is_notice(definition, timer.name):
                 await notices.close_entries(conn, app_id, timer.name, rec, app["division_path"],
-                                            objected=timer.due_at > now)
+                                            objected=timer.due_at > now, reason=ctx.closing)
     if outcome.timers_added:
         rows = []
         for t in outcome.timers_added:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
-from app.domain import case_effects, eligibility
+from app.domain import case_effects, eligibility, signers
 from app.db.models import process_definitions as defs
 from app.domain.deadlines import parse_time_limit
 from app.domain.divisions import LEVELS, check_role, role_level
@@ -95,6 +95,9 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
         errors.append(_problem("invalid_notice_fields", problem, model.key))
     for problem in settings_check(model):
         errors.append(_problem("invalid_setting", problem, model.key))
+    for step in model.steps.values():
+        for problem in signers.declaration_problems(step.id, step.properties):
+            errors.append(_problem("invalid_approval_mode", problem, step.id, model))
     for problem in eligibility.declaration_problems(model.properties):
         errors.append(_problem("invalid_expression", problem, model.key))
     for element_id, problem in case_effects.declaration_problems(model):

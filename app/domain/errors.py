@@ -35,3 +35,9 @@ class Unauthorized(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+
+
+class TooMany(DomainError):
+    """Rate-limited; ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status = 429

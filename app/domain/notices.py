@@ -94,18 +94,20 @@ async def open_entry(conn: AsyncConnection, app: dict, definition: Definition, s
 
 
 async def close_entries(conn: AsyncConnection, application_id: str, step: str, rec: Recorder,
-                        division_path: str, *, objected: bool) -> None:
-    """The case stopped waiting at its notice: the period ended, or an objection took it away."""
+                        division_path: str, *, objected: bool, reason: str | None = None) -> None:
+    """The case stopped waiting at its notice: the period ended, an objection took it away, or
+    the case went back (``reason`` "returned") or was withdrawn."""
     listed = notice_entries.c.id.in_(
         sa.select(notice_entries.c.id).join(notices, notices.c.id == notice_entries.c.notice_id)
         .where(notice_entries.c.application_id == application_id, notices.c.step == step,
                notice_entries.c.status == "listed"))
     closed = await conn.execute(sa.update(notice_entries).where(listed)
-                                .values(status="objected" if objected else "passed")
+                                .values(status=reason or ("objected" if objected else "passed"))
                                 .returning(notice_entries.c.notice_id))
     for row in closed:
-        rec.add("notice.closed" if not objected else "notice.objected", application_id,
-                {"notice_id": row.notice_id}, None, division_path)
+        kind = "notice.closed" if reason or not objected else "notice.objected"
+        rec.add(kind, application_id, {"notice_id": row.notice_id, **({"reason": reason} if reason else {})},
+                None, division_path)
 
 
 def _state(row) -> str:

@@ -12,7 +12,7 @@ Whatever the step, the staff member an application names as a close relative
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import tasks
+from app.db.models import task_signers, tasks
 from app.domain.definitions import Definition
 from app.domain.errors import Forbidden
 from app.domain.principal import Principal
@@ -45,6 +45,11 @@ async def check(conn: AsyncConnection, principal: Principal, definition: Definit
     done = set((await conn.execute(sa.select(tasks.c.name).where(
         tasks.c.application_id == task["application_id"], tasks.c.completed_by == principal.name,
         tasks.c.state == "completed", tasks.c.name != task["name"]))).scalars())
+    # Signing or voting on a step (加签, 会签) is deciding it too.
+    done |= set((await conn.execute(sa.select(tasks.c.name).join(task_signers, task_signers.c.task_id == tasks.c.id)
+                                    .where(tasks.c.application_id == task["application_id"],
+                                           task_signers.c.username == principal.name,
+                                           task_signers.c.state == "decided", tasks.c.name != task["name"]))).scalars())
     if mode == "strict":
         clash = done
     else:

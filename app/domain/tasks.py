@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
-from app.db.models import applications, tasks, users
-from app.domain import accounts, calendar, case_effects, cases, definitions, forms, notices, panels, separation
+from app.db.models import applications, case_copies, task_signers, tasks, users
+from app.domain import (accounts, calendar, case_effects, cases, copies, definitions, forms, notices, panels,
+                        separation, signers)
 from app.domain.objections import answering_steps
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
@@ -19,7 +20,8 @@ from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
 from app.metrics import TASK_COMPLETIONS
 
-SCOPES = ("candidate", "mine", "all")
+# 待认领, 我的待办, everything in my places, 已办, 抄送我的, 我发起的.
+SCOPES = ("candidate", "mine", "all", "done", "cc", "started")
 STATES = ("open", "completed", "cancelled")
 SORTS = {"due_at": (tasks.c.due_at.asc().nulls_last(),), "-due_at": (tasks.c.due_at.desc().nulls_last(),),
          "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),)}
@@ -36,16 +38,7 @@ async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, prog
         raise Invalid("invalid_due_before", "due_before needs a timezone offset")
     if state is not None and state not in STATES:
         raise Invalid("invalid_state", f"state must be one of {STATES}")
-    query = sa.select(tasks)
-    if scope == "candidate":
-        query = query.where(tasks.c.state == "open", tasks.c.assignee.is_(None),
-                            principal.actionable(tasks.c.role, tasks.c.division_path))
-    elif scope == "mine":
-        query = query.where(tasks.c.assignee == principal.name, tasks.c.state == (state or "open"))
-    else:
-        query = query.where(principal.visible(tasks.c.division_path))
-        if state:
-            query = query.where(tasks.c.state == state)
+    query = sa.select(tasks).where(scope_condition(principal, scope, state))
     if program:
         query = query.where(tasks.c.program == program)
     if division_code:
@@ -60,6 +53,32 @@ async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, prog
     days = await calendar.load(conn)
     return {"items": [cases.task_view(r, days) for r in rows[:limit]], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
+
+
+def scope_condition(principal: Principal, scope: str, state: str | None):
+    if scope == "candidate":
+        return sa.and_(tasks.c.state == "open", tasks.c.assignee.is_(None),
+                       principal.actionable(tasks.c.role, tasks.c.division_path))
+    if scope == "mine":  # held by me, or waiting for my opinion (委派) or my signature (加签, 会签)
+        return sa.and_(tasks.c.state == (state or "open"), sa.or_(
+            tasks.c.assignee == principal.name, tasks.c.delegated_to == principal.name,
+            tasks.c.id.in_(signers.waiting_for(principal.name))))
+    if scope == "done":  # 已办: steps I decided
+        return sa.and_(tasks.c.completed_by == principal.name, tasks.c.state == (state or "completed"))
+    if scope == "cc":
+        return tasks.c.id.in_(sa.select(case_copies.c.task_id).where(copies.copied_to(principal)))
+    if scope == "started":  # cases my portal or I submitted
+        return sa.and_(tasks.c.state == (state or "open"), tasks.c.application_id.in_(
+            sa.select(applications.c.id).where(applications.c.created_by == principal.name)))
+    condition = principal.visible(tasks.c.division_path)
+    return sa.and_(condition, tasks.c.state == state) if state else condition
+
+
+async def counts(conn: AsyncConnection, principal: Principal) -> dict:
+    """How many tasks each inbox tab holds (open ones; 已办: all I decided), in one round trip."""
+    columns = [sa.select(sa.func.count()).select_from(tasks).where(scope_condition(principal, scope, None))
+               .scalar_subquery().label(scope) for scope in SCOPES if scope != "all"]
+    return dict((await conn.execute(sa.select(*columns))).mappings().one())
 
 
 async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
@@ -162,7 +181,7 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
     return cases.task_view(task)
 
 
-async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
+async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
     # The task and its case in one round trip: this is the hottest path of the service.
     row = (await conn.execute(
         sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
@@ -170,21 +189,57 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     )).mappings().first()
     if row is None or not principal.can_see(row["division_path"]):
         raise NotFound("task_not_found", f"no task {task_id!r}")
-    task = {k: v for k, v in row.items() if not k.startswith("app_")}
-    app = {k[4:]: v for k, v in row.items() if k.startswith("app_")}
+    return ({k: v for k, v in row.items() if not k.startswith("app_")},
+            {k[4:]: v for k, v in row.items() if k.startswith("app_")})
+
+
+async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
+    task, app = await _task_and_case(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
     if task["assignee"] not in (None, principal.name):
         raise Conflict("task_claimed", "someone else holds this task")
+    if task["delegated_to"]:
+        raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion (委派)")
     definition = await definitions.by_id(conn, app["definition_id"])
+    props = definition.model.steps[task["name"]].properties
+    if signers.mode_of(props):
+        raise Conflict("decided_by_votes", f"{task['name']} is decided by its deciders' votes (POST .../sign)")
+    before = await signers.pending_before(conn, task["id"])
+    if before:
+        raise Conflict("signers_pending", f"{before} sign before you decide (加签)", signers=before)
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
-    if definition.model.steps[task["name"]].properties.get("panel") == "true":
+    if props.get("panel") == "true":
         data = await panels.decide(conn, task["division_code"], data)
-    rec = Recorder(principal.name)
-    if task["name"] in answering_steps(definition):
-        await notices.answer(conn, app["id"], data.get("objection_outcomes"), principal.name, rec, app["division_path"])
+    if await signers.has_after(conn, task["id"]):
+        return await _hold_for_signers(conn, principal, task, app, data)
+    return await finish(conn, principal.name, task, app, definition, data)
 
+
+async def _hold_for_signers(conn: AsyncConnection, principal: Principal, task: dict, app: dict, data: dict) -> dict:
+    """The holder decided; the signers added after them decide next (the decision waits on the task)."""
+    note = {**(task["note"] or {}), "pending_decision": {"by": principal.name, "data": data}}
+    done = await conn.execute(sa.update(tasks).where(
+        tasks.c.id == task["id"], tasks.c.state == "open",
+        sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name))
+        .values(assignee=principal.name, note=note))
+    if done.rowcount != 1:
+        raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
+    await signers.hand_to_after_signers(conn, task["id"])
+    rec = Recorder(principal.name)
+    rec.add("task.decided_awaiting_signers", app["id"], data, task, task["division_path"])
+    await rec.flush(conn)
+    task.update(assignee=principal.name, note=note)
+    return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
+            "next_tasks": [], "waiting_for_signers": True}
+
+
+async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, definition, data: dict) -> dict:
+    """Complete the engine step with ``data`` as ``actor`` and persist what follows."""
+    rec = Recorder(actor)
+    if task["name"] in answering_steps(definition):
+        await notices.answer(conn, app["id"], data.get("objection_outcomes"), actor, rec, app["division_path"])
     case, ctx = await cases.load_case(conn, definition, app)
     if not case.is_ready(task["engine_task_id"]):
         raise Conflict("task_not_open", "the case has moved past this step")
@@ -197,9 +252,9 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     # The guarded update is the race referee: of two reviewers, exactly one matches it.
     done = await conn.execute(
         sa.update(tasks)
-        .where(tasks.c.id == task_id, tasks.c.state == "open",
-               sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name))
-        .values(state="completed", assignee=principal.name, completed_at=rec.at, completed_by=principal.name, data=data)
+        .where(tasks.c.id == task["id"], tasks.c.state == "open",
+               sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == actor))
+        .values(state="completed", assignee=actor, completed_at=rec.at, completed_by=actor, data=data)
     )
     if done.rowcount != 1:
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
@@ -212,3 +267,79 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     TASK_COMPLETIONS.labels(program=definition.key).inc()
     return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
             "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+
+
+async def add_signers(conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignersIn) -> dict:
+    """加签: only the holder, to people who work at or above the step's place."""
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_open(task)
+    if task["assignee"] != principal.name:
+        raise Conflict("claim_first", "claim the task before adding signers to it")
+    if task["note"] and task["note"].get("pending_decision"):
+        raise Conflict("task_decided", "you have decided; the signers after you are deciding now")
+    definition = await definitions.by_id(conn, app["definition_id"])
+    for username in body.usernames:
+        if username == principal.name:
+            raise Invalid("cannot_sign", "you hold the task already")
+        target = await accounts.principal_for_user(conn, username)
+        if not target.grants or not target.can_see(task["division_path"]):
+            raise Invalid("cannot_sign", f"{username} works for no place at or above {task['division_code']}")
+        await separation.check(conn, target, definition, task, app["data"])
+    await signers.add(conn, task, body.usernames, body.position, principal.name)
+    rec = Recorder(principal.name)
+    rec.add("task.signers_added", app["id"], {"usernames": body.usernames, "position": body.position,
+                                              "note": body.note}, task, task["division_path"])
+    await rec.flush(conn)
+    return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+
+
+async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+    """减签: only signers added this way, only before they have signed."""
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_open(task)
+    if task["assignee"] != principal.name:
+        raise Conflict("claim_first", "only the task's holder removes signers")
+    await signers.remove(conn, task, username)
+    rec = Recorder(principal.name)
+    rec.add("task.signer_removed", app["id"], {"username": username}, task, task["division_path"])
+    await rec.flush(conn)
+    return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+
+
+async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignIn) -> dict:
+    """A signer's or decider's vote; the step completes when the votes decide it."""
+    row = (await conn.execute(
+        sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
+        .join(applications, applications.c.id == tasks.c.application_id).where(tasks.c.id == task_id)
+    )).mappings().first()
+    if row is None:
+        raise NotFound("task_not_found", f"no task {task_id!r}")
+    task = {k: v for k, v in row.items() if not k.startswith("app_")}
+    app = {k[4:]: v for k, v in row.items() if k.startswith("app_")}
+    _require_open(task)
+    definition = await definitions.by_id(conn, app["definition_id"])
+    props = definition.model.steps[task["name"]].properties
+    await separation.check(conn, principal, definition, task, app["data"])
+    verdict = await signers.vote(conn, task, principal.name, body, props)
+    rec = Recorder(principal.name)
+    rec.add("task.signed", app["id"], {"decision": body.decision, "opinion": body.opinion}, task, task["division_path"])
+    await rec.flush(conn)
+    if verdict.back_to_holder:
+        note = {**(task["note"] or {}), "refused_by_signer": {"by": principal.name, "opinion": body.opinion}}
+        note.pop("pending_decision", None)
+        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"]).values(note=note))
+        await conn.execute(sa.update(task_signers).where(
+            task_signers.c.task_id == task["id"], task_signers.c.kind == "after",
+            task_signers.c.state.in_(("pending", "decided"))).values(state="queued", decision=None, opinion=None))
+        return {"task_id": task["id"], "back_to": task["assignee"], "signers": signers.view(
+            await signers.rows_of(conn, task["id"]))}
+    if verdict.decision is None:
+        return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+    await signers.close_open(conn, task["id"])
+    if verdict.decision == "holder":  # the last signer after the holder agreed: the holder's decision stands
+        held = task["note"]["pending_decision"]
+        return await finish(conn, held["by"], task, app, definition, held["data"])
+    votes = signers.view(await signers.rows_of(conn, task["id"]))
+    data = {"decision": verdict.decision, "votes": [{k: v[k] for k in ("username", "decision", "opinion")}
+                                                    for v in votes if v["state"] == "decided"]}
+    return await finish(conn, principal.name, task, app, definition, data)

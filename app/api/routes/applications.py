@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import applications, ledger
+from app.domain import applications, ledger, task_actions
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -42,3 +42,10 @@ async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         await applications.load_row(conn, me, application_id)
         return await ledger.of_application(conn, application_id)
+
+
+@router.post("/{application_id}/withdraw")
+async def withdraw(ctx: Ctx, application_id: str, body: task_actions.ReasonIn) -> dict:
+    """撤销: the submitting portal or the township withdraws the application until the county decides."""
+    async with ctx.begin() as (conn, me):
+        return await task_actions.cancel_application(conn, me, application_id, body)

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import tasks
+from app.domain import signers, task_actions, task_people, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -25,6 +25,13 @@ async def inbox(ctx: Ctx, scope: str = "candidate", program: str | None = None, 
         return await tasks.inbox(conn, me, scope=scope, program=program, division_code=division_code,
                                  overdue=overdue, state=state, limit=limit, offset=offset, due_before=due_before,
                                  sort=sort)
+
+
+@router.get("/counts")
+async def counts(ctx: Ctx) -> dict:
+    """Open tasks in each inbox tab (待认领, 我的待办, 抄送我的, 我发起的) and steps I decided (已办)."""
+    async with ctx.begin() as (conn, me):
+        return await tasks.counts(conn, me)
 
 
 @router.get("/{task_id}")
@@ -55,3 +62,80 @@ async def assign(ctx: Ctx, task_id: str, body: AssignIn) -> dict:
 async def complete(ctx: Ctx, task_id: str, body: CompleteIn) -> dict:
     async with ctx.begin() as (conn, me):
         return await tasks.complete(conn, me, task_id, body.data)
+
+
+@router.get("/{task_id}/return-targets")
+async def return_targets(ctx: Ctx, task_id: str) -> list[dict]:
+    """Earlier steps of this step's own path the case may be returned to (退回)."""
+    async with ctx.begin() as (conn, me):
+        return await task_actions.return_targets(conn, me, task_id)
+
+
+@router.post("/{task_id}/return")
+async def return_(ctx: Ctx, task_id: str, body: task_actions.ReturnIn) -> dict:
+    """退回: send the case back to an earlier step, with the reason."""
+    async with ctx.begin() as (conn, me):
+        return await task_actions.return_to(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/withdraw")
+async def withdraw(ctx: Ctx, task_id: str) -> dict:
+    """撤回: reopen the step you completed, while nothing after it has been touched."""
+    async with ctx.begin() as (conn, me):
+        return await task_actions.withdraw(conn, me, task_id)
+
+
+@router.post("/{task_id}/transfer")
+async def transfer(ctx: Ctx, task_id: str, body: task_people.TransferIn) -> dict:
+    """转办: hand the task to someone else who may act on it."""
+    async with ctx.begin() as (conn, me):
+        return await task_people.transfer(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/delegate")
+async def delegate(ctx: Ctx, task_id: str, body: task_people.DelegateIn) -> dict:
+    """委派: ask someone for an opinion; the task comes back to you to decide."""
+    async with ctx.begin() as (conn, me):
+        return await task_people.delegate(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/resolve")
+async def resolve(ctx: Ctx, task_id: str, body: task_people.OpinionIn) -> dict:
+    """Give the opinion a task was delegated to you for."""
+    async with ctx.begin() as (conn, me):
+        return await task_people.resolve(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/signers")
+async def add_signers(ctx: Ctx, task_id: str, body: signers.SignersIn) -> dict:
+    """加签: people who decide before you, or after you."""
+    async with ctx.begin() as (conn, me):
+        return await tasks.add_signers(conn, me, task_id, body)
+
+
+@router.delete("/{task_id}/signers/{username}")
+async def remove_signer(ctx: Ctx, task_id: str, username: str) -> dict:
+    """减签: remove a signer you added, before they have signed."""
+    async with ctx.begin() as (conn, me):
+        return await tasks.remove_signer(conn, me, task_id, username)
+
+
+@router.post("/{task_id}/sign")
+async def sign(ctx: Ctx, task_id: str, body: signers.SignIn) -> dict:
+    """A signer's or decider's vote (加签, 会签, 或签, 依次)."""
+    async with ctx.begin() as (conn, me):
+        return await tasks.sign(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/cc")
+async def cc(ctx: Ctx, task_id: str, body: task_people.CopyIn) -> dict:
+    """抄送: let people or roles read the case; they cannot act on it."""
+    async with ctx.begin() as (conn, me):
+        return await task_people.copy(conn, me, task_id, body)
+
+
+@router.post("/{task_id}/urge")
+async def urge(ctx: Ctx, task_id: str, body: task_people.UrgeIn) -> dict:
+    """催办: remind the task's holders (a supervising office or the submitting portal; once a working day)."""
+    async with ctx.begin() as (conn, me):
+        return await task_people.urge(conn, me, task_id, body)

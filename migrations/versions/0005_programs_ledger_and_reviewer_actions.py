@@ -1,4 +1,4 @@
-"""benefits ledger, program settings, sampling, cases about places
+"""benefits ledger, program settings, sampling, cases about places, panels, reviewer actions
 
 Revision ID: 0005
 Revises: 0004
@@ -98,9 +98,67 @@ def upgrade() -> None:
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('decisions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
 
+    # Reviewer actions (退回, 委派, 加签, 抄送).
+    op.create_table('case_copies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('division_path', sa.String(length=512).with_variant(sa.String(length=512, collation='C'), 'postgresql'), nullable=True),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_case_copies_application_id_applications')),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_case_copies_task_id_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_copies'))
+    )
+    with op.batch_alter_table('case_copies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_copies_application_id'), ['application_id'], unique=False)
+        batch_op.create_index('ix_case_copies_role', ['role'], unique=False)
+        batch_op.create_index('ix_case_copies_username', ['username'], unique=False)
+
+    op.create_table('task_signers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('decision', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('opinion', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+    sa.Column('added_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('added_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', app.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_task_signers_task_id_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_signers'))
+    )
+    with op.batch_alter_table('task_signers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_signers_task_id'), ['task_id'], unique=False)
+        batch_op.create_index('ix_task_signers_user_state', ['username', 'state'], unique=False)
+
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('note', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True))
+        batch_op.add_column(sa.Column('delegated_to', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_column('delegated_to')
+        batch_op.drop_column('note')
+
+    with op.batch_alter_table('task_signers', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_signers_user_state')
+        batch_op.drop_index(batch_op.f('ix_task_signers_task_id'))
+
+    op.drop_table('task_signers')
+    with op.batch_alter_table('case_copies', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_copies_username')
+        batch_op.drop_index('ix_case_copies_role')
+        batch_op.drop_index(batch_op.f('ix_case_copies_application_id'))
+
+    op.drop_table('case_copies')
+
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.drop_column('decisions')
 
