@@ -205,14 +205,16 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     props = definition.model.steps[task["name"]].properties
     if signers.mode_of(props):
         raise Conflict("decided_by_votes", f"{task['name']} is decided by its deciders' votes (POST .../sign)")
-    before = await signers.pending_before(conn, task["id"])
+    # Only a task someone added signers to has rows to look at (the hot path stays one query).
+    has_signers = bool(task["note"] and task["note"].get("has_signers"))
+    before = await signers.pending_before(conn, task["id"]) if has_signers else []
     if before:
         raise Conflict("signers_pending", f"{before} sign before you decide (加签)", signers=before)
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
     if props.get("panel") == "true":
         data = await panels.decide(conn, task["division_code"], data)
-    if await signers.has_after(conn, task["id"]):
+    if has_signers and await signers.has_after(conn, task["id"]):
         return await _hold_for_signers(conn, principal, task, app, data)
     return await finish(conn, principal.name, task, app, definition, data)
 
@@ -286,6 +288,8 @@ async def add_signers(conn: AsyncConnection, principal: Principal, task_id: str,
             raise Invalid("cannot_sign", f"{username} works for no place at or above {task['division_code']}")
         await separation.check(conn, target, definition, task, app["data"])
     await signers.add(conn, task, body.usernames, body.position, principal.name)
+    await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"]).values(
+        note={**(task["note"] or {}), "has_signers": True}))
     rec = Recorder(principal.name)
     rec.add("task.signers_added", app["id"], {"usernames": body.usernames, "position": body.position,
                                               "note": body.note}, task, task["division_path"])
