@@ -11,12 +11,13 @@ from prometheus_client import make_asgi_app
 from app.api import problems
 from app.api.body_limit import BodyLimit
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, public, supervision,
-                            tasks)
+                            tasks, webhooks)
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
 from app.domain import calendar as calendar_service
 from app.domain import rescheduling
+from app.domain.deliveries import Policy
 from app.domain import definitions as definition_service
 from app.worker import run_forever
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             if run_worker:
                 worker = asyncio.create_task(run_forever(
                     app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
-                    settings.claim_stale_working_days))
+                    settings.claim_stale_working_days, Policy.from_settings(settings)))
             yield
         finally:
             if worker is not None:
@@ -70,8 +71,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     problems.install(app)
     app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
-    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public):
+    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public,
+                   webhooks):
         app.include_router(module.router, prefix="/api/v1")
+    webhooks.document_events(app)
 
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.mount("/metrics", make_asgi_app())

@@ -1,4 +1,4 @@
-"""The background worker: timers, deadline reminders, overdue marks and stale claims, on the service clock."""
+"""The background worker: timers, deadline reminders, overdue marks, stale claims and webhooks, on the service clock."""
 
 import asyncio
 from dataclasses import asdict, dataclass
@@ -7,7 +7,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import transaction
+from app.delivery import run_deliveries
 from app.domain import reminders, service_clock, timers
+from app.domain.deliveries import Policy
 from app.domain.errors import DomainError
 
 log = structlog.get_logger(__name__)
@@ -19,6 +21,7 @@ class Round:
     reminders: int = 0
     overdue: int = 0
     claims_released: int = 0
+    webhook_attempts: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,23 +54,27 @@ async def _drain(db: AsyncEngine, step, *args) -> int:
             return total
 
 
-async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None) -> Round:
+async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None,
+                       webhooks: Policy | None = None) -> Round:
+    """Everything due now; webhooks last, so the events of this round go out in it (None: no sending)."""
     result = Round(fired=await run_due_timers(db, limit))
     result.reminders = await _drain(db, reminders.send_reminders)
     result.overdue = await _drain(db, reminders.mark_overdue)
     result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
+    if webhooks is not None:
+        result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result
 
 
 async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool,
-                      stale_claim_working_days: int) -> None:
+                      stale_claim_working_days: int, webhooks: Policy | None = None) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
     while True:
         try:
             if sync_clock:
                 async with transaction(db) as conn:
                     await service_clock.load(conn)
-            await run_due_work(db, stale_claim_working_days, batch_size)
+            await run_due_work(db, stale_claim_working_days, batch_size, webhooks)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the worker alive; the failure is logged with its traceback

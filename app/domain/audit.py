@@ -1,15 +1,17 @@
 """The audit trail and the outbox, both written inside the caller's transaction."""
 
+import uuid
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import events, outbox
+from app.domain.webhook_events import DATA_MODELS, OUTCOME_TYPES, public_data
 
-# Audit event types that portals also receive (delivery: issue 8).
-PUBLISHED = {"application.submitted", "application.status_changed", "task.created", "task.completed",
-             "task.claimed", "message.received", "task.reminder", "task.overdue", "notice.opened", "notice.closed",
-             "objection.received"}
+# Audit event types that portals also receive (webhooks, app/delivery.py); their payloads
+# carry only the fields of ``webhook_events.DATA_MODELS``.
+PUBLISHED = set(DATA_MODELS) - {"webhook.ping"}
 
 
 class Recorder:
@@ -28,12 +30,24 @@ class Recorder:
             "task_id": task["id"] if task else None, "task_name": task["name"] if task else None, "data": data,
         })
         if type_ in PUBLISHED:
-            self._outbox.append({
-                "event_type": type_, "application_id": application_id, "division_path": division_path,
-                "created_at": self.at,
-                "payload": {"type": type_, "at": self.at.isoformat(), "application_id": application_id,
-                            "task_id": task["id"] if task else None, "task": task["name"] if task else None},
-            })
+            self.publish(type_, application_id, data, task, division_path)
+        if type_ == "application.status_changed" and data.get("to") in OUTCOME_TYPES:
+            self.publish(OUTCOME_TYPES[data["to"]], application_id, {"status": data["to"]}, None, division_path)
+
+    def publish(self, type_: str, application_id: str | None, data: dict, task: dict | None,
+                division_path: str | None) -> None:
+        """An outbox row only; the fan-out adds the case's program and division."""
+        if type_ == "task.claimed" and task:
+            data = {"assignee": task.get("assignee"), **data}
+        self._outbox.append({
+            "event_type": type_, "application_id": application_id, "division_path": division_path,
+            "created_at": self.at,
+            "payload": {"id": str(uuid.uuid4()), "type": type_, "time": self.at.isoformat(),
+                        "application_id": application_id,
+                        "task": {"id": task["id"], "name": task["name"], "role": task.get("role"),
+                                 "division_code": task.get("division_code")} if task else None,
+                        "data": public_data(type_, data)},
+        })
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self._events:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
 from app.db.models import process_definitions as defs
+from app.domain.audit import Recorder
 from app.domain.deadlines import parse_time_limit
 from app.domain.divisions import LEVELS, check_role, role_level
 from app.domain.errors import DomainError, Invalid, NotFound
@@ -132,6 +133,9 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
         key=model.key, version=version, name=model.name, xml=xml.decode("utf-8"), sha256=digest, forms=forms,
         deployed_at=clock.now(), deployed_by=deployed_by, version_tag=version_tag, comment=comment,
     ))
+    rec = Recorder(deployed_by)
+    rec.add("definition.deployed", None, {"key": model.key, "version": version, "name": model.name})
+    await rec.flush(conn)
     return {"key": model.key, "version": version, "name": model.name}, True
 
 
