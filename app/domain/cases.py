@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import calendar, deadlines, notices
+from app.domain import calendar, deadlines, early_messages, notices
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
@@ -181,7 +181,10 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         raise Conflict("concurrent_change", "the case was changed by someone else at the same time; reload and retry")
     if status != app["status"]:
         rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
-    app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None)
+    app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None,
+               engine_state=outcome.state)
+    if outcome.messages_added and not outcome.completed:
+        await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
     return opened
 
 

@@ -1,61 +1,143 @@
-"""Messages from portals (materials supplemented, objection…), routed to cases in SQL."""
+"""Messages from portals (materials supplemented, objection, person deceased…), routed to cases in SQL.
+
+A message names its case by ``application_id``, by ``external_ref`` (with ``program`` when the
+reference is used in several programs), or names a person by ``id_number`` (with or without
+``program``) and then reaches every active case of that person. Its payload must satisfy the
+form its catching event declares. A case that does not wait for it answers 409, unless the
+catching event declares ``keep_early`` (a time limit): then the message is kept and delivered
+when the case gets there (``domain/early_messages.py``). An ``Idempotency-Key`` header or a
+``message_id`` makes retries safe: the same key and body answer the first answer again.
+"""
+
+import hashlib
+import json
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
-from app.db.models import applications, message_waits
-from app.domain import cases, definitions, forms
+from app.db.models import applications, idempotency_keys, message_waits
+from app.domain import cases, definitions, early_messages, forms
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.principal import Principal
+
+# Stored answers are rendered as the API renders them, so a replay is alike.
+_JSON = TypeAdapter(dict)
 
 
 class MessageIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     application_id: str | None = Field(default=None, max_length=36)
     external_ref: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, min_length=1, max_length=18,
+                                  description="a person: reaches every active case of theirs (in `program` if given)")
     program: str | None = Field(default=None, max_length=100)
+    message_id: str | None = Field(default=None, min_length=1, max_length=150,
+                                   description="the sender's id for this message; same role as Idempotency-Key")
     payload: dict = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> "MessageIn":
-        if (self.application_id is None) == (self.external_ref is None):
-            raise ValueError("give exactly one of application_id or external_ref")
+        if sum(x is not None for x in (self.application_id, self.external_ref, self.id_number)) != 1:
+            raise ValueError("give exactly one of application_id, external_ref or id_number")
         return self
 
 
-async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
+async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict]:
     query = sa.select(applications)
     if body.application_id is not None:
         query = query.where(applications.c.id == body.application_id)
-    else:
+    elif body.external_ref is not None:
         query = query.where(applications.c.external_ref == body.external_ref)
-        if body.program:
-            query = query.where(applications.c.program == body.program)
-    rows = [dict(r) for r in (await conn.execute(query.limit(2))).mappings()
-            if principal.can_see(r["division_path"])]
+    else:
+        query = query.where(applications.c.applicant_id_number == body.id_number,
+                            applications.c.status == "in_progress").order_by(applications.c.created_at)
+    if body.program and body.application_id is None:
+        query = query.where(applications.c.program == body.program)
+    limit = 2 if body.id_number is None else 100
+    rows = [dict(r) for r in (await conn.execute(query.limit(limit))).mappings() if principal.can_see(r["division_path"])]
     if not rows:
-        raise NotFound("application_not_found", "no such application")
-    if len(rows) > 1:
+        raise NotFound("application_not_found", "no such application" if body.id_number is None
+                       else "this person has no active application you can see")
+    if len(rows) > 1 and body.external_ref is not None:
         raise Invalid("ambiguous_external_ref", "external_ref is used in several programs; add 'program'")
-    return rows[0]
+    return rows
+
+
+def _key(body: MessageIn, header: str | None) -> str | None:
+    if header is not None and body.message_id is not None and header != body.message_id:
+        raise Invalid("idempotency_key_mismatch", "Idempotency-Key and message_id differ")
+    key = header if header is not None else body.message_id
+    return None if key is None else "message:" + key
+
+
+async def _replay(conn: AsyncConnection, principal: Principal, key: str, request_hash: str) -> dict | None:
+    row = (await conn.execute(sa.select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
+        idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key))).first()
+    if row is None:
+        return None
+    if row.request_sha256 != request_hash:
+        raise Conflict("idempotency_key_reused", "this message id was used for a different message")
+    return row.response
+
+
+async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, idempotency_key: str | None) -> dict:
+    key = _key(body, idempotency_key)
+    request_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json", exclude={"message_id"}),
+                                             sort_keys=True).encode()).hexdigest()
+    if key is not None:
+        if (replay := await _replay(conn, principal, key, request_hash)) is not None:
+            return replay
+        try:
+            # Claim the key first: a concurrent retry waits here for this transaction, then replays it.
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(idempotency_keys).values(
+                    principal=principal.name, key=key, request_sha256=request_hash, status_code=202, response={},
+                    created_at=Recorder(principal.name).at))
+        except IntegrityError:
+            if (replay := await _replay(conn, principal, key, request_hash)) is not None:
+                return replay
+            raise
+    targets = await _find(conn, principal, body)
+    if body.id_number is None:
+        result = await deliver_to(conn, principal, targets[0], body.name, body.payload)
+    else:
+        reached = []
+        for app in targets:
+            try:
+                reached.append(await deliver_to(conn, principal, app, body.name, body.payload))
+            except Conflict as exc:
+                if exc.code != "no_waiting_receiver":  # raised before this case was changed
+                    raise
+        if not reached:
+            raise Conflict("no_waiting_receiver", f"no active case of this person waits for {body.name!r} now")
+        result = {"deliveries": reached}
+    if key is not None:
+        result = _JSON.dump_python(result, mode="json")
+        await conn.execute(sa.update(idempotency_keys).where(
+            idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key).values(response=result))
+    return result
 
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
-    return await deliver_to(conn, principal, await _find(conn, principal, body), body.name, body.payload)
+    return await receive(conn, principal, body, None)
 
 
 async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
-    """Deliver a message to a case that waits for it (409 otherwise), in the caller's transaction."""
-    waiting = (await conn.execute(sa.select(message_waits.c.id).where(
-        message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
-    if waiting is None:
-        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
+    """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
+    waiting = (await conn.execute(sa.select(message_waits.c.id).where(
+        message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
+    if waiting is None:
+        keep = definition.model.message_properties.get(name, {}).get("keep_early")
+        if keep and app["status"] == "in_progress":
+            return await early_messages.keep(conn, principal, app, name, payload, keep)
+        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     case, days = await cases.load_case(conn, definition, app["engine_state"])
     try:
         delivered = case.deliver_message(name, payload)
@@ -67,4 +149,5 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
     opened = await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
     await rec.flush(conn)
-    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, days) for t in opened]}
+    return {"application_id": app["id"], "status": app["status"], "kept": False,
+            "next_tasks": [cases.task_view(t, days) for t in opened]}
