@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
@@ -338,3 +339,26 @@ async def test_gone_receiver_disables_at_once_and_metrics_and_openapi(api, recei
     schema = spec["components"]["schemas"]["TaskCompletedData"]
     assert schema["additionalProperties"] is False and set(schema["properties"]) == {"decision"}
     assert json.dumps(spec["webhooks"]["application.approved"])
+
+
+async def test_definition_deployed_reaches_every_level_and_nothing_before_subscribing(api, receiver):
+    sub = await subscribe(api, "town_a", receiver.url(), "340621100", ["definition.deployed"])
+    bpmn = (Path(__file__).parent / "bpmn" / "escalation_demo.bpmn").read_bytes()
+    deployed = await api.upload(bpmn, "escalation_demo.bpmn")
+    await run(api)
+    [event] = [verify(r, sub["secret"]) for r in receiver.received()]  # dibao's start-up deployment is older
+    assert event["type"] == "definition.deployed" and event["application_id"] is None
+    assert event["data"] == {"key": deployed["key"], "version": deployed["version"], "name": deployed["name"]}
+
+
+async def test_the_readme_receiver_verifies_a_real_request(api, receiver):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    snippet = readme.split("## Webhooks and inbound events", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(snippet, namespace)  # the README's own code, as a portal would paste it
+    sub = await subscribe(api, "portal", receiver.url(), event_types=["application.submitted"])
+    await api.apply()
+    await run(api)
+    [request] = receiver.received()
+    assert namespace["verify"](sub["secret"], request["headers"], request["body"])
+    assert not namespace["verify"](sub["secret"], request["headers"], request["body"] + b" ")
