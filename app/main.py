@@ -32,6 +32,8 @@ async def startup(app: FastAPI) -> None:
         except sa.exc.DBAPIError:
             raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
     async with transaction(app.state.db) as conn:
+        # First: what start-up records (deployments and their events) is stamped on this database's clock.
+        await service_clock.load(conn)
         seeded = await calendar_service.seed_from_package(conn)
         if seeded:
             log.info("calendar_seeded", years=seeded)
