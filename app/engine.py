@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ from app import clock, sandbox
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+                  "http://www.omg.org/spec/DMN/20180521/MODEL/")
 
 
 class _ServiceClockDatetime(datetime):
@@ -134,6 +137,9 @@ class Outcome:
     messages_removed: set[str]
     completed: bool
     end_outcome: str | None
+    # The end event reached and the case's data there (amounts, decisions), when completed.
+    end_event: str | None = None
+    data: dict = field(default_factory=dict)
 
 
 def _safe_xml_parser() -> etree.XMLParser:
@@ -150,12 +156,49 @@ def _properties_of(element) -> dict[str, str]:
     return props
 
 
-def parse_bpmn(xml: bytes) -> ProcessModel:
-    """Parse one BPMN file holding one executable process; raise ``BpmnError`` with every problem found."""
+def _parse_xml(xml: bytes):
     try:
-        root = etree.fromstring(xml, parser=_safe_xml_parser())
+        return etree.fromstring(xml, parser=_safe_xml_parser())
     except etree.XMLSyntaxError as exc:
         raise BpmnError([{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]) from exc
+
+
+def decision_refs(xml: bytes) -> dict[str, str]:
+    """Business rule task id → the DMN decision id it calls (``spiffworkflow:calledDecisionId``)."""
+    root = _parse_xml(xml)
+    refs = {}
+    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        called = task.find(f"./{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
+        refs[task.get("id")] = (called.text or "").strip() if called is not None else ""
+    return refs
+
+
+def _add_decisions(parser: SpiffBpmnParser, decisions: dict[str, bytes]) -> list[tuple[str, str, str]]:
+    """Load DMN tables into the parser; returns their expressions (decision id, what, source) for checking."""
+    expressions = []
+    for name, dmn in sorted(decisions.items()):
+        root = _parse_xml(dmn)
+        if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
+            raise BpmnError([{"line": root.sourceline, "element_id": name, "code": "invalid_dmn",
+                              "message": f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)"}])
+        try:
+            parser.add_dmn_xml(root, filename=f"{name}.dmn")
+        except (ValidationException, SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
+            raise BpmnError([{"line": None, "element_id": name, "code": "invalid_dmn",
+                              "message": str(exc).splitlines()[0]}]) from exc
+        ns = root.tag[1:].split("}")[0]
+        for tag, what in (("inputExpression", "dmn_input"), ("outputEntry", "dmn_output"), ("inputEntry", "dmn_match")):
+            for element in root.iter(f"{{{ns}}}{tag}"):
+                text = element.findtext(f"{{{ns}}}text")
+                if text and text.strip() and text.strip() != "-":
+                    expressions.append((name, what, text))
+    return expressions
+
+
+def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> ProcessModel:
+    """Parse one BPMN file holding one executable process (and the DMN tables its business rule
+    tasks call); raise ``BpmnError`` with every problem found."""
+    root = _parse_xml(xml)
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "not_bpmn",
                           "message": "the document is not BPMN 2.0 (root must be bpmn:definitions)"}])
@@ -169,6 +212,7 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         raise BpmnError(structural)
     key = process.get("id")
     parser = SpiffBpmnParser()
+    decision_expressions = _add_decisions(parser, decisions or {})
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
@@ -213,7 +257,7 @@ def parse_bpmn(xml: bytes) -> ProcessModel:
         message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
         element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
         element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
-        expressions=_expressions(process),
+        expressions=_expressions(process) + decision_expressions,
         end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
         inline_forms=inline_forms,
         _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages, message_properties=message_properties,
@@ -325,9 +369,9 @@ def _flatten(definition) -> list:
 
 
 @lru_cache(maxsize=256)
-def model_for(definition_id: int, xml: str) -> ProcessModel:
+def model_for(definition_id: int, xml: str, decisions: tuple[tuple[str, str], ...] = ()) -> ProcessModel:
     """Parsed models are immutable and cached per deployed definition version."""
-    return parse_bpmn(xml.encode("utf-8"))
+    return parse_bpmn(xml.encode("utf-8"), {name: dmn.encode("utf-8") for name, dmn in decisions})
 
 
 # Saved state is SpiffWorkflow's own serialization, zlib-compressed: a case's task tree
@@ -437,6 +481,11 @@ class Case:
             raise EngineError(str(exc)) from exc
         self._run()
 
+    def data_of(self, engine_task_id: str) -> dict:
+        """A step's data as it completed: the case's data with the step's own answers."""
+        task = self._wf.get_task_from_id(uuid.UUID(engine_task_id))
+        return copy.deepcopy(task.data)
+
     def fire_due_timers(self) -> None:
         self._wf.refresh_timers()
         self._run()
@@ -528,13 +577,16 @@ class Case:
     def outcome(self) -> Outcome:
         ready = [ReadyStep(str(t.id), self.model.steps[t.task_spec.name]) for t in self._ready_user_tasks()]
         ready_ids = {r.engine_task_id for r in ready}
-        end_outcome = None
+        end_outcome = end_event = None
+        data = {}
         completed = self._wf.completed
         if completed:
             ends = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
             if ends:
                 last = max(ends, key=lambda t: t.last_state_change)
-                end_outcome = self.model.element_properties.get(last.task_spec.name, {}).get("outcome")
+                end_event = last.task_spec.name
+                end_outcome = self.model.element_properties.get(end_event, {}).get("outcome")
+                data = copy.deepcopy(last.data)
         timers = self.pending_timers()
         messages = self.waiting_messages()
         state = _serializer.to_dict(self._wf)
@@ -551,4 +603,6 @@ class Case:
             messages_removed=self._messages_before - messages,
             completed=completed,
             end_outcome=end_outcome,
+            end_event=end_event,
+            data=data,
         )

@@ -10,8 +10,8 @@ from prometheus_client import make_asgi_app
 
 from app.api import problems
 from app.api.body_limit import BodyLimit
-from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, public, supervision,
-                            tasks, webhooks)
+from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
+                            supervision, tasks, webhooks)
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
@@ -73,8 +73,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     problems.install(app)
     app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
-    for module in (auth, admin, calendar, definitions, applications, tasks, messages, supervision, notices, public,
-                   webhooks):
+    for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
+                   public, webhooks):
         app.include_router(module.router, prefix="/api/v1")
     webhooks.document_events(app)
 

@@ -1,4 +1,5 @@
-"""The background worker: timers, deadline reminders, overdue marks, stale claims and webhooks, on the service clock."""
+"""The background worker: timers, deadline reminders, overdue marks, stale claims, periodic re-checks,
+the end of gradual exits and webhooks, on the service clock."""
 
 import asyncio
 from dataclasses import asdict, dataclass
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import transaction
 from app.delivery import run_deliveries
-from app.domain import reminders, service_clock, timers
+from app.domain import case_effects, followups, reminders, service_clock, timers
 from app.domain.deliveries import Policy
 from app.domain.errors import DomainError
 
@@ -21,6 +22,8 @@ class Round:
     reminders: int = 0
     overdue: int = 0
     claims_released: int = 0
+    rechecks_started: int = 0
+    enrolments_ended: int = 0
     webhook_attempts: int = 0
 
     def as_dict(self) -> dict:
@@ -61,6 +64,8 @@ async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: in
     result.reminders = await _drain(db, reminders.send_reminders)
     result.overdue = await _drain(db, reminders.mark_overdue)
     result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
+    result.rechecks_started = await _drain(db, followups.start_due_rechecks)
+    result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)
     if webhooks is not None:
         result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result

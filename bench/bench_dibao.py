@@ -32,6 +32,7 @@ CASES = int(os.environ.get("BENCH_CASES", "300"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 OPEN_TASKS = int(os.environ.get("BENCH_OPEN_TASKS", "100000"))
 TOWNSHIPS = 200
+CONFIRM = {"decision": "approve", "opinion": "同意", "monthly_amount": 600, "dibao_class": "B"}
 
 
 def _id_number(i: int) -> str:
@@ -150,8 +151,7 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
         page = (await client.get("/api/v1/tasks", headers=county, params={"limit": 200, "offset": offset})).json()
         for t in page["items"]:
             case_tasks[t["application_id"]] = t["id"]
-    elapsed, lat = await _in_parallel([a for a, t in case_tasks.items() if t],
-                                      complete_with(county, {"decision": "approve", "opinion": "同意"}))
+    elapsed, lat = await _in_parallel([a for a, t in case_tasks.items() if t], complete_with(county, CONFIRM))
     completion_time += elapsed
     latencies += lat
     completions = len(latencies)

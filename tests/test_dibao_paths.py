@@ -3,6 +3,7 @@
 from tests.helpers import Api
 
 APPROVE = {"decision": "approve", "opinion": "经入户调查、信息核对，符合条件"}
+CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 580, "dibao_class": "B"}
 
 
 async def test_full_path_to_approval(api: Api):
@@ -26,7 +27,7 @@ async def test_full_path_to_approval(api: Api):
 
     confirm = await api.open_task(case["id"], "county_confirm")
     assert confirm["role"] == "county_civil_affairs" and confirm["division_code"] == "340621"
-    result = await api.complete("county", confirm["id"], APPROVE)
+    result = await api.complete("county", confirm["id"], CONFIRM)
     assert result["application"]["status"] == "approved"
     assert result["application"]["open_tasks"] == [] and result["next_tasks"] == []
     assert await api.count("timers", "fired_at IS NULL") == 0
@@ -66,7 +67,7 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
     assert await api.run_timers() == 0
     await api.complete("town_a2", reinvestigate["id"], APPROVE)  # four eyes: not the initial reviewer
     confirm = await api.open_task(case["id"], "county_confirm")
-    done = await api.complete("county", confirm["id"], APPROVE)
+    done = await api.complete("county", confirm["id"], CONFIRM)
     assert done["application"]["status"] == "approved"
 
 

@@ -81,7 +81,7 @@ async def test_staff_relative_is_recorded_kept_away_and_visited(api: Api):
     await _problem(r, 422, "form_invalid")
     await api.complete("county", visit["id"], {"visited_on": "2026-12-01", "visitors": ["王芳", "刘强"],
                                                "findings": "家庭实际生活困难，与申报一致"})
-    done = await api.step("county", case["id"], "county_confirm", APPROVE)
+    done = await api.step("county", case["id"], "county_confirm", {**APPROVE, "monthly_amount": 600, "dibao_class": "A"})
     assert done["application"]["status"] == "approved"
 
     # Without the flag there is no home visit.

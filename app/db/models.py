@@ -4,7 +4,7 @@ Hot paths (inbox, completion) use SQLAlchemy Core on ``Model.__table__``; the SQ
 classes are the single declaration of each table and its indexes.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,6 +81,8 @@ class ProcessDefinition(SQLModel, table=True):
     deployed_by: str = Field(max_length=100)
     version_tag: str | None = Field(default=None, max_length=100)
     comment: str | None = Field(default=None, max_length=2000)
+    # DMN decision tables the process's business rule tasks use, by decision id → XML, frozen like forms.
+    decisions: dict = Field(default_factory=dict, sa_type=JSONType)
 
 
 class Rollout(SQLModel, table=True):
@@ -129,6 +131,12 @@ class Application(SQLModel, table=True):
     # A limit over the whole case (e.g. 30 working days for 低保), from the process's case_time_limit.
     case_due_at: datetime | None = _ts(nullable=True)
     case_due_basis: str | None = Field(default=None, max_length=16)
+    # The program settings in force when the case started (limits, ratios…), kept for the record.
+    settings: dict = Field(default_factory=dict, sa_type=JSONType)
+    # 户 (household) the applicant belongs to; family caps count over it. Defaults to the ID number.
+    family_id: str | None = Field(default=None, max_length=64)
+    # For a re-check or termination: the enrolment case it is about.
+    subject_id: str | None = Field(default=None, foreign_key="applications.id", max_length=36, index=True)
 
 
 class Task(SQLModel, table=True):
@@ -387,6 +395,68 @@ class ServiceClock(SQLModel, table=True):
     offset_seconds: float = 0.0
 
 
+class ProgramSetting(SQLModel, table=True):
+    """A program's settings for a subtree (e.g. county 340621's delegated limit); the nearest wins."""
+
+    __tablename__ = "program_settings"
+    __table_args__ = (sa.UniqueConstraint("program", "division_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program: str = Field(max_length=100, index=True)
+    # NULL: the whole country (overrides the BPMN's own defaults).
+    division_code: str | None = Field(default=None, foreign_key="divisions.code", max_length=32)
+    division_path: str | None = Field(default=None, sa_type=PathType)
+    values: dict = Field(default_factory=dict, sa_type=JSONType)
+    set_by: str = Field(max_length=100)
+    set_at: datetime = _ts()
+
+
+class Benefit(SQLModel, table=True):
+    """The benefits ledger: every approved amount, by person, family, program, period and case."""
+
+    __tablename__ = "benefits"
+    __table_args__ = (
+        sa.Index("ix_benefits_person", "person_id_number", "program", "status"),
+        sa.Index("ix_benefits_family_year", "family_id", "year"),
+        sa.Index("ix_benefits_next_recheck", "status", "next_recheck_on"),
+        sa.Index("ix_benefits_ends_on", "status", "ends_on"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="applications.id", max_length=36, index=True)
+    program: str = Field(max_length=100)
+    person_id_number: str = Field(max_length=18)
+    family_id: str = Field(max_length=64)
+    division_path: str = Field(sa_type=PathType)
+    # monthly: an enrolment paid each month from starts_on; one_time: a single payment.
+    kind: str = Field(max_length=16)
+    amount: float = Field(sa_type=sa.Numeric(12, 2))
+    year: int
+    starts_on: date = Field(sa_type=sa.Date())
+    # Last day paid (inclusive); NULL while a monthly enrolment runs.
+    ends_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
+    status: str = Field(max_length=16)  # active | ended
+    category: str | None = Field(default=None, max_length=16)  # e.g. 低保 class A/B/C
+    next_recheck_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
+    # Approved above a cap by a case conference ("one case, one decision").
+    cap_exempt: bool = False
+    note: dict = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+
+
+class SamplePool(SQLModel, table=True):
+    """Random re-check sampling per program, county and month, reproducible from its seed."""
+
+    __tablename__ = "sample_pools"
+    __table_args__ = (sa.UniqueConstraint("program", "county_code", "month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program: str = Field(max_length=100)
+    county_code: str = Field(max_length=32)
+    month: str = Field(max_length=7)  # 2026-11
+    seed: str = Field(max_length=32)
+    drawn: int = 0
+    sampled: int = 0
+
+
 divisions = Division.__table__
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -408,3 +478,6 @@ objections = Objection.__table__
 webhook_subscriptions = WebhookSubscription.__table__
 webhook_deliveries = WebhookDelivery.__table__
 early_messages = EarlyMessage.__table__
+program_settings = ProgramSetting.__table__
+benefits = Benefit.__table__
+sample_pools = SamplePool.__table__

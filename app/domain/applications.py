@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import calendar, cases, deadlines, definitions, id_numbers, rollouts
+from app.domain import calendar, cases, deadlines, definitions, forms, id_numbers, ledger, program_settings, rollouts
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -30,8 +30,13 @@ class Applicant(BaseModel):
 
 class ApplicationIn(BaseModel):
     program: str = Field(min_length=1, max_length=100)
-    division_code: str = Field(min_length=1, max_length=32)
-    applicant: Applicant
+    # Both required, except for a case about an enrolment (subject_id), which takes the enrolment's.
+    division_code: str | None = Field(default=None, min_length=1, max_length=32)
+    applicant: Applicant | None = None
+    # The household (户) the applicant belongs to; family caps count over it (default: the ID number).
+    family_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # For a re-check or termination (终止): the approved case it is about.
+    subject_id: str | None = Field(default=None, min_length=1, max_length=36)
     data: dict = Field(default_factory=dict)
     external_ref: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -40,7 +45,8 @@ def view(row: dict, open_tasks: list[dict] | None = None) -> dict:
     return {
         "id": row["id"], "program": row["program"], "definition_version": row["definition_version"],
         "division_code": row["division_code"], "status": row["status"], "applicant": row["applicant"],
-        "external_ref": row["external_ref"], "data": row["data"],
+        "external_ref": row["external_ref"], "data": row["data"], "family_id": row["family_id"],
+        "subject_id": row["subject_id"], "settings": row["settings"],
         "open_tasks": open_tasks if open_tasks is not None else [],
         "case_due_at": row["case_due_at"], "case_due_basis": row["case_due_basis"],
         "created_at": row["created_at"], "updated_at": row["updated_at"], "ended_at": row["ended_at"],
@@ -77,6 +83,38 @@ async def _replay(conn: AsyncConnection, principal: Principal, key: str, request
     return row["status_code"], row["response"]
 
 
+async def _subject(conn: AsyncConnection, principal: Principal, definition: definitions.Definition,
+                   body: ApplicationIn) -> dict | None:
+    """The enrolment a re-check or termination is about; it lends the case its person and place."""
+    programs = {p.strip() for p in definition.model.properties.get("subject_program", "").split(",") if p.strip()}
+    if not programs:
+        if body.subject_id is not None:
+            raise Invalid("subject_not_allowed", f"{body.program} is not about an existing case; omit subject_id")
+        if body.applicant is None or body.division_code is None:
+            raise Invalid("applicant_required", "applicant and division_code are required")
+        return None
+    if body.subject_id is None:
+        raise Invalid("subject_required", f"{body.program} is about an approved case of {sorted(programs)}: "
+                      "give its id as subject_id")
+    row = await load_row(conn, principal, body.subject_id)
+    if row["program"] not in programs or row["status"] != "approved":
+        raise Conflict("subject_not_enrolled", f"case {body.subject_id} is not an approved case of {sorted(programs)} "
+                       f"(it is {row['program']}, {row['status']})", subject_status=row["status"])
+    running = (await conn.execute(sa.select(applications.c.id, applications.c.program).where(
+        applications.c.subject_id == row["id"], applications.c.status == "in_progress"))).first()
+    if running:
+        raise Conflict("subject_case_in_progress", f"a {running.program} case about this enrolment is already "
+                       "running", existing_id=running.id)
+    body.applicant = Applicant.model_validate(row["applicant"])
+    body.division_code = row["division_code"]
+    body.family_id = row["family_id"]
+    return row
+
+
+def enrols(definition: definitions.Definition) -> bool:
+    return any(p.get("benefit") == "monthly" for p in definition.model.element_properties.values())
+
+
 async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
     if body.external_ref is not None:
         existing = (await conn.execute(sa.select(applications.c.id).where(
@@ -110,7 +148,8 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         replay = await _replay(conn, principal, idempotency_key, request_hash)
         if replay:
             return replay
-    await definitions.latest(conn, body.program)  # 422 for an unknown program, before anything else
+    latest = await definitions.latest(conn, body.program)  # 422 for an unknown program, before anything else
+    subject = await _subject(conn, principal, latest, body)
     if not id_numbers.is_valid(body.applicant.id_number):
         raise Invalid("invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number")
     division = await division_service.get(conn, body.division_code)
@@ -124,6 +163,11 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
     await _check_staff_relative(conn, body.data)
+    forms.validate(definition.application_form, body.data, code="data_invalid")
+    if enrols(definition):
+        exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
+        await ledger.refuse_if_enrolled(conn, body.applicant.id_number, {definition.key, *exclusive})
+    settings = await program_settings.in_force(conn, definition, division["path"])
     try:
         await _check_duplicates(conn, body)
     except Conflict:
@@ -134,22 +178,27 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
 
     rec = Recorder(principal.name)
     applicant = body.applicant.model_dump()
-    try:
-        # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11).
-        case, days = await cases.start_case(conn, definition, {"staff_relative": False, **body.data,
-                                                               "applicant": applicant})
-        outcome = cases.outcome_of(case, days)
-    except engine.EngineError as exc:
-        raise Invalid("engine_error", f"the process could not start: {exc}") from exc
-    case_deadline = deadlines.compute(rec.at, definition.model.properties.get("case_time_limit"), days, what="case")
     row = {
         "id": str(uuid.uuid4()), "program": definition.key, "definition_id": definition.id,
         "definition_version": definition.version, "division_code": division["code"], "division_path": division["path"],
-        "status": cases.status_for(outcome), "applicant": applicant, "applicant_id_number": body.applicant.id_number,
-        "data": body.data, "external_ref": body.external_ref, "engine_state": outcome.state, "version": 1,
+        "status": "in_progress", "applicant": applicant, "applicant_id_number": body.applicant.id_number,
+        "data": body.data, "external_ref": body.external_ref, "engine_state": None, "version": 1,
         "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
-        "case_due_at": case_deadline.due_at, "case_due_basis": case_deadline.basis,
+        "settings": settings, "family_id": body.family_id, "subject_id": subject["id"] if subject else None,
     }
+    try:
+        # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
+        # settings are the values in force at this place today, frozen with the case.
+        start_data = {"staff_relative": False, **body.data, "applicant": applicant, "settings": settings}
+        if subject:
+            start_data["subject"] = {"id": subject["id"], "program": subject["program"], "data": subject["data"]}
+        case, ctx = await cases.start_case(conn, definition, start_data, row)
+        outcome = cases.outcome_of(case, ctx.days)
+    except engine.EngineError as exc:
+        raise Invalid("engine_error", f"the process could not start: {exc}") from exc
+    case_deadline = deadlines.compute(rec.at, definition.model.properties.get("case_time_limit"), ctx.days, what="case")
+    row.update(engine_state=outcome.state, status=cases.status_for(outcome), case_due_at=case_deadline.due_at,
+               case_due_basis=case_deadline.basis)
     try:
         async with conn.begin_nested():
             await conn.execute(sa.insert(applications).values(**row))
@@ -159,8 +208,8 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
             if body.data.get("staff_relative"):
                 rec.add("application.staff_relative_declared", row["id"],
                         {"related_staff": body.data["related_staff"]}, None, division["path"])
-            opened = await cases.persist(conn, row, definition, outcome, rec, days, is_new=True)
-            response = view(row, [cases.task_view(t, days) for t in opened])
+            opened = await cases.persist(conn, row, definition, outcome, rec, ctx, is_new=True)
+            response = view(row, [cases.task_view(t, ctx.days) for t in opened])
             if idempotency_key is not None:
                 await conn.execute(sa.insert(idempotency_keys).values(
                     principal=principal.name, key=idempotency_key, request_sha256=request_hash, status_code=201,

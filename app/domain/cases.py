@@ -7,6 +7,7 @@ that lost a race gets a 409 and its whole transaction rolls back.
 
 import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import calendar, deadlines, early_messages, notices
+from app.domain import calendar, case_effects, deadlines, early_messages, ledger, notices, sampling
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
@@ -34,14 +35,42 @@ def expression_functions(days: calendar.WorkingDays) -> dict:
     return {"working_days": working_days}
 
 
-async def start_case(conn: AsyncConnection, definition: Definition, data: dict) -> tuple[engine.Case, calendar.WorkingDays]:
-    days = await calendar.load(conn)
-    return engine.Case.start(definition.model, data, expression_functions(days)), days
+@dataclass
+class Context:
+    """What one change of a case runs with: the calendar, and the draws it made for sampling."""
+
+    days: calendar.WorkingDays
+    drawers: list[sampling.Drawer] = field(default_factory=list)
 
 
-async def load_case(conn: AsyncConnection, definition: Definition, state: dict) -> tuple[engine.Case, calendar.WorkingDays]:
-    days = await calendar.load(conn)
-    return engine.Case.load(definition.model, state, expression_functions(days)), days
+def _uses(definition: Definition, function: str) -> bool:
+    return any(f"{function}(" in source for _, _, source in definition.model.expressions)
+
+
+async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[dict, Context]:
+    """Functions for the case's expressions; ledger and sample pools are read only when used."""
+    ctx = Context(await calendar.load(conn))
+    functions = expression_functions(ctx.days)
+    if _uses(definition, "person_year_total") or _uses(definition, "family_year_total"):
+        totals = await ledger.totals(conn, app["applicant_id_number"], app.get("family_id") or app["applicant_id_number"],
+                                     calendar.today().year)
+        functions.update(ledger.functions(totals, definition.key))
+    if _uses(definition, "sample_recheck"):
+        ratio = float((app.get("settings") or {}).get("sample_recheck_ratio", 0))
+        drawer = sampling.Drawer(await sampling.pool_for(conn, definition.key, app), ratio)
+        ctx.drawers.append(drawer)
+        functions["sample_recheck"] = drawer
+    return functions, ctx
+
+
+async def start_case(conn: AsyncConnection, definition: Definition, data: dict, app: dict) -> tuple[engine.Case, Context]:
+    functions, ctx = await _context(conn, definition, app)
+    return engine.Case.start(definition.model, data, functions), ctx
+
+
+async def load_case(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[engine.Case, Context]:
+    functions, ctx = await _context(conn, definition, app)
+    return engine.Case.load(definition.model, app["engine_state"], functions), ctx
 
 
 def outcome_of(case: engine.Case, days: calendar.WorkingDays) -> engine.Outcome:
@@ -97,9 +126,10 @@ def _is_notice(definition: Definition, element_id: str) -> bool:
 
 
 async def persist(conn: AsyncConnection, app: dict, definition: Definition, outcome: engine.Outcome,
-                  rec: Recorder, days: calendar.WorkingDays, *, is_new: bool = False) -> list[dict]:
+                  rec: Recorder, ctx: Context, *, is_new: bool = False) -> list[dict]:
     """Write the outcome; returns the task rows it opened."""
     now = rec.at
+    days = ctx.days
     app_id = app["id"]
     if outcome.closed_engine_task_ids:
         cancelled = await conn.execute(
@@ -168,8 +198,21 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
             {"application_id": app_id, "message_name": m, "created_at": now} for m in sorted(outcome.messages_added)
         ])
 
-    if is_new:  # the caller inserted the application row with its first state
-        return opened
+    for drawer in ctx.drawers:
+        await sampling.save(conn, drawer.draws)
+        for draw in drawer.draws:
+            rec.add("sample.drawn", app_id, sampling.event_data(draw), None, app["division_path"])
+    if not is_new:  # else the caller inserted the application row with its first state
+        await _save_state(conn, app, outcome, rec)
+    if outcome.completed:  # after the status: a follow-up case must see this one ended
+        await case_effects.on_end(conn, app, definition, outcome, rec)
+    elif outcome.messages_added and not is_new:  # messages that came early and were kept (keep_early)
+        await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
+    return opened
+
+
+async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+    now, app_id = rec.at, app["id"]
     status = status_for(outcome)
     result = await conn.execute(
         sa.update(applications)
@@ -183,9 +226,6 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
     app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None,
                engine_state=outcome.state)
-    if outcome.messages_added and not outcome.completed:
-        await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
-    return opened
 
 
 def status_for(outcome: engine.Outcome) -> str:

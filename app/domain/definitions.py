@@ -9,11 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
+from app.domain import case_effects
 from app.db.models import process_definitions as defs
 from app.domain.audit import Recorder
 from app.domain.deadlines import parse_time_limit
 from app.domain.divisions import LEVELS, check_role, role_level
 from app.domain.errors import DomainError, Invalid, NotFound
+from app.domain.program_settings import declaration_problems as settings_check
 from app.domain.publication import check_declaration as notices_check
 
 OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
@@ -36,6 +38,11 @@ class Definition:
     def division_levels(self) -> set[str] | None:
         raw = self.model.properties.get("division_levels", "")
         return {s.strip() for s in raw.split(",") if s.strip()} or None
+
+    @property
+    def application_form(self) -> dict | None:
+        form = self.model.properties.get("application_form")
+        return self.forms.get(form) if form else None
 
     def form_for_step(self, step_name: str) -> dict | None:
         form = self.model.steps[step_name].properties.get("form")
@@ -62,6 +69,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
         if level.strip() and level.strip() not in LEVELS:
             errors.append(_problem("invalid_level", f"division level {level.strip()!r} is not one of {LEVELS}", model.key))
     references = [(s.id, s.properties.get("form")) for s in model.steps.values()]
+    # The application's own data (POST /applications "data") may have a form too.
+    references += [(model.key, model.properties.get("application_form"))]
     references += [(name, form) for name, form in model.message_forms.items()]
     for step in model.steps.values():
         if not step.role:
@@ -72,7 +81,12 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
                                    f"<level>_<department> with level one of {LEVELS}", step.id, model))
     for element_id, what, source in model.expressions:
         try:
-            (sandbox.compile_script if what == "script" else sandbox.compile_expression)(source)
+            if what == "script":
+                sandbox.compile_script(source)
+            elif what == "dmn_match":
+                _compile_match(source)
+            else:
+                sandbox.compile_expression(source)
         except sandbox.ExpressionError as exc:
             errors.append(_problem("invalid_expression", f"{what} {source.strip()[:80]!r}: {exc}", element_id, model))
             continue
@@ -80,6 +94,14 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             errors.append(_problem("invalid_timer", problem, element_id, model))
     for problem in notices_check(model.properties):
         errors.append(_problem("invalid_notice_fields", problem, model.key))
+    for problem in settings_check(model):
+        errors.append(_problem("invalid_setting", problem, model.key))
+    for element_id, problem in case_effects.declaration_problems(model):
+        errors.append(_problem("invalid_benefit", problem, element_id, model))
+    for name in ("subject_program", "then_start", "recheck_program"):
+        for element_id, props in [(model.key, model.properties), *model.element_properties.items()]:
+            if name in props and not all(p.strip() for p in props[name].split(",")):
+                errors.append(_problem("invalid_property", f"{name} must name programs", element_id, model))
     for element_id in model.end_events:
         outcome = model.element_properties.get(element_id, {}).get("outcome")
         if outcome not in OUTCOMES:
@@ -114,15 +136,49 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
     return forms
 
 
+def _compile_match(source: str) -> None:
+    # A DMN input entry is either a value compared with == ("C34") or a test on the input ("< 5000").
+    try:
+        sandbox.compile_expression(source)
+    except sandbox.ExpressionError:
+        sandbox.compile_expression(f"dmninputexpr {source}")
+
+
+def load_decisions(xml: bytes, decisions_dir: Path) -> dict[str, bytes]:
+    """The DMN tables (``processes/decisions/<decision id>.dmn``) the file's business rule tasks call."""
+    found, errors = {}, []
+    for task_id, decision_id in engine.decision_refs(xml).items():
+        path = decisions_dir / f"{decision_id}.dmn"
+        if not decision_id or Path(decision_id).name != decision_id or not path.is_file():
+            errors.append({"line": None, "element_id": task_id, "code": "unknown_decision",
+                           "message": f"business rule task {task_id!r} calls decision {decision_id!r}, "
+                                      "not found under processes/decisions/"})
+            continue
+        found[decision_id] = path.read_bytes()
+        try:
+            found[decision_id].decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append({"line": None, "element_id": task_id, "code": "invalid_dmn",
+                           "message": f"decision file {decision_id!r} is not UTF-8"})
+    if errors:
+        raise engine.BpmnError(errors)
+    return found
+
+
 async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir: Path, dry_run: bool = False,
                  version_tag: str | None = None, comment: str | None = None) -> tuple[dict, bool]:
-    """Store a new version unless the newest version of that key has the same content (or on a dry run)."""
+    """Store a new version unless the newest version of that key has the same content (or on a dry run).
+    Forms and decision tables are read from beside ``forms_dir`` and frozen with the version."""
     try:
-        model = engine.parse_bpmn(xml)
+        decisions = load_decisions(xml, forms_dir.parent / "decisions")
+        model = engine.parse_bpmn(xml, decisions)
         forms = check_model(model, forms_dir)
     except engine.BpmnError as exc:
         raise Invalid("invalid_bpmn", "the BPMN file is not a deployable process", errors=exc.errors) from exc
-    digest = hashlib.sha256(xml + json.dumps(forms, sort_keys=True).encode()).hexdigest()
+    decision_texts = {name: dmn.decode("utf-8") for name, dmn in decisions.items()}
+    digest = hashlib.sha256(xml + json.dumps([forms, decision_texts], sort_keys=True).encode()).hexdigest()
+    if not decisions:  # digests of versions without decision tables stay as they were
+        digest = hashlib.sha256(xml + json.dumps(forms, sort_keys=True).encode()).hexdigest()
     latest = (await conn.execute(
         sa.select(defs.c.version, defs.c.sha256).where(defs.c.key == model.key).order_by(defs.c.version.desc()).limit(1)
     )).first()
@@ -134,6 +190,7 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
     await conn.execute(sa.insert(defs).values(
         key=model.key, version=version, name=model.name, xml=xml.decode("utf-8"), sha256=digest, forms=forms,
         deployed_at=clock.now(), deployed_by=deployed_by, version_tag=version_tag, comment=comment,
+        decisions=decision_texts,
     ))
     rec = Recorder(deployed_by)
     # Outbox only: the definition row itself records who deployed it and when.
@@ -182,7 +239,7 @@ async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
     if found is None:
         row = (await conn.execute(sa.select(defs).where(defs.c.id == definition_id))).mappings().one()
         found = Definition(row["id"], row["key"], row["version"], row["name"], row["forms"],
-                           engine.model_for(row["id"], row["xml"]))
+                           engine.model_for(row["id"], row["xml"], tuple(sorted(row["decisions"].items()))))
         _by_id[cache_key] = found
     return found
 

@@ -138,7 +138,7 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
         if keep and app["status"] == "in_progress":
             return await early_messages.keep(conn, principal, app, name, payload, keep)
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
-    case, days = await cases.load_case(conn, definition, app["engine_state"])
+    case, ctx = await cases.load_case(conn, definition, app)
     try:
         delivered = case.deliver_message(name, payload)
     except engine.EngineError as exc:
@@ -147,7 +147,7 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     rec = Recorder(principal.name)
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
-    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
+    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, ctx.days), rec, ctx)
     await rec.flush(conn)
     return {"application_id": app["id"], "status": app["status"], "kept": False,
-            "next_tasks": [cases.task_view(t, days) for t in opened]}
+            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}

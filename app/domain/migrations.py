@@ -53,7 +53,7 @@ async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body
         return {**result, "can_migrate": False, "reason": "no longer running on the source version"}
     old = await definitions.by_id(conn, app["definition_id"])
     new = await definitions.version_of(conn, key, body.to_version)
-    case, days = await cases.load_case(conn, old, app["engine_state"])
+    case, ctx = await cases.load_case(conn, old, app)
     try:
         moved = case.migrate_to(new.model, body.task_mapping)
     except engine.EngineError as exc:
@@ -80,7 +80,7 @@ async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body
     rec = Recorder(actor)
     rec.add("application.migrated", application_id, {"from_version": body.from_version, "to_version": new.version,
                                                      "task_mapping": body.task_mapping}, None, app["division_path"])
-    await cases.persist(conn, app, new, case.outcome(), rec, days)
+    await cases.persist(conn, app, new, case.outcome(), rec, ctx)
     await rec.flush(conn)
     return {**result, "can_migrate": True, "migrated": True, "open_steps": open_steps}
 

@@ -70,9 +70,9 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
         app = dict((await conn.execute(sa.select(applications).where(
             applications.c.id == timer["application_id"]))).mappings().one())
         definition = await definitions.by_id(conn, app["definition_id"])
-        case, _ = await cases.load_case(conn, definition, app["engine_state"])
+        case, ctx = await cases.load_case(conn, definition, app)
         case.reschedule_timer(timer["engine_task_id"], due)
-        await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, days)
+        await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, ctx)
         await conn.execute(sa.update(timers).where(timers.c.id == timer["id"]).values(due_at=due, due_basis=basis))
         rec.add("timer.rescheduled", app["id"], {"name": timer["name"], "from": timer["due_at"].isoformat(),
                                                  "to": due.isoformat(), "due_basis": basis})

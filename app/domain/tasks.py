@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, tasks, users
-from app.domain import accounts, calendar, cases, definitions, forms, notices, separation
+from app.domain import accounts, calendar, case_effects, cases, definitions, forms, notices, separation
 from app.domain.objections import answering_steps
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
@@ -183,14 +183,14 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     if task["name"] in answering_steps(definition):
         await notices.answer(conn, app["id"], data.get("objection_outcomes"), principal.name, rec, app["division_path"])
 
-    case, days = await cases.load_case(conn, definition, app["engine_state"])
+    case, ctx = await cases.load_case(conn, definition, app)
     if not case.is_ready(task["engine_task_id"]):
         raise Conflict("task_not_open", "the case has moved past this step")
     try:
         case.complete(task["engine_task_id"], data)
     except engine.EngineError as exc:
         raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
-    outcome = cases.outcome_of(case, days)
+    outcome = cases.outcome_of(case, ctx.days)
 
     # The guarded update is the race referee: of two reviewers, exactly one matches it.
     done = await conn.execute(
@@ -202,9 +202,11 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     if done.rowcount != 1:
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])
+    # A step that pays at once (急难型 act first) enters the ledger with its own amount.
+    await case_effects.record_benefit(conn, app, definition, task["name"], case.data_of(task["engine_task_id"]), rec)
     outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    opened = await cases.persist(conn, app, definition, outcome, rec, days)
+    opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
     await rec.flush(conn)
     TASK_COMPLETIONS.labels(program=definition.key).inc()
     return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
-            "next_tasks": [cases.task_view(t, days) for t in opened]}
+            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}

@@ -31,19 +31,19 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     skip.add(timer.id)
     app = dict((await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id))).mappings().one())
     definition = await definitions.by_id(conn, app["definition_id"])
-    case, days = await cases.load_case(conn, definition, app["engine_state"])
+    case, ctx = await cases.load_case(conn, definition, app)
     try:
         case.fire_due_timers()
     except engine.EngineError as exc:
         log.error("timer_failed", application_id=app["id"], timer=timer.name, error=str(exc))
         return timer.id
-    outcome = cases.outcome_of(case, days)
+    outcome = cases.outcome_of(case, ctx.days)
     if timer.engine_task_id not in outcome.timers_removed:
         log.warning("timer_not_fired_by_engine", application_id=app["id"], timer=timer.name)
         return timer.id
     rec = Recorder("system")
     rec.add("timer.fired", app["id"], {"name": timer.name})
-    await cases.persist(conn, app, definition, outcome, rec, days)
+    await cases.persist(conn, app, definition, outcome, rec, ctx)
     await rec.flush(conn)
     TIMERS_FIRED.inc()
     log.info("timer_fired", application_id=app["id"], timer=timer.name)

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import applications
+from app.domain import applications, ledger
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -34,3 +34,11 @@ async def get(ctx: Ctx, application_id: str) -> dict:
 async def events(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         return await applications.timeline(conn, me, application_id)
+
+
+@router.get("/{application_id}/benefits")
+async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
+    """The ledger entries of a case (amounts approved, periods, status)."""
+    async with ctx.begin() as (conn, me):
+        await applications.load_row(conn, me, application_id)
+        return await ledger.of_application(conn, application_id)

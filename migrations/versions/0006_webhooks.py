@@ -1,7 +1,7 @@
 """webhook subscriptions, deliveries and kept early messages
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-22
 """
 
@@ -11,8 +11,8 @@ import sqlmodel
 import app.db.types
 from sqlalchemy.dialects import postgresql
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

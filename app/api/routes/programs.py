@@ -1,0 +1,35 @@
+"""Program settings (limits, ratios, fund multiples) per place, and the benefits ledger by person."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import Ctx
+from app.domain import definitions, id_numbers, ledger, program_settings
+from app.domain.errors import Invalid
+
+router = APIRouter(tags=["programs"])
+
+
+@router.get("/programs/{key}/settings")
+async def get_settings(ctx: Ctx, key: str, division_code: str | None = None) -> dict:
+    """The values in force at a place (or country-wide), each with where it comes from."""
+    async with ctx.begin() as (conn, _):
+        return await program_settings.view(conn, await definitions.latest(conn, key), division_code)
+
+
+@router.put("/programs/{key}/settings")
+async def put_settings(ctx: Ctx, key: str, body: program_settings.SettingsIn,
+                       division_code: str | None = None) -> dict:
+    """Replace a place's own values (no ``division_code``: the country-wide values); new cases take them."""
+    async with ctx.begin() as (conn, me):
+        return await program_settings.put(conn, me, await definitions.latest(conn, key), division_code, body)
+
+
+@router.get("/benefits")
+async def benefits_of_person(ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]) -> list[dict]:
+    """A person's ledger entries in the places the caller sees."""
+    if not id_numbers.is_valid(id_number):
+        raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
+    async with ctx.begin() as (conn, me):
+        return await ledger.of_person(conn, me.visible, id_number)

@@ -1,0 +1,172 @@
+"""What reaching a step or an end means beyond the case itself: the ledger and the enrolment
+a re-check or termination is about.
+
+Declared in the BPMN as properties, so a program says what it pays without code:
+
+- on an end event or a user task: ``benefit`` = ``monthly`` | ``one_time``, the amount in the
+  data variable named by ``benefit_amount`` (default ``amount``), an optional category
+  variable ``benefit_category``, an optional ceiling ``benefit_max`` (an expression over
+  ``settings``), on a task an optional ``benefit_when`` (an expression over its data, e.g.
+  ``decision == "approve"``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
+- on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
+  ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
+  program to start next about the same enrolment (a re-check that ends in termination).
+"""
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import engine, sandbox
+from app.db.models import applications
+from app.domain import calendar, ledger
+from app.domain.audit import Recorder
+from app.domain.errors import Conflict, Invalid
+
+SUBJECT_EFFECTS = ("continue", "adjust", "gradual_exit", "terminate")
+
+
+def _benefit_problems(element_id: str, props: dict) -> list[str]:
+    problems = []
+    if "benefit" in props and props["benefit"] not in ledger.KINDS:
+        problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
+    if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
+        problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
+    for name in ("benefit_max", "benefit_when"):
+        if props.get(name):
+            try:
+                sandbox.compile_expression(props[name])
+            except sandbox.ExpressionError as exc:
+                problems.append(f"{element_id}: {name} {exc}")
+    return problems
+
+
+def declaration_problems(model: engine.ProcessModel) -> list[tuple[str, str]]:
+    return [(element_id, problem) for element_id, props in model.element_properties.items()
+            for problem in _benefit_problems(element_id, props)]
+
+
+def _next_recheck(settings: dict, category: str | None, today: date) -> date | None:
+    months = settings.get(f"recheck_months_{(category or '').lower()}") if category else None
+    return ledger.add_months(today, int(months)) if isinstance(months, (int, float)) and months > 0 else None
+
+
+def _holds(condition: str, data: dict) -> bool:
+    try:
+        return bool(sandbox.run(sandbox.compile_expression(condition), sandbox.namespace(dict(data)), evaluate=True))
+    except sandbox.ExpressionError as exc:
+        raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
+
+
+def _ceiling(props: dict, settings: dict) -> float | None:
+    if not props.get("benefit_max"):
+        return None
+    code = sandbox.compile_expression(props["benefit_max"])
+    value = sandbox.run(code, sandbox.namespace({"settings": settings}), evaluate=True)
+    return float(value)
+
+
+async def record_benefit(conn: AsyncConnection, app: dict, definition, element_id: str, data: dict,
+                         rec: Recorder) -> dict | None:
+    """Enter the amount a step or end event pays, if it declares one."""
+    props = definition.model.element_properties.get(element_id, {})
+    kind = props.get("benefit")
+    if not kind or (props.get("benefit_when") and not _holds(props["benefit_when"], data)):
+        return None
+    variable = props.get("benefit_amount", "amount")
+    if variable not in data:
+        raise Invalid("amount_required", f"{element_id} pays a benefit: {variable!r} is required", field=variable)
+    amount = ledger.parse_amount(data[variable], variable)
+    settings = app.get("settings") or {}
+    ceiling = _ceiling(props, settings)
+    if ceiling is not None and ceiling <= 0:
+        raise Invalid("limit_not_configured", f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
+                      "county must set its program settings first", field=variable)
+    if ceiling is not None and float(amount) > ceiling:
+        raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
+                      f"{element_id}", limit=ceiling, field=variable)
+    category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
+    today = calendar.today()
+    exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
+    row = await ledger.record(
+        conn, app, kind=kind, amount=amount, category=category,
+        cap_exempt=props.get("benefit_cap_exempt") == "true",
+        # Support starts from the month after approval (national rules); one-time payments at once.
+        starts_on=ledger.first_of_next_month(today) if kind == "monthly" else today,
+        next_recheck_on=_next_recheck(settings, category, today) if kind == "monthly" else None,
+        exclusive_with=exclusive, note={"step": element_id})
+    rec.add("benefit.recorded", app["id"], {"kind": kind, "amount": float(amount), "category": category,
+                                            "starts_on": row["starts_on"].isoformat(), "cap_exempt": row["cap_exempt"],
+                                            "step": element_id}, None, app["division_path"])
+    return row
+
+
+async def _set_status(conn: AsyncConnection, subject: dict, status: str, rec: Recorder, reason: str) -> None:
+    done = await conn.execute(sa.update(applications).where(
+        applications.c.id == subject["id"], applications.c.version == subject["version"]).values(
+        status=status, version=subject["version"] + 1, updated_at=rec.at))
+    if done.rowcount != 1:
+        raise Conflict("concurrent_change", "the enrolment's case changed at the same time; retry")
+    rec.add("application.status_changed", subject["id"], {"from": subject["status"], "to": status, "reason": reason},
+            None, subject["division_path"])
+    if status == "terminated":
+        rec.add("application.terminated", subject["id"], {"reason": reason}, None, subject["division_path"])
+
+
+async def _apply_to_subject(conn: AsyncConnection, app: dict, effect: str, data: dict, props: dict,
+                            rec: Recorder) -> None:
+    subject = await ledger.subject_of(conn, app["subject_id"])
+    today = calendar.today()
+    reason = f"{app['program']} {app['id']}"
+    if effect == "terminate":
+        # Support ends with this month; the person gets written reasons in the case's last step.
+        ended = await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
+        await _set_status(conn, subject, "terminated", rec, reason)
+        rec.add("enrolment.ended", subject["id"], {"by": app["id"], "benefits": ended}, None, subject["division_path"])
+    elif effect == "adjust":
+        active = await ledger.active_enrolment(conn, subject["applicant_id_number"], {subject["program"]})
+        if active is None:
+            raise Invalid("not_enrolled", "the enrolment to adjust is no longer active")
+        variable = props.get("benefit_amount", "new_amount")
+        amount = ledger.parse_amount(data.get(variable), variable)
+        await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
+        await ledger.record(conn, subject, kind="monthly", amount=amount, category=active["category"],
+                            starts_on=ledger.first_of_next_month(today), next_recheck_on=active["next_recheck_on"],
+                            note={"adjusted_by": app["id"], "previous_amount": float(active["amount"])})
+        rec.add("enrolment.adjusted", subject["id"], {"by": app["id"], "from": float(active["amount"]),
+                                                      "to": float(amount)}, None, subject["division_path"])
+    elif effect == "gradual_exit":
+        months = int((app.get("settings") or {}).get("gradual_exit_months", 6))
+        last_day = ledger.end_of_month(today, months)
+        await ledger.extend_until(conn, subject["id"], last_day, {"gradual_exit_by": app["id"], "months": months})
+        rec.add("enrolment.gradual_exit", subject["id"], {"by": app["id"], "months": months,
+                                                          "last_day": last_day.isoformat()}, None, subject["division_path"])
+    else:
+        rec.add("enrolment.continued", subject["id"], {"by": app["id"]}, None, subject["division_path"])
+
+
+async def on_end(conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder) -> None:
+    props = definition.model.element_properties.get(outcome.end_event or "", {})
+    await record_benefit(conn, app, definition, outcome.end_event or "", outcome.data, rec)
+    effect = props.get("subject_effect")
+    if effect and app.get("subject_id"):
+        await _apply_to_subject(conn, app, effect, outcome.data, props, rec)
+    if props.get("then_start") and app.get("subject_id"):
+        from app.domain import followups  # starting a case goes through applications, which persists via cases
+
+        await followups.start(conn, props["then_start"], app, rec)
+
+
+async def end_expired_enrolments(conn: AsyncConnection, limit: int = 100) -> int:
+    """Enrolments whose gradual exit ran out: the enrolment ends and its case is terminated."""
+    today = calendar.today()
+    expired = await ledger.expired(conn, today, limit)
+    for benefit in expired:
+        subject = await ledger.subject_of(conn, benefit["application_id"])
+        rec = Recorder("system")
+        await ledger.end_enrolment(conn, subject["id"], benefit["ends_on"], "gradual exit ended")
+        if subject["status"] == "approved":
+            await _set_status(conn, subject, "terminated", rec, "gradual exit ended")
+        await rec.flush(conn)
+    return len(expired)
