@@ -143,3 +143,37 @@ async def test_early_event_is_kept_and_delivered_when_the_case_gets_there(api):
                                                "payload": {"reason": "太早了"}})
     assert r.status_code == 409 and r.json()["code"] == "no_waiting_receiver"
     assert await api.count("early_messages") == 2
+
+
+async def test_early_event_before_the_case_exists_is_adopted_by_it(api):
+    await api.upload(BPMN, "inbound_demo.bpmn")
+    kept = await send(api, {"name": "payment_confirmed", "program": "inbound_demo", "external_ref": "FUTURE-1",
+                            "payload": PAID})
+    assert kept["kept"] is True and kept["application_id"] is None
+    person = id_number()
+    await send(api, {"name": "payment_confirmed", "program": "inbound_demo", "id_number": person, "payload": PAID})
+    stranger = id_number()  # sent by a township that does not cover the place the case is filed in
+    await send(api, {"name": "payment_confirmed", "program": "inbound_demo", "id_number": stranger, "payload": PAID},
+               who="town_b")
+
+    by_ref = await inbound_case(api, external_ref="FUTURE-1")
+    by_person = await inbound_case(api, applicant={"name": "王五", "id_number": person})
+    not_covered = await inbound_case(api, applicant={"name": "赵六", "id_number": stranger})
+    for case in (by_ref, by_person, not_covered):
+        await api.step("town_a", case["id"], "township_review", {})
+    assert (await api.application(by_ref["id"]))["status"] == "approved"
+    assert (await api.application(by_person["id"]))["status"] == "approved"
+    assert (await api.application(not_covered["id"]))["status"] == "in_progress"
+
+    for body, status, code in [
+        ({"name": "payment_confirmed", "external_ref": "FUTURE-2", "payload": PAID}, 404, "application_not_found"),
+        ({"name": "objection", "program": "dibao", "external_ref": "FUTURE-3", "payload": {"reason": "x"}}, 404,
+         "application_not_found"),  # dibao does not keep early objections
+        ({"name": "payment_confirmed", "program": "inbound_demo", "id_number": "340621198001010011", "payload": PAID},
+         422, "invalid_id_number"),
+        ({"name": "payment_confirmed", "program": "inbound_demo", "external_ref": "FUTURE-4", "payload": {"amount": 1}},
+         422, "payload_invalid"),
+    ]:
+        r = await api.post("portal", "/messages", body)
+        assert r.status_code == status and r.json()["code"] == code, (body, r.text)
+    assert await api.count("early_messages") == 3

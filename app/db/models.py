@@ -301,12 +301,25 @@ class WebhookDelivery(SQLModel, table=True):
 
 
 class EarlyMessage(SQLModel, table=True):
-    """A message that arrived before its case waited for it, kept when the BPMN allows (``keep_early``)."""
+    """A message that arrived before its case waited for it, kept when the BPMN allows (``keep_early``).
+
+    Without ``application_id`` it came before its case existed: it names the case to come by
+    ``program`` and ``external_ref`` or ``id_number``, and is adopted when that case is created.
+    """
 
     __tablename__ = "early_messages"
-    __table_args__ = (sa.Index("ix_early_messages_app_name", "application_id", "message_name"),)
+    __table_args__ = (
+        sa.Index("ix_early_messages_app_name", "application_id", "message_name"),
+        sa.Index("ix_early_messages_program_id_number", "program", "id_number"),
+        sa.Index("ix_early_messages_program_external_ref", "program", "external_ref"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    application_id: str = Field(foreign_key="applications.id", max_length=36)
+    application_id: str | None = Field(default=None, foreign_key="applications.id", max_length=36)
+    program: str | None = Field(default=None, max_length=100)
+    external_ref: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, max_length=18)
+    # Division paths the sender's grants covered (None: everywhere); a case to come is adopted only inside them.
+    sender_paths: list | None = Field(default=None, sa_type=JSONType)
     message_name: str = Field(max_length=100)
     payload: dict = Field(sa_type=JSONType)
     actor: str = Field(max_length=100)

@@ -206,8 +206,11 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         await _save_state(conn, app, outcome, rec)
     if outcome.completed:  # after the status: a follow-up case must see this one ended
         await case_effects.on_end(conn, app, definition, outcome, rec)
-    elif outcome.messages_added and not is_new:  # messages that came early and were kept (keep_early)
-        await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
+    else:  # messages that came early and were kept (keep_early), perhaps before the case existed
+        if is_new:
+            await early_messages.adopt(conn, app)
+        if outcome.messages_added:
+            await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
     return opened
 
 

@@ -5,7 +5,8 @@ reference is used in several programs), or names a person by ``id_number`` (with
 ``program``) and then reaches every active case of that person. Its payload must satisfy the
 form its catching event declares. A case that does not wait for it answers 409, unless the
 catching event declares ``keep_early`` (a time limit): then the message is kept and delivered
-when the case gets there (``domain/early_messages.py``). An ``Idempotency-Key`` header or a
+when the case gets there (``domain/early_messages.py``) — also when no case exists yet but the
+message names one to come by ``program`` and ``external_ref`` or ``id_number``. An ``Idempotency-Key`` header or a
 ``message_id`` makes retries safe: the same key and body answer the first answer again.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, idempotency_keys, message_waits
-from app.domain import cases, definitions, early_messages, forms
+from app.domain import cases, definitions, early_messages, forms, id_numbers
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.principal import Principal
@@ -101,25 +102,50 @@ async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, 
             if (replay := await _replay(conn, principal, key, request_hash)) is not None:
                 return replay
             raise
-    targets = await _find(conn, principal, body)
-    if body.id_number is None:
-        result = await deliver_to(conn, principal, targets[0], body.name, body.payload)
+    try:
+        targets = await _find(conn, principal, body)
+    except NotFound:
+        result = await _keep_for_case_to_come(conn, principal, body)
+        if result is None:
+            raise
     else:
-        reached = []
-        for app in targets:
-            try:
-                reached.append(await deliver_to(conn, principal, app, body.name, body.payload))
-            except Conflict as exc:
-                if exc.code != "no_waiting_receiver":  # raised before this case was changed
-                    raise
-        if not reached:
-            raise Conflict("no_waiting_receiver", f"no active case of this person waits for {body.name!r} now")
-        result = {"deliveries": reached}
+        result = await _deliver_all(conn, principal, body, targets)
     if key is not None:
         result = _JSON.dump_python(result, mode="json")
         await conn.execute(sa.update(idempotency_keys).where(
             idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key).values(response=result))
     return result
+
+
+async def _deliver_all(conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]) -> dict:
+    if body.id_number is None:
+        return await deliver_to(conn, principal, targets[0], body.name, body.payload)
+    reached = []
+    for app in targets:
+        try:
+            reached.append(await deliver_to(conn, principal, app, body.name, body.payload))
+        except Conflict as exc:
+            if exc.code != "no_waiting_receiver":  # raised before this case was changed
+                raise
+    if not reached:
+        raise Conflict("no_waiting_receiver", f"no active case of this person waits for {body.name!r} now")
+    return {"deliveries": reached}
+
+
+async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict | None:
+    """No case yet: keep the message if it names one to come and the program's BPMN allows it."""
+    if body.program is None or body.application_id is not None:
+        return None
+    definition = await definitions.latest(conn, body.program)
+    keep = definition.model.message_properties.get(body.name, {}).get("keep_early")
+    if not keep:
+        return None
+    if body.id_number is not None and not id_numbers.is_valid(body.id_number):
+        raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
+    form = definition.model.message_forms.get(body.name)
+    forms.validate(definition.forms.get(form) if form else None, body.payload, code="payload_invalid")
+    return await early_messages.keep_for_case_to_come(conn, principal, body.program, body.external_ref, body.id_number,
+                                                      body.name, body.payload, keep)
 
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:

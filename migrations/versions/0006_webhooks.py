@@ -42,7 +42,11 @@ def upgrade() -> None:
 
     op.create_table('early_messages',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('application_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
+    sa.Column('program', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('external_ref', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('id_number', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=True),
+    sa.Column('sender_paths', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('message_name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -54,6 +58,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('early_messages', schema=None) as batch_op:
         batch_op.create_index('ix_early_messages_app_name', ['application_id', 'message_name'], unique=False)
+        batch_op.create_index('ix_early_messages_program_external_ref', ['program', 'external_ref'], unique=False)
+        batch_op.create_index('ix_early_messages_program_id_number', ['program', 'id_number'], unique=False)
 
     op.create_table('webhook_deliveries',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -90,6 +96,8 @@ def downgrade() -> None:
 
     op.drop_table('webhook_deliveries')
     with op.batch_alter_table('early_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_early_messages_program_id_number')
+        batch_op.drop_index('ix_early_messages_program_external_ref')
         batch_op.drop_index('ix_early_messages_app_name')
 
     op.drop_table('early_messages')
