@@ -23,6 +23,7 @@ class Round:
     overdue: int = 0
     claims_released: int = 0
     rechecks_started: int = 0
+    monthly_cases_started: int = 0
     enrolments_ended: int = 0
     webhook_attempts: int = 0
 
@@ -65,6 +66,7 @@ async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: in
     result.overdue = await _drain(db, reminders.mark_overdue)
     result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
+    result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)
     if webhooks is not None:
         result.webhook_attempts = await run_deliveries(db, webhooks, limit)

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from tests.helpers import Api, id_number
+from tests.test_minban import APPROVE, _apply, _joint_review
+from tests.test_minban import edu  # noqa: F401  (the fixture with the education offices)
 from tests.receiver import Receiver
 from tests.test_webhooks import run, subscribe
 
@@ -177,3 +179,19 @@ async def test_early_event_before_the_case_exists_is_adopted_by_it(api):
         r = await api.post("portal", "/messages", body)
         assert r.status_code == status and r.json()["code"] == code, (body, r.text)
     assert await api.count("early_messages") == 3
+
+
+async def test_a_person_event_by_id_number_also_ends_an_approved_case(edu):  # noqa: F811 (the fixture)
+    """minban ends support on person_deceased (enrolment_messages): reached through the person."""
+    case = await _apply(edu)
+    await _joint_review(edu, case["id"])
+    await edu.advance(days=8)
+    await edu.run_timers()
+    await edu.step("edu", case["id"], "county_confirm", APPROVE)
+    await edu.step("edu_city", case["id"], "city_recheck", APPROVE)
+    await edu.set_clock("2027-03-20T09:00:00+08:00")
+    body = {"name": "person_deceased", "id_number": case["applicant"]["id_number"], "payload": {"died_on": "2027-03-15"}}
+    reached = await send(edu, body, key="civil-registry-0001")
+    assert [d["application_id"] for d in reached["deliveries"]] == [case["id"]]
+    assert (await edu.application(case["id"]))["status"] == "terminated"
+    assert await send(edu, body, key="civil-registry-0001") == reached

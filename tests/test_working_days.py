@@ -139,8 +139,7 @@ async def test_reminder_and_overdue_happen_exactly_once(api: Api):
     assert (await work())["reminders"] == 0
     await api.set_clock("2030-03-19T00:00:30" + SH)
     assert (await work())["overdue"] == 1
-    assert (await work()) == {"fired": 0, "reminders": 0, "overdue": 0, "claims_released": 0, "rechecks_started": 0,
-                              "enrolments_ended": 0, "webhook_attempts": 0}
+    assert {k: v for k, v in (await work()).items() if v} == {}  # nothing left to do
     assert len(await api.events(case["id"], "task.reminder")) == 1
     assert len(await api.events(case["id"], "task.overdue")) == 1
     late = (await api.get("town_a", "/tasks", overdue="true")).json()["items"]

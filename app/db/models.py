@@ -118,8 +118,9 @@ class Application(SQLModel, table=True):
     division_code: str = Field(foreign_key="divisions.code", max_length=32)
     division_path: str = Field(sa_type=PathType)
     status: str = Field(max_length=20)
-    applicant: dict = Field(sa_type=JSONType)
-    applicant_id_number: str = Field(max_length=18)
+    # NULL for a case about a place rather than a person (a school's monthly report).
+    applicant: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    applicant_id_number: str | None = Field(default=None, max_length=18, nullable=True)
     data: dict = Field(default_factory=dict, sa_type=JSONType)
     external_ref: str | None = Field(default=None, max_length=200)
     engine_state: dict = Field(sa_type=JSONType)
@@ -447,7 +448,7 @@ class Benefit(SQLModel, table=True):
     # Last day paid (inclusive); NULL while a monthly enrolment runs.
     ends_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
     status: str = Field(max_length=16)  # active | ended
-    category: str | None = Field(default=None, max_length=16)  # e.g. 低保 class A/B/C
+    category: str | None = Field(default=None, max_length=32)  # e.g. 低保 class A/B/C, a grade of need
     next_recheck_on: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
     # Approved above a cap by a case conference ("one case, one decision").
     cap_exempt: bool = False
@@ -468,6 +469,19 @@ class SamplePool(SQLModel, table=True):
     seed: str = Field(max_length=32)
     drawn: int = 0
     sampled: int = 0
+
+
+class Panel(SQLModel, table=True):
+    """A review panel registered by an institution for a school year (幼儿园资助评审小组)."""
+
+    __tablename__ = "panels"
+    __table_args__ = (sa.UniqueConstraint("division_code", "school_year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    division_code: str = Field(foreign_key="divisions.code", max_length=32)
+    school_year: int  # the year the autumn term starts in
+    members: list = Field(default_factory=list, sa_type=JSONType)
+    set_by: str = Field(max_length=100)
+    set_at: datetime = _ts()
 
 
 divisions = Division.__table__
@@ -494,3 +508,4 @@ early_messages = EarlyMessage.__table__
 program_settings = ProgramSetting.__table__
 benefits = Benefit.__table__
 sample_pools = SamplePool.__table__
+panels = Panel.__table__

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import calendar, cases, deadlines, definitions, forms, id_numbers, ledger, program_settings, rollouts
+from app.domain import (calendar, cases, deadlines, definitions, eligibility, forms, id_numbers, ledger,
+                        program_settings, rollouts)
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -87,6 +88,11 @@ async def _subject(conn: AsyncConnection, principal: Principal, definition: defi
                    body: ApplicationIn) -> dict | None:
     """The enrolment a re-check or termination is about; it lends the case its person and place."""
     programs = {p.strip() for p in definition.model.properties.get("subject_program", "").split(",") if p.strip()}
+    if about_place(definition):
+        # A place's own case (a school's monthly report) has no applicant.
+        if body.applicant is not None or body.subject_id is not None or body.division_code is None:
+            raise Invalid("place_case", f"{body.program} is about a place: give division_code only, no applicant")
+        return None
     if not programs:
         if body.subject_id is not None:
             raise Invalid("subject_not_allowed", f"{body.program} is not about an existing case; omit subject_id")
@@ -111,6 +117,10 @@ async def _subject(conn: AsyncConnection, principal: Principal, definition: defi
     return row
 
 
+def about_place(definition: definitions.Definition) -> bool:
+    return definition.model.properties.get("about") == "place"
+
+
 def enrols(definition: definitions.Definition) -> bool:
     return any(p.get("benefit") == "monthly" for p in definition.model.element_properties.values())
 
@@ -122,6 +132,8 @@ async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
         if existing:
             raise Conflict("duplicate_external_ref", f"external_ref {body.external_ref!r} is already used in "
                            f"{body.program}", existing_id=existing)
+    if body.applicant is None:
+        return
     active = (await conn.execute(sa.select(applications.c.id).where(
         applications.c.program == body.program, applications.c.applicant_id_number == body.applicant.id_number,
         applications.c.status == "in_progress"))).scalar()
@@ -150,7 +162,8 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
             return replay
     latest = await definitions.latest(conn, body.program)  # 422 for an unknown program, before anything else
     subject = await _subject(conn, principal, latest, body)
-    if not id_numbers.is_valid(body.applicant.id_number):
+    person = body.applicant
+    if person is not None and not id_numbers.is_valid(person.id_number):
         raise Invalid("invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number")
     division = await division_service.get(conn, body.division_code)
     if division is None:
@@ -164,10 +177,13 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
     await _check_staff_relative(conn, body.data)
     forms.validate(definition.application_form, body.data, code="data_invalid")
-    if enrols(definition):
+    if enrols(definition) and person is not None:
         exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
-        await ledger.refuse_if_enrolled(conn, body.applicant.id_number, {definition.key, *exclusive})
+        await ledger.refuse_if_enrolled(conn, person.id_number, {definition.key, *exclusive})
     settings = await program_settings.in_force(conn, definition, division["path"])
+    if person is not None and not subject:  # a re-check or termination is about a case found eligible
+        eligibility.check(definition.model.properties, body.data, person.model_dump(), settings,
+                          await ledger.rule_functions(conn, person.id_number))
     try:
         await _check_duplicates(conn, body)
     except Conflict:
@@ -177,11 +193,12 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         raise
 
     rec = Recorder(principal.name)
-    applicant = body.applicant.model_dump()
+    applicant = person.model_dump() if person is not None else None
     row = {
         "id": str(uuid.uuid4()), "program": definition.key, "definition_id": definition.id,
         "definition_version": definition.version, "division_code": division["code"], "division_path": division["path"],
-        "status": "in_progress", "applicant": applicant, "applicant_id_number": body.applicant.id_number,
+        "status": "in_progress", "applicant": applicant,
+        "applicant_id_number": person.id_number if person is not None else None,
         "data": body.data, "external_ref": body.external_ref, "engine_state": None, "version": 1,
         "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
         "settings": settings, "family_id": body.family_id, "subject_id": subject["id"] if subject else None,
@@ -189,7 +206,10 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     try:
         # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
         # settings are the values in force at this place today, frozen with the case.
-        start_data = {"staff_relative": False, **body.data, "applicant": applicant, "settings": settings}
+        levels = await division_service.ancestors_by_level(conn, division)
+        start_data = {"staff_relative": False, **body.data, "applicant": applicant, "settings": settings,
+                      # Where the case is, so a process may route by it ("university" in place["levels"]).
+                      "place": {"code": division["code"], "level": division["level"], "levels": sorted(levels)}}
         if subject:
             start_data["subject"] = {"id": subject["id"], "program": subject["program"], "data": subject["data"]}
         case, ctx = await cases.start_case(conn, definition, start_data, row)

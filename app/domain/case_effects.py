@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
 from app.db.models import applications
-from app.domain import calendar, ledger
+from app.domain import calendar, ledger, panels
+from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid
 
@@ -87,6 +88,8 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
         raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
                       f"{element_id}", limit=ceiling, field=variable)
     category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
+    if category is not None and (not isinstance(category, str) or len(category) > 32):
+        raise Invalid("invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)")
     today = calendar.today()
     exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
     row = await ledger.record(
@@ -146,9 +149,68 @@ async def _apply_to_subject(conn: AsyncConnection, app: dict, effect: str, data:
         rec.add("enrolment.continued", subject["id"], {"by": app["id"]}, None, subject["division_path"])
 
 
+def enrolment_messages(model: engine.ProcessModel) -> dict[str, str]:
+    """``enrolment_messages`` = ``person_deceased:died_on,…``: messages that end an approved
+    case's support, each with the payload field holding the date it happened."""
+    pairs = [p.split(":", 1) for p in model.properties.get("enrolment_messages", "").split(",") if ":" in p]
+    return {name.strip(): field.strip() for name, field in pairs}
+
+
+async def end_by_message(conn: AsyncConnection, app: dict, definition, name: str, payload: dict,
+                         rec: Recorder) -> dict:
+    """Stop an approved case's support: monthly payments end with the month of the event,
+    scheduled payments after it are cancelled, and the case is terminated."""
+    field = enrolment_messages(definition.model)[name]
+    try:
+        day = date.fromisoformat(str(payload.get(field)))
+    except ValueError:
+        raise Invalid("payload_invalid", f"payload.{field} must be a date (YYYY-MM-DD)", field=field) from None
+    if day > calendar.today():
+        raise Invalid("payload_invalid", f"payload.{field} is in the future", field=field)
+    if app["status"] != "approved":
+        raise Conflict("no_waiting_receiver", f"{name!r} ends an approved case's support; this case is {app['status']}")
+    ended = await ledger.end_enrolment(conn, app["id"], max(ledger.end_of_month(day), day), name)
+    cancelled = await ledger.cancel_after(conn, app["id"], day)
+    rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
+    rec.add("enrolment.ended", app["id"], {"by": name, "on": day.isoformat(), "benefits": ended,
+                                           "cancelled_payments": cancelled}, None, app["division_path"])
+    await _set_status(conn, app, "terminated", rec, name)
+    return {"application_id": app["id"], "status": "terminated", "next_tasks": []}
+
+
+async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) -> None:
+    """An office informed without a task (备案, 知悉): recorded, and published to its portals."""
+    level = props["notify_level"]
+    code = (await division_service.ancestors_by_level(conn, {"code": app["division_code"],
+                                                             "path": app["division_path"]})).get(level)
+    rec.add("case.notified", app["id"], {"level": level, "division_code": code,
+                                         "purpose": props.get("notify_purpose", "")}, None, app["division_path"])
+
+
+async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
+    """Payments in the last month of each term of this school year (学前教育资助: half the yearly
+    amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
+    settings = app.get("settings") or {}
+    per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
+    year = panels.school_year(calendar.today())
+    months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
+    dates = [date(year + (1 if month < 8 else 0), month, 1) for month in months]
+    counts = await ledger.rule_functions(conn, app["applicant_id_number"])
+    remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
+    for term, day in enumerate(dates[:remaining], 1):
+        await ledger.record(conn, app, kind="one_time", amount=per_term, starts_on=day, scheduled=True,
+                            note={"school_year": year, "term": "autumn" if term == 1 else "spring"})
+    rec.add("benefit.scheduled", app["id"], {"per_term": float(per_term), "payments": [
+        d.isoformat() for d in dates[:remaining]]}, None, app["division_path"])
+
+
 async def on_end(conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder) -> None:
     props = definition.model.element_properties.get(outcome.end_event or "", {})
+    if props.get("benefit_schedule") == "terms":
+        await _schedule_terms(conn, app, rec)
     await record_benefit(conn, app, definition, outcome.end_event or "", outcome.data, rec)
+    if props.get("notify_level"):
+        await _notify(conn, app, props, rec)
     effect = props.get("subject_effect")
     if effect and app.get("subject_id"):
         await _apply_to_subject(conn, app, effect, outcome.data, props, rec)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
-from app.domain import case_effects
+from app.domain import case_effects, eligibility
 from app.db.models import process_definitions as defs
 from app.domain.audit import Recorder
 from app.domain.deadlines import parse_time_limit
@@ -96,6 +96,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
         errors.append(_problem("invalid_notice_fields", problem, model.key))
     for problem in settings_check(model):
         errors.append(_problem("invalid_setting", problem, model.key))
+    for problem in eligibility.declaration_problems(model.properties):
+        errors.append(_problem("invalid_expression", problem, model.key))
     for element_id, problem in case_effects.declaration_problems(model):
         errors.append(_problem("invalid_benefit", problem, element_id, model))
     for name in ("subject_program", "then_start", "recheck_program"):

@@ -10,8 +10,19 @@ from app.db.models import divisions
 from app.domain.errors import Conflict, Invalid
 from app.domain.principal import ADMIN, path_range
 
-# From the top down; a child's level must be below its parent's.
-LEVELS = ("province", "city", "county", "township", "village")
+# Administrative divisions from the top down; a child's level must be below its parent's.
+ADMINISTRATIVE_LEVELS = ("province", "city", "county", "township", "village")
+# Institutions act like levels (a school's aid office, a class's head teacher): each may sit
+# under these levels, and routes by the same ancestor rule as everything else.
+INSTITUTION_PARENTS = {
+    "school": ("city", "county", "township"),
+    "kindergarten": ("county", "township", "village"),
+    "class": ("school", "kindergarten"),
+    "university": ("province", "city"),
+    # A unit with its own trade union: a university's department or an employer.
+    "department": ("university", "city", "county", "township"),
+}
+LEVELS = ADMINISTRATIVE_LEVELS + tuple(INSTITUTION_PARENTS)
 SPECIAL_ROLES = (ADMIN, "portal")
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 ROLE_PATTERN = re.compile(r"^(?P<level>[a-z]+)_(?P<department>[a-z][a-z0-9_]*)$")
@@ -22,6 +33,25 @@ class DivisionIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     parent_code: str | None = None
     level: str
+
+
+def may_sit_under(level: str, parent_level: str) -> bool:
+    if level in INSTITUTION_PARENTS:
+        return parent_level in INSTITUTION_PARENTS[level]
+    return (parent_level in ADMINISTRATIVE_LEVELS
+            and ADMINISTRATIVE_LEVELS.index(parent_level) < ADMINISTRATIVE_LEVELS.index(level))
+
+
+def levels_below(level: str) -> list[str]:
+    """Levels that may occur under a place of ``level`` (for supervision)."""
+    found, frontier = [], [level]
+    while frontier:
+        current = frontier.pop()
+        for candidate in LEVELS:
+            if candidate not in found and may_sit_under(candidate, current):
+                found.append(candidate)
+                frontier.append(candidate)
+    return found
 
 
 def role_level(role: str) -> str | None:
@@ -93,7 +123,7 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
                     parent = await get(conn, item.parent_code)
                 if parent is None:
                     raise Invalid("unknown_parent", f"parent {item.parent_code!r} of {code!r} does not exist", division_code=code)
-                if LEVELS.index(parent["level"]) >= LEVELS.index(item.level):
+                if not may_sit_under(item.level, parent["level"]):
                     raise Invalid("level_order", f"{code!r} ({item.level}) cannot sit under {parent['code']!r} "
                                   f"({parent['level']})", division_code=code)
             path = (parent["path"] if parent else "/") + code + "/"

@@ -1,9 +1,13 @@
 """Cases the service starts by itself: periodic re-checks of enrolments (动态管理) when they
-fall due, and a termination after a re-check that decided to end support."""
+fall due, a termination after a re-check that decided to end support, and each month's case
+of every place a ``schedule = monthly`` process is about (a school's reports)."""
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.models import applications as applications_table
+from app.db.models import divisions
 from app.domain import applications, calendar, definitions, ledger
 from app.domain.audit import Recorder
 from app.domain.errors import DomainError
@@ -46,3 +50,32 @@ async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:
         except DomainError as exc:  # e.g. a re-check or termination of this person is already running
             log.info("recheck_skipped", application_id=subject["id"], reason=exc.code)
     return len(due)
+
+
+async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
+    """This month's case for every place of a monthly program that has none yet (``external_ref``
+    ``<place>:<YYYY-MM>``, unique per program, so racing workers cannot start one twice)."""
+    month = calendar.today().strftime("%Y-%m")
+    started = 0
+    for listed in await definitions.list_latest(conn):
+        definition = await definitions.latest(conn, listed["key"])
+        if definition.model.properties.get("schedule") != "monthly" or not definition.division_levels:
+            continue
+        ref = divisions.c.code + sa.literal(f":{month}")
+        done = sa.select(applications_table.c.id).where(applications_table.c.program == definition.key,
+                                                         applications_table.c.external_ref == ref)
+        codes = (await conn.execute(sa.select(divisions.c.code).where(
+            divisions.c.level.in_(sorted(definition.division_levels)), ~done.exists())
+            .order_by(divisions.c.code).limit(limit - started))).scalars().all()
+        for code in codes:
+            body = applications.ApplicationIn(program=definition.key, division_code=code,
+                                              external_ref=f"{code}:{month}", data={"month": month})
+            try:
+                async with conn.begin_nested():
+                    await applications.create(conn, SYSTEM, body)
+                started += 1
+            except DomainError as exc:
+                log.warning("monthly_case_not_started", program=definition.key, division_code=code, reason=exc.code)
+        if started >= limit:
+            break
+    return started

@@ -19,6 +19,8 @@ from app.domain import calendar
 from app.domain.errors import Conflict, Invalid
 
 KINDS = ("monthly", "one_time")
+# one_time rows: "ended" once paid, "scheduled" for a later payment date, "cancelled" if stopped before.
+COUNTED = ("active", "ended", "scheduled")
 # Above this an amount is a typing error, not a benefit (a year of the highest allowance is far below).
 ABSURD_AMOUNT = Decimal("1000000")
 
@@ -66,7 +68,7 @@ class Totals:
 async def totals(conn: AsyncConnection, person_id_number: str, family_id: str, year: int) -> Totals:
     rows = (await conn.execute(
         sa.select(benefits.c.program, benefits.c.person_id_number, benefits.c.family_id, benefits.c.amount)
-        .where(benefits.c.kind == "one_time", benefits.c.year == year,
+        .where(benefits.c.kind == "one_time", benefits.c.year == year, benefits.c.status.in_(COUNTED),
                sa.or_(benefits.c.person_id_number == person_id_number, benefits.c.family_id == family_id)))).all()
     person: dict[str, Decimal] = {}
     family: dict[str, Decimal] = {}
@@ -117,7 +119,8 @@ async def _check_cap(conn: AsyncConnection, app: dict, amount: Decimal, year: in
         return
     rows = (await conn.execute(sa.select(benefits.c.application_id, benefits.c.amount, benefits.c.starts_on)
                                .where(column == key, benefits.c.program == app["program"],
-                                      benefits.c.kind == "one_time", benefits.c.year == year)
+                                      benefits.c.kind == "one_time", benefits.c.year == year,
+                                      benefits.c.status.in_(COUNTED))
                                .order_by(benefits.c.id))).all()
     used = sum((Decimal(r.amount) for r in rows), Decimal(0))
     if used + amount > Decimal(str(cap)):
@@ -129,7 +132,7 @@ async def _check_cap(conn: AsyncConnection, app: dict, amount: Decimal, year: in
 
 async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, category: str | None = None,
                  cap_exempt: bool = False, starts_on: date | None = None, next_recheck_on: date | None = None,
-                 exclusive_with: set[str] = frozenset(), note: dict | None = None) -> dict:
+                 exclusive_with: set[str] = frozenset(), note: dict | None = None, scheduled: bool = False) -> dict:
     """Enter an approved amount; raises with the rule and the earlier cases when a cap or an
     existing enrolment forbids it (the caller's whole transaction then rolls back)."""
     if kind not in KINDS:
@@ -150,7 +153,7 @@ async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, categor
     row = {"application_id": app["id"], "program": app["program"], "person_id_number": app["applicant_id_number"],
            "family_id": family_id, "division_path": app["division_path"], "kind": kind, "amount": value,
            "year": starts.year, "starts_on": starts, "ends_on": starts if kind == "one_time" else None,
-           "status": "active" if kind == "monthly" else "ended", "category": category,
+           "status": "active" if kind == "monthly" else "scheduled" if scheduled else "ended", "category": category,
            "next_recheck_on": next_recheck_on, "cap_exempt": cap_exempt, "note": note or {},
            "created_at": clock.now(), "ended_at": None}
     row["id"] = (await conn.execute(sa.insert(benefits).values(**row).returning(benefits.c.id))).scalar_one()
@@ -223,3 +226,24 @@ async def due_rechecks(conn: AsyncConnection, today: date, limit: int) -> list[d
 
 async def set_next_recheck(conn: AsyncConnection, benefit_id: int, day: date | None) -> None:
     await conn.execute(sa.update(benefits).where(benefits.c.id == benefit_id).values(next_recheck_on=day))
+
+
+async def rule_functions(conn: AsyncConnection, person_id_number: str) -> dict:
+    """For eligibility rules: how many payments a person has had or has scheduled in a program."""
+    rows = (await conn.execute(sa.select(benefits.c.program, sa.func.count()).where(
+        benefits.c.person_id_number == person_id_number, benefits.c.status.in_(COUNTED))
+        .group_by(benefits.c.program))).all()
+    counts = {program: count for program, count in rows}
+
+    def payments(program: str) -> int:
+        return counts.get(program, 0)
+
+    return {"payments": payments}
+
+
+async def cancel_after(conn: AsyncConnection, application_id: str, day: date) -> int:
+    """Stop scheduled payments due after ``day`` (e.g. a pupil left the kindergarten)."""
+    done = await conn.execute(sa.update(benefits).where(
+        benefits.c.application_id == application_id, benefits.c.status == "scheduled", benefits.c.starts_on > day)
+        .values(status="cancelled", ended_at=clock.now()))
+    return done.rowcount

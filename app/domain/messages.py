@@ -2,12 +2,13 @@
 
 A message names its case by ``application_id``, by ``external_ref`` (with ``program`` when the
 reference is used in several programs), or names a person by ``id_number`` (with or without
-``program``) and then reaches every active case of that person. Its payload must satisfy the
-form its catching event declares. A case that does not wait for it answers 409, unless the
-catching event declares ``keep_early`` (a time limit): then the message is kept and delivered
-when the case gets there (``domain/early_messages.py``) — also when no case exists yet but the
-message names one to come by ``program`` and ``external_ref`` or ``id_number``. An ``Idempotency-Key`` header or a
-``message_id`` makes retries safe: the same key and body answer the first answer again.
+``program``) and then reaches each in-progress or approved case of that person that takes it.
+Its payload must satisfy the form its catching event declares. A case that does not wait for it
+answers 409, unless the catching event declares ``keep_early`` (a time limit): then the message
+is kept and delivered when the case gets there (``domain/early_messages.py``), also when no case
+exists yet but the message names one to come by ``program`` and ``external_ref`` or
+``id_number``. An ``Idempotency-Key`` header or a ``message_id`` makes retries safe: the same
+key and body answer the first answer again.
 """
 
 import hashlib
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, idempotency_keys, message_waits
-from app.domain import cases, definitions, early_messages, forms, id_numbers
+from app.domain import case_effects, cases, definitions, early_messages, forms, id_numbers
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.principal import Principal
@@ -34,7 +35,7 @@ class MessageIn(BaseModel):
     application_id: str | None = Field(default=None, max_length=36)
     external_ref: str | None = Field(default=None, max_length=200)
     id_number: str | None = Field(default=None, min_length=1, max_length=18,
-                                  description="a person: reaches every active case of theirs (in `program` if given)")
+                                  description="a person: reaches each of their in-progress or approved cases (in `program` if given)")
     program: str | None = Field(default=None, max_length=100)
     message_id: str | None = Field(default=None, min_length=1, max_length=150,
                                    description="the sender's id for this message; same role as Idempotency-Key")
@@ -54,8 +55,9 @@ async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) ->
     elif body.external_ref is not None:
         query = query.where(applications.c.external_ref == body.external_ref)
     else:
+        # Approved cases too: some messages about a person end their support (enrolment_messages).
         query = query.where(applications.c.applicant_id_number == body.id_number,
-                            applications.c.status == "in_progress").order_by(applications.c.created_at)
+                            applications.c.status.in_(("in_progress", "approved"))).order_by(applications.c.created_at)
     if body.program and body.application_id is None:
         query = query.where(applications.c.program == body.program)
     limit = 2 if body.id_number is None else 100
@@ -155,6 +157,11 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
 async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
+    if name in case_effects.enrolment_messages(definition.model):
+        rec = Recorder(principal.name)
+        result = await case_effects.end_by_message(conn, app, definition, name, payload, rec)
+        await rec.flush(conn)
+        return result
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     waiting = (await conn.execute(sa.select(message_waits.c.id).where(

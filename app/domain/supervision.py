@@ -21,7 +21,7 @@ def _supervised(principal: Principal):
         if level is None or grant.division_path is None:
             continue
         department = grant.role[len(level) + 1:]
-        below = division_service.LEVELS[division_service.LEVELS.index(level) + 1:]
+        below = division_service.levels_below(level)
         roles = [f"{lower}_{department}" for lower in below]
         if roles:
             conditions.append(sa.and_(tasks.c.role.in_(roles), path_range(tasks.c.division_path, grant.division_path)))

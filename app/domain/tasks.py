@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, tasks, users
-from app.domain import accounts, calendar, case_effects, cases, definitions, forms, notices, separation
+from app.domain import accounts, calendar, case_effects, cases, definitions, forms, notices, panels, separation
 from app.domain.objections import answering_steps
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
@@ -179,6 +179,8 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     definition = await definitions.by_id(conn, app["definition_id"])
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
+    if definition.model.steps[task["name"]].properties.get("panel") == "true":
+        data = await panels.decide(conn, task["division_code"], data)
     rec = Recorder(principal.name)
     if task["name"] in answering_steps(definition):
         await notices.answer(conn, app["id"], data.get("objection_outcomes"), principal.name, rec, app["division_path"])

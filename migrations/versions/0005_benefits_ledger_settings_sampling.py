@@ -1,4 +1,4 @@
-"""benefits ledger, program settings, sampling
+"""benefits ledger, program settings, sampling, cases about places
 
 Revision ID: 0005
 Revises: 0004
@@ -29,6 +29,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sample_pools')),
     sa.UniqueConstraint('program', 'county_code', 'month', name=op.f('uq_sample_pools_program_county_code_month'))
     )
+    op.create_table('panels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('division_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('school_year', sa.Integer(), nullable=False),
+    sa.Column('members', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('set_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('set_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['division_code'], ['divisions.code'], name=op.f('fk_panels_division_code_divisions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_panels')),
+    sa.UniqueConstraint('division_code', 'school_year', name=op.f('uq_panels_division_code_school_year'))
+    )
     op.create_table('program_settings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('program', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -57,7 +68,7 @@ def upgrade() -> None:
     sa.Column('starts_on', sa.Date(), nullable=False),
     sa.Column('ends_on', sa.Date(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('next_recheck_on', sa.Date(), nullable=True),
     sa.Column('cap_exempt', sa.Boolean(), nullable=False),
     sa.Column('note', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
@@ -80,6 +91,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True))
         batch_op.create_index(batch_op.f('ix_applications_subject_id'), ['subject_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_applications_subject_id_applications'), 'applications', ['subject_id'], ['id'])
+        # A case may be about a place (a school's monthly report) rather than a person.
+        batch_op.alter_column('applicant', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True)
+        batch_op.alter_column('applicant_id_number', existing_type=sqlmodel.sql.sqltypes.AutoString(length=18), nullable=True)
 
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('decisions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default=sa.text("'{}'")))
@@ -91,6 +105,8 @@ def downgrade() -> None:
         batch_op.drop_column('decisions')
 
     with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.alter_column('applicant_id_number', existing_type=sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False)
+        batch_op.alter_column('applicant', existing_type=sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False)
         batch_op.drop_constraint(batch_op.f('fk_applications_subject_id_applications'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_applications_subject_id'))
         batch_op.drop_column('subject_id')
@@ -110,3 +126,4 @@ def downgrade() -> None:
 
     op.drop_table('program_settings')
     op.drop_table('sample_pools')
+    op.drop_table('panels')

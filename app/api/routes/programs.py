@@ -1,11 +1,11 @@
-"""Program settings (limits, ratios, fund multiples) per place, and the benefits ledger by person."""
+"""Program settings (limits, ratios, fund multiples) per place, review panels, and the benefits ledger."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.api.deps import Ctx
-from app.domain import definitions, id_numbers, ledger, program_settings
+from app.domain import definitions, id_numbers, ledger, panels, program_settings
 from app.domain.errors import Invalid
 
 router = APIRouter(tags=["programs"])
@@ -33,3 +33,16 @@ async def benefits_of_person(ctx: Ctx, id_number: Annotated[str, Query(min_lengt
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
     async with ctx.begin() as (conn, me):
         return await ledger.of_person(conn, me.visible, id_number)
+
+
+@router.put("/panels/{division_code}/{school_year}")
+async def put_panel(ctx: Ctx, division_code: str, school_year: int, body: panels.PanelIn) -> dict:
+    """Register an institution's review panel for a school year (at least five: head, staff, parents)."""
+    async with ctx.begin() as (conn, me):
+        return await panels.put(conn, me, division_code, school_year, body)
+
+
+@router.get("/panels/{division_code}/{school_year}")
+async def get_panel(ctx: Ctx, division_code: str, school_year: int) -> dict:
+    async with ctx.begin() as (conn, _):
+        return await panels.get(conn, division_code, school_year)
