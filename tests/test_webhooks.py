@@ -362,3 +362,16 @@ async def test_the_readme_receiver_verifies_a_real_request(api, receiver):
     [request] = receiver.received()
     assert namespace["verify"](sub["secret"], request["headers"], request["body"])
     assert not namespace["verify"](sub["secret"], request["headers"], request["body"] + b" ")
+
+
+def test_outcome_events_are_published_once_per_change():
+    from app.domain.audit import Recorder
+
+    rec = Recorder("tester")
+    rec.add("application.status_changed", "app-1", {"from": "in_progress", "to": "withdrawn"}, None, "/34/")
+    rec.add("application.withdrawn", "app-1", {"reason": "申请人撤回", "id_number": "secret"}, None, "/34/")
+    rec.add("task.completed", "app-1", {"decision": "approve", "opinion": "收入 900 元"}, {"id": "t", "name": "s"})
+    published = [(o["event_type"], o["payload"]["data"]) for o in rec._outbox]
+    assert published == [("application.status_changed", {"from": "in_progress", "to": "withdrawn"}),
+                         ("application.withdrawn", {"status": "withdrawn"}),
+                         ("task.completed", {"decision": "approve"})]

@@ -29,10 +29,19 @@ class Recorder:
             "application_id": application_id, "at": self.at, "actor": self.actor, "type": type_,
             "task_id": task["id"] if task else None, "task_name": task["name"] if task else None, "data": data,
         })
-        if type_ in PUBLISHED:
+        if type_ in OUTCOME_TYPES.values():
+            self._publish_outcome(type_.split(".", 1)[1], application_id, division_path)
+        elif type_ in PUBLISHED:
             self.publish(type_, application_id, data, task, division_path)
         if type_ == "application.status_changed" and data.get("to") in OUTCOME_TYPES:
-            self.publish(OUTCOME_TYPES[data["to"]], application_id, {"status": data["to"]}, None, division_path)
+            self._publish_outcome(data["to"], application_id, division_path)
+
+    def _publish_outcome(self, status: str, application_id: str | None, division_path: str | None) -> None:
+        """``application.<status>`` once per case and change, whether derived from the status change
+        or recorded by the caller itself."""
+        type_ = OUTCOME_TYPES[status]
+        if not any(o["event_type"] == type_ and o["application_id"] == application_id for o in self._outbox):
+            self.publish(type_, application_id, {"status": status}, None, division_path)
 
     def publish(self, type_: str, application_id: str | None, data: dict, task: dict | None,
                 division_path: str | None) -> None:

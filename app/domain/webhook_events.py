@@ -28,7 +28,7 @@ class StatusChangedData(_Data):
 
 
 class OutcomeData(_Data):
-    status: Literal["approved", "refused", "terminated"]
+    status: Literal["approved", "refused", "withdrawn", "terminated"]
 
 
 class TaskCreatedData(_Data):
@@ -90,6 +90,7 @@ DATA_MODELS: dict[str, type[_Data]] = {
     "application.status_changed": StatusChangedData,
     "application.approved": OutcomeData,
     "application.refused": OutcomeData,
+    "application.withdrawn": OutcomeData,
     "application.terminated": OutcomeData,
     "task.created": TaskCreatedData,
     "task.claimed": TaskClaimedData,
@@ -107,7 +108,7 @@ DATA_MODELS: dict[str, type[_Data]] = {
 SUBSCRIBABLE = tuple(t for t in DATA_MODELS if t != "webhook.ping")
 # A status change to one of these also publishes ``application.<status>``.
 OUTCOME_TYPES = {"approved": "application.approved", "refused": "application.refused",
-                 "terminated": "application.terminated"}
+                 "withdrawn": "application.withdrawn", "terminated": "application.terminated"}
 
 
 def public_data(type_: str, data: dict) -> dict:
