@@ -38,8 +38,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
 @cli.command()
 def worker() -> None:
-    """Run only the background worker (timers), for scaled deployments."""
+    """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
+    from app.domain.deliveries import Policy
     from app.worker import run_forever
 
     settings = get_settings()
@@ -48,7 +49,7 @@ def worker() -> None:
         db = create_engine(settings.database_url)
         try:
             await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
-                              settings.claim_stale_working_days)
+                              settings.claim_stale_working_days, Policy.from_settings(settings))
         finally:
             await db.dispose()
 

@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     claim_stale_working_days: int = 3
     # Objections accepted per client address (syntax of the `limits` library).
     objection_rate_limit: str = "10/10 minutes"
+    # Outgoing webhooks (retry times are on the service clock).
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: float = 30.0
+    webhook_retry_max_seconds: float = 6 * 3600.0
+    # A delivery still failing this long after its event is dead-lettered.
+    webhook_max_age_seconds: float = 3 * 86400.0
+    # A subscription whose deliveries have failed this long without one success is disabled.
+    webhook_disable_after_seconds: float = 5 * 86400.0
+    # After a secret rotation the previous secret also signs for this long.
+    webhook_secret_overlap_seconds: float = 86400.0
+    webhook_batch_size: int = 50
+    # The service's own public address, so subscriptions cannot point back at it.
+    public_base_url: str | None = None
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -103,6 +103,8 @@ class ProcessModel:
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
+    # message name → properties of the event catching it (``form``, ``keep_early``…)
+    message_properties: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     steps: dict[str, Step] = {}
     messages: dict[str, MessageEventDefinition] = {}
     message_forms: dict[str, str] = {}
+    message_properties: dict[str, dict[str, str]] = {}
     for name, task_spec in spec.task_specs.items():
         if isinstance(task_spec, UserTask):
             role = task_spec.lane or candidate_groups.get(name)
@@ -239,9 +242,12 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     # so the form of a message's payload is read from the XML.
     message_names = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
     for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
-        form = element_properties.get(definition.getparent().get("id"), {}).get("form")
+        props = element_properties.get(definition.getparent().get("id"), {})
+        form = props.get("form")
         if form and definition.get("messageRef") in message_names:
             message_forms[message_names[definition.get("messageRef")]] = form
+        if definition.get("messageRef") in message_names:
+            message_properties.setdefault(message_names[definition.get("messageRef")], {}).update(props)
     properties = _properties_of(process)
     # Camunda Modeler declares starters as an attribute; AidFlow's own property wins when both exist.
     if "starters" not in properties and process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"):
@@ -254,7 +260,7 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
         expressions=_expressions(process) + decision_expressions,
         end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
         inline_forms=inline_forms,
-        _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages,
+        _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages, message_properties=message_properties,
     )
 
 

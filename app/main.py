@@ -11,12 +11,13 @@ from prometheus_client import make_asgi_app
 from app.api import problems
 from app.api.body_limit import BodyLimit
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
-                            supervision, tasks)
+                            supervision, tasks, webhooks)
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
 from app.domain import calendar as calendar_service
 from app.domain import rescheduling
+from app.domain.deliveries import Policy
 from app.domain import definitions as definition_service
 from app.worker import run_forever
 
@@ -31,6 +32,8 @@ async def startup(app: FastAPI) -> None:
         except sa.exc.DBAPIError:
             raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
     async with transaction(app.state.db) as conn:
+        # First: what start-up records (deployments and their events) is stamped on this database's clock.
+        await service_clock.load(conn)
         seeded = await calendar_service.seed_from_package(conn)
         if seeded:
             log.info("calendar_seeded", years=seeded)
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             if run_worker:
                 worker = asyncio.create_task(run_forever(
                     app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
-                    settings.claim_stale_working_days))
+                    settings.claim_stale_working_days, Policy.from_settings(settings)))
             yield
         finally:
             if worker is not None:
@@ -71,8 +74,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     problems.install(app)
     app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
     for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
-                   public):
+                   public, webhooks):
         app.include_router(module.router, prefix="/api/v1")
+    webhooks.document_events(app)
 
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.mount("/metrics", make_asgi_app())

@@ -1,5 +1,5 @@
-"""The background worker: timers, deadline reminders, overdue marks, stale claims, periodic re-checks
-and the end of gradual exits, on the service clock."""
+"""The background worker: timers, deadline reminders, overdue marks, stale claims, periodic re-checks,
+the end of gradual exits and webhooks, on the service clock."""
 
 import asyncio
 from dataclasses import asdict, dataclass
@@ -8,7 +8,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import transaction
+from app.delivery import run_deliveries
 from app.domain import case_effects, followups, reminders, service_clock, timers
+from app.domain.deliveries import Policy
 from app.domain.errors import DomainError
 
 log = structlog.get_logger(__name__)
@@ -23,6 +25,7 @@ class Round:
     rechecks_started: int = 0
     monthly_cases_started: int = 0
     enrolments_ended: int = 0
+    webhook_attempts: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +58,9 @@ async def _drain(db: AsyncEngine, step, *args) -> int:
             return total
 
 
-async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None) -> Round:
+async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None,
+                       webhooks: Policy | None = None) -> Round:
+    """Everything due now; webhooks last, so the events of this round go out in it (None: no sending)."""
     result = Round(fired=await run_due_timers(db, limit))
     result.reminders = await _drain(db, reminders.send_reminders)
     result.overdue = await _drain(db, reminders.mark_overdue)
@@ -63,18 +68,20 @@ async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: in
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)
+    if webhooks is not None:
+        result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result
 
 
 async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool,
-                      stale_claim_working_days: int) -> None:
+                      stale_claim_working_days: int, webhooks: Policy | None = None) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
     while True:
         try:
             if sync_clock:
                 async with transaction(db) as conn:
                     await service_clock.load(conn)
-            await run_due_work(db, stale_claim_working_days, batch_size)
+            await run_due_work(db, stale_claim_working_days, batch_size, webhooks)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep the worker alive; the failure is logged with its traceback

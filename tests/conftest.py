@@ -78,16 +78,16 @@ async def database_url(request, tmp_path, sqlite_template, pg_database_url):
     return pg_database_url
 
 
-def make_settings(url: str) -> Settings:
-    return Settings(env="test", database_url=url, secret_key="test-secret-" + "x" * 32,
-                    bootstrap_admin_password=ADMIN_PASSWORD, log_json=False)
+def make_settings(url: str, **overrides) -> Settings:
+    return Settings(**{"env": "test", "database_url": url, "secret_key": "test-secret-" + "x" * 32,
+                       "bootstrap_admin_password": ADMIN_PASSWORD, "log_json": False, **overrides})
 
 
 class RunningApp:
     """An app instance with its lifespan running; several may share one database (restarts)."""
 
-    def __init__(self, url: str):
-        self.app = create_app(make_settings(url))
+    def __init__(self, url: str, **settings):
+        self.app = create_app(make_settings(url, **settings))
         self._lifespan = self.app.router.lifespan_context(self.app)
 
     async def __aenter__(self) -> httpx.AsyncClient:

@@ -235,7 +235,11 @@ class Event(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """Events for portals, written in the same transaction as the change (transactional outbox)."""
+    """Events for portals, written in the same transaction as the change (transactional outbox).
+
+    ``delivered_at`` marks the row as handed over: fanned out into one ``webhook_deliveries`` row
+    per matching subscription (the deliveries then carry their own state).
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (sa.Index("ix_outbox_pending", "delivered_at", "id"),)
@@ -245,6 +249,88 @@ class OutboxMessage(SQLModel, table=True):
     division_path: str | None = Field(default=None, sa_type=PathType)
     payload: dict = Field(sa_type=JSONType)
     created_at: datetime = _ts()
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A portal's subscription to events of the cases at or under one division."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: str = Field(primary_key=True, max_length=36)
+    url: str = Field(max_length=2000)
+    event_types: list = Field(default_factory=list, sa_type=JSONType)
+    division_code: str = Field(foreign_key="divisions.code", max_length=32)
+    division_path: str = Field(sa_type=PathType, index=True)
+    # Standard Webhooks secrets (whsec_…): kept in clear because every request is signed with them.
+    secret: str = Field(max_length=100)
+    # After a rotation the old secret also signs until this time, so receivers can switch over.
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_until: datetime | None = _ts(nullable=True)
+    active: bool = True
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    disabled_at: datetime | None = _ts(nullable=True)
+    # First failure since the last success; a subscription failing long enough is disabled.
+    failing_since: datetime | None = _ts(nullable=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription; its id is the stable ``webhook-id`` receivers de-duplicate on."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "outbox_id"),
+        # What is due now: the worker's claim query.
+        sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        # "Is an earlier event of this case still on its way to this subscription?" (ordering per case)
+        sa.Index("ix_webhook_deliveries_order", "subscription_id", "application_id", "outbox_id"),
+    )
+    id: str = Field(primary_key=True, max_length=40)
+    subscription_id: str = Field(foreign_key="webhook_subscriptions.id", max_length=36)
+    outbox_id: int = Field(foreign_key="outbox.id")
+    application_id: str | None = Field(default=None, max_length=36)
+    event_type: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # pending | sending | delivered | dead
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    # A worker holds a delivery while it sends; a crashed worker's lease runs out and another retries.
+    lease_until: datetime | None = _ts(nullable=True)
+    expires_at: datetime = _ts()
+    created_at: datetime = _ts()
+    last_attempt_at: datetime | None = _ts(nullable=True)
+    response_code: int | None = None
+    response_ms: float | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = _ts(nullable=True)
+
+
+class EarlyMessage(SQLModel, table=True):
+    """A message that arrived before its case waited for it, kept when the BPMN allows (``keep_early``).
+
+    Without ``application_id`` it came before its case existed: it names the case to come by
+    ``program`` and ``external_ref`` or ``id_number``, and is adopted when that case is created.
+    """
+
+    __tablename__ = "early_messages"
+    __table_args__ = (
+        sa.Index("ix_early_messages_app_name", "application_id", "message_name"),
+        sa.Index("ix_early_messages_program_id_number", "program", "id_number"),
+        sa.Index("ix_early_messages_program_external_ref", "program", "external_ref"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str | None = Field(default=None, foreign_key="applications.id", max_length=36)
+    program: str | None = Field(default=None, max_length=100)
+    external_ref: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, max_length=18)
+    # Division paths the sender's grants covered (None: everywhere); a case to come is adopted only inside them.
+    sender_paths: list | None = Field(default=None, sa_type=JSONType)
+    message_name: str = Field(max_length=100)
+    payload: dict = Field(sa_type=JSONType)
+    actor: str = Field(max_length=100)
+    received_at: datetime = _ts()
+    expires_at: datetime = _ts()
     delivered_at: datetime | None = _ts(nullable=True)
 
 
@@ -456,6 +542,9 @@ rollouts = Rollout.__table__
 notices = Notice.__table__
 notice_entries = NoticeEntry.__table__
 objections = Objection.__table__
+webhook_subscriptions = WebhookSubscription.__table__
+webhook_deliveries = WebhookDelivery.__table__
+early_messages = EarlyMessage.__table__
 program_settings = ProgramSetting.__table__
 benefits = Benefit.__table__
 sample_pools = SamplePool.__table__

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
-from app.domain import calendar, case_effects, copies, deadlines, ledger, notices, sampling, signers
+from app.domain import (calendar, case_effects, copies, deadlines, early_messages, ledger, notices, sampling,
+                        signers)
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
@@ -226,6 +227,11 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         await _save_state(conn, app, outcome, rec)
     if outcome.completed:  # after the status: a follow-up case must see this one ended
         await case_effects.on_end(conn, app, definition, outcome, rec)
+    else:  # messages that came early and were kept (keep_early), perhaps before the case existed
+        if is_new:
+            await early_messages.adopt(conn, app)
+        if outcome.messages_added:
+            await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
     return opened
 
 
@@ -242,7 +248,8 @@ async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome,
         raise Conflict("concurrent_change", "the case was changed by someone else at the same time; reload and retry")
     if status != app["status"]:
         rec.add("application.status_changed", app_id, {"from": app["status"], "to": status}, None, app["division_path"])
-    app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None)
+    app.update(status=status, version=app["version"] + 1, updated_at=now, ended_at=now if outcome.completed else None,
+               engine_state=outcome.state)
 
 
 def status_for(outcome: engine.Outcome) -> str:

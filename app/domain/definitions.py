@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock, engine, sandbox
 from app.domain import case_effects, eligibility, signers
 from app.db.models import process_definitions as defs
+from app.domain.audit import Recorder
 from app.domain.deadlines import parse_time_limit
 from app.domain.divisions import LEVELS, check_role, role_level
 from app.domain.errors import DomainError, Invalid, NotFound
@@ -113,6 +114,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
                                    f"{OUTCOMES} (has {outcome!r})", element_id, model))
     limits = [(model.key, model.properties.get("case_time_limit"))]
     limits += [(element_id, props.get("time_limit")) for element_id, props in model.element_properties.items()]
+    # How long a message that arrives before its case waits for it is kept (POST /messages).
+    limits += [(element_id, props.get("keep_early")) for element_id, props in model.element_properties.items()]
     for element_id, limit in limits:
         if limit:
             try:
@@ -194,6 +197,10 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
         deployed_at=clock.now(), deployed_by=deployed_by, version_tag=version_tag, comment=comment,
         decisions=decision_texts,
     ))
+    rec = Recorder(deployed_by)
+    # Outbox only: the definition row itself records who deployed it and when.
+    rec.publish("definition.deployed", None, {"key": model.key, "version": version, "name": model.name}, None, None)
+    await rec.flush(conn)
     return {"key": model.key, "version": version, "name": model.name}, True
 
 

@@ -1,66 +1,176 @@
-"""Messages from portals (materials supplemented, objection…), routed to cases in SQL."""
+"""Messages from portals (materials supplemented, objection, person deceased…), routed to cases in SQL.
+
+A message names its case by ``application_id``, by ``external_ref`` (with ``program`` when the
+reference is used in several programs), or names a person by ``id_number`` (with or without
+``program``) and then reaches each in-progress or approved case of that person that takes it.
+Its payload must satisfy the form its catching event declares. A case that does not wait for it
+answers 409, unless the catching event declares ``keep_early`` (a time limit): then the message
+is kept and delivered when the case gets there (``domain/early_messages.py``), also when no case
+exists yet but the message names one to come by ``program`` and ``external_ref`` or
+``id_number``. An ``Idempotency-Key`` header or a ``message_id`` makes retries safe: the same
+key and body answer the first answer again.
+"""
+
+import hashlib
+import json
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
-from app.db.models import applications, message_waits
-from app.domain import case_effects, cases, definitions, forms
+from app.db.models import applications, idempotency_keys, message_waits
+from app.domain import case_effects, cases, definitions, early_messages, forms, id_numbers
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.principal import Principal
+
+# Stored answers are rendered as the API renders them, so a replay is alike.
+_JSON = TypeAdapter(dict)
 
 
 class MessageIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     application_id: str | None = Field(default=None, max_length=36)
     external_ref: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, min_length=1, max_length=18,
+                                  description="a person: reaches each of their in-progress or approved cases (in `program` if given)")
     program: str | None = Field(default=None, max_length=100)
+    message_id: str | None = Field(default=None, min_length=1, max_length=150,
+                                   description="the sender's id for this message; same role as Idempotency-Key")
     payload: dict = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> "MessageIn":
-        if (self.application_id is None) == (self.external_ref is None):
-            raise ValueError("give exactly one of application_id or external_ref")
+        if sum(x is not None for x in (self.application_id, self.external_ref, self.id_number)) != 1:
+            raise ValueError("give exactly one of application_id, external_ref or id_number")
         return self
 
 
-async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
+async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict]:
     query = sa.select(applications)
     if body.application_id is not None:
         query = query.where(applications.c.id == body.application_id)
-    else:
+    elif body.external_ref is not None:
         query = query.where(applications.c.external_ref == body.external_ref)
-        if body.program:
-            query = query.where(applications.c.program == body.program)
-    rows = [dict(r) for r in (await conn.execute(query.limit(2))).mappings()
-            if principal.can_see(r["division_path"])]
+    else:
+        # Approved cases too: some messages about a person end their support (enrolment_messages).
+        query = query.where(applications.c.applicant_id_number == body.id_number,
+                            applications.c.status.in_(("in_progress", "approved"))).order_by(applications.c.created_at)
+    if body.program and body.application_id is None:
+        query = query.where(applications.c.program == body.program)
+    limit = 2 if body.id_number is None else 100
+    rows = [dict(r) for r in (await conn.execute(query.limit(limit))).mappings() if principal.can_see(r["division_path"])]
     if not rows:
-        raise NotFound("application_not_found", "no such application")
-    if len(rows) > 1:
+        raise NotFound("application_not_found", "no such application" if body.id_number is None
+                       else "this person has no active application you can see")
+    if len(rows) > 1 and body.external_ref is not None:
         raise Invalid("ambiguous_external_ref", "external_ref is used in several programs; add 'program'")
-    return rows[0]
+    return rows
+
+
+def _key(body: MessageIn, header: str | None) -> str | None:
+    if header is not None and body.message_id is not None and header != body.message_id:
+        raise Invalid("idempotency_key_mismatch", "Idempotency-Key and message_id differ")
+    key = header if header is not None else body.message_id
+    return None if key is None else "message:" + key
+
+
+async def _replay(conn: AsyncConnection, principal: Principal, key: str, request_hash: str) -> dict | None:
+    row = (await conn.execute(sa.select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
+        idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key))).first()
+    if row is None:
+        return None
+    if row.request_sha256 != request_hash:
+        raise Conflict("idempotency_key_reused", "this message id was used for a different message")
+    return row.response
+
+
+async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, idempotency_key: str | None) -> dict:
+    key = _key(body, idempotency_key)
+    request_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json", exclude={"message_id"}),
+                                             sort_keys=True).encode()).hexdigest()
+    if key is not None:
+        if (replay := await _replay(conn, principal, key, request_hash)) is not None:
+            return replay
+        try:
+            # Claim the key first: a concurrent retry waits here for this transaction, then replays it.
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(idempotency_keys).values(
+                    principal=principal.name, key=key, request_sha256=request_hash, status_code=202, response={},
+                    created_at=Recorder(principal.name).at))
+        except IntegrityError:
+            if (replay := await _replay(conn, principal, key, request_hash)) is not None:
+                return replay
+            raise
+    try:
+        targets = await _find(conn, principal, body)
+    except NotFound:
+        result = await _keep_for_case_to_come(conn, principal, body)
+        if result is None:
+            raise
+    else:
+        result = await _deliver_all(conn, principal, body, targets)
+    if key is not None:
+        result = _JSON.dump_python(result, mode="json")
+        await conn.execute(sa.update(idempotency_keys).where(
+            idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key).values(response=result))
+    return result
+
+
+async def _deliver_all(conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]) -> dict:
+    if body.id_number is None:
+        return await deliver_to(conn, principal, targets[0], body.name, body.payload)
+    reached = []
+    for app in targets:
+        try:
+            reached.append(await deliver_to(conn, principal, app, body.name, body.payload))
+        except Conflict as exc:
+            if exc.code != "no_waiting_receiver":  # raised before this case was changed
+                raise
+    if not reached:
+        raise Conflict("no_waiting_receiver", f"no active case of this person waits for {body.name!r} now")
+    return {"deliveries": reached}
+
+
+async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict | None:
+    """No case yet: keep the message if it names one to come and the program's BPMN allows it."""
+    if body.program is None or body.application_id is not None:
+        return None
+    definition = await definitions.latest(conn, body.program)
+    keep = definition.model.message_properties.get(body.name, {}).get("keep_early")
+    if not keep:
+        return None
+    if body.id_number is not None and not id_numbers.is_valid(body.id_number):
+        raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
+    form = definition.model.message_forms.get(body.name)
+    forms.validate(definition.forms.get(form) if form else None, body.payload, code="payload_invalid")
+    return await early_messages.keep_for_case_to_come(conn, principal, body.program, body.external_ref, body.id_number,
+                                                      body.name, body.payload, keep)
 
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
-    return await deliver_to(conn, principal, await _find(conn, principal, body), body.name, body.payload)
+    return await receive(conn, principal, body, None)
 
 
 async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
-    """Deliver a message to a case that waits for it (409 otherwise), in the caller's transaction."""
+    """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if name in case_effects.enrolment_messages(definition.model):
         rec = Recorder(principal.name)
         result = await case_effects.end_by_message(conn, app, definition, name, payload, rec)
         await rec.flush(conn)
         return result
+    form = definition.model.message_forms.get(name)
+    forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     waiting = (await conn.execute(sa.select(message_waits.c.id).where(
         message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
     if waiting is None:
+        keep = definition.model.message_properties.get(name, {}).get("keep_early")
+        if keep and app["status"] == "in_progress":
+            return await early_messages.keep(conn, principal, app, name, payload, keep)
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
-    form = definition.model.message_forms.get(name)
-    forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     case, ctx = await cases.load_case(conn, definition, app)
     try:
         delivered = case.deliver_message(name, payload)
@@ -72,4 +182,5 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
     opened = await cases.persist(conn, app, definition, cases.outcome_of(case, ctx.days), rec, ctx)
     await rec.flush(conn)
-    return {"application_id": app["id"], "status": app["status"], "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+    return {"application_id": app["id"], "status": app["status"], "kept": False,
+            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}

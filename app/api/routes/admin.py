@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from app import clock
 from app.api.deps import Ctx, require_admin
 from app.domain import accounts, divisions, service_clock
+from app.domain.deliveries import Policy
 from app.domain.errors import NotFound
 from app.worker import run_due_work
 
@@ -74,4 +75,5 @@ async def run_timers(ctx: Ctx, request: Request) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
-    return (await run_due_work(ctx.db, ctx.settings.claim_stale_working_days)).as_dict()
+    return (await run_due_work(ctx.db, ctx.settings.claim_stale_working_days,
+                               webhooks=Policy.from_settings(ctx.settings))).as_dict()
