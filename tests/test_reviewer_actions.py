@@ -1,9 +1,14 @@
 """退回, 转办, 委派, 加签/减签, 抄送, 催办, 撤回, 撤销, and steps decided by several people."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from app.db.engine import create_engine
+from app.db.models import outbox
 
 from tests.helpers import PASSWORD, Api, id_number
 
@@ -293,3 +298,32 @@ async def test_every_inbox_scope_has_its_count(office: Api):
     assert [t["name"] for t in started] == ["initial_review"]
     assert (await office.get("town_a", "/tasks", scope="nonsense")).status_code == 422
     assert id_number()
+
+
+async def test_every_action_reaches_the_event_stream_without_private_text(office: Api):
+    case = await office.apply()
+    task = await office.open_task(case["id"], "accept_application")
+    await office.post("town_a", f"/tasks/{task['id']}/claim")
+    await office.post("town_a", f"/tasks/{task['id']}/cc", {"roles": ["county_civil_affairs"], "note": "请知悉"})
+    await office.post("town_a", f"/tasks/{task['id']}/delegate", {"username": "health", "note": "请出具意见"})
+    await office.post("health", f"/tasks/{task['id']}/resolve", {"opinion": "患有慢性病，需长期服药"})
+    await office.post("town_a", f"/tasks/{task['id']}/signers", {"usernames": ["chief"], "position": "before"})
+    await office.post("chief", f"/tasks/{task['id']}/sign", {"decision": "approve", "opinion": "同意"})
+    await office.post("town_a", f"/tasks/{task['id']}/transfer", {"username": "town_a2", "reason": "出差"})
+    await office.post("portal", f"/tasks/{task['id']}/urge", {"note": "申请人催问"})
+    await office.complete("town_a2", task["id"], {"decision": "accept"})
+    review = await office.open_task(case["id"], "initial_review")
+    await office.post("town_a", f"/tasks/{review['id']}/return", {"to": "accept_application", "reason": "材料需复核"})
+    types = {"case.copied", "task.delegated", "task.resolved", "task.signers_added", "task.signed", "task.transferred",
+             "task.urged", "task.returned"}
+    for kind in types:
+        assert await office.count("outbox", f"event_type = '{kind}' AND application_id = '{case['id']}'") == 1, kind
+        assert len(await office.events(case["id"], kind)) == 1, kind
+    db = create_engine(office.database_url)
+    try:
+        async with db.connect() as conn:
+            payloads = (await conn.execute(sa.select(outbox.c.payload).where(outbox.c.application_id == case["id"]))).scalars().all()
+    finally:
+        await db.dispose()
+    text = json.dumps(payloads, ensure_ascii=False)
+    assert "task.returned" in text and "慢性病" not in text and "材料需复核" not in text  # they stay in the audit trail
