@@ -44,3 +44,12 @@ async def overdue(conn: AsyncConnection, principal: Principal, division_code: st
     days = await calendar.load(conn)
     return {"total": sum(d["overdue"] for d in by_division), "by_division": by_division,
             "items": [cases.task_view(r, days) for r in rows.mappings()]}
+
+
+SUPERVISING_LEVELS = ("province", "city", "county")
+
+
+def is_supervisor(principal: Principal) -> bool:
+    """Whether a principal gets the supervision page: county level and above, or admin."""
+    return principal.is_admin or any(division_service.role_level(g.role) in SUPERVISING_LEVELS
+                                     for g in principal.grants)

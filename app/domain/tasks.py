@@ -19,47 +19,70 @@ from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
 from app.metrics import TASK_COMPLETIONS
 
-SCOPES = ("candidate", "mine", "all")
+SCOPES = ("candidate", "mine", "done", "all")
 STATES = ("open", "completed", "cancelled")
 SORTS = {"due_at": (tasks.c.due_at.asc().nulls_last(),), "-due_at": (tasks.c.due_at.desc().nulls_last(),),
-         "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),)}
+         "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),),
+         "-completed_at": (tasks.c.completed_at.desc().nulls_last(),)}
+
+
+async def _filters(conn: AsyncConnection, principal: Principal, scope: str, program: str | None,
+                   division_code: str | None, overdue: bool | None, state: str | None) -> list:
+    """The WHERE of an inbox scope with its filters (shared by the inbox page and its counts)."""
+    if scope not in SCOPES:
+        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
+    if state is not None and state not in STATES:
+        raise Invalid("invalid_state", f"state must be one of {STATES}")
+    if scope == "candidate":
+        where = [tasks.c.state == "open", tasks.c.assignee.is_(None),
+                 principal.actionable(tasks.c.role, tasks.c.division_path)]
+    elif scope == "mine":
+        where = [tasks.c.assignee == principal.name, tasks.c.state == (state or "open")]
+    elif scope == "done":  # 已办: steps this principal decided
+        where = [tasks.c.completed_by == principal.name, tasks.c.state == "completed"]
+    else:
+        where = [principal.visible(tasks.c.division_path)]
+        if state:
+            where.append(tasks.c.state == state)
+    if program:
+        where.append(tasks.c.program == program)
+    if division_code:
+        where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
+    if overdue is not None:
+        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
+        where.append(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
+    return where
 
 
 async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, program: str | None,
                 division_code: str | None, overdue: bool | None, state: str | None, limit: int, offset: int,
                 due_before: datetime | None = None, sort: str = "due_at") -> dict:
-    if scope not in SCOPES:
-        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
     if sort not in SORTS:
         raise Invalid("invalid_sort", f"sort must be one of {sorted(SORTS)}")
     if due_before is not None and due_before.tzinfo is None:
         raise Invalid("invalid_due_before", "due_before needs a timezone offset")
-    if state is not None and state not in STATES:
-        raise Invalid("invalid_state", f"state must be one of {STATES}")
-    query = sa.select(tasks)
-    if scope == "candidate":
-        query = query.where(tasks.c.state == "open", tasks.c.assignee.is_(None),
-                            principal.actionable(tasks.c.role, tasks.c.division_path))
-    elif scope == "mine":
-        query = query.where(tasks.c.assignee == principal.name, tasks.c.state == (state or "open"))
-    else:
-        query = query.where(principal.visible(tasks.c.division_path))
-        if state:
-            query = query.where(tasks.c.state == state)
-    if program:
-        query = query.where(tasks.c.program == program)
-    if division_code:
-        query = query.where(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
-    if overdue is not None:
-        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
-        query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
+    where = await _filters(conn, principal, scope, program, division_code, overdue, state)
     if due_before is not None:
-        query = query.where(tasks.c.due_at < due_before)
-    query = query.order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
+        where.append(tasks.c.due_at < due_before)
+    query = (sa.select(tasks).where(*where).order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id)
+             .limit(limit + 1).offset(offset))
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {"items": [cases.task_view(r, days) for r in rows[:limit]], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
+
+
+async def counts(conn: AsyncConnection, principal: Principal, *, program: str | None = None,
+                 division_code: str | None = None, overdue: bool | None = None, cap: int = 1000) -> dict[str, int]:
+    """Tasks per inbox scope under the same filters (``all`` counts open tasks); each count stops
+    at ``cap`` so a county with a million tasks does not count them all for a tab label."""
+    result = {}
+    for scope in SCOPES:
+        where = await _filters(conn, principal, scope, program, division_code, overdue,
+                               "open" if scope == "all" else None)
+        limited = sa.select(tasks.c.id).where(*where).limit(cap).subquery()
+        result[scope] = (await conn.execute(sa.select(sa.func.count()).select_from(limited))).scalar_one()
+    return result
 
 
 async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:

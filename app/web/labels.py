@@ -1,0 +1,88 @@
+"""The domain's words in Simplified Chinese, in one place (roles, statuses, audit events, errors)."""
+
+from app.domain.divisions import role_level
+
+LEVELS = {"province": "省", "city": "市", "county": "县（区）", "township": "乡镇（街道）", "village": "村（社区）",
+          "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "基层工会"}
+ROLE_LEVELS = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）",
+               "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "部门"}
+DEPARTMENTS = {"civil_affairs": "民政", "education": "教育", "finance": "财政", "hr": "人社", "health": "卫健",
+               "union": "工会", "aid_centre": "学生资助中心", "aid_office": "资助办", "head_teacher": "班主任",
+               "head": "园长", "panel": "资助评审小组"}
+SPECIAL_ROLES = {"admin": "系统管理员", "portal": "对接平台"}
+STATUSES = {"in_progress": "办理中", "approved": "已批准", "refused": "不予批准", "withdrawn": "已撤销",
+            "terminated": "已终止"}
+TASK_STATES = {"open": "待办", "completed": "已办结", "cancelled": "已取消"}
+SCOPES = {"candidate": "待认领", "mine": "我的待办", "done": "已办", "cc": "抄送我的", "started": "我发起的",
+          "all": "全部"}
+OBJECTION_STATUSES = {"received": "已受理，正在核实", "answered": "已答复"}
+OBJECTION_OUTCOMES = {"upheld": "异议成立", "dismissed": "异议不成立"}
+NOTICE_ENTRY_STATUSES = {"listed": "公示中", "objected": "有异议，核实中", "passed": "公示期满无异议",
+                         "resolved": "异议已处理"}
+EVENTS = {
+    "application.submitted": "提交申请", "application.status_changed": "案件状态变更",
+    "application.staff_relative_declared": "申报近亲属备案", "application.migrated": "迁移到新版本流程",
+    "application.deadline_recomputed": "办结期限重新计算", "application.terminated": "终止",
+    "task.created": "进入环节", "task.claimed": "认领", "task.unclaimed": "放弃认领", "task.assigned": "指派",
+    "task.completed": "办理完成", "task.cancelled": "环节取消", "task.reminder": "临期提醒", "task.overdue": "超期",
+    "task.claim_released": "认领超时释放", "task.deadline_recomputed": "办理期限重新计算",
+    "timer.scheduled": "计时开始", "timer.fired": "计时届满", "timer.rescheduled": "计时调整",
+    "message.received": "收到消息", "notice.opened": "公示开始", "notice.closed": "公示期满",
+    "notice.objected": "公示中收到异议", "objection.received": "收到异议", "objection.answered": "答复异议",
+    "benefit.recorded": "记入待遇台账", "benefit.scheduled": "待遇发放计划", "enrolment.ended": "停止发放",
+    "enrolment.continued": "继续享受", "enrolment.adjusted": "调整金额", "enrolment.gradual_exit": "进入渐退期",
+    "case.notified": "报上级备案", "case.followed_up": "启动后续案件", "sample.drawn": "随机抽查",
+}
+# Messages for the domain's error codes; the English detail is the fallback.
+ERRORS = {
+    "task_claimed": "该任务已被他人认领，您不能办理。",
+    "task_not_open": "该任务已办结或案件已进入下一环节。",
+    "not_your_role": "您没有办理该任务的权限。",
+    "task_not_found": "找不到该任务，或您无权查看。",
+    "application_not_found": "找不到该案件，或您无权查看。",
+    "four_eyes": "您已办理过本案件的其他审核环节，按规定不能再办理本环节（双人审核）。",
+    "related_staff": "您是申请人的近亲属，按规定须回避，不能办理本案件。",
+    "form_invalid": "表单填写有误，请按提示修改。",
+    "objection_outcomes_missing": "每一条异议都需要填写处理结果和答复。",
+    "objection_outcome_invalid": "异议答复填写不完整：每条需选择处理结果并填写答复。",
+    "notice_not_found": "找不到该公示。",
+    "entry_not_found": "公示中没有这一序号。",
+    "notice_closed": "该对象的公示期已结束，不再受理异议。",
+    "objection_not_found": "没有找到该异议编号，或查询码不正确。",
+    "invalid_credentials": "用户名或密码错误。",
+    "account_locked": "连续登录失败次数过多，账户已临时锁定，请稍后再试。",
+    "admin_only": "此页面仅限系统管理员。",
+    "not_a_supervisor": "督办页面仅限县级及以上的业务科室。",
+    "invalid_bpmn": "流程文件未通过校验，请按下列问题逐条修改。",
+    "not_bpmn_file": "请上传扩展名为 .bpmn 的流程文件。",
+    "upload_too_large": "文件过大。",
+    "unknown_division": "没有这个行政区划代码。",
+    "username_taken": "该用户名已存在。",
+    "invalid_role": "角色格式不正确（应为“层级_部门”，如 township_civil_affairs）。",
+    "grant_needs_division": "除系统管理员外，授权必须指定行政区划。",
+    "view_name_taken": "已有同名的视图。",
+    "invalid_view_name": "视图名称须为1至50个字。",
+    "too_many_views": "保存的视图已达上限。",
+    "rate_limited": "提交过于频繁，请稍后再试。",
+    "engine_error": "流程无法继续，请联系管理员。",
+    "already_enrolled": "申请人已在享受同类待遇，不能重复纳入。",
+    "benefit_cap_exceeded": "超过年度救助上限。",
+    "unknown_version": "没有这个版本。",
+    "unknown_process": "没有这个流程。",
+    "invalid_year": "年份不正确。",
+    "not_found": "页面不存在。",
+}
+
+
+def role(key: str) -> str:
+    if key in SPECIAL_ROLES:
+        return SPECIAL_ROLES[key]
+    level = role_level(key)
+    if level is None:
+        return key
+    department = key[len(level) + 1:]
+    return ROLE_LEVELS.get(level, level) + DEPARTMENTS.get(department, department)
+
+
+def error(code: str, detail: str = "") -> str:
+    return ERRORS.get(code) or detail or code

@@ -1,0 +1,5 @@
+"""(filled in below)"""
+
+from fastapi import APIRouter
+
+router = APIRouter()
