@@ -86,3 +86,7 @@ def role(key: str) -> str:
 
 def error(code: str, detail: str = "") -> str:
     return ERRORS.get(code) or detail or code
+# Application data shown in the case summary when the program's application form does not name it.
+DATA = {"household_size": "家庭人口", "proposed_amount": "拟保障金额", "staff_relative": "工作人员近亲属",
+        "related_staff": "相关工作人员", "relief_type": "救助类型", "monthly_income": "家庭月收入"}
+MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "monthly_income"}
