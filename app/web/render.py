@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.domain import calendar
 from app.domain.publication import mask_name
@@ -60,7 +60,7 @@ def deadline_text(task: dict) -> str:
 
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                   trim_blocks=True, lstrip_blocks=True)
 _env.filters.update(date_cn=date_cn, datetime_cn=datetime_cn, yuan=yuan, mask_id=mask_id, mask_name=mask_name,
                     role=labels.role, deadline=deadline_text)
 _env.globals.update(labels=labels, capabilities=capabilities)
@@ -70,6 +70,7 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     context.setdefault("me", None)
     context.setdefault("csrf", "")
     context.setdefault("nav", None)
+    context.setdefault("error", "")
     context.setdefault("flash", request.query_params.get("msg"))
     html = _env.get_template(template).render(request=request, **context)
     # Pages show personal data: never cached by shared proxies; no framing (clickjacking).
