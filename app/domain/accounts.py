@@ -193,3 +193,19 @@ async def ensure_admin(conn: AsyncConnection, password: str) -> bool:
 
 async def display_name(conn: AsyncConnection, username: str) -> str:
     return (await conn.execute(sa.select(users.c.display_name).where(users.c.username == username))).scalar() or username
+
+
+async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
+    """Users with their grants (for the admin page), by username."""
+    rows = await conn.execute(
+        sa.select(users.c.username, users.c.display_name, users.c.active, users.c.locked_until, grants.c.role,
+                  grants.c.division_code)
+        .select_from(users.outerjoin(grants, grants.c.user_id == users.c.id)).order_by(users.c.username, grants.c.id))
+    found: dict[str, dict] = {}
+    for r in rows:
+        locked = r.locked_until is not None and r.locked_until > real_now()
+        user = found.setdefault(r.username, {"username": r.username, "display_name": r.display_name,
+                                             "active": r.active, "locked": locked, "grants": []})
+        if r.role is not None:
+            user["grants"].append({"role": r.role, "division_code": r.division_code})
+    return list(found.values())[:limit]

@@ -90,3 +90,16 @@ def error(code: str, detail: str = "") -> str:
 DATA = {"household_size": "家庭人口", "proposed_amount": "拟保障金额", "staff_relative": "工作人员近亲属",
         "related_staff": "相关工作人员", "relief_type": "救助类型", "monthly_income": "家庭月收入"}
 MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "monthly_income"}
+# BPMN validation problems: a Chinese headline per code; the engine's English message follows as detail.
+BPMN_PROBLEMS = {
+    "xml_syntax": "XML 格式错误", "not_bpmn": "不是 BPMN 文件", "process_count": "文件须恰好包含一个可执行流程",
+    "invalid_bpmn": "流程结构错误", "invalid_role": "泳道或候选组不是有效的角色（应为“层级_部门”）",
+    "no_role": "任务没有指定办理角色", "no_starters": "流程没有指定可发起的角色（starters）",
+    "unknown_form": "找不到任务引用的表单文件", "invalid_form": "表单不是有效的 JSON Schema",
+    "invalid_expression": "条件或脚本表达式不安全或有误", "invalid_timer": "计时表达式有误",
+    "invalid_time_limit": "办理时限格式有误", "invalid_outcome": "结束事件的 outcome 不正确",
+    "invalid_notice_fields": "公示字段包含不可公开的信息", "invalid_level": "层级不正确",
+    "invalid_setting": "参数声明有误", "invalid_property": "属性值有误", "invalid_benefit": "待遇声明有误",
+    "flow_without_condition": "排他网关的出口缺少条件或默认流向", "message_without_name": "消息事件缺少消息名称",
+    "unknown_decision": "找不到引用的决策表", "invalid_dmn": "决策表（DMN）有误",
+}
