@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain.errors import DomainError
 from app.web import labels
@@ -37,3 +38,12 @@ def install(app: FastAPI) -> None:
         if not request.url.path.startswith("/ui/"):
             return await api_handler(request, exc)
         return page(request, "error.html", exc.status, message=labels.error(exc.code, exc.detail))
+
+    http_handler = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if not request.url.path.startswith("/ui/") or request.url.path.startswith("/ui/static/"):
+            return await http_handler(request, exc)
+        message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, "请求无法完成。")
+        return page(request, "error.html", exc.status_code, message=message)
