@@ -235,3 +235,12 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     TASK_COMPLETIONS.labels(program=definition.key).inc()
     return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
             "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+
+
+async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict]:
+    """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
+    rows = await conn.execute(
+        sa.select(tasks.c.program, tasks.c.name, sa.func.min(tasks.c.title).label("title"), sa.func.count().label("count"))
+        .where(tasks.c.assignee == principal.name, tasks.c.state == "open")
+        .group_by(tasks.c.program, tasks.c.name).order_by(tasks.c.program, tasks.c.name))
+    return [dict(r) for r in rows.mappings()]

@@ -91,6 +91,24 @@ def decision_field(schema: dict | None) -> str | None:
     return None
 
 
+def bulk_fields(schema: dict | None) -> list[Field] | None:
+    """The shared fields of a bulk completion (decision, opinion, conditionally required texts), or None
+    when the step does not allow it: no decision, or something each case needs of its own (amounts,
+    lists, dates) is required."""
+    decision = decision_field(schema)
+    if decision is None:
+        return None
+    fields = fields_of(schema)
+    shared = []
+    for f in fields:
+        needed = f.required or f.required_when
+        if f.name in (decision, "opinion") or (needed and f.kind in ("text", "textarea") and not f.required):
+            shared.append(f)
+        elif f.required or f.required_when:
+            return None
+    return shared
+
+
 def _scalar(f: Field, raw: str, errors: dict, key: str):
     raw = raw.strip()
     if raw == "":

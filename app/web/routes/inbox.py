@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from app.domain import applications, definitions, divisions, saved_views, tasks
 from app.domain.errors import DomainError
-from app.web import capabilities, labels
+from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import page
 
@@ -49,6 +49,19 @@ async def _rows(conn, me, items: list[dict]) -> list[dict]:
     return rows
 
 
+async def _bulk_groups(conn, me) -> list[dict]:
+    """Steps with two or more of my claimed tasks whose form allows one shared decision."""
+    groups = []
+    for group in await tasks.mine_by_step(conn, me.principal):
+        if group["count"] < 2:
+            continue
+        definition = await definitions.latest(conn, group["program"])
+        if group["name"] in definition.model.steps and \
+                schema_form.bulk_fields(definition.form_for_step(group["name"])) is not None:
+            groups.append({**group, "program_name": definition.name})
+    return groups
+
+
 @router.get("/")
 async def inbox(ctx: WebCtx, offset: int = 0):
     filters = _filters(ctx.request.query_params)
@@ -70,10 +83,11 @@ async def inbox(ctx: WebCtx, offset: int = 0):
         programs = await definitions.list_latest(conn)
         places = await divisions.visible_to(conn, me.principal)
         views = await saved_views.list_(conn, me.name)
+        bulk = await _bulk_groups(conn, me) if filters["scope"] == "mine" else []
     tabs = [{"scope": s, "label": labels.SCOPES[s], "count": counts.get(s), "supported": capabilities.scope_supported(s),
              "href": "/ui/?" + _query(filters, scope=s, sort=None)} for s in capabilities.inbox_scopes()]
     return page(ctx.request, "inbox.html", me=me, csrf=ctx.csrf, nav="inbox", filters=filters, tabs=tabs, rows=rows,
-                programs={p["key"]: p["name"] for p in programs}, places=places, sorts=SORTS, views=views,
+                programs={p["key"]: p["name"] for p in programs}, places=places, sorts=SORTS, views=views, bulk=bulk,
                 error=error, offset=offset, has_more=result["has_more"], page_size=PAGE_SIZE,
                 query=_query(filters), query_for=lambda **c: _query(filters, **c))
 
