@@ -107,11 +107,14 @@ async def authenticate(conn: AsyncConnection, username: str, password: str) -> s
                               .where(users.c.username == username))).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        verified = True
     except (VerificationError, InvalidHashError):
-        raise Unauthorized("invalid_credentials", "wrong username or password") from None
-    if row is None or not row.active:
+        verified = False
+    if row is not None:
+        # Before the password's verdict: a locked account answers alike to right and wrong guesses.
+        _refuse_if_locked(row.locked_until)
+    if not verified or row is None or not row.active:
         raise Unauthorized("invalid_credentials", "wrong username or password")
-    _refuse_if_locked(row.locked_until)
     await conn.execute(sa.update(users).where(users.c.username == username, users.c.failed_logins != 0)
                        .values(failed_logins=0, locked_until=None))
     return username

@@ -76,4 +76,9 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     # Pages show personal data: never cached by shared proxies; no framing (clickjacking).
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin"})
+        "Referrer-Policy": "same-origin", "Content-Security-Policy": CSP})
+
+
+# Scripts only from our own static files; forms post only to us; no framing.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
