@@ -70,7 +70,7 @@ async def test_forms_without_the_csrf_token_change_nothing(live_ui):
         r = await page.request.post(live_ui.url + "/ui/tasks/claim", form={"one": task["id"], "csrf_token": token},
                                     max_redirects=0)
         assert r.status == 403
-        assert "无法完成" in await r.text()
+        assert "页面已过期或来源不明" in await r.text()
     assert (await live_ui.api.open_task(app["id"]))["assignee"] is None
     # The login form is protected too (token bound to the visitor's cookie).
     other = await live_ui.page()

@@ -71,6 +71,16 @@ ERRORS = {
     "unknown_process": "没有这个流程。",
     "invalid_year": "年份不正确。",
     "not_found": "页面不存在。",
+    "csrf_failed": "页面已过期或来源不明，请刷新页面后重试。",
+    "action_unavailable": "该操作暂不可用。",
+    "bulk_not_allowed": "本环节需要逐件填写，不支持批量办理。",
+    "unknown_step": "没有这个环节。",
+    "unknown_program": "没有这项业务。",
+    "invalid_scope": "没有这个待办分类。",
+    "invalid_sort": "不支持这种排序。",
+    "duplicate_division_code": "同一地区出现了两次。",
+    "assignee_cannot_act": "该用户没有办理此任务的权限。",
+    "unknown_user": "没有这个用户。",
 }
 
 

@@ -32,6 +32,10 @@ def _login_page(ctx, *, status: int = 200, error: str = "", username: str = "", 
 
 @router.get("/login")
 async def login_form(ctx: WebCtx, next: str | None = None):
+    if ctx.session_token:  # already signed in: straight on
+        async with transaction(ctx.db) as conn:
+            if await web_sessions.resolve(conn, ctx.session_token, ctx.settings.ui_idle_seconds):
+                return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(ctx, next_url=_safe_next(next))
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from app.domain import applications, definitions, divisions, tasks
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, Invalid
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import page
@@ -118,6 +118,29 @@ async def claim(ctx: WebCtx, task_id: str):
         async with ctx.begin() as (conn, me):
             await tasks.claim(conn, me.principal, task_id)
         msg = "已认领，请办理。"
+    except DomainError as exc:
+        msg = labels.error(exc.code, exc.detail)
+    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
+
+
+@router.post("/tasks/{task_id}/actions/{action}")
+async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
+    """退回, 转办, 委派, 加签, 抄送, 催办, 撤回: calls ``app.domain.tasks.<function>(conn, principal, task_id,
+    **fields)`` with the fields of the REST body of the reviewer-actions issue. Only actions whose domain
+    function exists are offered (``capabilities``); adapt the call here if the signatures differ."""
+    form = await ctx.form()
+    spec = capabilities.REVIEWER_ACTIONS.get(action)
+    function = getattr(tasks, spec[1], None) if spec else None
+    if function is None:
+        raise Invalid("action_unavailable", f"the action {action!r} is not available")
+    fields = {}
+    for name in spec[2]:
+        value = str(form.get(name, "")).strip()
+        fields[name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()] if name == "usernames" else value
+    try:
+        async with ctx.begin() as (conn, me):
+            await function(conn, me.principal, task_id, **fields)
+        msg = f"已{spec[0]}"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
     return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
