@@ -103,3 +103,29 @@ async def test_objection_outcomes_rows_and_login_needed_for_task_pages(live_ui):
     await page.get_by_role("button", name="登录").click()
     await page.wait_for_url("**/ui/tasks/00000000-0000-0000-0000-000000000000")
     assert "找不到该任务" in await page.locator("main").inner_text()
+
+
+async def test_county_confirms_with_amount_and_class_and_the_case_page_shows_the_ledger(live_ui):
+    ui = live_ui
+    app = await ui.api.apply()
+    await ui.api.to_notice(app["id"])
+    await ui.api.advance(days=8)
+    await ui.api.run_timers()
+    task = await ui.api.open_task(app["id"], "county_confirm")
+    page = await ui.login("county")
+    await page.goto(ui.url + f"/ui/tasks/{task['id']}")
+    await page.get_by_role("button", name="认领").click()
+    await page.get_by_label("月保障金额（元）").fill("六百五")
+    await page.get_by_role("button", name="通过（确认纳入低保）").click()
+    await page.locator("#form-error").wait_for()
+    assert "请输入数字" in await page.locator("[data-field=monthly_amount]").inner_text()
+    assert "请填写分类施保类别" in await page.locator("[data-field=dibao_class]").inner_text()
+    assert await page.get_by_label("月保障金额（元）").input_value() == "六百五"  # what was typed stays
+    await page.get_by_label("月保障金额（元）").fill("650.5")
+    await page.get_by_role("radio", name="B类（基本无收入）").check()
+    await page.get_by_role("button", name="通过（确认纳入低保）").click()
+    await page.wait_for_url(ui.url + "/ui/?*")
+    assert (await ui.api.application(app["id"]))["status"] == "approved"
+    await page.goto(ui.url + f"/ui/cases/{app['id']}")
+    assert "案件已结束：已批准" in await page.locator("main").inner_text()
+    assert "650.50元/月" in await page.locator("main").inner_text()
