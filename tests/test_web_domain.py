@@ -19,6 +19,13 @@ async def test_done_scope_lists_the_steps_i_decided(api: Api):
     assert (await api.get("town_a", "/tasks", scope="done", sort="-completed_at")).status_code == 200
 
 
+async def test_started_scope_lists_open_steps_of_cases_i_submitted(api: Api):
+    mine = await api.apply("town_a")
+    await api.apply()  # the portal's
+    started = (await api.get("town_a", "/tasks", scope="started")).json()["items"]
+    assert [t["application_id"] for t in started] == [mine["id"]]
+
+
 async def test_lock_out_counts_consecutive_failures_only(api: Api):
     for _ in range(MAX_FAILED_LOGINS - 1):
         assert await _token(api, "town_a", "wrong-password") == 401

@@ -23,7 +23,7 @@ async def test_inbox_tabs_filters_and_bulk_claim(live_ui_both):
     await page.get_by_role("button", name="筛选").click()
     await page.wait_for_url(re.compile(r".*program=dibao.*"))
     assert await page.locator("tr[data-task-id]").count() == 3
-    assert await _tab_count(page, "candidate") == "3"
+    assert await _tab_count(page, "candidate") == "4"  # tab counts are per tab, whatever the filters
     await ui.shot(page, "inbox-desktop")
     # Tick two rows and claim them at once.
     rows = page.locator("tr[data-task-id]")
@@ -33,7 +33,7 @@ async def test_inbox_tabs_filters_and_bulk_claim(live_ui_both):
     await page.get_by_role("status").wait_for()
     assert "已认领2件" in await page.get_by_role("status").inner_text()
     assert "program=dibao" in page.url  # the filters survive the action
-    assert await _tab_count(page, "mine") == "2" and await _tab_count(page, "candidate") == "1"
+    assert await _tab_count(page, "mine") == "2" and await _tab_count(page, "candidate") == "2"
     # Every row's own button reads 认领; it claims that task and opens it.
     last = page.locator("tr[data-task-id]").first
     task_id = await last.get_attribute("data-task-id")
@@ -41,9 +41,11 @@ async def test_inbox_tabs_filters_and_bulk_claim(live_ui_both):
     await page.wait_for_url(ui.url + f"/ui/tasks/{task_id}")
     claimed = {t["assignee"] for a in mine for t in (await ui.api.application(a["id"]))["open_tasks"]}
     assert claimed == {"town_a"}
-    # 抄送我的 is an empty state until the reviewer actions land; 已办 is empty for now.
+    # 已办 is empty for now; 抄送我的 is an empty state until the reviewer actions land.
     await page.goto(ui.url + "/ui/?scope=done")
     assert "还没有您办结的任务" in await page.locator("main").inner_text()
+    await page.goto(ui.url + "/ui/?scope=cc")
+    assert "抄送我的：暂无案件" in await page.locator("main").inner_text()
 
 
 async def test_deadlines_show_working_days_and_overdue_in_red(live_ui):

@@ -19,70 +19,63 @@ from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
 from app.metrics import TASK_COMPLETIONS
 
-SCOPES = ("candidate", "mine", "done", "all")
+# 待认领, 我的待办, everything in my places, 已办, 我发起的 (抄送我的 comes with the reviewer actions).
+# Written as on main (reviewer actions) so that the merge keeps main's version of this block.
+SCOPES = ("candidate", "mine", "all", "done", "started")
 STATES = ("open", "completed", "cancelled")
 SORTS = {"due_at": (tasks.c.due_at.asc().nulls_last(),), "-due_at": (tasks.c.due_at.desc().nulls_last(),),
          "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),),
          "-completed_at": (tasks.c.completed_at.desc().nulls_last(),)}
 
 
-async def _filters(conn: AsyncConnection, principal: Principal, scope: str, program: str | None,
-                   division_code: str | None, overdue: bool | None, state: str | None) -> list:
-    """The WHERE of an inbox scope with its filters (shared by the inbox page and its counts)."""
-    if scope not in SCOPES:
-        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
-    if state is not None and state not in STATES:
-        raise Invalid("invalid_state", f"state must be one of {STATES}")
-    if scope == "candidate":
-        where = [tasks.c.state == "open", tasks.c.assignee.is_(None),
-                 principal.actionable(tasks.c.role, tasks.c.division_path)]
-    elif scope == "mine":
-        where = [tasks.c.assignee == principal.name, tasks.c.state == (state or "open")]
-    elif scope == "done":  # 已办: steps this principal decided
-        where = [tasks.c.completed_by == principal.name, tasks.c.state == "completed"]
-    else:
-        where = [principal.visible(tasks.c.division_path)]
-        if state:
-            where.append(tasks.c.state == state)
-    if program:
-        where.append(tasks.c.program == program)
-    if division_code:
-        where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
-    if overdue is not None:
-        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
-        where.append(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
-    return where
-
-
 async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, program: str | None,
                 division_code: str | None, overdue: bool | None, state: str | None, limit: int, offset: int,
                 due_before: datetime | None = None, sort: str = "due_at") -> dict:
+    if scope not in SCOPES:
+        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
     if sort not in SORTS:
         raise Invalid("invalid_sort", f"sort must be one of {sorted(SORTS)}")
     if due_before is not None and due_before.tzinfo is None:
         raise Invalid("invalid_due_before", "due_before needs a timezone offset")
-    where = await _filters(conn, principal, scope, program, division_code, overdue, state)
+    if state is not None and state not in STATES:
+        raise Invalid("invalid_state", f"state must be one of {STATES}")
+    query = sa.select(tasks).where(scope_condition(principal, scope, state))
+    if program:
+        query = query.where(tasks.c.program == program)
+    if division_code:
+        query = query.where(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
+    if overdue is not None:
+        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
+        query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
     if due_before is not None:
-        where.append(tasks.c.due_at < due_before)
-    query = (sa.select(tasks).where(*where).order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id)
-             .limit(limit + 1).offset(offset))
+        query = query.where(tasks.c.due_at < due_before)
+    query = query.order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {"items": [cases.task_view(r, days) for r in rows[:limit]], "limit": limit, "offset": offset,
             "has_more": len(rows) > limit}
 
 
-async def counts(conn: AsyncConnection, principal: Principal, *, program: str | None = None,
-                 division_code: str | None = None, overdue: bool | None = None, cap: int = 1000) -> dict[str, int]:
-    """Tasks per inbox scope under the same filters (``all`` counts open tasks); each count stops
-    at ``cap`` so a county with a million tasks does not count them all for a tab label."""
-    result = {}
-    for scope in SCOPES:
-        where = await _filters(conn, principal, scope, program, division_code, overdue,
-                               "open" if scope == "all" else None)
-        limited = sa.select(tasks.c.id).where(*where).limit(cap).subquery()
-        result[scope] = (await conn.execute(sa.select(sa.func.count()).select_from(limited))).scalar_one()
-    return result
+def scope_condition(principal: Principal, scope: str, state: str | None):
+    if scope == "candidate":
+        return sa.and_(tasks.c.state == "open", tasks.c.assignee.is_(None),
+                       principal.actionable(tasks.c.role, tasks.c.division_path))
+    if scope == "mine":
+        return sa.and_(tasks.c.state == (state or "open"), tasks.c.assignee == principal.name)
+    if scope == "done":  # 已办: steps I decided
+        return sa.and_(tasks.c.completed_by == principal.name, tasks.c.state == (state or "completed"))
+    if scope == "started":  # cases my portal or I submitted
+        return sa.and_(tasks.c.state == (state or "open"), tasks.c.application_id.in_(
+            sa.select(applications.c.id).where(applications.c.created_by == principal.name)))
+    condition = principal.visible(tasks.c.division_path)
+    return sa.and_(condition, tasks.c.state == state) if state else condition
+
+
+async def counts(conn: AsyncConnection, principal: Principal) -> dict:
+    """How many tasks each inbox tab holds (open ones; 已办: all I decided), in one round trip."""
+    columns = [sa.select(sa.func.count()).select_from(tasks).where(scope_condition(principal, scope, None))
+               .scalar_subquery().label(scope) for scope in SCOPES if scope != "all"]
+    return dict((await conn.execute(sa.select(*columns))).mappings().one())
 
 
 async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:

@@ -1,36 +1,58 @@
-"""Which reviewer actions the task page offers: the one place to switch an action on.
+"""Which reviewer actions and inbox tabs the UI offers: the one place that knows.
 
-通过/不通过 (complete with the form's decision) and 认领 exist in the domain now. The actions of
-the reviewer-actions issue (退回, 转办, 委派, 加签, 抄送, 催办, 撤回) are built on another branch;
-each shows as a button only when the domain module has its function, so the page degrades to
-complete/claim until they land. At merge, wire each action's POST handler in ``routes/task.py``
-(``ACTION_FORMS`` lists the fields each one asks for).
+通过/不通过 (complete with the form's decision) and 认领 exist everywhere. The reviewer actions
+(退回, 转办, 委派, 加签, 抄送, 催办, 撤回) come with the reviewer-actions issue; each shows as a button only
+when its domain function and body model exist, so the pages degrade to complete/claim without them.
+The names below are those of that issue's modules (``task_actions``, ``task_people``, ``signers``).
 """
+
+import importlib
 
 from app.domain import tasks
 
-# action key → (Chinese name, domain function in app.domain.tasks, fields the action asks for)
+# action key → Chinese name, domain module and function, body model (module, class) or None, the
+# fields it asks for, and when it is offered: "holder" (open task I hold), "other" (an open task I
+# may see but do not hold: 催办), "completed" (a step I completed: 撤回).
 REVIEWER_ACTIONS = {
-    "return": ("退回", "return_task", ("to", "reason")),
-    "transfer": ("转办", "transfer", ("username", "reason")),
-    "delegate": ("委派", "delegate", ("username", "note")),
-    "signers": ("加签", "add_signers", ("usernames", "position", "note")),
-    "cc": ("抄送", "copy", ("usernames", "note")),
-    "urge": ("催办", "urge", ("note",)),
-    "withdraw": ("撤回", "withdraw", ()),
+    "return": ("退回", "app.domain.task_actions", "return_to", ("app.domain.task_actions", "ReturnIn"), ("to", "reason"), "holder"),
+    "transfer": ("转办", "app.domain.task_people", "transfer", ("app.domain.task_people", "TransferIn"), ("username", "reason"), "holder"),
+    "delegate": ("委派", "app.domain.task_people", "delegate", ("app.domain.task_people", "DelegateIn"), ("username", "note"), "holder"),
+    "signers": ("加签", "app.domain.tasks", "add_signers", ("app.domain.signers", "SignersIn"), ("usernames", "position", "note"), "holder"),
+    "cc": ("抄送", "app.domain.task_people", "copy", ("app.domain.task_people", "CopyIn"), ("usernames", "note"), "holder"),
+    "urge": ("催办", "app.domain.task_people", "urge", ("app.domain.task_people", "UrgeIn"), ("note",), "other"),
+    "withdraw": ("撤回", "app.domain.task_actions", "withdraw", None, (), "completed"),
 }
 FIELD_LABELS = {"to": "退回到环节", "reason": "理由", "username": "办理人用户名", "note": "说明",
                 "usernames": "用户名（多个用逗号分隔）", "position": "加签位置"}
 
 
-def enabled_actions() -> list[dict]:
-    """The reviewer actions whose domain function exists, in the order reviewers know them."""
-    return [{"key": key, "label": label, "fields": [(f, FIELD_LABELS[f]) for f in fields]}
-            for key, (label, function, fields) in REVIEWER_ACTIONS.items() if callable(getattr(tasks, function, None))]
+def _attr(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def resolve(action: str):
+    """(function, body model or None) of an available action, else None."""
+    spec = REVIEWER_ACTIONS.get(action)
+    if spec is None:
+        return None
+    function = _attr(spec[1], spec[2])
+    model = _attr(*spec[3]) if spec[3] else None
+    if not callable(function) or (spec[3] and model is None):
+        return None
+    return function, model
+
+
+def enabled_actions(when: str) -> list[dict]:
+    """The available reviewer actions offered in a situation, in the order reviewers know them."""
+    return [{"key": key, "label": spec[0], "fields": [(f, FIELD_LABELS[f]) for f in spec[4]]}
+            for key, spec in REVIEWER_ACTIONS.items() if spec[5] == when and resolve(key)]
 
 
 def inbox_scopes() -> list[str]:
-    """Inbox tabs in reviewers' order; 抄送我的 and 我发起的 are empty states until the domain has them."""
+    """Inbox tabs in reviewers' order; a tab the domain lacks is an empty state (抄送我的 before the actions)."""
     return ["candidate", "mine", "done", "cc", "started", "all"]
 
 

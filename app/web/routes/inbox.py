@@ -74,8 +74,7 @@ async def inbox(ctx: WebCtx, offset: int = 0):
                                            division_code=filters["division_code"], overdue=filters["overdue"],
                                            state="open" if filters["scope"] == "all" else None, limit=PAGE_SIZE,
                                            offset=offset, sort=filters["sort"])
-            counts = await tasks.counts(conn, me.principal, program=filters["program"],
-                                        division_code=filters["division_code"], overdue=filters["overdue"])
+            counts = await tasks.counts(conn, me.principal)  # per tab, whatever the filters
             error = ""
         except DomainError as exc:  # e.g. an unknown place typed into the URL: show the inbox, say why
             result, counts, error = {"items": [], "has_more": False}, {}, labels.error(exc.code, exc.detail)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 
 from app.domain import applications, definitions, divisions, tasks
 from app.domain.errors import DomainError, Invalid
@@ -58,6 +59,28 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
     return result
 
 
+def _actions(view: dict, me, can_act: bool) -> list[dict]:
+    if view["state"] == "open" and can_act and view["assignee"] == me.name:
+        return capabilities.enabled_actions("holder")
+    if view["state"] == "open" and view["assignee"] != me.name:
+        return capabilities.enabled_actions("other")
+    if view["state"] == "completed" and view.get("completed_by") == me.name:
+        return capabilities.enabled_actions("completed")
+    return []
+
+
+async def _return_targets(conn, me, view: dict) -> list[dict]:
+    """Earlier steps a case may be returned to (退回), when that action exists and applies."""
+    found = capabilities.resolve("return")
+    targets = capabilities._attr("app.domain.task_actions", "return_targets")
+    if found is None or targets is None or view["state"] != "open" or view["assignee"] != me.name:
+        return []
+    try:
+        return await targets(conn, me.principal, view["id"])
+    except DomainError:
+        return []
+
+
 async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: dict | None = None,
                      raw: dict | None = None, error: str = ""):
     view = await tasks.get(conn, me.principal, task_id)
@@ -77,7 +100,7 @@ async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: 
                 program_name=definition.name, place=place, can_act=can_act, fields=fields, decision=decision,
                 buttons=[b for b in buttons], errors=errors or {}, raw=raw, error=error,
                 opinions=await opinions(conn, me.principal, app["id"], definition),
-                actions=capabilities.enabled_actions() if can_act else [],
+                actions=_actions(view, me, can_act), return_targets=await _return_targets(conn, me, view),
                 application_form=schema_form.fields_of(definition.application_form))
 
 
@@ -125,22 +148,28 @@ async def claim(ctx: WebCtx, task_id: str):
 
 @router.post("/tasks/{task_id}/actions/{action}")
 async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
-    """退回, 转办, 委派, 加签, 抄送, 催办, 撤回: calls ``app.domain.tasks.<function>(conn, principal, task_id,
-    **fields)`` with the fields of the REST body of the reviewer-actions issue. Only actions whose domain
-    function exists are offered (``capabilities``); adapt the call here if the signatures differ."""
+    """退回, 转办, 委派, 加签, 抄送, 催办, 撤回 through the reviewer-actions domain functions, with the same
+    body models as their REST routes; offered only when they exist (``capabilities``)."""
     form = await ctx.form()
-    spec = capabilities.REVIEWER_ACTIONS.get(action)
-    function = getattr(tasks, spec[1], None) if spec else None
-    if function is None:
+    found = capabilities.resolve(action)
+    if found is None:
         raise Invalid("action_unavailable", f"the action {action!r} is not available")
-    fields = {}
-    for name in spec[2]:
+    function, model = found
+    label, fields = capabilities.REVIEWER_ACTIONS[action][0], capabilities.REVIEWER_ACTIONS[action][4]
+    values = {}
+    for name in fields:
         value = str(form.get(name, "")).strip()
-        fields[name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()] if name == "usernames" else value
+        if name == "usernames":
+            values[name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
+        elif value:
+            values[name] = value
     try:
+        args = (model(**values),) if model is not None else ()
         async with ctx.begin() as (conn, me):
-            await function(conn, me.principal, task_id, **fields)
-        msg = f"已{spec[0]}"
+            await function(conn, me.principal, task_id, *args)
+        msg = f"已{label}"
+    except ValidationError:
+        msg = f"{label}：请把" + "、".join(capabilities.FIELD_LABELS[f] for f in fields) + "填写完整"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
     return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
