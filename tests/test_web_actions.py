@@ -64,3 +64,42 @@ async def test_transfer_cc_withdraw_return_and_urge_from_the_task_page(live_ui):
     await form.get_by_role("button", name="确认退回").click()
     assert "已退回" in await page.get_by_role("status").inner_text()
     assert (await ui.api.open_task(app["id"]))["name"] == "accept_application"
+
+
+async def test_delegate_and_signer_give_their_opinion_in_the_browser(live_ui):
+    ui = live_ui
+    app = await ui.api.apply()
+    task = await ui.api.open_task(app["id"], "accept_application")
+    holder = await ui.login("town_a")
+    await holder.goto(ui.url + f"/ui/tasks/{task['id']}")
+    await holder.get_by_role("button", name="认领").click()
+    # 委派: the county gives an opinion; the holder still decides.
+    form = await _open_action(holder, "委派")
+    await form.get_by_label("办理人用户名").fill("county")
+    await form.get_by_label("说明").fill("请县局把关")
+    await form.get_by_role("button", name="确认委派").click()
+    assert "已委派 county 提出意见" in await holder.locator("#delegated").inner_text()
+    county = await ui.login("county")
+    await county.goto(ui.url + f"/ui/tasks/{task['id']}")
+    assert await county.locator("#asked-for-opinion").count() == 1
+    form = await _open_action(county, "提交意见")
+    await form.get_by_label("意见").fill("材料齐全，可以受理")
+    await form.get_by_role("button", name="确认提交意见").click()
+    assert "已提交意见" in await county.get_by_role("status").inner_text()
+    # 加签 before the holder: town_a2 signs first, then the holder accepts.
+    await holder.reload()
+    form = await _open_action(holder, "加签")
+    await form.get_by_label("用户名（多个用逗号分隔）").fill("town_a2")
+    await form.get_by_label("加签位置").select_option("before")
+    await form.get_by_role("button", name="确认加签").click()
+    assert "已加签" in await holder.get_by_role("status").inner_text()
+    signer = await ui.login("town_a2")
+    await signer.goto(ui.url + f"/ui/tasks/{task['id']}")
+    form = await _open_action(signer, "签署意见")
+    await form.get_by_label("意见").fill("同意受理")
+    await form.get_by_role("button", name="通过", exact=True).click()
+    assert "已签署意见" in await signer.get_by_role("status").inner_text()
+    await holder.reload()
+    await holder.get_by_role("button", name="通过（予以受理）").click()
+    await holder.wait_for_url(ui.url + "/ui/?*")
+    assert (await ui.api.open_task(app["id"]))["name"] == "initial_review"

@@ -81,6 +81,24 @@ ERRORS = {
     "duplicate_division_code": "同一地区出现了两次。",
     "assignee_cannot_act": "该用户没有办理此任务的权限。",
     "unknown_user": "没有这个用户。",
+    # The reviewer actions' refusals.
+    "task_delegated": "该任务已委派他人提出意见，收到意见后才能办理。",
+    "not_delegated_to_you": "该任务没有请您提出意见。",
+    "cannot_give_opinion": "该用户不在本地区或上级，不能受委派提出意见。",
+    "signers_pending": "还有加签人未签署意见。",
+    "not_your_turn": "还没有轮到您签署。",
+    "cannot_sign": "您不能签署本任务。",
+    "already_a_signer": "该用户已是加签人。",
+    "not_removable": "只能减去您加签、且尚未签署的人。",
+    "invalid_return_target": "只能退回到本路径上已办理过的前序环节。",
+    "not_withdrawable": "下一环节已被认领或办理，或本环节不允许撤回。",
+    "urged_today": "今天已经催办过，每个工作日最多催办一次。",
+    "cannot_take_task": "该用户没有办理此任务的权限。",
+    "claim_first": "请先认领再操作。",
+    "task_decided": "该任务已有结论。",
+    "decided_by_votes": "本环节由表决决定。",
+    "not_allowed": "您没有进行此操作的权限。",
+    "no_deciders": "没有可参与表决的人员。",
 }
 
 

@@ -59,16 +59,6 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
     return result
 
 
-def _actions(view: dict, me, can_act: bool) -> list[dict]:
-    if view["state"] == "open" and can_act and view["assignee"] == me.name:
-        return capabilities.enabled_actions("holder")
-    if view["state"] == "open" and view["assignee"] != me.name:
-        return capabilities.enabled_actions("other")
-    if view["state"] == "completed" and view.get("completed_by") == me.name:
-        return capabilities.enabled_actions("completed")
-    return []
-
-
 async def _return_targets(conn, me, view: dict) -> list[dict]:
     """Earlier steps a case may be returned to (退回), when that action exists and applies."""
     found = capabilities.resolve("return")
@@ -100,7 +90,8 @@ async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: 
                 program_name=definition.name, place=place, can_act=can_act, fields=fields, decision=decision,
                 buttons=[b for b in buttons], errors=errors or {}, raw=raw, error=error,
                 opinions=await opinions(conn, me.principal, app["id"], definition),
-                actions=_actions(view, me, can_act), return_targets=await _return_targets(conn, me, view),
+                actions=capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act)),
+                return_targets=await _return_targets(conn, me, view),
                 application_form=schema_form.fields_of(definition.application_form))
 
 
