@@ -32,6 +32,11 @@ EVENTS = {
     "benefit.recorded": "记入待遇台账", "benefit.scheduled": "待遇发放计划", "enrolment.ended": "停止发放",
     "enrolment.continued": "继续享受", "enrolment.adjusted": "调整金额", "enrolment.gradual_exit": "进入渐退期",
     "case.notified": "报上级备案", "case.followed_up": "启动后续案件", "sample.drawn": "随机抽查",
+    # The reviewer actions.
+    "task.returned": "退回", "task.transferred": "转办", "task.delegated": "委派", "task.resolved": "提出委派意见",
+    "task.signers_added": "加签", "task.signer_removed": "减签", "task.signed": "签署意见",
+    "task.decided_awaiting_signers": "已作结论，等待加签人签署", "task.deciders_set": "确定会签人员",
+    "case.copied": "抄送", "task.urged": "催办", "task.withdrawn": "撤回", "application.withdrawn": "撤销申请",
 }
 # Messages for the domain's error codes; the English detail is the fallback.
 ERRORS = {

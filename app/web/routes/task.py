@@ -42,6 +42,14 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
     """Earlier decisions of the case: who decided which step, when, with what opinion."""
     result = []
     for event in await applications.timeline(conn, principal, application_id):
+        if event["type"] in ("task.resolved", "task.signed"):  # 委派 opinions and signatures (reviewer actions)
+            step = definition.model.steps.get(event["task"])
+            data = event["data"] or {}
+            entries = [("结论", {"approve": "通过", "refuse": "不通过"}.get(data.get("decision"), data.get("decision")))]
+            entries = [e for e in entries if e[1]] + ([("意见", data["opinion"])] if data.get("opinion") else [])
+            result.append({"at": event["at"], "actor": event["actor"], "entries": entries,
+                           "step": f"{step.title if step else event['task']}（{labels.EVENTS[event['type']]}）"})
+            continue
         if event["type"] != "task.completed":
             continue
         step = definition.model.steps.get(event["task"])
