@@ -19,6 +19,12 @@
       form.querySelectorAll("button, input[type=submit]").forEach(function (b) { b.disabled = false; });
     });
   });
+  // On a phone the inbox starts with its rows: filters fold away unless one is in use.
+  var filters = document.getElementById("filters");
+  if (filters && window.matchMedia("(max-width: 719px)").matches &&
+      !/(program|division_code|overdue)=./.test(window.location.search)) {
+    filters.open = false;
+  }
   // 全选: tick every checkbox of the given name.
   document.querySelectorAll("[data-check-all]").forEach(function (box) {
     box.addEventListener("change", function () {
