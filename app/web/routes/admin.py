@@ -69,13 +69,16 @@ async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = No
         require_admin(me)
         found = await definitions.list_versions(conn, key)
         rollout = await rollouts.get(conn, key)
+        # What each version changed against the one before it (steps added, removed, changed).
+        changes = {v["version"]: await definitions.diff(conn, key, v["version"] - 1, v["version"])
+                   for v in found if v["version"] > 1}
     if raw:  # a refused form shows what was typed, not what is stored
         rollout = {"default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
                    "rules_text": raw["rules"]}
     else:
         rollout["rules_text"] = "\n".join(f"{r['division_code']} {r['version']}" for r in rollout["rules"])
     return page(ctx.request, "admin_versions.html", 422 if error else 200, me=me, csrf=ctx.csrf, nav="admin",
-                key=key, versions=found, rollout=rollout, error=error)
+                key=key, versions=found, rollout=rollout, error=error, changes=changes)
 
 
 @router.post("/processes/{key}/rollout")
