@@ -17,6 +17,7 @@ demo: export AIDFLOW_LOG_JSON ?= false
 demo: install
 	$(BIN)/aidflow migrate
 	$(BIN)/aidflow demo
+	@echo "Reviewer UI: http://127.0.0.1:8000/ui/ (users above); public notices: http://127.0.0.1:8000/ui/public/notices"
 	@echo "Log in: POST http://127.0.0.1:8000/api/v1/auth/token (username/password above); docs at http://127.0.0.1:8000/docs"
 	$(BIN)/aidflow serve --host 127.0.0.1 --port 8000
 

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'aidflow.db'}"
     secret_key: str = INSECURE_DEV_SECRET
     token_ttl_seconds: int = 8 * 3600
+    # Web UI sessions end after this long without a request (and token_ttl_seconds after login).
+    ui_idle_seconds: int = 2 * 3600
     processes_dir: Path = PROJECT_ROOT / "processes"
     bootstrap_admin_password: str | None = None
     worker_poll_seconds: float = 2.0

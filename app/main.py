@@ -12,6 +12,7 @@ from app.api import problems
 from app.api.body_limit import BodyLimit
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
                             supervision, tasks, webhooks)
+from app import web
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
 from app.domain import accounts, service_clock
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                    public, webhooks):
         app.include_router(module.router, prefix="/api/v1")
     webhooks.document_events(app)
+
+    web.install(app)  # the reviewer UI under /ui, after problems.install: it wraps the problem handler
 
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.mount("/metrics", make_asgi_app())

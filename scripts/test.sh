@@ -39,6 +39,23 @@ start_private_cluster() {
   can_connect "$AIDFLOW_TEST_DATABASE_URL"
 }
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM="${AIDFLOW_CHROMIUM:-/usr/bin/chromium}"
+if [ "${1:-}" != "--bench" ] && [ ! -x "$CHROMIUM" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Chromium and CJK fonts for the browser tests (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null \
+      || { echo "apt-get could not install chromium; the browser tests need it." >&2; exit 1; }
+  else
+    cat >&2 <<MSG
+The browser tests need Chromium at $CHROMIUM and it is missing.
+Install it (Debian/Ubuntu: \`sudo apt-get install chromium fonts-noto-cjk\`) or point AIDFLOW_CHROMIUM
+at a Chromium binary, then run \`make test\` again.
+MSG
+    exit 1
+  fi
+fi
+
 if [ -z "${AIDFLOW_TEST_DATABASE_URL:-}" ]; then
   default="postgresql://postgres@127.0.0.1:5432/postgres"
   if can_connect "$default"; then

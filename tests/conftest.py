@@ -22,6 +22,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.models import metadata
 from app.main import create_app
 from tests.helpers import Api
+from tests.web_support import browser, live_ui, live_ui_both  # noqa: F401  (browser-test fixtures)
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "admin-password-1"

@@ -46,6 +46,19 @@ class RequestContext:
         raise Unauthorized("not_authenticated", "send a bearer token or an X-API-Key header")
 
 
+async def log_in(db: AsyncEngine, username: str, password: str) -> str:
+    """Check a password (API token and web UI alike). A wrong one is counted towards the lock-out in
+    a transaction of its own, since the checking transaction rolls back with the error."""
+    try:
+        async with transaction(db) as conn:
+            return await accounts.authenticate(conn, username, password)
+    except Unauthorized as exc:
+        if exc.code == "invalid_credentials":
+            async with transaction(db) as conn:
+                await accounts.record_failed_login(conn, username)
+        raise
+
+
 def _context(request: Request, token: Annotated[str | None, Depends(_bearer)],
              api_key: Annotated[str | None, Depends(_api_key)]) -> RequestContext:
     return RequestContext(request.app.state.db, request.app.state.settings, token, api_key)

@@ -43,6 +43,9 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     active: bool = True
     created_at: datetime = _ts()
+    # Lock-out: consecutive failed logins, and until when (real time) the account refuses logins.
+    failed_logins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = _ts(nullable=True)
 
 
 class ApiKey(SQLModel, table=True):
@@ -524,6 +527,29 @@ class Panel(SQLModel, table=True):
     set_at: datetime = _ts()
 
 
+class WebSession(SQLModel, table=True):
+    """A browser session of the web UI; the cookie holds a random token, the row only its hash."""
+
+    __tablename__ = "web_sessions"
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie's token
+    username: str = Field(max_length=100, index=True)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class SavedView(SQLModel, table=True):
+    """A reviewer's named inbox filter (tab, program, place, overdue, sort), kept on the server."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (sa.UniqueConstraint("username", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    name: str = Field(max_length=50)
+    query: dict = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = _ts()
+
+
 divisions = Division.__table__
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -551,3 +577,5 @@ sample_pools = SamplePool.__table__
 panels = Panel.__table__
 task_signers = TaskSigner.__table__
 case_copies = CaseCopy.__table__
+web_sessions = WebSession.__table__
+saved_views = SavedView.__table__

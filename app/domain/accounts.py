@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import api_keys, divisions, grants, users
 from app.domain import divisions as division_service
-from app.domain.errors import Conflict, Invalid, Unauthorized
+from app.domain.errors import Conflict, DomainError, Invalid, Unauthorized
 from app.domain.principal import ADMIN, GrantScope, Principal
 
 _hasher = PasswordHasher()
@@ -85,20 +85,65 @@ async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str)
     return {"id": key_id, "name": body.name, "key": key, "grants": [g.model_dump() for g in body.grants]}
 
 
+# Lock-out: this many wrong passwords in a row lock the account for LOCK_MINUTES (real time).
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+
+
+class AccountLocked(DomainError):
+    status = 429
+
+
+def real_now() -> datetime:
+    """Wall-clock time: moving the test clock must not expire sessions or lift lock-outs."""
+    return clock.now() - timedelta(seconds=clock.offset_seconds())
+
+
 async def authenticate(conn: AsyncConnection, username: str, password: str) -> str:
-    row = (await conn.execute(sa.select(users.c.password_hash, users.c.active).where(users.c.username == username))).first()
+    """The username when the password is right and the account usable. A wrong password raises
+    ``invalid_credentials``; the caller records it with ``record_failed_login`` in a transaction of
+    its own (the failed one rolls back). A locked account is refused even with the right password."""
+    row = (await conn.execute(sa.select(users.c.password_hash, users.c.active, users.c.locked_until)
+                              .where(users.c.username == username))).first()
     try:
         _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        verified = True
     except (VerificationError, InvalidHashError):
-        raise Unauthorized("invalid_credentials", "wrong username or password") from None
-    if row is None or not row.active:
+        verified = False
+    if row is not None:
+        # Before the password's verdict: a locked account answers alike to right and wrong guesses.
+        _refuse_if_locked(row.locked_until)
+    if not verified or row is None or not row.active:
         raise Unauthorized("invalid_credentials", "wrong username or password")
+    await conn.execute(sa.update(users).where(users.c.username == username, users.c.failed_logins != 0)
+                       .values(failed_logins=0, locked_until=None))
     return username
 
 
+def _refuse_if_locked(locked_until: datetime | None) -> None:
+    now = real_now()
+    if locked_until is not None and locked_until > now:
+        retry = max(1, int((locked_until - now).total_seconds()) + 1)
+        raise AccountLocked("account_locked", f"too many failed logins; the account is locked for {retry} seconds",
+                            retry_after=retry)
+
+
+async def record_failed_login(conn: AsyncConnection, username: str) -> None:
+    """Count a wrong password; the MAX_FAILED_LOGINS-th in a row locks the account. Attempts while
+    locked do not extend the lock. Unknown usernames have nothing to count."""
+    row = (await conn.execute(sa.select(users.c.failed_logins, users.c.locked_until)
+                              .where(users.c.username == username))).first()
+    if row is None or (row.locked_until is not None and row.locked_until > real_now()):
+        return
+    failed = row.failed_logins + 1 if row.locked_until is None else 1  # an expired lock starts a new count
+    values = {"failed_logins": failed, "locked_until": None}
+    if failed >= MAX_FAILED_LOGINS:
+        values = {"failed_logins": 0, "locked_until": real_now() + timedelta(minutes=LOCK_MINUTES)}
+    await conn.execute(sa.update(users).where(users.c.username == username).values(**values))
+
+
 def issue_token(username: str, secret: str, ttl_seconds: int) -> dict:
-    # Real time, not the service clock: moving the test clock must not expire sessions.
-    now = clock.now() - timedelta(seconds=clock.offset_seconds())
+    now = real_now()
     claims = {"sub": username, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ttl_seconds}
     return {"access_token": jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), "token_type": "bearer",
             "expires_in": ttl_seconds}
@@ -147,3 +192,23 @@ async def ensure_admin(conn: AsyncConnection, password: str) -> bool:
     await create_user(conn, UserIn(username="admin", password=password, display_name="系统管理员",
                                    grants=[GrantIn(role=ADMIN)]))
     return True
+
+
+async def display_name(conn: AsyncConnection, username: str) -> str:
+    return (await conn.execute(sa.select(users.c.display_name).where(users.c.username == username))).scalar() or username
+
+
+async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
+    """Users with their grants (for the admin page), by username."""
+    rows = await conn.execute(
+        sa.select(users.c.username, users.c.display_name, users.c.active, users.c.locked_until, grants.c.role,
+                  grants.c.division_code)
+        .select_from(users.outerjoin(grants, grants.c.user_id == users.c.id)).order_by(users.c.username, grants.c.id))
+    found: dict[str, dict] = {}
+    for r in rows:
+        locked = r.locked_until is not None and r.locked_until > real_now()
+        user = found.setdefault(r.username, {"username": r.username, "display_name": r.display_name,
+                                             "active": r.active, "locked": locked, "grants": []})
+        if r.role is not None:
+            user["grants"].append({"role": r.role, "division_code": r.division_code})
+    return list(found.values())[:limit]

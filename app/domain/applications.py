@@ -274,3 +274,12 @@ async def timeline(conn: AsyncConnection, principal: Principal, application_id: 
     rows = await conn.execute(sa.select(events).where(events.c.application_id == application_id).order_by(events.c.id))
     return [{"at": r.at, "actor": r.actor, "type": r.type, "task": r.task_name, "task_id": r.task_id, "data": r.data}
             for r in rows]
+
+
+async def applicants(conn: AsyncConnection, application_ids) -> dict[str, dict | None]:
+    """Application id → applicant (name, id_number, phone) for a page of inbox rows, in one query."""
+    ids = sorted(set(application_ids))
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(applications.c.id, applications.c.applicant).where(applications.c.id.in_(ids)))
+    return {r.id: r.applicant for r in rows}

@@ -147,3 +147,21 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
 async def list_all(conn: AsyncConnection) -> list[dict]:
     rows = await conn.execute(sa.select(divisions).order_by(divisions.c.path))
     return [dict(r) for r in rows.mappings()]
+
+
+async def lookup(conn: AsyncConnection, codes) -> dict[str, dict]:
+    """Code → {name, level, path} of the given places (for lists that show where each row is)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    rows = await conn.execute(sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path)
+                              .where(divisions.c.code.in_(codes)))
+    return {r.code: dict(r._mapping) for r in rows}
+
+
+async def visible_to(conn: AsyncConnection, principal, limit: int = 500) -> list[dict]:
+    """Places a principal can see (its grants' places and everything below), top-down, for filters."""
+    query = sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path).where(
+        principal.visible(divisions.c.path))
+    rows = await conn.execute(query.order_by(divisions.c.path).limit(limit))
+    return [dict(r) for r in rows.mappings()]

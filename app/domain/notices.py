@@ -117,8 +117,8 @@ def _state(row) -> str:
 def _how_to_object(notice: dict) -> str:
     end = notice["ends_at"].astimezone(calendar.SHANGHAI)
     return (f"对公示对象有异议的，请于公示期内（{end.year}年{end.month}月{end.day}日{end:%H:%M}前）提出，写明异议对象的"
-            f"公示序号和理由（5至2000字），可留下联系方式。网上提交：POST /api/v1/public/notices/{notice['id']}/"
-            f"objections；也可向{notice['issuer']}当面或书面反映。提交后凭异议编号和查询码查询处理结果。")
+            f"公示序号和理由（5至2000字），可留下联系方式。网上提交：打开本公示网页 /ui/public/notices/{notice['id']}"
+            f"（接口：POST /api/v1/public/notices/{notice['id']}/objections）；也可向{notice['issuer']}当面或书面反映。提交后凭异议编号和查询码查询处理结果。")
 
 
 def notice_view(notice: dict, entries: list[dict] | None = None) -> dict:
@@ -209,3 +209,13 @@ async def has_open_answering_task(conn: AsyncConnection, application_id: str, an
     return bool((await conn.execute(sa.select(tasks.c.id).where(
         tasks.c.application_id == application_id, tasks.c.state == "open", tasks.c.name.in_(answering_steps))
         .limit(1))).first())
+
+
+async def entries_of_application(conn: AsyncConnection, application_id: str) -> list[dict]:
+    """The notices a case was posted on, with its entry there (number, status, period)."""
+    rows = await conn.execute(
+        sa.select(notices.c.id.label("notice_id"), notices.c.title, notices.c.round, notices.c.starts_at,
+                  notices.c.ends_at, notice_entries.c.number, notice_entries.c.status)
+        .join(notices, notices.c.id == notice_entries.c.notice_id)
+        .where(notice_entries.c.application_id == application_id).order_by(notices.c.starts_at, notices.c.id))
+    return [dict(r) for r in rows.mappings()]

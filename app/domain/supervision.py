@@ -31,7 +31,20 @@ def _supervised(principal: Principal):
 
 
 async def overdue(conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int = 200) -> dict:
-    where = [tasks.c.state == "open", tasks.c.due_at < clock.now(), _supervised(principal)]
+    return await _late_work(conn, principal, division_code, limit, tasks.c.due_at < clock.now())
+
+
+async def due_soon(conn: AsyncConnection, principal: Principal, division_code: str | None, working_days: int = 2,
+                   limit: int = 200) -> dict:
+    """Open tasks not yet late whose deadline falls within the next ``working_days`` working days."""
+    days = await calendar.load(conn)
+    until, _ = days.deadline(clock.now(), working_days)
+    return await _late_work(conn, principal, division_code, limit,
+                            sa.and_(tasks.c.due_at >= clock.now(), tasks.c.due_at <= until))
+
+
+async def _late_work(conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int, due) -> dict:
+    where = [tasks.c.state == "open", due, _supervised(principal)]
     if division_code:
         where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
     counts = await conn.execute(
@@ -44,3 +57,12 @@ async def overdue(conn: AsyncConnection, principal: Principal, division_code: st
     days = await calendar.load(conn)
     return {"total": sum(d["overdue"] for d in by_division), "by_division": by_division,
             "items": [cases.task_view(r, days) for r in rows.mappings()]}
+
+
+SUPERVISING_LEVELS = ("province", "city", "county")
+
+
+def is_supervisor(principal: Principal) -> bool:
+    """Whether a principal gets the supervision page: county level and above, or admin."""
+    return principal.is_admin or any(division_service.role_level(g.role) in SUPERVISING_LEVELS
+                                     for g in principal.grants)

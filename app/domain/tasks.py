@@ -24,7 +24,8 @@ from app.metrics import TASK_COMPLETIONS
 SCOPES = ("candidate", "mine", "all", "done", "cc", "started")
 STATES = ("open", "completed", "cancelled")
 SORTS = {"due_at": (tasks.c.due_at.asc().nulls_last(),), "-due_at": (tasks.c.due_at.desc().nulls_last(),),
-         "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),)}
+         "created_at": (tasks.c.created_at.asc(),), "-created_at": (tasks.c.created_at.desc(),),
+         "-completed_at": (tasks.c.completed_at.desc().nulls_last(),)}
 
 
 async def inbox(conn: AsyncConnection, principal: Principal, *, scope: str, program: str | None,
@@ -347,3 +348,12 @@ async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: 
     data = {"decision": verdict.decision, "votes": [{k: v[k] for k in ("username", "decision", "opinion")}
                                                     for v in votes if v["state"] == "decided"]}
     return await finish(conn, principal.name, task, app, definition, data)
+
+
+async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict]:
+    """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
+    rows = await conn.execute(
+        sa.select(tasks.c.program, tasks.c.name, sa.func.min(tasks.c.title).label("title"), sa.func.count().label("count"))
+        .where(tasks.c.assignee == principal.name, tasks.c.state == "open")
+        .group_by(tasks.c.program, tasks.c.name).order_by(tasks.c.program, tasks.c.name))
+    return [dict(r) for r in rows.mappings()]

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import Ctx
+from app.api.deps import Ctx, log_in
 from app.domain import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -11,8 +11,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/token")
 async def token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
-    async with ctx.begin_anonymous() as conn:
-        username = await accounts.authenticate(conn, form.username, form.password)
+    username = await log_in(ctx.db, form.username, form.password)
     return accounts.issue_token(username, ctx.settings.secret_key, ctx.settings.token_ttl_seconds)
 
 

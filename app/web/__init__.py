@@ -1,0 +1,49 @@
+"""The reviewer web UI under /ui: server-rendered Jinja2 pages over the same domain services as the API."""
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain.errors import DomainError
+from app.web import labels
+from app.web.context import LoginRequired, login_redirect
+from app.web.render import page
+from app.web.routes import admin, auth, bulk, case, inbox, public, supervision, task
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    for module in (auth, inbox, task, bulk, case, supervision, admin):
+        app.include_router(module.router, prefix="/ui", include_in_schema=False)
+    app.include_router(public.router, prefix="/ui/public", include_in_schema=False)
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
+
+    @app.get("/ui", include_in_schema=False)
+    async def _root():
+        return RedirectResponse("/ui/", status_code=307)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired):
+        return RedirectResponse(login_redirect(exc), status_code=303)
+
+    # Errors inside /ui become a page in Chinese; everywhere else they stay problem documents.
+    api_handler = app.exception_handlers[DomainError]
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        if not request.url.path.startswith("/ui/"):
+            return await api_handler(request, exc)
+        return page(request, "error.html", exc.status, message=labels.error(exc.code, exc.detail))
+
+    http_handler = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if not request.url.path.startswith("/ui/") or request.url.path.startswith("/ui/static/"):
+            return await http_handler(request, exc)
+        message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, "请求无法完成。")
+        return page(request, "error.html", exc.status_code, message=message)

@@ -1,0 +1,138 @@
+"""The domain's words in Simplified Chinese, in one place (roles, statuses, audit events, errors)."""
+
+from app.domain.divisions import role_level
+
+LEVELS = {"province": "省", "city": "市", "county": "县（区）", "township": "乡镇（街道）", "village": "村（社区）",
+          "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "基层工会"}
+ROLE_LEVELS = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）",
+               "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "部门"}
+DEPARTMENTS = {"civil_affairs": "民政", "education": "教育", "finance": "财政", "hr": "人社", "health": "卫健",
+               "union": "工会", "aid_centre": "学生资助中心", "aid_office": "资助办", "head_teacher": "班主任",
+               "head": "园长", "panel": "资助评审小组"}
+SPECIAL_ROLES = {"admin": "系统管理员", "portal": "对接平台"}
+STATUSES = {"in_progress": "办理中", "approved": "已批准", "refused": "不予批准", "withdrawn": "已撤销",
+            "terminated": "已终止"}
+TASK_STATES = {"open": "待办", "completed": "已办结", "cancelled": "已取消"}
+SCOPES = {"candidate": "待认领", "mine": "我的待办", "done": "已办", "cc": "抄送我的", "started": "我发起的",
+          "all": "全部"}
+OBJECTION_STATUSES = {"received": "已受理，正在核实", "answered": "已答复"}
+OBJECTION_OUTCOMES = {"upheld": "异议成立", "dismissed": "异议不成立"}
+NOTICE_ENTRY_STATUSES = {"listed": "公示中", "objected": "有异议，核实中", "passed": "公示期满无异议",
+                         "resolved": "异议已处理"}
+EVENTS = {
+    "application.submitted": "提交申请", "application.status_changed": "案件状态变更",
+    "application.staff_relative_declared": "申报近亲属备案", "application.migrated": "迁移到新版本流程",
+    "application.deadline_recomputed": "办结期限重新计算", "application.terminated": "终止",
+    "task.created": "进入环节", "task.claimed": "认领", "task.unclaimed": "放弃认领", "task.assigned": "指派",
+    "task.completed": "办理完成", "task.cancelled": "环节取消", "task.reminder": "临期提醒", "task.overdue": "超期",
+    "task.claim_released": "认领超时释放", "task.deadline_recomputed": "办理期限重新计算",
+    "timer.scheduled": "计时开始", "timer.fired": "计时届满", "timer.rescheduled": "计时调整",
+    "message.received": "收到消息", "notice.opened": "公示开始", "notice.closed": "公示期满",
+    "notice.objected": "公示中收到异议", "objection.received": "收到异议", "objection.answered": "答复异议",
+    "benefit.recorded": "记入待遇台账", "benefit.scheduled": "待遇发放计划", "enrolment.ended": "停止发放",
+    "enrolment.continued": "继续享受", "enrolment.adjusted": "调整金额", "enrolment.gradual_exit": "进入渐退期",
+    "case.notified": "报上级备案", "case.followed_up": "启动后续案件", "sample.drawn": "随机抽查",
+    # The reviewer actions.
+    "task.returned": "退回", "task.transferred": "转办", "task.delegated": "委派", "task.resolved": "提出委派意见",
+    "task.signers_added": "加签", "task.signer_removed": "减签", "task.signed": "签署意见",
+    "task.decided_awaiting_signers": "已作结论，等待加签人签署", "task.deciders_set": "确定会签人员",
+    "case.copied": "抄送", "task.urged": "催办", "task.withdrawn": "撤回", "application.withdrawn": "撤销申请",
+}
+# Messages for the domain's error codes; the English detail is the fallback.
+ERRORS = {
+    "task_claimed": "该任务已被他人认领，您不能办理。",
+    "task_not_open": "该任务已办结或案件已进入下一环节。",
+    "not_your_role": "您没有办理该任务的权限。",
+    "task_not_found": "找不到该任务，或您无权查看。",
+    "application_not_found": "找不到该案件，或您无权查看。",
+    "four_eyes": "您已办理过本案件的其他审核环节，按规定不能再办理本环节（双人审核）。",
+    "related_staff": "您是申请人的近亲属，按规定须回避，不能办理本案件。",
+    "form_invalid": "表单填写有误，请按提示修改。",
+    "objection_outcomes_missing": "每一条异议都需要填写处理结果和答复。",
+    "objection_outcome_invalid": "异议答复填写不完整：每条需选择处理结果并填写答复。",
+    "notice_not_found": "找不到该公示。",
+    "entry_not_found": "公示中没有这一序号。",
+    "notice_closed": "该对象的公示期已结束，不再受理异议。",
+    "objection_not_found": "没有找到该异议编号，或查询码不正确。",
+    "invalid_credentials": "用户名或密码错误。",
+    "account_locked": "连续登录失败次数过多，账户已临时锁定，请稍后再试。",
+    "admin_only": "此页面仅限系统管理员。",
+    "not_a_supervisor": "督办页面仅限县级及以上的业务科室。",
+    "invalid_bpmn": "流程文件未通过校验，请按下列问题逐条修改。",
+    "not_bpmn_file": "请上传扩展名为 .bpmn 的流程文件。",
+    "upload_too_large": "文件过大。",
+    "unknown_division": "没有这个行政区划代码。",
+    "username_taken": "该用户名已存在。",
+    "invalid_role": "角色格式不正确（应为“层级_部门”，如 township_civil_affairs）。",
+    "grant_needs_division": "除系统管理员外，授权必须指定行政区划。",
+    "view_name_taken": "已有同名的视图。",
+    "invalid_view_name": "视图名称须为1至50个字。",
+    "too_many_views": "保存的视图已达上限。",
+    "rate_limited": "提交过于频繁，请稍后再试。",
+    "engine_error": "流程无法继续，请联系管理员。",
+    "already_enrolled": "申请人已在享受同类待遇，不能重复纳入。",
+    "benefit_cap_exceeded": "超过年度救助上限。",
+    "unknown_version": "没有这个版本。",
+    "unknown_process": "没有这个流程。",
+    "invalid_year": "年份不正确。",
+    "not_found": "页面不存在。",
+    "csrf_failed": "页面已过期或来源不明，请刷新页面后重试。",
+    "action_unavailable": "该操作暂不可用。",
+    "bulk_not_allowed": "本环节需要逐件填写，不支持批量办理。",
+    "unknown_step": "没有这个环节。",
+    "unknown_program": "没有这项业务。",
+    "invalid_scope": "没有这个待办分类。",
+    "invalid_sort": "不支持这种排序。",
+    "duplicate_division_code": "同一地区出现了两次。",
+    "assignee_cannot_act": "该用户没有办理此任务的权限。",
+    "unknown_user": "没有这个用户。",
+    # The reviewer actions' refusals.
+    "task_delegated": "该任务已委派他人提出意见，收到意见后才能办理。",
+    "not_delegated_to_you": "该任务没有请您提出意见。",
+    "cannot_give_opinion": "该用户不在本地区或上级，不能受委派提出意见。",
+    "signers_pending": "还有加签人未签署意见。",
+    "not_your_turn": "还没有轮到您签署。",
+    "cannot_sign": "您不能签署本任务。",
+    "already_a_signer": "该用户已是加签人。",
+    "not_removable": "只能减去您加签、且尚未签署的人。",
+    "invalid_return_target": "只能退回到本路径上已办理过的前序环节。",
+    "not_withdrawable": "下一环节已被认领或办理，或本环节不允许撤回。",
+    "urged_today": "今天已经催办过，每个工作日最多催办一次。",
+    "cannot_take_task": "该用户没有办理此任务的权限。",
+    "claim_first": "请先认领再操作。",
+    "task_decided": "该任务已有结论。",
+    "decided_by_votes": "本环节由表决决定。",
+    "not_allowed": "您没有进行此操作的权限。",
+    "no_deciders": "没有可参与表决的人员。",
+}
+
+
+def role(key: str) -> str:
+    if key in SPECIAL_ROLES:
+        return SPECIAL_ROLES[key]
+    level = role_level(key)
+    if level is None:
+        return key
+    department = key[len(level) + 1:]
+    return ROLE_LEVELS.get(level, level) + DEPARTMENTS.get(department, department)
+
+
+def error(code: str, detail: str = "") -> str:
+    return ERRORS.get(code) or detail or code
+# Application data shown in the case summary when the program's application form does not name it.
+DATA = {"household_size": "家庭人口", "proposed_amount": "拟保障金额", "staff_relative": "工作人员近亲属",
+        "related_staff": "相关工作人员", "relief_type": "救助类型", "monthly_income": "家庭月收入"}
+MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "monthly_income"}
+# BPMN validation problems: a Chinese headline per code; the engine's English message follows as detail.
+BPMN_PROBLEMS = {
+    "xml_syntax": "XML 格式错误", "not_bpmn": "不是 BPMN 文件", "process_count": "文件须恰好包含一个可执行流程",
+    "invalid_bpmn": "流程结构错误", "invalid_role": "泳道或候选组不是有效的角色（应为“层级_部门”）",
+    "no_role": "任务没有指定办理角色", "no_starters": "流程没有指定可发起的角色（starters）",
+    "unknown_form": "找不到任务引用的表单文件", "invalid_form": "表单不是有效的 JSON Schema",
+    "invalid_expression": "条件或脚本表达式不安全或有误", "invalid_timer": "计时表达式有误",
+    "invalid_time_limit": "办理时限格式有误", "invalid_outcome": "结束事件的 outcome 不正确",
+    "invalid_notice_fields": "公示字段包含不可公开的信息", "invalid_level": "层级不正确",
+    "invalid_setting": "参数声明有误", "invalid_property": "属性值有误", "invalid_benefit": "待遇声明有误",
+    "flow_without_condition": "排他网关的出口缺少条件或默认流向", "message_without_name": "消息事件缺少消息名称",
+    "unknown_decision": "找不到引用的决策表", "invalid_dmn": "决策表（DMN）有误",
+}

@@ -1,0 +1,194 @@
+"""Admin pages (/ui/admin/…): BPMN upload with line errors, versions and rollout, the working-day
+calendar of a year, users and grants. Each action is the same domain call as its REST route."""
+
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from app.domain import accounts, calendar, definitions, diagrams, divisions, rescheduling, rollouts
+from app.domain.errors import DomainError, Invalid
+from app.web import labels
+from app.web.context import WebCtx, require_admin
+from app.web.render import page
+
+router = APIRouter(prefix="/admin")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in str(text or "").splitlines() if line.strip()]
+
+
+def _invalid(exc: ValidationError) -> str:
+    return "；".join(f"{'.'.join(str(p) for p in e['loc'])}：{e['msg']}" for e in exc.errors()[:5])
+
+
+@router.get("")
+async def index(ctx: WebCtx):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        latest = await definitions.list_latest(conn)
+    return page(ctx.request, "admin_processes.html", me=me, csrf=ctx.csrf, nav="admin", latest=latest,
+                problems=[], result=None)
+
+
+@router.post("/processes")
+async def upload(ctx: WebCtx):
+    form = await ctx.form()
+    file = form.get("file")
+    problems, result, error = [], None, ""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+    try:
+        if file is None or not hasattr(file, "read") or not (file.filename or "").lower().endswith(".bpmn"):
+            raise Invalid("not_bpmn_file", "upload a .bpmn file")
+        limit = ctx.settings.max_upload_bytes
+        xml = await file.read(limit + 1)
+        if len(xml) > limit:
+            raise Invalid("upload_too_large", f"the upload exceeds {limit} bytes")
+        async with ctx.begin() as (conn, me):
+            require_admin(me)
+            result, created = await definitions.deploy(
+                conn, xml, me.name, ctx.settings.processes_dir / "forms", form.get("dry_run") == "1",
+                str(form.get("version_tag") or "").strip()[:100] or None, str(form.get("comment") or "").strip()[:2000] or None)
+            result["created"] = created
+    except DomainError as exc:
+        error = labels.error(exc.code, exc.detail)
+        problems = exc.extra.get("errors", [])
+    async with ctx.begin() as (conn, me):
+        latest = await definitions.list_latest(conn)
+    return page(ctx.request, "admin_processes.html", 422 if error else 200, me=me, csrf=ctx.csrf, nav="admin",
+                latest=latest, problems=problems, result=result, error=error)
+
+
+@router.get("/processes/{key}")
+async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = None):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        found = await definitions.list_versions(conn, key)
+        rollout = await rollouts.get(conn, key)
+        # What each version changed against the one before it (steps added, removed, changed).
+        changes = {v["version"]: await definitions.diff(conn, key, v["version"] - 1, v["version"])
+                   for v in found if v["version"] > 1}
+    if raw:  # a refused form shows what was typed, not what is stored
+        rollout = {"default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
+                   "rules_text": raw["rules"]}
+    else:
+        rollout["rules_text"] = "\n".join(f"{r['division_code']} {r['version']}" for r in rollout["rules"])
+    return page(ctx.request, "admin_versions.html", 422 if error else 200, me=me, csrf=ctx.csrf, nav="admin",
+                key=key, versions=found, rollout=rollout, error=error, changes=changes)
+
+
+@router.post("/processes/{key}/rollout")
+async def put_rollout(ctx: WebCtx, key: str):
+    form = await ctx.form()
+    raw = {"default_version": str(form.get("default_version") or ""), "rules": str(form.get("rules") or "")}
+    try:
+        rules = []
+        for line in _lines(form.get("rules")):
+            code, _, version = line.replace("：", " ").replace(":", " ").partition(" ")
+            rules.append({"division_code": code.strip(), "version": version.strip()})
+        body = rollouts.RolloutIn(default_version=form.get("default_version") or None, rules=rules)
+        async with ctx.begin() as (conn, me):
+            require_admin(me)
+            await rollouts.put(conn, key, body, me.name)
+    except ValidationError as exc:
+        return await versions(ctx, key, "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc), raw)
+    except DomainError as exc:
+        return await versions(ctx, key, labels.error(exc.code, exc.detail), raw)
+    return RedirectResponse(f"/ui/admin/processes/{key}?" + urlencode({"msg": "版本规则已保存"}), status_code=303)
+
+
+@router.get("/processes/{key}/versions/{version}/diagram.svg")
+async def diagram(ctx: WebCtx, key: str, version: int):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        xml = await definitions.xml_of(conn, key, version)
+    return Response(diagrams.render(xml), media_type="image/svg+xml")
+
+
+def _months(year: int, days: calendar.WorkingDays) -> list[dict]:
+    months = []
+    for month in range(1, 13):
+        first = date(year, month, 1)
+        weeks, week = [], [None] * first.weekday()
+        day = first
+        while day.month == month:
+            week.append({"day": day.day, "working": days.is_working_day(day), "weekend": day.weekday() >= 5})
+            if len(week) == 7:
+                weeks.append(week)
+                week = []
+            day += timedelta(days=1)
+        if week:
+            weeks.append(week + [None] * (7 - len(week)))
+        months.append({"month": month, "weeks": weeks})
+    return months
+
+
+@router.get("/calendar")
+async def calendar_page(ctx: WebCtx, year: int | None = None, error: str = "", status: int = 200):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        year = year or calendar.today().year
+        stored = await calendar.get_year(conn, calendar.parse_year(str(year)))
+        days = await calendar.load(conn)
+    return page(ctx.request, "admin_calendar.html", status, me=me, csrf=ctx.csrf, nav="admin", year=year,
+                stored=stored, months=_months(year, days), error=error)
+
+
+@router.post("/calendar")
+async def store_calendar(ctx: WebCtx):
+    form = await ctx.form()
+    year = str(form.get("year", ""))
+    try:
+        body = calendar.YearIn(source=str(form.get("source", "")).strip(), holidays=_lines(form.get("holidays")),
+                               working_days=_lines(form.get("working_days")))
+        async with ctx.begin() as (conn, me):
+            require_admin(me)
+            stored = await calendar.store_year(conn, calendar.parse_year(year), body, me.name)
+            moved = await rescheduling.recompute_year(conn, stored["year"], me.name)
+    except ValidationError as exc:
+        return await calendar_page(ctx, int(year) if year.isdigit() else None, status=422,
+                                   error="日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc))
+    except DomainError as exc:
+        return await calendar_page(ctx, int(year) if year.isdigit() else None, status=exc.status,
+                                   error=labels.error(exc.code, exc.detail))
+    msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
+    return RedirectResponse("/ui/admin/calendar?" + urlencode({"year": year, "msg": msg}), status_code=303)
+
+
+@router.get("/users")
+async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict | None = None):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        found = await accounts.list_users(conn)
+        places = {d["code"]: d["name"] for d in await divisions.list_all(conn)}
+    return page(ctx.request, "admin_users.html", status, me=me, csrf=ctx.csrf, nav="admin", users=found,
+                places=places, error=error, raw=raw or {})
+
+
+@router.post("/users")
+async def create_user(ctx: WebCtx):
+    form = await ctx.form()
+    raw = {k: str(form.get(k, "")) for k in ("username", "display_name", "grants")}
+    try:
+        grants = []
+        for line in _lines(raw["grants"]):
+            role, _, code = line.partition(" ")
+            grants.append({"role": role.strip(), "division_code": code.strip() or None})
+        body = accounts.UserIn(username=raw["username"].strip(), display_name=raw["display_name"].strip(),
+                               password=str(form.get("password", "")), grants=grants)
+        async with ctx.begin() as (conn, me):
+            require_admin(me)
+            await accounts.create_user(conn, body)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors()}
+        messages = {"username": "用户名只能用字母、数字和 _.@-", "password": "密码至少8位",
+                    "display_name": "请填写姓名", "grants": "授权格式：每行“角色 行政区划代码”"}
+        return await users_page(ctx, "；".join(messages.get(f, f) for f in sorted(fields)), 422, raw)
+    except DomainError as exc:
+        return await users_page(ctx, labels.error(exc.code, exc.detail), exc.status, raw)
+    return RedirectResponse("/ui/admin/users?" + urlencode({"msg": f"已创建用户 {raw['username'].strip()}"}),
+                            status_code=303)

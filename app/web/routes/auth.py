@@ -1,0 +1,74 @@
+"""Login and logout (/ui/login, /ui/logout): a server-side session in an HttpOnly cookie."""
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from app.api.deps import log_in
+from app.db.engine import transaction
+from app.domain import web_sessions
+from app.domain.errors import DomainError
+from app.web import labels
+from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
+from app.web.render import page
+
+router = APIRouter()
+
+
+def _safe_next(value: str | None) -> str:
+    """Only paths inside the UI: a login link must not bounce a reviewer to another site."""
+    if value and value.startswith("/ui/") and not value.startswith("//") and not urlsplit(value).netloc:
+        return value
+    return "/ui/"
+
+
+def _login_page(ctx, *, status: int = 200, error: str = "", username: str = "", next_url: str = "/ui/"):
+    expired = ctx.request.query_params.get("expired") == "1" and not error
+    response = page(ctx.request, "login.html", status, csrf=ctx.anon_csrf(), error=error, username=username,
+                    next_url=next_url, expired=expired)
+    return ctx.set_anon_cookie(response)
+
+
+@router.get("/login")
+async def login_form(ctx: WebCtx, next: str | None = None):
+    if ctx.session_token:  # already signed in: straight on
+        async with transaction(ctx.db) as conn:
+            if await web_sessions.resolve(conn, ctx.session_token, ctx.settings.ui_idle_seconds):
+                return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(ctx, next_url=_safe_next(next))
+
+
+@router.post("/login")
+async def login(ctx: WebCtx):
+    form = await ctx.request.form()
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "")))
+    try:
+        if form.get("csrf_token") != ctx.anon_csrf():
+            raise CsrfFailed("csrf_failed", "the login form's CSRF token is missing or wrong")
+        if not username or not password:
+            return _login_page(ctx, status=422, error="请输入用户名和密码。", username=username, next_url=next_url)
+        await log_in(ctx.db, username, password)
+    except DomainError as exc:
+        message = "页面已过期，请重新提交。" if exc.code == "csrf_failed" else labels.error(exc.code, exc.detail)
+        if exc.code == "account_locked":
+            message += f"（约{(exc.extra.get('retry_after', 60) + 59) // 60}分钟后可再试）"
+        return _login_page(ctx, status=exc.status, error=message, username=username, next_url=next_url)
+    async with transaction(ctx.db) as conn:
+        await web_sessions.purge_expired(conn)
+        token = await web_sessions.start(conn, username, ctx.settings.token_ttl_seconds)
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=ctx.secure, path="/ui",
+                        max_age=ctx.settings.token_ttl_seconds)
+    return response
+
+
+@router.post("/logout")
+async def logout(ctx: WebCtx):
+    await ctx.form()  # a forged logout is harmless but still refused: every form is checked
+    async with transaction(ctx.db) as conn:
+        await web_sessions.end(conn, ctx.session_token)
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response

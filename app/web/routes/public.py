@@ -1,0 +1,99 @@
+"""Public pages without login (/ui/public/…): open notices, objecting, following an objection.
+
+They call the same domain services as ``/api/v1/public`` (entries hold only masked public data),
+share its per-address rate limit, and protect the form with a CSRF token bound to a cookie.
+"""
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from app.api import sheets
+from app.api.routes.public import notice_with_entries
+from app.domain import divisions, notices, objections
+from app.domain.errors import DomainError
+from app.web import labels
+from app.web.context import WebCtx
+from app.web.render import page
+
+router = APIRouter()
+FIELD_MESSAGES = {"reason": "异议理由须为5至2000字", "entry_id": "请选择异议对象的公示序号",
+                  "name": "姓名不能超过100字", "contact": "联系方式不能超过200字"}
+
+
+@router.get("/notices")
+async def list_notices(ctx: WebCtx, division_code: str | None = None):
+    async with ctx.begin_anonymous() as conn:
+        places = [d for d in await divisions.list_all(conn) if d["level"] in ("county", "township", "village", "school",
+                                                                                 "kindergarten")]
+        try:
+            found, error = await notices.list_open(conn, division_code or None), ""
+        except DomainError as exc:
+            found, error = [], labels.error(exc.code, exc.detail)
+    return page(ctx.request, "public_notices.html", notices=found, places=places, division_code=division_code or "",
+                error=error)
+
+
+async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
+    async with ctx.begin_anonymous() as conn:
+        view, program_name = await notice_with_entries(conn, notice_id)
+    extra.setdefault("errors", {})
+    extra.setdefault("raw", {})
+    # The columns the entries have (a children's notice shows entry numbers only), as on the A4 sheet.
+    columns = [(k, label) for k, label in sheets.COLUMNS.items() if any(e.get(k) is not None for e in view["entries"])]
+    response = page(ctx.request, "public_notice.html", status, notice=view, program_name=program_name,
+                    csrf=ctx.anon_csrf(), columns=columns, decisions=sheets.DECISIONS, **extra)
+    return ctx.set_anon_cookie(response)
+
+
+@router.get("/notices/{notice_id}")
+async def show_notice(ctx: WebCtx, notice_id: str):
+    return await _notice_page(ctx, notice_id)
+
+
+@router.get("/notices/{notice_id}/sheet")
+async def sheet(ctx: WebCtx, notice_id: str):
+    async with ctx.begin_anonymous() as conn:
+        view, program_name = await notice_with_entries(conn, notice_id)
+    return HTMLResponse(sheets.render(view, program_name))
+
+
+@router.post("/notices/{notice_id}/objections")
+async def object_to(ctx: WebCtx, notice_id: str):
+    form = await ctx.form()
+    raw = {k: str(form.get(k, "")).strip() for k in ("entry_id", "reason", "name", "contact")}
+    try:
+        body = objections.ObjectionIn(**{k: v for k, v in raw.items() if v or k in ("entry_id", "reason")})
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()}
+        return await _notice_page(ctx, notice_id, 422, errors=errors, raw=raw, error="请按提示修改后再提交。")
+    try:
+        client = ctx.request.client.host if ctx.request.client else "unknown"
+        ctx.request.app.state.objection_limiter.check(client)
+        async with ctx.begin_anonymous() as conn:
+            receipt = await objections.submit(conn, notice_id, body)
+    except DomainError as exc:
+        return await _notice_page(ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail))
+    return page(ctx.request, "public_receipt.html", 201, receipt=receipt, notice_id=notice_id)
+
+
+@router.get("/objections")
+async def follow_form(ctx: WebCtx):
+    response = page(ctx.request, "public_objection.html", result=None, error="", number="", csrf=ctx.anon_csrf())
+    return ctx.set_anon_cookie(response)
+
+
+@router.post("/objections")
+async def follow(ctx: WebCtx):
+    """Number and check code come in a POST body, so the code never lands in URLs and access logs."""
+    form = await ctx.form()
+    number, code = str(form.get("number", "")).strip()[:32], str(form.get("code", "")).strip()[:64]
+    result, error = None, ""
+    try:
+        async with ctx.begin_anonymous() as conn:
+            result = await notices.follow(conn, number, code)
+    except DomainError as exc:
+        error = labels.error(exc.code, exc.detail)
+    response = page(ctx.request, "public_objection.html", 404 if error else 200, result=result, error=error,
+                    number=number, csrf=ctx.anon_csrf())
+    return ctx.set_anon_cookie(response)

@@ -1,0 +1,182 @@
+"""The task page (/ui/tasks/{id}): the step's form from its JSON Schema, the case beside it, decide.
+
+通过/不通过 are the values of the form's decision enum (their ``x-labels``), submitted as buttons.
+The form is checked against the step's schema first (messages in Chinese, nothing changed),
+then ``domain.tasks.complete`` checks everything again in its transaction.
+"""
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from app.domain import applications, definitions, divisions, tasks
+from app.domain.errors import DomainError, Invalid
+from app.web import capabilities, labels, schema_form
+from app.web.context import WebCtx
+from app.web.render import page
+
+router = APIRouter()
+_APPROVING = ("approve", "accept", "agree", "continue")
+_REFUSING = ("refuse", "incomplete", "disagree", "terminate")
+
+
+def decision_buttons(schema: dict | None) -> tuple[str | None, list[dict]]:
+    name = schema_form.decision_field(schema)
+    if name is None:
+        return None, [{"value": None, "label": "办理完成", "style": "primary"}]
+    field = next(f for f in schema_form.fields_of(schema) if f.name == name)
+    buttons = []
+    for value, label in field.options:
+        if value in _APPROVING:
+            buttons.append({"value": value, "label": f"通过（{label}）", "style": "approve"})
+        elif value in _REFUSING:
+            buttons.append({"value": value, "label": f"不通过（{label}）", "style": "refuse"})
+        else:
+            buttons.append({"value": value, "label": label, "style": "primary"})
+    return name, buttons
+
+
+async def opinions(conn, principal, application_id: str, definition) -> list[dict]:
+    """Earlier decisions of the case: who decided which step, when, with what opinion."""
+    result = []
+    for event in await applications.timeline(conn, principal, application_id):
+        if event["type"] in ("task.resolved", "task.signed"):  # 委派 opinions and signatures (reviewer actions)
+            step = definition.model.steps.get(event["task"])
+            data = event["data"] or {}
+            entries = [("结论", {"approve": "通过", "refuse": "不通过"}.get(data.get("decision"), data.get("decision")))]
+            entries = [e for e in entries if e[1]] + ([("意见", data["opinion"])] if data.get("opinion") else [])
+            result.append({"at": event["at"], "actor": event["actor"], "entries": entries,
+                           "step": f"{step.title if step else event['task']}（{labels.EVENTS[event['type']]}）"})
+            continue
+        if event["type"] != "task.completed":
+            continue
+        step = definition.model.steps.get(event["task"])
+        schema = definition.form_for_step(event["task"]) if step else None
+        shown = {f.name: f for f in schema_form.fields_of(schema)}
+        items = []
+        for key, value in (event["data"] or {}).items():
+            f = shown.get(key)
+            if f is None or f.kind == "rows":
+                continue
+            text = dict(f.options).get(str(value).lower() if isinstance(value, bool) else str(value), value)
+            items.append((f.label, "、".join(map(str, text)) if isinstance(text, list) else text))
+        result.append({"at": event["at"], "actor": event["actor"], "step": step.title if step else event["task"],
+                       "entries": items})
+    return result
+
+
+async def _return_targets(conn, me, view: dict) -> list[dict]:
+    """Earlier steps a case may be returned to (退回), when that action exists and applies."""
+    found = capabilities.resolve("return")
+    targets = capabilities._attr("app.domain.task_actions", "return_targets")
+    if found is None or targets is None or view["state"] != "open" or view["assignee"] != me.name:
+        return []
+    try:
+        return await targets(conn, me.principal, view["id"])
+    except DomainError:
+        return []
+
+
+async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: dict | None = None,
+                     raw: dict | None = None, error: str = ""):
+    view = await tasks.get(conn, me.principal, task_id)
+    app = view["application"]
+    definition = await definitions.by_id(conn, (await applications.load_row(conn, me.principal, app["id"]))["definition_id"])
+    place = (await divisions.lookup(conn, [view["division_code"], app["division_code"]]))
+    path = place.get(view["division_code"], {}).get("path", "/")
+    can_act = me.principal.can_act(view["role"], path)
+    schema = view["form_schema"]
+    fields = schema_form.fields_of(schema)
+    decision, buttons = decision_buttons(schema)
+    raw = dict(raw or {})
+    for f in fields:  # answering objections: one row per open objection, its number filled in
+        if f.kind == "rows" and f.name == "objection_outcomes" and f.name not in raw:
+            raw[f.name] = [{"objection_number": o["number"], "outcome": "", "reply": ""} for o in view.get("objections", [])]
+    return page(ctx.request, "task.html", status, me=me, csrf=ctx.csrf, nav="inbox", task=view, app=app,
+                program_name=definition.name, place=place, can_act=can_act, fields=fields, decision=decision,
+                buttons=[b for b in buttons], errors=errors or {}, raw=raw, error=error,
+                opinions=await opinions(conn, me.principal, app["id"], definition),
+                actions=capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act)),
+                return_targets=await _return_targets(conn, me, view),
+                application_form=schema_form.fields_of(definition.application_form))
+
+
+@router.get("/tasks/{task_id}")
+async def show(ctx: WebCtx, task_id: str):
+    async with ctx.begin() as (conn, me):
+        return await _task_page(ctx, conn, me, task_id)
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete(ctx: WebCtx, task_id: str):
+    form = await ctx.form()
+    async with ctx.begin() as (conn, me):
+        view = await tasks.get(conn, me.principal, task_id)
+        schema = view["form_schema"]
+        data, errors, raw = schema_form.parse(schema, form)
+        errors = {**schema_form.explain(schema, data), **errors}
+        if errors:
+            return await _task_page(ctx, conn, me, task_id, status=422, errors=errors, raw=raw,
+                                    error="表单填写有误，请按红字提示修改后再提交。")
+    try:
+        async with ctx.begin() as (conn, me):
+            result = await tasks.complete(conn, me.principal, task_id, data)
+    except DomainError as exc:
+        async with ctx.begin() as (conn, me):
+            return await _task_page(ctx, conn, me, task_id, status=exc.status, raw=raw,
+                                    error=labels.error(exc.code, exc.detail))
+    status = labels.STATUSES.get(result["application"]["status"], "")
+    nxt = "、".join(t["title"] for t in result["next_tasks"]) or status
+    msg = f"已办结：{view['title']}。案件进入：{nxt}" if nxt else f"已办结：{view['title']}"
+    return RedirectResponse("/ui/?" + urlencode({"scope": "mine", "msg": msg}), status_code=303)
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim(ctx: WebCtx, task_id: str):
+    await ctx.form()
+    try:
+        async with ctx.begin() as (conn, me):
+            await tasks.claim(conn, me.principal, task_id)
+        msg = "已认领，请办理。"
+    except DomainError as exc:
+        msg = labels.error(exc.code, exc.detail)
+    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
+
+
+@router.post("/tasks/{task_id}/actions/{action}")
+async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
+    """退回, 转办, 委派, 加签, 抄送, 催办, 撤回 through the reviewer-actions domain functions, with the same
+    body models as their REST routes; offered only when they exist (``capabilities``)."""
+    form = await ctx.form()
+    found = capabilities.resolve(action)
+    if found is None:
+        raise Invalid("action_unavailable", f"the action {action!r} is not available")
+    function, model = found
+    label, fields = capabilities.REVIEWER_ACTIONS[action][0], capabilities.REVIEWER_ACTIONS[action][4]
+    values = {}
+    for name in fields:
+        value = str(form.get(name, "")).strip()
+        if name == "usernames":
+            values[name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
+        elif value:
+            values[name] = value
+    try:
+        args = (model(**values),) if model is not None else ()
+        async with ctx.begin() as (conn, me):
+            await function(conn, me.principal, task_id, *args)
+        msg = f"已{label}"
+    except ValidationError:
+        msg = f"{label}：请把" + "、".join(capabilities.FIELD_LABELS[f] for f in fields) + "填写完整"
+    except DomainError as exc:
+        msg = labels.error(exc.code, exc.detail)
+    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
+
+
+@router.post("/tasks/{task_id}/unclaim")
+async def unclaim(ctx: WebCtx, task_id: str):
+    await ctx.form()
+    async with ctx.begin() as (conn, me):
+        await tasks.unclaim(conn, me.principal, task_id)
+    return RedirectResponse("/ui/?" + urlencode({"msg": "已放弃认领，任务回到待认领。"}), status_code=303)

@@ -1,0 +1,41 @@
+"""The case page in a browser: where the case stands, its diagram, notices and timeline."""
+
+import re
+
+
+async def test_case_page_shows_timeline_diagram_and_notice(live_ui):
+    ui = live_ui
+    app = await ui.api.apply()
+    await ui.api.to_notice(app["id"])
+    page = await ui.login("county")
+    await page.goto(ui.url + f"/ui/cases/{app['id']}")
+    now = page.locator("section", has=page.get_by_role("heading", name="当前环节"))
+    assert re.search(r"公示中，\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d期满", await now.inner_text())
+    timeline = page.locator("ol.timeline")
+    assert await timeline.locator("[data-event='task.completed']").count() == 2
+    assert "公示开始" in await timeline.inner_text() and "情况属实" in await timeline.inner_text()
+    # The diagram loads and marks the steps done and the notice as the current position.
+    image = page.get_by_role("img", name=re.compile("最低生活保障流程图"))
+    assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+    svg = await (await page.request.get(ui.url + f"/ui/cases/{app['id']}/diagram.svg")).text()
+    assert 'data-element-id="initial_review" class="userTask done"' in svg
+    assert re.search(r'data-element-id="(public_notice|notice_period_ended)" class="[a-zA-Z]+ current"', svg)
+    # The notice entry (county reads names masked: the step is not its own) and the A4 sheet.
+    notices = page.locator("section", has=page.get_by_role("heading", name="公示与异议"))
+    assert "公示中" in await notices.inner_text()
+    assert "张*" in await page.locator("#case-h + dl").inner_text()
+    await ui.shot(page, "case")
+    async with page.expect_popup() as popup:
+        await notices.get_by_role("link", name="打印公示表（A4）").click()
+    sheet = await popup.value
+    await sheet.wait_for_load_state()
+    assert "最低生活保障拟批准对象公示" in await sheet.locator("h1").inner_text()
+
+
+async def test_a_case_outside_the_reviewers_places_is_not_found(live_ui):
+    ui = live_ui
+    app = await ui.api.apply()
+    page = await ui.login("other_county")
+    response = await page.goto(ui.url + f"/ui/cases/{app['id']}")
+    assert response.status == 404
+    assert "找不到该案件" in await page.locator("main").inner_text()
