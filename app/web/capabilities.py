@@ -29,7 +29,8 @@ FIELD_LABELS = {"to": "退回到环节", "reason": "理由", "username": "办理
                 "usernames": "用户名（多个用逗号分隔）", "position": "加签位置", "opinion": "意见", "decision": "结论"}
 
 
-def _attr(module: str, name: str):
+def domain_attr(module: str, name: str):
+    """A function or model of a domain module, or None when this build does not have it."""
     try:
         return getattr(importlib.import_module(module), name, None)
     except ImportError:
@@ -41,8 +42,8 @@ def resolve(action: str):
     spec = REVIEWER_ACTIONS.get(action)
     if spec is None:
         return None
-    function = _attr(spec[1], spec[2])
-    model = _attr(*spec[3]) if spec[3] else None
+    function = domain_attr(spec[1], spec[2])
+    model = domain_attr(*spec[3]) if spec[3] else None
     if not callable(function) or (spec[3] and model is None):
         return None
     return function, model
@@ -63,7 +64,7 @@ async def situations(conn, me, view: dict, can_act: bool) -> list[str]:
         return found
     if view.get("delegated_to") == me.name:
         found.append("delegated")
-    rows_of = _attr("app.domain.signers", "rows_of")
+    rows_of = domain_attr("app.domain.signers", "rows_of")
     if rows_of is not None and any(r["username"] == me.name and r["state"] == "pending"
                                    for r in await rows_of(conn, view["id"])):
         found.append("signer")

@@ -70,7 +70,7 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
 async def _return_targets(conn, me, view: dict) -> list[dict]:
     """Earlier steps a case may be returned to (退回), when that action exists and applies."""
     found = capabilities.resolve("return")
-    targets = capabilities._attr("app.domain.task_actions", "return_targets")
+    targets = capabilities.domain_attr("app.domain.task_actions", "return_targets")
     if found is None or targets is None or view["state"] != "open" or view["assignee"] != me.name:
         return []
     try:
