@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock, engine
 from app.db.models import applications, case_copies, task_signers, tasks, users
 from app.domain import (accounts, calendar, case_effects, cases, copies, definitions, forms, notices, panels,
-                        separation, signers)
+                        separation, signers, task_actions)
 from app.domain.objections import answering_steps
 from app.domain import applications as application_service
 from app.domain import divisions as division_service
@@ -184,14 +184,7 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
 
 async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
     # The task and its case in one round trip: this is the hottest path of the service.
-    row = (await conn.execute(
-        sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
-        .join(applications, applications.c.id == tasks.c.application_id).where(tasks.c.id == task_id)
-    )).mappings().first()
-    if row is None or not principal.can_see(row["division_path"]):
-        raise NotFound("task_not_found", f"no task {task_id!r}")
-    return ({k: v for k, v in row.items() if not k.startswith("app_")},
-            {k[4:]: v for k, v in row.items() if k.startswith("app_")})
+    return await task_actions.load(conn, principal, task_id)
 
 
 async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
@@ -313,14 +306,7 @@ async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: st
 
 async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignIn) -> dict:
     """A signer's or decider's vote; the step completes when the votes decide it."""
-    row = (await conn.execute(
-        sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
-        .join(applications, applications.c.id == tasks.c.application_id).where(tasks.c.id == task_id)
-    )).mappings().first()
-    if row is None:
-        raise NotFound("task_not_found", f"no task {task_id!r}")
-    task = {k: v for k, v in row.items() if not k.startswith("app_")}
-    app = {k[4:]: v for k, v in row.items() if k.startswith("app_")}
+    task, app = await _task_and_case(conn, principal, task_id)
     _require_open(task)
     definition = await definitions.by_id(conn, app["definition_id"])
     props = definition.model.steps[task["name"]].properties
