@@ -169,7 +169,7 @@ async def end_by_message(conn: AsyncConnection, app: dict, definition, name: str
         raise Invalid("payload_invalid", f"payload.{field} is in the future", field=field)
     if app["status"] != "approved":
         raise Conflict("no_waiting_receiver", f"{name!r} ends an approved case's support; this case is {app['status']}")
-    ended = await ledger.end_enrolment(conn, app["id"], max(ledger.end_of_month(day), day), name)
+    ended = await ledger.end_enrolment(conn, app["id"], ledger.end_of_month(day), name)
     cancelled = await ledger.cancel_after(conn, app["id"], day)
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
     rec.add("enrolment.ended", app["id"], {"by": name, "on": day.isoformat(), "benefits": ended,

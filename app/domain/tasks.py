@@ -256,7 +256,9 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])
     # A step that pays at once (急难型 act first) enters the ledger with its own amount.
-    await case_effects.record_benefit(conn, app, definition, task["name"], case.data_of(task["engine_task_id"]), rec)
+    if definition.model.steps[task["name"]].properties.get("benefit"):  # copy the step's data only when it pays
+        await case_effects.record_benefit(conn, app, definition, task["name"], case.data_of(task["engine_task_id"]),
+                                          rec)
     outcome.closed_engine_task_ids.discard(task["engine_task_id"])
     opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
     await rec.flush(conn)
