@@ -13,6 +13,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import clock
 from app.db.engine import transaction
 from app.domain import deliveries, signatures, webhook_urls
 from app.domain.deliveries import Attempt, Policy
@@ -49,7 +50,7 @@ async def send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tupl
         return Attempt(False, None, 0.0, blocked), False
     body = encode(claimed["payload"])
     # Wall-clock time, not the service clock: receivers compare it with their own clocks.
-    headers = signatures.headers(claimed["secrets"], claimed["id"], int(time.time()), body)
+    headers = signatures.headers(claimed["secrets"], claimed["id"], int(clock.real_now().timestamp()), body)
     headers.update({"content-type": "application/json", "user-agent": USER_AGENT})
     started = time.perf_counter()
     try:

@@ -22,7 +22,11 @@ from app.db.migrate import upgrade_to_head
 from app.db.models import metadata
 from app.main import create_app
 from tests.helpers import Api
+from tests.time_travel import start_if_asked
 from tests.web_support import browser, live_ui, live_ui_both  # noqa: F401  (browser-test fixtures)
+
+# With AIDFLOW_TEST_TODAY set, the whole run stands on that day (see tests/time_travel.py).
+TRAVELLED_TO = start_if_asked()
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "admin-password-1"

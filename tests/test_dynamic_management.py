@@ -1,9 +1,14 @@
 """After approval (动态管理): periodic re-checks on schedule, amount changes, gradual exit, termination."""
 
+import pytest
+
 from tests.helpers import Api
 from tests.test_tekun import _apply as apply_tekun
 from tests.test_tekun import _county as tekun_county
 from tests.test_tekun import _notice_ends, _through_notice
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 REPORT = {"grounds": ["income_above_standard"], "findings": "子女外出务工，家庭收入明显增加"}
 

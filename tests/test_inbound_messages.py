@@ -2,11 +2,20 @@
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import Api, id_number
-from tests.test_minban import APPROVE, _apply, _joint_review
-from tests.test_minban import edu  # noqa: F401  (the fixture with the education offices)
 from tests.receiver import Receiver
+from tests.test_minban import (
+    APPROVE,
+    _apply,
+    _joint_review,
+    edu,  # noqa: F401  (the fixture with the education offices)
+)
 from tests.test_webhooks import run, subscribe
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 BPMN = (Path(__file__).parent / "bpmn" / "inbound_demo.bpmn").read_bytes()
 PAID = {"amount": 980.5, "paid_on": "2026-12-01", "bank_ref": "ICBC-0001"}

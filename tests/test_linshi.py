@@ -1,6 +1,11 @@
 """Temporary relief (临时救助): delegated limits, the family's yearly cap, case conferences, act first."""
 
+import pytest
+
 from tests.helpers import Api, id_number
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 FAMILY = "340621100201-户-0007"
 APPROVE = {"decision": "approve", "opinion": "同意"}

@@ -9,6 +9,9 @@ from app.domain import definitions
 from app.domain.id_numbers import check_character
 from tests.helpers import PASSWORD, Api
 
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 PROCESSES = Path(__file__).parent.parent / "processes"
 OFFICES = {"edu_town": ("township_education", "340621100"), "edu": ("county_education", "340621"),
            "finance": ("county_finance", "340621"), "hr": ("county_hr", "340621"),

@@ -1,5 +1,6 @@
 """Public notices (公示) and objections (异议): masking, batching, objecting, answering, the board sheet."""
 
+from datetime import datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -7,6 +8,9 @@ import pytest
 from app.config import PROJECT_ROOT
 from app.domain.publication import mask_name
 from tests.helpers import VILLAGE_B, Api, id_number
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
 APPROVE = {"decision": "approve", "opinion": "属实"}
@@ -239,3 +243,18 @@ async def test_the_board_sheet_renders_for_printing(api: Api):
     public_page = await _public(api, f"/notices/{notice['id']}", headers={"accept": "text/html"})
     assert public_page.text == r.text
     assert (await api.client.get(f"/api/v1/notices/{notice['id']}/sheet")).status_code == 401
+
+
+async def test_moving_the_clock_back_leaves_a_notice_end_where_it_was(api: Api):
+    await api.set_clock("2026-03-02T09:00:00+08:00")
+    case, _ = await _case_on_notice(api, "王五")
+    notice = (await _public(api, "/notices", params={"division_code": "340621100201"})).json()[0]
+    await api.set_clock("2026-02-20T09:00:00+08:00")  # before the notice began
+    assert await api.run_timers() == 0
+    ends_at = (await _public(api, f"/notices/{notice['id']}")).json()["ends_at"]
+    assert datetime.fromisoformat(ends_at) == datetime.fromisoformat(notice["ends_at"])
+    await api.set_clock("2026-03-09T08:59:00+08:00")  # a minute before its seven days end
+    assert await api.run_timers() == 0
+    await api.set_clock("2026-03-09T09:01:00+08:00")
+    assert await api.run_timers() == 1
+    await api.open_task(case["id"], "county_confirm")

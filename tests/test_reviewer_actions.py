@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from app.db.engine import create_engine
 from app.db.models import outbox
-
 from tests.helpers import PASSWORD, Api, id_number
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}

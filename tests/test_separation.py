@@ -1,7 +1,12 @@
 """Separation of duties (four eyes, staff relatives) and claims that go stale."""
 
+import pytest
+
 from app.config import PROJECT_ROOT
 from tests.helpers import Api
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
 APPROVE = {"decision": "approve", "opinion": "属实"}

@@ -4,9 +4,7 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +16,11 @@ from app.db.engine import create_engine
 from app.worker import run_due_timers
 from tests.conftest import make_settings
 from tests.helpers import Api
+from tests.time_travel import command
 
-AIDFLOW = str(Path(sys.executable).parent / "aidflow")
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 
 
 def _free_port() -> int:
@@ -32,7 +33,7 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
     env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "AIDFLOW_LOG_JSON": "false"}
     env.pop("AIDFLOW_ENV", None)
     def run(*args):
-        return subprocess.run([AIDFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command("aidflow", *args), env=env, capture_output=True, text=True, timeout=120)
     assert run("migrate").returncode == 0
     first = run("demo")
     assert first.returncode == 0, first.stderr
@@ -42,7 +43,7 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
     key = next(line.split("X-API-Key: ")[1] for line in first.stdout.splitlines() if "X-API-Key" in line)
 
     port = _free_port()
-    server = subprocess.Popen([AIDFLOW, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+    server = subprocess.Popen(command("aidflow", "serve", "--port", str(port)), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}/api/v1"

@@ -2,8 +2,13 @@
 
 from pathlib import Path
 
+import pytest
+
 from app.domain import sampling
 from tests.helpers import Api, id_number
+
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
 
 TEKUN = (Path(__file__).parent.parent / "processes" / "tekun.bpmn").read_bytes()
 REVIEW = {"decision": "approve", "democratic_appraisal": False, "opinion": "无劳动能力、无生活来源、无法定赡养人"}

@@ -2,8 +2,8 @@
 
 import asyncio
 import json
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -4,6 +4,9 @@ import pytest
 
 from tests.helpers import PASSWORD, Api, id_number
 
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 KINDERGARTEN = {"code": "K340621100-1", "name": "濉溪镇中心幼儿园", "parent_code": "340621100", "level": "kindergarten"}
 STAFF = {"head": ("kindergarten_head", "K340621100-1"), "panel_clerk": ("kindergarten_panel", "K340621100-1"),
          "edu": ("county_education", "340621")}

@@ -4,6 +4,9 @@ import pytest
 
 from tests.helpers import PASSWORD, Api, id_number
 
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 PERSON = {"name": "赵六", "id_number": id_number(777)}
 VISIT = {"decision": "approve", "visited_on": "2026-11-24", "findings": "住院治疗，家庭生活特别困难"}
 PAID = {"paid_on": "2026-11-30", "hospital": "岳西县医院", "voucher": "CZ-2026-0001"}

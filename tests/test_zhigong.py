@@ -4,6 +4,9 @@ import pytest
 
 from tests.helpers import PASSWORD, Api, id_number
 
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 UNITS = [
     {"code": "U3406", "name": "淮北师范大学", "parent_code": "34", "level": "university"},
     {"code": "U3406-07", "name": "数学科学学院", "parent_code": "U3406", "level": "department"},

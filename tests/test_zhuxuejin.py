@@ -4,6 +4,9 @@ import pytest
 
 from tests.helpers import PASSWORD, Api, id_number
 
+# Run a second time with the real date shifted years ahead (scripts/test.sh).
+pytestmark = pytest.mark.dates
+
 SCHOOLS = [
     {"code": "S340621-1", "name": "濉溪中学", "parent_code": "340621", "level": "school"},
     {"code": "S340621-1-301", "name": "高一（3）班", "parent_code": "S340621-1", "level": "class"},

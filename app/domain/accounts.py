@@ -94,11 +94,6 @@ class AccountLocked(DomainError):
     status = 429
 
 
-def real_now() -> datetime:
-    """Wall-clock time: moving the test clock must not expire sessions or lift lock-outs."""
-    return clock.now() - timedelta(seconds=clock.offset_seconds())
-
-
 async def authenticate(conn: AsyncConnection, username: str, password: str) -> str:
     """The username when the password is right and the account usable. A wrong password raises
     ``invalid_credentials``; the caller records it with ``record_failed_login`` in a transaction of
@@ -121,7 +116,7 @@ async def authenticate(conn: AsyncConnection, username: str, password: str) -> s
 
 
 def _refuse_if_locked(locked_until: datetime | None) -> None:
-    now = real_now()
+    now = clock.real_now()
     if locked_until is not None and locked_until > now:
         retry = max(1, int((locked_until - now).total_seconds()) + 1)
         raise AccountLocked("account_locked", f"too many failed logins; the account is locked for {retry} seconds",
@@ -133,17 +128,17 @@ async def record_failed_login(conn: AsyncConnection, username: str) -> None:
     locked do not extend the lock. Unknown usernames have nothing to count."""
     row = (await conn.execute(sa.select(users.c.failed_logins, users.c.locked_until)
                               .where(users.c.username == username))).first()
-    if row is None or (row.locked_until is not None and row.locked_until > real_now()):
+    if row is None or (row.locked_until is not None and row.locked_until > clock.real_now()):
         return
     failed = row.failed_logins + 1 if row.locked_until is None else 1  # an expired lock starts a new count
     values = {"failed_logins": failed, "locked_until": None}
     if failed >= MAX_FAILED_LOGINS:
-        values = {"failed_logins": 0, "locked_until": real_now() + timedelta(minutes=LOCK_MINUTES)}
+        values = {"failed_logins": 0, "locked_until": clock.real_now() + timedelta(minutes=LOCK_MINUTES)}
     await conn.execute(sa.update(users).where(users.c.username == username).values(**values))
 
 
 def issue_token(username: str, secret: str, ttl_seconds: int) -> dict:
-    now = real_now()
+    now = clock.real_now()
     claims = {"sub": username, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ttl_seconds}
     return {"access_token": jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), "token_type": "bearer",
             "expires_in": ttl_seconds}
@@ -206,7 +201,7 @@ async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
         .select_from(users.outerjoin(grants, grants.c.user_id == users.c.id)).order_by(users.c.username, grants.c.id))
     found: dict[str, dict] = {}
     for r in rows:
-        locked = r.locked_until is not None and r.locked_until > real_now()
+        locked = r.locked_until is not None and r.locked_until > clock.real_now()
         user = found.setdefault(r.username, {"username": r.username, "display_name": r.display_name,
                                              "active": r.active, "locked": locked, "grants": []})
         if r.role is not None:

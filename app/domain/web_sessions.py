@@ -12,8 +12,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import clock
 from app.db.models import web_sessions
-from app.domain.accounts import real_now
 
 # A page view refreshes last_seen_at at most this often (one write per minute, not per request).
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -25,7 +25,7 @@ def _hash(token: str) -> str:
 
 async def start(conn: AsyncConnection, username: str, ttl_seconds: int) -> str:
     token = secrets.token_urlsafe(32)
-    now = real_now()
+    now = clock.real_now()
     await conn.execute(sa.insert(web_sessions).values(
         id=_hash(token), username=username, created_at=now, last_seen_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds)))
@@ -37,7 +37,7 @@ async def resolve(conn: AsyncConnection, token: str | None, idle_seconds: int) -
     if not token:
         return None
     row = (await conn.execute(sa.select(web_sessions).where(web_sessions.c.id == _hash(token)))).mappings().first()
-    now = real_now()
+    now = clock.real_now()
     if row is None:
         return None
     if row["expires_at"] <= now or row["last_seen_at"] + timedelta(seconds=idle_seconds) <= now:
@@ -55,4 +55,4 @@ async def end(conn: AsyncConnection, token: str | None) -> None:
 
 async def purge_expired(conn: AsyncConnection) -> int:
     """Drop sessions past their absolute end (called at login, so the table stays small)."""
-    return (await conn.execute(sa.delete(web_sessions).where(web_sessions.c.expires_at <= real_now()))).rowcount
+    return (await conn.execute(sa.delete(web_sessions).where(web_sessions.c.expires_at <= clock.real_now()))).rowcount
