@@ -51,7 +51,7 @@ async def load_demo(settings: Settings) -> list[str]:
                 try:
                     await accounts.create_user(conn, accounts.UserIn(
                         username=username, password=DEMO_PASSWORD, display_name=display,
-                        grants=[accounts.GrantIn(role=role, division_code=code)]))
+                        grants=[accounts.GrantIn(role=role, division_code=code)]), "demo")
                 except Conflict:
                     pass
             try:

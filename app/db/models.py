@@ -226,9 +226,12 @@ class Event(SQLModel, table=True):
     """The append-only audit trail: who did what, when, with which data."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),)
+    __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),
+                      sa.Index("ix_events_subject_id", "subject", "id"))
     id: int | None = Field(default=None, primary_key=True)
     application_id: str | None = Field(default=None, max_length=36)
+    # What an authority change (no case) is about: ``user:zhang.wei``, ``setting:linshi/340621/township_limit``.
+    subject: str | None = Field(default=None, max_length=200)
     at: datetime = _ts()
     actor: str = Field(max_length=100)
     type: str = Field(max_length=64)

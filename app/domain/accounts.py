@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import api_keys, divisions, grants, users
+from app.domain import audit
 from app.domain import divisions as division_service
 from app.domain.errors import Conflict, DomainError, Invalid, Unauthorized
 from app.domain.principal import ADMIN, GrantScope, Principal
@@ -60,7 +61,7 @@ async def _insert_grants(conn: AsyncConnection, items: list[GrantIn], **owner: i
         await conn.execute(sa.insert(grants), [{"role": g.role, "division_code": g.division_code, **owner} for g in items])
 
 
-async def create_user(conn: AsyncConnection, body: UserIn) -> dict:
+async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> dict:
     await _check_grants(conn, body.grants)
     if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.username))).first():
         raise Conflict("username_taken", f"user {body.username!r} already exists")
@@ -69,6 +70,8 @@ async def create_user(conn: AsyncConnection, body: UserIn) -> dict:
         active=True, created_at=clock.now(),
     ).returning(users.c.id))).scalar_one()
     await _insert_grants(conn, body.grants, user_id=user_id)
+    await audit.record_change(conn, created_by, "user.created", f"user:{body.username}", None,
+                              {"display_name": body.display_name, "grants": [g.model_dump() for g in body.grants]})
     return {"id": user_id, "username": body.username, "display_name": body.display_name,
             "grants": [g.model_dump() for g in body.grants]}
 
@@ -82,6 +85,8 @@ async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str)
         name=body.name, key_hash=hash_api_key(key), active=True, created_by=created_by, created_at=clock.now(),
     ).returning(api_keys.c.id))).scalar_one()
     await _insert_grants(conn, body.grants, api_key_id=key_id)
+    await audit.record_change(conn, created_by, "api_key.created", f"api_key:{body.name}", None,
+                              {"grants": [g.model_dump() for g in body.grants]})
     return {"id": key_id, "name": body.name, "key": key, "grants": [g.model_dump() for g in body.grants]}
 
 
@@ -185,7 +190,7 @@ async def ensure_admin(conn: AsyncConnection, password: str) -> bool:
     if (await conn.execute(sa.select(users.c.id).where(users.c.username == "admin"))).first():
         return False
     await create_user(conn, UserIn(username="admin", password=password, display_name="系统管理员",
-                                   grants=[GrantIn(role=ADMIN)]))
+                                   grants=[GrantIn(role=ADMIN)]), "system")
     return True
 
 

@@ -64,3 +64,40 @@ class Recorder:
         if self._outbox:
             await conn.execute(sa.insert(outbox), self._outbox)
         self._events, self._outbox = [], []
+
+
+# What changes authority or behaviour (settings, grants, keys, subscriptions, panels, rollouts,
+# calendars, definitions) is recorded as ``<subject kind>.<verb>`` with the old and the new value,
+# outside any case. These names never reach the trail: a secret is recorded as changed, not shown.
+SECRET_FIELDS = frozenset({"password", "password_hash", "key", "key_hash", "secret", "secrets", "token"})
+
+
+def _check_no_secrets(value: dict | None) -> None:
+    if value and (leaked := SECRET_FIELDS & set(value)):
+        raise ValueError(f"an audit record must not carry {sorted(leaked)}")
+
+
+async def record_change(conn: AsyncConnection, actor: str, type_: str, subject: str,
+                        old: dict | None, new: dict | None, division_code: str | None = None) -> None:
+    """One authority change in the caller's transaction: ``old`` is None for a creation, ``new`` for
+    a removal. ``subject`` names what changed (``user:zhang.wei``, ``setting:linshi/340621/township_limit``)."""
+    _check_no_secrets(old)
+    _check_no_secrets(new)
+    await conn.execute(sa.insert(events).values(
+        application_id=None, subject=subject, at=clock.now(), actor=actor, type=type_, task_id=None, task_name=None,
+        data={"division_code": division_code, "old": old, "new": new}))
+
+
+async def changes(conn: AsyncConnection, *, type_prefix: str | None = None, subject: str | None = None,
+                  before_id: int | None = None, limit: int = 100) -> list[dict]:
+    """Authority changes, newest first (pages by ``before_id``); history is never deleted."""
+    query = sa.select(events).where(events.c.subject.is_not(None))
+    if subject is not None:
+        query = query.where(events.c.subject == subject)
+    if type_prefix:
+        query = query.where(events.c.type.startswith(type_prefix, autoescape=True))
+    if before_id is not None:
+        query = query.where(events.c.id < before_id)
+    rows = await conn.execute(query.order_by(events.c.id.desc()).limit(limit))
+    return [{"id": r.id, "at": r.at, "actor": r.actor, "type": r.type, "subject": r.subject, **r.data}
+            for r in rows.mappings()]

@@ -1,11 +1,11 @@
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from app import clock
-from app.api.deps import Ctx, require_admin
-from app.domain import accounts, divisions, service_clock
+from app.api.deps import Ctx, Limit, require_admin
+from app.domain import accounts, audit, divisions, service_clock
 from app.domain.deliveries import Policy
 from app.domain.errors import NotFound
 from app.worker import run_due_work
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 async def create_user(ctx: Ctx, body: accounts.UserIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.create_user(conn, body)
+        return await accounts.create_user(conn, body, me.name)
 
 
 @router.post("/api-keys", status_code=201)
@@ -25,6 +25,16 @@ async def create_api_key(ctx: Ctx, body: accounts.ApiKeyIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await accounts.create_api_key(conn, body, me.name)
+
+
+@router.get("/audit")
+async def list_authority_changes(ctx: Ctx, limit: Limit = 100, type: str | None = Query(None, max_length=64),
+                                 subject: str | None = Query(None, max_length=200),
+                                 before_id: int | None = Query(None, ge=1, le=2**62)) -> list[dict]:
+    """Changes of authority and behaviour (users, grants, keys, settings…), newest first; never deleted."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await audit.changes(conn, type_prefix=type, subject=subject, before_id=before_id, limit=limit)
 
 
 @router.put("/divisions")

@@ -182,7 +182,7 @@ async def create_user(ctx: WebCtx):
                                password=str(form.get("password", "")), grants=grants)
         async with ctx.begin() as (conn, me):
             require_admin(me)
-            await accounts.create_user(conn, body)
+            await accounts.create_user(conn, body, me.name)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors()}
         messages = {"username": "用户名只能用字母、数字和 _.@-", "password": "密码至少8位",
