@@ -12,7 +12,6 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app import clock  # noqa: E402
 from app.db.engine import create_engine, transaction  # noqa: E402
 from app.db.migrate import upgrade_to_head  # noqa: E402
 from app.db.models import outbox, webhook_deliveries, webhook_subscriptions  # noqa: E402
@@ -51,7 +51,7 @@ async def main() -> None:
 
 async def _run(url: str, receiver: Receiver) -> None:
     db = create_engine(url)
-    now = datetime.now(UTC)
+    now = clock.now()
     async with transaction(db) as conn:
         await conn.execute(sa.text("INSERT INTO divisions (code, name, level, parent_code, path) "
                                    "VALUES ('34', 'p', 'province', NULL, '/34/')"))

@@ -28,6 +28,11 @@ from tests.web_support import browser, live_ui, live_ui_both  # noqa: F401  (bro
 # With AIDFLOW_TEST_TODAY set, the whole run stands on that day (see tests/time_travel.py).
 TRAVELLED_TO = start_if_asked()
 
+
+def pytest_report_header(config):
+    if TRAVELLED_TO is not None:
+        return f"wall clock moved to {TRAVELLED_TO.isoformat()} (AIDFLOW_TEST_TODAY)"
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "admin-password-1"
 
