@@ -126,15 +126,30 @@ async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, bod
     return _view(task)
 
 
+def _program_roles(definition: definitions.Definition) -> set[str]:
+    return {s.role for s in definition.model.steps.values() if s.role}
+
+
 async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: CopyIn) -> dict:
-    """抄送: the copied people (or holders of a role at the task's place) can read the case."""
+    """抄送: the copied people (or holders of a role at the task's place) can read the case.
+
+    Only the task's holder copies (a step's ``cc_roles`` are copied by the service when it opens),
+    and only to people who could be reached anyway: a grant of one of the program's roles at the
+    case's place or a place above it (a supervising office). A copy opens the applicant's private
+    data, so it never goes to another county, department or program."""
     task, app = await load(conn, principal, task_id)
-    if not (principal.can_act(task["role"], task["division_path"]) or principal.is_admin):
-        raise Forbidden("not_your_role", "only those who work on this step may copy it to others")
+    require_holder(principal, task)
+    definition = await definitions.by_id(conn, app["definition_id"])
+    roles = _program_roles(definition)
     for username in body.usernames:
-        await _user(conn, username)
+        target = await _user(conn, username)
+        if not any(target.can_act(role, app["division_path"]) for role in roles):
+            raise Invalid("cannot_receive_copy", f"{username} works on {app['program']} for no place at or above "
+                          f"{app['division_code']}", username=username)
     for role in body.roles:
         division_service.check_role(role)
+        if role not in roles:
+            raise Invalid("cannot_receive_copy", f"{role} is not a role of {app['program']}", role=role)
     rec = Recorder(principal.name)
     await copies.add(conn, app, task, body.usernames, body.roles, body.note, rec)
     await rec.flush(conn)
