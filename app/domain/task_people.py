@@ -14,7 +14,7 @@ from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, TooMany
 from app.domain.principal import Principal
-from app.domain.task_actions import load, require_holder
+from app.domain.task_actions import load, require_holder, require_person
 
 
 class TransferIn(BaseModel):
@@ -64,7 +64,7 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
-    if body.username == principal.name or not target.can_act(task["role"], task["division_path"]):
+    if principal.is_user(body.username) or not target.can_act(task["role"], task["division_path"]):
         raise Invalid("cannot_take_task", f"{body.username} does not hold {task['role']} for {task['division_code']}")
     await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
     done = await conn.execute(sa.update(tasks).where(
@@ -84,11 +84,12 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
 async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, body: DelegateIn) -> dict:
     """委派: ask someone (any role at or above the task's place) for an opinion; the holder decides."""
     task, app = await load(conn, principal, task_id)
+    require_person(principal)
     require_holder(principal, task)
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task already waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
-    if body.username == principal.name or not target.can_see(task["division_path"]):
+    if principal.is_user(body.username) or not target.can_see(task["division_path"]):
         raise Invalid("cannot_give_opinion", f"{body.username} works for no place at or above {task['division_code']}")
     await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
     # Delegating claims the task for the holder, so it comes back to them.
@@ -108,7 +109,7 @@ async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, bo
 async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, body: OpinionIn) -> dict:
     """The delegate's opinion: recorded with the task, and the task is back with its holder."""
     task, app = await load(conn, principal, task_id)
-    if task["state"] != "open" or task["delegated_to"] != principal.name:
+    if task["state"] != "open" or not principal.is_user(task["delegated_to"]):
         raise Conflict("not_delegated_to_you", "this task does not wait for your opinion")
     note = dict(task["note"] or {})
     note["opinions"] = [*note.get("opinions", []), {"by": principal.name, "opinion": body.opinion,
