@@ -103,7 +103,7 @@ class ProcessModel:
     _spec: object = field(repr=False)
     _subprocess_specs: dict = field(repr=False)
     _messages: dict = field(repr=False)
-    # message name → properties of the event catching it (``form``, ``keep_early``…)
+    # message name → properties of the message and of the event catching it (``senders``, ``form``, ``keep_early``…)
     message_properties: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -241,6 +241,11 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     # Catch events after an event-based gateway hold no definition of their own in the spec,
     # so the form of a message's payload is read from the XML.
     message_names = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
+    # Properties of the message itself (``senders``) hold wherever it is caught, or when no event
+    # catches it (``enrolment_messages``); a catching event's own properties come on top.
+    for message in root.iterfind(f"{{{BPMN_NS}}}message"):
+        if props := _properties_of(message):
+            message_properties.setdefault(message_names[message.get("id")], {}).update(props)
     for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
         props = element_properties.get(definition.getparent().get("id"), {})
         form = props.get("form")

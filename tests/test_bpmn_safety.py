@@ -153,8 +153,10 @@ async def test_more_broken_files_each_with_its_reason(api: Api):
         ("invalid_outcome", DIBAO.replace(b'<spiffworkflow:property name="outcome" value="refused" />', b"")),
         ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="three days"')),
         ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="99999 working days"')),
-        ("message_without_name", DIBAO.replace(b'<bpmn:message id="objection" name="objection" />',
-                                               b'<bpmn:message id="objection" name="" />')),
+        ("message_without_name", DIBAO.replace(b'<bpmn:message id="objection" name="objection">',
+                                               b'<bpmn:message id="objection" name="">')),
+        ("invalid_role", DIBAO.replace(b'name="senders" value="portal, township_civil_affairs"',
+                                       b'name="senders" value="portal, anyone"')),
         ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P7X"')),
     ]
     for code, content in cases:

@@ -62,15 +62,20 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
     await api.message("objection", case["id"], {"contact": "村民"}, expect=422)
-    await api.message("objection", case["id"], {"reason": "家中有经营性收入", "contact": "13700000000"})
+    first = await api.message("objection", case["id"], {"reason": "家中有经营性收入", "contact": "13700000000"})
     reinvestigate = await api.open_task(case["id"], "reinvestigate")
     assert reinvestigate["role"] == "township_civil_affairs"
-    await api.message("objection", case["id"], {"reason": "again"}, expect=409)
+    # Relayed objections take the public form's path: during the re-investigation one more is
+    # recorded for the open step to answer too (it no longer moves the case).
+    again = await api.message("objection", case["id"], {"reason": "again"})
+    assert await api.count("objections", f"application_id = '{case['id']}'") == 2
 
     # The notice timer was passed by the objection branch: it never fires.
     await api.advance(days=30)
     assert await api.run_timers() == 0
-    await api.complete("town_a2", reinvestigate["id"], APPROVE)  # four eyes: not the initial reviewer
+    outcomes = [{"objection_number": o["objection_number"], "outcome": "dismissed", "reply": "经核实不属实"}
+                for o in (first, again)]
+    await api.complete("town_a2", reinvestigate["id"], {**APPROVE, "objection_outcomes": outcomes})  # four eyes
     confirm = await api.open_task(case["id"], "county_confirm")
     done = await api.complete("county", confirm["id"], CONFIRM)
     assert done["application"]["status"] == "approved"
@@ -79,8 +84,10 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
 async def test_objection_upheld_leads_to_refusal(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
-    await api.message("objection", case["id"], {"reason": "有车辆"})
-    await api.step("town_a2", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆"})
+    relayed = await api.message("objection", case["id"], {"reason": "有车辆"})
+    await api.step("town_a2", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆",
+                   "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "upheld",
+                                           "reply": "家庭拥有机动车辆，异议成立"}]})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "post"})
     assert done["application"]["status"] == "refused"
@@ -122,7 +129,7 @@ async def test_refusal_at_county(api: Api):
 async def test_audit_trail_lists_actor_step_and_data(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
-    await api.message("objection", case["id"], {"reason": "有异议"})
+    relayed = await api.message("objection", case["id"], {"reason": "有异议"})
     r = await api.get("county", f"/applications/{case['id']}/events")
     assert r.status_code == 200
     events = r.json()
@@ -135,7 +142,7 @@ async def test_audit_trail_lists_actor_step_and_data(api: Api):
     assert review["data"] == {"decision": "approve", "opinion": "情况属实"}
     assert all(e["at"] for e in events)
     objection = next(e for e in events if e["type"] == "message.received")
-    assert objection["data"]["payload"] == {"reason": "有异议"}
+    assert objection["data"]["payload"] == {"reason": "有异议", "objection_number": relayed["objection_number"]}
 
 
 async def test_restart_continues_a_case_mid_notice(api: Api, running_app):

@@ -112,9 +112,10 @@ async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api:
     [termination] = r.json()["items"]
     assert termination["subject_id"] == case["id"] and termination["data"]["started_by_case"] == recheck["id"]
     await api.step("town_a", termination["id"], "termination_report", REPORT)
-    await api.message("objection", termination["id"], {"reason": "房屋为亲属所有", "contact": "13700000000"})
+    relayed = await api.message("objection", termination["id"], {"reason": "房屋为亲属所有", "contact": "13700000000"})
     await api.step("town_a2", termination["id"], "investigate_objection",
-                   {"decision": "terminate", "reason": "经核实房屋登记在本人名下"})
+                   {"decision": "terminate", "reason": "经核实房屋登记在本人名下",
+                    "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "经核实房屋登记在本人名下"}]})
     assert [e["data"]["round"] for e in await api.events(termination["id"], "notice.opened")] == [1, 2]
     await api.advance(days=7, seconds=600)
     assert await api.run_timers() == 1

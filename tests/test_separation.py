@@ -24,14 +24,14 @@ async def test_four_eyes_between_review_steps(api: Api):
     # Acceptance checks materials only: the same officer may do the initial review.
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     await api.step("town_a", case["id"], "initial_review", APPROVE)
-    await api.message("objection", case["id"], {"reason": "有经营收入"})
+    relayed = await api.message("objection", case["id"], {"reason": "有经营收入"})
     task = await api.open_task(case["id"], "reinvestigate")
     body = await _problem(await api.post("town_a", f"/tasks/{task['id']}/claim"), 403, "four_eyes")
     assert body["steps"] == ["initial_review"]
     await _problem(await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": APPROVE}), 403, "four_eyes")
     await _problem(await api.post("town_a2", f"/tasks/{task['id']}/assign", {"username": "town_a"}), 403, "four_eyes")
     assert await api.count("tasks", f"id = '{task['id']}' AND state = 'open' AND assignee IS NULL") == 1
-    await api.complete("town_a2", task["id"], APPROVE)
+    await api.complete("town_a2", task["id"], {**APPROVE, "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "经核实无经营收入"}]})
     await api.open_task(case["id"], "county_confirm")
 
 
@@ -55,8 +55,8 @@ async def test_a_bpmn_may_relax_or_tighten_the_rule(api: Api):
     review = await api.open_task(case["id"], "initial_review")
     await _problem(await api.post("town_a", f"/tasks/{review['id']}/complete", {"data": APPROVE}), 403, "four_eyes")
     await api.complete("town_a2", review["id"], APPROVE)
-    await api.message("objection", case["id"], {"reason": "异议"})
-    await api.step("town_a2", case["id"], "reinvestigate", APPROVE)  # relaxed: the same officer may re-investigate
+    relayed = await api.message("objection", case["id"], {"reason": "异议"})
+    await api.step("town_a2", case["id"], "reinvestigate", {**APPROVE, "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "经核实不属实"}]})  # relaxed: the same officer may re-investigate
 
 
 async def test_staff_relative_is_recorded_kept_away_and_visited(api: Api):

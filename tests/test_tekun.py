@@ -76,10 +76,11 @@ async def test_appraisal_notice_sample_recheck_and_support_from_next_month(api: 
 async def test_objection_is_reinvestigated_and_noticed_again(api: Api):
     case = await _apply(api)
     await _through_notice(api, case["id"])
-    await api.message("objection", case["id"], {"reason": "其子女有赡养能力", "contact": "13700000000"})
+    relayed = await api.message("objection", case["id"], {"reason": "其子女有赡养能力", "contact": "13700000000"})
     reinvestigate = await api.open_task(case["id"], "reinvestigate")
     assert reinvestigate["title"] == "异议重新调查核实"
-    await api.complete("town_a2", reinvestigate["id"], {"decision": "approve", "opinion": "子女重度残疾，无赡养能力"})
+    await api.complete("town_a2", reinvestigate["id"], {"decision": "approve", "opinion": "子女重度残疾，无赡养能力",
+                                                                 "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "子女重度残疾，无赡养能力"}]})
     # A new notice (round 2) runs its full 7 days before the county sees the case.
     rounds = await api.events(case["id"], "notice.opened")
     assert [e["data"]["round"] for e in rounds] == [1, 2]

@@ -216,8 +216,10 @@ async def test_redelivery_and_ping_keep_the_delivery_id(api, receiver):
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] and first["body"] == second["body"]
     [item] = await deliveries(api, sub["id"])
     assert item["status"] == "delivered" and item["attempts"] == 2
-    r = await api.post("county", f"/webhook-subscriptions/{sub['id']}/deliveries/msg_nope/redeliver")
+    r = await api.post("portal", f"/webhook-subscriptions/{sub['id']}/deliveries/msg_nope/redeliver")
     assert r.status_code == 404 and r.json()["code"] == "delivery_not_found"
+    r = await api.post("county", f"/webhook-subscriptions/{sub['id']}/deliveries/{ping['id']}/redeliver")
+    assert r.status_code == 403 and r.json()["code"] == "not_subscription_owner"  # the portal's, not the county's
     r = await api.post("other_county", f"/webhook-subscriptions/{sub['id']}/ping")
     assert r.status_code == 404
 

@@ -277,7 +277,10 @@ class WebhookSubscription(SQLModel, table=True):
     disabled_at: datetime | None = _ts(nullable=True)
     # First failure since the last success; a subscription failing long enough is disabled.
     failing_since: datetime | None = _ts(nullable=True)
+    # The owner is the principal that created it (name and kind: a user and an API key may share a
+    # name in data from before 0009); only the owner and admins change it. NULL: owner unknown, admins only.
     created_by: str = Field(max_length=100)
+    created_by_kind: str | None = Field(default=None, max_length=20)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

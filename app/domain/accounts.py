@@ -65,6 +65,9 @@ async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> d
     await _check_grants(conn, body.grants)
     if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.username))).first():
         raise Conflict("username_taken", f"user {body.username!r} already exists")
+    # Users and API keys share the names recorded as actors, assignees and owners: one name, one holder.
+    if (await conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == body.username))).first():
+        raise Conflict("username_taken", f"an API key is named {body.username!r}; choose another username")
     user_id = (await conn.execute(sa.insert(users).values(
         username=body.username, display_name=body.display_name, password_hash=_hasher.hash(body.password),
         active=True, created_at=clock.now(),
@@ -80,6 +83,8 @@ async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str)
     await _check_grants(conn, body.grants)
     if (await conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == body.name))).first():
         raise Conflict("api_key_name_taken", f"an API key named {body.name!r} already exists")
+    if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.name))).first():
+        raise Conflict("api_key_name_taken", f"a user is named {body.name!r}; choose another name for the key")
     key = "af_" + secrets.token_urlsafe(32)
     key_id = (await conn.execute(sa.insert(api_keys).values(
         name=body.name, key_hash=hash_api_key(key), active=True, created_by=created_by, created_at=clock.now(),

@@ -26,7 +26,9 @@ def copied_to(principal: Principal):
     """SQL: case copies addressed to this principal, by name or by a role it holds at that place."""
     by_role = [sa.and_(case_copies.c.role == g.role, case_copies.c.division_path.startswith(g.division_path))
                for g in principal.grants if g.division_path]
-    return sa.or_(case_copies.c.username == principal.name, *by_role)
+    # Copies by name go to users; an API key of the same name is someone else.
+    by_name = case_copies.c.username == principal.name if principal.kind == "user" else sa.false()
+    return sa.or_(by_name, *by_role)
 
 
 async def can_read_copy(conn: AsyncConnection, principal: Principal, application_id: str) -> bool:

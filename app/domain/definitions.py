@@ -65,6 +65,15 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             check_role(role)
         except DomainError as exc:
             errors.append(_problem("invalid_role", exc.detail, model.key))
+    # Who may send each message (POST /messages): role keys or ``portal``.
+    for name, props in model.message_properties.items():
+        if "senders" in props and not [r for r in props["senders"].split(",") if r.strip()]:
+            errors.append(_problem("invalid_role", f"message {name!r} declares no senders", model.key))
+        for role in (r.strip() for r in props.get("senders", "").split(",") if r.strip()):
+            try:
+                check_role(role)
+            except DomainError as exc:
+                errors.append(_problem("invalid_role", f"senders of message {name!r}: {exc.detail}", model.key))
     for level in model.properties.get("division_levels", "").split(","):
         if level.strip() and level.strip() not in LEVELS:
             errors.append(_problem("invalid_level", f"division level {level.strip()!r} is not one of {LEVELS}", model.key))

@@ -212,7 +212,7 @@ async def list_(conn: AsyncConnection, principal: Principal, subscription_id: st
 async def redeliver(conn: AsyncConnection, principal: Principal, subscription_id: str, delivery_id: str,
                     policy: Policy) -> dict:
     """Send a delivery again with the same id (receivers that saw it already can tell)."""
-    await subscriptions.load(conn, principal, subscription_id)
+    await subscriptions.load_own(conn, principal, subscription_id)
     now = clock.now()
     updated = await conn.execute(
         sa.update(d).where(d.c.id == delivery_id, d.c.subscription_id == subscription_id, d.c.status != "sending")
@@ -229,7 +229,7 @@ async def redeliver(conn: AsyncConnection, principal: Principal, subscription_id
 
 async def ping(conn: AsyncConnection, principal: Principal, subscription_id: str, policy: Policy) -> dict:
     """Queue a ``webhook.ping`` for this subscription only."""
-    sub = await subscriptions.load(conn, principal, subscription_id)
+    sub = await subscriptions.load_own(conn, principal, subscription_id)
     if not sub["active"]:
         raise Conflict("subscription_inactive", "activate the subscription first (PATCH active=true)")
     now = clock.now()

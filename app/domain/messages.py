@@ -9,6 +9,12 @@ is kept and delivered when the case gets there (``domain/early_messages.py``), a
 exists yet but the message names one to come by ``program`` and ``external_ref`` or
 ``id_number``. An ``Idempotency-Key`` header or a ``message_id`` makes retries safe: the same
 key and body answer the first answer again.
+
+Who may send a message is declared in the BPMN, property ``senders`` on the ``bpmn:message`` (or
+on the event catching it): role keys, ``portal`` meaning a portal key's grant; the sender needs
+one of them at or above the case's place. Undeclared means ``portal`` only; anyone else gets 403
+``message_not_allowed``. The message ``objection`` becomes an objection record exactly like one
+from the public form (``objections.relay``).
 """
 
 import hashlib
@@ -23,11 +29,33 @@ from app import engine
 from app.db.models import applications, idempotency_keys, message_waits
 from app.domain import case_effects, cases, definitions, early_messages, forms, id_numbers
 from app.domain.audit import Recorder
-from app.domain.errors import Conflict, Invalid, NotFound
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
 
 # Stored answers are rendered as the API renders them, so a replay is alike.
 _JSON = TypeAdapter(dict)
+OBJECTION = "objection"
+# Who may send a message whose BPMN declares no ``senders``: the safe default is a portal key.
+DEFAULT_SENDERS = "portal"
+
+
+def senders(model: engine.ProcessModel, name: str) -> list[str]:
+    declared = model.message_properties.get(name, {}).get("senders") or DEFAULT_SENDERS
+    return [s.strip() for s in declared.split(",") if s.strip()]
+
+
+def may_send(principal: Principal, model: engine.ProcessModel, name: str, division_path: str | None) -> bool:
+    """A declared sender role at or above the case's place; with no case yet, anywhere (``adopt``
+    later keeps the message to the sender's places)."""
+    roles = senders(model, name)
+    if division_path is None:
+        return principal.is_admin or any(g.role in roles for g in principal.grants)
+    return any(principal.can_act(role, division_path) for role in roles)
+
+
+def _not_allowed(name: str, model: engine.ProcessModel) -> Forbidden:
+    return Forbidden("message_not_allowed", f"{name!r} may be sent only by {', '.join(senders(model, name))} "
+                     "for this case's place", senders=senders(model, name))
 
 
 class MessageIn(BaseModel):
@@ -119,16 +147,34 @@ async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, 
     return result
 
 
+async def _deliver_one(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
+    """From outside (POST /messages): the sender must be one the BPMN declares for this message."""
+    definition = await definitions.by_id(conn, app["definition_id"])
+    if not may_send(principal, definition.model, name, app["division_path"]):
+        raise _not_allowed(name, definition.model)
+    if name == OBJECTION and name not in case_effects.enrolment_messages(definition.model):
+        from app.domain import objections  # objections → messages: imported on use to keep one direction
+
+        form = definition.model.message_forms.get(name)
+        forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
+        return await objections.relay(conn, principal, app, payload)
+    return await deliver_to(conn, principal, app, name, payload)
+
+
 async def _deliver_all(conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]) -> dict:
     if body.id_number is None:
-        return await deliver_to(conn, principal, targets[0], body.name, body.payload)
-    reached = []
+        return await _deliver_one(conn, principal, targets[0], body.name, body.payload)
+    reached, refused = [], None
     for app in targets:
         try:
-            reached.append(await deliver_to(conn, principal, app, body.name, body.payload))
+            reached.append(await _deliver_one(conn, principal, app, body.name, body.payload))
+        except Forbidden as exc:  # raised before this case was changed; the person's other cases may take it
+            refused = exc
         except Conflict as exc:
             if exc.code != "no_waiting_receiver":  # raised before this case was changed
                 raise
+    if not reached and refused is not None:
+        raise refused
     if not reached:
         raise Conflict("no_waiting_receiver", f"no active case of this person waits for {body.name!r} now")
     return {"deliveries": reached}
@@ -142,6 +188,8 @@ async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, bo
     keep = definition.model.message_properties.get(body.name, {}).get("keep_early")
     if not keep:
         return None
+    if not may_send(principal, definition.model, body.name, None):
+        raise _not_allowed(body.name, definition.model)
     if body.id_number is not None and not id_numbers.is_valid(body.id_number):
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
     form = definition.model.message_forms.get(body.name)

@@ -1,4 +1,9 @@
-"""Objections from the public, routed to their case in the same transaction."""
+"""Objections to a notice entry, routed to their case in the same transaction.
+
+Two ways in, one path: the public form (``submit``, no login) and a portal relaying a citizen's
+objection as the message ``objection`` (``relay``, from ``POST /messages``). Both create an
+objection record with a number and check code, which the answering step must answer.
+"""
 
 import secrets
 
@@ -27,37 +32,63 @@ def answering_steps(definition: definitions.Definition) -> set[str]:
     return {s.id for s in definition.model.steps.values() if s.properties.get("answers_objections") == "true"}
 
 
+def _closed() -> Conflict:
+    return Conflict("notice_closed", "the notice period of this entry is over; objections are no longer accepted")
+
+
 async def submit(conn: AsyncConnection, notice_id: str, body: ObjectionIn) -> dict:
     await notices.get(conn, notice_id)
     entry = (await conn.execute(sa.select(notice_entries).where(
         notice_entries.c.id == body.entry_id, notice_entries.c.notice_id == notice_id))).mappings().first()
     if entry is None:
         raise NotFound("entry_not_found", "no such entry on this notice")
-    now = clock.now()
-    closed = Conflict("notice_closed", "the notice period of this entry is over; objections are no longer accepted")
-    if now >= entry["ends_at"] or entry["status"] not in ("listed", "objected"):
-        raise closed
     app = dict((await conn.execute(sa.select(applications).where(
         applications.c.id == entry["application_id"]))).mappings().one())
+    number, code = await _record(conn, PUBLIC, dict(entry), app, body.reason, body.name, body.contact)
+    return {"number": number, "check_code": code, "status": "received",
+            "detail": "请妥善保存异议编号和查询码，凭此查询处理结果。"}
+
+
+async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload: dict) -> dict:
+    """A portal passes on a citizen's objection to a case on notice: the same record as the public
+    form's (number and check code for the citizen), and the case reacts alike."""
+    entry = (await conn.execute(sa.select(notice_entries).where(
+        notice_entries.c.application_id == app["id"], notice_entries.c.status.in_(("listed", "objected")))
+        .order_by(notice_entries.c.created_at.desc()).limit(1))).mappings().first()
+    if entry is None:
+        raise Conflict("no_waiting_receiver", "the case is not on a notice now; an objection cannot be received")
+    number, code = await _record(conn, principal, dict(entry), app, str(payload.get("reason", "")), None,
+                                 payload.get("contact"))
+    return {"application_id": app["id"], "status": app["status"], "kept": False, "objection_number": number,
+            "check_code": code}
+
+
+async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app: dict, reason: str,
+                  name: str | None, contact: str | None) -> tuple[str, str]:
+    """Check the entry still takes objections, store one, and move the case if it is still listed."""
+    now = clock.now()
+    if now >= entry["ends_at"] or entry["status"] not in ("listed", "objected"):
+        raise _closed()
     if entry["status"] == "objected":
         # Already under re-investigation: the open step will have to answer this one too.
         definition = await definitions.by_id(conn, app["definition_id"])
         if not await notices.has_open_answering_task(conn, app["id"], answering_steps(definition)):
-            raise closed
+            raise _closed()
     number = f"YY{now.astimezone(calendar.SHANGHAI):%Y%m%d}{secrets.randbelow(10**8):08d}"
     code = secrets.token_urlsafe(9)
     await conn.execute(sa.insert(objections).values(
-        number=number, check_hash=notices.hash_code(code), notice_id=notice_id, entry_id=entry["id"],
-        application_id=app["id"], reason=body.reason, name=body.name, contact=body.contact, status="received",
+        number=number, check_hash=notices.hash_code(code), notice_id=entry["notice_id"], entry_id=entry["id"],
+        application_id=app["id"], reason=reason, name=name, contact=contact, status="received",
         created_at=now))
-    rec = Recorder(PUBLIC.name)
-    rec.add("objection.received", app["id"], {"objection_number": number, "notice_id": notice_id,
-                                              "entry_id": entry["id"]}, None, app["division_path"])
+    rec = Recorder(principal.name)
+    data = {"objection_number": number, "notice_id": entry["notice_id"], "entry_id": entry["id"]}
+    if principal is not PUBLIC:
+        data["relayed_by"] = principal.name
+    rec.add("objection.received", app["id"], data, None, app["division_path"])
     await rec.flush(conn)
     if entry["status"] == "listed":
-        payload = {"objection_number": number, "reason": body.reason}
-        if body.contact:
-            payload["contact"] = body.contact
-        await messages.deliver_to(conn, PUBLIC, app, "objection", payload)
-    return {"number": number, "check_code": code, "status": "received",
-            "detail": "请妥善保存异议编号和查询码，凭此查询处理结果。"}
+        payload = {"objection_number": number, "reason": reason}
+        if contact:
+            payload["contact"] = contact
+        await messages.deliver_to(conn, principal, app, "objection", payload)
+    return number, code

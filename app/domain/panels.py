@@ -61,6 +61,15 @@ async def put(conn: AsyncConnection, principal: Principal, division_code: str, y
     return {"division_code": division_code, "school_year": year, "members": members}
 
 
+async def read(conn: AsyncConnection, principal: Principal, division_code: str, year: int) -> dict:
+    """A panel as its readers see it: members' names (parents among them) only for those whose
+    grants cover the institution; elsewhere it answers like a panel never registered."""
+    division = await division_service.get(conn, division_code)
+    if division is None or not principal.can_see(division["path"]):
+        raise NotFound("panel_not_registered", f"{division_code} has no panel registered for {year}")
+    return await get(conn, division_code, year)
+
+
 async def get(conn: AsyncConnection, division_code: str, year: int) -> dict:
     row = (await conn.execute(sa.select(panels).where(panels.c.division_code == division_code,
                                                       panels.c.school_year == year))).mappings().first()

@@ -42,6 +42,15 @@ class Principal:
             g.role == role and g.division_path and division_path.startswith(g.division_path) for g in self.grants
         )
 
+    def is_user(self, name: str | None) -> bool:
+        """Is ``name`` (an assignee, a signer, who completed a step…) this principal? Only users hold
+        tasks and have inboxes; an API key whose name is a user's is not that user."""
+        return self.kind == "user" and name is not None and name == self.name
+
+    def personal(self, column):
+        """SQL for ``column == my name`` where the column holds usernames; never true for an API key."""
+        return column == self.name if self.kind == "user" else sa.false()
+
     def visible(self, path_column):
         """SQL condition: rows whose division is covered by any grant."""
         if self.is_admin:

@@ -49,8 +49,14 @@ def require_holder(principal: Principal, task: dict) -> None:
         raise Conflict("task_not_open", f"the task is {task['state']}")
     if not principal.can_act(task["role"], task["division_path"]):
         raise Forbidden("not_your_role", f"this needs role {task['role']} at {task['division_code']} or above it")
-    if task["assignee"] not in (None, principal.name):
+    if task["assignee"] is not None and not principal.is_user(task["assignee"]):
         raise Conflict("task_claimed", "someone else holds this task")
+
+
+def require_person(principal: Principal) -> None:
+    """Holding a task (claim, 委派) is for users: an API key has no inbox, and its name may be a user's."""
+    if principal.kind != "user":
+        raise Forbidden("not_a_person", "an API key holds no tasks; claiming and delegating are for users")
 
 
 def _allowed_targets(definition: definitions.Definition, task: dict, case: engine.Case) -> list[tuple[str, str]]:
@@ -137,7 +143,7 @@ async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
 async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
     """撤回: reopen one's own completed step while nothing after it has been touched."""
     task, app = await load(conn, principal, task_id)
-    if task["state"] != "completed" or task["completed_by"] != principal.name:
+    if task["state"] != "completed" or not principal.is_user(task["completed_by"]):
         raise Conflict("not_withdrawable", "only the person who completed a step may withdraw it")
     definition = await definitions.by_id(conn, app["definition_id"])
     if definition.model.steps[task["name"]].properties.get("withdrawable") == "false":

@@ -14,7 +14,7 @@ from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, TooMany
 from app.domain.principal import Principal
-from app.domain.task_actions import load, require_holder
+from app.domain.task_actions import load, require_holder, require_person
 
 
 class TransferIn(BaseModel):
@@ -64,7 +64,7 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
-    if body.username == principal.name or not target.can_act(task["role"], task["division_path"]):
+    if principal.is_user(body.username) or not target.can_act(task["role"], task["division_path"]):
         raise Invalid("cannot_take_task", f"{body.username} does not hold {task['role']} for {task['division_code']}")
     await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
     done = await conn.execute(sa.update(tasks).where(
@@ -84,11 +84,12 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
 async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, body: DelegateIn) -> dict:
     """委派: ask someone (any role at or above the task's place) for an opinion; the holder decides."""
     task, app = await load(conn, principal, task_id)
+    require_person(principal)
     require_holder(principal, task)
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task already waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
-    if body.username == principal.name or not target.can_see(task["division_path"]):
+    if principal.is_user(body.username) or not target.can_see(task["division_path"]):
         raise Invalid("cannot_give_opinion", f"{body.username} works for no place at or above {task['division_code']}")
     await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
     # Delegating claims the task for the holder, so it comes back to them.
@@ -108,7 +109,7 @@ async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, bo
 async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, body: OpinionIn) -> dict:
     """The delegate's opinion: recorded with the task, and the task is back with its holder."""
     task, app = await load(conn, principal, task_id)
-    if task["state"] != "open" or task["delegated_to"] != principal.name:
+    if task["state"] != "open" or not principal.is_user(task["delegated_to"]):
         raise Conflict("not_delegated_to_you", "this task does not wait for your opinion")
     note = dict(task["note"] or {})
     note["opinions"] = [*note.get("opinions", []), {"by": principal.name, "opinion": body.opinion,
@@ -126,15 +127,30 @@ async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, bod
     return _view(task)
 
 
+def _program_roles(definition: definitions.Definition) -> set[str]:
+    return {s.role for s in definition.model.steps.values() if s.role}
+
+
 async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: CopyIn) -> dict:
-    """抄送: the copied people (or holders of a role at the task's place) can read the case."""
+    """抄送: the copied people (or holders of a role at the task's place) can read the case.
+
+    Only the task's holder copies (a step's ``cc_roles`` are copied by the service when it opens),
+    and only to people who could be reached anyway: a grant of one of the program's roles at the
+    case's place or a place above it (a supervising office). A copy opens the applicant's private
+    data, so it never goes to another county, department or program."""
     task, app = await load(conn, principal, task_id)
-    if not (principal.can_act(task["role"], task["division_path"]) or principal.is_admin):
-        raise Forbidden("not_your_role", "only those who work on this step may copy it to others")
+    require_holder(principal, task)
+    definition = await definitions.by_id(conn, app["definition_id"])
+    roles = _program_roles(definition)
     for username in body.usernames:
-        await _user(conn, username)
+        target = await _user(conn, username)
+        if not any(target.can_act(role, app["division_path"]) for role in roles):
+            raise Invalid("cannot_receive_copy", f"{username} works on {app['program']} for no place at or above "
+                          f"{app['division_code']}", username=username)
     for role in body.roles:
         division_service.check_role(role)
+        if role not in roles:
+            raise Invalid("cannot_receive_copy", f"{role} is not a role of {app['program']}", role=role)
     rec = Recorder(principal.name)
     await copies.add(conn, app, task, body.usernames, body.roles, body.note, rec)
     await rec.flush(conn)

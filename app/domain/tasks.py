@@ -62,10 +62,10 @@ def scope_condition(principal: Principal, scope: str, state: str | None):
                        principal.actionable(tasks.c.role, tasks.c.division_path))
     if scope == "mine":  # held by me, or waiting for my opinion (委派) or my signature (加签, 会签)
         return sa.and_(tasks.c.state == (state or "open"), sa.or_(
-            tasks.c.assignee == principal.name, tasks.c.delegated_to == principal.name,
-            tasks.c.id.in_(signers.waiting_for(principal.name))))
+            principal.personal(tasks.c.assignee), principal.personal(tasks.c.delegated_to),
+            tasks.c.id.in_(signers.waiting_for(principal.name)) if principal.kind == "user" else sa.false()))
     if scope == "done":  # 已办: steps I decided
-        return sa.and_(tasks.c.completed_by == principal.name, tasks.c.state == (state or "completed"))
+        return sa.and_(principal.personal(tasks.c.completed_by), tasks.c.state == (state or "completed"))
     if scope == "cc":
         return tasks.c.id.in_(sa.select(case_copies.c.task_id).where(copies.copied_to(principal)))
     if scope == "started":  # cases my portal or I submitted
@@ -129,10 +129,11 @@ async def _check_separation(conn: AsyncConnection, principal: Principal, task: d
 
 async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
     task = await _load(conn, principal, task_id)
+    task_actions.require_person(principal)
     _require_act(principal, task)
     _require_open(task)
     await _check_separation(conn, principal, task)
-    if task["assignee"] == principal.name:
+    if principal.is_user(task["assignee"]):
         return cases.task_view(task)
     if task["assignee"] is not None or not await _set_assignee(conn, task, principal.name, None):
         raise Conflict("task_claimed", "someone else holds this task")
@@ -149,7 +150,7 @@ async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> 
     _require_open(task)
     if task["assignee"] is None:
         return cases.task_view(task)
-    if task["assignee"] != principal.name and not principal.is_admin:
+    if not principal.is_user(task["assignee"]) and not principal.is_admin:
         raise Conflict("task_claimed", "someone else holds this task")
     if not await _set_assignee(conn, task, None, task["assignee"]):
         raise Conflict("task_claimed", "the task changed hands meanwhile")
@@ -164,7 +165,7 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
     task = await _load(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
-    if task["assignee"] not in (None, principal.name) and not principal.is_admin:
+    if task["assignee"] is not None and not principal.is_user(task["assignee"]) and not principal.is_admin:
         raise Conflict("task_claimed", "someone else holds this task")
     if not (await conn.execute(sa.select(users.c.id).where(users.c.username == username))).first():
         raise Invalid("unknown_user", f"no user {username!r}")
@@ -191,7 +192,7 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     task, app = await _task_and_case(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
-    if task["assignee"] not in (None, principal.name):
+    if task["assignee"] is not None and not principal.is_user(task["assignee"]):
         raise Conflict("task_claimed", "someone else holds this task")
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion (委派)")
@@ -271,13 +272,13 @@ async def add_signers(conn: AsyncConnection, principal: Principal, task_id: str,
     """加签: only the holder, to people who work at or above the step's place."""
     task, app = await _task_and_case(conn, principal, task_id)
     _require_open(task)
-    if task["assignee"] != principal.name:
+    if not principal.is_user(task["assignee"]):
         raise Conflict("claim_first", "claim the task before adding signers to it")
     if task["note"] and task["note"].get("pending_decision"):
         raise Conflict("task_decided", "you have decided; the signers after you are deciding now")
     definition = await definitions.by_id(conn, app["definition_id"])
     for username in body.usernames:
-        if username == principal.name:
+        if principal.is_user(username):
             raise Invalid("cannot_sign", "you hold the task already")
         target = await accounts.principal_for_user(conn, username)
         if not target.grants or not target.can_see(task["division_path"]):
@@ -297,7 +298,7 @@ async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: st
     """减签: only signers added this way, only before they have signed."""
     task, app = await _task_and_case(conn, principal, task_id)
     _require_open(task)
-    if task["assignee"] != principal.name:
+    if not principal.is_user(task["assignee"]):
         raise Conflict("claim_first", "only the task's holder removes signers")
     await signers.remove(conn, task, username)
     rec = Recorder(principal.name)
@@ -342,6 +343,6 @@ async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict
     """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
     rows = await conn.execute(
         sa.select(tasks.c.program, tasks.c.name, sa.func.min(tasks.c.title).label("title"), sa.func.count().label("count"))
-        .where(tasks.c.assignee == principal.name, tasks.c.state == "open")
+        .where(principal.personal(tasks.c.assignee), tasks.c.state == "open")
         .group_by(tasks.c.program, tasks.c.name).order_by(tasks.c.program, tasks.c.name))
     return [dict(r) for r in rows.mappings()]

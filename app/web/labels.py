@@ -43,6 +43,8 @@ ERRORS = {
     "task_claimed": "该任务已被他人认领，您不能办理。",
     "task_not_open": "该任务已办结或案件已进入下一环节。",
     "not_your_role": "您没有办理该任务的权限。",
+    "cannot_receive_copy": "只能抄送给本业务在该案件所在地或上级负责的人员或角色。",
+    "not_a_person": "接口密钥不能认领或委派任务。",
     "task_not_found": "找不到该任务，或您无权查看。",
     "application_not_found": "找不到该案件，或您无权查看。",
     "four_eyes": "您已办理过本案件的其他审核环节，按规定不能再办理本环节（双人审核）。",

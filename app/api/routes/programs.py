@@ -44,5 +44,5 @@ async def put_panel(ctx: Ctx, division_code: str, school_year: int, body: panels
 
 @router.get("/panels/{division_code}/{school_year}")
 async def get_panel(ctx: Ctx, division_code: str, school_year: int) -> dict:
-    async with ctx.begin() as (conn, _):
-        return await panels.get(conn, division_code, school_year)
+    async with ctx.begin() as (conn, me):
+        return await panels.read(conn, me, division_code, school_year)
