@@ -292,6 +292,8 @@ def test_a_live_server_stays_responsive_small_and_stoppable_under_attack(tmp_pat
             answers.append((name, results[0].status_code, results[0].json().get("code"), time.monotonic() - started))
         assert all(status == 422 and code == "script_limit_exceeded" and took < script_pool.WALL_SECONDS + 3
                    for _, status, code, took in answers), answers
+        print(f"health during attacks: {len(latencies)} answers, median {statistics.median(latencies) * 1000:.1f} ms, "
+              f"max {max(latencies) * 1000:.1f} ms; attacks {answers}; server peak RSS {_peak_rss_mb(server.pid):.0f} MB")
         assert statistics.median(latencies) < 0.05 and max(latencies) < 0.25, latencies
         # The memory bombs went nowhere near the service's own process (they took 1.8 GB before).
         assert _peak_rss_mb(server.pid) < 400, _peak_rss_mb(server.pid)
