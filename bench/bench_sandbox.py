@@ -57,8 +57,8 @@ def model(with_script: bool) -> engine.ProcessModel:
 def completion(process: engine.ProcessModel):
     """A function completing the case's first step once, from the same saved state each time."""
     case = engine.Case.start(process, DATA)
-    state = case.outcome().state
-    step = case.outcome().opened[0].engine_task_id if hasattr(case.outcome(), "opened") else None
+    outcome = case.outcome()
+    state, step = outcome.state, outcome.opened[0].engine_task_id
 
     def complete_once():
         loaded = engine.Case.load(process, state)
