@@ -37,7 +37,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from app import clock, sandbox
+from app import clock, sandbox, script_pool
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -68,6 +68,10 @@ class BpmnError(Exception):
 
 class EngineError(Exception):
     """The engine refused a step (a failing expression, a gateway with no way out)."""
+
+
+class ScriptLimitError(EngineError):
+    """A condition, expression or script went beyond its bound (size, CPU time, memory)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,11 @@ class ProcessModel:
     _messages: dict = field(repr=False)
     # message name → properties of the message and of the event catching it (``senders``, ``form``, ``keep_early``…)
     message_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def runs_scripts(self) -> bool:
+        """Whether a change of a case may run a script (in a worker process, waiting for it)."""
+        return any(what == "script" for _, what, _ in self.expressions)
 
 
 @dataclass(frozen=True)
@@ -344,6 +353,11 @@ def _expressions(process) -> list[tuple[str, str, str]]:
             found.append((owner.get("id"), "timer", timer.text or ""))
     for script in process.iter(f"{{{BPMN_NS}}}script"):
         found.append((script.getparent().get("id"), "script", script.text or ""))
+    for tag in ("preScript", "postScript"):
+        for script in process.iter(f"{{{SPIFF_NS}}}{tag}"):
+            owner = script.getparent().getparent()
+            if (script.text or "").strip():
+                found.append((owner.get("id"), "script", script.text))
     return found
 
 
@@ -401,32 +415,46 @@ _serializer = BpmnWorkflowSerializer(_registry)
 
 
 class _RestrictedEnvironment(TaskDataEnvironment):
-    """Every condition, timer expression and script runs in ``app.sandbox``, never in plain eval/exec."""
+    """Conditions, timers and DMN entries run in ``app.sandbox``'s bounded evaluator, in this
+    process; scripts run in a worker process (``app.script_pool``). Never plain eval/exec."""
 
     def evaluate(self, expression, context, external_context=None):
         try:
-            code = sandbox.compile_expression(expression)
-            return sandbox.run(code, sandbox.namespace({**self.globals, **(external_context or {}), **context}),
-                               evaluate=True)
+            return sandbox.evaluate(expression, {**self.globals, **(external_context or {}), **context})
+        except sandbox.LimitExceeded as exc:
+            raise ScriptLimitError(f"expression {expression.strip()[:80]!r}: {exc}") from exc
         except sandbox.ExpressionError as exc:
             raise EngineError(f"expression {expression!r}: {exc}") from exc
 
     def execute(self, script, context, external_context=None):
         self.check_for_overwrite(context, external_context or {})
+        external = external_context or {}
+        # The worker gets data only: the service's functions (working_days…) are for expressions.
+        data = {key: value for key, value in {**external, **context}.items() if not callable(value)}
         try:
-            code = sandbox.compile_script(script)
+            sandbox.compile_script(script)
+            changed = script_pool.run(script, data)
+        except sandbox.LimitExceeded as exc:
+            raise ScriptLimitError(f"script: {exc}") from exc
         except sandbox.ExpressionError as exc:
             raise EngineError(f"script: {exc}") from exc
-        names = sandbox.namespace({**self.globals, **(external_context or {}), **context})
-        try:
-            sandbox.run(code, names, evaluate=False)
-        except sandbox.ExpressionError as exc:
-            raise EngineError(f"script: {exc}") from exc
-        # What the script left behind becomes task data; the sandbox's own names and functions do not.
-        for key, value in names.items():
-            if not (sandbox.is_internal(key) or callable(value) or key in self.globals):
+        # What the script created or changed becomes task data.
+        for key, value in changed.items():
+            if key not in self.globals and key not in external:
                 context[key] = value
         return True
+
+
+def _failure(exc: SpiffWorkflowException) -> EngineError:
+    """SpiffWorkflow wraps what our environment raised; a bound that was hit stays recognisable."""
+    cause, depth = exc, 0
+    while cause is not None and depth < 10:
+        if isinstance(cause, ScriptLimitError):
+            task = getattr(exc, "task", None)
+            where = f"{task.task_spec.name}: " if task is not None else ""
+            return ScriptLimitError(f"{where}{cause}")
+        cause, depth = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__, depth + 1
+    return EngineError(str(exc))
 
 
 def _script_engine(functions: dict | None) -> PythonScriptEngine:
@@ -467,7 +495,7 @@ class Case:
         try:
             self._wf.do_engine_steps()
         except SpiffWorkflowException as exc:
-            raise EngineError(str(exc)) from exc
+            raise _failure(exc) from exc
 
     def _ready_user_tasks(self):
         return [t for t in self._wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)]
@@ -483,7 +511,7 @@ class Case:
         try:
             task.run()
         except SpiffWorkflowException as exc:
-            raise EngineError(str(exc)) from exc
+            raise _failure(exc) from exc
         self._run()
 
     def _task(self, engine_task_id: str):
@@ -513,7 +541,7 @@ class Case:
         try:
             self._wf.reset_from_task_id(uuid.UUID(engine_task_id))
         except SpiffWorkflowException as exc:
-            raise EngineError(str(exc)) from exc
+            raise _failure(exc) from exc
         self._run()
 
     def cancel(self) -> None:

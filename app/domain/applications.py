@@ -217,7 +217,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         case, ctx = await cases.start_case(conn, definition, start_data, row)
         outcome = cases.outcome_of(case, ctx.days)
     except engine.EngineError as exc:
-        raise Invalid("engine_error", f"the process could not start: {exc}") from exc
+        raise cases.engine_failure(exc, "the process could not start") from exc
     case_deadline = deadlines.compute(rec.at, definition.model.properties.get("case_time_limit"), ctx.days, what="case")
     row.update(engine_state=outcome.state, status=cases.status_for(outcome), case_due_at=case_deadline.due_at,
                case_due_basis=case_deadline.basis)

@@ -55,7 +55,9 @@ def _next_recheck(settings: dict, category: str | None, today: date) -> date | N
 
 def _holds(condition: str, data: dict) -> bool:
     try:
-        return bool(sandbox.run(sandbox.compile_expression(condition), sandbox.namespace(dict(data)), evaluate=True))
+        return bool(sandbox.evaluate(condition, dict(data)))
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"benefit_when {condition!r}: {exc}") from exc
     except sandbox.ExpressionError as exc:
         raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
@@ -63,8 +65,10 @@ def _holds(condition: str, data: dict) -> bool:
 def _ceiling(props: dict, settings: dict) -> float | None:
     if not props.get("benefit_max"):
         return None
-    code = sandbox.compile_expression(props["benefit_max"])
-    value = sandbox.run(code, sandbox.namespace({"settings": settings}), evaluate=True)
+    try:
+        value = sandbox.evaluate(props["benefit_max"], {"settings": settings})
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"benefit_max {props['benefit_max']!r}: {exc}") from exc
     return float(value)
 
 

@@ -5,6 +5,7 @@ transaction, and bumps the application's version with an optimistic check: a wri
 that lost a race gets a 409 and its whole transaction rolls back.
 """
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -66,9 +67,28 @@ async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> 
     return functions, ctx
 
 
+async def run_engine(definition: Definition, change, *args):
+    """Run one engine change (start, complete, fire timers, deliver, go back, migrate).
+
+    A process with scripts runs them in worker processes (``app.script_pool``) and waits up to
+    their wall-clock budget: its changes run in a thread so the event loop keeps answering
+    meanwhile. Every other process stays on the loop: its conditions are bounded by the sandbox
+    and a thread hop would cost every completion."""
+    if definition.model.runs_scripts:
+        return await asyncio.to_thread(change, *args)
+    return change(*args)
+
+
+def engine_failure(exc: engine.EngineError, what: str) -> Invalid:
+    """The problem a failed engine change answers: a bound that was hit has its own code."""
+    if isinstance(exc, engine.ScriptLimitError):
+        return Invalid("script_limit_exceeded", f"{what}: BPMN code went beyond its limits: {exc}")
+    return Invalid("engine_error", f"{what}: {exc}")
+
+
 async def start_case(conn: AsyncConnection, definition: Definition, data: dict, app: dict) -> tuple[engine.Case, Context]:
     functions, ctx = await _context(conn, definition, app)
-    return engine.Case.start(definition.model, data, functions), ctx
+    return await run_engine(definition, engine.Case.start, definition.model, data, functions), ctx
 
 
 async def load_case(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[engine.Case, Context]:

@@ -72,7 +72,9 @@ def check(properties: dict[str, str], data: dict, applicant: dict, settings: dic
              **(extra or {})}
     for name, source, message in rules(properties):
         try:
-            holds = sandbox.run(sandbox.compile_expression(source), sandbox.namespace(dict(names)), evaluate=True)
+            holds = sandbox.evaluate(source, names)
+        except sandbox.LimitExceeded as exc:
+            raise Invalid("script_limit_exceeded", f"rule {name!r} went beyond its limits: {exc}", rule=name) from exc
         except sandbox.ExpressionError as exc:
             raise Invalid("data_invalid", f"rule {name!r} could not be checked: {exc}", rule=name) from exc
         if not holds:

@@ -221,9 +221,9 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     case, ctx = await cases.load_case(conn, definition, app)
     try:
-        delivered = case.deliver_message(name, payload)
+        delivered = await cases.run_engine(definition, case.deliver_message, name, payload)
     except engine.EngineError as exc:
-        raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
+        raise cases.engine_failure(exc, "the process could not continue") from exc
     if not delivered:
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     rec = Recorder(principal.name)

@@ -55,7 +55,9 @@ async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body
     new = await definitions.version_of(conn, key, body.to_version)
     case, ctx = await cases.load_case(conn, old, app)
     try:
-        moved = case.migrate_to(new.model, body.task_mapping)
+        # Scripts of either version may run while the case is re-planned.
+        moved = await cases.run_engine(new if new.model.runs_scripts else old, case.migrate_to, new.model,
+                                       body.task_mapping)
     except engine.EngineError as exc:
         return {**result, "can_migrate": False, "reason": str(exc)}
     open_steps = sorted(name for _, name in moved["tasks"].values())

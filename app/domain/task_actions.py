@@ -100,9 +100,9 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
         raise Invalid("invalid_return_target", f"{task['name']} can return to {sorted(targets)} only",
                       targets=sorted(targets))
     try:
-        case.reset_to(targets[body.to])
+        await cases.run_engine(definition, case.reset_to, targets[body.to])
     except engine.EngineError as exc:
-        raise Invalid("engine_error", f"the case could not go back: {exc}") from exc
+        raise cases.engine_failure(exc, "the case could not go back") from exc
     outcome = cases.outcome_of(case, ctx.days)
     rec = Recorder(principal.name)
     await _finish_current(conn, principal, task, {"returned_to": body.to, "reason": body.reason}, rec)
@@ -155,7 +155,9 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
         raise Conflict("not_withdrawable", reason)
     case, ctx = await cases.load_case(conn, definition, app)
     try:
-        case.reset_to(task["engine_task_id"])
+        await cases.run_engine(definition, case.reset_to, task["engine_task_id"])
+    except engine.ScriptLimitError as exc:
+        raise cases.engine_failure(exc, "the step cannot be reopened") from exc
     except engine.EngineError as exc:
         raise Conflict("not_withdrawable", f"the step cannot be reopened: {exc}") from exc
     outcome = cases.outcome_of(case, ctx.days)

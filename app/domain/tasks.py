@@ -241,9 +241,9 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
     if not case.is_ready(task["engine_task_id"]):
         raise Conflict("task_not_open", "the case has moved past this step")
     try:
-        case.complete(task["engine_task_id"], data)
+        await cases.run_engine(definition, case.complete, task["engine_task_id"], data)
     except engine.EngineError as exc:
-        raise Invalid("engine_error", f"the process could not continue: {exc}") from exc
+        raise cases.engine_failure(exc, "the process could not continue") from exc
     outcome = cases.outcome_of(case, ctx.days)
 
     # The guarded update is the race referee: of two reviewers, exactly one matches it.

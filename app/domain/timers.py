@@ -33,7 +33,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     definition = await definitions.by_id(conn, app["definition_id"])
     case, ctx = await cases.load_case(conn, definition, app)
     try:
-        case.fire_due_timers()
+        await cases.run_engine(definition, case.fire_due_timers)
     except engine.EngineError as exc:
         log.error("timer_failed", application_id=app["id"], timer=timer.name, error=str(exc))
         return timer.id
