@@ -62,6 +62,14 @@ def role_level(role: str) -> str | None:
     return None
 
 
+def role_department(role: str) -> str | None:
+    """``county_civil_affairs`` → ``civil_affairs``; None when the role is not level-bound."""
+    match = ROLE_PATTERN.match(role)
+    if match and match["level"] in LEVELS:
+        return match["department"]
+    return None
+
+
 def check_role(role: str) -> None:
     if role not in SPECIAL_ROLES and role_level(role) is None:
         raise Invalid("invalid_role", f"role {role!r} is neither a special role {SPECIAL_ROLES} nor "
