@@ -46,7 +46,7 @@ async def load_demo(settings: Settings) -> list[str]:
         await startup(app)
         async with transaction(db) as conn:
             await divisions.upsert(conn, [divisions.DivisionIn(code=c, name=n, parent_code=p, level=lv)
-                                          for c, n, p, lv in PLACES])
+                                          for c, n, p, lv in PLACES], "demo")
             for username, display, role, code in USERS:
                 try:
                     await accounts.create_user(conn, accounts.UserIn(

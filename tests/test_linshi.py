@@ -50,7 +50,9 @@ async def test_county_decides_above_the_limit_and_a_county_may_raise_it(api: Api
     r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 10000}})
     assert r.status_code == 200, r.text
     r = await api.get("town_b", "/programs/linshi/settings", division_code="340621101")
-    assert r.json()["settings"]["township_limit"] == {"value": 10000, "source": "340621", "range": [0, 100000]}
+    assert r.json()["settings"]["township_limit"] == {"value": 10000, "source": "340621", "range": [0, 100000],
+                                                      "authority": {"level": "county", "direction": "ceiling"},
+                                                      "own": None}
     assert r.json()["settings"]["family_year_cap"]["source"] == "bpmn"
     # A township cannot set its county's values; a county cannot set another county's.
     r = await api.put("town_a", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 1}})

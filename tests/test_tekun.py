@@ -134,7 +134,9 @@ async def test_a_county_may_raise_the_ratio_but_not_lower_it(api: Api):
     assert r.status_code == 422 and r.json()["code"] == "invalid_setting"
     r = await api.put("county", "/programs/tekun/settings?division_code=340621", {"values": {"sample_recheck_ratio": 1}})
     assert r.status_code == 200, r.text
-    assert r.json()["settings"]["sample_recheck_ratio"] == {"value": 1, "source": "340621", "range": [0.3, 1.0]}
+    assert r.json()["settings"]["sample_recheck_ratio"] == {"value": 1, "source": "340621", "range": [0.3, 1.0],
+                                                            "authority": {"level": "county", "direction": "floor"},
+                                                            "own": 1}
     r = await api.put("other_county", "/programs/tekun/settings?division_code=340621", {"values": {"sample_recheck_ratio": 1}})
     assert r.status_code == 403
     case = await _apply(api)

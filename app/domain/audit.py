@@ -89,11 +89,16 @@ async def record_change(conn: AsyncConnection, actor: str, type_: str, subject: 
 
 
 async def changes(conn: AsyncConnection, *, type_prefix: str | None = None, subject: str | None = None,
-                  before_id: int | None = None, limit: int = 100) -> list[dict]:
-    """Authority changes, newest first (pages by ``before_id``); history is never deleted."""
+                  subject_prefixes: list[str] | None = None, before_id: int | None = None,
+                  limit: int = 100) -> list[dict]:
+    """Authority changes, newest first (pages by ``before_id``); history is never deleted.
+    ``subject_prefixes``: any subject starting with one of them (a program's settings at a place)."""
     query = sa.select(events).where(events.c.subject.is_not(None))
     if subject is not None:
         query = query.where(events.c.subject == subject)
+    if subject_prefixes is not None:
+        query = query.where(sa.or_(sa.false(), *(events.c.subject.startswith(p, autoescape=True)
+                                                  for p in subject_prefixes)))
     if type_prefix:
         query = query.where(events.c.type.startswith(type_prefix, autoescape=True))
     if before_id is not None:

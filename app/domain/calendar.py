@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import calendar_years
+from app.domain import audit
 from app.domain.errors import Invalid
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -154,6 +155,13 @@ async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str)
     values = {"source": body.source, "holidays": sorted(d.isoformat() for d in body.holidays),
               "working_days": sorted(d.isoformat() for d in body.working_days), "updated_at": clock.now(),
               "updated_by": actor}
+    # Every deadline counts on these days: a change is in the authority trail with the old year.
+    before = await get_year(conn, year)
+    old = None if before["provisional"] else {k: before[k] for k in ("source", "holidays", "working_days")}
+    new = {k: values[k] for k in ("source", "holidays", "working_days")}
+    if old != new:
+        await audit.record_change(conn, actor, "calendar.set" if old is None else "calendar.changed",
+                                  f"calendar:{year}", old, new)
     updated = await conn.execute(sa.update(calendar_years).where(calendar_years.c.year == year).values(**values))
     if updated.rowcount == 0:
         await conn.execute(sa.insert(calendar_years).values(year=year, **values))

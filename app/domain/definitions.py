@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine, sandbox
-from app.domain import case_effects, eligibility, signers
+from app.domain import audit, case_effects, eligibility, signers
 from app.db.models import process_definitions as defs
 from app.domain.audit import Recorder
 from app.domain.deadlines import parse_time_limit
@@ -206,6 +206,11 @@ async def deploy(conn: AsyncConnection, xml: bytes, deployed_by: str, forms_dir:
         deployed_at=clock.now(), deployed_by=deployed_by, version_tag=version_tag, comment=comment,
         decisions=decision_texts,
     ))
+    # A new version changes what new cases do (and who may set which setting): in the authority trail.
+    await audit.record_change(
+        conn, deployed_by, "definition.deployed", f"definition:{model.key}",
+        {"version": latest.version, "sha256": latest.sha256} if latest else None,
+        {"version": version, "name": model.name, "sha256": digest, "version_tag": version_tag, "comment": comment})
     rec = Recorder(deployed_by)
     # Outbox only: the definition row itself records who deployed it and when.
     rec.publish("definition.deployed", None, {"key": model.key, "version": version, "name": model.name}, None, None)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import divisions
+from app.domain import audit
 from app.domain.errors import Conflict, Invalid
 from app.domain.principal import ADMIN, path_range
 
@@ -62,6 +63,14 @@ def role_level(role: str) -> str | None:
     return None
 
 
+def role_department(role: str) -> str | None:
+    """``county_civil_affairs`` → ``civil_affairs``; None when the role is not level-bound."""
+    match = ROLE_PATTERN.match(role)
+    if match and match["level"] in LEVELS:
+        return match["department"]
+    return None
+
+
 def check_role(role: str) -> None:
     if role not in SPECIAL_ROLES and role_level(role) is None:
         raise Invalid("invalid_role", f"role {role!r} is neither a special role {SPECIAL_ROLES} nor "
@@ -98,8 +107,9 @@ async def ancestors_by_level(conn: AsyncConnection, division: dict) -> dict[str,
     return result
 
 
-async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
-    """Insert or rename places; parents may come earlier in the same batch or already exist."""
+async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> int:
+    """Insert or rename places; parents may come earlier in the same batch or already exist. Each new
+    place and each rename is in the authority trail (a place is where grants and settings attach)."""
     if len({d.code for d in items}) != len(items):
         raise Invalid("duplicate_division_code", "a code appears twice in the batch")
     existing = {
@@ -139,8 +149,14 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn]) -> int:
     for code, row in known.items():
         if code in existing:
             await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(name=row["name"]))
+            if existing[code]["name"] != row["name"]:
+                await audit.record_change(conn, actor, "division.renamed", f"division:{code}",
+                                          {"name": existing[code]["name"]}, {"name": row["name"]}, code)
         else:
             await conn.execute(sa.insert(divisions).values(**row))
+            await audit.record_change(conn, actor, "division.created", f"division:{code}", None,
+                                      {"name": row["name"], "level": row["level"], "parent_code": row["parent_code"]},
+                                      code)
     return len(known)
 
 

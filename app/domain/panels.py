@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import panels
-from app.domain import calendar
+from app.domain import audit, calendar
 from app.domain import divisions as division_service
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
@@ -55,6 +55,12 @@ async def put(conn: AsyncConnection, principal: Principal, division_code: str, y
     if not 2000 <= year <= 2100:
         raise Invalid("invalid_school_year", "school year must be a year such as 2026")
     members = [m.model_dump() for m in body.members]
+    old = (await conn.execute(sa.select(panels.c.members).where(
+        panels.c.division_code == division_code, panels.c.school_year == year))).scalar()
+    if old != members:  # who votes on a case: in the authority trail
+        await audit.record_change(conn, principal.name, "panel.set" if old is None else "panel.changed",
+                                  f"panel:{division_code}/{year}", {"members": old} if old is not None else None,
+                                  {"members": members}, division_code)
     await conn.execute(sa.delete(panels).where(panels.c.division_code == division_code, panels.c.school_year == year))
     await conn.execute(sa.insert(panels).values(division_code=division_code, school_year=year, members=members,
                                                 set_by=principal.name, set_at=clock.now()))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import process_definitions, rollouts
-from app.domain import definitions
+from app.domain import audit, definitions
 from app.domain import divisions as division_service
 from app.domain.errors import Invalid
 
@@ -56,10 +56,20 @@ async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> d
     if body.default_version:
         rows.append({"key": key, "division_code": None, "division_path": None, "version": body.default_version,
                      "set_by": actor, "set_at": now})
+    old = _plan(await get(conn, key))
     await conn.execute(sa.delete(rollouts).where(rollouts.c.key == key))
     if rows:
         await conn.execute(sa.insert(rollouts), rows)
-    return await get(conn, key)
+    result = await get(conn, key)
+    # Which version new cases take, where: a change of behaviour, in the authority trail.
+    if (new := _plan(result)) != old:
+        await audit.record_change(conn, actor, "rollout.changed", f"rollout:{key}", old, new)
+    return result
+
+
+def _plan(rollout: dict) -> dict:
+    return {"default_version": rollout["default_version"],
+            "rules": [{"division_code": r["division_code"], "version": r["version"]} for r in rollout["rules"]]}
 
 
 async def for_new_case(conn: AsyncConnection, key: str, division_path: str) -> definitions.Definition:

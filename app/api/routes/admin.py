@@ -41,7 +41,7 @@ async def list_authority_changes(ctx: Ctx, limit: Limit = 100, type: str | None 
 async def upsert_divisions(ctx: Ctx, body: list[divisions.DivisionIn]) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return {"upserted": await divisions.upsert(conn, body)}
+        return {"upserted": await divisions.upsert(conn, body, me.name)}
 
 
 @router.get("/divisions")

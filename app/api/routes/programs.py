@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Ctx
+from app.api.deps import Ctx, Limit
 from app.domain import definitions, id_numbers, ledger, panels, program_settings
 from app.domain.errors import Invalid
 
@@ -18,10 +18,22 @@ async def get_settings(ctx: Ctx, key: str, division_code: str | None = None) -> 
         return await program_settings.view(conn, await definitions.latest(conn, key), division_code)
 
 
+@router.get("/programs/{key}/settings/history")
+async def settings_history(ctx: Ctx, key: str, division_code: str | None = None, limit: Limit = 100,
+                           before_id: int | None = Query(None, ge=1, le=2**62)) -> list[dict]:
+    """Who changed the values in force at a place (its own and its ancestors'), when, old and new; newest
+    first. Readable by whoever may read the settings."""
+    async with ctx.begin() as (conn, _):
+        return await program_settings.history(conn, await definitions.latest(conn, key), division_code,
+                                              before_id, limit)
+
+
 @router.put("/programs/{key}/settings")
 async def put_settings(ctx: Ctx, key: str, body: program_settings.SettingsIn,
                        division_code: str | None = None) -> dict:
-    """Replace a place's own values (no ``division_code``: the country-wide values); new cases take them."""
+    """Replace a place's own values (no ``division_code``: the country-wide values); new cases take them.
+    Only the program's own department at that place (or an administrator), at a level the setting's
+    ``setting_authority`` allows, and never less strict than a value set above."""
     async with ctx.begin() as (conn, me):
         return await program_settings.put(conn, me, await definitions.latest(conn, key), division_code, body)
 
