@@ -2,7 +2,7 @@
 
 from app.config import Settings
 from app.db.engine import create_engine, transaction
-from app.domain import accounts, applications, divisions, messages, tasks
+from app.domain import accounts, applications, divisions, notices, objections, tasks
 from app.domain.errors import Conflict
 from app.domain.id_numbers import check_character
 from app.domain.principal import Principal
@@ -82,9 +82,10 @@ async def load_demo(settings: Settings) -> list[str]:
                 except Conflict:
                     continue
                 await _advance(conn, reviewer, created["id"], steps)
-                if ref == "DEMO-4":
-                    await messages.deliver(conn, reviewer, messages.MessageIn(
-                        name="objection", application_id=created["id"], payload={"reason": "村民反映其家庭有经营性收入"}))
+                if ref == "DEMO-4":  # a villager objects on the public form, as citizens do
+                    (entry,) = await notices.entries_of_application(conn, created["id"])
+                    await objections.submit(conn, entry["notice_id"], objections.ObjectionIn(
+                        entry_id=entry["entry_id"], reason="村民反映其家庭有经营性收入"))
         lines += [
             "demo users (password: %s):" % DEMO_PASSWORD,
             *[f"  {u:<10} {d}" for u, d, _, _ in USERS],

@@ -215,7 +215,8 @@ async def entries_of_application(conn: AsyncConnection, application_id: str) -> 
     """The notices a case was posted on, with its entry there (number, status, period)."""
     rows = await conn.execute(
         sa.select(notices.c.id.label("notice_id"), notices.c.title, notices.c.round, notices.c.starts_at,
-                  notices.c.ends_at, notice_entries.c.number, notice_entries.c.status)
+                  notices.c.ends_at, notice_entries.c.id.label("entry_id"), notice_entries.c.number,
+                  notice_entries.c.status)
         .join(notices, notices.c.id == notice_entries.c.notice_id)
         .where(notice_entries.c.application_id == application_id).order_by(notices.c.starts_at, notices.c.id))
     return [dict(r) for r in rows.mappings()]
