@@ -33,7 +33,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from app.main import create_app
 
     typer.echo(f"AidFlow API on http://{host}:{port}/api/v1  (OpenAPI docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(run_worker=not no_worker), host=host, port=port, log_config=None)
+    trusted = get_settings().trusted_proxy_list
+    # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
+    uvicorn.run(create_app(run_worker=not no_worker), host=host, port=port, log_config=None,
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 @cli.command()

@@ -1,10 +1,11 @@
 """Settings from the environment (prefix ``AIDFLOW_``), validated once at start-up."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     # After a secret rotation the previous secret also signs for this long.
     webhook_secret_overlap_seconds: float = 86400.0
     webhook_batch_size: int = 50
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # networks). Empty: none, the direct peer is the client (rate limits key on it).
+    trusted_proxies: str = ""
     # The service's own public address, so subscriptions cannot point back at it.
     public_base_url: str | None = None
     log_json: bool = True
@@ -54,6 +58,18 @@ class Settings(BaseSettings):
         if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
             raise ValueError("AIDFLOW_SECRET_KEY must be set to 32+ random characters in production")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_only(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # a typo stops the start, not the rate limit
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def is_sqlite(self) -> bool:

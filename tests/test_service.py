@@ -119,3 +119,48 @@ def test_hostile_xml_is_not_expanded():
         tree = etree.fromstring(xml.encode(), parser=engine._safe_xml_parser())
         text = "".join(tree.itertext())
         assert "[project]" not in text and "aaaaaaaaaa" not in text
+
+
+def _serve(tmp_path, name: str, **env_extra) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / name}", "AIDFLOW_LOG_JSON": "false",
+           "AIDFLOW_ENV": "test", **env_extra}
+    assert subprocess.run(command("aidflow", "migrate"), env=env, capture_output=True, timeout=120).returncode == 0
+    port = _free_port()
+    server = subprocess.Popen(command("aidflow", "serve", "--port", str(port), "--no-worker"), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError("aidflow serve did not start")
+
+
+def _objection_answers(base: str) -> list[int]:
+    """Three objections to a notice that does not exist, each claiming another client address."""
+    return [httpx.post(f"{base}/api/v1/public/notices/none/objections", json={"entry_id": "x", "reason": "理由写满五个字"},
+                       headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(3)]
+
+
+def test_forwarded_addresses_count_only_from_trusted_proxies(tmp_path):
+    # A loopback peer is not a proxy unless AIDFLOW_TRUSTED_PROXIES says so: its forged
+    # X-Forwarded-For cannot buy it a fresh objection allowance per request.
+    server, base = _serve(tmp_path, "untrusted.db", AIDFLOW_OBJECTION_RATE_LIMIT="2/minute")
+    try:
+        assert _objection_answers(base) == [404, 404, 429]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    server, base = _serve(tmp_path, "trusted.db", AIDFLOW_OBJECTION_RATE_LIMIT="2/minute",
+                          AIDFLOW_TRUSTED_PROXIES="127.0.0.1/32, ::1")
+    try:
+        assert _objection_answers(base) == [404, 404, 404]  # three clients behind a proxy we run
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    bad = subprocess.run(command("aidflow", "serve", "--port", str(_free_port())), capture_output=True, text=True,
+                         env={**os.environ, "AIDFLOW_TRUSTED_PROXIES": "127.0.0.300"}, timeout=60)
+    assert bad.returncode != 0 and "trusted_proxies" in bad.stdout + bad.stderr
