@@ -539,9 +539,17 @@ class Case:
         (open steps, timers, waits) and the step opens again."""
         self._task(engine_task_id)
         try:
-            self._wf.reset_from_task_id(uuid.UUID(engine_task_id))
+            dropped = self._wf.reset_from_task_id(uuid.UUID(engine_task_id))
         except SpiffWorkflowException as exc:
             raise _failure(exc) from exc
+        # SpiffWorkflow drops the tasks from the tree but its event manager still holds the
+        # waiting catchers among them (a notice's timer, an objection boundary): the next timer
+        # refresh would meet a task without a parent. Forget them with the branch.
+        for dropped_task in dropped:
+            self._wf.event_manager.remove_task(dropped_task)
+        live = set(self._wf.tasks).union(*(set(sp.tasks) for sp in self._wf.subprocesses.values()))
+        for waiting_id in [tid for tid in self._wf.event_manager.tasks if tid not in live]:
+            self._wf.event_manager.tasks.pop(waiting_id, None)
         self._run()
 
     def cancel(self) -> None:

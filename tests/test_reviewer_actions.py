@@ -327,3 +327,22 @@ async def test_every_action_reaches_the_event_stream_without_private_text(office
         await db.dispose()
     text = json.dumps(payloads, ensure_ascii=False)
     assert "task.returned" in text and "慢性病" not in text and "材料需复核" not in text  # they stay in the audit trail
+
+
+async def test_withdrawing_the_review_while_its_notice_runs_withdraws_the_notice(office: Api):
+    """撤回 of the township review while the case waits in its 7-day notice: the notice entry is
+    withdrawn and the review opens again for its author; it never ends in a 500."""
+    case = await office.apply()
+    await office.to_notice(case["id"])
+    [review] = [t for t in (await office.get("town_a", "/tasks", scope="done")).json()["items"]
+                if t["name"] == "initial_review"]
+    assert await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'listed'") == 1
+    r = await office.post("town_a", f"/tasks/{review['id']}/withdraw")
+    assert r.status_code == 200, r.text
+    [reopened] = r.json()["next_tasks"]
+    assert reopened["name"] == "initial_review" and reopened["assignee"] == "town_a"
+    assert await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'listed'") == 0
+    assert await office.count("timers", f"application_id = '{case['id']}' AND cancelled = false AND fired_at IS NULL") == 0
+    await office.advance(days=8)
+    await office.run_timers()
+    assert (await office.open_task(case["id"]))["name"] == "initial_review"
