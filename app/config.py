@@ -9,7 +9,6 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSECURE_DEV_SECRET = "aidflow-development-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -18,7 +17,9 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     # Unset means the embedded SQLite file next to the project.
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'aidflow.db'}"
-    secret_key: str = INSECURE_DEV_SECRET
+    # Signs tokens and CSRF tokens. Unset outside production: the installation generates its own
+    # and keeps it in the database (installation_secrets), so every process agrees.
+    secret_key: str | None = None
     token_ttl_seconds: int = 8 * 3600
     # Web UI sessions end after this long without a request (and token_ttl_seconds after login).
     ui_idle_seconds: int = 2 * 3600
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":
         # Fail fast: a production service signing tokens with a published key is worse than none.
-        if self.env == "production" and (self.secret_key == INSECURE_DEV_SECRET or len(self.secret_key) < 32):
+        if self.env == "production" and len(self.secret_key or "") < 32:
             raise ValueError("AIDFLOW_SECRET_KEY must be set to 32+ random characters in production")
         return self
 

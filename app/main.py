@@ -15,7 +15,7 @@ from app.api.routes import (admin, applications, auth, calendar, definitions, me
 from app import web
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
-from app.domain import accounts, service_clock
+from app.domain import accounts, installation, service_clock
 from app.domain import calendar as calendar_service
 from app.domain import rescheduling
 from app.domain.deliveries import Policy
@@ -32,6 +32,8 @@ async def startup(app: FastAPI) -> None:
             await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
         except sa.exc.DBAPIError:
             raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
+    if not settings.secret_key:  # unset outside production: the installation's own, never a constant
+        settings.secret_key = await installation.signing_secret(app.state.db)
     async with transaction(app.state.db) as conn:
         # First: what start-up records (deployments and their events) is stamped on this database's clock.
         await service_clock.load(conn)

@@ -415,6 +415,16 @@ class CalendarYear(SQLModel, table=True):
     updated_by: str = Field(max_length=100)
 
 
+class InstallationSecret(SQLModel, table=True):
+    """Secrets an installation generated for itself (``signing``: tokens and CSRF when
+    AIDFLOW_SECRET_KEY is unset), shared by every process of it; never a constant in code."""
+
+    __tablename__ = "installation_secrets"
+    name: str = Field(primary_key=True, max_length=50)
+    value: str = Field(max_length=200)
+    created_at: datetime = _ts()
+
+
 class ServiceClock(SQLModel, table=True):
     """The test-mode clock offset shared by every process (one row, id 1)."""
 
@@ -569,6 +579,7 @@ idempotency_keys = IdempotencyKey.__table__
 events = Event.__table__
 outbox = OutboxMessage.__table__
 service_clock = ServiceClock.__table__
+installation_secrets = InstallationSecret.__table__
 calendar_years = CalendarYear.__table__
 rollouts = Rollout.__table__
 notices = Notice.__table__
