@@ -147,3 +147,20 @@ async def test_an_unexpected_failure_is_a_problem_with_an_error_id_in_the_log(ap
     finally:
         await rename_table("notices_gone", "notices")
         await client.aclose()
+
+
+async def test_a_request_after_the_database_killed_our_connections_succeeds_at_once(api: Api):
+    if not api.database_url.startswith("postgresql"):
+        pytest.skip("connections are ended by the PostgreSQL server")
+    assert (await api.client.get("/api/v1/public/notices", params={"division_code": "34"})).status_code == 200
+    db = create_engine(api.database_url)
+    try:
+        async with db.begin() as conn:
+            killed = (await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar_one()
+    finally:
+        await db.dispose()
+    assert killed >= 1  # the service's pooled connection
+    r = await api.client.get("/api/v1/public/notices", params={"division_code": "34"})
+    assert r.status_code == 200, r.text
