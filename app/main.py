@@ -10,6 +10,7 @@ from prometheus_client import make_asgi_app
 
 from app.api import problems
 from app.api.body_limit import BodyLimit
+from app.api.input_guard import InputGuard
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
                             supervision, tasks, webhooks)
 from app import web
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     web.install(app)  # the reviewer UI under /ui, after problems.install: it wraps the problem handler
 
+    app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.mount("/metrics", make_asgi_app())
 

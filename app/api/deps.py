@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -67,6 +67,13 @@ def _context(request: Request, token: Annotated[str | None, Depends(_bearer)],
 Ctx = Annotated[RequestContext, Depends(_context)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
+# Integers a caller names go into INTEGER columns (PostgreSQL int4; SQLite refuses beyond int64):
+# bounded here so 2**40 is a 422 and never a database error.
+MAX_INT32 = 2**31 - 1
+VersionNo = Annotated[int, Path(ge=1, le=MAX_INT32)]
+VersionQuery = Annotated[int, Query(ge=1, le=MAX_INT32)]
+RowId = Annotated[int, Path(ge=1, le=MAX_INT32)]
+SchoolYear = Annotated[int, Path(ge=1900, le=2200)]
 
 
 def require_admin(principal: Principal) -> None:

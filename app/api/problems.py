@@ -1,6 +1,9 @@
 """Every error leaves as RFC 9457 ``application/problem+json`` with a stable ``code``."""
 
+import uuid
 from http import HTTPStatus
+
+import structlog
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -11,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.domain.errors import DomainError
 
 PROBLEM_BASE = "https://aidflow.dev/problems/"
+
+log = structlog.get_logger(__name__)
 
 
 def problem(status: int, code: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -38,3 +43,16 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
         return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        return problem(500, "internal_error", "the service failed; quote the error_id when reporting it",
+                       error_id=log_internal_error(request, exc))
+
+
+def log_internal_error(request: Request, exc: Exception) -> str:
+    """Log an unexpected failure with its traceback under a fresh id the caller is shown."""
+    error_id = uuid.uuid4().hex[:16]
+    log.error("internal_error", error_id=error_id, method=request.method, path=request.url.path,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    return error_id

@@ -27,8 +27,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    # No pre-ping: it costs a round trip per checkout; dead connections surface as errors and are replaced.
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # Pre-ping: a connection the server ended (restart, failover, pg_terminate_backend) is replaced
+    # at checkout instead of failing the request that drew it; one cheap round trip per checkout.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -17,8 +17,8 @@ class MigrationFilter(BaseModel):
 
 
 class MigrationIn(BaseModel):
-    from_version: int = Field(ge=1)
-    to_version: int = Field(ge=1)
+    from_version: int = Field(ge=1, le=2**31 - 1)
+    to_version: int = Field(ge=1, le=2**31 - 1)
     task_mapping: dict[str, str] = Field(default_factory=dict)
     application_ids: list[str] | None = Field(default=None, max_length=10_000)
     filter: MigrationFilter | None = None

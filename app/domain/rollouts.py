@@ -16,12 +16,12 @@ from app.domain.errors import Invalid
 
 class RolloutRule(BaseModel):
     division_code: str = Field(min_length=1, max_length=32)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class RolloutIn(BaseModel):
     # Version for every place no rule names; None: always the newest version.
-    default_version: int | None = Field(default=None, ge=1)
+    default_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     rules: list[RolloutRule] = Field(default_factory=list, max_length=500)
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.problems import log_internal_error
 from app.domain.errors import DomainError
 from app.web import labels
 from app.web.context import LoginRequired, login_redirect
@@ -47,3 +48,13 @@ def install(app: FastAPI) -> None:
             return await http_handler(request, exc)
         message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, "请求无法完成。")
         return page(request, "error.html", exc.status_code, message=message)
+
+    api_internal = app.exception_handlers[Exception]
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        if not request.url.path.startswith("/ui/"):
+            return await api_internal(request, exc)
+        error_id = log_internal_error(request, exc)
+        return page(request, "error.html", 500, message="系统内部错误，请稍后再试；如需报告，请提供错误编号。",
+                    error_id=error_id)

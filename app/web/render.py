@@ -39,7 +39,10 @@ def yuan(value) -> str:
     """1234.5 → 1,234.50元."""
     if value is None or value == "":
         return ""
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    try:  # a value stored before application forms were validated may be anything: show it, never fail
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except ArithmeticError:
+        return str(value)
     return f"{amount:,}元"
 
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, UploadFile
 
-from app.api.deps import Ctx, require_admin
+from app.api.deps import Ctx, VersionNo, VersionQuery, require_admin
 from app.db.engine import transaction
 from app.domain import definitions, diagrams, migrations, rollouts
 from app.domain.errors import Invalid, TooLarge
@@ -44,13 +44,13 @@ async def list_versions(ctx: Ctx, key: str) -> list[dict]:
 
 
 @router.get("/{key}/versions/{version}/xml", response_class=Response)
-async def version_xml(ctx: Ctx, key: str, version: int) -> Response:
+async def version_xml(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         return Response(await definitions.xml_of(conn, key, version), media_type="application/xml")
 
 
 @router.get("/{key}/diff")
-async def diff(ctx: Ctx, key: str, from_version: int, to_version: int) -> dict:
+async def diff(ctx: Ctx, key: str, from_version: VersionQuery, to_version: VersionQuery) -> dict:
     """Steps added, removed or changed between two versions."""
     async with ctx.begin() as (conn, _):
         return await definitions.diff(conn, key, from_version, to_version)
@@ -90,7 +90,7 @@ async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
 
 
 @router.get("/{key}/versions/{version}/diagram.svg", response_class=Response)
-async def diagram(ctx: Ctx, key: str, version: int) -> Response:
+async def diagram(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         xml = await definitions.xml_of(conn, key, version)
     return Response(diagrams.render(xml), media_type="image/svg+xml")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Ctx, Limit
+from app.api.deps import Ctx, Limit, SchoolYear
 from app.domain import definitions, id_numbers, ledger, panels, program_settings
 from app.domain.errors import Invalid
 
@@ -48,13 +48,13 @@ async def benefits_of_person(ctx: Ctx, id_number: Annotated[str, Query(min_lengt
 
 
 @router.put("/panels/{division_code}/{school_year}")
-async def put_panel(ctx: Ctx, division_code: str, school_year: int, body: panels.PanelIn) -> dict:
+async def put_panel(ctx: Ctx, division_code: str, school_year: SchoolYear, body: panels.PanelIn) -> dict:
     """Register an institution's review panel for a school year (at least five: head, staff, parents)."""
     async with ctx.begin() as (conn, me):
         return await panels.put(conn, me, division_code, school_year, body)
 
 
 @router.get("/panels/{division_code}/{school_year}")
-async def get_panel(ctx: Ctx, division_code: str, school_year: int) -> dict:
+async def get_panel(ctx: Ctx, division_code: str, school_year: SchoolYear) -> dict:
     async with ctx.begin() as (conn, me):
         return await panels.read(conn, me, division_code, school_year)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from app.api.deps import VersionNo
 from app.domain import accounts, calendar, definitions, diagrams, divisions, rescheduling, rollouts
 from app.domain.errors import DomainError, Invalid
 from app.web import labels
@@ -102,7 +103,7 @@ async def put_rollout(ctx: WebCtx, key: str):
 
 
 @router.get("/processes/{key}/versions/{version}/diagram.svg")
-async def diagram(ctx: WebCtx, key: str, version: int):
+async def diagram(ctx: WebCtx, key: str, version: VersionNo):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         xml = await definitions.xml_of(conn, key, version)

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
+from app.api.deps import Offset, RowId
 from app.domain import applications, definitions, divisions, saved_views, tasks
 from app.domain.errors import DomainError
 from app.web import capabilities, labels, schema_form
@@ -63,7 +64,7 @@ async def _bulk_groups(conn, me) -> list[dict]:
 
 
 @router.get("/")
-async def inbox(ctx: WebCtx, offset: int = 0):
+async def inbox(ctx: WebCtx, offset: Offset = 0):
     filters = _filters(ctx.request.query_params)
     offset = max(0, min(offset, 100_000))
     async with ctx.begin() as (conn, me):
@@ -130,7 +131,7 @@ async def save_view(ctx: WebCtx):
 
 
 @router.post("/views/{view_id}/delete")
-async def delete_view(ctx: WebCtx, view_id: int):
+async def delete_view(ctx: WebCtx, view_id: RowId):
     await ctx.form()
     async with ctx.begin() as (conn, me):
         await saved_views.delete(conn, me.name, view_id)
