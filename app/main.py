@@ -53,6 +53,8 @@ async def startup(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    if settings.env == "test":
+        accounts.hash_cheaply_for_tests()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import jwt
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +19,13 @@ from app.domain.errors import Conflict, DomainError, Invalid, Unauthorized
 from app.domain.principal import ADMIN, GrantScope, Principal
 
 _hasher = PasswordHasher()
+
+
+def hash_cheaply_for_tests() -> None:
+    """AIDFLOW_ENV=test only: argon2's cheapest parameters, so a suite that creates hundreds of users
+    spends its time on what it tests. A hash carries its parameters; verifying is unchanged."""
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
 # Verifying against this keeps unknown usernames as slow as wrong passwords (no user enumeration).
 _DUMMY_HASH = _hasher.hash("aidflow-dummy-password")
 JWT_ALGORITHM = "HS256"
