@@ -195,8 +195,10 @@ async def test_runaway_code_fails_the_step_and_the_service_keeps_answering(api: 
         assert r.json()["code"] == "script_limit_exceeded", (name, r.json())
         assert elapsed < script_pool.WALL_SECONDS + 3, (name, elapsed)
         # The event loop never waited on the attack (before: 1 s to forever). Generous for a busy CI
-        # machine: the first answer may share the loop with the completion's own ordinary work.
-        assert latencies and statistics.median(latencies) < 0.05 and max(latencies) < 0.25, (name, latencies)
+        # machine: the first answer shares the loop with the completion's own work (and a worker's
+        # start), so it gets 1 s; every later one 0.25 s.
+        assert latencies and statistics.median(latencies) < 0.05, (name, latencies)
+        assert latencies[0] < 1.0 and max(latencies[1:], default=0) < 0.25, (name, latencies)
         # Nothing changed: the step is still open, the case where it was.
         after = await api.application(case["id"])
         assert after == before and [t["id"] for t in after["open_tasks"]] == [task["id"]], name
@@ -294,7 +296,8 @@ def test_a_live_server_stays_responsive_small_and_stoppable_under_attack(tmp_pat
                    for _, status, code, took in answers), answers
         print(f"health during attacks: {len(latencies)} answers, median {statistics.median(latencies) * 1000:.1f} ms, "
               f"max {max(latencies) * 1000:.1f} ms; attacks {answers}; server peak RSS {_peak_rss_mb(server.pid):.0f} MB")
-        assert statistics.median(latencies) < 0.05 and max(latencies) < 0.25, latencies
+        assert statistics.median(latencies) < 0.05, latencies
+        assert latencies[0] < 1.0 and max(latencies[1:], default=0) < 0.25, latencies
         # The memory bombs went nowhere near the service's own process (they took 1.8 GB before).
         assert _peak_rss_mb(server.pid) < 400, _peak_rss_mb(server.pid)
 
