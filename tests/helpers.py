@@ -1,11 +1,13 @@
 """A thin client for the REST contract, so tests read like the procedure."""
 
 import itertools
+from datetime import datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
 
 from app.db.engine import create_engine
+from app.domain.calendar import SHANGHAI
 from app.domain.id_numbers import check_character
 
 PASSWORD = "reviewer-password-1"
@@ -127,6 +129,13 @@ class Api:
                 return (await conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))).scalar_one()
         finally:
             await db.dispose()
+
+    async def today(self, days: int = 0) -> str:
+        """Today on the service clock, in Shanghai, plus ``days`` (the date a reviewer would type)."""
+        r = await self.get("admin", "/admin/clock")
+        assert r.status_code == 200, r.text
+        now = datetime.fromisoformat(r.json()["now"]).astimezone(SHANGHAI)
+        return (now.date() + timedelta(days=days)).isoformat()
 
     async def set_clock(self, iso: str) -> None:
         r = await self.post("admin", "/admin/clock", {"to": iso})

@@ -89,7 +89,7 @@ async def test_objection_upheld_leads_to_refusal(api: Api):
                    "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "upheld",
                                            "reply": "家庭拥有机动车辆，异议成立"}]})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
-    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "post"})
+    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "post"})
     assert done["application"]["status"] == "refused"
 
 
@@ -103,11 +103,17 @@ async def test_refusal_at_initial_review(api: Api):
     await api.complete("town_a", review["id"], {"decision": "refuse", "reason": "收入超过低保标准"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     assert notice["due_at"] is not None
-    for bad in ({"delivered_on": "2026-11-30", "method": "pigeon"}, {"delivered_on": "30/11/2026", "method": "post"},
+    for bad in ({"delivered_on": await api.today(), "method": "pigeon"}, {"delivered_on": "30/11/2026", "method": "post"},
                 {"method": "post"}):
         r = await api.post("town_a", f"/tasks/{notice['id']}/complete", {"data": bad})
         assert r.status_code == 422, bad
-    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-30", "method": "in_person"})
+    # A delivery is recorded after it happened: tomorrow's date is refused, with nothing changed.
+    r = await api.post("town_a", f"/tasks/{notice['id']}/complete",
+                       {"data": {"delivered_on": await api.today(days=1), "method": "in_person"}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid"
+    assert [(e["field"], e["rule"]) for e in r.json()["errors"]] == [("delivered_on", "x-not-after-today")]
+    assert (await api.open_task(case["id"], "deliver_refusal_notice"))["id"] == notice["id"]
+    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "in_person"})
     assert done["application"]["status"] == "refused"
 
 
@@ -119,7 +125,7 @@ async def test_refusal_at_county(api: Api):
     await api.step("county", case["id"], "county_confirm", {"decision": "refuse", "reason": "抽查发现隐瞒收入"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     assert notice["division_code"] == "340621100"  # the township delivers the county's refusal
-    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-12-01", "method": "electronic"})
+    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "electronic"})
     assert done["application"]["status"] == "refused"
     # A refused person may apply again.
     again = await api.apply(applicant=(await api.application(case["id"]))["applicant"])

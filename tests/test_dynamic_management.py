@@ -122,7 +122,7 @@ async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api:
     assert (await api.application(case["id"]))["status"] == "approved"  # until the county decides
     await api.step("county", termination["id"], "county_decide", {"decision": "terminate", "reason": "家庭财产超过规定"})
     done = await api.step("town_a", termination["id"], "deliver_termination_notice",
-                          {"delivered_on": "2027-06-10", "method": "in_person"})
+                          {"delivered_on": await api.today(), "method": "in_person"})
     assert done["application"]["status"] == "approved"  # the termination was decided
     assert (await api.application(case["id"]))["status"] == "terminated"
     [enrolment] = await _ledger(api, case["id"])
@@ -161,7 +161,7 @@ async def test_tekun_termination(api: Api):
     await api.run_timers()
     await api.step("county", termination["id"], "county_decide", {"decision": "terminate", "reason": "本人死亡"})
     await api.step("town_a", termination["id"], "deliver_termination_notice",
-                   {"delivered_on": "2026-12-10", "method": "post"})
+                   {"delivered_on": await api.today(), "method": "post"})
     assert (await api.application(case["id"]))["status"] == "terminated"
     assert (await _ledger(api, case["id"]))[0]["ends_on"] == "2026-12-31"
 

@@ -101,7 +101,7 @@ async def test_the_cap_is_checked_again_when_approving(api: Api):
 async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Api):
     unconfigured = await _apply(api, relief_type="emergency")
     task = await api.open_task(unconfigured["id"], "emergency_payment")
-    payment = {"amount": 3000, "paid_on": "2026-11-23", "method": "cash", "hardship": "火灾致房屋损毁"}
+    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁"}
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": payment})
     assert r.status_code == 422 and r.json()["code"] == "limit_not_configured"
 

@@ -103,7 +103,7 @@ async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
     assert notice["role"] == "township_education"
     refusal = [e for e in await edu.events(case["id"], "task.completed") if e["task"] == "finance_review"]
     assert refusal[0]["actor"] == "finance" and refusal[0]["data"]["finance_reason"] == "任教年限与档案记载不符"
-    done = await edu.complete("edu_town", notice["id"], {"delivered_on": "2026-11-25", "method": "in_person"})
+    done = await edu.complete("edu_town", notice["id"], {"delivered_on": await edu.today(), "method": "in_person"})
     assert done["application"]["status"] == "refused"
 
 

@@ -132,11 +132,17 @@ async def test_objection_reopens_the_case_and_the_objector_follows_the_outcome(a
     assert r.status_code == 422 and r.json()["code"] == "objection_outcomes_missing"
     assert r.json()["missing"] == [second["number"]]
     r = await api.post("town_a2", f"/tasks/{task['id']}/complete", {"data": {**APPROVE, "objection_outcomes": [
-        *outcomes, {"objection_number": "YY0", "outcome": "upheld", "reply": "x"}]}})
+        *outcomes, {"objection_number": "YY0", "outcome": "dismissed", "reply": "x"}]}})
     assert r.status_code == 422 and r.json()["code"] == "objection_outcome_invalid"
     assert await api.count("objections", "status = 'answered'") == 0
     outcomes.append({"objection_number": second["number"], "outcome": "upheld", "reply": "子女收入已计入家庭收入。"})
-    await api.complete("town_a2", task["id"], {**APPROVE, "objection_outcomes": outcomes})
+    # "异议成立" with "异议不成立，维持拟批准" contradicts itself: refused, nothing answered.
+    r = await api.post("town_a2", f"/tasks/{task['id']}/complete", {"data": {**APPROVE, "objection_outcomes": outcomes}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid"
+    assert [(e["field"], e["rule"]) for e in r.json()["errors"]] == [("decision", "x-decision-by-objections")]
+    assert await api.count("objections", "status = 'answered'") == 0
+    await api.complete("town_a2", task["id"], {"decision": "refuse", "reason": "子女收入已计入家庭收入，超过标准。",
+                                               "objection_outcomes": outcomes})
 
     seen = (await _public(api, f"/objections/{second['number']}", params={"code": second["check_code"]})).json()
     assert seen["status"] == "answered" and seen["outcome"] == "upheld" and seen["reply"] == "子女收入已计入家庭收入。"

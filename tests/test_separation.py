@@ -82,9 +82,9 @@ async def test_staff_relative_is_recorded_kept_away_and_visited(api: Api):
     assert await api.run_timers() == 1
     visit = await api.open_task(case["id"], "county_home_visit")
     assert visit["role"] == "county_civil_affairs"
-    r = await api.post("county", f"/tasks/{visit['id']}/complete", {"data": {"visited_on": "2026-12-01"}})
+    r = await api.post("county", f"/tasks/{visit['id']}/complete", {"data": {"visited_on": await api.today()}})
     await _problem(r, 422, "form_invalid")
-    await api.complete("county", visit["id"], {"visited_on": "2026-12-01", "visitors": ["王芳", "刘强"],
+    await api.complete("county", visit["id"], {"visited_on": await api.today(), "visitors": ["王芳", "刘强"],
                                                "findings": "家庭实际生活困难，与申报一致"})
     done = await api.step("county", case["id"], "county_confirm", {**APPROVE, "monthly_amount": 600, "dibao_class": "A"})
     assert done["application"]["status"] == "approved"

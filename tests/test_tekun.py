@@ -34,7 +34,7 @@ async def _county(api: Api, case_id: str) -> dict:
     """County stage: the sample re-check when drawn, then confirmation."""
     task = await api.open_task(case_id)
     if task["name"] == "county_sample_recheck":
-        await api.complete("county", task["id"], VISIT)
+        await api.complete("county", task["id"], {**VISIT, "visited_on": await api.today()})
         task = await api.open_task(case_id, "county_confirm")
     assert task["name"] == "county_confirm" and task["division_code"] == "340621"
     return await api.complete("county", task["id"], CONFIRM)
@@ -49,7 +49,7 @@ async def test_appraisal_notice_sample_recheck_and_support_from_next_month(api: 
     await api.complete("town_a", review["id"], {**REVIEW, "democratic_appraisal": True})
     # The township may hold a democratic appraisal before the notice.
     await api.step("town_a", case["id"], "democratic_appraisal",
-                   {"held_on": "2026-11-05", "participants": 23, "appraisal_result": "agree"})
+                   {"held_on": await api.today(), "participants": 23, "appraisal_result": "agree"})
     assert await api.count("notice_entries", f"application_id = '{case['id']}' AND status = 'listed'") == 1
     assert await _notice_ends(api) == 1
 
@@ -96,7 +96,7 @@ async def test_refusal_is_delivered_in_writing_within_three_working_days(api: Ap
                                              "reason": "有法定赡养人且具备赡养能力"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     assert notice["due_at"] == "2026-11-30T15:59:59Z"  # Wed → Mon: 3 working days
-    done = await api.complete("town_a", notice["id"], {"delivered_on": "2026-11-05", "method": "in_person"})
+    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "in_person"})
     assert done["application"]["status"] == "refused"
     assert (await api.get("county", f"/applications/{case['id']}/benefits")).json() == []
 
@@ -180,7 +180,7 @@ async def test_bad_inputs_are_refused(api: Api):
     await _notice_ends(api)
     task = await api.open_task(case["id"])
     if task["name"] == "county_sample_recheck":
-        await api.complete("county", task["id"], VISIT)
+        await api.complete("county", task["id"], {**VISIT, "visited_on": await api.today()})
         task = await api.open_task(case["id"], "county_confirm")
     for amount in (-5, 0, 10**9):
         r = await api.post("county", f"/tasks/{task['id']}/complete", {"data": {**CONFIRM, "monthly_amount": amount}})

@@ -1,11 +1,13 @@
 """Step forms from JSON Schema (app/web/schema_form.py) against the forms the programs ship."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from starlette.datastructures import FormData
 
 from app.config import PROJECT_ROOT
+from app.domain import calendar
 from app.web import schema_form
 
 FORMS = sorted((PROJECT_ROOT / "processes" / "forms").glob("*.json"))
@@ -59,6 +61,8 @@ def test_lists_and_rows():
     assert schema_form.explain(visit, {**data, "visitors": ["王芳"]}) == {"visitors": "至少填写2项"}
     assert schema_form.explain(visit, {**data, "visited_on": "2026-13-40"}) == {
         "visited_on": "格式不正确（日期如 2026-10-08）"}
+    tomorrow = (calendar.today() + timedelta(days=1)).isoformat()
+    assert schema_form.explain(visit, {**data, "visited_on": tomorrow}) == {"visited_on": "不能晚于今天（已办理事项的日期）"}
     panel = _form("panel_review.json")
     form = FormData([("votes.count", "3"), ("votes.0.member", "园长"), ("votes.0.vote", "agree"),
                      ("votes.1.member", ""), ("votes.2.member", "家长代表"), ("held_on", "2026-09-20")])
@@ -68,3 +72,25 @@ def test_lists_and_rows():
     assert schema_form.explain(panel, data) == {"votes.1.vote": "请填写表决"}
     review = _form("review.json")
     assert [f.name for f in schema_form.bulk_fields(review)] == ["decision", "opinion", "reason"]
+
+
+def test_the_date_of_something_done_is_never_in_the_future_on_any_shipped_form():
+    """A visit, an appraisal, a delivery or a payment is recorded after it happened."""
+    done_dates = [(path.stem, name) for path in FORMS
+                  for name, prop in json.loads(path.read_text()).get("properties", {}).items()
+                  if prop.get("format") == "date" and name.endswith("_on")]
+    assert len(done_dates) >= 9
+    missing = [(form, name) for form, name in done_dates
+               if _form(f"{form}.json")["properties"][name].get("x-not-after-today") is not True]
+    assert missing == []
+
+
+def test_an_upheld_objection_contradicts_keeping_the_approval():
+    form = _form("reinvestigation.json")
+    upheld = [{"objection_number": "YY1", "outcome": "upheld", "reply": "属实"}]
+    dismissed = [{"objection_number": "YY1", "outcome": "dismissed", "reply": "不属实"}]
+    assert schema_form.explain(form, {"decision": "approve", "objection_outcomes": upheld}) == {
+        "decision": "与异议处理结果不一致（有异议成立时应不予批准，异议均不成立时应维持拟批准）"}
+    assert "decision" in schema_form.explain(form, {"decision": "refuse", "reason": "x", "objection_outcomes": dismissed})
+    assert schema_form.explain(form, {"decision": "refuse", "reason": "x", "objection_outcomes": upheld + dismissed}) == {}
+    assert schema_form.explain(form, {"decision": "approve", "objection_outcomes": dismissed}) == {}

@@ -42,7 +42,7 @@ async def _apply(api: Api, child: str | None = None, expect: int = 201) -> dict:
 
 
 async def _approve(api: Api, case_id: str) -> None:
-    await api.step("panel_clerk", case_id, "panel_review", {"votes": _votes(5, 1), "held_on": "2027-09-10"})
+    await api.step("panel_clerk", case_id, "panel_review", {"votes": _votes(5, 1), "held_on": await api.today()})
     await api.advance(days=10)
     assert await api.run_timers() == 1
     await api.step("head", case_id, "head_sign", APPROVE)
@@ -67,7 +67,7 @@ async def test_panel_majority_notice_head_county_and_a_payment_each_term(kg: Api
     assert case["settings"]["max_terms"] == 6 and case["settings"]["amount_per_year"] == 1000
     task = await kg.open_task(case["id"], "panel_review")
     assert task["division_code"] == KINDERGARTEN["code"] and task["role"] == "kindergarten_panel"
-    done = await kg.complete("panel_clerk", task["id"], {"votes": _votes(4, 1), "held_on": "2027-09-10"})
+    done = await kg.complete("panel_clerk", task["id"], {"votes": _votes(4, 1), "held_on": await kg.today()})
     assert done["application"]["open_tasks"] == []  # on notice in the kindergarten
     [completed] = await kg.events(case["id"], "task.completed")
     assert (completed["data"]["panel_decision"], completed["data"]["votes_for"], completed["data"]["panel_size"]) == (
@@ -93,15 +93,15 @@ async def test_the_panel_is_registered_counted_and_decides_by_majority(kg: Api):
     assert (await kg.put("edu", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 403
     case = await _apply(kg)
     task = await kg.open_task(case["id"], "panel_review")
-    r = await kg.post("panel_clerk", f"/tasks/{task['id']}/complete", {"data": {"votes": _votes(5), "held_on": "2027-09-10"}})
+    r = await kg.post("panel_clerk", f"/tasks/{task['id']}/complete", {"data": {"votes": _votes(5), "held_on": await kg.today()}})
     assert r.status_code == 422 and r.json()["code"] == "panel_not_registered"
     await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})
     for votes, code in ((_votes(4), "no_quorum"), (_votes(3, 0), "no_quorum"),
                         (_votes(5) + [{"member": "路人", "vote": "agree"}], "unknown_panel_member"),
                         (_votes(5) + [{"member": "陈老师", "vote": "agree"}], "invalid_votes")):
-        r = await kg.post("panel_clerk", f"/tasks/{task['id']}/complete", {"data": {"votes": votes, "held_on": "2027-09-10"}})
+        r = await kg.post("panel_clerk", f"/tasks/{task['id']}/complete", {"data": {"votes": votes, "held_on": await kg.today()}})
         assert r.status_code == 422 and r.json()["code"] == code, (votes, r.text)
-    done = await kg.complete("panel_clerk", task["id"], {"votes": _votes(2, 3), "held_on": "2027-09-10",
+    done = await kg.complete("panel_clerk", task["id"], {"votes": _votes(2, 3), "held_on": await kg.today(),
                                                          "reason": "家庭经济状况不符合条件"})
     assert [t["name"] for t in done["next_tasks"]] == ["deliver_refusal_notice"]
 

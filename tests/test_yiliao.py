@@ -28,7 +28,7 @@ async def _apply(api: Api, disease: str, own_cost: float = 3000, group: str = "d
 
 
 async def _to_county(api: Api, case_id: str) -> dict:
-    await api.step("town_a", case_id, "home_visit", VISIT)
+    await api.step("town_a", case_id, "home_visit", {**VISIT, "visited_on": await api.today()})
     await api.advance(days=7, seconds=600)
     assert await api.run_timers() == 1
     return await api.open_task(case_id, "county_decide")
@@ -49,7 +49,7 @@ async def test_listed_disease_is_paid_to_the_hospital_at_the_table_amount(med: A
     assert await _ledger(med, case["id"]) == [3000]  # AIDS: 3,000 yuan by the table
     pay = await med.open_task(case["id"], "pay_hospital")
     assert pay["role"] == "county_finance" and pay["due_at"] == "2026-12-03T15:59:59Z"
-    done = await med.complete("finance", pay["id"], PAID)
+    done = await med.complete("finance", pay["id"], {**PAID, "paid_on": await med.today()})
     assert done["application"]["status"] == "approved"  # own cost 3,000: no second round
 
 
@@ -57,7 +57,7 @@ async def test_second_round_above_5000_within_the_yearly_cap_per_person(med: Api
     case = await _apply(med, "acute_stroke", own_cost=12000)
     task = await _to_county(med, case["id"])
     await med.complete("county", task["id"], {"decision": "approve"})
-    await med.step("finance", case["id"], "pay_hospital", PAID)
+    await med.step("finance", case["id"], "pay_hospital", {**PAID, "paid_on": await med.today()})
     second = await med.open_task(case["id"], "second_round_review")
     r = await med.post("county", f"/tasks/{second['id']}/complete",
                        {"data": {"second_decision": "approve", "second_amount": 9500}})
@@ -65,7 +65,7 @@ async def test_second_round_above_5000_within_the_yearly_cap_per_person(med: Api
     assert r.json()["rule"] == "person_year_cap" and r.json()["used"] == 1000
     assert [e["application_id"] for e in r.json()["earlier"]] == [case["id"]]
     await med.complete("county", second["id"], {"second_decision": "approve", "second_amount": 9000})
-    await med.step("finance", case["id"], "pay_second_round", {**PAID, "voucher": "CZ-2026-0002"})
+    await med.step("finance", case["id"], "pay_second_round", {**PAID, "paid_on": await med.today(), "voucher": "CZ-2026-0002"})
     assert (await med.application(case["id"]))["status"] == "approved"
     assert await _ledger(med, case["id"]) == [1000, 9000]
 
@@ -100,7 +100,7 @@ async def test_tekun_persons_are_covered_whatever_the_disease(med: Api):
     assert await _ledger(med, case["id"]) == [2000]
     refused = await _apply(med, "other", applicant={"name": "孙八", "id_number": id_number(779)})
     notice = await med.open_task(refused["id"], "deliver_refusal_notice")  # not on the list, not 特困
-    done = await med.complete("town_a", notice["id"], {"delivered_on": "2026-11-25", "method": "post"})
+    done = await med.complete("town_a", notice["id"], {"delivered_on": await med.today(), "method": "post"})
     assert done["application"]["status"] == "refused"
 
 

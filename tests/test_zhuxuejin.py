@@ -44,7 +44,7 @@ async def _apply(api: Api, expect: int = 201) -> dict:
 
 async def _granted(api: Api, grade: str) -> dict:
     case = await _apply(api)
-    await api.step("teacher", case["id"], "class_appraisal", {"held_on": "2027-03-03", "participants": 48,
+    await api.step("teacher", case["id"], "class_appraisal", {"held_on": await api.today(), "participants": 48,
                                                               "proposed_grade": grade})
     await api.step("teacher", case["id"], "head_teacher_review", APPROVE)
     review = await api.open_task(case["id"], "school_review")
@@ -78,7 +78,7 @@ async def test_not_difficult_in_the_class_appraisal_is_refused(school: Api):
     await school.set_clock("2027-09-06T09:00:00+08:00")
     case = await _apply(school)
     done = await school.step("teacher", case["id"], "class_appraisal",
-                             {"held_on": "2027-09-08", "participants": 50, "proposed_grade": "not_difficult"})
+                             {"held_on": await school.today(), "participants": 50, "proposed_grade": "not_difficult"})
     assert [t["name"] for t in done["next_tasks"]] == ["deliver_refusal_notice"]
 
 

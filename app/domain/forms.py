@@ -1,16 +1,61 @@
-"""Step forms are JSON Schemas; submitted data must satisfy the step's schema."""
+"""Step forms are JSON Schemas; submitted data must satisfy the step's schema.
 
+Besides JSON Schema 2020-12, a form may say two things no standard keyword can, so that the web
+form, the API and every program refuse them alike (docs/bpmn.md, "Form keywords"):
+
+- ``"x-not-after-today": true`` on a date property: the date of something already done (a visit,
+  a delivery, a payment) cannot lie after today's date in Shanghai on the service clock.
+- ``"x-decision-by-objections": {"upheld": "refuse", "dismissed": "approve"}`` on a form that
+  answers objections: an upheld objection requires the first decision, all objections dismissed
+  the second; "objection upheld" together with "objection not upheld, approval kept" is refused.
+"""
+
+from datetime import date
 from functools import lru_cache
 import json
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
+from app.domain import calendar
 from app.domain.errors import Invalid
 
 
+def _not_after_today(validator, enabled, instance, schema):
+    if not (enabled and isinstance(instance, str)):
+        return
+    try:
+        day = date.fromisoformat(instance)
+    except ValueError:
+        return  # "format" reports a malformed date
+    today = calendar.today()
+    if day > today:
+        yield ValidationError(f"{instance} is after today ({today.isoformat()}): "
+                              "the date of something already done cannot lie in the future")
+
+
+def _decision_by_objections(validator, rule, instance, schema):
+    if not isinstance(instance, dict) or not isinstance(rule, dict):
+        return
+    outcomes = [o.get("outcome") for o in instance.get("objection_outcomes") or [] if isinstance(o, dict)]
+    if not outcomes:
+        return
+    expected = rule.get("upheld") if "upheld" in outcomes else rule.get("dismissed")
+    decision = instance.get("decision")
+    if expected is not None and decision is not None and decision != expected:
+        finding = "an objection is upheld" if "upheld" in outcomes else "every objection is dismissed"
+        yield ValidationError(f"{finding}, so the decision must be {expected!r}, not {decision!r}",
+                              path=["decision"])
+
+
+_FormValidator = validators.extend(Draft202012Validator, {
+    "x-not-after-today": _not_after_today,
+    "x-decision-by-objections": _decision_by_objections,
+})
+
+
 @lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator(schema_json: str):
+    return _FormValidator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def check(schema: dict | None, data: dict) -> list:
@@ -24,5 +69,6 @@ def validate(schema: dict | None, data: dict, code: str = "form_invalid") -> Non
     errors = check(schema, data)
     if errors:
         raise Invalid(code, "the submitted data does not satisfy the form", errors=[
-            {"field": "/".join(str(p) for p in e.path) or None, "message": e.message} for e in errors
+            {"field": "/".join(str(p) for p in e.path) or None, "rule": e.validator, "message": e.message}
+            for e in errors
         ])

@@ -177,6 +177,8 @@ def _message(error, label: str) -> str:
         "minItems": f"至少填写{limit}项", "maxItems": f"最多填写{limit}项",
         "enum": "请从选项中选择", "const": "请从选项中选择", "format": "格式不正确（日期如 2026-10-08）",
         "type": "格式不正确", "additionalProperties": "包含表单以外的内容",
+        "x-not-after-today": "不能晚于今天（已办理事项的日期）",
+        "x-decision-by-objections": "与异议处理结果不一致（有异议成立时应不予批准，异议均不成立时应维持拟批准）",
     }.get(rule, "填写不正确")
 
 
