@@ -16,7 +16,7 @@ from app.api.routes import (admin, applications, auth, calendar, definitions, me
 from app import web
 from app.config import Settings, get_settings
 from app.db.engine import create_engine, transaction
-from app.domain import accounts, installation, service_clock
+from app.domain import accounts, installation, rate_limits, service_clock
 from app.domain import calendar as calendar_service
 from app.domain import rescheduling
 from app.domain.deliveries import Policy
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                   description="Multi-level approval workflows for social assistance and student aid.")
     app.state.settings = settings
     problems.install(app)
-    app.state.objection_limiter = public.ObjectionLimiter(settings.objection_rate_limit)
+    app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
     for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
                    public, webhooks):
         app.include_router(module.router, prefix="/api/v1")

@@ -566,6 +566,16 @@ class SavedView(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class RateLimitWindow(SQLModel, table=True):
+    """Hits per client and fixed window (epoch seconds); every replica counts in the same rows."""
+    __tablename__ = "rate_limit_windows"
+    __table_args__ = (sa.Index("ix_rate_limit_windows_scope_window_start", "scope", "window_start"),)
+    scope: str = Field(primary_key=True, max_length=32)
+    client: str = Field(primary_key=True, max_length=64)
+    window_start: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    hits: int = Field(default=0)
+
+
 divisions = Division.__table__
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -596,3 +606,4 @@ task_signers = TaskSigner.__table__
 case_copies = CaseCopy.__table__
 web_sessions = WebSession.__table__
 saved_views = SavedView.__table__
+rate_limit_windows = RateLimitWindow.__table__

@@ -14,7 +14,6 @@ it says ``provisional``.
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -101,16 +100,18 @@ def today() -> date:
     return clock.now().astimezone(SHANGHAI).date()
 
 
-# Every process keeps a snapshot for a short while; the process that writes a year drops its
-# own at once, others see the change within the TTL (and stored deadlines are recomputed).
-_CACHE_TTL_SECONDS = 30.0
-_cache: dict[str, tuple[float, WorkingDays]] = {}
+# Parsing the years is kept per process, but whether it is still current is asked of the database
+# on every load (one small query): a year loaded through any replica is in force on every replica
+# from the commit on, with no window in which another replica computes deadlines on the old one.
+_cache: dict[str, tuple[tuple, WorkingDays]] = {}
 
 
 async def load(conn: AsyncConnection) -> WorkingDays:
     key = str(conn.engine.url)
+    stamps = tuple((await conn.execute(
+        sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year))).all())
     cached = _cache.get(key)
-    if cached and _time.monotonic() - cached[0] < _CACHE_TTL_SECONDS:
+    if cached and cached[0] == stamps:
         return cached[1]
     rows = await conn.execute(sa.select(calendar_years.c.year, calendar_years.c.holidays, calendar_years.c.working_days))
     snapshot = WorkingDays({
@@ -118,7 +119,7 @@ async def load(conn: AsyncConnection) -> WorkingDays:
                  frozenset(date.fromisoformat(d) for d in r.working_days))
         for r in rows
     })
-    _cache[key] = (_time.monotonic(), snapshot)
+    _cache[key] = (stamps, snapshot)
     return snapshot
 
 

@@ -1,39 +1,13 @@
 """What the public reads and sends without logging in: open notices and objections."""
 
-import time
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from app.api import sheets
 from app.api.deps import Ctx
-from app.domain import definitions, notices, objections
-from app.domain.errors import DomainError
+from app.domain import definitions, notices, objections, rate_limits
 
 router = APIRouter(prefix="/public", tags=["public"])
-
-
-class RateLimited(DomainError):
-    status = 429
-
-
-class ObjectionLimiter:
-    """Objections per client address (in-process window: a deployment with several processes
-    multiplies the allowance by their number)."""
-
-    def __init__(self, rule: str):
-        self.item = parse(rule)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def check(self, client: str) -> None:
-        if not self.limiter.hit(self.item, "objection", client):
-            reset = self.limiter.get_window_stats(self.item, "objection", client).reset_time
-            retry = max(1, int(reset - time.time()) + 1)
-            raise RateLimited("rate_limited", f"too many objections from this address; retry in {retry} seconds",
-                              retry_after=retry)
 
 
 def _wants_html(request: Request) -> bool:
@@ -66,7 +40,9 @@ async def get_notice(ctx: Ctx, request: Request, notice_id: str):
 
 @router.post("/notices/{notice_id}/objections", status_code=202)
 async def object_to(ctx: Ctx, request: Request, notice_id: str, body: objections.ObjectionIn) -> dict:
-    request.app.state.objection_limiter.check(request.client.host if request.client else "unknown")
+    async with ctx.begin_anonymous() as conn:
+        await rate_limits.hit(conn, "objection", request.client.host if request.client else "unknown",
+                              request.app.state.objection_rate_limit)
     async with ctx.begin_anonymous() as conn:
         return await objections.submit(conn, notice_id, body)
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain import divisions, notices, objections
+from app.domain import divisions, notices, objections, rate_limits
 from app.domain.errors import DomainError
 from app.web import labels
 from app.web.context import WebCtx
@@ -69,7 +69,8 @@ async def object_to(ctx: WebCtx, notice_id: str):
         return await _notice_page(ctx, notice_id, 422, errors=errors, raw=raw, error="请按提示修改后再提交。")
     try:
         client = ctx.request.client.host if ctx.request.client else "unknown"
-        ctx.request.app.state.objection_limiter.check(client)
+        async with ctx.begin_anonymous() as conn:
+            await rate_limits.hit(conn, "objection", client, ctx.request.app.state.objection_rate_limit)
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
     except DomainError as exc:
