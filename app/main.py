@@ -24,6 +24,7 @@ from app.domain import definitions as definition_service
 from app.worker import run_forever
 
 log = structlog.get_logger(__name__)
+STARTUP_LOCK = 0x41494446  # "AIDF": the advisory lock start-up holds while it seeds and deploys
 
 
 async def startup(app: FastAPI) -> None:
@@ -36,6 +37,8 @@ async def startup(app: FastAPI) -> None:
     if not settings.secret_key:  # unset outside production: the installation's own, never a constant
         settings.secret_key = await installation.signing_secret(app.state.db)
     async with transaction(app.state.db) as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together seed and deploy one after the other
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
         # First: what start-up records (deployments and their events) is stamped on this database's clock.
         await service_clock.load(conn)
         seeded = await calendar_service.seed_from_package(conn)

@@ -5,6 +5,8 @@ import asyncio
 
 from tests.conftest import ADMIN_PASSWORD, RunningApp
 from tests.helpers import Api
+from tests.receiver import Receiver
+from tests.test_webhooks import subscribe
 
 OBJECT = "/api/v1/public/notices/none/objections"
 BODY = {"entry_id": "x", "reason": "理由写满五个字"}
@@ -48,3 +50,39 @@ async def test_a_year_loaded_through_one_replica_counts_at_once_on_another(datab
         assert await next_working_day() == "2031-10-02"  # the second replica now holds 2031 as plain weeks
         await first.load_year(2031, holidays=["2031-10-02", "2031-10-03"])
         assert await next_working_day() == "2031-10-06"
+
+
+async def test_a_delivery_in_flight_is_not_sent_twice_when_the_test_clock_moves(api: Api, running_app):
+    with Receiver() as receiver:
+        receiver.plan("/slow", "hang")
+        await subscribe(api, "portal", receiver.url("/slow"), event_types=["application.submitted"])
+        await api.apply()
+        async with running_app(api.database_url, webhook_timeout_seconds=20) as other:
+            first = Api(other, api.database_url)
+            await first.login("admin", ADMIN_PASSWORD)
+            sending = asyncio.create_task(first.post("admin", "/admin/timers/run"))  # a worker whose send hangs
+            for _ in range(200):
+                if receiver.received("/slow"):
+                    break
+                await asyncio.sleep(0.05)
+            assert len(receiver.received("/slow")) == 1
+            await api.advance(days=1)  # far beyond the lease, on the test clock only
+            assert (await api.post("admin", "/admin/timers/run")).status_code == 200  # a second worker
+            assert len(receiver.received("/slow")) == 1
+            receiver.release()
+            assert (await sending).status_code == 200
+    assert len(receiver.received("/slow")) == 1
+    assert await api.count("webhook_deliveries", "status = 'delivered'") == 1
+
+
+async def test_replicas_starting_together_deploy_the_shipped_processes_once(database_url):
+    first, second = RunningApp(database_url), RunningApp(database_url)
+    await asyncio.gather(first.__aenter__(), second.__aenter__())
+    try:
+        versions = await Api(first.client, database_url).count("process_definitions")
+        keys = await Api(first.client, database_url).count(
+            "(SELECT DISTINCT key FROM process_definitions) AS k")
+        assert versions == keys > 0  # one version of each shipped process, not two
+        assert await Api(first.client, database_url).count("users", "username = 'admin'") == 1
+    finally:
+        await asyncio.gather(first.__aexit__(None, None, None), second.__aexit__(None, None, None))

@@ -2,11 +2,14 @@
 
 import asyncio
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
 from app.config import PROJECT_ROOT
 from app.db.engine import create_engine
+
+MIGRATE_LOCK = 0x41494447  # held by a migration for its whole transaction
 
 
 def alembic_config() -> Config:
@@ -19,6 +22,8 @@ async def upgrade_to_head(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # two `aidflow migrate` at once: the second waits, then finds head
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
             await conn.run_sync(_upgrade)
     finally:
         await engine.dispose()

@@ -116,8 +116,11 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
     blocked = sa.exists().where(earlier.c.subscription_id == d.c.subscription_id,
                                 earlier.c.application_id == d.c.application_id,
                                 earlier.c.outbox_id < d.c.outbox_id, earlier.c.status.in_(("pending", "sending")))
+    # A lease measures how long a send may really take, so it runs on the wall clock: moving the
+    # test clock during a send must not let another worker send the same delivery again.
+    wall = clock.real_now()
     due = sa.or_(sa.and_(d.c.status == "pending", d.c.next_attempt_at <= now),
-                 sa.and_(d.c.status == "sending", d.c.lease_until <= now))
+                 sa.and_(d.c.status == "sending", d.c.lease_until <= wall))
     ids = (await conn.execute(
         sa.select(d.c.id).join(subs, subs.c.id == d.c.subscription_id)
         .where(subs.c.active, due, ~blocked)
@@ -127,7 +130,7 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
     )).scalars().all()
     if not ids:
         return []
-    lease = now + timedelta(seconds=policy.timeout_seconds + 60)
+    lease = wall + timedelta(seconds=policy.timeout_seconds + 60)
     await conn.execute(sa.update(d).where(d.c.id.in_(ids)).values(
         status="sending", lease_until=lease, attempts=d.c.attempts + 1, last_attempt_at=now))
     rows = await conn.execute(
