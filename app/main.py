@@ -34,6 +34,9 @@ async def startup(app: FastAPI) -> None:
             await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
         except sa.exc.DBAPIError:
             raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
+    if app.state.db.dialect.name == "sqlite":
+        log.info("single_process_database", hint="SQLite serves one process (API and worker together); "
+                 "run replicas and separate workers on PostgreSQL")
     if not settings.secret_key:  # unset outside production: the installation's own, never a constant
         settings.secret_key = await installation.signing_secret(app.state.db)
     async with transaction(app.state.db) as conn:
@@ -88,6 +91,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     webhooks.document_events(app)
 
     web.install(app)  # the reviewer UI under /ui, after problems.install: it wraps the problem handler
+
+    if settings.env == "test" and not settings.database_url.startswith("sqlite"):
+        # Several test-mode processes on one PostgreSQL database: each request reads the clock another
+        # process may have moved (SQLite is one process; its in-process apps share the module's clock).
+        @app.middleware("http")
+        async def shared_test_clock(request, call_next):
+            async with transaction(app.state.db) as conn:
+                await service_clock.load(conn)
+            return await call_next(request)
 
     app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
     app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)

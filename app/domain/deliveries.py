@@ -37,12 +37,14 @@ class Policy:
     disable_after_seconds: float = 5 * 86400.0
     batch_size: int = 50
     test_mode: bool = False
+    lease_margin_seconds: float = 60.0
 
     @classmethod
     def from_settings(cls, settings) -> "Policy":
         return cls(settings.webhook_timeout_seconds, settings.webhook_retry_base_seconds,
                    settings.webhook_retry_max_seconds, settings.webhook_max_age_seconds,
-                   settings.webhook_disable_after_seconds, settings.webhook_batch_size, settings.env == "test")
+                   settings.webhook_disable_after_seconds, settings.webhook_batch_size, settings.env == "test",
+                   settings.webhook_lease_margin_seconds)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential with "equal jitter": half the step fixed, half random, so receivers
@@ -130,7 +132,7 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
     )).scalars().all()
     if not ids:
         return []
-    lease = wall + timedelta(seconds=policy.timeout_seconds + 60)
+    lease = wall + timedelta(seconds=policy.timeout_seconds + policy.lease_margin_seconds)
     await conn.execute(sa.update(d).where(d.c.id.in_(ids)).values(
         status="sending", lease_until=lease, attempts=d.c.attempts + 1, last_attempt_at=now))
     rows = await conn.execute(
