@@ -86,3 +86,15 @@ async def test_replicas_starting_together_deploy_the_shipped_processes_once(data
         assert await Api(first.client, database_url).count("users", "username = 'admin'") == 1
     finally:
         await asyncio.gather(first.__aexit__(None, None, None), second.__aexit__(None, None, None))
+
+
+async def test_concurrent_urges_through_two_replicas_record_one(api: Api, running_app):
+    case = await api.apply()
+    task = await api.open_task(case["id"], "accept_application")
+    async with running_app(api.database_url) as other:
+        second = Api(other, api.database_url)
+        second.headers = api.headers
+        answers = await asyncio.gather(*(replica.post(who, f"/tasks/{task['id']}/urge", {"note": "请尽快受理"})
+                                         for replica in (api, second) for who in ("portal", "county", "county")))
+    assert sorted(r.status_code for r in answers) == [200] + [429] * 5
+    assert await api.count("events", "type = 'task.urged'") == 1

@@ -176,6 +176,8 @@ async def urge(conn: AsyncConnection, principal: Principal, task_id: str, body: 
         raise Conflict("task_not_open", f"the task is {task['state']}")
     if not (principal.is_admin or principal.name == app["created_by"] or _supervises(principal, task)):
         raise Forbidden("not_allowed", "only a supervising office or the submitting portal may urge this task")
+    if conn.dialect.name == "postgresql":  # two urges at once, through any replicas: the second sees the first
+        await conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task["id"]).with_for_update())
     today = calendar.today()
     last = (await conn.execute(sa.select(sa.func.max(events.c.at)).where(
         events.c.task_id == task["id"], events.c.type == "task.urged"))).scalar()
