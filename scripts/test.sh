@@ -80,7 +80,7 @@ fi
 echo "PostgreSQL for tests: $AIDFLOW_TEST_DATABASE_URL (a fresh database is created and dropped)"
 
 if [ "${1:-}" = "--bench" ]; then
-  exec "$PY" bench/bench_dibao.py
+  exec "$PY" bench/bench_service.py
 fi
 if [ $# -gt 0 ]; then
   exec "$PY" -m pytest "$@"
