@@ -8,6 +8,7 @@ PROVISIONAL_DEADLINES = Counter(
 )
 TASK_COMPLETIONS = Counter("aidflow_task_completions_total", "Human tasks completed", ["program"])
 TIMERS_FIRED = Counter("aidflow_timers_fired_total", "Timers fired by workers")
+TIMERS_FAILED = Counter("aidflow_timers_failed_total", "Timers set aside after their step failed every attempt")
 WEBHOOK_QUEUE_DEPTH = Gauge("aidflow_webhook_queue_depth",
                             "Webhook events not yet handed over plus deliveries not yet delivered or dead")
 WEBHOOK_LATENCY = Histogram("aidflow_webhook_delivery_seconds", "Time from request to response of webhook sends",

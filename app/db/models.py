@@ -199,6 +199,11 @@ class Timer(SQLModel, table=True):
     # Set for timers written as working_days(N): recomputed when their years' calendar changes.
     working_days: int | None = None
     due_basis: str | None = Field(default=None, max_length=16)
+    # A timer whose step fails is tried again later (backing off), then set aside as failed.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    retry_at: datetime | None = _ts(nullable=True)
+    failed_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class MessageWait(SQLModel, table=True):

@@ -2,7 +2,14 @@
 
 Any number of workers may run: each picks a due timer with ``FOR UPDATE SKIP LOCKED``
 on PostgreSQL (SQLite has one writer at a time anyway), so no timer fires twice.
+
+A timer whose step fails (a script error in what follows it, a process that cannot go on) is not
+tried on every poll forever: it is tried again after 1, 2, 4… minutes (at most an hour apart, on
+the service clock), and after ``MAX_ATTEMPTS`` it is set aside as failed, with a ``timer.failed``
+event on the case, for an administrator to look at (``GET /admin/timers/failed``).
 """
+
+from datetime import timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -12,16 +19,20 @@ from app import clock, engine
 from app.db.models import applications, timers
 from app.domain import cases, definitions
 from app.domain.audit import Recorder
-from app.metrics import TIMERS_FIRED
+from app.domain.errors import NotFound
+from app.metrics import TIMERS_FAILED, TIMERS_FIRED
 
 log = structlog.get_logger(__name__)
+MAX_ATTEMPTS = 8
 
 
 async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     """Fire the earliest due timer not in ``skip`` (and add it there); its id, or None when nothing is due."""
     now = clock.now()
-    query = (sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id)
-             .where(timers.c.fired_at.is_(None), timers.c.due_at <= now, timers.c.id.not_in(skip or {-1}))
+    query = (sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id,
+                       timers.c.attempts)
+             .where(timers.c.fired_at.is_(None), timers.c.failed_at.is_(None), timers.c.due_at <= now,
+                    sa.or_(timers.c.retry_at.is_(None), timers.c.retry_at <= now), timers.c.id.not_in(skip or {-1}))
              .order_by(timers.c.due_at).limit(1))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -35,11 +46,11 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     try:
         await cases.run_engine(definition, case.fire_due_timers)
     except engine.EngineError as exc:
-        log.error("timer_failed", application_id=app["id"], timer=timer.name, error=str(exc))
+        await _failed(conn, timer, app, str(exc))
         return timer.id
     outcome = cases.outcome_of(case, ctx.days)
     if timer.engine_task_id not in outcome.timers_removed:
-        log.warning("timer_not_fired_by_engine", application_id=app["id"], timer=timer.name)
+        await _failed(conn, timer, app, "the engine did not fire this timer")
         return timer.id
     rec = Recorder("system")
     rec.add("timer.fired", app["id"], {"name": timer.name})
@@ -48,3 +59,43 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     TIMERS_FIRED.inc()
     log.info("timer_fired", application_id=app["id"], timer=timer.name)
     return timer.id
+
+
+async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
+    """Back off, or set the timer aside for good after MAX_ATTEMPTS (the case's trail says so)."""
+    attempts = timer.attempts + 1
+    now = clock.now()
+    values = {"attempts": attempts, "last_error": error[:500]}
+    if attempts >= MAX_ATTEMPTS:
+        values["failed_at"] = now
+        rec = Recorder("system")
+        rec.add("timer.failed", app["id"], {"name": timer.name, "attempts": attempts, "error": error[:500]})
+        await rec.flush(conn)
+        TIMERS_FAILED.inc()
+        log.error("timer_failed", application_id=app["id"], timer=timer.name, attempts=attempts, error=error)
+    else:
+        values["retry_at"] = now + timedelta(minutes=min(60, 2 ** (attempts - 1)))
+        log.warning("timer_retry_later", application_id=app["id"], timer=timer.name, attempts=attempts,
+                    retry_at=values["retry_at"].isoformat(), error=error)
+    await conn.execute(sa.update(timers).where(timers.c.id == timer.id).values(**values))
+
+
+async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
+    rows = await conn.execute(sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.due_at,
+                                        timers.c.attempts, timers.c.failed_at, timers.c.last_error)
+                              .where(timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
+                              .order_by(timers.c.failed_at.desc()).limit(limit))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def retry(conn: AsyncConnection, timer_id: int, actor: str) -> dict:
+    """An administrator sends a failed timer round again (after fixing what made its step fail)."""
+    row = (await conn.execute(sa.update(timers).where(
+        timers.c.id == timer_id, timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
+        .values(failed_at=None, retry_at=None, attempts=0).returning(timers.c.application_id, timers.c.name))).first()
+    if row is None:
+        raise NotFound("timer_not_failed", f"no failed timer {timer_id}")
+    rec = Recorder(actor)
+    rec.add("timer.retried", row.application_id, {"name": row.name})
+    await rec.flush(conn)
+    return {"id": timer_id, "application_id": row.application_id, "name": row.name, "status": "due"}

@@ -27,6 +27,7 @@ EVENTS = {
     "task.completed": "办理完成", "task.cancelled": "环节取消", "task.reminder": "临期提醒", "task.overdue": "超期",
     "task.claim_released": "认领超时释放", "task.deadline_recomputed": "办理期限重新计算",
     "timer.scheduled": "计时开始", "timer.fired": "计时届满", "timer.rescheduled": "计时调整",
+    "timer.failed": "计时届满后处理失败", "timer.retried": "重新处理计时",
     "message.received": "收到消息", "notice.opened": "公示开始", "notice.closed": "公示期满",
     "notice.objected": "公示中收到异议", "objection.received": "收到异议", "objection.answered": "答复异议",
     "benefit.recorded": "记入待遇台账", "benefit.scheduled": "待遇发放计划", "enrolment.ended": "停止发放",

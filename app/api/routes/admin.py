@@ -4,8 +4,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from app import clock
-from app.api.deps import Ctx, Limit, require_admin
-from app.domain import accounts, audit, divisions, service_clock
+from app.api.deps import Ctx, Limit, RowId, require_admin
+from app.domain import accounts, audit, divisions, service_clock, timers
 from app.domain.deliveries import Policy
 from app.domain.errors import NotFound
 from app.worker import run_due_work
@@ -49,6 +49,22 @@ async def list_divisions(ctx: Ctx) -> list[dict]:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await divisions.list_all(conn)
+
+
+@router.get("/timers/failed")
+async def failed_timers(ctx: Ctx, limit: Limit = 200) -> list[dict]:
+    """Timers set aside after their step failed every attempt (newest first)."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await timers.failed(conn, limit)
+
+
+@router.post("/timers/{timer_id}/retry")
+async def retry_timer(ctx: Ctx, timer_id: RowId) -> dict:
+    """Send a failed timer round again, once what made its step fail has been fixed."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await timers.retry(conn, timer_id, me.name)
 
 
 # Test-mode only: the service clock and timers on demand (Camunda's ClockUtil plays this part).
