@@ -44,3 +44,31 @@ async def test_downgrade_to_base_and_up_again(sqlite_template, tmp_path):
             assert await conn.run_sync(_diff) == []
     finally:
         await db.dispose()
+
+
+async def test_downgrade_to_base_and_up_again_on_postgresql(pg_database_url):
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(pg_database_url).set(drivername="postgresql")
+    name = f"{server.database}_downgrade"
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    db = create_engine(server.set(database=name).render_as_string(hide_password=False))
+
+    def cycle(sync_conn):
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "head")
+
+    try:
+        async with db.begin() as conn:
+            await conn.run_sync(cycle)
+        async with db.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await db.dispose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
