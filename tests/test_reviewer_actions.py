@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.db.engine import create_engine
 from app.db.models import outbox
-from tests.helpers import PASSWORD, Api, id_number
+from tests.helpers import PASSWORD, Api
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}
 CONFIRM = {"decision": "approve", "monthly_amount": 580, "dibao_class": "B"}
@@ -94,8 +94,9 @@ async def test_a_return_racing_a_completion_has_one_winner(office: Api):
         office.post("county", f"/tasks/{confirm['id']}/complete", {"data": CONFIRM}),
         office.post("county", f"/tasks/{confirm['id']}/return", {"to": "initial_review", "reason": "重新核查"}))
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    completed_first = results[0].status_code == 200
     status = (await office.application(case["id"]))["status"]
-    assert status in ("approved", "in_progress")
+    assert status == ("approved" if completed_first else "in_progress")
     assert await office.count("tasks", f"application_id = '{case['id']}' AND name = 'county_confirm' AND state = 'open'") == 0
 
 
@@ -190,7 +191,7 @@ async def test_copy_lets_people_read_and_find_the_case_but_not_act(office: Api):
     assert [t["id"] for t in cc] == [task["id"]]
     counts = (await office.get("county", "/tasks/counts")).json()
     assert counts["cc"] == 1 and counts["candidate"] == 0
-    assert (await office.post("county", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})).status_code in (403, 404)
+    assert (await office.post("county", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})).status_code == 403
     r = await office.post("town_a", f"/tasks/{task['id']}/cc", {})
     assert r.status_code == 422
 
@@ -297,7 +298,6 @@ async def test_every_inbox_scope_has_its_count(office: Api):
     started = (await office.get("portal", "/tasks", scope="started")).json()["items"]
     assert [t["name"] for t in started] == ["initial_review"]
     assert (await office.get("town_a", "/tasks", scope="nonsense")).status_code == 422
-    assert id_number()
 
 
 async def test_every_action_reaches_the_event_stream_without_private_text(office: Api):
