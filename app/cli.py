@@ -73,11 +73,14 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what woul
             if settings.env == "test":  # the shared test clock ages what was written on it
                 async with db.connect() as conn:
                     await service_clock.load(conn)
-            return await retention.prune(db, retention.Retention.from_settings(settings), dry_run=dry_run)
+            created = None if dry_run else await retention.prepare_partitions(db)
+            return created, await retention.prune(db, retention.Retention.from_settings(settings), dry_run=dry_run)
         finally:
             await db.dispose()
 
-    counts = asyncio.run(_main())
+    created, counts = asyncio.run(_main())
+    if created is not None:  # PostgreSQL: the coming months' partitions of events
+        typer.echo(f"events partitions created: {', '.join(created) or 'none needed'}")
     verb = "would delete" if dry_run else "deleted"
     for table, count in counts.items():
         typer.echo(f"{table}: {verb} {count}")

@@ -192,7 +192,10 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
     assert await _ids(database_url) == before
     done = _aidflow(database_url, "prune")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    lines = done.stdout.splitlines()
+    if database_url.startswith("postgresql"):  # the migration made this month's and the next three already
+        assert lines.pop(0).startswith("events partitions created: "), lines
+    assert lines == [
         "webhook_deliveries: deleted 2", "outbox: deleted 6", "web_sessions: deleted 2", "idempotency_keys: deleted 1",
         "rate_limit_windows: deleted 1", "early_messages: deleted 2", "total: deleted 14"]
     assert (await _ids(database_url))["outbox"] == {2, 3, 5, 6, 8}

@@ -228,12 +228,17 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """The append-only audit trail: who did what, when, with which data."""
+    """The append-only audit trail: who did what, when, with which data.
+
+    On PostgreSQL the table is partitioned by month of ``at`` (app/db/partitions.py) and its primary
+    key there is ``(id, at)``; ids come from one sequence, so they are unique all the same. bigint
+    there (a country's events outgrow int4 within years); SQLite's rowid is 64-bit already."""
 
     __tablename__ = "events"
     __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),
                       sa.Index("ix_events_subject_id", "subject", "id"))
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True,
+                           sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     application_id: str | None = Field(default=None, max_length=36)
     # What an authority change (no case) is about: ``user:zhang.wei``, ``setting:linshi/340621/township_limit``.
     subject: str | None = Field(default=None, max_length=200)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
+from app.db import partitions
 from app.db.models import early_messages, idempotency_keys, outbox, rate_limit_windows, web_sessions
 from app.db.models import webhook_deliveries as d
 
@@ -111,3 +112,12 @@ async def prune(db: AsyncEngine, policy: Retention, *, dry_run: bool = False,
                 break
         counts[name] = total
     return counts
+
+
+async def prepare_partitions(db: AsyncEngine, now: datetime | None = None, ahead: int = 3) -> list[str] | None:
+    """Make this month's and the next ``ahead`` months' ``events`` partitions (PostgreSQL); answers
+    the partitions created, or None on SQLite, which has none."""
+    async with db.begin() as conn:
+        if conn.dialect.name != "postgresql":
+            return None
+        return await partitions.ensure_months(conn, now or clock.now(), ahead)
