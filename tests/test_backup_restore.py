@@ -118,3 +118,37 @@ async def test_a_restored_dump_serves_and_a_case_in_notice_reaches_the_county(tm
         for name in (source, target):
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_an_sqlite_backup_taken_while_serving_restores_and_the_case_goes_on(tmp_path, sqlite_template):
+    """SQLite: `sqlite3 aidflow.db ".backup 'copy.db'"` while the service runs (WAL mode: copying
+    the file alone could miss what is still in the -wal file); the copy serves the case on."""
+    import shutil
+
+    sqlite3 = shutil.which("sqlite3")
+    if sqlite3 is None:
+        pytest.skip("the sqlite3 command-line shell is not installed")
+    live, copy = tmp_path / "aidflow.db", tmp_path / "aidflow-backup.db"
+    shutil.copy(sqlite_template, live)
+    live_url, copy_url = f"sqlite+aiosqlite:///{live}", f"sqlite+aiosqlite:///{copy}"
+    async with RunningApp(live_url) as client:
+        api = Api(client, live_url)
+        await api.setup_places_and_people(ADMIN_PASSWORD)
+        case = await api.apply()
+        await api.to_notice(case["id"])
+        assert Path(f"{live}-wal").exists()  # the service is running: recent writes sit in the WAL
+        _run(sqlite3, str(live), f".backup '{copy}'")
+        before = await _counts(live_url)
+    assert await _counts(copy_url) == before
+    db = create_engine(copy_url)
+    try:
+        async with db.connect() as conn:
+            due_at = (await conn.execute(sa.select(timers.c.due_at).where(timers.c.fired_at.is_(None)))).scalar_one()
+    finally:
+        await db.dispose()
+    async with RunningApp(copy_url) as client:
+        api = Api(client, copy_url)
+        await api.login("admin", ADMIN_PASSWORD)
+        await api.set_clock((due_at + timedelta(seconds=1)).isoformat())
+        assert await api.run_timers() == 1
+        await api.open_task(case["id"], "county_confirm")

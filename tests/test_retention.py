@@ -210,3 +210,39 @@ async def test_the_cli_refuses_a_retention_below_its_floor(database_url):
                             timeout=120)
     assert result.returncode != 0
     assert "retention_outbox_days" in result.stderr
+
+
+async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_database_url):
+    """PostgreSQL, the service running: an administrator's redeliver holds the dead delivery's row
+    when prune reaches it; prune waits, sees it pending again, and leaves it (and its outbox row)."""
+    import asyncio
+
+    from tests.conftest import _empty_postgres
+
+    await _empty_postgres(pg_database_url)
+    now = await _seed(pg_database_url)
+    db = create_engine(pg_database_url)
+    try:
+        async with db.connect() as redeliver:
+            await redeliver.begin()
+            await redeliver.execute(sa.update(webhook_deliveries).where(webhook_deliveries.c.id == "msg_dead_old")
+                                    .values(status="pending", next_attempt_at=now))
+            pruning = asyncio.create_task(prune(db, POLICY, now=now))
+            async with db.connect() as watch:
+                for _ in range(200):  # until prune's DELETE waits for the row lock
+                    waiting = (await watch.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'DELETE FROM webhook_deliveries%'"))).scalar_one()
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting == 1
+            assert not pruning.done()
+            await redeliver.commit()
+        counts = await pruning
+    finally:
+        await db.dispose()
+    assert counts["webhook_deliveries"] == 1
+    left = await _ids(pg_database_url)
+    assert left["webhook_deliveries"] == {"msg_dead_old", "msg_pending", "msg_sending", "msg_delivered_young"}
+    assert 7 in left["outbox"] and 1 not in left["outbox"]
