@@ -219,6 +219,8 @@ class MessageWait(SQLModel, table=True):
 
 class IdempotencyKey(SQLModel, table=True):
     __tablename__ = "idempotency_keys"
+    # `aidflow prune` deletes by age.
+    __table_args__ = (sa.Index("ix_idempotency_keys_created_at", "created_at"),)
     principal: str = Field(primary_key=True, max_length=100)
     key: str = Field(primary_key=True, max_length=200)
     request_sha256: str = Field(max_length=64)
@@ -305,6 +307,9 @@ class WebhookDelivery(SQLModel, table=True):
         sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
         # "Is an earlier event of this case still on its way to this subscription?" (ordering per case)
         sa.Index("ix_webhook_deliveries_order", "subscription_id", "application_id", "outbox_id"),
+        # The foreign key's other side: deleting an outbox row (prune) checks for deliveries of it,
+        # which without this index reads every delivery once per outbox row.
+        sa.Index("ix_webhook_deliveries_outbox_id", "outbox_id"),
     )
     id: str = Field(primary_key=True, max_length=40)
     subscription_id: str = Field(foreign_key="webhook_subscriptions.id", max_length=36)

@@ -75,7 +75,7 @@ def _conditions(policy: Retention, now: datetime, real_now: datetime) -> dict[st
         "rate_limit_windows": (rate_limit_windows, [rate_limit_windows.c.scope, rate_limit_windows.c.client,
                                                     rate_limit_windows.c.window_start],
                                rate_limit_windows.c.window_start < int(real_now.timestamp()) - policy.rate_limit_seconds),
-        # Matching only ever looks at undelivered, unexpired messages; the kept message is in events.
+        # Matching only ever looks at undelivered, unexpired messages; a used one is in its case's events.
         "early_messages": (early_messages, [early_messages.c.id], sa.or_(
             early_messages.c.delivered_at < early_cut,
             sa.and_(early_messages.c.delivered_at.is_(None), early_messages.c.expires_at < early_cut))),

@@ -1,4 +1,7 @@
-"""events partitioned by month on PostgreSQL (a no-op on SQLite), id widened to bigint there.
+"""events partitioned by month on PostgreSQL, id widened to bigint there; indexes prune needs (both).
+
+Both dialects: an index on ``webhook_deliveries.outbox_id`` (the foreign key's referencing side:
+without it, deleting one outbox row reads every delivery) and on ``idempotency_keys.created_at``.
 
 The table is rebuilt: a partitioned ``events`` (primary key ``(id, at)``: a partitioned table's
 keys must hold the partition key; ids still come from the same sequence, so stay unique), a
@@ -49,6 +52,8 @@ def _finish(old_suffix: str) -> None:
 
 
 def upgrade() -> None:
+    op.create_index('ix_webhook_deliveries_outbox_id', 'webhook_deliveries', ['outbox_id'])
+    op.create_index('ix_idempotency_keys_created_at', 'idempotency_keys', ['created_at'])
     if op.get_bind().dialect.name != "postgresql":
         return
     _swap("_unpartitioned")
@@ -65,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_idempotency_keys_created_at', 'idempotency_keys')
+    op.drop_index('ix_webhook_deliveries_outbox_id', 'webhook_deliveries')
     if op.get_bind().dialect.name != "postgresql":
         return
     _swap("_partitioned")
