@@ -4,6 +4,7 @@ Rows are written straight into the tables with chosen ages (what the service wou
 months ago), then the real prune runs on the real database, in-process and as the CLI."""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -246,3 +247,28 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
     left = await _ids(pg_database_url)
     assert left["webhook_deliveries"] == {"msg_dead_old", "msg_pending", "msg_sending", "msg_delivered_young"}
     assert 7 in left["outbox"] and 1 not in left["outbox"]
+
+
+async def test_what_prune_looks_up_per_row_is_reached_through_an_index(pg_database_url):
+    """Deleting an outbox row makes PostgreSQL look for deliveries of it (the foreign key) and prune's
+    own NOT EXISTS does the same; idempotency keys are found by age. Each must be an index lookup, or
+    every deleted row reads the whole table (a plan, not a timing: with sequential scans off a lookup
+    without a usable index shows no Index Cond)."""
+    db = create_engine(pg_database_url)
+    try:
+        async with db.begin() as conn:
+            await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            for table, column, query in [
+                    ("webhook_deliveries", "outbox_id", "SELECT 1 FROM webhook_deliveries WHERE outbox_id = 1"),
+                    ("idempotency_keys", "created_at", "SELECT 1 FROM idempotency_keys WHERE created_at < now()")]:
+                plan = "\n".join((await conn.execute(sa.text("EXPLAIN " + query))).scalars())
+                used = re.search(r"(?:Index (?:Only )?Scan using (\w+) on " + table + r"|Bitmap Index Scan on (\w+))", plan)
+                assert used, plan
+                # Walking an index whose first column is another one reads all of it: the column must lead.
+                first = (await conn.execute(sa.text(
+                    "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+                    "WHERE c.relname = :name"), {"name": used.group(1) or used.group(2)})).scalar_one()
+                assert first == column, plan
+    finally:
+        await db.dispose()
