@@ -226,19 +226,20 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
     try:
         async with db.connect() as redeliver:
             await redeliver.begin()
+            holder = (await redeliver.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
             await redeliver.execute(sa.update(webhook_deliveries).where(webhook_deliveries.c.id == "msg_dead_old")
                                     .values(status="pending", next_attempt_at=now))
             pruning = asyncio.create_task(prune(db, POLICY, now=now))
             async with db.connect() as watch:
-                for _ in range(200):  # until prune's DELETE waits for the row lock
+                for _ in range(600):  # until prune waits for the row lock (up to a minute: busy machine)
                     waiting = (await watch.execute(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND query LIKE 'DELETE FROM webhook_deliveries%'"))).scalar_one()
-                    if waiting:
+                        "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+                        {"holder": holder})).scalar_one()
+                    if waiting or pruning.done():
                         break
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.1)
+                assert not pruning.done(), pruning.result()  # it did not wait: say what it did
                 assert waiting == 1
-            assert not pruning.done()
             await redeliver.commit()
         counts = await pruning
     finally:
