@@ -8,7 +8,6 @@ timer: the case reaches the county. Nothing is measured."""
 import asyncio
 import os
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.models import metadata, timers
 from tests.conftest import ADMIN_PASSWORD, RunningApp, _pg_server_url, make_settings
 from tests.helpers import Api
+from tests.time_travel import command
 
 # The notice's end is read from the timer, but the case's first steps have working-day deadlines.
 pytestmark = pytest.mark.dates
@@ -89,7 +89,7 @@ async def test_a_restored_dump_serves_and_a_case_in_notice_reaches_the_county(tm
 
         settings = make_settings(target_url)
         worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "aidflow"), "worker"],
+            command("aidflow", "worker"),  # shifted like this process under AIDFLOW_TEST_TODAY
             env={**password_env, "AIDFLOW_DATABASE_URL": target_url, "AIDFLOW_ENV": "test",
                  "AIDFLOW_SECRET_KEY": settings.secret_key, "AIDFLOW_WORKER_POLL_SECONDS": "0.2",
                  "AIDFLOW_LOG_JSON": "false"},

@@ -6,9 +6,7 @@ months ago), then the real prune runs on the real database, in-process and as th
 import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -18,6 +16,7 @@ from app.db.models import (early_messages, events, idempotency_keys, outbox, rat
                            webhook_deliveries, webhook_subscriptions)
 from app.domain.retention import TABLES, Retention, prune
 from tests.helpers import Api
+from tests.time_travel import command
 
 OLD = timedelta(days=400)
 POLICY = Retention(outbox_days=30, webhook_deliveries_days=30, web_sessions_grace_seconds=0, idempotency_days=30,
@@ -177,8 +176,7 @@ async def test_the_record_of_a_case_stays_however_old(api: Api):
 def _aidflow(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "AIDFLOW_DATABASE_URL": url, "AIDFLOW_LOG_JSON": "false", "AIDFLOW_ENV": "development",
            "AIDFLOW_PRUNE_BATCH_SIZE": "2"}
-    return subprocess.run([str(Path(sys.executable).parent / "aidflow"), *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(command("aidflow", *args), env=env, capture_output=True, text=True, timeout=120)
 
 
 async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
@@ -206,7 +204,7 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
 
 async def test_the_cli_refuses_a_retention_below_its_floor(database_url):
     env_url = database_url
-    result = subprocess.run([str(Path(sys.executable).parent / "aidflow"), "prune"], capture_output=True, text=True,
+    result = subprocess.run(command("aidflow", "prune"), capture_output=True, text=True,
                             env={**os.environ, "AIDFLOW_DATABASE_URL": env_url, "AIDFLOW_RETENTION_OUTBOX_DAYS": "0"},
                             timeout=120)
     assert result.returncode != 0

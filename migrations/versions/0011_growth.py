@@ -44,9 +44,9 @@ def _swap(old_suffix: str) -> None:
 
 
 def _finish(old_suffix: str) -> None:
-    for index, columns in _INDEXES.items():
-        op.execute(f"CREATE INDEX {index} ON events {columns}")
     op.execute(f"INSERT INTO events SELECT * FROM events{old_suffix}")
+    for index, columns in _INDEXES.items():  # built after the copy: faster than maintained during it
+        op.execute(f"CREATE INDEX {index} ON events {columns}")
     op.execute("ALTER SEQUENCE events_id_seq OWNED BY events.id")
     op.execute(f"DROP TABLE events{old_suffix} CASCADE")
 
