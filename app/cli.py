@@ -67,7 +67,7 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what woul
 
     settings = get_settings()
 
-    async def _main() -> dict[str, int]:
+    async def _main() -> tuple[list[str] | None, dict[str, int]]:
         db = create_engine(settings.database_url)
         try:
             if settings.env == "test":  # the shared test clock ages what was written on it

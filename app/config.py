@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     retention_idempotency_days: int = Field(default=30, ge=1)  # a retry later than this is a new request
     # Longer than any rate-limit window (the sliding window reads the previous one).
     retention_rate_limit_seconds: int = Field(default=86400, ge=3600)
-    retention_early_messages_days: int = Field(default=90, ge=1)  # after use or expiry (the event keeps it)
+    retention_early_messages_days: int = Field(default=90, ge=1)  # after use (then in its case's events) or expiry
     prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
     log_json: bool = True
     log_level: str = "INFO"
