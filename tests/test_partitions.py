@@ -115,3 +115,51 @@ async def test_sqlite_has_no_partitions(sqlite_template):
         assert await prepare_partitions(db) is None
     finally:
         await db.dispose()
+
+
+async def test_a_month_made_while_an_event_of_it_is_being_written_to_the_default_keeps_it(pg_database_url):
+    """No partition for a month yet (prune has not run): its events go to the default partition. When
+    prune makes the month while one such event is uncommitted, it waits for it and takes it along."""
+    import asyncio
+
+    await _empty_postgres(pg_database_url)
+    db = create_engine(pg_database_url)
+    at = datetime(2091, 3, 3, tzinfo=UTC)
+    try:
+        async with db.begin() as conn:
+            await conn.execute(sa.insert(events).values(**_event(at, "before")))
+        async with db.connect() as writer:
+            await writer.begin()
+            holder = (await writer.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+            await writer.execute(sa.insert(events).values(**_event(at, "during")))
+            making = asyncio.create_task(prepare_partitions(db, now=at, ahead=0))
+            async with db.connect() as watch:
+                for _ in range(600):
+                    waiting = (await watch.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+                        {"holder": holder})).scalar_one()
+                    if waiting or making.done():
+                        break
+                    await asyncio.sleep(0.1)
+            assert not making.done(), making.result()
+            await writer.commit()
+        assert await making == ["events_y2091m03"]
+        async with db.connect() as conn:
+            assert [t for t, _ in await _where(conn, "before")] == ["events_y2091m03"]
+            assert [t for t, _ in await _where(conn, "during")] == ["events_y2091m03"]
+    finally:
+        await db.dispose()
+
+
+async def test_two_processes_making_the_same_months_at_once_make_each_once(pg_database_url):
+    import asyncio
+
+    await _empty_postgres(pg_database_url)
+    engines = [create_engine(pg_database_url) for _ in range(2)]
+    at = datetime(2092, 7, 1, tzinfo=UTC)
+    try:
+        made = await asyncio.gather(*(prepare_partitions(db, now=at, ahead=2) for db in engines))
+    finally:
+        for db in engines:
+            await db.dispose()
+    assert sorted(made, key=len) == [[], ["events_y2092m07", "events_y2092m08", "events_y2092m09"]]

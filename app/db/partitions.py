@@ -42,11 +42,16 @@ def _bound(year: int, month0: int) -> str:
 
 def create_month_sql(year: int, month0: int) -> list[str]:
     """The statements that add one month: a table like ``events``, this month's rows moved out of the
-    default partition into it, then attached (attaching checks the default holds none of them)."""
+    default partition into it, then attached (attaching checks the default holds none of them).
+
+    The default partition is locked first: an event of that month being written into it meanwhile
+    (no partition for the month yet) would otherwise commit after the move, and the attach would
+    fail on it. Writers routed to the default wait for this short transaction; others do not."""
     name = month_name(year, month0 + 1)
     lo = _bound(year, month0)
     hi = _bound(*divmod(year * 12 + month0 + 1, 12))
     return [
+        f"LOCK TABLE {DEFAULT} IN ACCESS EXCLUSIVE MODE",
         f"CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
         f"WITH moved AS (DELETE FROM {DEFAULT} WHERE at >= '{lo}' AND at < '{hi}' RETURNING *) "
         f"INSERT INTO {name} SELECT * FROM moved",
