@@ -1,4 +1,4 @@
-"""The ``aidflow`` command: migrate, serve, worker, demo."""
+"""The ``aidflow`` command: migrate, serve, worker, demo, prune."""
 
 import asyncio
 
@@ -57,6 +57,34 @@ def worker() -> None:
             await db.dispose()
 
     asyncio.run(_main())
+
+
+@cli.command()
+def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what would be deleted; delete nothing")) -> None:
+    """Delete working rows past their retention (AIDFLOW_RETENTION_*), in batches; safe while the service runs."""
+    from app.db.engine import create_engine
+    from app.domain import retention, service_clock
+
+    settings = get_settings()
+
+    async def _main() -> tuple[list[str] | None, dict[str, int]]:
+        db = create_engine(settings.database_url)
+        try:
+            if settings.env == "test":  # the shared test clock ages what was written on it
+                async with db.connect() as conn:
+                    await service_clock.load(conn)
+            created = None if dry_run else await retention.prepare_partitions(db)
+            return created, await retention.prune(db, retention.Retention.from_settings(settings), dry_run=dry_run)
+        finally:
+            await db.dispose()
+
+    created, counts = asyncio.run(_main())
+    if created is not None:  # PostgreSQL: the coming months' partitions of events
+        typer.echo(f"events partitions created: {', '.join(created) or 'none needed'}")
+    verb = "would delete" if dry_run else "deleted"
+    for table, count in counts.items():
+        typer.echo(f"{table}: {verb} {count}")
+    typer.echo(f"total: {verb} {sum(counts.values())}")
 
 
 @cli.command()

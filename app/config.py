@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # The service's own public address, so subscriptions cannot point back at it.
     public_base_url: str | None = None
+    # Retention (`aidflow prune`): how long working rows are kept once they have served their purpose.
+    # Never pruned: events (audit trail, case history), cases and decisions, benefits, notices, objections.
+    retention_outbox_days: int = Field(default=30, ge=1)  # outbox rows handed over, no delivery left
+    retention_webhook_deliveries_days: int = Field(default=30, ge=1)  # delivered or dead, since the last attempt
+    retention_web_sessions_grace_seconds: int = Field(default=0, ge=0)  # after a session ended (idle or absolute)
+    retention_idempotency_days: int = Field(default=30, ge=1)  # a retry later than this is a new request
+    # Longer than any rate-limit window (the sliding window reads the previous one).
+    retention_rate_limit_seconds: int = Field(default=86400, ge=3600)
+    retention_early_messages_days: int = Field(default=90, ge=1)  # after use (then in its case's events) or expiry
+    prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.config import get_settings
 from app.db.engine import create_engine
 from app.db.models import metadata
+from app.db.partitions import include_name
 
 config = context.config
 
@@ -18,6 +19,7 @@ def _run(connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # events' monthly partitions (PostgreSQL) are not model tables
     )
     with context.begin_transaction():
         context.run_migrations()

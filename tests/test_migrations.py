@@ -9,10 +9,11 @@ from alembic.migration import MigrationContext
 from app.db.engine import create_engine
 from app.db.migrate import alembic_config
 from app.db.models import metadata
+from app.db.partitions import include_name
 
 
 def _diff(sync_conn):
-    context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+    context = MigrationContext.configure(sync_conn, opts={"compare_type": True, "include_name": include_name})
     return compare_metadata(context, metadata)
 
 

@@ -219,6 +219,8 @@ class MessageWait(SQLModel, table=True):
 
 class IdempotencyKey(SQLModel, table=True):
     __tablename__ = "idempotency_keys"
+    # `aidflow prune` deletes by age.
+    __table_args__ = (sa.Index("ix_idempotency_keys_created_at", "created_at"),)
     principal: str = Field(primary_key=True, max_length=100)
     key: str = Field(primary_key=True, max_length=200)
     request_sha256: str = Field(max_length=64)
@@ -228,12 +230,17 @@ class IdempotencyKey(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """The append-only audit trail: who did what, when, with which data."""
+    """The append-only audit trail: who did what, when, with which data.
+
+    On PostgreSQL the table is partitioned by month of ``at`` (app/db/partitions.py) and its primary
+    key there is ``(id, at)``; ids come from one sequence, so they are unique all the same. bigint
+    there (a country's events outgrow int4 within years); SQLite's rowid is 64-bit already."""
 
     __tablename__ = "events"
     __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),
                       sa.Index("ix_events_subject_id", "subject", "id"))
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True,
+                           sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     application_id: str | None = Field(default=None, max_length=36)
     # What an authority change (no case) is about: ``user:zhang.wei``, ``setting:linshi/340621/township_limit``.
     subject: str | None = Field(default=None, max_length=200)
@@ -300,6 +307,9 @@ class WebhookDelivery(SQLModel, table=True):
         sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
         # "Is an earlier event of this case still on its way to this subscription?" (ordering per case)
         sa.Index("ix_webhook_deliveries_order", "subscription_id", "application_id", "outbox_id"),
+        # The foreign key's other side: deleting an outbox row (prune) checks for deliveries of it,
+        # which without this index reads every delivery once per outbox row.
+        sa.Index("ix_webhook_deliveries_outbox_id", "outbox_id"),
     )
     id: str = Field(primary_key=True, max_length=40)
     subscription_id: str = Field(foreign_key="webhook_subscriptions.id", max_length=36)
