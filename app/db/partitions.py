@@ -1,7 +1,7 @@
 """Monthly partitions of ``events`` on PostgreSQL (SQLite keeps one plain table).
 
 ``events`` is partitioned by range of ``at`` (UTC months, ``events_y2026m11``) since migration
-0011_growth, with a DEFAULT partition ``events_default`` that takes any row no month partition
+0013_growth, with a DEFAULT partition ``events_default`` that takes any row no month partition
 holds, so an insert never fails for want of a partition (the test clock may stand in any year).
 ``ensure_months`` makes the coming months' partitions ahead of time; `aidflow prune` calls it.
 

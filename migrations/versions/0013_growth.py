@@ -10,7 +10,7 @@ Nothing references ``events`` by foreign key, and every query reads it by case, 
 so nothing else changes. The copy is proportional to the table: on an installation with years of
 events, run this migration in a maintenance window.
 
-Revision ID: 0011_growth
+Revision ID: 0013_growth
 Revises: 0012_timer_retries
 Create Date: 2026-11-28 20:10:00
 """
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from alembic import op
 
-revision = '0011_growth'
+revision = '0013_growth'
 down_revision = '0012_timer_retries'
 branch_labels = None
 depends_on = None
