@@ -272,3 +272,90 @@ async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
         if r.role is not None:
             user["grants"].append({"role": r.role, "division_code": r.division_code})
     return list(found.values())[:limit]
+
+
+# The day someone leaves: what an administrator (or the user) changes. Each takes effect at once on
+# every replica (the database is read on every request) and is audited without secrets.
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=1, max_length=200)
+
+
+class OwnPasswordIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+async def _user_row(conn: AsyncConnection, username: str):
+    row = (await conn.execute(sa.select(users.c.id, users.c.active, users.c.tokens_valid_after)
+                              .where(users.c.username == username))).first()
+    if row is None:
+        raise NotFound("unknown_user", f"no user {username!r}", username=username)
+    return row
+
+
+async def _end_tokens_and_sessions(conn: AsyncConnection, username: str) -> datetime:
+    """Bearer tokens issued before now are refused (their iat), web sessions end (rows deleted)."""
+    now = clock.real_now()
+    await conn.execute(sa.update(users).where(users.c.username == username).values(tokens_valid_after=now))
+    await conn.execute(sa.delete(web_sessions).where(web_sessions.c.username == username))
+    return now
+
+
+async def set_password(conn: AsyncConnection, username: str, password: str, actor: str) -> dict:
+    """A new password (by the user, or by an admin for them); it revokes the user's tokens and
+    sessions and lifts a lock-out. The audit names who did it, never the value or the hash."""
+    await _user_row(conn, username)
+    check_password(password, username)
+    await conn.execute(sa.update(users).where(users.c.username == username).values(
+        password_hash=_hasher.hash(password), failed_logins=0, locked_until=None))
+    revoked_at = await _end_tokens_and_sessions(conn, username)
+    await audit.record_change(conn, actor, "user.password_changed", f"user:{username}", None,
+                              {"by": "self" if actor == username else "admin", "tokens_revoked": True})
+    return {"username": username, "tokens_valid_after": revoked_at}
+
+
+async def set_active(conn: AsyncConnection, username: str, active: bool, actor: str) -> dict:
+    """Disable (cannot log in; tokens and sessions stop at once) or enable a user again. Enabling
+    does not bring old tokens back: the user logs in anew. An admin cannot disable themselves."""
+    row = await _user_row(conn, username)
+    if not active and username == actor:
+        raise Conflict("cannot_disable_self", "an administrator cannot disable their own account")
+    if row.active != active:
+        await conn.execute(sa.update(users).where(users.c.username == username).values(
+            active=active, disabled_at=None if active else clock.real_now()))
+        await audit.record_change(conn, actor, "user.enabled" if active else "user.disabled", f"user:{username}",
+                                  {"active": row.active}, {"active": active})
+    if not active:
+        await _end_tokens_and_sessions(conn, username)
+    return {"username": username, "active": active}
+
+
+async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dict:
+    """Every bearer token issued so far and every web session of the user stop working."""
+    row = await _user_row(conn, username)
+    revoked_at = await _end_tokens_and_sessions(conn, username)
+    await audit.record_change(conn, actor, "user.tokens_revoked", f"user:{username}",
+                              {"tokens_valid_after": row.tokens_valid_after.isoformat() if row.tokens_valid_after else None},
+                              {"tokens_valid_after": revoked_at.isoformat()})
+    return {"username": username, "tokens_valid_after": revoked_at}
+
+
+async def revoke_api_key(conn: AsyncConnection, name: str, actor: str) -> dict:
+    """The key stops working at once (looked up on every request); revoking is final — issue a new key."""
+    row = (await conn.execute(sa.select(api_keys.c.active, api_keys.c.revoked_at)
+                              .where(api_keys.c.name == name))).first()
+    if row is None:
+        raise NotFound("unknown_api_key", f"no API key named {name!r}", name=name)
+    revoked_at = row.revoked_at
+    if row.active:
+        revoked_at = clock.real_now()
+        await conn.execute(sa.update(api_keys).where(api_keys.c.name == name)
+                           .values(active=False, revoked_at=revoked_at))
+        await audit.record_change(conn, actor, "api_key.revoked", f"api_key:{name}", {"active": True}, {"active": False})
+    return {"name": name, "active": False, "revoked_at": revoked_at}
+
+
+async def list_api_keys(conn: AsyncConnection) -> list[dict]:
+    rows = await conn.execute(sa.select(api_keys.c.name, api_keys.c.active, api_keys.c.created_by,
+                                        api_keys.c.created_at, api_keys.c.revoked_at).order_by(api_keys.c.name))
+    return [dict(r._mapping) for r in rows]
