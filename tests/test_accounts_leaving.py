@@ -115,7 +115,6 @@ async def test_revoking_a_users_tokens_refuses_older_tokens_only(api: Api):
 
 
 async def test_a_revoked_api_key_stops_working_at_once(api: Api):
-    assert (await api.get("portal", "/tasks")).status_code in (200, 403)
     before = (await api.get("portal", "/auth/me")).status_code
     assert before == 200
     r = await api.post("admin", "/admin/api-keys/portal/revoke")
