@@ -161,3 +161,24 @@ async def test_a_reviewer_changes_their_own_password_in_the_web_ui(live_ui):
     await page.wait_for_url(re.compile(r".*/ui/login.*"))
     assert "密码已修改" in await page.get_by_role("status").inner_text()
     assert (await ui.login("town_a", "quiet-harbour-lantern-7")).url == ui.url + "/ui/"
+
+
+async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
+    ui = live_ui
+    paths = ("/ui/admin/users/town_b/disable", "/ui/admin/users/town_b/password", "/ui/admin/users/town_b/revoke-tokens",
+             "/ui/admin/api-keys/portal/revoke")
+    for who in ("county", "town_b"):  # a reviewer above, the person themselves
+        reviewer = await ui.login(who)
+        csrf = await reviewer.locator("form.logout input[name=csrf_token]").get_attribute("value")
+        for path in paths:
+            r = await reviewer.request.post(ui.url + path, form={"csrf_token": csrf, "password": "quiet-harbour-lantern-7"})
+            assert r.status == 403, (who, path)
+            assert "仅限系统管理员" in await r.text()
+    stranger = await ui.page()
+    for path in paths:
+        r = await stranger.request.post(ui.url + path, form={"csrf_token": "x"}, max_redirects=0)
+        assert r.status == 403, path  # no session: the CSRF check refuses before anything else
+    assert (await ui.api.get("portal", "/auth/me")).status_code == 200
+    assert (await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})).status_code == 200
+    assert (await ui.api.get("admin", "/admin/audit", type="user.")).json()[0]["type"] == "user.created"
+    assert (await ui.api.get("admin", "/admin/audit", type="api_key.revoked")).json() == []
