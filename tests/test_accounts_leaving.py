@@ -3,7 +3,6 @@ user, revoke an API key, revoke a user's tokens — API and admin pages, all aud
 passwords (length ≥ 10, not a common password, not one repeated character)."
 REST API on both databases; the web pages are in tests/test_web_admin.py."""
 
-import asyncio
 
 import pytest
 
