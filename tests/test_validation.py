@@ -128,12 +128,12 @@ async def test_admin_endpoints_need_admin(api: Api):
 
 
 async def test_bad_users_keys_and_places(api: Api):
-    r = await api.post("admin", "/admin/users", {"username": "town_a", "password": "password-1", "display_name": "x"})
+    r = await api.post("admin", "/admin/users", {"username": "town_a", "password": "a-long-password-1", "display_name": "x"})
     await _assert_problem(r, 409, "username_taken")
-    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "password-1", "display_name": "x",
+    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "a-long-password-1", "display_name": "x",
                                                  "grants": [{"role": "township_civil_affairs", "division_code": "0"}]})
     await _assert_problem(r, 422, "unknown_division")
-    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "password-1", "display_name": "x",
+    r = await api.post("admin", "/admin/users", {"username": "u1", "password": "a-long-password-1", "display_name": "x",
                                                  "grants": [{"role": "mayor", "division_code": "340621"}]})
     await _assert_problem(r, 422, "invalid_role")
     r = await api.post("admin", "/admin/api-keys", {"name": "portal", "grants": []})

@@ -88,7 +88,7 @@ async def test_admin_calendar_and_users(live_ui):
     await page.get_by_label(re.compile("授权")).fill("village_civil_affairs 340621100201")
     await page.get_by_role("button", name="创建").click()
     await page.get_by_role("status").wait_for()
-    assert "村（社区）民政（东关村）" in await page.locator("table").inner_text()
+    assert "村（社区）民政（东关村）" in await page.locator("table").first.inner_text()
     assert (await ui.login("village_head")).url == ui.url + "/ui/"
     # Not for reviewers.
     reviewer = await ui.login("county")
@@ -117,3 +117,68 @@ async def test_supervision_counts_overdue_and_due_soon_work_per_place(live_ui):
     assert await township.get_by_role("link", name="督办").count() == 0
     response = await township.goto(ui.url + "/ui/supervision")
     assert response.status == 403
+
+
+async def test_the_day_someone_leaves_in_the_admin_pages(live_ui):
+    """Issue 15: "disable a user, revoke an API key, revoke a user's tokens — API and admin pages"."""
+    ui = live_ui
+    leaver = await ui.login("town_b")  # a browser session that must end when the account is disabled
+    token = await ui.api.login("town_b")
+    admin = await ui.login("admin", ADMIN_PASSWORD)
+    await admin.goto(ui.url + "/ui/admin/users")
+    await admin.get_by_label("新密码 town_b").fill("aaaaaaaaaaaa")
+    await admin.get_by_role("button", name="重设密码 town_b").click()
+    assert "密码强度不够" in await admin.locator("#form-error").inner_text()
+    await admin.get_by_role("button", name="停用 town_b").click()
+    assert "已停用：town_b" in await admin.get_by_role("status").inner_text()
+    assert "已停用" in await admin.get_by_role("row", name=re.compile("town_b")).inner_text()
+    await leaver.goto(ui.url + "/ui/")
+    assert leaver.url.startswith(ui.url + "/ui/login")  # the session ended at once
+    r = await ui.api.client.get("/api/v1/tasks", headers=token)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+    await admin.get_by_role("button", name="吊销 portal").click()
+    assert "已吊销接口密钥：portal" in await admin.get_by_role("status").inner_text()
+    assert (await ui.api.get("portal", "/auth/me")).status_code == 401
+    types = [c["type"] for c in (await ui.api.get("admin", "/admin/audit", limit=5)).json()]
+    assert types[:2] == ["api_key.revoked", "user.disabled"]
+
+
+async def test_a_reviewer_changes_their_own_password_in_the_web_ui(live_ui):
+    ui = live_ui
+    page = await ui.login("town_a")
+    await page.get_by_role("link", name="修改密码").click()
+    await page.get_by_label("当前密码").fill("not-my-password")
+    await page.get_by_label("新密码").fill("quiet-harbour-lantern-7")
+    await page.get_by_role("button", name="修改密码").click()
+    assert "当前密码错误" in await page.locator("#form-error").inner_text()
+    await page.get_by_label("当前密码").fill(PASSWORD)
+    await page.get_by_label("新密码").fill("town_a")
+    await page.get_by_role("button", name="修改密码").click()
+    assert "密码强度不够" in await page.locator("#form-error").inner_text()
+    await page.get_by_label("当前密码").fill(PASSWORD)
+    await page.get_by_label("新密码").fill("quiet-harbour-lantern-7")
+    await page.get_by_role("button", name="修改密码").click()
+    await page.wait_for_url(re.compile(r".*/ui/login.*"))
+    assert "密码已修改" in await page.get_by_role("status").inner_text()
+    assert (await ui.login("town_a", "quiet-harbour-lantern-7")).url == ui.url + "/ui/"
+
+
+async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
+    ui = live_ui
+    paths = ("/ui/admin/users/town_b/disable", "/ui/admin/users/town_b/password", "/ui/admin/users/town_b/revoke-tokens",
+             "/ui/admin/api-keys/portal/revoke")
+    for who in ("county", "town_b"):  # a reviewer above, the person themselves
+        reviewer = await ui.login(who)
+        csrf = await reviewer.locator("form.logout input[name=csrf_token]").get_attribute("value")
+        for path in paths:
+            r = await reviewer.request.post(ui.url + path, form={"csrf_token": csrf, "password": "quiet-harbour-lantern-7"})
+            assert r.status == 403, (who, path)
+            assert "仅限系统管理员" in await r.text()
+    stranger = await ui.page()
+    for path in paths:
+        r = await stranger.request.post(ui.url + path, form={"csrf_token": "x"}, max_redirects=0)
+        assert r.status == 403, path  # no session: the CSRF check refuses before anything else
+    assert (await ui.api.get("portal", "/auth/me")).status_code == 200
+    assert (await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})).status_code == 200
+    assert (await ui.api.get("admin", "/admin/audit", type="user.")).json()[0]["type"] == "user.created"
+    assert (await ui.api.get("admin", "/admin/audit", type="api_key.revoked")).json() == []

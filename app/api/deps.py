@@ -41,22 +41,23 @@ class RequestContext:
         if self.api_key:
             return await accounts.principal_for_api_key(conn, self.api_key)
         if self.token:
-            return await accounts.principal_for_user(
-                conn, accounts.username_from_token(self.token, self.settings.secret_key))
+            username, issued_at = accounts.claims_from_token(self.token, self.settings.secret_key)
+            return await accounts.principal_for_user(conn, username, issued_at)
         raise Unauthorized("not_authenticated", "send a bearer token or an X-API-Key header")
 
 
 async def log_in(db: AsyncEngine, username: str, password: str) -> str:
-    """Check a password (API token and web UI alike). A wrong one is counted towards the lock-out in
-    a transaction of its own, since the checking transaction rolls back with the error."""
-    try:
-        async with transaction(db) as conn:
-            return await accounts.authenticate(conn, username, password)
-    except Unauthorized as exc:
-        if exc.code == "invalid_credentials":
-            async with transaction(db) as conn:
-                await accounts.record_failed_login(conn, username)
-        raise
+    """Check a password (API token, web UI, a user's own password change alike). The attempt is
+    counted towards the lock-out first, in a committed transaction of its own, and only then is the
+    password checked (outside any transaction: argon2 is slow and SQLite has one writer); a right
+    one resets the count. So concurrent wrong guesses get no more checks than sequential ones."""
+    async with transaction(db) as conn:
+        attempt = await accounts.take_login_attempt(conn, username)
+    if not accounts.password_matches(attempt, password) or not attempt.active:
+        raise Unauthorized("invalid_credentials", "wrong username or password")
+    async with transaction(db) as conn:
+        await accounts.login_succeeded(conn, username)
+    return username
 
 
 def _context(request: Request, token: Annotated[str | None, Depends(_bearer)],

@@ -46,6 +46,10 @@ class User(SQLModel, table=True):
     # Lock-out: consecutive failed logins, and until when (real time) the account refuses logins.
     failed_logins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     locked_until: datetime | None = _ts(nullable=True)
+    # Disabling sets active=False and this; bearer tokens issued (iat) before tokens_valid_after are
+    # refused. Both are read from the database on every request, so every replica sees them at once.
+    disabled_at: datetime | None = _ts(nullable=True)
+    tokens_valid_after: datetime | None = _ts(nullable=True)
 
 
 class ApiKey(SQLModel, table=True):
@@ -57,6 +61,7 @@ class ApiKey(SQLModel, table=True):
     active: bool = True
     created_by: str = Field(max_length=100)
     created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)  # with active=False: the key stops working at once
 
 
 class Grant(SQLModel, table=True):

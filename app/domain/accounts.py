@@ -2,20 +2,22 @@
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import sqlalchemy as sa
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, Field
+from zxcvbn import zxcvbn
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import api_keys, divisions, grants, users
+from app.db.types import UTCDateTime
+from app.db.models import api_keys, divisions, grants, users, web_sessions
 from app.domain import audit
 from app.domain import divisions as division_service
-from app.domain.errors import Conflict, DomainError, Invalid, Unauthorized
+from app.domain.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from app.domain.principal import ADMIN, GrantScope, Principal
 
 _hasher = PasswordHasher()
@@ -38,7 +40,8 @@ class GrantIn(BaseModel):
 
 class UserIn(BaseModel):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
-    password: str = Field(min_length=8, max_length=200)
+    # Strength is checked by check_password (code weak_password), not here: a 422 that says why.
+    password: str = Field(min_length=1, max_length=200)
     display_name: str = Field(min_length=1, max_length=200)
     grants: list[GrantIn] = Field(default_factory=list)
 
@@ -68,7 +71,29 @@ async def _insert_grants(conn: AsyncConnection, items: list[GrantIn], **owner: i
         await conn.execute(sa.insert(grants), [{"role": g.role, "division_code": g.division_code, **owner} for g in items])
 
 
+# Password rules (issue 15): long enough, not one repeated character, not the username, and what
+# zxcvbn scores at least 3 ("safely unguessable") — it knows common passwords, words and patterns.
+MIN_PASSWORD_LENGTH = 10
+MIN_ZXCVBN_SCORE = 3
+
+
+def check_password(password: str, username: str) -> None:
+    """Refuse a weak password with ``weak_password`` and the rule it broke (``reason``)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        reason, detail = "too_short", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+    elif len(set(password)) == 1:
+        reason, detail = "repeated_character", "a password cannot be one character repeated"
+    elif password.casefold() == username.casefold():
+        reason, detail = "same_as_username", "a password cannot be the username"
+    elif zxcvbn(password[:100], user_inputs=[username])["score"] < MIN_ZXCVBN_SCORE:
+        reason, detail = "too_guessable", "the password is too easy to guess (a common password, word or pattern)"
+    else:
+        return
+    raise Invalid("weak_password", detail, reason=reason)
+
+
 async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> dict:
+    check_password(body.password, body.username)
     await _check_grants(conn, body.grants)
     if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.username))).first():
         raise Conflict("username_taken", f"user {body.username!r} already exists")
@@ -111,25 +136,51 @@ class AccountLocked(DomainError):
     status = 429
 
 
-async def authenticate(conn: AsyncConnection, username: str, password: str) -> str:
-    """The username when the password is right and the account usable. A wrong password raises
-    ``invalid_credentials``; the caller records it with ``record_failed_login`` in a transaction of
-    its own (the failed one rolls back). A locked account is refused even with the right password."""
-    row = (await conn.execute(sa.select(users.c.password_hash, users.c.active, users.c.locked_until)
-                              .where(users.c.username == username))).first()
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-        verified = True
-    except (VerificationError, InvalidHashError):
-        verified = False
+class LoginAttempt(BaseModel):
+    password_hash: str
+    active: bool
+
+
+async def take_login_attempt(conn: AsyncConnection, username: str) -> LoginAttempt | None:
+    """Count a login attempt BEFORE its password is checked, in one atomic statement, so that N
+    concurrent guesses get no more checks than N sequential ones (the row lock, or SQLite's single
+    writer, orders them; each sees the count of the one before). The MAX_FAILED_LOGINS-th attempt
+    in a row sets the lock; a right password then lifts it again (``login_succeeded``).
+
+    The caller commits this at once, verifies the password outside any transaction, then calls
+    ``login_succeeded`` in a transaction of its own. None for an unknown username; a locked
+    account raises ``account_locked`` without counting (attempts while locked do not extend it)."""
+    now = clock.real_now()
+    # An expired lock starts a new count.
+    counted = sa.case((users.c.locked_until.is_(None), users.c.failed_logins + 1), else_=1)
+    row = (await conn.execute(
+        sa.update(users)
+        .where(users.c.username == username, sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= now))
+        .values(failed_logins=counted,
+                locked_until=sa.case((counted >= MAX_FAILED_LOGINS,
+                                        sa.literal(now + timedelta(minutes=LOCK_MINUTES), UTCDateTime())),
+                                       else_=sa.null()))
+        .returning(users.c.password_hash, users.c.active))).first()
     if row is not None:
-        # Before the password's verdict: a locked account answers alike to right and wrong guesses.
-        _refuse_if_locked(row.locked_until)
-    if not verified or row is None or not row.active:
-        raise Unauthorized("invalid_credentials", "wrong username or password")
-    await conn.execute(sa.update(users).where(users.c.username == username, users.c.failed_logins != 0)
+        return LoginAttempt(password_hash=row.password_hash, active=row.active)
+    locked_until = (await conn.execute(sa.select(users.c.locked_until).where(users.c.username == username))).scalar()
+    _refuse_if_locked(locked_until)
+    return None
+
+
+def password_matches(attempt: LoginAttempt | None, password: str) -> bool:
+    """Slow on purpose; unknown usernames are checked against a dummy hash (no user enumeration)."""
+    try:
+        _hasher.verify(attempt.password_hash if attempt else _DUMMY_HASH, password)
+        return attempt is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def login_succeeded(conn: AsyncConnection, username: str) -> None:
+    """The right password: the count starts again and a lock its own attempt set is lifted."""
+    await conn.execute(sa.update(users).where(users.c.username == username)
                        .values(failed_logins=0, locked_until=None))
-    return username
 
 
 def _refuse_if_locked(locked_until: datetime | None) -> None:
@@ -140,31 +191,22 @@ def _refuse_if_locked(locked_until: datetime | None) -> None:
                             retry_after=retry)
 
 
-async def record_failed_login(conn: AsyncConnection, username: str) -> None:
-    """Count a wrong password; the MAX_FAILED_LOGINS-th in a row locks the account. Attempts while
-    locked do not extend the lock. Unknown usernames have nothing to count."""
-    row = (await conn.execute(sa.select(users.c.failed_logins, users.c.locked_until)
-                              .where(users.c.username == username))).first()
-    if row is None or (row.locked_until is not None and row.locked_until > clock.real_now()):
-        return
-    failed = row.failed_logins + 1 if row.locked_until is None else 1  # an expired lock starts a new count
-    values = {"failed_logins": failed, "locked_until": None}
-    if failed >= MAX_FAILED_LOGINS:
-        values = {"failed_logins": 0, "locked_until": clock.real_now() + timedelta(minutes=LOCK_MINUTES)}
-    await conn.execute(sa.update(users).where(users.c.username == username).values(**values))
-
-
 def issue_token(username: str, secret: str, ttl_seconds: int) -> dict:
     now = clock.real_now()
-    claims = {"sub": username, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ttl_seconds}
+    # iat to the microsecond (a JWT NumericDate may have a fraction): revoking tokens at 12:00:00.5
+    # must refuse one issued at 12:00:00.2 and accept one issued at 12:00:00.8 (a password change
+    # revokes the old tokens, and the user logs in again within the same second).
+    claims = {"sub": username, "iat": now.timestamp(), "exp": int(now.timestamp()) + ttl_seconds}
     return {"access_token": jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), "token_type": "bearer",
             "expires_in": ttl_seconds}
 
 
-def username_from_token(token: str, secret: str) -> str:
+def claims_from_token(token: str, secret: str) -> tuple[str, datetime]:
+    """The token's user and when it was issued (checked against the user's tokens_valid_after)."""
     try:
-        return jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]})["sub"]
-    except jwt.PyJWTError:
+        claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp", "iat"]})
+        return claims["sub"], datetime.fromtimestamp(float(claims["iat"]), UTC)
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError):
         raise Unauthorized("invalid_token", "the bearer token is invalid or expired") from None
 
 
@@ -182,10 +224,16 @@ def _scopes(rows) -> tuple[GrantScope, ...]:
     return tuple(GrantScope(r.role, r.division_code, r.path) for r in rows if r.role is not None)
 
 
-async def principal_for_user(conn: AsyncConnection, username: str) -> Principal:
-    rows = (await conn.execute(_with_grants(users, grants.c.user_id, users.c.username == username, users.c.active))).all()
+async def principal_for_user(conn: AsyncConnection, username: str, issued_at: datetime | None = None) -> Principal:
+    """Read on every request (never cached): a disabled user or a revoked token stops at once on
+    every replica. ``issued_at`` is a bearer token's iat; web sessions are deleted when revoked."""
+    query = _with_grants(users, grants.c.user_id, users.c.username == username, users.c.active)
+    rows = (await conn.execute(query.add_columns(users.c.tokens_valid_after))).all()
     if not rows:
         raise Unauthorized("invalid_token", "the account no longer exists or is disabled")
+    valid_after = rows[0].tokens_valid_after
+    if issued_at is not None and valid_after is not None and issued_at < valid_after:
+        raise Unauthorized("invalid_token", "the bearer token was revoked; log in again")
     return Principal(username, "user", _scopes(rows))
 
 
@@ -224,3 +272,90 @@ async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
         if r.role is not None:
             user["grants"].append({"role": r.role, "division_code": r.division_code})
     return list(found.values())[:limit]
+
+
+# The day someone leaves: what an administrator (or the user) changes. Each takes effect at once on
+# every replica (the database is read on every request) and is audited without secrets.
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=1, max_length=200)
+
+
+class OwnPasswordIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+async def _user_row(conn: AsyncConnection, username: str):
+    row = (await conn.execute(sa.select(users.c.id, users.c.active, users.c.tokens_valid_after)
+                              .where(users.c.username == username))).first()
+    if row is None:
+        raise NotFound("unknown_user", f"no user {username!r}", username=username)
+    return row
+
+
+async def _end_tokens_and_sessions(conn: AsyncConnection, username: str) -> datetime:
+    """Bearer tokens issued before now are refused (their iat), web sessions end (rows deleted)."""
+    now = clock.real_now()
+    await conn.execute(sa.update(users).where(users.c.username == username).values(tokens_valid_after=now))
+    await conn.execute(sa.delete(web_sessions).where(web_sessions.c.username == username))
+    return now
+
+
+async def set_password(conn: AsyncConnection, username: str, password: str, actor: str) -> dict:
+    """A new password (by the user, or by an admin for them); it revokes the user's tokens and
+    sessions and lifts a lock-out. The audit names who did it, never the value or the hash."""
+    await _user_row(conn, username)
+    check_password(password, username)
+    await conn.execute(sa.update(users).where(users.c.username == username).values(
+        password_hash=_hasher.hash(password), failed_logins=0, locked_until=None))
+    revoked_at = await _end_tokens_and_sessions(conn, username)
+    await audit.record_change(conn, actor, "user.password_changed", f"user:{username}", None,
+                              {"by": "self" if actor == username else "admin", "tokens_revoked": True})
+    return {"username": username, "tokens_valid_after": revoked_at}
+
+
+async def set_active(conn: AsyncConnection, username: str, active: bool, actor: str) -> dict:
+    """Disable (cannot log in; tokens and sessions stop at once) or enable a user again. Enabling
+    does not bring old tokens back: the user logs in anew. An admin cannot disable themselves."""
+    row = await _user_row(conn, username)
+    if not active and username == actor:
+        raise Conflict("cannot_disable_self", "an administrator cannot disable their own account")
+    if row.active != active:
+        await conn.execute(sa.update(users).where(users.c.username == username).values(
+            active=active, disabled_at=None if active else clock.real_now()))
+        await audit.record_change(conn, actor, "user.enabled" if active else "user.disabled", f"user:{username}",
+                                  {"active": row.active}, {"active": active})
+    if not active:
+        await _end_tokens_and_sessions(conn, username)
+    return {"username": username, "active": active}
+
+
+async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dict:
+    """Every bearer token issued so far and every web session of the user stop working."""
+    row = await _user_row(conn, username)
+    revoked_at = await _end_tokens_and_sessions(conn, username)
+    await audit.record_change(conn, actor, "user.tokens_revoked", f"user:{username}",
+                              {"tokens_valid_after": row.tokens_valid_after.isoformat() if row.tokens_valid_after else None},
+                              {"tokens_valid_after": revoked_at.isoformat()})
+    return {"username": username, "tokens_valid_after": revoked_at}
+
+
+async def revoke_api_key(conn: AsyncConnection, name: str, actor: str) -> dict:
+    """The key stops working at once (looked up on every request); revoking is final — issue a new key."""
+    row = (await conn.execute(sa.select(api_keys.c.active, api_keys.c.revoked_at)
+                              .where(api_keys.c.name == name))).first()
+    if row is None:
+        raise NotFound("unknown_api_key", f"no API key named {name!r}", name=name)
+    revoked_at = row.revoked_at
+    if row.active:
+        revoked_at = clock.real_now()
+        await conn.execute(sa.update(api_keys).where(api_keys.c.name == name)
+                           .values(active=False, revoked_at=revoked_at))
+        await audit.record_change(conn, actor, "api_key.revoked", f"api_key:{name}", {"active": True}, {"active": False})
+    return {"name": name, "active": False, "revoked_at": revoked_at}
+
+
+async def list_api_keys(conn: AsyncConnection) -> list[dict]:
+    rows = await conn.execute(sa.select(api_keys.c.name, api_keys.c.active, api_keys.c.created_by,
+                                        api_keys.c.created_at, api_keys.c.revoked_at).order_by(api_keys.c.name))
+    return [dict(r._mapping) for r in rows]

@@ -1,6 +1,8 @@
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastPath
 from pydantic import BaseModel
 
 from app import clock
@@ -25,6 +27,52 @@ async def create_api_key(ctx: Ctx, body: accounts.ApiKeyIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await accounts.create_api_key(conn, body, me.name)
+
+
+# The day someone leaves (docs/api.md "Closing accounts"): each takes effect at once and is audited.
+UserName = Annotated[str, FastPath(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
+
+
+@router.put("/users/{username}/password")
+async def set_user_password(ctx: Ctx, username: UserName, body: accounts.PasswordIn) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.set_password(conn, username, body.password, me.name)
+
+
+@router.post("/users/{username}/disable")
+async def disable_user(ctx: Ctx, username: UserName) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.set_active(conn, username, False, me.name)
+
+
+@router.post("/users/{username}/enable")
+async def enable_user(ctx: Ctx, username: UserName) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.set_active(conn, username, True, me.name)
+
+
+@router.post("/users/{username}/revoke-tokens")
+async def revoke_user_tokens(ctx: Ctx, username: UserName) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.revoke_tokens(conn, username, me.name)
+
+
+@router.get("/api-keys")
+async def list_api_keys(ctx: Ctx) -> list[dict]:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.list_api_keys(conn)
+
+
+@router.post("/api-keys/{name}/revoke")
+async def revoke_api_key(ctx: Ctx, name: UserName) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.revoke_api_key(conn, name, me.name)
 
 
 @router.get("/audit")

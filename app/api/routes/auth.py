@@ -5,6 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import Ctx, log_in
 from app.domain import accounts
+from app.domain.errors import Forbidden, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -20,3 +21,19 @@ async def me(ctx: Ctx) -> dict:
     async with ctx.begin() as (_, principal):
         return {"name": principal.name, "kind": principal.kind,
                 "grants": [{"role": g.role, "division_code": g.division_code} for g in principal.grants]}
+
+
+@router.post("/password")
+async def change_own_password(ctx: Ctx, body: accounts.OwnPasswordIn) -> dict:
+    """A user's own new password, with the current one. A wrong current password counts like a failed
+    login (a stolen token must not become a way to guess the password); the change revokes all the
+    user's tokens and web sessions, this one included: log in again with the new password."""
+    async with ctx.begin() as (_, me):
+        if me.kind != "user":
+            raise Forbidden("users_only", "only a user has a password; an API key is revoked and issued anew")
+    try:
+        await log_in(ctx.db, me.name, body.current_password)
+    except Unauthorized as exc:
+        raise Forbidden("wrong_password", "the current password is wrong") from exc
+    async with ctx.begin_anonymous() as conn:
+        return await accounts.set_password(conn, me.name, body.new_password, me.name)

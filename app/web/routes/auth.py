@@ -1,14 +1,14 @@
 """Login and logout (/ui/login, /ui/logout): a server-side session in an HttpOnly cookie."""
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from app.api.deps import log_in
 from app.db.engine import transaction
-from app.domain import web_sessions
-from app.domain.errors import DomainError
+from app.domain import accounts, web_sessions
+from app.domain.errors import DomainError, Unauthorized
 from app.web import labels
 from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
 from app.web.render import page
@@ -70,5 +70,34 @@ async def logout(ctx: WebCtx):
     async with transaction(ctx.db) as conn:
         await web_sessions.end(conn, ctx.session_token)
     response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response
+
+
+@router.get("/password")
+async def password_form(ctx: WebCtx):
+    async with ctx.begin() as (_, me):
+        return page(ctx.request, "account_password.html", me=me, csrf=ctx.csrf, error="")
+
+
+@router.post("/password")
+async def change_password(ctx: WebCtx):
+    """The same as POST /api/v1/auth/password: a wrong current password counts like a failed login,
+    and the change ends every session of the user, this one included."""
+    form = await ctx.form()
+    async with ctx.begin() as (_, me):
+        pass
+    try:
+        try:
+            await log_in(ctx.db, me.name, str(form.get("current_password", "")))
+        except Unauthorized as exc:
+            raise DomainError("wrong_password", "the current password is wrong") from exc
+        async with transaction(ctx.db) as conn:
+            await accounts.set_password(conn, me.name, str(form.get("new_password", "")), me.name)
+    except DomainError as exc:
+        status = 403 if exc.code == "wrong_password" else exc.status
+        return page(ctx.request, "account_password.html", status, me=me, csrf=ctx.csrf,
+                    error=labels.error(exc.code, exc.detail))
+    response = RedirectResponse("/ui/login?msg=" + quote("密码已修改，请用新密码重新登录。"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/ui")
     return response
