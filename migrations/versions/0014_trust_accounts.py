@@ -1,7 +1,7 @@
 """Accounts an administrator can close: disabled users, revoked tokens and API keys.
 
-Revision ID: 0013_trust_accounts
-Revises: 0012_timer_retries
+Revision ID: 0014_trust_accounts
+Revises: 0013_growth
 Create Date: 2026-11-28 20:15:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import app.db.types
 
-revision = '0013_trust_accounts'
-down_revision = '0012_timer_retries'
+revision = '0014_trust_accounts'
+down_revision = '0013_growth'
 branch_labels = None
 depends_on = None
 
