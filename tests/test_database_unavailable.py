@@ -7,7 +7,6 @@ import asyncio
 import uuid
 
 import asyncpg
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ADMIN_PASSWORD, _empty_postgres
@@ -100,6 +99,3 @@ async def test_write_on_read_only_server_answers_503(pg_database_url, running_ap
     finally:
         await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
