@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench drill clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) aidflow.db aidflow.db-wal aidflow.db-shm
+
+# Failover drill: primary + synchronous hot standby, primary killed under load, standby promoted (docs/drill.md).
+drill: install
+	$(BIN)/python scripts/drill_failover.py

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db.engine import DATABASE_ERRORS, is_unavailable
 from app.domain.errors import DomainError
 
 PROBLEM_BASE = "https://aidflow.dev/problems/"
@@ -44,8 +45,22 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
         return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
+    async def _database(request: Request, exc: Exception):
+        # Handled by type because Starlette re-raises what reaches the catch-all after answering; the
+        # answer itself comes from the catch-all as installed last (the web UI wraps it for /ui/ pages).
+        return await request.app.exception_handlers[Exception](request, exc)
+
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, _database)
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
+        if is_unavailable(exc):
+            # Failover or restart of the database. Retryable; a write cut off at COMMIT may have landed,
+            # which is what Idempotency-Key (submissions) and 409 task_not_open (completions) tell.
+            log.warning("database_unavailable", method=request.method, path=request.url.path, error=repr(exc))
+            return problem(503, "database_unavailable", "the database is unavailable; retry shortly",
+                           {"Retry-After": "1"})
         return problem(500, "internal_error", "the service failed; quote the error_id when reporting it",
                        error_id=log_internal_error(request, exc))
 

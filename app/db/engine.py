@@ -7,7 +7,9 @@ transaction (an HTTP request, a worker tick, a CLI command) commits it or rolls 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg.exceptions
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -48,6 +50,33 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# What a server that is down, restarting, failing over or still a standby answers. A request that
+# met one may succeed when retried a moment later (the pool reconnects, to whichever host of the
+# URL accepts writes: target_session_attrs=read-write), so the caller is told 503, not 500.
+UNAVAILABLE = (
+    ConnectionError,  # refused, reset, aborted: the server or its host is gone
+    TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: terminated by an immediate shutdown
+    asyncpg.exceptions.ConnectionDoesNotExistError,  # the connection closed mid-request
+    asyncpg.exceptions.TargetServerAttributeNotMatched,  # every host reachable is a standby
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # 25006: a write reached a standby / read-only server
+)
+
+
+# The exception types a request handler may meet from the database (is_unavailable sorts them).
+DATABASE_ERRORS = (DBAPIError, *UNAVAILABLE)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve now (as opposed to a fault in the request)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig.__cause__ or exc.orig  # SQLAlchemy's adapter wraps asyncpg's own exception
+    return isinstance(exc, UNAVAILABLE)
 
 
 @asynccontextmanager
