@@ -15,7 +15,7 @@ from app.api.routes import (admin, applications, auth, calendar, definitions, me
                             supervision, tasks, webhooks)
 from app import web
 from app.config import Settings, get_settings
-from app.db.engine import create_engine, transaction
+from app.db.engine import create_engine, is_unavailable, transaction
 from app.domain import accounts, installation, rate_limits, service_clock
 from app.domain import calendar as calendar_service
 from app.domain import rescheduling
@@ -97,8 +97,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         # process may have moved (SQLite is one process; its in-process apps share the module's clock).
         @app.middleware("http")
         async def shared_test_clock(request, call_next):
-            async with transaction(app.state.db) as conn:
-                await service_clock.load(conn)
+            try:
+                async with transaction(app.state.db) as conn:
+                    await service_clock.load(conn)
+            except Exception as exc:  # the request itself then answers 503 database_unavailable
+                if not is_unavailable(exc):
+                    raise
             return await call_next(request)
 
     app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
