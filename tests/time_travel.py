@@ -10,11 +10,12 @@ the real date where it should read the service clock gets a date years away and 
 
 import os
 import sys
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from importlib.metadata import entry_points
 from zoneinfo import ZoneInfo
 
 ENV = "AIDFLOW_TEST_TODAY"
+OFFSET_ENV = "AIDFLOW_TEST_TRAVEL_SECONDS"  # set by the first process, inherited by those it starts
 
 
 def destination(text: str) -> datetime:
@@ -33,7 +34,16 @@ def start_if_asked() -> datetime | None:
         return None
     import time_machine
 
-    where = destination(text)
+    # The first process fixes how far it travels; the processes it starts travel the same distance,
+    # so their clocks agree with it (each travelling to the same instant at its own start would put
+    # a process started later behind one started earlier, and a worker's lease or an event's time
+    # would then read wrong across processes).
+    real = datetime.now(UTC)
+    if os.environ.get(OFFSET_ENV):
+        where = real + timedelta(seconds=float(os.environ[OFFSET_ENV]))
+    else:
+        where = destination(text)
+        os.environ[OFFSET_ENV] = repr((where - real).total_seconds())
     time_machine.travel(where, tick=True).start()
     return where
 
