@@ -17,6 +17,22 @@ def _diff(sync_conn):
     return compare_metadata(context, metadata)
 
 
+async def _down_and_up_again(db, from_empty: bool = False) -> None:
+    """Downgrade to base and upgrade to head in one transaction; the schema then matches the models."""
+    def cycle(sync_conn):
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        if from_empty:
+            command.upgrade(cfg, "head")
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "head")
+
+    async with db.begin() as conn:
+        await conn.run_sync(cycle)
+    async with db.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
 async def test_models_match_migrations_on_both_dialects(pg_database_url, sqlite_template):
     for url in (pg_database_url, f"sqlite+aiosqlite:///{sqlite_template}"):
         db = create_engine(url)
@@ -32,17 +48,8 @@ async def test_downgrade_to_base_and_up_again(sqlite_template, tmp_path):
     shutil.copy(sqlite_template, path)
     db = create_engine(f"sqlite+aiosqlite:///{path}")
 
-    def cycle(sync_conn):
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        command.downgrade(cfg, "base")
-        command.upgrade(cfg, "head")
-
     try:
-        async with db.begin() as conn:
-            await conn.run_sync(cycle)
-        async with db.connect() as conn:
-            assert await conn.run_sync(_diff) == []
+        await _down_and_up_again(db)
     finally:
         await db.dispose()
 
@@ -57,18 +64,8 @@ async def test_downgrade_to_base_and_up_again_on_postgresql(pg_database_url):
     await admin.execute(f'CREATE DATABASE "{name}"')
     db = create_engine(server.set(database=name).render_as_string(hide_password=False))
 
-    def cycle(sync_conn):
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, "head")
-        command.downgrade(cfg, "base")
-        command.upgrade(cfg, "head")
-
     try:
-        async with db.begin() as conn:
-            await conn.run_sync(cycle)
-        async with db.connect() as conn:
-            assert await conn.run_sync(_diff) == []
+        await _down_and_up_again(db, from_empty=True)
     finally:
         await db.dispose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
