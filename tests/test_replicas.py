@@ -12,7 +12,9 @@ import uuid
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from app.db.engine import create_engine
 from app.domain.id_numbers import check_character
 from tests.conftest import ADMIN_PASSWORD, _empty_postgres
 from tests.helpers import Api, VILLAGE_A
@@ -77,13 +79,34 @@ class Fleet:
             process.wait(timeout=20)
 
 
-async def _until(check, seconds: float, what: str):
+async def _until(check, seconds: float, what: str, explain=None):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if result := await check():
             return result
         await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {seconds} s: {what}")
+    raise AssertionError(f"not within {seconds} s: {what}" + (f"\n{await explain()}" if explain else ""))
+
+
+async def _webhook_state(database_url: str, fleet: Fleet) -> str:
+    """What the tables and the workers' logs say, so a failure in CI can be understood from its output."""
+    db = create_engine(database_url)
+    try:
+        async with db.connect() as conn:
+            lines = []
+            for query in ("SELECT id, event_type, created_at, delivered_at FROM outbox ORDER BY id DESC LIMIT 3",
+                          "SELECT id, created_at, active, division_path FROM webhook_subscriptions",
+                          "SELECT id, status, attempts, next_attempt_at, lease_until, last_error FROM webhook_deliveries",
+                          "SELECT offset_seconds, now() FROM service_clock",
+                          "SELECT pid, state, xact_start, left(query, 80) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"):
+                lines += [query] + [f"  {tuple(row)}" for row in (await conn.execute(sa.text(query))).all()]
+    finally:
+        await db.dispose()
+    for name in ("worker0", "worker1"):
+        tail = (fleet.logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
+        lines += [f"{name}.log:"] + [f"  {line[:300]}" for line in tail if "provisional_deadline" not in line]
+    return "\n".join(lines)
 
 
 @pytest.fixture
@@ -155,7 +178,8 @@ async def test_three_api_replicas_and_two_workers_on_one_database(fleet: Fleet, 
                 portal.headers = one.headers
                 await subscribe(portal, "portal", receiver.url("/slow"), event_types=["application.submitted"])
             await three.apply()
-            await _until(lambda: _true(len(receiver.received("/slow")) == 1), 60, "the first send")
+            await _until(lambda: _true(len(receiver.received("/slow")) == 1), 60, "the first send",
+                         explain=lambda: _webhook_state(pg_database_url, fleet))
             fleet.processes["worker0"].kill()  # it holds the claim: the only worker left
             fleet.processes["worker0"].wait()
             killed_at = time.monotonic()

@@ -45,6 +45,9 @@ def start_if_asked() -> datetime | None:
         where = destination(text)
         os.environ[OFFSET_ENV] = repr((where - real).total_seconds())
     time_machine.travel(where, tick=True).start()
+    # time-machine starts the ticking at the first read of the clock, not at start(): read it now, or
+    # the whole import of the app (a second or more on a busy machine) would put this process behind.
+    datetime.now(UTC)
     return where
 
 
