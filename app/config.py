@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from limits import parse as parse_limit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
     retention_webhook_deliveries_days: int = Field(default=30, ge=1)  # delivered or dead, since the last attempt
     retention_web_sessions_grace_seconds: int = Field(default=0, ge=0)  # after a session ended (idle or absolute)
     retention_idempotency_days: int = Field(default=30, ge=1)  # a retry later than this is a new request
-    # Longer than any rate-limit window (the sliding window reads the previous one).
+    # At least as long as any rate-limit window (checked at start): pruning counted hits would reset allowances.
     retention_rate_limit_seconds: int = Field(default=86400, ge=3600)
     retention_early_messages_days: int = Field(default=90, ge=1)  # after use (then in its case's events) or expiry
     prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
@@ -71,6 +72,19 @@ class Settings(BaseSettings):
         # Fail fast: a production service signing tokens with a published key is worse than none.
         if self.env == "production" and len(self.secret_key or "") < 32:
             raise ValueError("AIDFLOW_SECRET_KEY must be set to 32+ random characters in production")
+        return self
+
+    @model_validator(mode="after")
+    def _rate_limit_fits_retention(self) -> "Settings":
+        # A typo in the rule stops the start, not the first objection; pruning hits still inside the
+        # window would hand every client a fresh allowance.
+        try:
+            window = parse_limit(self.objection_rate_limit).get_expiry()
+        except ValueError as exc:
+            raise ValueError(f"AIDFLOW_OBJECTION_RATE_LIMIT {self.objection_rate_limit!r}: {exc}") from None
+        if self.retention_rate_limit_seconds < window:
+            raise ValueError(f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at least "
+                             f"the objection rate limit's window ({window} s)")
         return self
 
     @field_validator("trusted_proxies")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app import clock
 from app.db.engine import create_engine
-from app.db.models import (early_messages, events, idempotency_keys, outbox, rate_limit_windows, web_sessions,
+from app.db.models import (early_messages, events, idempotency_keys, outbox, rate_limit_hits, web_sessions,
                            webhook_deliveries, webhook_subscriptions)
 from app.domain.retention import TABLES, Retention, prune
 from tests.helpers import Api
@@ -76,10 +76,10 @@ async def _seed(url: str) -> datetime:
                  "created_at": old},
                 {"principal": "portal", "key": "young", "request_sha256": "0" * 64, "status_code": 201,
                  "response": {}, "created_at": young}])
-            window = int(real.timestamp()) // 600 * 600
-            await conn.execute(sa.insert(rate_limit_windows), [
-                {"scope": "objection", "client": "10.0.0.1", "window_start": window - 2 * 86400, "hits": 3},
-                {"scope": "objection", "client": "10.0.0.1", "window_start": window, "hits": 1}])
+            real_ms = int(real.timestamp() * 1000)
+            await conn.execute(sa.insert(rate_limit_hits), [
+                {"scope": "objection", "client": "10.0.0.1", "at_ms": real_ms - 2 * 86400 * 1000, "hits": 3},
+                {"scope": "objection", "client": "10.0.0.1", "at_ms": real_ms - 60_000, "hits": 1}])
 
             def early(eid: int, expires, delivered):
                 return {"id": eid, "application_id": None, "program": "dibao", "external_ref": f"r{eid}",
@@ -110,7 +110,7 @@ async def _ids(url: str) -> dict[str, set]:
                 "webhook_deliveries": await col(sa.select(webhook_deliveries.c.id)),
                 "web_sessions": await col(sa.select(web_sessions.c.id)),
                 "idempotency_keys": await col(sa.select(idempotency_keys.c.key)),
-                "rate_limit_windows": {r.hits for r in (await conn.execute(sa.select(rate_limit_windows))).all()},
+                "rate_limit_hits": {r.hits for r in (await conn.execute(sa.select(rate_limit_hits))).all()},
                 "early_messages": await col(sa.select(early_messages.c.id)),
                 "events": await col(sa.select(events.c.type)),
             }
@@ -126,14 +126,14 @@ async def test_prune_deletes_rows_past_retention_and_keeps_younger_ones_and_what
     finally:
         await db.dispose()
     assert counts == {"webhook_deliveries": 2, "outbox": 6, "web_sessions": 2, "idempotency_keys": 1,
-                      "rate_limit_windows": 1, "early_messages": 2}
+                      "rate_limit_hits": 1, "early_messages": 2}
     assert list(counts) == list(TABLES)
     left = await _ids(database_url)
     assert left["outbox"] == {2, 3, 5, 6, 8}
     assert left["webhook_deliveries"] == {"msg_pending", "msg_sending", "msg_delivered_young"}
     assert left["web_sessions"] == {"live"}
     assert left["idempotency_keys"] == {"young"}
-    assert left["rate_limit_windows"] == {1}
+    assert left["rate_limit_hits"] == {1}
     assert left["early_messages"] == {3, 4}
     assert left["events"] == {"user.created"}
 
@@ -147,7 +147,7 @@ async def test_dry_run_counts_the_same_rows_and_deletes_nothing(database_url):
     finally:
         await db.dispose()
     assert counts == {"webhook_deliveries": 2, "outbox": 4, "web_sessions": 2, "idempotency_keys": 1,
-                      "rate_limit_windows": 1, "early_messages": 2}
+                      "rate_limit_hits": 1, "early_messages": 2}
     # (outbox 1 and 7 become deletable only once their deliveries are gone: a dry run counts 4 of the 6.)
     assert await _ids(database_url) == before
 
@@ -186,7 +186,7 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines() == [
         "webhook_deliveries: would delete 2", "outbox: would delete 4", "web_sessions: would delete 2",
-        "idempotency_keys: would delete 1", "rate_limit_windows: would delete 1", "early_messages: would delete 2",
+        "idempotency_keys: would delete 1", "rate_limit_hits: would delete 1", "early_messages: would delete 2",
         "total: would delete 12"]
     assert await _ids(database_url) == before
     done = _aidflow(database_url, "prune")
@@ -196,7 +196,7 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         assert lines.pop(0).startswith("events partitions created: "), lines
     assert lines == [
         "webhook_deliveries: deleted 2", "outbox: deleted 6", "web_sessions: deleted 2", "idempotency_keys: deleted 1",
-        "rate_limit_windows: deleted 1", "early_messages: deleted 2", "total: deleted 14"]
+        "rate_limit_hits: deleted 1", "early_messages: deleted 2", "total: deleted 14"]
     assert (await _ids(database_url))["outbox"] == {2, 3, 5, 6, 8}
     again = _aidflow(database_url, "prune")
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == "total: deleted 0"

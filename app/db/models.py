@@ -586,14 +586,14 @@ class SavedView(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class RateLimitWindow(SQLModel, table=True):
-    """Hits per client and fixed window (epoch seconds); every replica counts in the same rows."""
-    __tablename__ = "rate_limit_windows"
-    __table_args__ = (sa.Index("ix_rate_limit_windows_scope_window_start", "scope", "window_start"),)
+class RateLimitHit(SQLModel, table=True):
+    """Accepted hits per client and millisecond (database clock); every replica counts in the same rows."""
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (sa.Index("ix_rate_limit_hits_at_ms", "at_ms"),)
     scope: str = Field(primary_key=True, max_length=32)
     client: str = Field(primary_key=True, max_length=64)
-    window_start: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
-    hits: int = Field(default=0)
+    at_ms: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    hits: int = Field(default=1)
 
 
 divisions = Division.__table__
@@ -626,4 +626,4 @@ task_signers = TaskSigner.__table__
 case_copies = CaseCopy.__table__
 web_sessions = WebSession.__table__
 saved_views = SavedView.__table__
-rate_limit_windows = RateLimitWindow.__table__
+rate_limit_hits = RateLimitHit.__table__

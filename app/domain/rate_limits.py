@@ -1,12 +1,17 @@
-"""Rate limits that every replica shares: a sliding-window counter per client, kept in the database.
+"""Rate limits that every replica shares: a sliding log of accepted hits per client, in the database.
 
-Each hit is one atomic upsert of the client's current fixed window, so concurrent hits through
-different replicas are all counted; the allowance is the current window's hits plus the previous
-window's, weighted by how much of it still lies inside the sliding window (the estimate the
-`limits` library calls a sliding window counter). Windows are measured on the wall clock, not the
-service's test clock: moving the test clock neither resets nor extends anyone's allowance.
+A hit is allowed when fewer than ``limit`` hits were accepted in the ``window`` before it — exactly,
+over any window, not the estimate of a sliding-window counter (which lets up to twice the allowance
+through around the edge of its fixed windows). Concurrent hits of one client through several
+replicas are serialized on a lock of that client (a transaction-scoped advisory lock on PostgreSQL;
+SQLite has one writer). Times come from the database's clock, the one clock every replica shares;
+moving the service's test clock neither resets nor extends anyone's allowance.
+
+Hits are stored per millisecond (two in the same millisecond add up), so the log of a client
+holds at most ``limit`` rows per window; refused hits are not stored.
 """
 
+import ipaddress
 import math
 from dataclasses import dataclass
 
@@ -16,8 +21,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import rate_limit_windows
+from app.db.models import rate_limit_hits as hits
 from app.domain.errors import TooMany
+
+# One bucket for requests whose peer address is unknown (a Unix-socket proxy not listed in
+# AIDFLOW_TRUSTED_PROXIES): they share one allowance rather than escape the limit.
+UNKNOWN_CLIENT = "unknown"
 
 
 @dataclass(frozen=True)
@@ -32,34 +41,64 @@ class Rule:
         return cls(limit=item.amount, window_seconds=item.get_expiry())
 
 
+def client_key(address: str | None) -> str:
+    """The bucket of a peer address: an IPv4 address, or the /64 network of an IPv6 one (a single
+    household or host gets a whole /64, so counting addresses inside it would count nothing)."""
+    if not address:
+        return UNKNOWN_CLIENT
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return UNKNOWN_CLIENT
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+async def _now_ms(conn: AsyncConnection) -> int:
+    if conn.dialect.name == "postgresql":
+        return (await conn.execute(sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"))).scalar_one()
+    return int(clock.real_now().timestamp() * 1000)  # SQLite: one process, its clock is the only one
+
+
+async def _lock(conn: AsyncConnection, scope: str, client: str) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+            sa.func.hashtextextended(f"rate_limit:{scope}:{client}", 0))))
+
+
 def _upsert(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(rate_limit_windows)
-    return statement.on_conflict_do_update(
-        index_elements=["scope", "client", "window_start"],
-        set_={"hits": rate_limit_windows.c.hits + 1},
-    ).returning(rate_limit_windows.c.hits)
+    return insert(hits).on_conflict_do_update(index_elements=["scope", "client", "at_ms"],
+                                              set_={"hits": hits.c.hits + 1})
 
 
-async def hit(conn: AsyncConnection, scope: str, client: str, rule: Rule) -> None:
-    """Count one hit of ``client``, or refuse it with 429 ``rate_limited`` beyond the rule.
+async def hit(conn: AsyncConnection, scope: str, address: str | None, rule: Rule) -> None:
+    """Count one hit of the client at ``address``, or refuse it with 429 ``rate_limited`` and a
+    Retry-After of exactly when the oldest counted hit leaves the window.
 
     Run it in a transaction of its own, committed before the work it guards: a request that then
-    fails still spent its allowance, and a refused one rolls its own hit back with the transaction."""
-    now = clock.real_now().timestamp()
-    size = rule.window_seconds
-    start = int(now // size) * size
-    client = client[:64]
-    current = (await conn.execute(_upsert(conn.dialect.name).values(
-        scope=scope, client=client, window_start=start, hits=1))).scalar_one()
-    previous = (await conn.execute(sa.select(rate_limit_windows.c.hits).where(
-        rate_limit_windows.c.scope == scope, rate_limit_windows.c.client == client,
-        rate_limit_windows.c.window_start == start - size))).scalar() or 0
-    weight = 1 - (now - start) / size
-    if previous * weight + current <= rule.limit:
-        await conn.execute(sa.delete(rate_limit_windows).where(
-            rate_limit_windows.c.scope == scope, rate_limit_windows.c.window_start < start - size))
+    fails still spent its allowance."""
+    client = client_key(address)[:64]
+    await _lock(conn, scope, client)
+    now = await _now_ms(conn)
+    window = rule.window_seconds * 1000
+    mine = sa.and_(hits.c.scope == scope, hits.c.client == client)
+    await conn.execute(sa.delete(hits).where(mine, hits.c.at_ms <= now - window))
+    counted = (await conn.execute(sa.select(hits.c.at_ms, hits.c.hits).where(mine).order_by(hits.c.at_ms))).all()
+    total = sum(row.hits for row in counted)
+    if total < rule.limit:
+        await conn.execute(_upsert(conn.dialect.name).values(scope=scope, client=client, at_ms=now, hits=1))
         return
-    retry = max(1, math.ceil(start + size - now))
+    # A hit is allowed again once enough of the oldest hits have left the window.
+    leaving, free_at = 0, now + window
+    for row in counted:
+        leaving += row.hits
+        if total - leaving < rule.limit:
+            free_at = row.at_ms + window
+            break
+    retry = max(1, math.ceil((free_at - now) / 1000))
     raise TooMany("rate_limited", f"too many requests from this address; retry in {retry} seconds",
                   retry_after=retry)

@@ -2,7 +2,7 @@
 
 Only working rows go: outbox rows already handed over (and no longer referenced by any delivery),
 webhook deliveries that are delivered or dead, ended web sessions, old idempotency keys, old
-rate-limit windows and early messages that were used or expired. The record is never touched:
+rate-limit hits and early messages that were used or expired. The record is never touched:
 ``events`` (audit trail and case history), applications and tasks (decisions), benefits (the
 ledger), notices, notice entries and objections stay forever.
 
@@ -14,7 +14,7 @@ being sent (``sending``) or still due (``pending``) is never a candidate, and ne
 outbox row it points to (the foreign key would refuse it anyway).
 
 Times: rows written on the service clock (outbox, deliveries, idempotency keys, early messages)
-are aged on the service clock; web sessions and rate-limit windows live on the wall clock, like
+are aged on the service clock; web sessions and rate-limit hits live on the wall clock, like
 the code that writes them.
 """
 
@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
 from app.db import partitions
-from app.db.models import early_messages, idempotency_keys, outbox, rate_limit_windows, web_sessions
+from app.db.models import early_messages, idempotency_keys, outbox, rate_limit_hits, web_sessions
 from app.db.models import webhook_deliveries as d
 
 # The tables prune may delete from, in the order it works (deliveries before the outbox rows they use).
-TABLES = ("webhook_deliveries", "outbox", "web_sessions", "idempotency_keys", "rate_limit_windows", "early_messages")
+TABLES = ("webhook_deliveries", "outbox", "web_sessions", "idempotency_keys", "rate_limit_hits", "early_messages")
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,8 @@ def _conditions(policy: Retention, now: datetime, real_now: datetime) -> dict[st
             web_sessions.c.last_seen_at <= session_cut - timedelta(seconds=policy.ui_idle_seconds))),
         "idempotency_keys": (idempotency_keys, [idempotency_keys.c.principal, idempotency_keys.c.key],
                              idempotency_keys.c.created_at < now - timedelta(days=policy.idempotency_days)),
-        "rate_limit_windows": (rate_limit_windows, [rate_limit_windows.c.scope, rate_limit_windows.c.client,
-                                                    rate_limit_windows.c.window_start],
-                               rate_limit_windows.c.window_start < int(real_now.timestamp()) - policy.rate_limit_seconds),
+        "rate_limit_hits": (rate_limit_hits, [rate_limit_hits.c.scope, rate_limit_hits.c.client, rate_limit_hits.c.at_ms],
+                            rate_limit_hits.c.at_ms < int(real_now.timestamp() * 1000) - policy.rate_limit_seconds * 1000),
         # Matching only ever looks at undelivered, unexpired messages; a used one is in its case's events.
         "early_messages": (early_messages, [early_messages.c.id], sa.or_(
             early_messages.c.delivered_at < early_cut,

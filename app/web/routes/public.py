@@ -68,13 +68,16 @@ async def object_to(ctx: WebCtx, notice_id: str):
         errors = {str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()}
         return await _notice_page(ctx, notice_id, 422, errors=errors, raw=raw, error="请按提示修改后再提交。")
     try:
-        client = ctx.request.client.host if ctx.request.client else "unknown"
+        address = ctx.request.client.host if ctx.request.client else None
         async with ctx.begin_anonymous() as conn:
-            await rate_limits.hit(conn, "objection", client, ctx.request.app.state.objection_rate_limit)
+            await rate_limits.hit(conn, "objection", address, ctx.request.app.state.objection_rate_limit)
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
     except DomainError as exc:
-        return await _notice_page(ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail))
+        response = await _notice_page(ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail))
+        if "retry_after" in exc.extra:  # the same header the API sends, so browsers and proxies back off
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     return page(ctx.request, "public_receipt.html", 201, receipt=receipt, notice_id=notice_id)
 
 
