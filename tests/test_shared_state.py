@@ -2,6 +2,7 @@
 instances on one database stand for several replicas here; tests/test_replicas.py runs processes)."""
 
 import asyncio
+from datetime import timedelta
 
 from tests.conftest import ADMIN_PASSWORD, RunningApp
 from tests.helpers import Api
@@ -98,3 +99,29 @@ async def test_concurrent_urges_through_two_replicas_record_one(api: Api, runnin
                                          for replica in (api, second) for who in ("portal", "county", "county")))
     assert sorted(r.status_code for r in answers) == [200] + [429] * 5
     assert await api.count("events", "type = 'task.urged'") == 1
+
+
+async def test_an_event_written_just_after_a_subscription_by_a_replica_whose_clock_lags_is_delivered(api: Api):
+    """Replicas' clocks differ by milliseconds: an event committed after the subscription but
+    stamped a little earlier (another replica wrote it) is still the subscription's."""
+    import sqlalchemy as sa
+
+    from app.db.engine import create_engine
+    from app.db.models import outbox, webhook_subscriptions
+
+    with Receiver() as receiver:
+        sub = await subscribe(api, "portal", receiver.url("/hook"), event_types=["application.submitted"])
+        case = await api.apply()
+        db = create_engine(api.database_url)
+        try:
+            async with db.begin() as conn:
+                made = (await conn.execute(sa.select(webhook_subscriptions.c.created_at)
+                                           .where(webhook_subscriptions.c.id == sub["id"]))).scalar_one()
+                # As if the lagging replica had stamped the event 50 ms before the subscription.
+                await conn.execute(sa.update(outbox).where(outbox.c.application_id == case["id"])
+                                   .values(created_at=made - timedelta(milliseconds=50)))
+        finally:
+            await db.dispose()
+        assert (await api.post("admin", "/admin/timers/run")).status_code == 200
+        assert await api.count("webhook_deliveries", f"subscription_id = '{sub['id']}'") == 1
+        assert [e["type"] for e in receiver.events("/hook")] == ["application.submitted"]

@@ -298,6 +298,10 @@ class WebhookSubscription(SQLModel, table=True):
     # name in data from before 0009); only the owner and admins change it. NULL: owner unknown, admins only.
     created_by: str = Field(max_length=100)
     created_by_kind: str | None = Field(default=None, max_length=20)
+    # The newest outbox row committed when the subscription was made: it receives the rows after it.
+    # An order the database gives, not the clocks of two replicas (one a few ms behind the other
+    # would make an event written just after the subscription look older than it).
+    after_outbox_id: int = Field(default=0, sa_type=sa.BigInteger)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -81,7 +81,7 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
     )).all()
     if not rows:
         return 0
-    active = (await conn.execute(sa.select(subs.c.id, subs.c.event_types, subs.c.division_path, subs.c.created_at)
+    active = (await conn.execute(sa.select(subs.c.id, subs.c.event_types, subs.c.division_path, subs.c.after_outbox_id)
                                  .where(subs.c.active))).all()
     now = clock.now()
     new, handed = [], []
@@ -92,7 +92,7 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
         for sub in active:
             # Events of a case go to subscriptions at or above its place; events without a case to all;
             # nothing that happened before the subscription existed.
-            if row.event_type in sub.event_types and sub.created_at <= row.created_at and (
+            if row.event_type in sub.event_types and row.id > sub.after_outbox_id and (
                     row.division_path is None or row.division_path.startswith(sub.division_path)):
                 new.append(_delivery(sub.id, row.id, row.application_id, row.event_type, now, policy))
     if new:

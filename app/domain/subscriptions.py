@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import webhook_deliveries, webhook_subscriptions as subs
+from app.db.models import outbox, webhook_deliveries, webhook_subscriptions as subs
 from app.domain import audit, divisions, signatures, webhook_urls
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
@@ -100,10 +100,12 @@ async def create(conn: AsyncConnection, principal: Principal, body: Subscription
     division = await _division(conn, principal, body.division_code)
     secret = signatures.check_secret(body.secret) if body.secret is not None else signatures.generate_secret()
     now = clock.now()
+    newest = (await conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0)))).scalar_one()
     row = {"id": str(uuid.uuid4()), "url": url, "event_types": types, "division_code": division["code"],
            "division_path": division["path"], "secret": secret, "previous_secret": None, "previous_secret_until": None,
            "active": body.active, "disabled_reason": None, "disabled_at": None, "failing_since": None,
-           "created_by": principal.name, "created_by_kind": principal.kind, "created_at": now, "updated_at": now}
+           "created_by": principal.name, "created_by_kind": principal.kind, "after_outbox_id": newest,
+           "created_at": now, "updated_at": now}
     await conn.execute(sa.insert(subs).values(**row))
     await audit.record_change(conn, principal.name, "webhook_subscription.created", f"webhook_subscription:{row['id']}",
                               None, {**_audited(row), "owner_kind": principal.kind}, division["code"])
