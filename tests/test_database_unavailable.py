@@ -69,6 +69,9 @@ async def test_database_gone_answers_503_and_recovers_without_restart(pg_databas
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["code"] == "database_unavailable" and r.headers["Retry-After"] == "1"
         assert await api.count("applications") == 0
+        page = await client.get("/ui/public/notices")  # a web page says to wait, not "internal error"
+        assert page.status_code == 503 and page.headers["Retry-After"] == "1"
+        assert "请稍候几秒后刷新页面重试" in page.text and "错误编号" not in page.text
         await proxy.open()  # a writable server is back at the address: same process, no restart
         r = await api.post("portal", "/applications", _body(), headers={"Idempotency-Key": "gone-1"})
         assert r.status_code == 201, r.text

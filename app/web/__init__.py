@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.problems import log_internal_error
+from app.db.engine import is_unavailable
 from app.domain.errors import DomainError
 from app.web import labels
 from app.web.context import LoginRequired, login_redirect
@@ -15,6 +17,7 @@ from app.web.render import page
 from app.web.routes import admin, auth, bulk, case, inbox, public, supervision, task
 
 STATIC = Path(__file__).resolve().parent / "static"
+log = structlog.get_logger()
 
 
 def install(app: FastAPI) -> None:
@@ -55,6 +58,11 @@ def install(app: FastAPI) -> None:
     async def _internal(request: Request, exc: Exception):
         if not request.url.path.startswith("/ui/"):
             return await api_internal(request, exc)
+        if is_unavailable(exc):  # a failover or restart: nothing to report, just wait a moment
+            log.warning("database_unavailable", method=request.method, path=request.url.path, error=repr(exc))
+            response = page(request, "error.html", 503, message="系统正在切换数据库，请稍候几秒后刷新页面重试。")
+            response.headers["Retry-After"] = "1"
+            return response
         error_id = log_internal_error(request, exc)
         return page(request, "error.html", 500, message="系统内部错误，请稍后再试；如需报告，请提供错误编号。",
                     error_id=error_id)
