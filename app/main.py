@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
-from app.api import problems
+from app.api import docs_pages, problems
 from app.api.body_limit import BodyLimit
 from app.api.input_guard import InputGuard
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
@@ -80,8 +80,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     await worker
             await app.state.db.dispose()
 
-    app = FastAPI(title="AidFlow", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="AidFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Multi-level approval workflows for social assistance and student aid.")
+    docs_pages.install(app)
     app.state.settings = settings
     problems.install(app)
     app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
