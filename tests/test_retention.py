@@ -6,6 +6,7 @@ months ago), then the real prune runs on the real database, in-process and as th
 import os
 import re
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -229,7 +230,8 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
                                     .values(status="pending", next_attempt_at=now))
             pruning = asyncio.create_task(prune(db, POLICY, now=now))
             async with db.connect() as watch:
-                for _ in range(600):  # until prune waits for the row lock (up to a minute: busy machine)
+                deadline = time.monotonic() + 120  # until prune waits for the row lock (busy machine)
+                while time.monotonic() < deadline:
                     waiting = (await watch.execute(sa.text(
                         "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
                         {"holder": holder})).scalar_one()
@@ -237,7 +239,10 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
                         break
                     await asyncio.sleep(0.1)
                 assert not pruning.done(), pruning.result()  # it did not wait: say what it did
-                assert waiting == 1
+                others = (await watch.execute(sa.text(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all()
+                assert waiting == 1, f"prune never waited for the held row; sessions: {others}"
             await redeliver.commit()
         counts = await pruning
     finally:
