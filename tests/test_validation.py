@@ -213,3 +213,24 @@ async def test_oversized_bodies_are_refused_before_parsing(api: Api):
                               headers={**api.headers["portal"], "content-type": "application/json"})
     await _assert_problem(r, 413, "body_too_large")
     assert await api.count("applications") == 0
+
+
+async def test_a_grant_names_a_known_department_at_its_own_level(api: Api):
+    """`township_civl_affairs` (a typo) and `county_civil_affairs` at a township were accepted."""
+    def user(name: str, role: str, code: str) -> dict:
+        return {"username": name, "password": "granite-harbour-lantern-7", "display_name": name,
+                "grants": [{"role": role, "division_code": code}]}
+
+    r = await api.post("admin", "/admin/users", user("typo", "township_civl_affairs", "340621100"))
+    assert r.status_code == 422 and r.json()["code"] == "unknown_role", r.text
+    assert "civil_affairs" in r.json()["departments"]
+    r = await api.post("admin", "/admin/users", user("misplaced", "county_civil_affairs", "340621100"))
+    assert r.status_code == 422 and r.json()["code"] == "role_level_mismatch", r.text
+    r = await api.post("admin", "/admin/api-keys", {"name": "misplaced-key", "grants": [
+        {"role": "township_civil_affairs", "division_code": "340621"}]})
+    assert r.status_code == 422 and r.json()["code"] == "role_level_mismatch", r.text
+    assert await api.count("users", "username IN ('typo', 'misplaced')") == 0
+    assert await api.count("api_keys", "name = 'misplaced-key'") == 0
+    # A village committee's civil-affairs member holds no step but is a department processes work with.
+    r = await api.post("admin", "/admin/users", user("village.member", "village_civil_affairs", "340621100201"))
+    assert r.status_code == 201, r.text

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.types import UTCDateTime
 from app.db.models import api_keys, divisions, grants, users, web_sessions
-from app.domain import audit
+from app.domain import audit, definitions
 from app.domain import divisions as division_service
 from app.domain.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from app.domain.principal import ADMIN, GrantScope, Principal
@@ -56,14 +56,32 @@ def hash_api_key(key: str) -> str:
 
 
 async def _check_grants(conn: AsyncConnection, items: list[GrantIn]) -> None:
+    """A grant names a role of a department some deployed process works with, at a place of that
+    role's level: a misspelt role or a county role at a township would otherwise be accepted and
+    silently do nothing (or, worse, something at the wrong level)."""
+    known: set[str] | None = None
     for g in items:
         division_service.check_role(g.role)
         if g.division_code is None:
             if g.role != ADMIN:
                 raise Invalid("grant_needs_division", f"a {g.role!r} grant needs a division_code")
             continue
-        if await division_service.get(conn, g.division_code) is None:
+        division = await division_service.get(conn, g.division_code)
+        if division is None:
             raise Invalid("unknown_division", f"division {g.division_code!r} does not exist", division_code=g.division_code)
+        if g.role in division_service.SPECIAL_ROLES:
+            continue
+        level = division_service.role_level(g.role)
+        if level != division["level"]:
+            raise Invalid("role_level_mismatch", f"role {g.role!r} is a {level} role; {g.division_code} is a "
+                          f"{division['level']}", role=g.role, division_code=g.division_code)
+        # A department some deployed process works with: a village committee's civil-affairs member
+        # holds no step of their own yet sees their village's cases, but "civl_affairs" is a typo.
+        if known is None:
+            known = {division_service.role_department(r) for r in await definitions.role_keys(conn)} - {None}
+        if division_service.role_department(g.role) not in known:
+            raise Invalid("unknown_role", f"no deployed process works with the department of role {g.role!r}; "
+                          "deploy the process first or check the spelling", role=g.role, departments=sorted(known))
 
 
 async def _insert_grants(conn: AsyncConnection, items: list[GrantIn], **owner: int) -> None:

@@ -263,6 +263,22 @@ async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
     return found
 
 
+def _listed(text: str | None) -> set[str]:
+    return {item.strip() for item in (text or "").split(",") if item.strip()}
+
+
+async def role_keys(conn: AsyncConnection) -> set[str]:
+    """Every role some deployed version (old ones too: their cases still run) gives work to: its
+    lanes, who may start it and who may send its messages."""
+    found: set[str] = set()
+    for definition_id in (await conn.execute(sa.select(defs.c.id))).scalars():
+        model = (await by_id(conn, definition_id)).model
+        found |= set(model.element_lanes.values()) | _listed(model.properties.get("starters"))
+        for properties in model.message_properties.values():
+            found |= _listed(properties.get("senders"))
+    return found
+
+
 async def version_of(conn: AsyncConnection, key: str, version: int) -> Definition:
     definition_id = (await conn.execute(
         sa.select(defs.c.id).where(defs.c.key == key, defs.c.version == version))).scalar()

@@ -74,6 +74,8 @@ ERRORS = {
     "username_taken": "该用户名已存在。",
     "invalid_role": "角色格式不正确（应为“层级_部门”，如 township_civil_affairs）。",
     "grant_needs_division": "除系统管理员外，授权必须指定行政区划。",
+    "unknown_role": "没有已部署的流程使用这个部门，请检查角色拼写，或先部署相应流程。",
+    "role_level_mismatch": "角色的层级与所选行政区划的层级不一致（如县级角色不能授予乡镇）。",
     "view_name_taken": "已有同名的视图。",
     "invalid_view_name": "视图名称须为1至50个字。",
     "too_many_views": "保存的视图已达上限。",
