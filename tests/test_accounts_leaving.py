@@ -129,7 +129,8 @@ async def test_a_revoked_api_key_stops_working_at_once(api: Api):
 ADMIN_CALLS = [("put", "/admin/users/town_b/password", {"password": NEW_PASSWORD}),
                ("post", "/admin/users/town_b/disable", None), ("post", "/admin/users/town_b/enable", None),
                ("post", "/admin/users/town_b/revoke-tokens", None), ("post", "/admin/api-keys/portal/revoke", None),
-               ("get", "/admin/api-keys", None)]
+               ("get", "/admin/api-keys", None),
+               ("patch", "/admin/users/town_b", {"grants": [{"role": "admin"}]})]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_CALLS)
@@ -152,6 +153,7 @@ async def test_who_may_not_close_accounts(api: Api, method: str, path: str, body
     assert (await api.post("admin", "/admin/users/admin2/disable")).status_code == 200
     _problem(await call(second), 401, "invalid_token")
     assert await _audit(api, "user.password_changed") == [] and await _audit(api, "api_key.revoked") == []
+    assert await _audit(api, "user.grants_changed") == []
     assert (await api.get("portal", "/auth/me")).status_code == 200 and (await _token(api, "town_b")).status_code == 200
 
 
@@ -172,3 +174,45 @@ async def test_the_bootstrap_admin_password_must_be_strong(database_url):
         async with app.router.lifespan_context(app):
             pass
     assert ADMIN_PASSWORD  # the suite's own bootstrap password is strong (tests/conftest.py)
+
+
+async def test_an_admin_moves_a_user_to_another_township_and_renames_them(api: Api):
+    """The grants are replaced whole and count from the user's next request; both changes audited."""
+    town_b = await api.login("town_b")
+    case = await api.apply()  # a case at 濉溪镇 (town_a's township)
+    assert (await api.client.get(f"/api/v1/applications/{case['id']}", headers=town_b)).status_code == 404
+    r = await api.client.patch("/api/v1/admin/users/town_b", headers=api.headers["admin"], json={
+        "display_name": "  赵六（濉溪镇民政办）  ",
+        "grants": [{"role": "township_civil_affairs", "division_code": "340621100"},
+                   {"role": "township_civil_affairs", "division_code": "340621100"}]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"username": "town_b", "display_name": "赵六（濉溪镇民政办）",
+                        "grants": [{"role": "township_civil_affairs", "division_code": "340621100"}]}
+    assert (await api.client.get(f"/api/v1/applications/{case['id']}", headers=town_b)).status_code == 200
+    changed = await _audit(api, "user.grants_changed")
+    assert [(c["old"], c["new"]) for c in changed] == [
+        ({"grants": [{"role": "township_civil_affairs", "division_code": "340621101"}]},
+         {"grants": [{"role": "township_civil_affairs", "division_code": "340621100"}]})]
+    assert [(c["old"], c["new"]) for c in await _audit(api, "user.updated")] == [
+        ({"display_name": "town_b"}, {"display_name": "赵六（濉溪镇民政办）"})]
+    # The same again changes nothing and records nothing.
+    r = await api.client.patch("/api/v1/admin/users/town_b", headers=api.headers["admin"],
+                               json={"grants": [{"role": "township_civil_affairs", "division_code": "340621100"}]})
+    assert r.status_code == 200 and len(await _audit(api, "user.grants_changed")) == 1
+
+
+async def test_user_changes_that_are_refused_change_nothing(api: Api):
+    def patch(username: str, body: dict):
+        return api.client.patch(f"/api/v1/admin/users/{username}", headers=api.headers["admin"], json=body)
+
+    _problem(await patch("town_b", {"grants": [{"role": "county_civil_affairs", "division_code": "340621101"}]}),
+             422, "role_level_mismatch")
+    _problem(await patch("town_b", {"grants": [{"role": "township_civl_affairs", "division_code": "340621101"}]}),
+             422, "unknown_role")
+    _problem(await patch("town_b", {"display_name": "   "}), 422, "blank_display_name")
+    _problem(await patch("nobody", {"display_name": "某人"}), 404, "unknown_user")
+    _problem(await patch("admin", {"grants": [{"role": "county_civil_affairs", "division_code": "340621"}]}),
+             409, "cannot_remove_own_admin")
+    assert await _audit(api, "user.grants_changed") == [] and await _audit(api, "user.updated") == []
+    assert await api.count("grants g JOIN users u ON u.id = g.user_id",
+                           "u.username = 'town_b' AND g.division_code = '340621101'") == 1

@@ -143,6 +143,26 @@ async def test_the_day_someone_leaves_in_the_admin_pages(live_ui):
     assert types[:2] == ["api_key.revoked", "user.disabled"]
 
 
+async def test_an_admin_edits_a_users_name_and_grants_in_the_web_ui(live_ui):
+    ui = live_ui
+    admin = await ui.login("admin", ADMIN_PASSWORD)
+    await admin.goto(ui.url + "/ui/admin/users")
+    await admin.get_by_label("修改 town_b").click()
+    row = admin.get_by_role("row", name=re.compile("town_b"))
+    await row.get_by_label("授权（每行“角色 行政区划代码”）").fill("county_civil_affairs 340621101")
+    await row.get_by_role("button", name="保存 town_b").click()
+    assert "层级" in await admin.locator("#form-error").inner_text()  # a county role at a township
+    await admin.get_by_label("修改 town_b").click()
+    row = admin.get_by_role("row", name=re.compile("town_b"))
+    await row.get_by_label("姓名").fill("赵六")
+    await row.get_by_label("授权（每行“角色 行政区划代码”）").fill("township_civil_affairs 340621100")
+    await row.get_by_role("button", name="保存 town_b").click()
+    assert "已修改：town_b" in await admin.get_by_role("status").inner_text()
+    assert "濉溪镇" in await admin.get_by_role("row", name=re.compile("town_b")).inner_text()
+    changed = (await ui.api.get("admin", "/admin/audit", type="user.grants_changed")).json()
+    assert changed[0]["new"] == {"grants": [{"role": "township_civil_affairs", "division_code": "340621100"}]}
+
+
 async def test_a_reviewer_changes_their_own_password_in_the_web_ui(live_ui):
     ui = live_ui
     page = await ui.login("town_a")
@@ -166,7 +186,7 @@ async def test_a_reviewer_changes_their_own_password_in_the_web_ui(live_ui):
 async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
     ui = live_ui
     paths = ("/ui/admin/users/town_b/disable", "/ui/admin/users/town_b/password", "/ui/admin/users/town_b/revoke-tokens",
-             "/ui/admin/api-keys/portal/revoke")
+             "/ui/admin/api-keys/portal/revoke", "/ui/admin/users/town_b/edit")
     for who in ("county", "town_b"):  # a reviewer above, the person themselves
         reviewer = await ui.login(who)
         csrf = await reviewer.locator("form.logout input[name=csrf_token]").get_attribute("value")
@@ -182,3 +202,4 @@ async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
     assert (await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})).status_code == 200
     assert (await ui.api.get("admin", "/admin/audit", type="user.")).json()[0]["type"] == "user.created"
     assert (await ui.api.get("admin", "/admin/audit", type="api_key.revoked")).json() == []
+    assert (await ui.api.get("admin", "/admin/audit", type="user.grants_changed")).json() == []

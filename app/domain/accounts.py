@@ -348,6 +348,46 @@ async def set_active(conn: AsyncConnection, username: str, active: bool, actor: 
     return {"username": username, "active": active}
 
 
+class UserChangeIn(BaseModel):
+    """What an administrator may change of a user: the name shown and the grants (replaced whole)."""
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    grants: list[GrantIn] | None = Field(default=None, max_length=100)
+
+
+def _grant_key(g: dict) -> tuple:
+    return g["role"], g["division_code"] or ""
+
+
+async def update_user(conn: AsyncConnection, username: str, body: UserChangeIn, actor: str) -> dict:
+    """Rename or re-grant a user; in force on their next request (grants are read on every one).
+    An administrator cannot take the admin role from themselves (someone must be left to give it)."""
+    row = await _user_row(conn, username)
+    current = (await conn.execute(sa.select(users.c.display_name).where(users.c.id == row.id))).scalar_one()
+    old_grants = sorted(({"role": r.role, "division_code": r.division_code} for r in (await conn.execute(
+        sa.select(grants.c.role, grants.c.division_code).where(grants.c.user_id == row.id))).all()), key=_grant_key)
+    name = body.display_name.strip() if body.display_name is not None else current
+    if not name:
+        raise Invalid("blank_display_name", "the display name cannot be blank")
+    if name != current:
+        await conn.execute(sa.update(users).where(users.c.id == row.id).values(display_name=name))
+        await audit.record_change(conn, actor, "user.updated", f"user:{username}", {"display_name": current},
+                                  {"display_name": name})
+    new_grants = old_grants
+    if body.grants is not None:
+        await _check_grants(conn, body.grants)
+        new_grants = sorted(({"role": g.role, "division_code": g.division_code} for g in body.grants), key=_grant_key)
+        new_grants = [g for i, g in enumerate(new_grants) if i == 0 or new_grants[i - 1] != g]
+        if username == actor and any(g["role"] == ADMIN for g in old_grants) and not any(
+                g["role"] == ADMIN for g in new_grants):
+            raise Conflict("cannot_remove_own_admin", "an administrator cannot take the admin role from themselves")
+        if new_grants != old_grants:
+            await conn.execute(sa.delete(grants).where(grants.c.user_id == row.id))
+            await _insert_grants(conn, [GrantIn(**g) for g in new_grants], user_id=row.id)
+            await audit.record_change(conn, actor, "user.grants_changed", f"user:{username}",
+                                      {"grants": old_grants}, {"grants": new_grants})
+    return {"username": username, "display_name": name, "grants": new_grants}
+
+
 async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dict:
     """Every bearer token issued so far and every web session of the user stop working."""
     row = await _user_row(conn, username)

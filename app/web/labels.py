@@ -62,6 +62,8 @@ ERRORS = {
     "weak_password": "密码强度不够：至少10位，不能是同一字符重复，不能与用户名相同，也不能是常见密码或简单组合。",
     "wrong_password": "当前密码错误。",
     "cannot_disable_self": "不能停用自己的账户。",
+    "cannot_remove_own_admin": "不能取消自己的系统管理员授权。",
+    "blank_display_name": "姓名不能为空。",
     "unknown_user": "没有这个用户。",
     "unknown_api_key": "没有这个接口密钥。",
     "users_only": "只有用户账户才有密码。",

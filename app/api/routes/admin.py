@@ -40,6 +40,13 @@ async def set_user_password(ctx: Ctx, username: UserName, body: accounts.Passwor
         return await accounts.set_password(conn, username, body.password, me.name)
 
 
+@router.patch("/users/{username}")
+async def update_user(ctx: Ctx, username: UserName, body: accounts.UserChangeIn) -> dict:
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await accounts.update_user(conn, username, body, me.name)
+
+
 @router.post("/users/{username}/disable")
 async def disable_user(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):

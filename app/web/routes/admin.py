@@ -171,15 +171,26 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
                 keys=keys, places=places, error=error, raw=raw or {})
 
 
+def _grants_of(text: str) -> list[dict]:
+    """One grant per line: "role division_code" (an admin grant may have no place)."""
+    grants = []
+    for line in _lines(text):
+        role, _, code = line.partition(" ")
+        grants.append({"role": role.strip(), "division_code": code.strip() or None})
+    return grants
+
+
+def _user_change(form) -> accounts.UserChangeIn:
+    return accounts.UserChangeIn(display_name=str(form.get("display_name", "")).strip(),
+                                 grants=_grants_of(str(form.get("grants", ""))))
+
+
 @router.post("/users")
 async def create_user(ctx: WebCtx):
     form = await ctx.form()
     raw = {k: str(form.get(k, "")) for k in ("username", "display_name", "grants")}
     try:
-        grants = []
-        for line in _lines(raw["grants"]):
-            role, _, code = line.partition(" ")
-            grants.append({"role": role.strip(), "division_code": code.strip() or None})
+        grants = _grants_of(raw["grants"])
         body = accounts.UserIn(username=raw["username"].strip(), display_name=raw["display_name"].strip(),
                                password=str(form.get("password", "")), grants=grants)
         async with ctx.begin() as (conn, me):
@@ -215,8 +226,13 @@ async def user_action(ctx: WebCtx, username: str, action: str):
             elif action == "revoke-tokens":
                 await accounts.revoke_tokens(conn, username, me.name)
                 done = _USER_ACTIONS[action]
+            elif action == "edit":
+                await accounts.update_user(conn, username, _user_change(form), me.name)
+                done = "已修改"
             else:
                 raise Invalid("unknown_action", f"no user action {action!r}")
+    except ValidationError:
+        return await users_page(ctx, f"{username}：姓名不能为空；授权格式：每行“角色 行政区划代码”", 422)
     except DomainError as exc:
         return await users_page(ctx, f"{username}：{labels.error(exc.code, exc.detail)}", exc.status)
     msg = f"{done}：{username}" + ("（其现有登录已全部失效）" if action in ("password", "disable") else "")
