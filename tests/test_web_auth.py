@@ -111,3 +111,16 @@ async def test_session_cookie_is_secure_outside_test_mode(tmp_path, sqlite_templ
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
     assert "aidflow_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+
+
+async def test_a_link_cannot_put_its_own_text_on_our_pages(live_ui):
+    """`?msg=` showed any text as the page's banner: a phishing link could say 系统升级，请回复密码."""
+    page = await live_ui.login("town_a")
+    await page.goto(live_ui.url + "/ui/?msg=" + "系统升级，请把密码发到 evil@example.com")
+    assert "evil@example.com" not in await page.content()
+    # Our own redirects still carry their banner: save a view, then the page says so.
+    await page.goto(live_ui.url + "/ui/?scope=all")
+    await page.locator("summary", has_text="常用视图").click()
+    await page.get_by_label("把当前筛选保存为").fill("全部待办")
+    await page.get_by_role("button", name="保存视图").click()
+    assert "已保存" in await page.get_by_role("status").inner_text()

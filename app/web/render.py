@@ -1,5 +1,7 @@
 """Jinja2 for the web UI: one environment, Chinese date and money filters, HTML responses."""
 
+import hashlib
+import hmac
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -69,12 +71,30 @@ _env.filters.update(date_cn=date_cn, datetime_cn=datetime_cn, yuan=yuan, mask_id
 _env.globals.update(labels=labels, capabilities=capabilities)
 
 
+def _flash_signature(request: Request, message: str) -> str:
+    key = request.app.state.settings.secret_key.encode()
+    return hmac.new(key, b"flash:" + message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flash(request: Request, message: str) -> dict[str, str]:
+    """Query parameters that show ``message`` as the banner of the page redirected to. Signed: a link
+    someone else made cannot put its own text ("系统升级，请把密码…") on our pages."""
+    return {"msg": message, "msg_sig": _flash_signature(request, message)}
+
+
+def _shown_flash(request: Request) -> str | None:
+    message, signature = request.query_params.get("msg"), request.query_params.get("msg_sig", "")
+    if message and hmac.compare_digest(signature, _flash_signature(request, message)):
+        return message
+    return None
+
+
 def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     context.setdefault("me", None)
     context.setdefault("csrf", "")
     context.setdefault("nav", None)
     context.setdefault("error", "")
-    context.setdefault("flash", request.query_params.get("msg"))
+    context.setdefault("flash", _shown_flash(request))
     html = _env.get_template(template).render(request=request, **context)
     # Pages show personal data: never cached by shared proxies; no framing (clickjacking).
     return HTMLResponse(html, status_code=status, headers={

@@ -13,7 +13,7 @@ from app.domain import accounts, calendar, definitions, diagrams, divisions, res
 from app.domain.errors import DomainError, Invalid
 from app.web import labels
 from app.web.context import WebCtx, require_admin
-from app.web.render import page
+from app.web.render import flash, page
 
 router = APIRouter(prefix="/admin")
 
@@ -99,7 +99,7 @@ async def put_rollout(ctx: WebCtx, key: str):
         return await versions(ctx, key, "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc), raw)
     except DomainError as exc:
         return await versions(ctx, key, labels.error(exc.code, exc.detail), raw)
-    return RedirectResponse(f"/ui/admin/processes/{key}?" + urlencode({"msg": "版本规则已保存"}), status_code=303)
+    return RedirectResponse(f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303)
 
 
 @router.get("/processes/{key}/versions/{version}/diagram.svg")
@@ -157,7 +157,7 @@ async def store_calendar(ctx: WebCtx):
         return await calendar_page(ctx, int(year) if year.isdigit() else None, status=exc.status,
                                    error=labels.error(exc.code, exc.detail))
     msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
-    return RedirectResponse("/ui/admin/calendar?" + urlencode({"year": year, "msg": msg}), status_code=303)
+    return RedirectResponse("/ui/admin/calendar?" + urlencode({"year": year, **flash(ctx.request, msg)}), status_code=303)
 
 
 @router.get("/users")
@@ -203,7 +203,7 @@ async def create_user(ctx: WebCtx):
         return await users_page(ctx, "；".join(messages.get(f, f) for f in sorted(fields)), 422, raw)
     except DomainError as exc:
         return await users_page(ctx, labels.error(exc.code, exc.detail), exc.status, raw)
-    return RedirectResponse("/ui/admin/users?" + urlencode({"msg": f"已创建用户 {raw['username'].strip()}"}),
+    return RedirectResponse("/ui/admin/users?" + urlencode(flash(ctx.request, f"已创建用户 {raw['username'].strip()}")),
                             status_code=303)
 
 
@@ -236,7 +236,7 @@ async def user_action(ctx: WebCtx, username: str, action: str):
     except DomainError as exc:
         return await users_page(ctx, f"{username}：{labels.error(exc.code, exc.detail)}", exc.status)
     msg = f"{done}：{username}" + ("（其现有登录已全部失效）" if action in ("password", "disable") else "")
-    return RedirectResponse("/ui/admin/users?" + urlencode({"msg": msg}), status_code=303)
+    return RedirectResponse("/ui/admin/users?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/api-keys/{name}/revoke")
@@ -248,4 +248,4 @@ async def revoke_api_key(ctx: WebCtx, name: str):
             await accounts.revoke_api_key(conn, name, me.name)
     except DomainError as exc:
         return await users_page(ctx, f"{name}：{labels.error(exc.code, exc.detail)}", exc.status)
-    return RedirectResponse("/ui/admin/users?" + urlencode({"msg": f"已吊销接口密钥：{name}"}), status_code=303)
+    return RedirectResponse("/ui/admin/users?" + urlencode(flash(ctx.request, f"已吊销接口密钥：{name}")), status_code=303)

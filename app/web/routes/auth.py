@@ -1,6 +1,6 @@
 """Login and logout (/ui/login, /ui/logout): a server-side session in an HttpOnly cookie."""
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
@@ -11,7 +11,7 @@ from app.domain import accounts, web_sessions
 from app.domain.errors import DomainError, Unauthorized
 from app.web import labels
 from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
-from app.web.render import page
+from app.web.render import flash, page
 
 router = APIRouter()
 
@@ -98,6 +98,6 @@ async def change_password(ctx: WebCtx):
         status = 403 if exc.code == "wrong_password" else exc.status
         return page(ctx.request, "account_password.html", status, me=me, csrf=ctx.csrf,
                     error=labels.error(exc.code, exc.detail))
-    response = RedirectResponse("/ui/login?msg=" + quote("密码已修改，请用新密码重新登录。"), status_code=303)
+    response = RedirectResponse("/ui/login?" + urlencode(flash(ctx.request, "密码已修改，请用新密码重新登录。")), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/ui")
     return response

@@ -10,7 +10,7 @@ from app.domain import applications, definitions, divisions, saved_views, tasks
 from app.domain.errors import DomainError
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
-from app.web.render import page
+from app.web.render import flash, page
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -114,7 +114,7 @@ async def bulk_claim(ctx: WebCtx):
     msg = f"已认领{claimed}件" if ids else "请先勾选要认领的任务"
     if failed:
         msg += f"，{len(failed)}件未能认领：" + "；".join(sorted(set(failed)))
-    return RedirectResponse("/ui/?" + (back + "&" if back else "") + urlencode({"msg": msg}), status_code=303)
+    return RedirectResponse("/ui/?" + (back + "&" if back else "") + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/views")
@@ -127,7 +127,7 @@ async def save_view(ctx: WebCtx):
         msg = "视图已保存"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
-    return RedirectResponse("/ui/?" + urlencode({**saved_views.clean(query), "msg": msg}), status_code=303)
+    return RedirectResponse("/ui/?" + urlencode({**saved_views.clean(query), **flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/views/{view_id}/delete")
@@ -135,4 +135,4 @@ async def delete_view(ctx: WebCtx, view_id: RowId):
     await ctx.form()
     async with ctx.begin() as (conn, me):
         await saved_views.delete(conn, me.name, view_id)
-    return RedirectResponse("/ui/?" + urlencode({"msg": "视图已删除"}), status_code=303)
+    return RedirectResponse("/ui/?" + urlencode({**flash(ctx.request, "视图已删除")}), status_code=303)

@@ -15,7 +15,7 @@ from app.domain import applications, definitions, divisions, tasks
 from app.domain.errors import DomainError, Invalid
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
-from app.web.render import page
+from app.web.render import flash, page
 
 router = APIRouter()
 _APPROVING = ("approve", "accept", "agree", "continue")
@@ -130,7 +130,7 @@ async def complete(ctx: WebCtx, task_id: str):
     status = labels.STATUSES.get(result["application"]["status"], "")
     nxt = "、".join(t["title"] for t in result["next_tasks"]) or status
     msg = f"已办结：{view['title']}。案件进入：{nxt}" if nxt else f"已办结：{view['title']}"
-    return RedirectResponse("/ui/?" + urlencode({"scope": "mine", "msg": msg}), status_code=303)
+    return RedirectResponse("/ui/?" + urlencode({"scope": "mine", **flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -142,7 +142,7 @@ async def claim(ctx: WebCtx, task_id: str):
         msg = "已认领，请办理。"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
-    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
+    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/tasks/{task_id}/actions/{action}")
@@ -171,7 +171,7 @@ async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
         msg = f"{label}：请把" + "、".join(capabilities.FIELD_LABELS[f] for f in fields) + "填写完整"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
-    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({"msg": msg}), status_code=303)
+    return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
 @router.post("/tasks/{task_id}/unclaim")
@@ -179,4 +179,4 @@ async def unclaim(ctx: WebCtx, task_id: str):
     await ctx.form()
     async with ctx.begin() as (conn, me):
         await tasks.unclaim(conn, me.principal, task_id)
-    return RedirectResponse("/ui/?" + urlencode({"msg": "已放弃认领，任务回到待认领。"}), status_code=303)
+    return RedirectResponse("/ui/?" + urlencode({**flash(ctx.request, "已放弃认领，任务回到待认领。")}), status_code=303)
