@@ -39,6 +39,7 @@ async def test_the_documentation_renders_in_a_browser_cut_off_from_the_internet(
         await page.route("**/*", only_the_service)
         await page.goto(live_ui.url + path)
         await page.get_by_text(shown).first.wait_for(timeout=20_000)
+        await page.wait_for_load_state("networkidle")  # images and fonts too (ReDoc's logo came later)
     finally:
         await context.close()
     assert outside == []
