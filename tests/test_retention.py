@@ -242,7 +242,10 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
                 others = (await watch.execute(sa.text(
                     "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all()
-                assert waiting == 1, f"prune never waited for the held row; sessions: {others}"
+                everywhere = (await watch.execute(sa.text(
+                    "SELECT count(*), current_setting('max_connections') FROM pg_stat_activity"))).one()
+                assert waiting == 1, (f"prune never waited for the held row; sessions here: {others}; "
+                                      f"connections on the server: {tuple(everywhere)}; prune: {pruning!r}")
             await redeliver.commit()
         counts = await pruning
     finally:
