@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench drill clean
+.PHONY: install demo demo-port test bench drill clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,21 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# `make demo PORT=8080 HOST=0.0.0.0`; AIDFLOW_ENV=demo lets an admin move time (管理 → 演示时钟).
+PORT ?= 8000
+HOST ?= 127.0.0.1
 demo: export AIDFLOW_LOG_JSON ?= false
-demo: install
+demo: export AIDFLOW_ENV ?= demo
+demo: demo-port install
 	$(BIN)/aidflow migrate
 	$(BIN)/aidflow demo
-	@echo "Reviewer UI: http://127.0.0.1:8000/ui/ (users above); public notices: http://127.0.0.1:8000/ui/public/notices"
-	@echo "Log in: POST http://127.0.0.1:8000/api/v1/auth/token (username/password above); docs at http://127.0.0.1:8000/docs"
-	$(BIN)/aidflow serve --host 127.0.0.1 --port 8000
+	@echo "Reviewer UI: http://$(HOST):$(PORT)/ui/ (users above); public notices: http://$(HOST):$(PORT)/ui/public/notices"
+	@echo "Log in: POST http://$(HOST):$(PORT)/api/v1/auth/token (username/password above); docs at http://$(HOST):$(PORT)/docs"
+	$(BIN)/aidflow serve --host $(HOST) --port $(PORT)
+
+# Before anything else: a busy port is said at once, not after the install and the data load.
+demo-port:
+	@$(PYTHON) scripts/port_free.py $(HOST) $(PORT)
 
 test: install
 	scripts/test.sh

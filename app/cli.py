@@ -51,7 +51,7 @@ def worker() -> None:
     async def _main() -> None:
         db = create_engine(settings.database_url)
         try:
-            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
+            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
                               settings.claim_stale_working_days, Policy.from_settings(settings))
         finally:
             await db.dispose()
@@ -70,7 +70,7 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what woul
     async def _main() -> tuple[list[str] | None, dict[str, int]]:
         db = create_engine(settings.database_url)
         try:
-            if settings.env == "test":  # the shared test clock ages what was written on it
+            if settings.clock_movable:  # the shared, movable clock ages what was written on it
                 async with db.connect() as conn:
                     await service_clock.load(conn)
             created = None if dry_run else await retention.prepare_partitions(db)
@@ -85,6 +85,38 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what woul
     for table, count in counts.items():
         typer.echo(f"{table}: {verb} {count}")
     typer.echo(f"total: {verb} {sum(counts.values())}")
+
+
+keys = typer.Typer(help="API keys for portals (the key is shown once, when made).")
+cli.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def create_key(name: str = typer.Argument(..., help="a name for the key, e.g. the portal's"),
+               role: str = typer.Option("portal", help="the role the key holds"),
+               division: str = typer.Option(..., help="the division code where the role holds")) -> None:
+    """Make an API key and print it (it is stored hashed: this is the only time it is shown)."""
+    from app.db.engine import create_engine, transaction
+    from app.domain import accounts
+    from app.domain.errors import DomainError
+
+    settings = get_settings()
+
+    async def _main() -> dict:
+        db = create_engine(settings.database_url)
+        try:
+            async with transaction(db) as conn:
+                return await accounts.create_api_key(conn, accounts.ApiKeyIn(
+                    name=name, grants=[accounts.GrantIn(role=role, division_code=division)]), "cli")
+        finally:
+            await db.dispose()
+
+    try:
+        made = asyncio.run(_main())
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"API key {made['name']} (shown once): X-API-Key: {made['key']}")
 
 
 @cli.command()

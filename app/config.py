@@ -15,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIDFLOW_", env_file=".env", extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    # "demo": like development, but time can be moved (GET/POST /admin/clock, a button on the admin
+    # page), so a demo crosses a 7-day notice in a click. "test" adds cheap password hashing.
+    env: Literal["development", "demo", "test", "production"] = "development"
     # Unset means the embedded SQLite file next to the project.
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'aidflow.db'}"
     # Signs tokens and CSRF tokens. Unset outside production: the installation generates its own
@@ -98,6 +100,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    @property
+    def clock_movable(self) -> bool:
+        """Whether the service clock may be moved (an offset kept in the database, read by every process)."""
+        return self.env in ("test", "demo")
 
     @property
     def is_sqlite(self) -> bool:

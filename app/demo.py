@@ -1,12 +1,18 @@
 """Demo data: places of 濉溪县, reviewers at township and county, a portal key and cases in several stages."""
 
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
 from app.config import Settings
 from app.db.engine import create_engine, transaction
-from app.domain import accounts, applications, divisions, notices, objections, tasks
+from app.db.models import applications as app_table
+from app.domain import accounts, applications, divisions, notices, objections, service_clock, tasks
 from app.domain.errors import Conflict
 from app.domain.id_numbers import check_character
 from app.domain.principal import Principal
 from app.main import create_app, startup
+from app.worker import run_due_work
 
 DEMO_PASSWORD = "aidflow-demo"
 
@@ -19,11 +25,47 @@ PLACES = [
     ("340621100201", "濉溪镇东关村", "340621100", "village"),
     ("340621101201", "临涣镇临涣村", "340621101", "village"),
 ]
+# Two reviewers per office: the four-eyes rules (who reviewed may not re-investigate or confirm the
+# same case) need a second person to go on.
 USERS = [
     ("admin", "系统管理员", "admin", None),
     ("zhang.wei", "张伟（濉溪镇民政办）", "township_civil_affairs", "340621100"),
+    ("chen.jing", "陈静（濉溪镇民政办）", "township_civil_affairs", "340621100"),
     ("li.na", "李娜（临涣镇民政办）", "township_civil_affairs", "340621101"),
+    ("zhou.min", "周敏（临涣镇民政办）", "township_civil_affairs", "340621101"),
     ("wang.fang", "王芳（濉溪县民政局）", "county_civil_affairs", "340621"),
+    ("liu.yang", "刘洋（濉溪县民政局）", "county_civil_affairs", "340621"),
+]
+ACCEPT = {"decision": "accept"}
+APPROVE = {"decision": "approve", "opinion": "经入户调查，情况属实"}
+REFUSE = {"decision": "refuse", "reason": "家庭人均收入高于当地低保标准"}
+CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 580, "dibao_class": "B"}
+
+
+@dataclass(frozen=True)
+class Story:
+    """One demo case: who takes it how far; ``days_ago`` > 0 starts it that long ago, so its notice
+    has ended by today and the county has it (time moved back for it alone, then forward again)."""
+    ref: str
+    name: str
+    village: str
+    reviewer: str
+    steps: tuple[dict, ...] = ()
+    days_ago: int = 0
+    county_steps: tuple[dict, ...] = ()
+    objection: str | None = None
+
+
+STORIES = [
+    Story("DEMO-1", "赵小红", "340621100201", "zhang.wei"),                                  # waiting for acceptance
+    Story("DEMO-2", "钱大海", "340621100201", "zhang.wei", (ACCEPT,)),                        # initial review
+    Story("DEMO-3", "孙秀英", "340621101201", "li.na", (ACCEPT, APPROVE)),                    # in its public notice
+    Story("DEMO-4", "周建国", "340621101201", "li.na", (ACCEPT, APPROVE),                     # objection: re-investigation
+          objection="村民反映其家庭有经营性收入"),
+    Story("DEMO-5", "吴桂兰", "340621100201", "zhang.wei", (ACCEPT, REFUSE)),                 # refusal notice to deliver
+    Story("DEMO-6", "郑春梅", "340621100201", "chen.jing", (ACCEPT, APPROVE), days_ago=12),   # notice ended: at the county
+    Story("DEMO-7", "冯志强", "340621101201", "zhou.min", (ACCEPT, APPROVE), days_ago=14,     # approved by the county
+          county_steps=(CONFIRM,)),
 ]
 
 
@@ -32,10 +74,46 @@ def demo_id_number(serial: int) -> str:
     return first17 + check_character(first17)
 
 
-async def _advance(conn, reviewer: Principal, app_id: str, steps: list[dict]) -> None:
+async def _advance(conn, reviewer: Principal, app_id: str, steps) -> None:
     for data in steps:
         open_tasks = await applications.open_tasks_of(conn, app_id)
         await tasks.complete(conn, reviewer, open_tasks[0]["id"], data)
+
+
+async def _exists(db, ref: str) -> bool:
+    async with transaction(db) as conn:
+        return (await conn.execute(sa.select(app_table.c.id).where(app_table.c.external_ref == ref))).first() is not None
+
+
+async def _tell(db, settings: Settings, serial: int, story: Story) -> None:
+    """Create and advance one story's case (nothing when it exists: the loader may run twice)."""
+    if await _exists(db, story.ref):
+        return
+    reviewer = await accounts_principal(db, story.reviewer)
+    if story.days_ago:
+        async with transaction(db) as conn:
+            await service_clock.move(conn, advance_seconds=-story.days_ago * 86400, to=None)
+    try:
+        async with transaction(db) as conn:
+            _, created = await applications.create(conn, reviewer, applications.ApplicationIn(
+                program="dibao", division_code=story.village, external_ref=story.ref,
+                applicant=applications.Applicant(name=story.name, id_number=demo_id_number(serial), phone="13800000000"),
+                data={"household_size": 2 + serial % 3, "monthly_income_per_person": 300}))
+            await _advance(conn, reviewer, created["id"], story.steps)
+            if story.objection:  # a villager objects on the public form, as citizens do
+                (entry,) = await notices.entries_of_application(conn, created["id"])
+                await objections.submit(conn, entry["notice_id"], objections.ObjectionIn(
+                    entry_id=entry["entry_id"], reason=story.objection))
+    finally:
+        if story.days_ago:  # back to today: the notice that started then has ended since
+            async with transaction(db) as conn:
+                await service_clock.move(conn, advance_seconds=story.days_ago * 86400, to=None)
+    if story.days_ago:
+        await run_due_work(db, settings.claim_stale_working_days)
+    if story.county_steps:
+        county = await accounts_principal(db, "wang.fang")
+        async with transaction(db) as conn:
+            await _advance(conn, county, created["id"], story.county_steps)
 
 
 async def load_demo(settings: Settings) -> list[str]:
@@ -59,37 +137,18 @@ async def load_demo(settings: Settings) -> list[str]:
                     name="demo-portal", grants=[accounts.GrantIn(role="portal", division_code="340621")]), "demo")
                 lines.append(f"portal API key (shown once): X-API-Key: {key['key']}")
             except Conflict:
-                lines.append("portal API key 'demo-portal' exists already (its key was shown when it was created)")
+                lines.append("portal API key 'demo-portal' exists already (shown once, when created); make another with "
+                             "`aidflow keys create NAME --role portal --division 340621`")
 
-        zhang = await accounts_principal(db, "zhang.wei")
-        li = await accounts_principal(db, "li.na")
-        approve, accept = {"decision": "approve", "opinion": "经入户调查，情况属实"}, {"decision": "accept"}
-        stories = [
-            ("DEMO-1", "赵小红", "340621100201", zhang, []),                       # waiting for acceptance
-            ("DEMO-2", "钱大海", "340621100201", zhang, [accept]),                 # initial review
-            ("DEMO-3", "孙秀英", "340621101201", li, [accept, approve]),           # public notice
-            ("DEMO-4", "周建国", "340621101201", li, [accept, approve]),           # objection → reinvestigation
-            ("DEMO-5", "吴桂兰", "340621100201", zhang,                            # refusal notice to deliver
-             [accept, {"decision": "refuse", "reason": "家庭人均收入高于当地低保标准"}]),
-        ]
-        for serial, (ref, name, village, reviewer, steps) in enumerate(stories, start=1):
-            async with transaction(db) as conn:
-                try:
-                    _, created = await applications.create(conn, reviewer, applications.ApplicationIn(
-                        program="dibao", division_code=village, external_ref=ref,
-                        applicant=applications.Applicant(name=name, id_number=demo_id_number(serial), phone="13800000000"),
-                        data={"household_size": 2 + serial % 3, "monthly_income_per_person": 300}))
-                except Conflict:
-                    continue
-                await _advance(conn, reviewer, created["id"], steps)
-                if ref == "DEMO-4":  # a villager objects on the public form, as citizens do
-                    (entry,) = await notices.entries_of_application(conn, created["id"])
-                    await objections.submit(conn, entry["notice_id"], objections.ObjectionIn(
-                        entry_id=entry["entry_id"], reason="村民反映其家庭有经营性收入"))
+        for serial, story in enumerate(STORIES, start=1):
+            await _tell(db, settings, serial, story)
         lines += [
             "demo users (password: %s):" % DEMO_PASSWORD,
             *[f"  {u:<10} {d}" for u, d, _, _ in USERS],
+            "demo cases: " + "; ".join(f"{s.ref} {s.name}" for s in STORIES),
         ]
+        if settings.clock_movable:
+            lines.append("let time pass (a notice ends after 7 days): log in as admin, 管理 → 演示时钟 (/ui/admin/clock)")
     finally:
         await db.dispose()
     return lines

@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             await startup(app)
             if run_worker:
                 worker = asyncio.create_task(run_forever(
-                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.env == "test",
+                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
                     settings.claim_stale_working_days, Policy.from_settings(settings)))
             yield
         finally:
@@ -93,8 +93,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     web.install(app)  # the reviewer UI under /ui, after problems.install: it wraps the problem handler
 
-    if settings.env == "test" and not settings.database_url.startswith("sqlite"):
-        # Several test-mode processes on one PostgreSQL database: each request reads the clock another
+    if settings.clock_movable and not settings.database_url.startswith("sqlite"):
+        # Several test- or demo-mode processes on one PostgreSQL database: each request reads the clock another
         # process may have moved (SQLite is one process; its in-process apps share the module's clock).
         @app.middleware("http")
         async def shared_test_clock(request, call_next):

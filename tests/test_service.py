@@ -56,12 +56,65 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
         token = httpx.post(f"{base}/auth/token", data={"username": "zhang.wei", "password": "aidflow-demo"}).json()
         inbox = httpx.get(f"{base}/tasks", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
         assert {t["name"] for t in inbox["items"]} >= {"accept_application", "initial_review"}
-        cases = httpx.get(f"{base}/applications", headers={"X-API-Key": key}).json()["items"]
-        assert len(cases) == 5
-        # The test-mode clock does not exist outside test mode.
+        cases = {c["external_ref"]: c for c in httpx.get(f"{base}/applications", headers={"X-API-Key": key}).json()["items"]}
+        assert sorted(cases) == [f"DEMO-{i}" for i in range(1, 8)]
+        assert cases["DEMO-7"]["status"] == "approved"  # its notice started 14 days ago; the county approved it
+        county = httpx.post(f"{base}/auth/token", data={"username": "liu.yang", "password": "aidflow-demo"}).json()
+        at_county = httpx.get(f"{base}/tasks", headers={"Authorization": f"Bearer {county['access_token']}"}).json()
+        assert [(t["name"], t["application_id"]) for t in at_county["items"]] == [("county_confirm", cases["DEMO-6"]["id"])]
+        # The movable clock does not exist outside test and demo mode; the loader left it on today.
         admin = httpx.post(f"{base}/auth/token", data={"username": "admin", "password": "aidflow-demo"}).json()
         r = httpx.get(f"{base}/admin/clock", headers={"Authorization": f"Bearer {admin['access_token']}"})
         assert r.status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/ui/admin/clock").status_code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_a_demo_lets_time_pass_from_the_admin_page_and_makes_keys(tmp_path):
+    """AIDFLOW_ENV=demo (what `make demo` sets): 管理 → 演示时钟 → 前进七天 ends the notice of DEMO-3,
+    which then waits at the county; `aidflow keys create` makes a portal key that works."""
+    env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "AIDFLOW_LOG_JSON": "false",
+           "AIDFLOW_ENV": "demo"}
+
+    def run(*args):
+        return subprocess.run(command("aidflow", *args), env=env, capture_output=True, text=True, timeout=120)
+    assert run("migrate").returncode == 0
+    loaded = run("demo")
+    assert loaded.returncode == 0 and "/ui/admin/clock" in loaded.stdout, loaded.stderr
+    made = run("keys", "create", "county-portal", "--division", "340621")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.split("X-API-Key: ")[1].strip()
+    refused = run("keys", "create", "town-portal", "--role", "county_civil_affairs", "--division", "340621100")
+    assert refused.returncode == 1 and "role_level_mismatch" in refused.stderr
+
+    port = _free_port()
+    server = subprocess.Popen(command("aidflow", "serve", "--port", str(port)), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        ui = f"http://127.0.0.1:{port}/ui"
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=ui, timeout=30) as browser:
+            token = browser.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+            r = browser.post("/login", data={"username": "admin", "password": "aidflow-demo", "csrf_token": token,
+                                             "next": "/ui/admin/clock"})
+            assert r.status_code == 303, r.text
+            page = browser.get("/admin/clock")
+            assert page.status_code == 200 and "演示时钟" in page.text
+            token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+            done = browser.post("/admin/clock", data={"days": "7", "csrf_token": token}, follow_redirects=True)
+            assert "时间已前进七天" in done.text
+        cases = {c["external_ref"]: c for c in httpx.get(f"http://127.0.0.1:{port}/api/v1/applications",
+                                                          headers={"X-API-Key": key}).json()["items"]}
+        detail = httpx.get(f"http://127.0.0.1:{port}/api/v1/applications/{cases['DEMO-3']['id']}",
+                           headers={"X-API-Key": key}).json()
+        assert [t["name"] for t in detail["open_tasks"]] == ["county_confirm"]
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -111,6 +111,14 @@ async def test_session_cookie_is_secure_outside_test_mode(tmp_path, sqlite_templ
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
     assert "aidflow_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    # A demo reached over plain http by a host name: a Secure cookie would never come back (no log-in).
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo-host:8000") as client:
+            form = (await client.get("/ui/login")).text
+            token = form.split('name="csrf_token" value="')[1].split('"')[0]
+            r = await client.post("/ui/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                                     "csrf_token": token, "next": "/ui/"})
+    assert r.status_code == 303 and "Secure" not in r.headers["set-cookie"], r.headers
 
 
 async def test_a_link_cannot_put_its_own_text_on_our_pages(live_ui):

@@ -119,7 +119,10 @@ class WebContext:
 
     @property
     def secure(self) -> bool:
-        return self.settings.env != "test"
+        """Cookies only over https where the request came over https (a proxy listed in
+        AIDFLOW_TRUSTED_PROXIES says so) or in production: a demo reached by host name over plain
+        http must still be able to log in."""
+        return self.settings.env == "production" or self.request.url.scheme == "https"
 
 
 def _context(request: Request) -> WebContext:

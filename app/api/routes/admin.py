@@ -122,20 +122,20 @@ async def retry_timer(ctx: Ctx, timer_id: RowId) -> dict:
         return await timers.retry(conn, timer_id, me.name)
 
 
-# Test-mode only: the service clock and timers on demand (Camunda's ClockUtil plays this part).
+# Test and demo mode only: the service clock and timers on demand (Camunda's ClockUtil plays this part).
 class ClockMove(BaseModel):
     advance_seconds: float | None = None
     to: datetime | None = None
 
 
-def _require_test_mode(request: Request) -> None:
-    if request.app.state.settings.env != "test":
+def _require_movable_clock(request: Request) -> None:
+    if not request.app.state.settings.clock_movable:
         raise NotFound("not_found", "not found")
 
 
 @router.get("/clock")
 async def get_clock(ctx: Ctx, request: Request) -> dict:
-    _require_test_mode(request)
+    _require_movable_clock(request)
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
@@ -144,7 +144,7 @@ async def get_clock(ctx: Ctx, request: Request) -> dict:
 
 @router.post("/clock")
 async def move_clock(ctx: Ctx, request: Request, body: ClockMove) -> dict:
-    _require_test_mode(request)
+    _require_movable_clock(request)
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return {"now": await service_clock.move(conn, advance_seconds=body.advance_seconds, to=body.to)}
@@ -152,7 +152,7 @@ async def move_clock(ctx: Ctx, request: Request, body: ClockMove) -> dict:
 
 @router.post("/timers/run")
 async def run_timers(ctx: Ctx, request: Request) -> dict:
-    _require_test_mode(request)
+    _require_movable_clock(request)
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
