@@ -463,6 +463,9 @@ def _script_engine(functions: dict | None) -> PythonScriptEngine:
     return PythonScriptEngine(environment=_RestrictedEnvironment(dict(functions or {})))
 
 
+NEVER = "2999-12-31T00:00:00+00:00"  # the due time a held timer shows SpiffWorkflow during a change
+
+
 class Case:
     """One running workflow, loaded for exactly one change."""
 
@@ -473,6 +476,12 @@ class Case:
         self._open_before = {str(t.id) for t in self._ready_user_tasks()}
         self._timers_before = {t.engine_task_id for t in self.pending_timers()}
         self._messages_before = self.waiting_messages()
+        self._held_timers: frozenset[str] = frozenset()
+
+    def hold_timers(self, engine_task_ids) -> None:
+        """Timers set aside (their step failed) that no change of this case may fire, due or not,
+        until an administrator sends them round again."""
+        self._held_timers = frozenset(engine_task_ids)
 
     @classmethod
     def start(cls, model: ProcessModel, data: dict, functions: dict | None = None) -> Case:
@@ -492,10 +501,20 @@ class Case:
         return cls(model, _serializer.from_dict(dct), functions)
 
     def _run(self) -> None:
+        # SpiffWorkflow fires every due timer it passes while it runs; a held one is made to look
+        # not yet due for the run and gets its own due time back afterwards (before anything saves it).
+        held = {str(t.id): t for t in self._waiting_catchers()
+                if str(t.id) in self._held_timers and isinstance(t.internal_data.get("event_value"), str)}
+        due = {key: task.internal_data.get("event_value") for key, task in held.items()}
+        for task in held.values():
+            task.internal_data["event_value"] = NEVER
         try:
             self._wf.do_engine_steps()
         except SpiffWorkflowException as exc:
             raise _failure(exc) from exc
+        finally:
+            for key, task in held.items():
+                task.internal_data["event_value"] = due[key]
 
     def _ready_user_tasks(self):
         return [t for t in self._wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)]
@@ -561,6 +580,17 @@ class Case:
 
     def fire_due_timers(self) -> None:
         self._wf.refresh_timers()
+        self._run()
+
+    def fire_timer(self, engine_task_id: str) -> None:
+        """Fire one waiting timer if it is due — not every due timer of the case: another may have been
+        set aside (it failed) and must wait for an administrator's retry."""
+        task = self._task(engine_task_id)
+        if task is None or task.state != TaskState.WAITING:
+            raise EngineError(f"timer {engine_task_id} is not waiting in this case")
+        if engine_task_id in self._held_timers:
+            raise EngineError(f"timer {engine_task_id} is set aside")
+        task.task_spec._update(task)
         self._run()
 
     def deliver_message(self, name: str, payload: dict) -> bool:

@@ -2,12 +2,14 @@
 the end of gradual exits and webhooks, on the service clock."""
 
 import asyncio
+import time
+import uuid
 from dataclasses import asdict, dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import transaction
+from app.db.engine import is_unavailable, transaction
 from app.delivery import run_deliveries
 from app.domain import case_effects, followups, reminders, service_clock, timers
 from app.domain.deliveries import Policy
@@ -32,30 +34,57 @@ class Round:
 
 
 async def run_due_timers(db: AsyncEngine, limit: int | None = None) -> int:
-    """Fire every timer due now (each in its own transaction); returns how many fired or were tried."""
+    """Fire every timer due now (each in its own transaction); returns how many fired or were tried.
+
+    A timer whose firing fails in any way — its case cannot be loaded, its next step has nobody to
+    do it, an unexpected error — counts as a failed attempt (back-off, then set aside) in a
+    transaction of its own, and the round goes on: one broken case never stops the others, nor the
+    reminders and webhooks after the timers. Only a concurrent change of the case is transient."""
     tried: set[int] = set()
     while limit is None or len(tried) < limit:
-        before = len(tried)
+        before = set(tried)
         try:
             async with transaction(db) as conn:
                 if await timers.fire_next(conn, tried) is None:
                     break
         except DomainError as exc:
-            # A reviewer changed the case at the same moment; the timer stays due for the next round.
-            log.warning("timer_deferred", code=exc.code, detail=exc.detail)
-        if len(tried) == before:
+            if exc.code == "concurrent_change":  # a reviewer changed the case at that moment: next round
+                log.warning("timer_deferred", code=exc.code, detail=exc.detail)
+            else:
+                await _count_failure(db, tried - before, exc)
+        except Exception as exc:
+            if is_unavailable(exc):  # the database itself: the whole round waits for it
+                raise
+            await _count_failure(db, tried - before, exc)
+        if len(tried) == len(before):
             break
     return len(tried)
 
 
-async def _drain(db: AsyncEngine, step, *args) -> int:
-    total = 0
-    while True:
+async def _count_failure(db: AsyncEngine, failed: set[int], exc: Exception) -> None:
+    error_id = uuid.uuid4().hex[:16]
+    log.error("timer_step_failed", timer_ids=sorted(failed), error_id=error_id, exc_info=exc)
+    for timer_id in failed:
         async with transaction(db) as conn:
-            done = await step(conn, *args)
-        total += done
-        if done == 0:
-            return total
+            await timers.record_failure(conn, timer_id, timers.reason_of(exc, error_id))
+
+
+async def _drain(db: AsyncEngine, step, *args) -> int:
+    """Repeat one kind of work until none is left. A failure ends this kind for the round (logged
+    with an error id) but not the round: the webhooks after it still go out."""
+    total = 0
+    try:
+        while True:
+            async with transaction(db) as conn:
+                done = await step(conn, *args)
+            total += done
+            if done == 0:
+                return total
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise
+        log.error("worker_step_failed", step=step.__name__, error_id=uuid.uuid4().hex[:16], exc_info=exc)
+        return total
 
 
 async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None,
@@ -76,14 +105,22 @@ async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: in
 async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool,
                       stale_claim_working_days: int, webhooks: Policy | None = None) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
+    outage_since: float | None = None
     while True:
         try:
             if sync_clock:
                 async with transaction(db) as conn:
                     await service_clock.load(conn)
             await run_due_work(db, stale_claim_working_days, batch_size, webhooks)
+            if outage_since is not None:
+                log.warning("database_available_again", seconds=round(time.monotonic() - outage_since, 1))
+                outage_since = None
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep the worker alive; the failure is logged with its traceback
-            log.exception("worker_iteration_failed")
+        except Exception as exc:  # keep the worker alive
+            if not is_unavailable(exc):
+                log.exception("worker_iteration_failed")
+            elif outage_since is None:  # a failover: said once, not with a traceback every poll
+                outage_since = time.monotonic()
+                log.warning("database_unavailable", error=type(exc).__name__)
         await asyncio.sleep(poll_seconds)

@@ -43,8 +43,10 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     app = dict((await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id))).mappings().one())
     definition = await definitions.by_id(conn, app["definition_id"])
     case, ctx = await cases.load_case(conn, definition, app)
+    case.hold_timers((await conn.execute(sa.select(timers.c.engine_task_id).where(
+        timers.c.application_id == app["id"], timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None)))).scalars())
     try:
-        await cases.run_engine(definition, case.fire_due_timers)
+        await cases.run_engine(definition, case.fire_timer, timer.engine_task_id)
     except engine.EngineError as exc:
         await _failed(conn, timer, app, str(exc))
         return timer.id
@@ -78,6 +80,28 @@ async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
         log.warning("timer_retry_later", application_id=app["id"], timer=timer.name, attempts=attempts,
                     retry_at=values["retry_at"].isoformat(), error=error)
     await conn.execute(sa.update(timers).where(timers.c.id == timer.id).values(**values))
+
+
+def reason_of(exc: BaseException, error_id: str) -> str:
+    """What the trail and the admin list keep of a failure: our own words (an engine or domain
+    error's message), never the text of an unexpected exception, which may quote data; that goes
+    to the log under ``error_id``."""
+    if isinstance(exc, engine.EngineError):
+        return str(exc)
+    code = getattr(exc, "code", None)
+    if code is not None:  # a DomainError: a stable code and our own sentence
+        return f"{code}: {getattr(exc, 'detail', '')}"
+    return f"unexpected {type(exc).__name__} (error id {error_id} in the worker's log)"
+
+
+async def record_failure(conn: AsyncConnection, timer_id: int, reason: str) -> None:
+    """A timer's step failed outside the transaction that tried it (which rolled back): count the
+    attempt in a transaction of its own, so the timer backs off instead of blocking every round."""
+    timer = (await conn.execute(sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.attempts)
+                                .where(timers.c.id == timer_id, timers.c.fired_at.is_(None)))).first()
+    if timer is None:  # fired meanwhile by another worker
+        return
+    await _failed(conn, timer, {"id": timer.application_id}, reason)
 
 
 async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
