@@ -21,7 +21,7 @@ def _date(value) -> str:
 def render(notice: dict, program_name: str) -> str:
     entries = [{**e, "proposed_decision": DECISIONS.get(e.get("proposed_decision"), e.get("proposed_decision"))}
                for e in notice["entries"]]
-    keys = [k for k in COLUMNS if any(k in e for e in entries)] or ["entry_number"]
+    keys = [k for k in COLUMNS if any(k in e or k in e.get("data_withheld", ()) for e in entries)] or ["entry_number"]
     return _env.get_template("notice_sheet.html").render(
         notice=notice, entries=entries, program_name=program_name,
         columns=[{"key": k, "label": COLUMNS[k]} for k in keys],

@@ -23,8 +23,15 @@ _JSON = TypeAdapter(dict)
 STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
+# The data of a program that declares no application_form (an uploaded one; every shipped program
+# declares its own): flat scalars only, so nothing nested or huge hides in a case.
+SCALARS_ONLY = {"type": "object", "maxProperties": 50,
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"], "maxLength": 2000}}
+
+
 class Applicant(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    # Not blank: "   " is no one's name (it was accepted, and then published masked as "*").
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     id_number: str = Field(min_length=1, max_length=18)
     phone: str | None = Field(default=None, max_length=30)
 
@@ -178,7 +185,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
     if not (principal.is_admin or any(principal.can_act(role, division["path"]) for role in definition.starters)):
         raise Forbidden("not_a_starter", f"only {sorted(definition.starters)} of this place may start {body.program}")
     await _check_staff_relative(conn, body.data)
-    forms.validate(definition.application_form, body.data, code="data_invalid")
+    forms.validate(definition.application_form or SCALARS_ONLY, body.data, code="data_invalid")
     if enrols(definition) and person is not None:
         exclusive = {p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()}
         await ledger.refuse_if_enrolled(conn, person.id_number, {definition.key, *exclusive})

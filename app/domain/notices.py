@@ -22,7 +22,7 @@ from app.domain import calendar
 from app.domain.audit import Recorder
 from app.domain.definitions import Definition
 from app.domain.divisions import at_or_below
-from app.domain.publication import PUBLIC_FIELDS, mask_name
+from app.domain.publication import PUBLIC_FIELDS, mask_name, published
 from app.domain.errors import Invalid, NotFound
 
 POSTING_LABELS = {"village_board": "村（居）务公开栏", "website": "政府网站", "school": "校内公示栏",
@@ -45,7 +45,7 @@ def _public_view(definition: Definition, app: dict, village: str, number: int) -
         "amount": app["data"].get("proposed_amount"),
         "village": village,
     }
-    return {"entry_number": number, **{f: values[f] for f in declared_fields(definition) if values[f] is not None}}
+    return published({"entry_number": number, **{f: values[f] for f in declared_fields(definition)}})
 
 
 async def _find_or_create_notice(conn: AsyncConnection, key: dict, values: dict) -> dict:
@@ -127,7 +127,9 @@ def notice_view(notice: dict, entries: list[dict] | None = None) -> dict:
     view["state"] = _state(notice)
     view["postings"] = [{"code": p, "label": POSTING_LABELS.get(p, p)} for p in notice["postings"]]
     if entries is not None:
-        view["entries"] = [{"id": e["id"], **e["public"]} for e in entries]
+        # Checked again on the way out: an entry stored before values were typed may hold anything.
+        view["entries"] = [{"id": e["id"], **published(e["public"] if isinstance(e["public"], dict) else {})}
+                           for e in entries]
         view["how_to_object"] = _how_to_object(notice)
     return view
 

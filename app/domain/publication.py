@@ -1,5 +1,7 @@
 """What a public notice may show, and how names are masked (Personal Information Protection Law)."""
 
+import math
+
 # Fields a program may publish, and fields it never may, whatever its BPMN says.
 PUBLIC_FIELDS = ("name", "household_size", "proposed_decision", "amount", "village")
 NEVER_PUBLIC = ("id_number", "phone", "bank_account", "address", "illness", "disability", "income",
@@ -10,6 +12,42 @@ COMPOUND_SURNAMES = frozenset(
     "漆雕 乐正 宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 公户 公玉 公仪 梁丘 公仲 "
     "公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 贯丘 公皙 南荣 东里 东宫 仲长 子书 子桑 即墨 达奚 褚师".split()
 )
+
+
+def _count(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _money(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= 10_000_000)
+
+
+def _text(value, longest: int) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) <= longest
+
+
+# What each public field must be to be shown: a value of another kind (an ID number typed into
+# household_size, "abc" as an amount) is withheld, never published and never breaks a page.
+PUBLIC_TYPES = {
+    "entry_number": lambda v: _count(v, 1, 10_000_000),
+    "name": lambda v: _text(v, 100),
+    "household_size": lambda v: _count(v, 1, 50),
+    "proposed_decision": lambda v: v in ("approve", "refuse"),
+    "amount": _money,
+    "village": lambda v: _text(v, 200),
+}
+
+
+def published(values: dict) -> dict:
+    """The public fields of an entry that have their declared type; the names of those present but
+    not fit to show are listed in ``data_withheld`` (so a reader knows something is missing)."""
+    shown = {k: v for k, v in values.items() if k in PUBLIC_TYPES and v is not None and PUBLIC_TYPES[k](v)}
+    withheld = {k for k, v in values.items() if k in PUBLIC_TYPES and v is not None and k not in shown}
+    earlier = values.get("data_withheld")  # an entry read back: what was withheld when it was made
+    withheld = sorted(withheld | {k for k in earlier if isinstance(k, str) and k in PUBLIC_TYPES}
+                      if isinstance(earlier, list) else withheld)
+    return {**shown, "data_withheld": withheld} if withheld else shown
 
 
 def mask_name(name: str) -> str:

@@ -40,7 +40,8 @@ async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
     extra.setdefault("errors", {})
     extra.setdefault("raw", {})
     # The columns the entries have (a children's notice shows entry numbers only), as on the A4 sheet.
-    columns = [(k, label) for k, label in sheets.COLUMNS.items() if any(e.get(k) is not None for e in view["entries"])]
+    columns = [(k, label) for k, label in sheets.COLUMNS.items()
+               if any(e.get(k) is not None or k in e.get("data_withheld", ()) for e in view["entries"])]
     response = page(ctx.request, "public_notice.html", status, notice=view, program_name=program_name,
                     csrf=ctx.anon_csrf(), columns=columns, decisions=sheets.DECISIONS, **extra)
     return ctx.set_anon_cookie(response)
