@@ -13,6 +13,7 @@ from tests.helpers import VILLAGE_B, Api, id_number
 pytestmark = pytest.mark.dates
 
 DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
+DIBAO_BEFORE_OBJECTION_WINDOW = (PROJECT_ROOT / "tests" / "fixtures" / "dibao_before_objection_window.bpmn").read_bytes()
 APPROVE = {"decision": "approve", "opinion": "属实"}
 
 
@@ -183,8 +184,11 @@ async def test_objections_are_rate_limited_per_address(api: Api):
 
 
 async def test_re_notice_after_objection_makes_a_new_entry_in_a_new_notice(api: Api):
-    renotice = DIBAO.replace(b'sourceRef="reinvestigation_decision" targetRef="staff_relative_check"',
+    # Made from 低保 as it was before the objection window (the re-investigation went straight on),
+    # turned into a program that posts a new notice after an objection, as 特困 does.
+    renotice = DIBAO_BEFORE_OBJECTION_WINDOW.replace(b'sourceRef="reinvestigation_decision" targetRef="staff_relative_check"',
                              b'sourceRef="reinvestigation_decision" targetRef="public_notice"')
+    assert renotice != DIBAO_BEFORE_OBJECTION_WINDOW
     renotice = renotice.replace(b'<bpmn:incoming>flow_review_approve</bpmn:incoming>\n      <bpmn:outgoing>flow_notice_timer',
                                 b'<bpmn:incoming>flow_review_approve</bpmn:incoming>\n      <bpmn:incoming>flow_reinvestigation_approve</bpmn:incoming>\n      <bpmn:outgoing>flow_notice_timer')
     renotice = renotice.replace(b'<bpmn:incoming>flow_to_county</bpmn:incoming>\n      <bpmn:incoming>flow_reinvestigation_approve</bpmn:incoming>',

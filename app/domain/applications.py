@@ -24,9 +24,10 @@ STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
 # The data of a program that declares no application_form (an uploaded one; every shipped program
-# declares its own): flat scalars only, so nothing nested or huge hides in a case.
+# declares its own): scalars and short lists of scalars only, so nothing deep or huge hides in a case.
+_SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": 2000}
 SCALARS_ONLY = {"type": "object", "maxProperties": 50,
-                "additionalProperties": {"type": ["string", "number", "boolean", "null"], "maxLength": 2000}}
+                "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "maxItems": 100, "items": _SCALAR}]}}
 
 
 class Applicant(BaseModel):

@@ -64,6 +64,14 @@ async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> 
         drawer = sampling.Drawer(await sampling.pool_for(conn, definition.key, app), ratio)
         ctx.drawers.append(drawer)
         functions["sample_recheck"] = drawer
+    if _uses(definition, "notice_end"):
+        ends_at = await notices.open_period_end(conn, app["id"])
+
+        def notice_end() -> str:
+            """A timer duration that ends when the case's notice period does (0 if it already has)."""
+            left = 0 if ends_at is None else (ends_at - clock.now()).total_seconds()
+            return f"PT{max(0, int(left) + (left > int(left)))}S"
+        functions["notice_end"] = notice_end
     return functions, ctx
 
 

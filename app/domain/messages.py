@@ -202,6 +202,11 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
     return await receive(conn, principal, body, None)
 
 
+async def waits_for(conn: AsyncConnection, application_id: str, name: str) -> bool:
+    return (await conn.execute(sa.select(message_waits.c.id).where(
+        message_waits.c.application_id == application_id, message_waits.c.message_name == name).limit(1))).first() is not None
+
+
 async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])

@@ -207,6 +207,15 @@ async def answer(conn: AsyncConnection, application_id: str, outcomes: object, a
         notice_entries.c.application_id == application_id, notice_entries.c.status == "objected").values(status="resolved"))
 
 
+async def open_period_end(conn: AsyncConnection, application_id: str):
+    """When the notice period of the case's newest entry ends (None: the case was never posted)."""
+    # Ordered, not max(): the column's own type reads the instant back on SQLite too.
+    return (await conn.execute(sa.select(notice_entries.c.ends_at).where(
+        notice_entries.c.application_id == application_id,
+        notice_entries.c.status.in_(("listed", "objected", "resolved")))
+        .order_by(notice_entries.c.ends_at.desc()).limit(1))).scalar()
+
+
 async def has_open_answering_task(conn: AsyncConnection, application_id: str, answering_steps: set[str]) -> bool:
     return bool((await conn.execute(sa.select(tasks.c.id).where(
         tasks.c.application_id == application_id, tasks.c.state == "open", tasks.c.name.in_(answering_steps))

@@ -53,7 +53,7 @@ async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload:
     """A portal passes on a citizen's objection to a case on notice: the same record as the public
     form's (number and check code for the citizen), and the case reacts alike."""
     entry = (await conn.execute(sa.select(notice_entries).where(
-        notice_entries.c.application_id == app["id"], notice_entries.c.status.in_(("listed", "objected")))
+        notice_entries.c.application_id == app["id"], notice_entries.c.status.in_(("listed", "objected", "resolved")))
         .order_by(notice_entries.c.created_at.desc()).limit(1))).mappings().first()
     if entry is None:
         raise Conflict("no_waiting_receiver", "the case is not on a notice now; an objection cannot be received")
@@ -65,15 +65,21 @@ async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload:
 
 async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app: dict, reason: str,
                   name: str | None, contact: str | None) -> tuple[str, str]:
-    """Check the entry still takes objections, store one, and move the case if it is still listed."""
+    """Check the entry still takes objections, store one, and move the case if it waits for one.
+
+    An entry takes objections for its whole period (issue 15: a second objection after the first
+    was answered got 409 while the page said 公示中): while it is listed, while its case is being
+    re-investigated (that step answers this one too), and after an answer while its case waits for
+    the period to end (the objection sends it back to re-investigation)."""
     now = clock.now()
-    if now >= entry["ends_at"] or entry["status"] not in ("listed", "objected"):
+    if now >= entry["ends_at"] or entry["status"] not in ("listed", "objected", "resolved"):
         raise _closed()
-    if entry["status"] == "objected":
-        # Already under re-investigation: the open step will have to answer this one too.
-        definition = await definitions.by_id(conn, app["definition_id"])
-        if not await notices.has_open_answering_task(conn, app["id"], answering_steps(definition)):
-            raise _closed()
+    definition = await definitions.by_id(conn, app["definition_id"])
+    answered_by_open_step = entry["status"] != "listed" and await notices.has_open_answering_task(
+        conn, app["id"], answering_steps(definition))
+    if entry["status"] == "resolved" and not answered_by_open_step and not await messages.waits_for(
+            conn, app["id"], "objection"):
+        raise _closed()  # the case has left the notice's path (refused, withdrawn): nobody would answer
     number = f"YY{now.astimezone(calendar.SHANGHAI):%Y%m%d}{secrets.randbelow(10**8):08d}"
     code = secrets.token_urlsafe(9)
     await conn.execute(sa.insert(objections).values(
@@ -86,9 +92,11 @@ async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app:
         data["relayed_by"] = principal.name
     rec.add("objection.received", app["id"], data, None, app["division_path"])
     await rec.flush(conn)
-    if entry["status"] == "listed":
+    if not answered_by_open_step:
         payload = {"objection_number": number, "reason": reason}
         if contact:
             payload["contact"] = contact
         await messages.deliver_to(conn, principal, app, "objection", payload)
+        if entry["status"] == "resolved":  # back under re-investigation
+            await conn.execute(sa.update(notice_entries).where(notice_entries.c.id == entry["id"]).values(status="objected"))
     return number, code
