@@ -1,5 +1,7 @@
 """Public pages in a browser: a person objects to a notice entry and follows the outcome."""
 
+import re
+
 from tests.helpers import id_number
 from tests.web_support import PHONE
 
@@ -28,10 +30,14 @@ async def test_a_person_objects_and_follows_the_outcome_answered_in_the_reviewer
     await person.get_by_role("button", name="提交异议").click()
     number = (await person.locator("#objection-number").inner_text()).strip()
     code = (await person.locator("#check-code").inner_text()).strip()
+    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", code), code  # no 0/O, 1/I/L
     await ui.shot(person, "public-receipt")
+    await person.reload()  # reloading the receipt shows it again and files nothing twice
+    assert (await person.locator("#check-code").inner_text()).strip() == code
+    assert await ui.api.count("objections") == 1
     await person.get_by_role("link", name="查询处理结果").click()
-    await person.get_by_label("异议编号").fill(number)
-    await person.get_by_label("查询码").fill(code)
+    await person.get_by_label("异议编号").fill(f"  {number.lower()} ")  # as typed from paper
+    await person.get_by_label("查询码").fill(code.replace("-", "").lower())
     await person.get_by_role("button", name="查询").click()
     assert "已受理，正在核实" in await person.locator("#objection-result").inner_text()
     # A wrong code looks like an unknown number.

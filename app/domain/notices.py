@@ -151,6 +151,20 @@ async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict, list[dict]]:
     return dict(notice), [dict(e) for e in entries]
 
 
+# Read aloud on the phone and typed from paper: no 0/O, 1/I/L look-alikes, no case to get wrong.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_check_code() -> str:
+    """12 characters (about 59 bits), shown in groups of four: K7QM-2WXP-9RHT."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+
+
+def normalized_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
@@ -165,9 +179,13 @@ def objection_view(row, *, private: bool) -> dict:
 
 
 async def follow(conn: AsyncConnection, number: str, code: str) -> dict:
+    """Number and code as people type them: spaces, lower case and the dashes of the printed code
+    do not matter (codes made before they were grouped are compared as given)."""
+    number = "".join(number.split()).upper()
     row = (await conn.execute(sa.select(objections).where(objections.c.number == number))).mappings().first()
     # A wrong code answers like an unknown number: numbers cannot be probed.
-    if row is None or not secrets.compare_digest(row["check_hash"], hash_code(code)):
+    if row is None or not any(secrets.compare_digest(row["check_hash"], hash_code(candidate))
+                              for candidate in (normalized_code(code), code.strip())):
         raise NotFound("objection_not_found", "no objection with this number and check code")
     return objection_view(row, private=False)
 

@@ -81,9 +81,9 @@ async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app:
             conn, app["id"], "objection"):
         raise _closed()  # the case has left the notice's path (refused, withdrawn): nobody would answer
     number = f"YY{now.astimezone(calendar.SHANGHAI):%Y%m%d}{secrets.randbelow(10**8):08d}"
-    code = secrets.token_urlsafe(9)
+    code = notices.new_check_code()
     await conn.execute(sa.insert(objections).values(
-        number=number, check_hash=notices.hash_code(code), notice_id=entry["notice_id"], entry_id=entry["id"],
+        number=number, check_hash=notices.hash_code(notices.normalized_code(code)), notice_id=entry["notice_id"], entry_id=entry["id"],
         application_id=app["id"], reason=reason, name=name, contact=contact, status="received",
         created_at=now))
     rec = Recorder(principal.name)

@@ -4,8 +4,13 @@ They call the same domain services as ``/api/v1/public`` (entries hold only mask
 share its per-address rate limit, and protect the form with a CSRF token bound to a cookie.
 """
 
+import base64
+import hashlib
+import hmac
+import json
+
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from app.api import sheets
@@ -17,6 +22,7 @@ from app.web.context import WebCtx
 from app.web.render import page
 
 router = APIRouter()
+RECEIPT_COOKIE, RECEIPT_PATH = "aidflow_objection_receipt", "/ui/public/objections/receipt"
 FIELD_MESSAGES = {"reason": "异议理由须为5至2000字", "entry_id": "请选择异议对象的公示序号",
                   "name": "姓名不能超过100字", "contact": "联系方式不能超过200字"}
 
@@ -79,7 +85,36 @@ async def object_to(ctx: WebCtx, notice_id: str):
         if "retry_after" in exc.extra:  # the same header the API sends, so browsers and proxies back off
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
-    return page(ctx.request, "public_receipt.html", 201, receipt=receipt, notice_id=notice_id)
+    # Post/redirect/get: reloading the receipt must not file the objection again. The receipt rides
+    # in a signed cookie of this browser only (the check code never goes into a URL or a log).
+    response = RedirectResponse("/ui/public/objections/receipt", status_code=303)
+    response.set_cookie(RECEIPT_COOKIE, _sign(ctx, {"number": receipt["number"], "check_code": receipt["check_code"],
+                                                    "notice_id": notice_id}),
+                        max_age=1800, httponly=True, samesite="lax", secure=ctx.secure, path=RECEIPT_PATH)
+    return response
+
+
+@router.get("/objections/receipt")
+async def receipt_page(ctx: WebCtx):
+    receipt = _unsign(ctx, ctx.request.cookies.get(RECEIPT_COOKIE, ""))
+    return page(ctx.request, "public_receipt.html", 200 if receipt else 404, receipt=receipt,
+                notice_id=(receipt or {}).get("notice_id", ""))
+
+
+def _signature(ctx, body: str) -> str:
+    return hmac.new(ctx.settings.secret_key.encode(), b"receipt:" + body.encode(), hashlib.sha256).hexdigest()
+
+
+def _sign(ctx, receipt: dict) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(receipt).encode()).decode()
+    return f"{body}.{_signature(ctx, body)}"
+
+
+def _unsign(ctx, value: str) -> dict | None:
+    body, _, signature = value.partition(".")
+    if not body or not hmac.compare_digest(signature, _signature(ctx, body)):
+        return None
+    return json.loads(base64.urlsafe_b64decode(body.encode()))
 
 
 @router.get("/objections")
