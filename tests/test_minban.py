@@ -108,11 +108,12 @@ async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
 
 
 def test_amount_tiers_at_the_boundaries():
+    """"三十年以上 900元": 以上 includes the number (Civil Code Art. 1259), so thirty years is 900."""
     xml = (PROCESSES / "minban.bpmn").read_bytes()
     model = engine.parse_bpmn(xml, definitions.load_decisions(xml, PROCESSES / "decisions"))
     city_amount = 450
     for terms, years, amount in ((17, 9, city_amount), (18, 9, city_amount), (19, 10, 700), (37, 19, 700),
-                                 (38, 19, 700), (39, 20, 800), (57, 29, 800), (59, 30, 800), (60, 30, 800),
+                                 (38, 19, 700), (39, 20, 800), (57, 29, 800), (59, 30, 900), (60, 30, 900),
                                  (61, 31, 900), (2, 1, city_amount), (3, 2, city_amount)):
         case = engine.Case.start(model, {"terms_taught": terms, "settings": {"amount_1_to_9_years": city_amount}})
         data = case.data_of(case.outcome().opened[0].engine_task_id)

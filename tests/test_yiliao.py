@@ -112,3 +112,14 @@ async def test_bad_inputs_are_refused(med: Api):
                                                        "applicant": PERSON, "data": body})
         assert r.status_code == 422 and r.json()["code"] == "data_invalid", r.text
     assert await med.count("applications") == 0
+
+
+async def test_a_second_round_opens_at_exactly_5000(med: Api):
+    """"原则上个人负担5000元以上的，可实施二次救助": 以上 includes 5,000 (Civil Code Art. 1259)."""
+    for own_cost, second in ((5000, True), (4999.99, False)):
+        case = await _apply(med, "acute_stroke", own_cost=own_cost, applicant={**PERSON, "id_number": id_number()})
+        task = await _to_county(med, case["id"])
+        await med.complete("county", task["id"], {"decision": "approve"})
+        await med.step("finance", case["id"], "pay_hospital", {**PAID, "paid_on": await med.today()})
+        opened = [t["name"] for t in (await med.application(case["id"]))["open_tasks"]]
+        assert opened == (["second_round_review"] if second else []), (own_cost, opened)
