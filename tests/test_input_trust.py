@@ -85,7 +85,7 @@ async def test_deeply_nested_data_is_refused(api: Api, depth):
 
 
 async def test_brackets_inside_strings_do_not_count_as_nesting(api: Api):
-    r = await api.post("portal", "/applications", _application(note="[" * 500 + "{" * 500))
+    r = await api.post("portal", "/applications", _application(hardship="[" * 500 + "{" * 500))
     assert r.status_code == 201, r.text
 
 
