@@ -268,3 +268,24 @@ async def test_moving_the_clock_back_leaves_a_notice_end_where_it_was(api: Api):
     await api.set_clock("2026-03-09T09:01:00+08:00")
     assert await api.run_timers() == 1
     await api.open_task(case["id"], "county_confirm")
+
+
+async def test_the_printed_notice_says_how_to_object_in_words_with_the_complaint_telephone(api: Api, running_app):
+    """No API paths on a village board: the deadline, the web address, the issuer and the supervising
+    office's telephone (a setting per place, the nearest one at or above the notice)."""
+    r = await api.put("admin", "/admin/divisions", [{"code": "340621", "name": "濉溪县", "parent_code": "3406",
+                                                     "level": "county", "complaint_phone": "0561-6012345"}])
+    assert r.status_code == 200, r.text
+    bad = await api.put("admin", "/admin/divisions", [{"code": "340621", "name": "濉溪县", "parent_code": "3406",
+                                                       "level": "county", "complaint_phone": "call <b>me</b>"}])
+    assert bad.status_code == 422
+    changed = (await api.get("admin", "/admin/audit", type="division.complaint_phone_changed")).json()
+    assert [(c["old"], c["new"]) for c in changed] == [({"complaint_phone": None}, {"complaint_phone": "0561-6012345"})]
+    await _case_on_notice(api, "陈十")
+    notice = (await _public(api, "/notices")).json()[0]
+    async with running_app(api.database_url, public_base_url="https://mz.suixi.gov.cn") as other:
+        sheet = await other.get(f"/api/v1/public/notices/{notice['id']}", headers={"Accept": "text/html"})
+        words = (await other.get(f"/api/v1/public/notices/{notice['id']}")).json()["how_to_object"]
+    assert "/api/" not in sheet.text and "/api/" not in words
+    assert f"https://mz.suixi.gov.cn/ui/public/notices/{notice['id']}" in words
+    assert "监督电话：0561-6012345（濉溪县）" in words and "监督电话：0561-6012345（濉溪县）" in sheet.text

@@ -33,6 +33,9 @@ class Division(SQLModel, table=True):
     parent_code: str | None = Field(default=None, foreign_key="divisions.code", max_length=32)
     # "/34/3406/340621/" – every ancestor's code; the prefix test answers "at or below".
     path: str = Field(sa_type=PathType, unique=True)
+    # Where citizens complain about the work of this place and the places under it (监督电话):
+    # printed on the notices below it (the nearest place that has one).
+    complaint_phone: str | None = Field(default=None, max_length=40)
 
 
 class User(SQLModel, table=True):

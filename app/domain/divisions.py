@@ -34,6 +34,8 @@ class DivisionIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     parent_code: str | None = None
     level: str
+    # Absent: unchanged; "": removed.
+    complaint_phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9 ()+\-]*$")
 
 
 def may_sit_under(level: str, parent_level: str) -> bool:
@@ -141,19 +143,27 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
             if old and (old["path"] != path or old["level"] != item.level):
                 raise Conflict("division_move_not_supported",
                                f"{code!r} exists with another parent or level; places cannot be moved", division_code=code)
-            known[code] = {"code": code, "name": item.name, "level": item.level, "parent_code": item.parent_code, "path": path}
+            known[code] = {"code": code, "name": item.name, "level": item.level, "parent_code": item.parent_code, "path": path,
+                           "complaint_phone": item.complaint_phone}
             del pending[code]
             progressed = True
         if not progressed:
             raise Invalid("division_cycle", f"parents form a cycle among {sorted(pending)}")
     for code, row in known.items():
+        phone = row.pop("complaint_phone")
+        phone = None if phone is None else (phone.strip() or "")
         if code in existing:
             await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(name=row["name"]))
             if existing[code]["name"] != row["name"]:
                 await audit.record_change(conn, actor, "division.renamed", f"division:{code}",
                                           {"name": existing[code]["name"]}, {"name": row["name"]}, code)
+            if phone is not None and (phone or None) != existing[code]["complaint_phone"]:
+                await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(complaint_phone=phone or None))
+                await audit.record_change(conn, actor, "division.complaint_phone_changed", f"division:{code}",
+                                          {"complaint_phone": existing[code]["complaint_phone"]},
+                                          {"complaint_phone": phone or None}, code)
         else:
-            await conn.execute(sa.insert(divisions).values(**row))
+            await conn.execute(sa.insert(divisions).values(**row, complaint_phone=phone or None))
             await audit.record_change(conn, actor, "division.created", f"division:{code}", None,
                                       {"name": row["name"], "level": row["level"], "parent_code": row["parent_code"]},
                                       code)

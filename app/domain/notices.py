@@ -114,14 +114,26 @@ def _state(row) -> str:
     return "open" if clock.now() < row["ends_at"] else "closed"
 
 
-def _how_to_object(notice: dict) -> str:
+async def how_to_object(conn: AsyncConnection, notice: dict, base_url: str | None) -> str:
+    """How to object, in words for the board and the web page: the deadline, the web address (when
+    the installation knows its public one), the issuer, and the complaint telephone of the nearest
+    place at or above the notice that has one (监督电话). No API paths: people read this."""
     end = notice["ends_at"].astimezone(calendar.SHANGHAI)
-    return (f"对公示对象有异议的，请于公示期内（{end.year}年{end.month}月{end.day}日{end:%H:%M}前）提出，写明异议对象的"
-            f"公示序号和理由（5至2000字），可留下联系方式。网上提交：打开本公示网页 /ui/public/notices/{notice['id']}"
-            f"（接口：POST /api/v1/public/notices/{notice['id']}/objections）；也可向{notice['issuer']}当面或书面反映。提交后凭异议编号和查询码查询处理结果。")
+    where = (f"登录 {base_url.rstrip('/')}/ui/public/notices/{notice['id']} 在网上提交，" if base_url
+             else "在政府网站“公示公告”栏目中找到本公示在网上提交，")
+    text = (f"对公示对象有异议的，请于公示期内（{end.year}年{end.month}月{end.day}日{end:%H:%M}前）提出，写明异议对象的"
+            f"公示序号和理由（5至2000字），可留下联系方式。可{where}也可向{notice['issuer']}当面或书面反映。"
+            "提交后请保存异议编号和查询码，凭此查询处理结果。")
+    codes = [c for c in notice["division_path"].split("/") if c]
+    phones = (await conn.execute(sa.select(divisions.c.name, divisions.c.complaint_phone, divisions.c.path).where(
+        divisions.c.code.in_(codes), divisions.c.complaint_phone.is_not(None)))).all()
+    if phones:
+        nearest = max(phones, key=lambda r: len(r.path))
+        text += f"监督电话：{nearest.complaint_phone}（{nearest.name}）。"
+    return text
 
 
-def notice_view(notice: dict, entries: list[dict] | None = None) -> dict:
+def notice_view(notice: dict, entries: list[dict] | None = None, how_to_object: str | None = None) -> dict:
     view = {k: notice[k] for k in ("id", "program", "step", "title", "issuer", "division_code", "posted_on", "round",
                                    "starts_at", "ends_at")}
     view["state"] = _state(notice)
@@ -130,7 +142,7 @@ def notice_view(notice: dict, entries: list[dict] | None = None) -> dict:
         # Checked again on the way out: an entry stored before values were typed may hold anything.
         view["entries"] = [{"id": e["id"], **published(e["public"] if isinstance(e["public"], dict) else {})}
                            for e in entries]
-        view["how_to_object"] = _how_to_object(notice)
+        view["how_to_object"] = how_to_object
     return view
 
 

@@ -13,7 +13,7 @@ router = APIRouter(tags=["notices"])
 async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
     """The A4 board sheet a village official prints and pins up."""
     async with ctx.begin() as (conn, _):
-        view, program_name = await notice_with_entries(conn, notice_id)
+        view, program_name = await notice_with_entries(conn, notice_id, ctx.settings.public_base_url)
     return HTMLResponse(sheets.render(view, program_name))
 
 

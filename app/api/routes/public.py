@@ -15,9 +15,9 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
-async def notice_with_entries(conn, notice_id: str) -> tuple[dict, str]:
+async def notice_with_entries(conn, notice_id: str, base_url: str | None = None) -> tuple[dict, str]:
     notice, entries = await notices.get(conn, notice_id)
-    view = notices.notice_view(notice, entries)
+    view = notices.notice_view(notice, entries, await notices.how_to_object(conn, notice, base_url))
     return view, (await definitions.latest(conn, notice["program"])).name
 
 
@@ -32,7 +32,7 @@ async def list_notices(ctx: Ctx, division_code: str | None = None) -> list[dict]
 async def get_notice(ctx: Ctx, request: Request, notice_id: str):
     """A notice with its entries and how to object; a printable page when the client asks for HTML."""
     async with ctx.begin_anonymous() as conn:
-        view, program_name = await notice_with_entries(conn, notice_id)
+        view, program_name = await notice_with_entries(conn, notice_id, ctx.settings.public_base_url)
     if _wants_html(request):
         return HTMLResponse(sheets.render(view, program_name))
     return view

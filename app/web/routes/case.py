@@ -54,5 +54,5 @@ async def diagram(ctx: WebCtx, application_id: str):
 async def sheet(ctx: WebCtx, notice_id: str):
     """The A4 board sheet for staff to print (the same sheet as the API's)."""
     async with ctx.begin() as (conn, _):
-        view, program_name = await notice_with_entries(conn, notice_id)
+        view, program_name = await notice_with_entries(conn, notice_id, ctx.settings.public_base_url)
     return Response(sheets.render(view, program_name), media_type="text/html; charset=utf-8")

@@ -42,7 +42,7 @@ async def list_notices(ctx: WebCtx, division_code: str | None = None):
 
 async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
     async with ctx.begin_anonymous() as conn:
-        view, program_name = await notice_with_entries(conn, notice_id)
+        view, program_name = await notice_with_entries(conn, notice_id, ctx.settings.public_base_url)
     extra.setdefault("errors", {})
     extra.setdefault("raw", {})
     # The columns the entries have (a children's notice shows entry numbers only), as on the A4 sheet.
@@ -61,7 +61,7 @@ async def show_notice(ctx: WebCtx, notice_id: str):
 @router.get("/notices/{notice_id}/sheet")
 async def sheet(ctx: WebCtx, notice_id: str):
     async with ctx.begin_anonymous() as conn:
-        view, program_name = await notice_with_entries(conn, notice_id)
+        view, program_name = await notice_with_entries(conn, notice_id, ctx.settings.public_base_url)
     return HTMLResponse(sheets.render(view, program_name))
 
 
