@@ -41,7 +41,7 @@ async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:
         # The next date counts from the date due, not from when the worker got to it.
         await ledger.set_next_recheck(conn, benefit["id"], ledger.add_months(benefit["next_recheck_on"], int(months)))
         body = applications.ApplicationIn(program=program, subject_id=subject["id"],
-                                          data={"due_on": benefit["next_recheck_on"].isoformat(),
+                                          data={"recheck_due": benefit["next_recheck_on"].isoformat(),
                                                 "current_amount": float(benefit["amount"]),
                                                 "category": benefit["category"]})
         try:
