@@ -162,3 +162,21 @@ async def test_restart_continues_a_case_mid_notice(api: Api, running_app):
         assert r.json()["fired"] == 1
         r = await client.get(f"/api/v1/applications/{case['id']}", headers=admin_headers)
         assert [t["name"] for t in r.json()["open_tasks"]] == ["county_confirm"]
+
+
+async def test_the_approval_record_names_people_results_and_working_days(api: Api):
+    """审批记录: step, the handler's name (not login), result, opinion, arrival, completion, working days."""
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
+    case = await api.apply()
+    await api.advance(days=1)
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    await api.advance(days=3)  # Thursday
+    await api.step("town_a", case["id"], "initial_review", {"decision": "approve", "opinion": "经入户调查，情况属实"})
+    record = (await api.get("county", f"/applications/{case['id']}/record")).json()
+    assert [(r["step"], r["handler"], r["result"], r["opinion"], r["working_days"]) for r in record] == [
+        ("accept_application", "town_a", "accept", None, 1),
+        ("initial_review", "town_a", "approve", "经入户调查，情况属实", 3)]
+    assert record[0]["handler_name"] == "town_a" and record[1]["completed_at"]
+    # Who may not read it: another county, a stranger.
+    assert (await api.get("other_county", f"/applications/{case['id']}/record")).status_code == 404
+    assert (await api.client.get(f"/api/v1/applications/{case['id']}/record")).status_code == 401

@@ -10,6 +10,9 @@ DEPARTMENTS = {"civil_affairs": "民政", "education": "教育", "finance": "财
                "union": "工会", "aid_centre": "学生资助中心", "aid_office": "资助办", "head_teacher": "班主任",
                "head": "园长", "panel": "资助评审小组"}
 SPECIAL_ROLES = {"admin": "系统管理员", "portal": "对接平台"}
+# A step's decision as the 审批记录 shows it.
+RESULTS = {"approve": "同意", "refuse": "不同意", "accept": "受理", "incomplete": "材料不全，一次性告知",
+           "reject": "不予受理"}
 STATUSES = {"in_progress": "办理中", "approved": "已批准", "refused": "不予批准", "withdrawn": "已撤销",
             "terminated": "已终止"}
 TASK_STATES = {"open": "待办", "completed": "已办结", "cancelled": "已取消"}

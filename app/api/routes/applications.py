@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import applications, ledger, task_actions
+from app.domain import applications, approval_record, ledger, task_actions
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -34,6 +34,13 @@ async def get(ctx: Ctx, application_id: str) -> dict:
 async def events(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         return await applications.timeline(conn, me, application_id)
+
+
+@router.get("/{application_id}/record")
+async def record(ctx: Ctx, application_id: str) -> list[dict]:
+    """审批记录: each step with its handler's name, result, opinion, arrival, completion, working days taken."""
+    async with ctx.begin() as (conn, me):
+        return await approval_record.of_application(conn, me, application_id)
 
 
 @router.get("/{application_id}/benefits")

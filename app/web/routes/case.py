@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain import applications, definitions, diagrams, divisions, ledger, notices
+from app.domain import applications, approval_record, definitions, diagrams, divisions, ledger, notices
 from app.web.context import WebCtx
 from app.web.render import page
 from app.web.routes.task import opinions
@@ -38,7 +38,8 @@ async def show(ctx: WebCtx, application_id: str):
                     opinions=await opinions(conn, me.principal, application_id, definition),
                     notice_entries=await notices.entries_of_application(conn, application_id),
                     objections=await notices.of_application(conn, application_id),
-                    benefits=await ledger.of_application(conn, application_id))
+                    benefits=await ledger.of_application(conn, application_id),
+                    record=await approval_record.of_application(conn, me.principal, application_id))
 
 
 @router.get("/cases/{application_id}/diagram.svg")
