@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import Api
+from tests.helpers import Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -180,3 +180,28 @@ async def test_the_approval_record_names_people_results_and_working_days(api: Ap
     # Who may not read it: another county, a stranger.
     assert (await api.get("other_county", f"/applications/{case['id']}/record")).status_code == 404
     assert (await api.client.get(f"/api/v1/applications/{case['id']}/record")).status_code == 401
+
+
+async def test_case_query_by_id_number_name_step_and_date(api: Api):
+    """案件查询: a case in its notice period has no open step and was found nowhere before."""
+    await api.set_clock("2026-11-23T09:00:00+08:00")
+    person = {"name": "欧阳娜娜", "id_number": id_number(), "phone": "13900000000"}
+    on_notice = await api.apply(applicant=person)
+    await api.to_notice(on_notice["id"])
+    await api.advance(days=2)
+    other = await api.apply(applicant={"name": "张三", "id_number": id_number(), "phone": "13900000001"})
+
+    async def found(who: str = "county", **params) -> list[str]:
+        r = await api.get(who, "/applications", **params)
+        assert r.status_code == 200, r.text
+        return [c["id"] for c in r.json()["items"]]
+
+    assert await found(q=person["id_number"]) == [on_notice["id"]]
+    assert await found(q="娜娜") == [on_notice["id"]]
+    assert await found(q=on_notice["id"][:8]) == [on_notice["id"]]
+    assert await found(step="accept_application") == [other["id"]]
+    assert await found(submitted_to="2026-11-23") == [on_notice["id"]]
+    assert await found(submitted_from="2026-11-25") == [other["id"]]
+    assert await found(q="%") == [] and await found(q="_") == []  # wildcards are plain characters
+    # The same masking and scope as everywhere: another county finds nothing.
+    assert await found("other_county", q=person["id_number"]) == []

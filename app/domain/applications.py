@@ -2,7 +2,9 @@
 
 import hashlib
 import json
+import re
 import uuid
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, TypeAdapter
@@ -261,9 +263,37 @@ async def get(conn: AsyncConnection, principal: Principal, application_id: str) 
     return view(row, await open_tasks_of(conn, application_id))
 
 
+ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
+CASE_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{8,36}$")
+
+
+def _matching(q: str):
+    """案件查询: an ID number matches exactly, a case id by its beginning (as the pages show it),
+    anything else is part of the applicant's name."""
+    q = q.strip()
+    if ID_NUMBER.match(q):
+        return applications.c.applicant_id_number == q.upper()
+    name = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
+    if CASE_ID_PREFIX.match(q):
+        return sa.or_(applications.c.id.startswith(q.lower(), autoescape=True), name)
+    return name
+
+
 async def list_(conn: AsyncConnection, principal: Principal, *, program: str | None, division_code: str | None,
-                status: str | None, limit: int, offset: int) -> dict:
+                status: str | None, limit: int, offset: int, q: str | None = None, step: str | None = None,
+                submitted_from: date | None = None, submitted_to: date | None = None) -> dict:
+    """Cases at or below the caller's places, newest first, with the filters of 案件查询."""
     query = sa.select(applications).where(principal.visible(applications.c.division_path))
+    if q and q.strip():
+        query = query.where(_matching(q))
+    if step:  # where the case is now: an open step of that name
+        query = query.where(sa.exists().where(tasks.c.application_id == applications.c.id, tasks.c.state == "open",
+                                              tasks.c.name == step))
+    if submitted_from:
+        query = query.where(applications.c.created_at >= datetime.combine(submitted_from, time(0), calendar.SHANGHAI))
+    if submitted_to:
+        query = query.where(applications.c.created_at
+                            < datetime.combine(submitted_to + timedelta(days=1), time(0), calendar.SHANGHAI))
     if program:
         query = query.where(applications.c.program == program)
     if status:

@@ -1,6 +1,7 @@
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from app.api.deps import Ctx, Limit, Offset
 from app.domain import applications, approval_record, ledger, task_actions
@@ -18,10 +19,15 @@ async def create(ctx: Ctx, body: applications.ApplicationIn, response: Response,
 
 @router.get("")
 async def list_(ctx: Ctx, program: str | None = None, division_code: str | None = None, status: str | None = None,
-                limit: Limit = 50, offset: Offset = 0) -> dict:
+                limit: Limit = 50, offset: Offset = 0,
+                q: Annotated[str | None, Query(max_length=100, description="ID number, case id (its beginning) or part of the name")] = None,
+                step: Annotated[str | None, Query(max_length=100, description="an open step, e.g. county_confirm")] = None,
+                submitted_from: date | None = None, submitted_to: date | None = None) -> dict:
+    """案件查询: cases at or below the caller's places (a case in its notice period, without an open step, too)."""
     async with ctx.begin() as (conn, me):
         return await applications.list_(conn, me, program=program, division_code=division_code, status=status,
-                                        limit=limit, offset=offset)
+                                        limit=limit, offset=offset, q=q, step=step, submitted_from=submitted_from,
+                                        submitted_to=submitted_to)
 
 
 @router.get("/{application_id}")
