@@ -24,10 +24,22 @@ from app.metrics import TIMERS_FAILED, TIMERS_FIRED
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 8
+# Recomputing a year's deadlines (``rescheduling.recompute_year``: at start-up, or a calendar loaded
+# by an administrator) locks tasks, then cases, then timers; firing a timer locks them the other way
+# round. Each firing holds this advisory lock shared and a recomputation holds it exclusively, so
+# the two never interleave and cannot deadlock (PostgreSQL; SQLite has one writer anyway).
+RESCHEDULE_LOCK = 0x41494454
+
+
+async def exclude_rescheduling(conn: AsyncConnection, *, exclusive: bool) -> None:
+    if conn.dialect.name == "postgresql":
+        lock = sa.func.pg_advisory_xact_lock if exclusive else sa.func.pg_advisory_xact_lock_shared
+        await conn.execute(sa.select(lock(RESCHEDULE_LOCK)))
 
 
 async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     """Fire the earliest due timer not in ``skip`` (and add it there); its id, or None when nothing is due."""
+    await exclude_rescheduling(conn, exclusive=False)  # before any row lock is taken
     now = clock.now()
     query = (sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id,
                        timers.c.attempts)
