@@ -9,6 +9,8 @@ the service clock), and after ``MAX_ATTEMPTS`` it is set aside as failed, with a
 event on the case, for an administrator to look at (``GET /admin/timers/failed``).
 """
 
+import re
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -60,7 +62,9 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     try:
         await cases.run_engine(definition, case.fire_timer, timer.engine_task_id)
     except engine.EngineError as exc:
-        await _failed(conn, timer, app, str(exc))
+        error_id = uuid.uuid4().hex[:16]
+        log.error("timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc))
+        await _failed(conn, timer, app, reason_of(exc, error_id))
         return timer.id
     outcome = cases.outcome_of(case, ctx.days)
     if timer.engine_task_id not in outcome.timers_removed:
@@ -94,12 +98,35 @@ async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
     await conn.execute(sa.update(timers).where(timers.c.id == timer.id).values(**values))
 
 
+_WRAPPERS = {"EngineError", "ScriptLimitError", "ExpressionError", "WorkflowException", "WorkflowTaskException",
+             "SpiffWorkflowException"}
+_ERROR_CLASS = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Exceeded))\b")
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The class of what first went wrong (ZeroDivisionError…): a script fails in a worker process
+    and comes back as text ("line 1: ZeroDivisionError: …"), anything else as a chain of causes."""
+    for found in _ERROR_CLASS.finditer(str(exc)):
+        if found[1] not in _WRAPPERS:
+            return found[1]
+    cause, depth = exc, 0
+    while depth < 10:
+        deeper = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+        if deeper is None:
+            break
+        cause, depth = deeper, depth + 1
+    return type(cause).__name__
+
+
 def reason_of(exc: BaseException, error_id: str) -> str:
-    """What the trail and the admin list keep of a failure: our own words (an engine or domain
-    error's message), never the text of an unexpected exception, which may quote data; that goes
-    to the log under ``error_id``."""
+    """What the trail and the admin list keep of a failure: exception classes and our own words (a
+    domain error's code and sentence), never the text of an engine or unexpected exception, which
+    may quote the case's data; that goes to the log under ``error_id``."""
     if isinstance(exc, engine.EngineError):
-        return str(exc)
+        # A script's own error text may quote the case's data ("invalid literal for int(): '张三'"):
+        # the trail keeps the classes only.
+        return (f"{type(exc).__name__} ({_first_cause(exc)}): the step after the timer failed "
+                f"(error id {error_id} in the worker's log)")
     code = getattr(exc, "code", None)
     if code is not None:  # a DomainError: a stable code and our own sentence
         return f"{code}: {getattr(exc, 'detail', '')}"
