@@ -48,9 +48,10 @@ class Settings(BaseSettings):
     # After a secret rotation the previous secret also signs for this long.
     webhook_secret_overlap_seconds: float = 86400.0
     webhook_batch_size: int = 50
-    # A worker's claim on a delivery lasts the send's timeout plus this margin (wall clock); a worker
-    # killed mid-send leaves the delivery to another worker once the claim has run out.
-    webhook_lease_margin_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # A worker's claim on a delivery lasts the send's timeout plus this margin (the database's wall
+    # clock); a worker killed mid-send leaves the delivery to another worker once the claim has run
+    # out. At least deliveries.MIN_LEASE_MARGIN_SECONDS (5 s): the claim and the result need time too.
+    webhook_lease_margin_seconds: float = Field(default=60.0, ge=5, le=3600)
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # networks). Empty: none, the direct peer is the client (rate limits key on it).
     trusted_proxies: str = ""

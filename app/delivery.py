@@ -43,7 +43,23 @@ async def _blocked(url: str, policy: Policy) -> str | None:
 
 
 async def send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tuple[Attempt, bool]:
-    """One attempt; returns it and whether the receiver asked never to be called again (410)."""
+    """One attempt; returns it and whether the receiver asked never to be called again (410).
+
+    The whole attempt — resolving the name, connecting, the answer's headers — ends within the
+    policy's timeout, which the claim's lease outlives: httpx's timeout bounds each phase and each
+    read only (a receiver trickling its answer a byte at a time never trips it) and the name
+    lookup not at all, so a send could outlast its lease and another worker send it again."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(policy.timeout_seconds):
+            return await _send(client, claimed, policy)
+    except TimeoutError:
+        WEBHOOK_FAILURES.labels("timeout").inc()
+        return Attempt(False, None, (time.perf_counter() - started) * 1000,
+                       f"timed out after {policy.timeout_seconds:g} s"), False
+
+
+async def _send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tuple[Attempt, bool]:
     blocked = await _blocked(claimed["url"], policy)
     if blocked:
         WEBHOOK_FAILURES.labels("blocked_address").inc()

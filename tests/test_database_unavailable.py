@@ -102,3 +102,44 @@ async def test_write_on_read_only_server_answers_503(pg_database_url, running_ap
     finally:
         await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
+
+
+async def test_the_worker_says_once_that_the_database_is_gone_and_when_it_is_back(pg_database_url, tmp_path):
+    """It logged worker_iteration_failed with a full traceback at every poll of an outage."""
+    import os
+    import subprocess
+
+    from tests.time_travel import command
+
+    await _empty_postgres(pg_database_url)
+    url = make_url(pg_database_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.open()
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {**os.environ, "AIDFLOW_DATABASE_URL": through, "AIDFLOW_ENV": "test", "AIDFLOW_LOG_JSON": "false",
+           "AIDFLOW_SECRET_KEY": "worker-outage-test-" + "x" * 32, "AIDFLOW_WORKER_POLL_SECONDS": "0.1"}
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(command("aidflow", "worker"), env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if "worker_started" in log_path.read_text():
+                break
+            assert worker.poll() is None, log_path.read_text()[-3000:]
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)  # rounds against a working database
+        await proxy.cut()
+        await asyncio.sleep(3)  # some thirty polls without a database
+        await proxy.open()
+        for _ in range(100):
+            if "database_available_again" in log_path.read_text():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        await proxy.cut()
+    text = log_path.read_text()
+    assert text.count("database_unavailable") == 1, text[-3000:]
+    assert text.count("database_available_again") == 1, text[-3000:]
+    assert "worker_iteration_failed" not in text and "Traceback" not in text, text[-3000:]

@@ -41,7 +41,7 @@ class Fleet:
                     "AIDFLOW_SECRET_KEY": SECRET, "AIDFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
                     "AIDFLOW_LOG_JSON": "false", "AIDFLOW_OBJECTION_RATE_LIMIT": "5/hour",
                     "AIDFLOW_WORKER_POLL_SECONDS": "0.2", "AIDFLOW_WEBHOOK_TIMEOUT_SECONDS": "5",
-                    "AIDFLOW_WEBHOOK_LEASE_MARGIN_SECONDS": "0"}
+                    "AIDFLOW_WEBHOOK_LEASE_MARGIN_SECONDS": "5"}
         self.logs = tmp_path
         self.processes: dict[str, subprocess.Popen] = {}
         self.bases: list[str] = []
@@ -167,7 +167,8 @@ async def test_three_api_replicas_and_two_workers_on_one_database(fleet: Fleet, 
         assert by_case == 0
 
         # A worker killed with -9 while it holds a webhook delivery: another takes it over once the
-        # claim has run out (the send's timeout, 5 s here, plus a margin of 0; wall clock).
+        # claim has run out (the send's timeout, 5 s here, plus the smallest margin, 5 s; on the
+        # database's clock).
         fleet.processes["worker1"].kill()
         fleet.processes["worker1"].wait()
         with Receiver() as receiver:

@@ -25,6 +25,10 @@ from app.domain import subscriptions
 # Fan-out runs in one worker at a time (PostgreSQL advisory lock; SQLite has one writer anyway),
 # so the deliveries of one case are created in the order of its events.
 FAN_OUT_LOCK = 7_008_001
+# A lease outlives the send's own deadline by at least this much: the claim must commit and the
+# result be recorded while no other worker may take the delivery (a margin of 0 let two workers
+# send it at once whenever a send used up its whole timeout).
+MIN_LEASE_MARGIN_SECONDS = 5.0
 STATUSES = ("pending", "sending", "delivered", "dead")
 
 
@@ -38,6 +42,10 @@ class Policy:
     batch_size: int = 50
     test_mode: bool = False
     lease_margin_seconds: float = 60.0
+
+    def __post_init__(self):
+        if self.lease_margin_seconds < MIN_LEASE_MARGIN_SECONDS:
+            raise ValueError(f"the webhook lease margin must be at least {MIN_LEASE_MARGIN_SECONDS:g} s")
 
     @classmethod
     def from_settings(cls, settings) -> "Policy":
@@ -118,9 +126,11 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
     blocked = sa.exists().where(earlier.c.subscription_id == d.c.subscription_id,
                                 earlier.c.application_id == d.c.application_id,
                                 earlier.c.outbox_id < d.c.outbox_id, earlier.c.status.in_(("pending", "sending")))
-    # A lease measures how long a send may really take, so it runs on the wall clock: moving the
-    # test clock during a send must not let another worker send the same delivery again.
-    wall = clock.real_now()
+    # A lease measures how long a send may really take, so it runs on the wall clock (moving the
+    # test clock during a send must not let another worker send the same delivery again), and on
+    # the database's, which every worker shares: a replica whose own clock runs ahead would take
+    # over deliveries still being sent, one running behind would hand out leases that last longer.
+    wall = await database_now(conn)
     due = sa.or_(sa.and_(d.c.status == "pending", d.c.next_attempt_at <= now),
                  sa.and_(d.c.status == "sending", d.c.lease_until <= wall))
     ids = (await conn.execute(
@@ -147,6 +157,13 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
                                            r["previous_secret_until"] and r["previous_secret_until"] > now else [])
         claimed.append(item)
     return claimed
+
+
+async def database_now(conn: AsyncConnection) -> datetime:
+    """The database server's wall clock (SQLite runs in this process: its clock is ours)."""
+    if conn.dialect.name == "postgresql":
+        return (await conn.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
+    return clock.real_now()
 
 
 async def record(conn: AsyncConnection, claimed: dict, attempt: Attempt, policy: Policy, *, gone: bool = False) -> str:

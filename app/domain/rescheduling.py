@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import applications, tasks, timers
-from app.domain import calendar, cases, deadlines, definitions
+from app.domain import calendar, cases, deadlines, definitions, timers as timer_firing
 from app.domain.audit import Recorder
 
 WORKING_BASES = (deadlines.CALENDAR, deadlines.PROVISIONAL)
@@ -23,6 +23,9 @@ def _touches(created_column, due_column, year: int):
 
 
 async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
+    # Waits for timers being fired and holds new firings off until this transaction ends: both
+    # lock tasks, cases and timers, in opposite orders (see ``timers.RESCHEDULE_LOCK``).
+    await timer_firing.exclude_rescheduling(conn, exclusive=True)
     days = await calendar.load(conn)
     now = clock.now()
     rec = Recorder(actor)

@@ -9,6 +9,8 @@ the service clock), and after ``MAX_ATTEMPTS`` it is set aside as failed, with a
 event on the case, for an administrator to look at (``GET /admin/timers/failed``).
 """
 
+import re
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -24,10 +26,22 @@ from app.metrics import TIMERS_FAILED, TIMERS_FIRED
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 8
+# Recomputing a year's deadlines (``rescheduling.recompute_year``: at start-up, or a calendar loaded
+# by an administrator) locks tasks, then cases, then timers; firing a timer locks them the other way
+# round. Each firing holds this advisory lock shared and a recomputation holds it exclusively, so
+# the two never interleave and cannot deadlock (PostgreSQL; SQLite has one writer anyway).
+RESCHEDULE_LOCK = 0x41494454
+
+
+async def exclude_rescheduling(conn: AsyncConnection, *, exclusive: bool) -> None:
+    if conn.dialect.name == "postgresql":
+        lock = sa.func.pg_advisory_xact_lock if exclusive else sa.func.pg_advisory_xact_lock_shared
+        await conn.execute(sa.select(lock(RESCHEDULE_LOCK)))
 
 
 async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     """Fire the earliest due timer not in ``skip`` (and add it there); its id, or None when nothing is due."""
+    await exclude_rescheduling(conn, exclusive=False)  # before any row lock is taken
     now = clock.now()
     query = (sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id,
                        timers.c.attempts)
@@ -48,7 +62,9 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     try:
         await cases.run_engine(definition, case.fire_timer, timer.engine_task_id)
     except engine.EngineError as exc:
-        await _failed(conn, timer, app, str(exc))
+        error_id = uuid.uuid4().hex[:16]
+        log.error("timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc))
+        await _failed(conn, timer, app, reason_of(exc, error_id))
         return timer.id
     outcome = cases.outcome_of(case, ctx.days)
     if timer.engine_task_id not in outcome.timers_removed:
@@ -82,12 +98,35 @@ async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
     await conn.execute(sa.update(timers).where(timers.c.id == timer.id).values(**values))
 
 
+_WRAPPERS = {"EngineError", "ScriptLimitError", "ExpressionError", "WorkflowException", "WorkflowTaskException",
+             "SpiffWorkflowException"}
+_ERROR_CLASS = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Exceeded))\b")
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The class of what first went wrong (ZeroDivisionError…): a script fails in a worker process
+    and comes back as text ("line 1: ZeroDivisionError: …"), anything else as a chain of causes."""
+    for found in _ERROR_CLASS.finditer(str(exc)):
+        if found[1] not in _WRAPPERS:
+            return found[1]
+    cause, depth = exc, 0
+    while depth < 10:
+        deeper = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+        if deeper is None:
+            break
+        cause, depth = deeper, depth + 1
+    return type(cause).__name__
+
+
 def reason_of(exc: BaseException, error_id: str) -> str:
-    """What the trail and the admin list keep of a failure: our own words (an engine or domain
-    error's message), never the text of an unexpected exception, which may quote data; that goes
-    to the log under ``error_id``."""
+    """What the trail and the admin list keep of a failure: exception classes and our own words (a
+    domain error's code and sentence), never the text of an engine or unexpected exception, which
+    may quote the case's data; that goes to the log under ``error_id``."""
     if isinstance(exc, engine.EngineError):
-        return str(exc)
+        # A script's own error text may quote the case's data ("invalid literal for int(): '张三'"):
+        # the trail keeps the classes only.
+        return (f"{type(exc).__name__} ({_first_cause(exc)}): the step after the timer failed "
+                f"(error id {error_id} in the worker's log)")
     code = getattr(exc, "code", None)
     if code is not None:  # a DomainError: a stable code and our own sentence
         return f"{code}: {getattr(exc, 'detail', '')}"
