@@ -2,6 +2,8 @@
 
 import re
 
+from tests.helpers import id_number
+
 
 async def test_case_page_shows_timeline_diagram_and_notice(live_ui):
     ui = live_ui
@@ -39,3 +41,18 @@ async def test_a_case_outside_the_reviewers_places_is_not_found(live_ui):
     response = await page.goto(ui.url + f"/ui/cases/{app['id']}")
     assert response.status == 404
     assert "找不到该案件" in await page.locator("main").inner_text()
+
+
+async def test_the_case_query_page_finds_a_case_in_its_notice_by_name(live_ui):
+    ui = live_ui
+    case = await ui.api.apply(applicant={"name": "欧阳娜娜", "id_number": id_number(), "phone": "13900000000"})
+    await ui.api.to_notice(case["id"])  # no open step: not in any inbox
+    page = await ui.login("county")
+    await page.get_by_role("link", name="案件查询").click()
+    await page.get_by_label("身份证号、案件编号或姓名").fill("娜娜")
+    await page.get_by_role("button", name="查询").click()
+    await page.get_by_role("link", name=case["id"][:8].upper()).click()
+    await page.wait_for_url(f"{ui.url}/ui/cases/{case['id']}")
+    stranger = await ui.login("other_county")
+    await stranger.goto(f"{ui.url}/ui/cases?q=%E5%A8%9C%E5%A8%9C")
+    assert "没有符合条件的案件" in await stranger.locator("main").inner_text()

@@ -1,10 +1,16 @@
-"""The case page (/ui/cases/{id}): summary, open steps, diagram, notices, objections, timeline."""
+"""The case query (/ui/cases) and the case page (/ui/cases/{id}): summary, open steps, diagram,
+notices, objections, approval record, timeline."""
+
+from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Response
 
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
 from app.domain import applications, approval_record, definitions, diagrams, divisions, ledger, notices
+from app.domain.errors import DomainError
+from app.web import labels
 from app.web.context import WebCtx
 from app.web.render import page
 from app.web.routes.task import opinions
@@ -20,6 +26,36 @@ def _event_text(event: dict, steps: dict) -> str:
         if data.get(key):
             parts.append(str(data[key]))
     return "：".join(parts[:1]) + ("（" + "；".join(parts[1:]) + "）" if len(parts) > 1 else "")
+
+
+@router.get("/cases")
+async def query(ctx: WebCtx, q: str = "", program: str = "", status: str = "", step: str = "",
+                submitted_from: str = "", submitted_to: str = "", offset: int = 0):
+    """案件查询: the API's search over the cases at or below the reviewer's places."""
+    filters = {"q": q.strip()[:100], "program": program[:100], "status": status[:20], "step": step[:100],
+               "submitted_from": submitted_from[:10], "submitted_to": submitted_to[:10]}
+    async with ctx.begin() as (conn, me):
+        try:
+            found = await applications.list_(
+                conn, me.principal, program=filters["program"] or None, division_code=None,
+                status=filters["status"] or None, limit=50, offset=max(0, min(offset, 100_000)), q=filters["q"] or None,
+                step=filters["step"] or None, submitted_from=_date(filters["submitted_from"]),
+                submitted_to=_date(filters["submitted_to"]))
+            error = ""
+        except DomainError as exc:
+            found, error = {"items": [], "has_more": False, "offset": 0}, labels.error(exc.code, exc.detail)
+        programs = await definitions.list_latest(conn)
+        places = await divisions.lookup(conn, [c["division_code"] for c in found["items"]])
+    next_url = "/ui/cases?" + urlencode({**{k: v for k, v in filters.items() if v}, "offset": found["offset"] + 50})
+    return page(ctx.request, "cases.html", me=me, csrf=ctx.csrf, nav="cases", found=found, filters=filters,
+                programs=programs, places=places, statuses=labels.STATUSES, error=error, next_url=next_url)
+
+
+def _date(text: str):
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 @router.get("/cases/{application_id}")
