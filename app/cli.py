@@ -33,10 +33,32 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from app.main import create_app
 
     typer.echo(f"AidFlow API on http://{host}:{port}/api/v1  (OpenAPI docs: http://{host}:{port}/docs)")
-    trusted = get_settings().trusted_proxy_list
+    settings = get_settings()
+    trusted = settings.trusted_proxy_list
+    app = create_app(run_worker=not no_worker)
     # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
-    uvicorn.run(create_app(run_worker=not no_worker), host=host, port=port, log_config=None,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=bool(trusted),
+                            forwarded_allow_ips=trusted or None,
+                            timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    _DrainingServer(config, app, settings.shutdown_drain_seconds).run()
+
+
+class _DrainingServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT: not ready at once, still serving for the drain, then uvicorn's own
+    graceful stop (no new connections, in-flight requests finish within the grace). A second signal
+    stops at once, as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, app, drain_seconds: float):
+        super().__init__(config)
+        self._app, self._drain = app, drain_seconds
+
+    def handle_exit(self, sig, frame) -> None:
+        if self._app.state.shutting_down or self._drain <= 0:
+            self._app.state.shutting_down = True
+            return super().handle_exit(sig, frame)
+        self._app.state.shutting_down = True
+        typer.echo(f"shutting down: not ready, draining for {self._drain:g} s")
+        asyncio.get_running_loop().call_later(self._drain, super().handle_exit, sig, frame)
 
 
 @cli.command()
