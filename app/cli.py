@@ -1,6 +1,7 @@
 """The ``aidflow`` command: migrate, serve, worker, demo, prune."""
 
 import asyncio
+import signal
 
 import typer
 import uvicorn
@@ -62,19 +63,33 @@ class _DrainingServer(uvicorn.Server):
 
 
 @cli.command()
-def worker() -> None:
+def worker(metrics_port: int = typer.Option(0, "--metrics-port", help="serve Prometheus metrics on this port (0: none)"),
+           metrics_host: str = typer.Option("0.0.0.0", "--metrics-host")) -> None:
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
     from app.domain.deliveries import Policy
     from app.worker import run_forever
 
     settings = get_settings()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, metrics_host)
 
     async def _main() -> None:
         db = create_engine(settings.database_url)
+        task = asyncio.create_task(run_forever(
+            db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
+            settings.claim_stale_working_days, Policy.from_settings(settings)))
+        # SIGTERM cancels the round: a timer's transaction rolls back (the timer stays due) and the
+        # webhook claims in flight are released (app/delivery.py), so another worker takes them at once.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
         try:
-            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
-                              settings.claim_stale_working_days, Policy.from_settings(settings))
+            await task
+        except asyncio.CancelledError:
+            typer.echo("worker stopped")
         finally:
             await db.dispose()
 
