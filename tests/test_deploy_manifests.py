@@ -114,6 +114,9 @@ def test_production_has_what_an_operations_team_expects():
     assert cluster["spec"]["instances"] == 3 and cluster["spec"]["postgresql"]["synchronous"]["number"] >= 1
     assert any(p["name"] == "barman-cloud.cloudnative-pg.io" for p in cluster["spec"]["plugins"])
     prune = next(d for d in docs if d["kind"] == "CronJob")
+    worker = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "aidflow-worker")
+    assert "--metrics-port" in worker["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "PodMonitor" in kinds
     assert prune["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["prune"]
 
 
@@ -157,7 +160,7 @@ def _without_address(argv: list[str]) -> tuple[str, ...]:
     for arg in argv:
         if skip:
             skip = False
-        elif arg in ("--host", "--port"):
+        elif arg in ("--host", "--port", "--metrics-port", "--metrics-host"):  # where it listens, not what it does
             skip = True
         else:
             out.append(arg)
