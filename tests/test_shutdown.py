@@ -51,12 +51,17 @@ def test_ready_only_at_the_schema_head(tmp_path):
         # The schema behind the code (an image rolled out before its migration): not ready, 503.
         import sqlite3
         with sqlite3.connect(tmp_path / "shutdown.db") as db:
-            db.execute("UPDATE alembic_version SET version_num = '0013_old'")
+            db.execute("UPDATE alembic_version SET version_num = '0013_growth'")
         behind = httpx.get(f"{base}/readyz")
         assert behind.status_code == 503
         assert behind.headers["content-type"].startswith("application/problem+json")
         assert behind.json()["code"] == "not_ready" and "aidflow migrate" in behind.json()["detail"]
         assert httpx.get(f"{base}/healthz").status_code == 200  # alive all the same: no restart
+        # A schema ahead of the code (the migration Job of a rolling upgrade ran first): the old
+        # replicas stay ready, migrations expand before they contract.
+        with sqlite3.connect(tmp_path / "shutdown.db") as db:
+            db.execute("UPDATE alembic_version SET version_num = '9999_from_the_next_release'")
+        assert httpx.get(f"{base}/readyz").status_code == 200
     finally:
         process.kill()
         process.wait()

@@ -7,14 +7,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.migrate import alembic_config
 
 # Read once: the migrations shipped with this code do not change while it runs.
-_HEADS: set[str] | None = None
+_SCRIPTS: ScriptDirectory | None = None
+
+
+def _scripts() -> ScriptDirectory:
+    global _SCRIPTS
+    if _SCRIPTS is None:
+        _SCRIPTS = ScriptDirectory.from_config(alembic_config())
+    return _SCRIPTS
 
 
 def code_heads() -> set[str]:
-    global _HEADS
-    if _HEADS is None:
-        _HEADS = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    return _HEADS
+    return set(_scripts().get_heads())
+
+
+def behind(versions: set[str]) -> bool:
+    """The schema lacks a migration this code needs. A revision the code does not know is newer:
+    during a rolling upgrade the migration runs first and the old replicas stay ready on the
+    expanded schema (migrations expand before they contract, docs/operations.md)."""
+    known = {v for v in versions if v in {r.revision for r in _scripts().walk_revisions()}}
+    return not versions or (known == versions and versions != code_heads())
 
 
 async def problems(db: AsyncEngine) -> list[str]:
@@ -26,7 +38,7 @@ async def problems(db: AsyncEngine) -> list[str]:
     except Exception as exc:  # any failure to read is "not ready"; the probe must never raise
         return [f"database unreachable or without schema: {type(exc).__name__}"]
     reasons = []
-    if versions != code_heads():
+    if behind(versions):
         reasons.append(f"schema at {sorted(versions)}, code expects {sorted(code_heads())}: run `aidflow migrate`")
     if not deployed:
         reasons.append("no process definition deployed")
