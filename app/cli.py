@@ -1,6 +1,7 @@
 """The ``aidflow`` command: migrate, serve, worker, demo, prune."""
 
 import asyncio
+import signal
 
 import typer
 import uvicorn
@@ -33,26 +34,62 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from app.main import create_app
 
     typer.echo(f"AidFlow API on http://{host}:{port}/api/v1  (OpenAPI docs: http://{host}:{port}/docs)")
-    trusted = get_settings().trusted_proxy_list
+    settings = get_settings()
+    trusted = settings.trusted_proxy_list
+    app = create_app(run_worker=not no_worker)
     # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
-    uvicorn.run(create_app(run_worker=not no_worker), host=host, port=port, log_config=None,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=bool(trusted),
+                            forwarded_allow_ips=trusted or None,
+                            timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    _DrainingServer(config, app, settings.shutdown_drain_seconds).run()
+
+
+class _DrainingServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT: not ready at once, still serving for the drain, then uvicorn's own
+    graceful stop (no new connections, in-flight requests finish within the grace). A second signal
+    stops at once, as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, app, drain_seconds: float):
+        super().__init__(config)
+        self._app, self._drain = app, drain_seconds
+
+    def handle_exit(self, sig, frame) -> None:
+        if self._app.state.shutting_down or self._drain <= 0:
+            self._app.state.shutting_down = True
+            return super().handle_exit(sig, frame)
+        self._app.state.shutting_down = True
+        typer.echo(f"shutting down: not ready, draining for {self._drain:g} s")
+        asyncio.get_running_loop().call_later(self._drain, super().handle_exit, sig, frame)
 
 
 @cli.command()
-def worker() -> None:
+def worker(metrics_port: int = typer.Option(0, "--metrics-port", help="serve Prometheus metrics on this port (0: none)"),
+           metrics_host: str = typer.Option("0.0.0.0", "--metrics-host")) -> None:
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
     from app.domain.deliveries import Policy
     from app.worker import run_forever
 
     settings = get_settings()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, metrics_host)
 
     async def _main() -> None:
         db = create_engine(settings.database_url)
+        task = asyncio.create_task(run_forever(
+            db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
+            settings.claim_stale_working_days, Policy.from_settings(settings)))
+        # SIGTERM cancels the round: a timer's transaction rolls back (the timer stays due) and the
+        # webhook claims in flight are released (app/delivery.py), so another worker takes them at once.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
         try:
-            await run_forever(db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
-                              settings.claim_stale_working_days, Policy.from_settings(settings))
+            await task
+        except asyncio.CancelledError:
+            typer.echo("worker stopped")
         finally:
             await db.dispose()
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     retention_rate_limit_seconds: int = Field(default=86400, ge=3600)
     retention_early_messages_days: int = Field(default=90, ge=1)  # after use (then in its case's events) or expiry
     prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
+    # SIGTERM to `aidflow serve`: /readyz answers 503 for DRAIN seconds while requests are still taken
+    # (the load balancer notices and stops sending), then in-flight requests get GRACE seconds to finish.
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=600)
     log_json: bool = True
     log_level: str = "INFO"
 

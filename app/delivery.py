@@ -102,7 +102,13 @@ async def run_deliveries(db: AsyncEngine, policy: Policy, limit: int | None = No
                 batch = await deliveries.claim(conn, policy, policy.batch_size)
             if not batch:
                 break
-            results = await asyncio.gather(*(send(client, c, policy) for c in batch))
+            try:
+                results = await asyncio.gather(*(send(client, c, policy) for c in batch))
+            except asyncio.CancelledError:  # the worker is stopping (SIGTERM): hand the claims back
+                async with transaction(db) as conn:
+                    released = await deliveries.release(conn, batch)
+                log.info("webhook_claims_released", deliveries=released)
+                raise
             async with transaction(db) as conn:
                 for claimed, (attempt, gone) in zip(batch, results):
                     outcome = await deliveries.record(conn, claimed, attempt, policy, gone=gone)

@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from app.api import docs_pages, problems
+from app.api.problems import problem
 from app.api.body_limit import BodyLimit
 from app.api.input_guard import InputGuard
 from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
                             supervision, tasks, webhooks)
 from app import web
 from app.config import Settings, get_settings
+from app.db import readiness
 from app.db.engine import create_engine, is_unavailable, transaction
 from app.domain import accounts, installation, rate_limits, service_clock
 from app.domain import calendar as calendar_service
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                   description="Multi-level approval workflows for social assistance and student aid.")
     docs_pages.install(app)
     app.state.settings = settings
+    app.state.shutting_down = False  # set by `aidflow serve` on SIGTERM (app/cli.py)
     problems.install(app)
     app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
     for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
@@ -113,6 +116,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz():
+        # Draining first: a load balancer must stop sending before the process stops accepting.
+        reasons = ["shutting down"] if app.state.shutting_down else await readiness.problems(app.state.db)
+        if reasons:
+            return problem(503, "not_ready", "; ".join(reasons), reasons=reasons)
+        return {"status": "ready"}
 
     return app
 

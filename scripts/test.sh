@@ -56,6 +56,18 @@ MSG
   fi
 fi
 
+# tests/test_deploy_manifests.py renders the kustomize manifests with kubectl (Debian's package).
+if [ "${1:-}" != "--bench" ] && ! command -v kubectl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing kubectl for the manifest tests (apt-get)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl) >/dev/null \
+      || { echo "apt-get could not install kubectl; the manifest tests need it." >&2; exit 1; }
+  else
+    echo "The manifest tests need kubectl (\`sudo apt-get install kubectl\`); install it and run \`make test\` again." >&2
+    exit 1
+  fi
+fi
+
 if [ -z "${AIDFLOW_TEST_DATABASE_URL:-}" ]; then
   default="postgresql://postgres@127.0.0.1:5432/postgres"
   if can_connect "$default"; then

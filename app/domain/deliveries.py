@@ -166,6 +166,18 @@ async def database_now(conn: AsyncConnection) -> datetime:
     return clock.real_now()
 
 
+async def release(conn: AsyncConnection, batch: list[dict]) -> int:
+    """A worker stopping mid-send gives its claims back: due at once for another worker instead of
+    after the lease. The cut-off send may have arrived; receivers de-duplicate on webhook-id."""
+    released = 0
+    for claimed in batch:
+        result = await conn.execute(sa.update(d).where(
+            d.c.id == claimed["id"], d.c.status == "sending", d.c.attempts == claimed["attempts"]).values(
+            status="pending", lease_until=None, next_attempt_at=clock.now()))
+        released += result.rowcount
+    return released
+
+
 async def record(conn: AsyncConnection, claimed: dict, attempt: Attempt, policy: Policy, *, gone: bool = False) -> str:
     """Store one attempt's result; returns delivered | retry | dead | stale (the lease was lost meanwhile)."""
     now = clock.now()
