@@ -101,7 +101,8 @@ async def test_the_cap_is_checked_again_when_approving(api: Api):
 async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Api):
     unconfigured = await _apply(api, relief_type="emergency")
     task = await api.open_task(unconfigured["id"], "emergency_payment")
-    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁"}
+    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁",
+               "receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": await api.today()}
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": payment})
     assert r.status_code == 422 and r.json()["code"] == "limit_not_configured"
 
@@ -136,3 +137,54 @@ async def test_bad_inputs_are_refused(api: Api):
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
     assert r.status_code == 422
     assert await api.count("benefits") == 0 and await api.count("applications") == 1
+
+
+async def _emergency_task(api: Api, family_id: str) -> dict:
+    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}})
+    assert r.status_code == 200, r.text
+    case = await _apply(api, relief_type="emergency", family_id=family_id)
+    return await api.open_task(case["id"], "emergency_payment")
+
+
+async def test_cash_is_signed_by_the_receiver_and_two_staff_members(api: Api):
+    """Plan 5 二(二)1: "也可以直接发放现金，但应由受领人及2名经办人员签字确认"."""
+    task = await _emergency_task(api, "340621100201-户-0041")
+    today, tomorrow = await api.today(), await api.today(days=1)
+    cash = {"amount": 2000, "paid_on": today, "method": "cash", "hardship": "车祸致主要劳动力受伤"}
+    signed = {"receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": today}
+    for bad in ({}, {**signed, "receiver_name": ""}, {**signed, "receiver_name": " 李四"},
+                {k: v for k, v in signed.items() if k != "signed_on"},
+                {**signed, "staff_names": ["王芳"]}, {**signed, "staff_names": ["王芳", "王芳"]},
+                {**signed, "staff_names": ["王芳", "王芳 "]}, {**signed, "staff_names": ["王芳", "赵强", "孙丽"]},
+                {**signed, "signed_on": tomorrow}):
+        r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **bad}})
+        assert r.status_code == 422 and r.json()["code"] == "form_invalid", (bad, r.text)
+    assert await api.count("benefits") == 0
+    await api.complete("town_a", task["id"], {**cash, **signed})
+    [paid] = await _ledger(api, task["application_id"])
+    assert paid["amount"] == 2000
+    # Paid to an account, nobody signs for cash.
+    other = await _emergency_task(api, "340621100201-户-0042")
+    await api.complete("town_a", other["id"], {**cash, "method": "bank"})
+
+
+async def test_emergency_relief_is_at_least_twice_the_monthly_standard(api: Api):
+    """Plan 5 二(三)1: "急难型救助对象：救助标准不低于当地低保月保障标准的2倍" — 不低于 includes the
+    number (Civil Code Art. 1259): with a standard of 800, 1,600 is paid, 1,599.99 refused."""
+    task = await _emergency_task(api, "340621100201-户-0043")
+    assert (await api.application(task["application_id"]))["settings"]["emergency_floor_multiple"] == 2
+    payment = {"paid_on": await api.today(), "method": "in_kind", "hardship": "火灾致房屋损毁"}
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 1599.99}})
+    assert r.status_code == 422 and r.json()["code"] == "amount_below_floor" and r.json()["floor"] == 1600, r.text
+    assert await api.count("benefits") == 0
+    await api.complete("town_a", task["id"], {**payment, "amount": 1600})
+    # A county may raise the floor (有条件的地区可适当提高); a township sets nothing here.
+    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800, "emergency_floor_multiple": 3}})
+    assert r.status_code == 200, r.text
+    r = await api.put("town_a", "/programs/linshi/settings?division_code=340621100",
+                      {"values": {"emergency_floor_multiple": 2}})
+    assert r.status_code == 403 and r.json()["code"] == "setting_level_not_allowed", r.text
+    case = await _apply(api, relief_type="emergency", family_id="340621100201-户-0044")
+    task = await api.open_task(case["id"], "emergency_payment")
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 2399}})
+    assert r.status_code == 422 and r.json().get("floor") == 2400, r.text

@@ -5,8 +5,8 @@ Declared in the BPMN as properties, so a program says what it pays without code:
 
 - on an end event or a user task: ``benefit`` = ``monthly`` | ``one_time``, the amount in the
   data variable named by ``benefit_amount`` (default ``amount``), an optional category
-  variable ``benefit_category``, an optional ceiling ``benefit_max`` (an expression over
-  ``settings``), on a task an optional ``benefit_when`` (an expression over its data, e.g.
+  variable ``benefit_category``, an optional ceiling ``benefit_max`` and floor ``benefit_min``
+  (expressions over ``settings``, both including their number), on a task an optional ``benefit_when`` (an expression over its data, e.g.
   ``decision == "approve"``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
 - on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
   ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
@@ -34,7 +34,7 @@ def _benefit_problems(element_id: str, props: dict) -> list[str]:
         problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
     if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
         problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
-    for name in ("benefit_max", "benefit_when"):
+    for name in ("benefit_max", "benefit_min", "benefit_when"):
         if props.get(name):
             try:
                 sandbox.compile_expression(props[name])
@@ -62,13 +62,13 @@ def _holds(condition: str, data: dict) -> bool:
         raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
 
-def _ceiling(props: dict, settings: dict) -> float | None:
-    if not props.get("benefit_max"):
+def _bound(props: dict, name: str, settings: dict) -> float | None:
+    if not props.get(name):
         return None
     try:
-        value = sandbox.evaluate(props["benefit_max"], {"settings": settings})
+        value = sandbox.evaluate(props[name], {"settings": settings})
     except sandbox.LimitExceeded as exc:
-        raise Invalid("script_limit_exceeded", f"benefit_max {props['benefit_max']!r}: {exc}") from exc
+        raise Invalid("script_limit_exceeded", f"{name} {props[name]!r}: {exc}") from exc
     return float(value)
 
 
@@ -84,13 +84,18 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
         raise Invalid("amount_required", f"{element_id} pays a benefit: {variable!r} is required", field=variable)
     amount = ledger.parse_amount(data[variable], variable)
     settings = app.get("settings") or {}
-    ceiling = _ceiling(props, settings)
+    ceiling = _bound(props, "benefit_max", settings)
     if ceiling is not None and ceiling <= 0:
         raise Invalid("limit_not_configured", f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
                       "county must set its program settings first", field=variable)
     if ceiling is not None and float(amount) > ceiling:
         raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
                       f"{element_id}", limit=ceiling, field=variable)
+    # "不低于" includes the number (Civil Code Art. 1259): exactly the floor is paid.
+    floor = _bound(props, "benefit_min", settings)
+    if floor is not None and float(amount) < floor:
+        raise Invalid("amount_below_floor", f"{variable} {amount} is below the floor of {floor:g} yuan for "
+                      f"{element_id}", floor=floor, field=variable)
     category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
     if category is not None and (not isinstance(category, str) or len(category) > 32):
         raise Invalid("invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)")
