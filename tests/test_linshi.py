@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import Api, id_number
+from tests.helpers import PASSWORD, Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -188,3 +188,37 @@ async def test_emergency_relief_is_at_least_twice_the_monthly_standard(api: Api)
     task = await api.open_task(case["id"], "emergency_payment")
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 2399}})
     assert r.status_code == 422 and r.json().get("floor") == 2400, r.text
+
+
+async def test_a_county_refusal_only_for_the_family_cap_goes_to_the_case_conference(api: Api):
+    """Plan 31 / 一事一议: a case refused only because the family's yearly total would pass the cap is
+    put to the county case conference instead of ending."""
+    first, second, third = await _apply(api), await _apply(api), await _apply(api)
+    task_1 = await _to_decision(api, first["id"], 12000)
+    task_2 = await _to_decision(api, second["id"], 12000)
+    task_3 = await _to_decision(api, third["id"], 6000)
+    await api.complete("county", task_1["id"], APPROVE)
+    r = await api.post("county", f"/tasks/{task_2['id']}/complete", {"data": APPROVE})
+    assert r.status_code == 409 and r.json()["code"] == "benefit_cap_exceeded", r.text
+    # "Only the cap" cannot come with an approval.
+    r = await api.post("county", f"/tasks/{task_2['id']}/complete",
+                       {"data": {"decision": "approve", "cap_only": True}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text
+    await api.complete("county", task_2["id"], {"decision": "refuse", "reason": "超过家庭年度救助上限", "cap_only": True})
+    conference = await api.open_task(second["id"], "county_case_conference")
+    # Four eyes: the one who refused does not also decide the conference.
+    r = await api.post("admin", "/admin/users", {"username": "county_b", "password": PASSWORD, "display_name": "county_b",
+                                                 "grants": [{"role": "county_civil_affairs", "division_code": "340621"}]})
+    assert r.status_code == 201, r.text
+    await api.login("county_b")
+    done = await api.complete("county_b", conference["id"], {
+        "decision": "approve", "approved_amount": 12000, "minutes": "重病支出大，同意超额救助",
+        "participants": ["县民政局", "县财政局", "县卫健委"]})
+    assert done["application"]["status"] == "approved"
+    [paid] = await _ledger(api, second["id"])
+    assert paid["amount"] == 12000 and paid["cap_exempt"] is True
+    # Any other refusal still ends the case with a refusal notice.
+    r = await api.post("county", f"/tasks/{task_3['id']}/complete", {"data": {"decision": "refuse", "reason": "家庭财产超标"}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text  # the county says which it is
+    await api.complete("county", task_3["id"], {"decision": "refuse", "reason": "家庭财产超标", "cap_only": False})
+    assert (await api.open_task(third["id"]))["name"] == "deliver_refusal_notice"
