@@ -7,7 +7,9 @@ Declared in the BPMN as properties, so a program says what it pays without code:
   data variable named by ``benefit_amount`` (default ``amount``), an optional category
   variable ``benefit_category``, an optional ceiling ``benefit_max`` and floor ``benefit_min``
   (expressions over ``settings``, both including their number), on a task an optional ``benefit_when`` (an expression over its data, e.g.
-  ``decision == "approve"``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
+  ``decision == "approve"``), ``benefit_cap_exempt`` = ``true`` for a case conference's decision,
+  and on a monthly benefit ``benefit_from_age`` (an expression over ``sex()``, e.g. ``60 if sex() ==
+  "male" else 55``): payment starts the month after the applicant reaches that age, if later;
 - on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
   ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
   program to start next about the same enrolment (a re-check that ends in termination).
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
 from app.db.models import applications
-from app.domain import calendar, ledger, panels
+from app.domain import calendar, eligibility, ledger, panels
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid
@@ -34,7 +36,7 @@ def _benefit_problems(element_id: str, props: dict) -> list[str]:
         problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
     if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
         problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
-    for name in ("benefit_max", "benefit_min", "benefit_when"):
+    for name in ("benefit_max", "benefit_min", "benefit_when", "benefit_from_age"):
         if props.get(name):
             try:
                 sandbox.compile_expression(props[name])
@@ -72,6 +74,20 @@ def _bound(props: dict, name: str, settings: dict) -> float | None:
     return float(value)
 
 
+def _monthly_start(props: dict, app: dict, today: date) -> date:
+    # Support starts from the month after approval (national rules), or after the birthday that
+    # makes the person eligible when that comes later (e.g. minban plan 24 六(二)).
+    start = ledger.first_of_next_month(today)
+    if not props.get("benefit_from_age"):
+        return start
+    id_number = app["applicant_id_number"]
+    try:
+        age = sandbox.evaluate(props["benefit_from_age"], {"sex": lambda: eligibility.sex(id_number)})
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"benefit_from_age {props['benefit_from_age']!r}: {exc}") from exc
+    return max(start, ledger.first_of_next_month(eligibility.reaches_age_on(id_number, int(age))))
+
+
 async def record_benefit(conn: AsyncConnection, app: dict, definition, element_id: str, data: dict,
                          rec: Recorder) -> dict | None:
     """Enter the amount a step or end event pays, if it declares one."""
@@ -104,8 +120,7 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
     row = await ledger.record(
         conn, app, kind=kind, amount=amount, category=category,
         cap_exempt=props.get("benefit_cap_exempt") == "true",
-        # Support starts from the month after approval (national rules); one-time payments at once.
-        starts_on=ledger.first_of_next_month(today) if kind == "monthly" else today,
+        starts_on=_monthly_start(props, app, today) if kind == "monthly" else today,
         next_recheck_on=_next_recheck(settings, category, today) if kind == "monthly" else None,
         exclusive_with=exclusive, note={"step": element_id})
     rec.add("benefit.recorded", app["id"], {"kind": kind, "amount": float(amount), "category": category,
