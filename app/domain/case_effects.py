@@ -218,12 +218,15 @@ async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> No
     per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
     year = panels.school_year(calendar.today())
     months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
-    dates = [date(year + (1 if month < 8 else 0), month, 1) for month in months]
+    # A spring adjustment (plan 7: 春季学期…个别调整) is approved after the autumn payment: no payment
+    # for a term whose payment month has passed.
+    this_month = calendar.today().replace(day=1)
+    dates = [day for day in (date(year + (1 if month < 8 else 0), month, 1) for month in months) if day >= this_month]
     counts = await ledger.rule_functions(conn, app["applicant_id_number"])
     remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
-    for term, day in enumerate(dates[:remaining], 1):
+    for day in dates[:remaining]:
         await ledger.record(conn, app, kind="one_time", amount=per_term, starts_on=day, scheduled=True,
-                            note={"school_year": year, "term": "autumn" if term == 1 else "spring"})
+                            note={"school_year": year, "term": "autumn" if day.month == months[0] else "spring"})
     rec.add("benefit.scheduled", app["id"], {"per_term": float(per_term), "payments": [
         d.isoformat() for d in dates[:remaining]]}, None, app["division_path"])
 
