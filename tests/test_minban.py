@@ -110,7 +110,9 @@ async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
 
 
 def test_amount_tiers_at_the_boundaries():
-    """"三十年以上 900元": 以上 includes the number (Civil Code Art. 1259), so thirty years is 900."""
+    """Plan 24 (seed 003) reads "工作年限超过30年的，每人每月补助900元；工作年限20-29年的，…800元": with
+    whole years (每2个学期视为1年), exactly 30 is in neither tier (超过 excludes the number, Civil Code
+    Art. 1259). Issue 15 item 13 settles it as 三十年以上, so thirty years is 900."""
     xml = (PROCESSES / "minban.bpmn").read_bytes()
     model = engine.parse_bpmn(xml, definitions.load_decisions(xml, PROCESSES / "decisions"))
     city_amount = 450
