@@ -78,6 +78,19 @@ async def test_the_spring_term_has_its_own_window_for_individual_adjustments(kg:
     assert await _payments(kg, case["id"]) == [("2028-07-01", 500, "scheduled")]
 
 
+
+async def test_an_autumn_case_approved_after_the_autumn_payment_month_keeps_its_autumn_term(kg: Api):
+    await kg.set_clock("2027-09-06T09:00:00+08:00")
+    assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200
+    case = await _apply(kg)
+    await kg.step("panel_clerk", case["id"], "panel_review", {"votes": _votes(5, 1), "held_on": await kg.today()})
+    await kg.set_clock("2028-02-14T09:00:00+08:00")  # the head and the county were slow
+    assert await kg.run_timers() == 1
+    await kg.step("head", case["id"], "head_sign", APPROVE)
+    await kg.step("edu", case["id"], "county_approve", APPROVE)
+    assert await _payments(kg, case["id"]) == [("2028-01-01", 500, "scheduled"), ("2028-07-01", 500, "scheduled")]
+
+
 async def test_panel_majority_notice_head_county_and_a_payment_each_term(kg: Api):
     await kg.set_clock("2027-09-06T09:00:00+08:00")
     assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200

@@ -15,7 +15,7 @@ Declared in the BPMN as properties, so a program says what it pays without code:
   program to start next about the same enrolment (a re-check that ends in termination).
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -211,6 +211,15 @@ async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) 
                                          "purpose": props.get("notify_purpose", "")}, None, app["division_path"])
 
 
+def _filed_month(app: dict) -> date:
+    created = app.get("created_at")
+    if not isinstance(created, datetime):
+        return calendar.today().replace(day=1)
+    if created.tzinfo is None:  # SQLite keeps UTC without its zone
+        created = created.replace(tzinfo=UTC)
+    return created.astimezone(calendar.SHANGHAI).date().replace(day=1)
+
+
 async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
     """Payments in the last month of each term of this school year (学前教育资助: half the yearly
     amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
@@ -218,10 +227,11 @@ async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> No
     per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
     year = panels.school_year(calendar.today())
     months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
-    # A spring adjustment (plan 7: 春季学期…个别调整) is approved after the autumn payment: no payment
-    # for a term whose payment month has passed.
-    this_month = calendar.today().replace(day=1)
-    dates = [day for day in (date(year + (1 if month < 8 else 0), month, 1) for month in months) if day >= this_month]
+    # A spring adjustment (plan 7: 春季学期…个别调整) is filed after the autumn payment month: no
+    # payment for a term that ended before the application. A late approval of an autumn case
+    # still pays its autumn term.
+    filed = _filed_month(app)
+    dates = [day for day in (date(year + (1 if month < 8 else 0), month, 1) for month in months) if day >= filed]
     counts = await ledger.rule_functions(conn, app["applicant_id_number"])
     remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
     for day in dates[:remaining]:
