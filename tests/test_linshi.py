@@ -156,7 +156,7 @@ async def test_cash_is_signed_by_the_receiver_and_two_staff_members(api: Api):
                 {k: v for k, v in signed.items() if k != "signed_on"},
                 {**signed, "staff_names": ["王芳"]}, {**signed, "staff_names": ["王芳", "王芳"]},
                 {**signed, "staff_names": ["王芳", "王芳 "]}, {**signed, "staff_names": ["王芳", "赵强", "孙丽"]},
-                {**signed, "signed_on": tomorrow}):
+                {**signed, "signed_on": tomorrow}, {**signed, "receiver_name": "王芳"}):
         r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **bad}})
         assert r.status_code == 422 and r.json()["code"] == "form_invalid", (bad, r.text)
     assert await api.count("benefits") == 0
