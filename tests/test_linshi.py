@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import Api, id_number
+from tests.helpers import PASSWORD, Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -101,7 +101,8 @@ async def test_the_cap_is_checked_again_when_approving(api: Api):
 async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Api):
     unconfigured = await _apply(api, relief_type="emergency")
     task = await api.open_task(unconfigured["id"], "emergency_payment")
-    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁"}
+    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁",
+               "receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": await api.today()}
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": payment})
     assert r.status_code == 422 and r.json()["code"] == "limit_not_configured"
 
@@ -136,3 +137,88 @@ async def test_bad_inputs_are_refused(api: Api):
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
     assert r.status_code == 422
     assert await api.count("benefits") == 0 and await api.count("applications") == 1
+
+
+async def _emergency_task(api: Api, family_id: str) -> dict:
+    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}})
+    assert r.status_code == 200, r.text
+    case = await _apply(api, relief_type="emergency", family_id=family_id)
+    return await api.open_task(case["id"], "emergency_payment")
+
+
+async def test_cash_is_signed_by_the_receiver_and_two_staff_members(api: Api):
+    """Plan 5 二(二)1: "也可以直接发放现金，但应由受领人及2名经办人员签字确认"."""
+    task = await _emergency_task(api, "340621100201-户-0041")
+    today, tomorrow = await api.today(), await api.today(days=1)
+    cash = {"amount": 2000, "paid_on": today, "method": "cash", "hardship": "车祸致主要劳动力受伤"}
+    signed = {"receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": today}
+    for bad in ({}, {**signed, "receiver_name": ""}, {**signed, "receiver_name": " 李四"},
+                {k: v for k, v in signed.items() if k != "signed_on"},
+                {**signed, "staff_names": ["王芳"]}, {**signed, "staff_names": ["王芳", "王芳"]},
+                {**signed, "staff_names": ["王芳", "王芳 "]}, {**signed, "staff_names": ["王芳", "赵强", "孙丽"]},
+                {**signed, "signed_on": tomorrow}, {**signed, "receiver_name": "王芳"}):
+        r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **bad}})
+        assert r.status_code == 422 and r.json()["code"] == "form_invalid", (bad, r.text)
+    assert await api.count("benefits") == 0
+    await api.complete("town_a", task["id"], {**cash, **signed})
+    [paid] = await _ledger(api, task["application_id"])
+    assert paid["amount"] == 2000
+    # Paid to an account, nobody signs for cash.
+    other = await _emergency_task(api, "340621100201-户-0042")
+    await api.complete("town_a", other["id"], {**cash, "method": "bank"})
+
+
+async def test_emergency_relief_is_at_least_twice_the_monthly_standard(api: Api):
+    """Plan 5 二(三)1: "急难型救助对象：救助标准不低于当地低保月保障标准的2倍" — 不低于 includes the
+    number (Civil Code Art. 1259): with a standard of 800, 1,600 is paid, 1,599.99 refused."""
+    task = await _emergency_task(api, "340621100201-户-0043")
+    assert (await api.application(task["application_id"]))["settings"]["emergency_floor_multiple"] == 2
+    payment = {"paid_on": await api.today(), "method": "in_kind", "hardship": "火灾致房屋损毁"}
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 1599.99}})
+    assert r.status_code == 422 and r.json()["code"] == "amount_below_floor" and r.json()["floor"] == 1600, r.text
+    assert await api.count("benefits") == 0
+    await api.complete("town_a", task["id"], {**payment, "amount": 1600})
+    # A county may raise the floor (有条件的地区可适当提高); a township sets nothing here.
+    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800, "emergency_floor_multiple": 3}})
+    assert r.status_code == 200, r.text
+    r = await api.put("town_a", "/programs/linshi/settings?division_code=340621100",
+                      {"values": {"emergency_floor_multiple": 2}})
+    assert r.status_code == 403 and r.json()["code"] == "setting_level_not_allowed", r.text
+    case = await _apply(api, relief_type="emergency", family_id="340621100201-户-0044")
+    task = await api.open_task(case["id"], "emergency_payment")
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 2399}})
+    assert r.status_code == 422 and r.json().get("floor") == 2400, r.text
+
+
+async def test_a_county_refusal_only_for_the_family_cap_goes_to_the_case_conference(api: Api):
+    """Plan 31 / 一事一议: a case refused only because the family's yearly total would pass the cap is
+    put to the county case conference instead of ending."""
+    first, second, third = await _apply(api), await _apply(api), await _apply(api)
+    task_1 = await _to_decision(api, first["id"], 12000)
+    task_2 = await _to_decision(api, second["id"], 12000)
+    task_3 = await _to_decision(api, third["id"], 6000)
+    await api.complete("county", task_1["id"], APPROVE)
+    r = await api.post("county", f"/tasks/{task_2['id']}/complete", {"data": APPROVE})
+    assert r.status_code == 409 and r.json()["code"] == "benefit_cap_exceeded", r.text
+    # "Only the cap" cannot come with an approval.
+    r = await api.post("county", f"/tasks/{task_2['id']}/complete",
+                       {"data": {"decision": "approve", "cap_only": True}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text
+    await api.complete("county", task_2["id"], {"decision": "refuse", "reason": "超过家庭年度救助上限", "cap_only": True})
+    conference = await api.open_task(second["id"], "county_case_conference")
+    # Four eyes: the one who refused does not also decide the conference.
+    r = await api.post("admin", "/admin/users", {"username": "county_b", "password": PASSWORD, "display_name": "county_b",
+                                                 "grants": [{"role": "county_civil_affairs", "division_code": "340621"}]})
+    assert r.status_code == 201, r.text
+    await api.login("county_b")
+    done = await api.complete("county_b", conference["id"], {
+        "decision": "approve", "approved_amount": 12000, "minutes": "重病支出大，同意超额救助",
+        "participants": ["县民政局", "县财政局", "县卫健委"]})
+    assert done["application"]["status"] == "approved"
+    [paid] = await _ledger(api, second["id"])
+    assert paid["amount"] == 12000 and paid["cap_exempt"] is True
+    # Any other refusal still ends the case with a refusal notice.
+    r = await api.post("county", f"/tasks/{task_3['id']}/complete", {"data": {"decision": "refuse", "reason": "家庭财产超标"}})
+    assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text  # the county says which it is
+    await api.complete("county", task_3["id"], {"decision": "refuse", "reason": "家庭财产超标", "cap_only": False})
+    assert (await api.open_task(third["id"]))["name"] == "deliver_refusal_notice"

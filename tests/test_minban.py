@@ -63,11 +63,13 @@ async def _joint_review(api: Api, case_id: str, refusing: str | None = None) -> 
 
 
 async def test_eligible_at_60_for_men_and_55_for_women_with_exclusions_named(edu: Api):
-    await _apply(edu, born="19661123", male=True)  # 60 today
-    refused = await _apply(edu, born="19661124", male=True, expect=422)
+    """Plan 24 七(一): "通知当年男年满60周岁、女年满55周岁的原民办代课教师完成个人申请"
+    (年龄计算截止时间为12月31日): the age is reached by 31 December of the year of application."""
+    await _apply(edu, born="19661231", male=True)  # 60 on the last day of this year
+    refused = await _apply(edu, born="19670101", male=True, expect=422)
     assert refused["code"] == "not_eligible" and refused["rule"] == "age" and "男年满60周岁" in refused["detail"]
-    await _apply(edu, born="19711123", male=False)  # 55 today
-    assert (await _apply(edu, born="19711124", male=False, expect=422))["rule"] == "age"
+    await _apply(edu, born="19711231", male=False)  # 55 on the last day of this year
+    assert (await _apply(edu, born="19720101", male=False, expect=422))["rule"] == "age"
     for field, rule in (("retired_under_plan", "not_retired_under_plan"), ("died_before_cutoff", "alive_at_cutoff"),
                         ("criminal_record", "no_criminal_record"), ("dismissed", "not_dismissed")):
         problem = await _apply(edu, born="19500101", expect=422, **{field: True})
@@ -108,7 +110,9 @@ async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
 
 
 def test_amount_tiers_at_the_boundaries():
-    """"三十年以上 900元": 以上 includes the number (Civil Code Art. 1259), so thirty years is 900."""
+    """Plan 24 (seed 003) reads "工作年限超过30年的，每人每月补助900元；工作年限20-29年的，…800元": with
+    whole years (每2个学期视为1年), exactly 30 is in neither tier (超过 excludes the number, Civil Code
+    Art. 1259). Issue 15 item 13 settles it as 三十年以上, so thirty years is 900."""
     xml = (PROCESSES / "minban.bpmn").read_bytes()
     model = engine.parse_bpmn(xml, definitions.load_decisions(xml, PROCESSES / "decisions"))
     city_amount = 450
@@ -149,3 +153,28 @@ async def test_payment_ends_with_the_month_of_death(edu: Api):
     assert paid["status"] == "ended" and paid["ends_on"] == "2027-03-31"
     assert (await edu.application(case["id"]))["status"] == "terminated"
     await edu.message("person_deceased", case["id"], {"died_on": "2027-03-15"}, expect=409)
+
+
+async def test_who_reaches_the_age_this_year_applies_from_january_and_is_paid_after_the_birthday(edu: Api):
+    """Plan 24 七(一): "此后于每年3月31日前通知当年男年满60周岁、女年满55周岁的原民办代课教师完成个人申请";
+    六(二): "从男年满60周岁、女年满55周岁的下一月起开始发放生活困难补助"."""
+    await edu.set_clock("2027-01-05T09:00:00+08:00")
+    assert (await _apply(edu, born="19680101", expect=422))["rule"] == "age"  # 59 at the end of 2027
+    case = await _apply(edu, born="19670615")  # 59 today, 60 on 15 June 2027
+    await _joint_review(edu, case["id"])
+    await edu.advance(days=8)
+    assert await edu.run_timers() == 1
+    await edu.step("edu", case["id"], "county_confirm", APPROVE)
+    done = await edu.step("edu_city", case["id"], "city_recheck", APPROVE)
+    assert done["application"]["status"] == "approved"
+    [paid] = (await edu.get("edu", f"/applications/{case['id']}/benefits")).json()
+    assert paid["starts_on"] == "2027-07-01"  # approved in January, paid from the month after the birthday
+    # A woman born on 29 February is 55 on 1 March in a common year: paid from April.
+    leap = await _apply(edu, born="19720229", male=False)
+    await _joint_review(edu, leap["id"])
+    await edu.advance(days=8)
+    assert await edu.run_timers() == 1
+    await edu.step("edu", leap["id"], "county_confirm", APPROVE)
+    await edu.step("edu_city", leap["id"], "city_recheck", APPROVE)
+    [paid] = (await edu.get("edu", f"/applications/{leap['id']}/benefits")).json()
+    assert paid["starts_on"] == "2027-04-01"

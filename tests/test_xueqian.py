@@ -60,6 +60,37 @@ async def test_applications_outside_the_window_are_refused_with_the_window(kg: A
     assert problem["rule"] == "application_window" and "9月1日起30日内" in problem["message"]
 
 
+async def test_the_spring_term_has_its_own_window_for_individual_adjustments(kg: Api):
+    """Plan 7 五(一): "资助对象每学年秋季学期评定一次，春季学期根据资助对象变动情况进行个别调整和评定"."""
+    await kg.set_clock("2028-03-31T09:00:00+08:00")  # the 31st day from 1 March: outside
+    problem = await _apply(kg, expect=422)
+    assert problem["rule"] == "application_window" and "春季学期个别调整在3月1日起30日内" in problem["message"]
+    await kg.set_clock("2028-03-30T09:00:00+08:00")  # the 30th day: inside
+    assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200
+    case = await _apply(kg)
+    await kg.step("panel_clerk", case["id"], "panel_review", {"votes": _votes(5, 1), "held_on": await kg.today()})
+    await kg.advance(days=14)  # 7 working days of notice over the Qingming holiday
+    assert await kg.run_timers() == 1
+    await kg.step("head", case["id"], "head_sign", APPROVE)
+    done = await kg.step("edu", case["id"], "county_approve", APPROVE)
+    assert done["application"]["status"] == "approved"
+    # Adjusted in spring: paid for the spring term only (the autumn payment month has passed).
+    assert await _payments(kg, case["id"]) == [("2028-07-01", 500, "scheduled")]
+
+
+
+async def test_an_autumn_case_approved_after_the_autumn_payment_month_keeps_its_autumn_term(kg: Api):
+    await kg.set_clock("2027-09-06T09:00:00+08:00")
+    assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200
+    case = await _apply(kg)
+    await kg.step("panel_clerk", case["id"], "panel_review", {"votes": _votes(5, 1), "held_on": await kg.today()})
+    await kg.set_clock("2028-02-14T09:00:00+08:00")  # the head and the county were slow
+    assert await kg.run_timers() == 1
+    await kg.step("head", case["id"], "head_sign", APPROVE)
+    await kg.step("edu", case["id"], "county_approve", APPROVE)
+    assert await _payments(kg, case["id"]) == [("2028-01-01", 500, "scheduled"), ("2028-07-01", 500, "scheduled")]
+
+
 async def test_panel_majority_notice_head_county_and_a_payment_each_term(kg: Api):
     await kg.set_clock("2027-09-06T09:00:00+08:00")
     assert (await kg.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200

@@ -5,22 +5,24 @@ Declared in the BPMN as properties, so a program says what it pays without code:
 
 - on an end event or a user task: ``benefit`` = ``monthly`` | ``one_time``, the amount in the
   data variable named by ``benefit_amount`` (default ``amount``), an optional category
-  variable ``benefit_category``, an optional ceiling ``benefit_max`` (an expression over
-  ``settings``), on a task an optional ``benefit_when`` (an expression over its data, e.g.
-  ``decision == "approve"``), and ``benefit_cap_exempt`` = ``true`` for a case conference's decision;
+  variable ``benefit_category``, an optional ceiling ``benefit_max`` and floor ``benefit_min``
+  (expressions over ``settings``, both including their number), on a task an optional ``benefit_when`` (an expression over its data, e.g.
+  ``decision == "approve"``), ``benefit_cap_exempt`` = ``true`` for a case conference's decision,
+  and on a monthly benefit ``benefit_from_age`` (an expression over ``sex()``, e.g. ``60 if sex() ==
+  "male" else 55``): payment starts the month after the applicant reaches that age, if later;
 - on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
   ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
   program to start next about the same enrolment (a re-check that ends in termination).
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
 from app.db.models import applications
-from app.domain import calendar, ledger, panels
+from app.domain import calendar, eligibility, ledger, panels
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid
@@ -34,7 +36,7 @@ def _benefit_problems(element_id: str, props: dict) -> list[str]:
         problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
     if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
         problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
-    for name in ("benefit_max", "benefit_when"):
+    for name in ("benefit_max", "benefit_min", "benefit_when", "benefit_from_age"):
         if props.get(name):
             try:
                 sandbox.compile_expression(props[name])
@@ -62,14 +64,28 @@ def _holds(condition: str, data: dict) -> bool:
         raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
 
-def _ceiling(props: dict, settings: dict) -> float | None:
-    if not props.get("benefit_max"):
+def _bound(props: dict, name: str, settings: dict) -> float | None:
+    if not props.get(name):
         return None
     try:
-        value = sandbox.evaluate(props["benefit_max"], {"settings": settings})
+        value = sandbox.evaluate(props[name], {"settings": settings})
     except sandbox.LimitExceeded as exc:
-        raise Invalid("script_limit_exceeded", f"benefit_max {props['benefit_max']!r}: {exc}") from exc
+        raise Invalid("script_limit_exceeded", f"{name} {props[name]!r}: {exc}") from exc
     return float(value)
+
+
+def _monthly_start(props: dict, app: dict, today: date) -> date:
+    # Support starts from the month after approval (national rules), or after the birthday that
+    # makes the person eligible when that comes later (e.g. minban plan 24 六(二)).
+    start = ledger.first_of_next_month(today)
+    if not props.get("benefit_from_age"):
+        return start
+    id_number = app["applicant_id_number"]
+    try:
+        age = sandbox.evaluate(props["benefit_from_age"], {"sex": lambda: eligibility.sex(id_number)})
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"benefit_from_age {props['benefit_from_age']!r}: {exc}") from exc
+    return max(start, ledger.first_of_next_month(eligibility.reaches_age_on(id_number, int(age))))
 
 
 async def record_benefit(conn: AsyncConnection, app: dict, definition, element_id: str, data: dict,
@@ -84,13 +100,18 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
         raise Invalid("amount_required", f"{element_id} pays a benefit: {variable!r} is required", field=variable)
     amount = ledger.parse_amount(data[variable], variable)
     settings = app.get("settings") or {}
-    ceiling = _ceiling(props, settings)
+    ceiling = _bound(props, "benefit_max", settings)
     if ceiling is not None and ceiling <= 0:
         raise Invalid("limit_not_configured", f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
                       "county must set its program settings first", field=variable)
     if ceiling is not None and float(amount) > ceiling:
         raise Invalid("amount_above_limit", f"{variable} {amount} is above the limit of {ceiling:g} yuan for "
                       f"{element_id}", limit=ceiling, field=variable)
+    # "不低于" includes the number (Civil Code Art. 1259): exactly the floor is paid.
+    floor = _bound(props, "benefit_min", settings)
+    if floor is not None and float(amount) < floor:
+        raise Invalid("amount_below_floor", f"{variable} {amount} is below the floor of {floor:g} yuan for "
+                      f"{element_id}", floor=floor, field=variable)
     category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
     if category is not None and (not isinstance(category, str) or len(category) > 32):
         raise Invalid("invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)")
@@ -99,8 +120,7 @@ async def record_benefit(conn: AsyncConnection, app: dict, definition, element_i
     row = await ledger.record(
         conn, app, kind=kind, amount=amount, category=category,
         cap_exempt=props.get("benefit_cap_exempt") == "true",
-        # Support starts from the month after approval (national rules); one-time payments at once.
-        starts_on=ledger.first_of_next_month(today) if kind == "monthly" else today,
+        starts_on=_monthly_start(props, app, today) if kind == "monthly" else today,
         next_recheck_on=_next_recheck(settings, category, today) if kind == "monthly" else None,
         exclusive_with=exclusive, note={"step": element_id})
     rec.add("benefit.recorded", app["id"], {"kind": kind, "amount": float(amount), "category": category,
@@ -191,6 +211,15 @@ async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) 
                                          "purpose": props.get("notify_purpose", "")}, None, app["division_path"])
 
 
+def _filed_month(app: dict) -> date:
+    created = app.get("created_at")
+    if not isinstance(created, datetime):
+        return calendar.today().replace(day=1)
+    if created.tzinfo is None:  # SQLite keeps UTC without its zone
+        created = created.replace(tzinfo=UTC)
+    return created.astimezone(calendar.SHANGHAI).date().replace(day=1)
+
+
 async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
     """Payments in the last month of each term of this school year (学前教育资助: half the yearly
     amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
@@ -198,12 +227,16 @@ async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> No
     per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
     year = panels.school_year(calendar.today())
     months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
-    dates = [date(year + (1 if month < 8 else 0), month, 1) for month in months]
+    # A spring adjustment (plan 7: 春季学期…个别调整) is filed after the autumn payment month: no
+    # payment for a term that ended before the application. A late approval of an autumn case
+    # still pays its autumn term.
+    filed = _filed_month(app)
+    dates = [day for day in (date(year + (1 if month < 8 else 0), month, 1) for month in months) if day >= filed]
     counts = await ledger.rule_functions(conn, app["applicant_id_number"])
     remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
-    for term, day in enumerate(dates[:remaining], 1):
+    for day in dates[:remaining]:
         await ledger.record(conn, app, kind="one_time", amount=per_term, starts_on=day, scheduled=True,
-                            note={"school_year": year, "term": "autumn" if term == 1 else "spring"})
+                            note={"school_year": year, "term": "autumn" if day.month == months[0] else "spring"})
     rec.add("benefit.scheduled", app["id"], {"per_term": float(per_term), "payments": [
         d.isoformat() for d in dates[:remaining]]}, None, app["division_path"])
 

@@ -49,6 +49,15 @@ def age_on(id_number: str, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def reaches_age_on(id_number: str, age: int) -> date:
+    """The day the person is ``age`` years old (1 March for a 29 February birthday in a common year)."""
+    born = birth_date(id_number)
+    try:
+        return born.replace(year=born.year + age)
+    except ValueError:
+        return date(born.year + age, 3, 1)
+
+
 def functions(id_number: str) -> dict:
     today = calendar.today()
 
@@ -59,6 +68,8 @@ def functions(id_number: str) -> dict:
 
     return {
         "age": lambda: age_on(id_number, today),
+        # Age on 31 December of this year: who reaches an age during the year may apply from its start.
+        "age_at_year_end": lambda: age_on(id_number, date(today.year, 12, 31)),
         "sex": lambda: sex(id_number),
         "born_on": lambda: birth_date(id_number).isoformat(),
         "today": lambda: today.isoformat(),

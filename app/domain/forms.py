@@ -8,6 +8,9 @@ form, the API and every program refuse them alike (docs/bpmn.md, "Form keywords"
 - ``"x-decision-by-objections": {"upheld": "refuse", "dismissed": "approve"}`` on a form that
   answers objections: an upheld objection requires the first decision, all objections dismissed
   the second; "objection upheld" together with "objection not upheld, approval kept" is refused.
+- ``"x-distinct-people": ["receiver_name", "staff_names"]`` on a form: the people named in these
+  fields (a name or a list of names) are all different persons, e.g. who received cash and the
+  two staff members who witnessed it (临时救助 plan 5).
 """
 
 from datetime import date
@@ -47,9 +50,25 @@ def _decision_by_objections(validator, rule, instance, schema):
                               path=["decision"])
 
 
+def _distinct_people(validator, names, instance, schema):
+    if not isinstance(instance, dict) or not isinstance(names, list):
+        return
+    seen: dict[str, str] = {}
+    for name in names:
+        value = instance.get(name)
+        for person in value if isinstance(value, list) else [value]:
+            if not isinstance(person, str):
+                continue
+            if person.strip() in seen and seen[person.strip()] != name:
+                yield ValidationError(f"{person!r} is named in both {seen[person.strip()]!r} and {name!r}: "
+                                      "they must be different people", path=[name])
+            seen.setdefault(person.strip(), name)
+
+
 _FormValidator = validators.extend(Draft202012Validator, {
     "x-not-after-today": _not_after_today,
     "x-decision-by-objections": _decision_by_objections,
+    "x-distinct-people": _distinct_people,
 })
 
 

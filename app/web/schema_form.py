@@ -179,6 +179,7 @@ def _message(error, label: str) -> str:
         "type": "格式不正确", "additionalProperties": "包含表单以外的内容",
         "x-not-after-today": "不能晚于今天（已办理事项的日期）",
         "x-decision-by-objections": "与异议处理结果不一致（有异议成立时应不予批准，异议均不成立时应维持拟批准）",
+        "x-distinct-people": "受领人与经办人员不能是同一人",
     }.get(rule, "填写不正确")
 
 
