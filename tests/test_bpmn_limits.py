@@ -5,7 +5,6 @@ scripts in rlimited worker processes (issue 15, finding 8)."""
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import threading
@@ -16,6 +15,7 @@ import pytest
 
 from app import sandbox, script_pool
 from tests.helpers import Api
+from tests.live import free_port, wait_until_up
 from tests.time_travel import command
 
 LIMITS_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -225,12 +225,6 @@ async def test_a_runaway_script_at_start_creates_no_application(api: Api):
 
 # --- a real server: health, memory and SIGTERM during attacks --------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _peak_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         line = next(line for line in status if line.startswith("VmHWM:"))
@@ -257,17 +251,12 @@ def test_a_live_server_stays_responsive_small_and_stoppable_under_attack(tmp_pat
         done = subprocess.run(command("aidflow", *args), env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     key = next(line.split("X-API-Key: ")[1] for line in done.stdout.splitlines() if "X-API-Key" in line)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(command("aidflow", "serve", "--port", str(port)), env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(base, server)
         admin = httpx.post(f"{base}/api/v1/auth/token", data={"username": "admin", "password": "aidflow-demo"}).json()
         headers = {"Authorization": f"Bearer {admin['access_token']}"}
         # The script and the condition run as the case starts: the portal's application is the attack.

@@ -205,3 +205,26 @@ async def test_case_query_by_id_number_name_step_and_date(api: Api):
     assert await found(q="%") == [] and await found(q="_") == []  # wildcards are plain characters
     # The same masking and scope as everywhere: another county finds nothing.
     assert await found("other_county", q=person["id_number"]) == []
+
+
+async def test_case_numbers_are_sequential_per_county_and_year_without_gaps(api: Api):
+    """DB-340621-2026-000001, …: said on the phone, accepted wherever a case id is."""
+    import asyncio
+
+    year = (await api.today())[:4]
+    first = await api.apply()
+    refused = await api.apply(expect=409, applicant={**first["applicant"]})  # a duplicate: no number spent
+    assert refused["code"]
+    many = await asyncio.gather(*(api.apply() for _ in range(8)))
+    numbers = sorted(c["number"] for c in [first, *many])
+    assert numbers == [f"DB-340621-{year}-{n:06d}" for n in range(1, 10)]
+    elsewhere = await api.apply(division_code="340621101201")  # another township, the same county
+    assert elsewhere["number"] == f"DB-340621-{year}-000010"
+    by_number = await api.get("county", f"/applications/{first['number']}")
+    assert by_number.status_code == 200 and by_number.json()["id"] == first["id"]
+    assert (await api.get("county", f"/applications/{first['number']}/record")).status_code == 200
+    assert (await api.get("other_county", f"/applications/{first['number']}")).status_code == 404
+    task = (await api.get("town_a", "/tasks")).json()["items"][0]
+    assert task["case_number"].startswith(f"DB-340621-{year}-")
+    found = (await api.get("county", "/applications", q=first["number"].lower())).json()["items"]
+    assert [c["id"] for c in found] == [first["id"]]

@@ -5,7 +5,6 @@ printed (run with -s to see them); the assertions are about exactness, never spe
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ from app.db.engine import create_engine
 from app.domain.id_numbers import check_character
 from tests.conftest import ADMIN_PASSWORD, _empty_postgres
 from tests.helpers import Api, VILLAGE_A
+from tests.live import free_port, wait_until_up
 from tests.receiver import Receiver
 from tests.test_webhooks import subscribe
 from tests.time_travel import command
@@ -25,12 +25,6 @@ from tests.time_travel import command
 pytestmark = pytest.mark.dates
 TIMERS = 80
 SECRET = "replica-test-secret-" + "x" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Fleet:
@@ -54,23 +48,11 @@ class Fleet:
 
     def serve(self, *names: str) -> list[str]:
         """Start API replicas together (start-up seeds and deploys once: an advisory lock) and wait."""
-        ports = {name: _free_port() for name in names}
+        ports = {name: free_port() for name in names}
         for name, port in ports.items():
             self.start(name, "serve", "--port", str(port), "--no-worker")
-        bases = []
-        for name, port in ports.items():
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert self.processes[name].poll() is None, (self.logs / f"{name}.log").read_text()[-3000:]
-                    time.sleep(0.1)
-            else:
-                raise AssertionError(f"{name} did not start")
-            bases.append(base)
-        return bases
+        return [wait_until_up(f"http://127.0.0.1:{port}", self.processes[name], self.logs / f"{name}.log")
+                for name, port in ports.items()]
 
     def stop(self) -> None:
         for process in self.processes.values():

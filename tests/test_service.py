@@ -2,9 +2,7 @@
 
 import asyncio
 import os
-import socket
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -16,17 +14,12 @@ from app.db.engine import create_engine
 from app.worker import run_due_timers
 from tests.conftest import make_settings
 from tests.helpers import Api
+from tests.live import free_port, wait_until_up
 from tests.time_travel import command
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
 
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
@@ -42,17 +35,12 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
     assert again.returncode == 0 and "exists already" in again.stdout
     key = next(line.split("X-API-Key: ")[1] for line in first.stdout.splitlines() if "X-API-Key" in line)
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(command("aidflow", "serve", "--port", str(port)), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}", server)
         token = httpx.post(f"{base}/auth/token", data={"username": "zhang.wei", "password": "aidflow-demo"}).json()
         inbox = httpx.get(f"{base}/tasks", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
         assert {t["name"] for t in inbox["items"]} >= {"accept_application", "initial_review"}
@@ -89,17 +77,12 @@ def test_a_demo_lets_time_pass_from_the_admin_page_and_makes_keys(tmp_path):
     refused = run("keys", "create", "town-portal", "--role", "county_civil_affairs", "--division", "340621100")
     assert refused.returncode == 1 and "role_level_mismatch" in refused.stderr
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(command("aidflow", "serve", "--port", str(port)), env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         ui = f"http://127.0.0.1:{port}/ui"
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}", server)
         with httpx.Client(base_url=ui, timeout=30) as browser:
             token = browser.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
             r = browser.post("/login", data={"username": "admin", "password": "aidflow-demo", "csrf_token": token,
@@ -178,18 +161,14 @@ def _serve(tmp_path, name: str, **env_extra) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / name}", "AIDFLOW_LOG_JSON": "false",
            "AIDFLOW_ENV": "test", **env_extra}
     assert subprocess.run(command("aidflow", "migrate"), env=env, capture_output=True, timeout=120).returncode == 0
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(command("aidflow", "serve", "--port", str(port), "--no-worker"), env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return server, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("aidflow serve did not start")
+    try:
+        return server, wait_until_up(f"http://127.0.0.1:{port}", server)
+    except AssertionError:
+        server.kill()
+        raise
 
 
 def _objection_answers(base: str) -> list[int]:
@@ -214,6 +193,6 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
-    bad = subprocess.run(command("aidflow", "serve", "--port", str(_free_port())), capture_output=True, text=True,
+    bad = subprocess.run(command("aidflow", "serve", "--port", str(free_port())), capture_output=True, text=True,
                          env={**os.environ, "AIDFLOW_TRUSTED_PROXIES": "127.0.0.300"}, timeout=60)
     assert bad.returncode != 0 and "trusted_proxies" in bad.stdout + bad.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_replicas import _free_port
+from tests.live import free_port, wait_until_up
 
 BIN = Path(sys.executable).parent
 
@@ -22,19 +22,11 @@ def _env(tmp_path, **extra) -> dict:
 
 
 def _serve(tmp_path, env) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "serve.log", "w")
     process = subprocess.Popen([str(BIN / "aidflow"), "serve", "--port", str(port), "--no-worker"], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.1)
-    raise AssertionError("serve did not start")
+    return process, wait_until_up(f"http://127.0.0.1:{port}", process, tmp_path / "serve.log")
 
 
 def _migrate(env) -> None:

@@ -51,7 +51,7 @@ async def test_the_case_query_page_finds_a_case_in_its_notice_by_name(live_ui):
     await page.get_by_role("link", name="案件查询").click()
     await page.get_by_label("身份证号、案件编号或姓名").fill("娜娜")
     await page.get_by_role("button", name="查询").click()
-    await page.get_by_role("link", name=case["id"][:8].upper()).click()
+    await page.get_by_role("link", name=case["number"]).click()
     await page.wait_for_url(f"{ui.url}/ui/cases/{case['id']}")
     stranger = await ui.login("other_county")
     await stranger.goto(f"{ui.url}/ui/cases?q=%E5%A8%9C%E5%A8%9C")

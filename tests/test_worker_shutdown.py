@@ -10,7 +10,8 @@ import httpx
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import Api
 from tests.receiver import Receiver
-from tests.test_replicas import Fleet, _count_if, _free_port, _true, _until, fleet  # noqa: F401 (fixture)
+from tests.live import free_port
+from tests.test_replicas import Fleet, _count_if, _true, _until, fleet  # noqa: F401 (fixture)
 from tests.test_webhooks import subscribe
 
 LEASE_SECONDS = 30
@@ -22,7 +23,7 @@ async def test_sigterm_releases_the_delivery_held(fleet: Fleet, pg_database_url)
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         api = Api(client, pg_database_url)
         await api.setup_places_and_people(ADMIN_PASSWORD)
-        metrics_port = _free_port()
+        metrics_port = free_port()
         worker = fleet.start("worker0", "worker", "--metrics-port", str(metrics_port))
         with Receiver() as receiver:
             receiver.plan("/slow", "hang")

@@ -9,7 +9,6 @@ creates the test places and people through the REST API over real HTTP, and yiel
 import asyncio
 import os
 import shutil
-import socket
 import threading
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from playwright.async_api import async_playwright
 
 from app.main import create_app
 from tests.helpers import PASSWORD, Api
+from tests.live import free_port
 
 CHROMIUM = os.environ.get("AIDFLOW_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("AIDFLOW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
@@ -27,18 +27,12 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     """uvicorn in a thread with its own event loop; stopped by asking it to exit (no kill)."""
 
     def __init__(self, database_url: str):
         from tests.conftest import make_settings
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(make_settings(database_url)), host="127.0.0.1", port=self.port,
                                 log_level="warning", lifespan="on")

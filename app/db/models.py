@@ -123,6 +123,8 @@ class Application(SQLModel, table=True):
         sa.Index("ix_applications_division_path_created", "division_path", "created_at"),
     )
     id: str = Field(primary_key=True, max_length=36)
+    # A number people can say on the phone, e.g. DB-340621-2026-000123 (app/domain/case_numbers.py).
+    number: str | None = Field(default=None, max_length=40, unique=True)
     program: str = Field(max_length=100)
     definition_id: int = Field(foreign_key="process_definitions.id")
     definition_version: int
@@ -163,6 +165,8 @@ class Task(SQLModel, table=True):
     )
     id: str = Field(primary_key=True, max_length=36)
     application_id: str = Field(foreign_key="applications.id", index=True, max_length=36)
+    # The case's number, copied so the inbox reads the tasks table alone.
+    case_number: str | None = Field(default=None, max_length=40)
     program: str = Field(max_length=100)
     engine_task_id: str = Field(max_length=36)
     name: str = Field(max_length=100)
@@ -593,6 +597,16 @@ class SavedView(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class CaseNumberCounter(SQLModel, table=True):
+    """The last number given per program, area (county) and year; taken with the case's own insert,
+    so a case that is not created gives its number back (no gaps)."""
+    __tablename__ = "case_number_counters"
+    program: str = Field(primary_key=True, max_length=100)
+    area_code: str = Field(primary_key=True, max_length=32)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = Field(default=0)
+
+
 class RateLimitHit(SQLModel, table=True):
     """Accepted hits per client and millisecond (database clock); every replica counts in the same rows."""
     __tablename__ = "rate_limit_hits"
@@ -634,3 +648,4 @@ case_copies = CaseCopy.__table__
 web_sessions = WebSession.__table__
 saved_views = SavedView.__table__
 rate_limit_hits = RateLimitHit.__table__
+case_number_counters = CaseNumberCounter.__table__

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
-from app.domain import (calendar, cases, copies, deadlines, definitions, eligibility, forms, id_numbers, ledger,
-                        program_settings, rollouts)
+from app.domain import (calendar, case_numbers, cases, copies, deadlines, definitions, eligibility, forms, id_numbers,
+                        ledger, program_settings, rollouts)
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -54,7 +54,8 @@ class ApplicationIn(BaseModel):
 
 def view(row: dict, open_tasks: list[dict] | None = None) -> dict:
     return {
-        "id": row["id"], "program": row["program"], "definition_version": row["definition_version"],
+        "id": row["id"], "number": row.get("number"), "program": row["program"],
+        "definition_version": row["definition_version"],
         "division_code": row["division_code"], "status": row["status"], "applicant": row["applicant"],
         "external_ref": row["external_ref"], "data": row["data"], "family_id": row["family_id"],
         "subject_id": row["subject_id"], "settings": row["settings"],
@@ -73,11 +74,13 @@ async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict
 
 
 async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
-    row = (await conn.execute(sa.select(applications).where(applications.c.id == application_id))).mappings().first()
+    """A case by its id or its number (DB-340621-2026-000123), as the caller may see it."""
+    key = applications.c.number if case_numbers.PATTERN.match(application_id) else applications.c.id
+    row = (await conn.execute(sa.select(applications).where(key == application_id))).mappings().first()
     # A case outside the caller's places answers exactly like one that does not exist,
     # unless it was copied to them (抄送).
     if row is None or not (principal.can_see(row["division_path"])
-                           or await copies.can_read_copy(conn, principal, application_id)):
+                           or await copies.can_read_copy(conn, principal, row["id"])):
         raise NotFound("application_not_found", f"no application {application_id!r}")
     return dict(row)
 
@@ -214,6 +217,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
         "data": body.data, "external_ref": body.external_ref, "engine_state": None, "version": 1,
         "created_by": principal.name, "created_at": rec.at, "updated_at": rec.at, "ended_at": None,
         "settings": settings, "family_id": body.family_id, "subject_id": subject["id"] if subject else None,
+        "number": None,
     }
     try:
         # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
@@ -233,6 +237,8 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
                case_due_basis=case_deadline.basis)
     try:
         async with conn.begin_nested():
+            # In the savepoint: a case that is not inserted gives its number back.
+            row["number"] = await case_numbers.take(conn, definition, case_numbers.area_of(levels, division["code"]))
             await conn.execute(sa.insert(applications).values(**row))
             rec.add("application.submitted", row["id"], {"program": definition.key, "version": definition.version,
                                                          "division_code": division["code"], "data": body.data},
@@ -260,7 +266,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: ApplicationI
 
 async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
     row = await load_row(conn, principal, application_id)
-    return view(row, await open_tasks_of(conn, application_id))
+    return view(row, await open_tasks_of(conn, row["id"]))
 
 
 ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
@@ -271,6 +277,8 @@ def _matching(q: str):
     """案件查询: an ID number matches exactly, a case id by its beginning (as the pages show it),
     anything else is part of the applicant's name."""
     q = q.strip()
+    if case_numbers.PATTERN.match(q.upper()):
+        return applications.c.number == q.upper()
     if ID_NUMBER.match(q):
         return applications.c.applicant_id_number == q.upper()
     name = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
@@ -308,7 +316,7 @@ async def list_(conn: AsyncConnection, principal: Principal, *, program: str | N
 
 
 async def timeline(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
-    await load_row(conn, principal, application_id)
+    application_id = (await load_row(conn, principal, application_id))["id"]
     rows = await conn.execute(sa.select(events).where(events.c.application_id == application_id).order_by(events.c.id))
     return [{"at": r.at, "actor": r.actor, "type": r.type, "task": r.task_name, "task_id": r.task_id, "data": r.data}
             for r in rows]

@@ -18,7 +18,8 @@ def _opinion(data: dict) -> str | None:
 
 
 async def of_application(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
-    await applications.load_row(conn, principal, application_id)  # the same who-may-see as the case
+    # The same who-may-see as the case; by its id or its number.
+    application_id = (await applications.load_row(conn, principal, application_id))["id"]
     rows = (await conn.execute(
         sa.select(tasks.c.id, tasks.c.name, tasks.c.title, tasks.c.role, tasks.c.division_code, tasks.c.state,
                   tasks.c.assignee, tasks.c.completed_by, tasks.c.created_at, tasks.c.completed_at, tasks.c.data)

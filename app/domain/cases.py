@@ -124,7 +124,7 @@ def timer_basis(timer: engine.PendingTimer, days: calendar.WorkingDays, start: d
 
 
 TASK_FIELDS = ("id", "application_id", "name", "title", "role", "division_code", "assignee", "state",
-               "created_at", "due_at", "due_basis", "completed_at", "completed_by", "form", "program", "note",
+               "created_at", "due_at", "due_basis", "completed_at", "completed_by", "form", "program", "note", "case_number",
                "delegated_to")
 
 
@@ -190,8 +190,8 @@ async def persist(conn: AsyncConnection, app: dict, definition: Definition, outc
         time_limit = ready.step.properties.get("time_limit")
         deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
         opened.append({
-            "id": str(uuid.uuid4()), "application_id": app_id, "program": definition.key,
-            "engine_task_id": ready.engine_task_id, "name": ready.step.id, "title": ready.step.title,
+            "id": str(uuid.uuid4()), "application_id": app_id, "case_number": app.get("number"),
+            "program": definition.key, "engine_task_id": ready.engine_task_id, "name": ready.step.id, "title": ready.step.title,
             "role": ready.step.role, "division_code": code, "division_path": path, "state": "open",
             "assignee": None, "form": ready.step.properties.get("form"), "created_at": now,
             "due_at": deadline.due_at, "due_basis": deadline.basis, "remind_at": deadline.remind_at,

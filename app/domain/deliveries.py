@@ -83,7 +83,8 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
         return 0
     rows = (await conn.execute(
         sa.select(outbox.c.id, outbox.c.event_type, outbox.c.application_id, outbox.c.payload, outbox.c.created_at,
-                  applications.c.program, applications.c.division_code, applications.c.division_path)
+                  applications.c.program, applications.c.division_code, applications.c.division_path,
+                  applications.c.number)
         .outerjoin(applications, applications.c.id == outbox.c.application_id)
         .where(outbox.c.delivered_at.is_(None)).order_by(outbox.c.id).limit(policy.batch_size)
     )).all()
@@ -95,7 +96,7 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
     new, handed = [], []
     for row in rows:
         payload = row.payload if "id" in row.payload else _legacy(row)
-        payload = {**payload, "program": row.program, "division_code": row.division_code}
+        payload = {**payload, "program": row.program, "division_code": row.division_code, "case_number": row.number}
         handed.append({"oid": row.id, "enriched": payload})
         for sub in active:
             # Events of a case go to subscriptions at or above its place; events without a case to all;

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, idempotency_keys, message_waits
-from app.domain import case_effects, cases, definitions, early_messages, forms, id_numbers
+from app.domain import case_effects, case_numbers, cases, definitions, early_messages, forms, id_numbers
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
@@ -79,7 +79,8 @@ class MessageIn(BaseModel):
 async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict]:
     query = sa.select(applications)
     if body.application_id is not None:
-        query = query.where(applications.c.id == body.application_id)
+        by_number = case_numbers.PATTERN.match(body.application_id)  # the case's number does as well as its id
+        query = query.where((applications.c.number if by_number else applications.c.id) == body.application_id)
     elif body.external_ref is not None:
         query = query.where(applications.c.external_ref == body.external_ref)
     else:

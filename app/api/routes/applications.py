@@ -53,8 +53,8 @@ async def record(ctx: Ctx, application_id: str) -> list[dict]:
 async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
     """The ledger entries of a case (amounts approved, periods, status)."""
     async with ctx.begin() as (conn, me):
-        await applications.load_row(conn, me, application_id)
-        return await ledger.of_application(conn, application_id)
+        row = await applications.load_row(conn, me, application_id)
+        return await ledger.of_application(conn, row["id"])
 
 
 @router.post("/{application_id}/withdraw")

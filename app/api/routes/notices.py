@@ -20,8 +20,8 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
 @router.get("/applications/{application_id}/objections")
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
-        await applications.load_row(conn, me, application_id)
-        return await notices.of_application(conn, application_id)
+        row = await applications.load_row(conn, me, application_id)
+        return await notices.of_application(conn, row["id"])
 
 
 @router.get("/applications/{application_id}/diagram.svg", response_class=Response)
@@ -30,5 +30,5 @@ async def application_diagram(ctx: Ctx, application_id: str) -> Response:
     async with ctx.begin() as (conn, me):
         app = await applications.load_row(conn, me, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
-        svg = await diagrams.of_application(conn, application_id, xml)
+        svg = await diagrams.of_application(conn, app["id"], xml)
     return Response(svg, media_type="image/svg+xml")

@@ -61,8 +61,9 @@ def _date(text: str):
 @router.get("/cases/{application_id}")
 async def show(ctx: WebCtx, application_id: str):
     async with ctx.begin() as (conn, me):
+        row = await applications.load_row(conn, me.principal, application_id)  # by id or number
+        application_id = row["id"]
         app = await applications.get(conn, me.principal, application_id)
-        row = await applications.load_row(conn, me.principal, application_id)
         definition = await definitions.by_id(conn, row["definition_id"])
         places = await divisions.lookup(conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])])
         timeline = await applications.timeline(conn, me.principal, application_id)
@@ -83,7 +84,7 @@ async def diagram(ctx: WebCtx, application_id: str):
     async with ctx.begin() as (conn, me):
         app = await applications.load_row(conn, me.principal, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
-        svg = await diagrams.of_application(conn, application_id, xml)
+        svg = await diagrams.of_application(conn, app["id"], xml)
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 

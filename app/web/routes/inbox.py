@@ -18,7 +18,8 @@ SORTS = {"due_at": "期限由近到远", "-due_at": "期限由远到近", "-crea
 
 
 def case_number(task: dict) -> str:
-    return task["application_id"][:8].upper()
+    """The case's number; a case from before numbers were given shows the beginning of its id."""
+    return task.get("case_number") or task["application_id"][:8].upper()
 
 
 def _filters(params) -> dict:
