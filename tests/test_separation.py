@@ -32,6 +32,8 @@ async def test_four_eyes_between_review_steps(api: Api):
     await _problem(await api.post("town_a2", f"/tasks/{task['id']}/assign", {"username": "town_a"}), 403, "four_eyes")
     assert await api.count("tasks", f"id = '{task['id']}' AND state = 'open' AND assignee IS NULL") == 1
     await api.complete("town_a2", task["id"], {**APPROVE, "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "经核实无经营收入"}]})
+    await api.advance(days=8)  # the notice runs its whole period before the county has the case
+    assert await api.run_timers() == 1
     await api.open_task(case["id"], "county_confirm")
 
 
