@@ -28,8 +28,13 @@ def migrate() -> None:
 
 
 @cli.command()
-def serve(host: str = "127.0.0.1", port: int = 8000,
-          no_worker: bool = typer.Option(False, "--no-worker", help="serve the API only; run `aidflow worker` apart")) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="serve the API only; run `aidflow worker` apart"
+    ),
+) -> None:
     """Serve the REST API (with an in-process worker unless --no-worker)."""
     from app.main import create_app
 
@@ -38,9 +43,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     trusted = settings.trusted_proxy_list
     app = create_app(run_worker=not no_worker)
     # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=bool(trusted),
-                            forwarded_allow_ips=trusted or None,
-                            timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     _DrainingServer(config, app, settings.shutdown_drain_seconds).run()
 
 
@@ -63,8 +74,12 @@ class _DrainingServer(uvicorn.Server):
 
 
 @cli.command()
-def worker(metrics_port: int = typer.Option(0, "--metrics-port", help="serve Prometheus metrics on this port (0: none)"),
-           metrics_host: str = typer.Option("0.0.0.0", "--metrics-host")) -> None:
+def worker(
+    metrics_port: int = typer.Option(
+        0, "--metrics-port", help="serve Prometheus metrics on this port (0: none)"
+    ),
+    metrics_host: str = typer.Option("0.0.0.0", "--metrics-host"),
+) -> None:
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
     from app.domain.deliveries import Policy
@@ -78,9 +93,16 @@ def worker(metrics_port: int = typer.Option(0, "--metrics-port", help="serve Pro
 
     async def _main() -> None:
         db = create_engine(settings.database_url)
-        task = asyncio.create_task(run_forever(
-            db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
-            settings.claim_stale_working_days, Policy.from_settings(settings)))
+        task = asyncio.create_task(
+            run_forever(
+                db,
+                settings.worker_poll_seconds,
+                settings.worker_batch_size,
+                settings.clock_movable,
+                settings.claim_stale_working_days,
+                Policy.from_settings(settings),
+            )
+        )
         # SIGTERM cancels the round: a timer's transaction rolls back (the timer stays due) and the
         # webhook claims in flight are released (app/delivery.py), so another worker takes them at once.
         loop = asyncio.get_running_loop()
@@ -97,7 +119,9 @@ def worker(metrics_port: int = typer.Option(0, "--metrics-port", help="serve Pro
 
 
 @cli.command()
-def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what would be deleted; delete nothing")) -> None:
+def prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="count what would be deleted; delete nothing"),
+) -> None:
     """Delete working rows past their retention (AIDFLOW_RETENTION_*), in batches; safe while the service runs."""
     from app.db.engine import create_engine
     from app.domain import retention, service_clock
@@ -111,7 +135,9 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="count what woul
                 async with db.connect() as conn:
                     await service_clock.load(conn)
             created = None if dry_run else await retention.prepare_partitions(db)
-            return created, await retention.prune(db, retention.Retention.from_settings(settings), dry_run=dry_run)
+            return created, await retention.prune(
+                db, retention.Retention.from_settings(settings), dry_run=dry_run
+            )
         finally:
             await db.dispose()
 
@@ -129,9 +155,11 @@ cli.add_typer(keys, name="keys")
 
 
 @keys.command("create")
-def create_key(name: str = typer.Argument(..., help="a name for the key, e.g. the portal's"),
-               role: str = typer.Option("portal", help="the role the key holds"),
-               division: str = typer.Option(..., help="the division code where the role holds")) -> None:
+def create_key(
+    name: str = typer.Argument(..., help="a name for the key, e.g. the portal's"),
+    role: str = typer.Option("portal", help="the role the key holds"),
+    division: str = typer.Option(..., help="the division code where the role holds"),
+) -> None:
     """Make an API key and print it (it is stored hashed: this is the only time it is shown)."""
     from app.db.engine import create_engine, transaction
     from app.domain import accounts
@@ -143,8 +171,13 @@ def create_key(name: str = typer.Argument(..., help="a name for the key, e.g. th
         db = create_engine(settings.database_url)
         try:
             async with transaction(db) as conn:
-                return await accounts.create_api_key(conn, accounts.ApiKeyIn(
-                    name=name, grants=[accounts.GrantIn(role=role, division_code=division)]), "cli")
+                return await accounts.create_api_key(
+                    conn,
+                    accounts.ApiKeyIn(
+                        name=name, grants=[accounts.GrantIn(role=role, division_code=division)]
+                    ),
+                    "cli",
+                )
         finally:
             await db.dispose()
 

@@ -60,12 +60,18 @@ class Settings(BaseSettings):
     # Retention (`aidflow prune`): how long working rows are kept once they have served their purpose.
     # Never pruned: events (audit trail, case history), cases and decisions, benefits, notices, objections.
     retention_outbox_days: int = Field(default=30, ge=1)  # outbox rows handed over, no delivery left
-    retention_webhook_deliveries_days: int = Field(default=30, ge=1)  # delivered or dead, since the last attempt
-    retention_web_sessions_grace_seconds: int = Field(default=0, ge=0)  # after a session ended (idle or absolute)
+    retention_webhook_deliveries_days: int = Field(
+        default=30, ge=1
+    )  # delivered or dead, since the last attempt
+    retention_web_sessions_grace_seconds: int = Field(
+        default=0, ge=0
+    )  # after a session ended (idle or absolute)
     retention_idempotency_days: int = Field(default=30, ge=1)  # a retry later than this is a new request
     # At least as long as any rate-limit window (checked at start): pruning counted hits would reset allowances.
     retention_rate_limit_seconds: int = Field(default=86400, ge=3600)
-    retention_early_messages_days: int = Field(default=90, ge=1)  # after use (then in its case's events) or expiry
+    retention_early_messages_days: int = Field(
+        default=90, ge=1
+    )  # after use (then in its case's events) or expiry
     prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
     # SIGTERM to `aidflow serve`: /readyz answers 503 for DRAIN seconds while requests are still taken
     # (the load balancer notices and stops sending), then in-flight requests get GRACE seconds to finish.
@@ -90,8 +96,10 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"AIDFLOW_OBJECTION_RATE_LIMIT {self.objection_rate_limit!r}: {exc}") from None
         if self.retention_rate_limit_seconds < window:
-            raise ValueError(f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at least "
-                             f"the objection rate limit's window ({window} s)")
+            raise ValueError(
+                f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at least "
+                f"the objection rate limit's window ({window} s)"
+            )
         return self
 
     @field_validator("trusted_proxies")

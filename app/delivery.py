@@ -55,8 +55,12 @@ async def send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tupl
             return await _send(client, claimed, policy)
     except TimeoutError:
         WEBHOOK_FAILURES.labels("timeout").inc()
-        return Attempt(False, None, (time.perf_counter() - started) * 1000,
-                       f"timed out after {policy.timeout_seconds:g} s"), False
+        return Attempt(
+            False,
+            None,
+            (time.perf_counter() - started) * 1000,
+            f"timed out after {policy.timeout_seconds:g} s",
+        ), False
 
 
 async def _send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tuple[Attempt, bool]:
@@ -75,12 +79,17 @@ async def _send(client: httpx.AsyncClient, claimed: dict, policy: Policy) -> tup
             code = response.status_code
     except httpx.TimeoutException:
         WEBHOOK_FAILURES.labels("timeout").inc()
-        return Attempt(False, None, (time.perf_counter() - started) * 1000,
-                       f"timed out after {policy.timeout_seconds:g} s"), False
+        return Attempt(
+            False,
+            None,
+            (time.perf_counter() - started) * 1000,
+            f"timed out after {policy.timeout_seconds:g} s",
+        ), False
     except httpx.HTTPError as exc:
         WEBHOOK_FAILURES.labels("connection").inc()
-        return Attempt(False, None, (time.perf_counter() - started) * 1000,
-                       f"{type(exc).__name__}: {exc}" or type(exc).__name__), False
+        return Attempt(
+            False, None, (time.perf_counter() - started) * 1000, f"{type(exc).__name__}: {exc}"
+        ), False
     elapsed = time.perf_counter() - started
     WEBHOOK_LATENCY.observe(elapsed)
     if 200 <= code < 300:
@@ -110,12 +119,17 @@ async def run_deliveries(db: AsyncEngine, policy: Policy, limit: int | None = No
                 log.info("webhook_claims_released", deliveries=released)
                 raise
             async with transaction(db) as conn:
-                for claimed, (attempt, gone) in zip(batch, results):
+                for claimed, (attempt, gone) in zip(batch, results, strict=False):
                     outcome = await deliveries.record(conn, claimed, attempt, policy, gone=gone)
                     WEBHOOK_ATTEMPTS.labels(outcome).inc()
                     if outcome != "delivered":
-                        log.info("webhook_failed", delivery_id=claimed["id"], outcome=outcome, error=attempt.error,
-                                 status_code=attempt.status_code)
+                        log.info(
+                            "webhook_failed",
+                            delivery_id=claimed["id"],
+                            outcome=outcome,
+                            error=attempt.error,
+                            status_code=attempt.status_code,
+                        )
             attempts += len(batch)
     async with transaction(db) as conn:
         WEBHOOK_QUEUE_DEPTH.set(await deliveries.queue_depth(conn))

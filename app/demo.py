@@ -1,5 +1,6 @@
 """Demo data: places of 濉溪县, reviewers at township and county, a portal key and cases in several stages."""
 
+import contextlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -46,6 +47,7 @@ CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 5
 class Story:
     """One demo case: who takes it how far; ``days_ago`` > 0 starts it that long ago, so its notice
     has ended by today and the county has it (time moved back for it alone, then forward again)."""
+
     ref: str
     name: str
     village: str
@@ -57,15 +59,30 @@ class Story:
 
 
 STORIES = [
-    Story("DEMO-1", "赵小红", "340621100201", "zhang.wei"),                                  # waiting for acceptance
-    Story("DEMO-2", "钱大海", "340621100201", "zhang.wei", (ACCEPT,)),                        # initial review
-    Story("DEMO-3", "孙秀英", "340621101201", "li.na", (ACCEPT, APPROVE)),                    # in its public notice
-    Story("DEMO-4", "周建国", "340621101201", "li.na", (ACCEPT, APPROVE),                     # objection: re-investigation
-          objection="村民反映其家庭有经营性收入"),
-    Story("DEMO-5", "吴桂兰", "340621100201", "zhang.wei", (ACCEPT, REFUSE)),                 # refusal notice to deliver
-    Story("DEMO-6", "郑春梅", "340621100201", "chen.jing", (ACCEPT, APPROVE), days_ago=12),   # notice ended: at the county
-    Story("DEMO-7", "冯志强", "340621101201", "zhou.min", (ACCEPT, APPROVE), days_ago=14,     # approved by the county
-          county_steps=(CONFIRM,)),
+    Story("DEMO-1", "赵小红", "340621100201", "zhang.wei"),  # waiting for acceptance
+    Story("DEMO-2", "钱大海", "340621100201", "zhang.wei", (ACCEPT,)),  # initial review
+    Story("DEMO-3", "孙秀英", "340621101201", "li.na", (ACCEPT, APPROVE)),  # in its public notice
+    Story(
+        "DEMO-4",
+        "周建国",
+        "340621101201",
+        "li.na",
+        (ACCEPT, APPROVE),  # objection: re-investigation
+        objection="村民反映其家庭有经营性收入",
+    ),
+    Story("DEMO-5", "吴桂兰", "340621100201", "zhang.wei", (ACCEPT, REFUSE)),  # refusal notice to deliver
+    Story(
+        "DEMO-6", "郑春梅", "340621100201", "chen.jing", (ACCEPT, APPROVE), days_ago=12
+    ),  # notice ended: at the county
+    Story(
+        "DEMO-7",
+        "冯志强",
+        "340621101201",
+        "zhou.min",
+        (ACCEPT, APPROVE),
+        days_ago=14,  # approved by the county
+        county_steps=(CONFIRM,),
+    ),
 ]
 
 
@@ -82,7 +99,9 @@ async def _advance(conn, reviewer: Principal, app_id: str, steps) -> None:
 
 async def _exists(db, ref: str) -> bool:
     async with transaction(db) as conn:
-        return (await conn.execute(sa.select(app_table.c.id).where(app_table.c.external_ref == ref))).first() is not None
+        return (
+            await conn.execute(sa.select(app_table.c.id).where(app_table.c.external_ref == ref))
+        ).first() is not None
 
 
 async def _tell(db, settings: Settings, serial: int, story: Story) -> None:
@@ -95,15 +114,27 @@ async def _tell(db, settings: Settings, serial: int, story: Story) -> None:
             await service_clock.move(conn, advance_seconds=-story.days_ago * 86400, to=None)
     try:
         async with transaction(db) as conn:
-            _, created = await applications.create(conn, reviewer, applications.ApplicationIn(
-                program="dibao", division_code=story.village, external_ref=story.ref,
-                applicant=applications.Applicant(name=story.name, id_number=demo_id_number(serial), phone="13800000000"),
-                data={"household_size": 2 + serial % 3, "monthly_income_per_person": 300}))
+            _, created = await applications.create(
+                conn,
+                reviewer,
+                applications.ApplicationIn(
+                    program="dibao",
+                    division_code=story.village,
+                    external_ref=story.ref,
+                    applicant=applications.Applicant(
+                        name=story.name, id_number=demo_id_number(serial), phone="13800000000"
+                    ),
+                    data={"household_size": 2 + serial % 3, "monthly_income_per_person": 300},
+                ),
+            )
             await _advance(conn, reviewer, created["id"], story.steps)
             if story.objection:  # a villager objects on the public form, as citizens do
                 (entry,) = await notices.entries_of_application(conn, created["id"])
-                await objections.submit(conn, entry["notice_id"], objections.ObjectionIn(
-                    entry_id=entry["entry_id"], reason=story.objection))
+                await objections.submit(
+                    conn,
+                    entry["notice_id"],
+                    objections.ObjectionIn(entry_id=entry["entry_id"], reason=story.objection),
+                )
     finally:
         if story.days_ago:  # back to today: the notice that started then has ended since
             async with transaction(db) as conn:
@@ -123,32 +154,49 @@ async def load_demo(settings: Settings) -> list[str]:
     try:
         await startup(app)
         async with transaction(db) as conn:
-            await divisions.upsert(conn, [divisions.DivisionIn(code=c, name=n, parent_code=p, level=lv)
-                                          for c, n, p, lv in PLACES], "demo")
+            await divisions.upsert(
+                conn,
+                [divisions.DivisionIn(code=c, name=n, parent_code=p, level=lv) for c, n, p, lv in PLACES],
+                "demo",
+            )
             for username, display, role, code in USERS:
-                try:
-                    await accounts.create_user(conn, accounts.UserIn(
-                        username=username, password=DEMO_PASSWORD, display_name=display,
-                        grants=[accounts.GrantIn(role=role, division_code=code)]), "demo")
-                except Conflict:
-                    pass
+                with contextlib.suppress(Conflict):
+                    await accounts.create_user(
+                        conn,
+                        accounts.UserIn(
+                            username=username,
+                            password=DEMO_PASSWORD,
+                            display_name=display,
+                            grants=[accounts.GrantIn(role=role, division_code=code)],
+                        ),
+                        "demo",
+                    )
             try:
-                key = await accounts.create_api_key(conn, accounts.ApiKeyIn(
-                    name="demo-portal", grants=[accounts.GrantIn(role="portal", division_code="340621")]), "demo")
+                key = await accounts.create_api_key(
+                    conn,
+                    accounts.ApiKeyIn(
+                        name="demo-portal", grants=[accounts.GrantIn(role="portal", division_code="340621")]
+                    ),
+                    "demo",
+                )
                 lines.append(f"portal API key (shown once): X-API-Key: {key['key']}")
             except Conflict:
-                lines.append("portal API key 'demo-portal' exists already (shown once, when created); make another with "
-                             "`aidflow keys create NAME --role portal --division 340621`")
+                lines.append(
+                    "portal API key 'demo-portal' exists already (shown once, when created); make another with "
+                    "`aidflow keys create NAME --role portal --division 340621`"
+                )
 
         for serial, story in enumerate(STORIES, start=1):
             await _tell(db, settings, serial, story)
         lines += [
-            "demo users (password: %s):" % DEMO_PASSWORD,
+            f"demo users (password: {DEMO_PASSWORD}):",
             *[f"  {u:<10} {d}" for u, d, _, _ in USERS],
             "demo cases: " + "; ".join(f"{s.ref} {s.name}" for s in STORIES),
         ]
         if settings.clock_movable:
-            lines.append("let time pass (a notice ends after 7 days): log in as admin, 管理 → 演示时钟 (/ui/admin/clock)")
+            lines.append(
+                "let time pass (a notice ends after 7 days): log in as admin, 管理 → 演示时钟 (/ui/admin/clock)"
+            )
     finally:
         await db.dispose()
     return lines

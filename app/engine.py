@@ -23,13 +23,13 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -42,8 +42,11 @@ from app import clock, sandbox, script_pool
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-                  "http://www.omg.org/spec/DMN/20180521/MODEL/")
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+)
 
 
 class _ServiceClockDatetime(datetime):
@@ -153,7 +156,9 @@ class Outcome:
 
 def _safe_xml_parser() -> etree.XMLParser:
     # No entity expansion, no DTD, no network: hostile XML (XXE, billion laughs) goes nowhere.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
 
 
 def _properties_of(element) -> dict[str, str]:
@@ -169,7 +174,9 @@ def _parse_xml(xml: bytes):
     try:
         return etree.fromstring(xml, parser=_safe_xml_parser())
     except etree.XMLSyntaxError as exc:
-        raise BpmnError([{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]) from exc
+        raise BpmnError(
+            [{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]
+        ) from exc
 
 
 def decision_refs(xml: bytes) -> dict[str, str]:
@@ -188,15 +195,35 @@ def _add_decisions(parser: SpiffBpmnParser, decisions: dict[str, bytes]) -> list
     for name, dmn in sorted(decisions.items()):
         root = _parse_xml(dmn)
         if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
-            raise BpmnError([{"line": root.sourceline, "element_id": name, "code": "invalid_dmn",
-                              "message": f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)"}])
+            raise BpmnError(
+                [
+                    {
+                        "line": root.sourceline,
+                        "element_id": name,
+                        "code": "invalid_dmn",
+                        "message": f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)",
+                    }
+                ]
+            )
         try:
             parser.add_dmn_xml(root, filename=f"{name}.dmn")
         except (ValidationException, SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
-            raise BpmnError([{"line": None, "element_id": name, "code": "invalid_dmn",
-                              "message": str(exc).splitlines()[0]}]) from exc
+            raise BpmnError(
+                [
+                    {
+                        "line": None,
+                        "element_id": name,
+                        "code": "invalid_dmn",
+                        "message": str(exc).splitlines()[0],
+                    }
+                ]
+            ) from exc
         ns = root.tag[1:].split("}")[0]
-        for tag, what in (("inputExpression", "dmn_input"), ("outputEntry", "dmn_output"), ("inputEntry", "dmn_match")):
+        for tag, what in (
+            ("inputExpression", "dmn_input"),
+            ("outputEntry", "dmn_output"),
+            ("inputEntry", "dmn_match"),
+        ):
             for element in root.iter(f"{{{ns}}}{tag}"):
                 text = element.findtext(f"{{{ns}}}text")
                 if text and text.strip() and text.strip() != "-":
@@ -209,12 +236,28 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     tasks call); raise ``BpmnError`` with every problem found."""
     root = _parse_xml(xml)
     if root.tag != f"{{{BPMN_NS}}}definitions":
-        raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "not_bpmn",
-                          "message": "the document is not BPMN 2.0 (root must be bpmn:definitions)"}])
+        raise BpmnError(
+            [
+                {
+                    "line": root.sourceline,
+                    "element_id": None,
+                    "code": "not_bpmn",
+                    "message": "the document is not BPMN 2.0 (root must be bpmn:definitions)",
+                }
+            ]
+        )
     processes = [p for p in root.iterfind(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
     if len(processes) != 1:
-        raise BpmnError([{"line": root.sourceline, "element_id": None, "code": "process_count",
-                          "message": f"expected exactly one executable process, found {len(processes)}"}])
+        raise BpmnError(
+            [
+                {
+                    "line": root.sourceline,
+                    "element_id": None,
+                    "code": "process_count",
+                    "message": f"expected exactly one executable process, found {len(processes)}",
+                }
+            ]
+        )
     process = processes[0]
     structural = _gateway_problems(process) + _message_problems(root, process)
     if structural:
@@ -227,14 +270,27 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:
-        raise BpmnError([{"line": getattr(exc, "line_number", None) or None, "element_id": getattr(exc, "id", None),
-                          "code": "invalid_bpmn", "message": str(exc).splitlines()[0]}]) from exc
+        raise BpmnError(
+            [
+                {
+                    "line": getattr(exc, "line_number", None) or None,
+                    "element_id": getattr(exc, "id", None),
+                    "code": "invalid_bpmn",
+                    "message": str(exc).splitlines()[0],
+                }
+            ]
+        ) from exc
     except (SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
-        raise BpmnError([{"line": None, "element_id": None, "code": "invalid_bpmn", "message": str(exc)}]) from exc
+        raise BpmnError(
+            [{"line": None, "element_id": None, "code": "invalid_bpmn", "message": str(exc)}]
+        ) from exc
 
     element_properties = {el.get("id"): _properties_of(el) for el in process.iter() if el.get("id")}
     inline_forms = _camunda_user_tasks(process, element_properties)
-    candidate_groups = {el.get("id"): el.get(f"{{{CAMUNDA_NS}}}candidateGroups") for el in process.iter(f"{{{BPMN_NS}}}userTask")}
+    candidate_groups = {
+        el.get("id"): el.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+        for el in process.iter(f"{{{BPMN_NS}}}userTask")
+    }
     steps: dict[str, Step] = {}
     messages: dict[str, MessageEventDefinition] = {}
     message_forms: dict[str, str] = {}
@@ -249,7 +305,9 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
                     messages[definition.name] = definition
     # Catch events after an event-based gateway hold no definition of their own in the spec,
     # so the form of a message's payload is read from the XML.
-    message_names = {m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
+    message_names = {
+        m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")
+    }
     # Properties of the message itself (``senders``) hold wherever it is caught, or when no event
     # catches it (``enrolment_messages``); a catching event's own properties come on top.
     for message in root.iterfind(f"{{{BPMN_NS}}}message"):
@@ -267,19 +325,31 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     if "starters" not in properties and process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"):
         properties["starters"] = process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
     return ProcessModel(
-        key=key, name=process.get("name") or key, properties=properties, steps=steps,
-        message_names=frozenset(messages), message_forms=message_forms, element_properties=element_properties,
+        key=key,
+        name=process.get("name") or key,
+        properties=properties,
+        steps=steps,
+        message_names=frozenset(messages),
+        message_forms=message_forms,
+        element_properties=element_properties,
         element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
         element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
         expressions=_expressions(process) + decision_expressions,
         end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
         inline_forms=inline_forms,
-        _spec=spec, _subprocess_specs=subprocess_specs, _messages=messages, message_properties=message_properties,
+        _spec=spec,
+        _subprocess_specs=subprocess_specs,
+        _messages=messages,
+        message_properties=message_properties,
     )
 
 
-_FORM_TYPES = {"string": {"type": "string"}, "long": {"type": "integer"}, "boolean": {"type": "boolean"},
-               "date": {"type": "string", "format": "date"}}
+_FORM_TYPES = {
+    "string": {"type": "string"},
+    "long": {"type": "integer"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+}
 
 
 def _camunda_user_tasks(process, element_properties: dict[str, dict[str, str]]) -> dict[str, dict]:
@@ -295,15 +365,30 @@ def _camunda_user_tasks(process, element_properties: dict[str, dict[str, str]]) 
         due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
         if due and due.strip().upper().startswith("P") and "time_limit" not in props:
             props["time_limit"] = due.strip().upper()
-        fields = list(task.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField"))
+        fields = list(
+            task.iterfind(
+                f"./{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField"
+            )
+        )
         if fields and "form" not in props:
-            schema = {"title": task.get("name") or task.get("id"), "type": "object", "properties": {}, "required": [],
-                      "additionalProperties": False}
+            schema = {
+                "title": task.get("name") or task.get("id"),
+                "type": "object",
+                "properties": {},
+                "required": [],
+                "additionalProperties": False,
+            }
             for field in fields:
                 values = [v.get("id") for v in field.iterfind(f"{{{CAMUNDA_NS}}}value")]
-                spec = {"type": "string", "enum": values} if field.get("type") == "enum" else dict(
-                    _FORM_TYPES.get(field.get("type"), {"type": "string"}))
-                schema["properties"][field.get("id")] = {"title": field.get("label") or field.get("id"), **spec}
+                spec = (
+                    {"type": "string", "enum": values}
+                    if field.get("type") == "enum"
+                    else dict(_FORM_TYPES.get(field.get("type"), {"type": "string"}))
+                )
+                schema["properties"][field.get("id")] = {
+                    "title": field.get("label") or field.get("id"),
+                    **spec,
+                }
                 if any(c.get("name") == "required" for c in field.iter(f"{{{CAMUNDA_NS}}}constraint")):
                     schema["required"].append(field.get("id"))
             props["form"] = f"{task.get('id')}.formData"
@@ -321,10 +406,19 @@ def _gateway_problems(process) -> list[dict]:
             if len(outgoing) < 2:
                 continue
             for flow in outgoing:
-                if flow.get("id") != gateway.get("default") and flow.find(f"{{{BPMN_NS}}}conditionExpression") is None:
-                    problems.append({"line": flow.sourceline, "element_id": flow.get("id"), "code": "flow_without_condition",
-                                     "message": f"flow {flow.get('id')!r} leaves gateway {gateway.get('id')!r} "
-                                                "with no condition and is not its default"})
+                if (
+                    flow.get("id") != gateway.get("default")
+                    and flow.find(f"{{{BPMN_NS}}}conditionExpression") is None
+                ):
+                    problems.append(
+                        {
+                            "line": flow.sourceline,
+                            "element_id": flow.get("id"),
+                            "code": "flow_without_condition",
+                            "message": f"flow {flow.get('id')!r} leaves gateway {gateway.get('id')!r} "
+                            "with no condition and is not its default",
+                        }
+                    )
     return problems
 
 
@@ -336,8 +430,14 @@ def _message_problems(root, process) -> list[dict]:
         ref = definition.get("messageRef")
         if not ref or ref not in names or not (names[ref] or "").strip():
             owner = definition.getparent()
-            problems.append({"line": definition.sourceline, "element_id": owner.get("id"), "code": "message_without_name",
-                             "message": f"{owner.get('id')!r} waits for a message with no declared name"})
+            problems.append(
+                {
+                    "line": definition.sourceline,
+                    "element_id": owner.get("id"),
+                    "code": "message_without_name",
+                    "message": f"{owner.get('id')!r} waits for a message with no declared name",
+                }
+            )
     return problems
 
 
@@ -400,8 +500,11 @@ STATE_FORMAT = "spiff-json+zlib+base64"
 
 def _pack(state: dict) -> dict:
     raw = json.dumps(state, separators=(",", ":")).encode()
-    return {"format": STATE_FORMAT, "serializer_version": state[_serializer.VERSION_KEY],
-            "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii")}
+    return {
+        "format": STATE_FORMAT,
+        "serializer_version": state[_serializer.VERSION_KEY],
+        "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii"),
+    }
 
 
 def _unpack(state: dict) -> dict:
@@ -503,8 +606,11 @@ class Case:
     def _run(self) -> None:
         # SpiffWorkflow fires every due timer it passes while it runs; a held one is made to look
         # not yet due for the run and gets its own due time back afterwards (before anything saves it).
-        held = {str(t.id): t for t in self._waiting_catchers()
-                if str(t.id) in self._held_timers and isinstance(t.internal_data.get("event_value"), str)}
+        held = {
+            str(t.id): t
+            for t in self._waiting_catchers()
+            if str(t.id) in self._held_timers and isinstance(t.internal_data.get("event_value"), str)
+        }
         due = {key: task.internal_data.get("event_value") for key, task in held.items()}
         for task in held.values():
             task.internal_data["event_value"] = NEVER
@@ -602,21 +708,35 @@ class Case:
         return True
 
     def _waiting_catchers(self):
-        return [t for t in self._wf.get_tasks(state=TaskState.WAITING) if isinstance(t.task_spec, CatchingEvent)]
+        return [
+            t for t in self._wf.get_tasks(state=TaskState.WAITING) if isinstance(t.task_spec, CatchingEvent)
+        ]
 
     def waiting_messages(self) -> set[str]:
-        return {d.name for t in self._waiting_catchers() for d in _flatten(t.task_spec.event_definition)
-                if isinstance(d, MessageEventDefinition)}
+        return {
+            d.name
+            for t in self._waiting_catchers()
+            for d in _flatten(t.task_spec.event_definition)
+            if isinstance(d, MessageEventDefinition)
+        }
 
     def pending_timers(self) -> list[PendingTimer]:
         timers = []
         for t in self._waiting_catchers():
-            definitions = [d for d in _flatten(t.task_spec.event_definition) if isinstance(d, TimerEventDefinition)]
+            definitions = [
+                d for d in _flatten(t.task_spec.event_definition) if isinstance(d, TimerEventDefinition)
+            ]
             value = t.internal_data.get("event_value")
             if definitions and isinstance(value, str):
                 due = TimerEventDefinition.get_datetime(value)
-                timers.append(PendingTimer(str(t.id), t.task_spec.name, datetime.fromtimestamp(due.timestamp(), UTC),
-                                           definitions[0].expression))
+                timers.append(
+                    PendingTimer(
+                        str(t.id),
+                        t.task_spec.name,
+                        datetime.fromtimestamp(due.timestamp(), UTC),
+                        definitions[0].expression,
+                    )
+                )
         return timers
 
     def new_timers(self) -> list[PendingTimer]:
@@ -636,13 +756,24 @@ class Case:
         for old_name, new_name in step_mapping.items():
             old_spec, new_spec = self._wf.spec.task_specs.get(old_name), new._spec.task_specs.get(new_name)
             if old_spec is None or new_spec is None:
-                raise EngineError(f"task_mapping {old_name!r} → {new_name!r} names a step that does not exist")
+                raise EngineError(
+                    f"task_mapping {old_name!r} → {new_name!r} names a step that does not exist"
+                )
             diff.alignment[old_spec] = new_spec
-        stuck = sorted({t.task_spec.name for t in self._wf.get_tasks(
-            state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED, skip_subprocesses=True)
-            if diff.alignment.get(t.task_spec) is None and t.task_spec.name in self.model.element_lines})
+        stuck = sorted(
+            {
+                t.task_spec.name
+                for t in self._wf.get_tasks(
+                    state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED,
+                    skip_subprocesses=True,
+                )
+                if diff.alignment.get(t.task_spec) is None and t.task_spec.name in self.model.element_lines
+            }
+        )
         if stuck:
-            raise EngineError(f"steps {stuck} (done or in progress) do not exist in the new version; map them")
+            raise EngineError(
+                f"steps {stuck} (done or in progress) do not exist in the new version; map them"
+            )
         ready_before = {str(t.id): t.task_spec.name for t in self._ready_user_tasks()}
         timers_before = {t.name: (t.engine_task_id, t.due_at) for t in self.pending_timers()}
         migrate_workflow(WorkflowDiff(self._wf, diff), self._wf, new._spec)
@@ -662,7 +793,8 @@ class Case:
         timers = {}
         for timer in self.pending_timers():
             old = timers_before.get(timer.name) or timers_before.get(
-                next((o for o, n in step_mapping.items() if n == timer.name), ""))
+                next((o for o, n in step_mapping.items() if n == timer.name), "")
+            )
             if old is not None:
                 self.reschedule_timer(timer.engine_task_id, old[1])
                 timers[old[0]] = timer.engine_task_id
@@ -684,7 +816,9 @@ class Case:
         data = {}
         completed = self._wf.completed
         if completed:
-            ends = [t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+            ends = [
+                t for t in self._wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)
+            ]
             if ends:
                 last = max(ends, key=lambda t: t.last_state_change)
                 end_event = last.task_spec.name

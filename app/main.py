@@ -8,21 +8,32 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
+from app import web
 from app.api import docs_pages, problems
-from app.api.problems import problem
 from app.api.body_limit import BodyLimit
 from app.api.input_guard import InputGuard
-from app.api.routes import (admin, applications, auth, calendar, definitions, messages, notices, programs, public,
-                            supervision, tasks, webhooks)
-from app import web
+from app.api.problems import problem
+from app.api.routes import (
+    admin,
+    applications,
+    auth,
+    calendar,
+    definitions,
+    messages,
+    notices,
+    programs,
+    public,
+    supervision,
+    tasks,
+    webhooks,
+)
 from app.config import Settings, get_settings
 from app.db import readiness
 from app.db.engine import create_engine, is_unavailable, transaction
-from app.domain import accounts, installation, rate_limits, service_clock
+from app.domain import accounts, installation, rate_limits, rescheduling, service_clock
 from app.domain import calendar as calendar_service
-from app.domain import rescheduling
-from app.domain.deliveries import Policy
 from app.domain import definitions as definition_service
+from app.domain.deliveries import Policy
 from app.worker import run_forever
 
 log = structlog.get_logger(__name__)
@@ -35,14 +46,21 @@ async def startup(app: FastAPI) -> None:
         try:
             await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
         except sa.exc.DBAPIError:
-            raise RuntimeError("the database has no AidFlow schema yet: run `aidflow migrate` first") from None
+            raise RuntimeError(
+                "the database has no AidFlow schema yet: run `aidflow migrate` first"
+            ) from None
     if app.state.db.dialect.name == "sqlite":
-        log.info("single_process_database", hint="SQLite serves one process (API and worker together); "
-                 "run replicas and separate workers on PostgreSQL")
+        log.info(
+            "single_process_database",
+            hint="SQLite serves one process (API and worker together); "
+            "run replicas and separate workers on PostgreSQL",
+        )
     if not settings.secret_key:  # unset outside production: the installation's own, never a constant
         settings.secret_key = await installation.signing_secret(app.state.db)
     async with transaction(app.state.db) as conn:
-        if conn.dialect.name == "postgresql":  # replicas starting together seed and deploy one after the other
+        if (
+            conn.dialect.name == "postgresql"
+        ):  # replicas starting together seed and deploy one after the other
             await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
         # First: what start-up records (deployments and their events) is stamped on this database's clock.
         await service_clock.load(conn)
@@ -54,7 +72,9 @@ async def startup(app: FastAPI) -> None:
         deployed = await definition_service.deploy_directory(conn, settings.processes_dir)
         for item in deployed:
             log.info("definition_deployed", **item)
-        if settings.bootstrap_admin_password and await accounts.ensure_admin(conn, settings.bootstrap_admin_password):
+        if settings.bootstrap_admin_password and await accounts.ensure_admin(
+            conn, settings.bootstrap_admin_password
+        ):
             log.info("bootstrap_admin_created", username="admin")
         await service_clock.load(conn)
 
@@ -71,9 +91,16 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         try:
             await startup(app)
             if run_worker:
-                worker = asyncio.create_task(run_forever(
-                    app.state.db, settings.worker_poll_seconds, settings.worker_batch_size, settings.clock_movable,
-                    settings.claim_stale_working_days, Policy.from_settings(settings)))
+                worker = asyncio.create_task(
+                    run_forever(
+                        app.state.db,
+                        settings.worker_poll_seconds,
+                        settings.worker_batch_size,
+                        settings.clock_movable,
+                        settings.claim_stale_working_days,
+                        Policy.from_settings(settings),
+                    )
+                )
             yield
         finally:
             if worker is not None:
@@ -82,15 +109,33 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                     await worker
             await app.state.db.dispose()
 
-    app = FastAPI(title="AidFlow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Multi-level approval workflows for social assistance and student aid.")
+    app = FastAPI(
+        title="AidFlow",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Multi-level approval workflows for social assistance and student aid.",
+    )
     docs_pages.install(app)
     app.state.settings = settings
     app.state.shutting_down = False  # set by `aidflow serve` on SIGTERM (app/cli.py)
     problems.install(app)
     app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
-    for module in (auth, admin, calendar, definitions, applications, programs, tasks, messages, supervision, notices,
-                   public, webhooks):
+    for module in (
+        auth,
+        admin,
+        calendar,
+        definitions,
+        applications,
+        programs,
+        tasks,
+        messages,
+        supervision,
+        notices,
+        public,
+        webhooks,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     webhooks.document_events(app)
 
@@ -110,7 +155,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             return await call_next(request)
 
     app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
-    app.add_middleware(BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", tags=["ops"])
@@ -126,6 +173,3 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         return {"status": "ready"}
 
     return app
-
-
-

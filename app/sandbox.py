@@ -30,8 +30,12 @@ from functools import lru_cache
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
-                                     safer_getattr)
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
 from RestrictedPython.Limits import limited_range
 
 MAX_EXPONENT = 64
@@ -76,8 +80,10 @@ def _weight(value, budget: int = MAX_SIZE) -> int:
 
 
 def _too_big(what: str) -> LimitExceeded:
-    return LimitExceeded(f"{what} would exceed the limit of BPMN code ({MAX_SIZE} characters or items, "
-                         f"{MAX_INT_BITS}-bit integers)")
+    return LimitExceeded(
+        f"{what} would exceed the limit of BPMN code ({MAX_SIZE} characters or items, "
+        f"{MAX_INT_BITS}-bit integers)"
+    )
 
 
 def _is_int(value) -> bool:
@@ -102,18 +108,32 @@ def _binop(op: str, left, right):
             return _repeat(right, left)
         return left * right
     if op == "**":
-        if _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1:
-            if left.bit_length() * right > MAX_INT_BITS:
-                raise _too_big("the power")
-        return left ** right
+        if (
+            _is_int(left)
+            and _is_int(right)
+            and right > 0
+            and abs(left) > 1
+            and left.bit_length() * right > MAX_INT_BITS
+        ):
+            raise _too_big("the power")
+        return left**right
     if op == "<<":
-        if _is_int(left) and _is_int(right) and left and right > 0 and left.bit_length() + right > MAX_INT_BITS:
+        if (
+            _is_int(left)
+            and _is_int(right)
+            and left
+            and right > 0
+            and left.bit_length() + right > MAX_INT_BITS
+        ):
             raise _too_big("the shift")
         return left << right
     if op == "+":
-        if isinstance(left, str | bytes | list | tuple) and isinstance(right, str | bytes | list | tuple):
-            if len(left) + len(right) > MAX_SIZE:
-                raise _too_big("the concatenation")
+        if (
+            isinstance(left, str | bytes | list | tuple)
+            and isinstance(right, str | bytes | list | tuple)
+            and len(left) + len(right) > MAX_SIZE
+        ):
+            raise _too_big("the concatenation")
         return left + right
     if op == "%":
         # "%0999999999d" % 1 would build a gigabyte: printf-style formatting is not offered.
@@ -124,8 +144,15 @@ def _binop(op: str, left, right):
 
 
 _GUARDED_OPS = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Add: "+", ast.Mod: "%"}
-_PLAIN_INPLACE = {"-=": operator.sub, "/=": operator.truediv, "//=": operator.floordiv, ">>=": operator.rshift,
-                  "&=": operator.and_, "|=": operator.or_, "^=": operator.xor}
+_PLAIN_INPLACE = {
+    "-=": operator.sub,
+    "/=": operator.truediv,
+    "//=": operator.floordiv,
+    ">>=": operator.rshift,
+    "&=": operator.and_,
+    "|=": operator.or_,
+    "^=": operator.xor,
+}
 
 
 def _inplacevar(op: str, x, y):
@@ -158,44 +185,140 @@ class _Policy(RestrictingNodeTransformer):
         op = _GUARDED_OPS.get(type(node.op))
         if op is None:
             return node
-        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right],
-                        keywords=[])
+        call = ast.Call(
+            func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right], keywords=[]
+        )
         return ast.fix_missing_locations(ast.copy_location(call, node))
 
 
 BUILTINS = {
-    "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "divmod": divmod, "float": float, "int": int,
-    "len": len, "list": list, "max": max, "min": min, "range": limited_range, "round": round, "set": set,
-    "sorted": sorted, "str": _str, "sum": _sum, "tuple": tuple, "True": True, "False": False, "None": None,
-    "ValueError": ValueError, "KeyError": KeyError, "TypeError": TypeError,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "bool": bool,
+    "dict": dict,
+    "divmod": divmod,
+    "float": float,
+    "int": int,
+    "len": len,
+    "list": list,
+    "max": max,
+    "min": min,
+    "range": limited_range,
+    "round": round,
+    "set": set,
+    "sorted": sorted,
+    "str": _str,
+    "sum": _sum,
+    "tuple": tuple,
+    "True": True,
+    "False": False,
+    "None": None,
+    "ValueError": ValueError,
+    "KeyError": KeyError,
+    "TypeError": TypeError,
 }
 
 GUARDS = {
-    "_getattr_": safer_getattr, "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard, "_inplacevar_": _inplacevar, "_binop_": _binop,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+    "_binop_": _binop,
 }
 
 
 # --- static checks ---------------------------------------------------------------------------
 
-_FORBIDDEN = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef, ast.Await,
-              ast.Yield, ast.YieldFrom, ast.Try, ast.With, ast.AsyncWith)
+_FORBIDDEN = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.Global,
+    ast.Nonlocal,
+    ast.ClassDef,
+    ast.AsyncFunctionDef,
+    ast.Await,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Try,
+    ast.With,
+    ast.AsyncWith,
+)
 
 # What an expression may be made of: no comprehension, lambda, f-string or ``:=``, so it has no loop.
 _EXPRESSION_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv,
-    ast.Mod, ast.Pow, ast.LShift, ast.RShift, ast.BitOr, ast.BitXor, ast.BitAnd, ast.UnaryOp, ast.Not, ast.USub,
-    ast.UAdd, ast.Invert, ast.IfExp, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is,
-    ast.IsNot, ast.In, ast.NotIn, ast.Call, ast.keyword, ast.Constant, ast.Name, ast.Load, ast.Attribute,
-    ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.Set,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.LShift,
+    ast.RShift,
+    ast.BitOr,
+    ast.BitXor,
+    ast.BitAnd,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.IfExp,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Is,
+    ast.IsNot,
+    ast.In,
+    ast.NotIn,
+    ast.Call,
+    ast.keyword,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
 )
 # Methods an expression may call: none makes a value much bigger than its input
 # (no join, replace, center, ljust, zfill, format, expandtabs).
-EXPRESSION_METHODS = frozenset({
-    "get", "keys", "values", "items", "startswith", "endswith", "lower", "upper", "strip", "lstrip", "rstrip",
-    "split", "count", "index", "find", "isdigit",
-})
+EXPRESSION_METHODS = frozenset(
+    {
+        "get",
+        "keys",
+        "values",
+        "items",
+        "startswith",
+        "endswith",
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "split",
+        "count",
+        "index",
+        "find",
+        "isdigit",
+    }
+)
 
 
 def _where(node: ast.AST) -> str:
@@ -205,30 +328,49 @@ def _where(node: ast.AST) -> str:
 def _check_common(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         if isinstance(node, _FORBIDDEN):
-            raise ExpressionError(f"{_where(node)}: {type(node).__name__.lower()} is not allowed in BPMN code")
+            raise ExpressionError(
+                f"{_where(node)}: {type(node).__name__.lower()} is not allowed in BPMN code"
+            )
         # A constant exponent keeps powers readable; the operand check bounds what remains.
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             exponent = node.right
-            if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int | float)
-                    and abs(exponent.value) <= MAX_EXPONENT):
-                raise ExpressionError(f"{_where(node)}: '**' needs a constant exponent of at most {MAX_EXPONENT}")
-        if isinstance(node, ast.Constant) and isinstance(node.value, int) and abs(node.value) > MAX_INT_LITERAL:
+            if not (
+                isinstance(exponent, ast.Constant)
+                and isinstance(exponent.value, int | float)
+                and abs(exponent.value) <= MAX_EXPONENT
+            ):
+                raise ExpressionError(
+                    f"{_where(node)}: '**' needs a constant exponent of at most {MAX_EXPONENT}"
+                )
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, int)
+            and abs(node.value) > MAX_INT_LITERAL
+        ):
             raise ExpressionError(f"{_where(node)}: number literal too large")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) and len(node.value) > MAX_SIZE:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str | bytes)
+            and len(node.value) > MAX_SIZE
+        ):
             raise ExpressionError(f"{_where(node)}: text literal too long")
 
 
 def _check_expression(tree: ast.Expression) -> None:
     nodes = list(ast.walk(tree))
     if len(nodes) > MAX_EXPRESSION_NODES:
-        raise ExpressionError(f"expression too long ({len(nodes)} parts, at most {MAX_EXPRESSION_NODES}); "
-                              "use a script task for longer computations")
+        raise ExpressionError(
+            f"expression too long ({len(nodes)} parts, at most {MAX_EXPRESSION_NODES}); "
+            "use a script task for longer computations"
+        )
     for node in nodes:
         if not isinstance(node, _EXPRESSION_NODES):
             raise ExpressionError(f"{_where(node)}: {type(node).__name__} is not allowed in an expression")
         if isinstance(node, ast.Attribute) and node.attr not in EXPRESSION_METHODS:
-            raise ExpressionError(f"{_where(node)}: .{node.attr} is not available in an expression "
-                                  f"(available: {', '.join(sorted(EXPRESSION_METHODS))})")
+            raise ExpressionError(
+                f"{_where(node)}: .{node.attr} is not available in an expression "
+                f"(available: {', '.join(sorted(EXPRESSION_METHODS))})"
+            )
         if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name | ast.Attribute):
             raise ExpressionError(f"{_where(node)}: only named functions may be called")
 
@@ -242,7 +384,9 @@ def _never_ends(loop: ast.While) -> bool:
         node = pending.pop()
         if isinstance(node, ast.Break):
             return False
-        if not isinstance(node, ast.While | ast.For | ast.FunctionDef | ast.Lambda):  # their breaks are theirs
+        if not isinstance(
+            node, ast.While | ast.For | ast.FunctionDef | ast.Lambda
+        ):  # their breaks are theirs
             pending.extend(ast.iter_child_nodes(node))
     return True
 
@@ -260,7 +404,9 @@ def _compile(source: str, mode: str):
         raise ExpressionError(f"line {exc.lineno}: {exc.msg}") from None
     _check_common(tree)
     (_check_expression if mode == "eval" else _check_script)(tree)
-    result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(source, "<bpmn>", policy=_Policy)
+    result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(
+        source, "<bpmn>", policy=_Policy
+    )
     if result.errors:
         raise ExpressionError("; ".join(result.errors))
     return result.code
@@ -285,7 +431,7 @@ def evaluate(source: str, values: dict):
     Bounded by construction: no loops, at most ``MAX_EXPRESSION_NODES`` operations, each bounded."""
     code = compile_expression(source)
     try:
-        return eval(code, namespace(values))  # noqa: S307 - checked code, restricted namespace
+        return eval(code, namespace(values))
     except (MemoryError, RecursionError) as exc:
         raise LimitExceeded(f"{type(exc).__name__}") from None
 
@@ -306,7 +452,10 @@ def execute(source: str, values: dict, before: dict) -> ScriptResult:
     ``before`` is an untouched copy of ``values``, to tell what the script changed in place."""
     code = compile_script(source)
     names = namespace(values)
-    exec(code, names)  # noqa: S102 - checked code, restricted namespace, rlimited worker process
-    changed = {key: value for key, value in names.items()
-               if not (is_internal(key) or callable(value)) and (key not in before or before[key] != value)}
+    exec(code, names)
+    changed = {
+        key: value
+        for key, value in names.items()
+        if not (is_internal(key) or callable(value)) and (key not in before or before[key] != value)
+    }
     return ScriptResult(changed)

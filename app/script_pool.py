@@ -43,13 +43,26 @@ class _Broken(Exception):
 
 class _Worker:
     def __init__(self):
-        argv = [sys.executable, "-I", str(_WORKER_FILE), str(CPU_SECONDS), str(MEMORY_MB * 2**20),
-                str(LIFETIME_CPU_SECONDS)]
+        argv = [
+            sys.executable,
+            "-I",
+            str(_WORKER_FILE),
+            str(CPU_SECONDS),
+            str(MEMORY_MB * 2**20),
+            str(LIFETIME_CPU_SECONDS),
+        ]
         # Its own session: a terminal's Ctrl-C or a signal to the service's process group is the
         # service's to handle. No environment: scripts have nothing to read there anyway.
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, bufsize=0, close_fds=True,
-                                        start_new_session=True, env={"PATH": os.environ.get("PATH", "/usr/bin")})
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+            close_fds=True,
+            start_new_session=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin")},
+        )
         self._buffer = b""
         try:
             ready = self._read_line(time.monotonic() + START_SECONDS)
@@ -136,7 +149,9 @@ def run(source: str, data: dict) -> dict:
             worker.kill()
             if str(exc) == "timeout":
                 raise LimitExceeded(f"the script did not finish within {WALL_SECONDS:g} s") from None
-            raise LimitExceeded(f"the script's worker stopped ({exc}); the script went beyond its limits") from None
+            raise LimitExceeded(
+                f"the script's worker stopped ({exc}); the script went beyond its limits"
+            ) from None
         if answer.pop("retiring", False):
             worker.close()
         else:

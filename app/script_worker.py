@@ -66,13 +66,21 @@ def main() -> None:
         except sandbox.LimitExceeded as exc:
             answer = json.dumps({"ok": False, "limit": True, "error": f"{_line_of(exc)}{exc}"})
         except MemoryError as exc:
-            answer = json.dumps({"ok": False, "limit": True,
-                                 "error": f"{_line_of(exc)}the script needed more than {memory_bytes // 2**20} MB"})
+            answer = json.dumps(
+                {
+                    "ok": False,
+                    "limit": True,
+                    "error": f"{_line_of(exc)}the script needed more than {memory_bytes // 2**20} MB",
+                }
+            )
         except RecursionError as exc:
             answer = json.dumps({"ok": False, "limit": True, "error": f"{_line_of(exc)}recursion too deep"})
-        except Exception as exc:  # the script's own failure (NameError, ZeroDivisionError…), reported, not raised
-            answer = json.dumps({"ok": False, "limit": False,
-                                 "error": f"{_line_of(exc)}{type(exc).__name__}: {exc}"[:2000]})
+        except (
+            Exception
+        ) as exc:  # the script's own failure (NameError, ZeroDivisionError…), reported, not raised
+            answer = json.dumps(
+                {"ok": False, "limit": False, "error": f"{_line_of(exc)}{type(exc).__name__}: {exc}"[:2000]}
+            )
         retiring = _cpu_used() > lifetime - 2 * cpu_seconds - 1
         if retiring:
             answer = answer[:-1] + ', "retiring": true}'

@@ -87,8 +87,9 @@ async def _drain(db: AsyncEngine, step, *args) -> int:
         return total
 
 
-async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None,
-                       webhooks: Policy | None = None) -> Round:
+async def run_due_work(
+    db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None, webhooks: Policy | None = None
+) -> Round:
     """Everything due now; webhooks last, so the events of this round go out in it (None: no sending)."""
     result = Round(fired=await run_due_timers(db, limit))
     result.reminders = await _drain(db, reminders.send_reminders)
@@ -102,8 +103,14 @@ async def run_due_work(db: AsyncEngine, stale_claim_working_days: int, limit: in
     return result
 
 
-async def run_forever(db: AsyncEngine, poll_seconds: float, batch_size: int, sync_clock: bool,
-                      stale_claim_working_days: int, webhooks: Policy | None = None) -> None:
+async def run_forever(
+    db: AsyncEngine,
+    poll_seconds: float,
+    batch_size: int,
+    sync_clock: bool,
+    stale_claim_working_days: int,
+    webhooks: Policy | None = None,
+) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
     outage_since: float | None = None
     while True:

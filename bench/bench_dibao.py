@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings  # noqa: E402
-from app.db.migrate import upgrade_to_head  # noqa: E402
-from app.domain.id_numbers import check_character  # noqa: E402
-from app.main import create_app  # noqa: E402
+from app.config import Settings
+from app.db.migrate import upgrade_to_head
+from app.domain.id_numbers import check_character
+from app.main import create_app
 
 CASES = int(os.environ.get("BENCH_CASES", "300"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
@@ -49,7 +49,9 @@ async def _baseline(dsn: str, n: int) -> float:
     async def writer(conn, count):
         for _ in range(count):
             async with conn.transaction():
-                await conn.execute("INSERT INTO bench_baseline VALUES ($1, $2, now())", uuid.uuid4(), '{"a": 1}')
+                await conn.execute(
+                    "INSERT INTO bench_baseline VALUES ($1, $2, now())", uuid.uuid4(), '{"a": 1}'
+                )
 
     start = time.perf_counter()
     await asyncio.gather(*(writer(c, n // CONCURRENCY) for c in conns))
@@ -76,7 +78,9 @@ async def _in_parallel(items, fn):
 
 
 async def main() -> None:
-    server = make_url(os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    server = make_url(
+        os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     server = server.set(drivername="postgresql")
     name = f"aidflow_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server.render_as_string(hide_password=False))
@@ -85,8 +89,14 @@ async def main() -> None:
     try:
         await upgrade_to_head(url)
         baseline = await _baseline(url, 4000)
-        settings = Settings(env="test", database_url=url, secret_key="bench-" + "x" * 40,
-                            bootstrap_admin_password="bench-admin-pass", log_level="WARNING", log_json=False)
+        settings = Settings(
+            env="test",
+            database_url=url,
+            secret_key="bench-" + "x" * 40,
+            bootstrap_admin_password="bench-admin-pass",
+            log_level="WARNING",
+            log_json=False,
+        )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -103,35 +113,64 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     admin = await token("admin", "bench-admin-pass")
-    places = [{"code": "34", "name": "省", "parent_code": None, "level": "province"},
-              {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
-              {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"}]
-    places += [{"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
-               for t in range(TOWNSHIPS)]
+    places = [
+        {"code": "34", "name": "省", "parent_code": None, "level": "province"},
+        {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
+        {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
+    ]
+    places += [
+        {"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
+        for t in range(TOWNSHIPS)
+    ]
     assert (await client.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
-    for username, role, code in (("town", "township_civil_affairs", "340621000"), ("county", "county_civil_affairs", "340621")):
-        r = await client.post("/api/v1/admin/users", headers=admin, json={
-            "username": username, "password": "bench-password", "display_name": username,
-            "grants": [{"role": role, "division_code": code}]})
+    for username, role, code in (
+        ("town", "township_civil_affairs", "340621000"),
+        ("county", "county_civil_affairs", "340621"),
+    ):
+        r = await client.post(
+            "/api/v1/admin/users",
+            headers=admin,
+            json={
+                "username": username,
+                "password": "bench-password",
+                "display_name": username,
+                "grants": [{"role": role, "division_code": code}],
+            },
+        )
         assert r.status_code == 201, r.text
     town, county = await token("town", "bench-password"), await token("county", "bench-password")
-    key = (await client.post("/api/v1/admin/api-keys", headers=admin, json={
-        "name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]})).json()["key"]
+    key = (
+        await client.post(
+            "/api/v1/admin/api-keys",
+            headers=admin,
+            json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
+        )
+    ).json()["key"]
     portal = {"X-API-Key": key}
 
     async def create(i):
-        r = await client.post("/api/v1/applications", headers=portal, json={
-            "program": "dibao", "division_code": "340621000",
-            "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)}, "data": {"household_size": 3}})
+        r = await client.post(
+            "/api/v1/applications",
+            headers=portal,
+            json={
+                "program": "dibao",
+                "division_code": "340621000",
+                "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)},
+                "data": {"household_size": 3},
+            },
+        )
         assert r.status_code == 201, r.text
         case_tasks[r.json()["id"]] = r.json()["open_tasks"][0]["id"]
 
     def complete_with(headers, data):
         async def run(app_id):
-            r = await client.post(f"/api/v1/tasks/{case_tasks[app_id]}/complete", headers=headers, json={"data": data})
+            r = await client.post(
+                f"/api/v1/tasks/{case_tasks[app_id]}/complete", headers=headers, json={"data": data}
+            )
             assert r.status_code == 200, r.text
             nxt = r.json()["next_tasks"]
             case_tasks[app_id] = nxt[0]["id"] if nxt else None
+
         return run
 
     case_tasks: dict[str, str | None] = {}
@@ -148,7 +187,9 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
     for app_id in case_tasks:
         case_tasks[app_id] = None
     for offset in range(0, CASES, 200):
-        page = (await client.get("/api/v1/tasks", headers=county, params={"limit": 200, "offset": offset})).json()
+        page = (
+            await client.get("/api/v1/tasks", headers=county, params={"limit": 200, "offset": offset})
+        ).json()
         for t in page["items"]:
             case_tasks[t["application_id"]] = t["id"]
     elapsed, lat = await _in_parallel([a for a, t in case_tasks.items() if t], complete_with(county, CONFIRM))
@@ -159,7 +200,8 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
     conn = await asyncpg.connect(url)
     approved = await conn.fetchval("SELECT count(*) FROM applications WHERE status = 'approved'")
     state_avg, state_max = await conn.fetchrow(
-        "SELECT avg(octet_length(engine_state::text)), max(octet_length(engine_state::text)) FROM applications")
+        "SELECT avg(octet_length(engine_state::text)), max(octet_length(engine_state::text)) FROM applications"
+    )
     any_app = await conn.fetchval("SELECT id FROM applications LIMIT 1")
     await conn.execute(f"""
         INSERT INTO tasks (id, application_id, program, engine_task_id, name, title, role, division_code,
@@ -179,6 +221,7 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
         r = await client.get("/api/v1/tasks", headers=headers, params=params)
         inbox.append((time.perf_counter() - t0, params.get("scope", "candidate")))
         assert r.status_code == 200 and r.json()["items"]
+
     def pct(values, p):
         values = sorted(values)
         return values[min(len(values) - 1, int(len(values) * p))] * 1000
@@ -187,15 +230,21 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
     print(f"machine: {os.cpu_count()} cores; PostgreSQL at {make_url(url).host}; concurrency {CONCURRENCY}")
     print(f"baseline raw asyncpg single-row write transactions/s: {baseline:,.0f}")
     print(f"applications created: {CASES} in {create_time:.2f}s ({CASES / create_time:,.0f}/s)")
-    print(f"task completions through HTTP: {completions} in {completion_time:.2f}s = {rate:,.0f}/s "
-          f"(ratio to baseline {rate / baseline:.3f}); latency p50 {pct(latencies, .5):.1f} ms, p99 {pct(latencies, .99):.1f} ms")
-    print(f"notice timers fired by one in-process run: {fired} in {timer_time:.2f}s ({fired / timer_time:,.0f}/s)")
+    print(
+        f"task completions through HTTP: {completions} in {completion_time:.2f}s = {rate:,.0f}/s "
+        f"(ratio to baseline {rate / baseline:.3f}); latency p50 {pct(latencies, 0.5):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms"
+    )
+    print(
+        f"notice timers fired by one in-process run: {fired} in {timer_time:.2f}s ({fired / timer_time:,.0f}/s)"
+    )
     print(f"cases approved: {approved}/{CASES}")
     print(f"saved engine state per case: avg {state_avg:,.0f} B, max {state_max:,} B (target <= 4096)")
     for scope in ("candidate", "all"):
         values = [d for d, s in inbox if s == scope]
-        print(f"inbox page (50 rows, scope={scope}) with {open_tasks:,} open tasks over HTTP: "
-              f"p50 {pct(values, .5):.2f} ms, p99 {pct(values, .99):.2f} ms ({len(values)} requests)")
+        print(
+            f"inbox page (50 rows, scope={scope}) with {open_tasks:,} open tasks over HTTP: "
+            f"p50 {pct(values, 0.5):.2f} ms, p99 {pct(values, 0.99):.2f} ms ({len(values)} requests)"
+        )
 
 
 if __name__ == "__main__":

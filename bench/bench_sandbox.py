@@ -20,12 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import engine, sandbox  # noqa: E402
+from app import engine, sandbox
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1000"))
 CONDITION = 'decision == "approve" and monthly_amount &lt;= settings["township_limit"]'
-DATA = {"decision": "approve", "monthly_amount": 600, "settings": {"township_limit": 1000}, "household_size": 3,
-        "applicant": {"name": "张三", "id_number": "34062119800101001X"}}
+DATA = {
+    "decision": "approve",
+    "monthly_amount": 600,
+    "settings": {"township_limit": 1000},
+    "household_size": 3,
+    "applicant": {"name": "张三", "id_number": "34062119800101001X"},
+}
 PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
   <bpmn:process id="bench" isExecutable="true">
@@ -43,14 +48,19 @@ PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"""
 DIRECT = '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="gw" />'
-VIA_SCRIPT = ('<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="compute" />'
-              '<bpmn:sequenceFlow id="f3" sourceRef="compute" targetRef="gw" />')
+VIA_SCRIPT = (
+    '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="compute" />'
+    '<bpmn:sequenceFlow id="f3" sourceRef="compute" targetRef="gw" />'
+)
 SCRIPT = '<bpmn:scriptTask id="compute"><bpmn:script>yearly_amount = monthly_amount * 12</bpmn:script></bpmn:scriptTask>'
 
 
 def model(with_script: bool) -> engine.ProcessModel:
-    xml = (PROCESS.replace("CONDITION", CONDITION).replace("SCRIPT_TASK", SCRIPT if with_script else "")
-           .replace("FLOWS", VIA_SCRIPT if with_script else DIRECT))
+    xml = (
+        PROCESS.replace("CONDITION", CONDITION)
+        .replace("SCRIPT_TASK", SCRIPT if with_script else "")
+        .replace("FLOWS", VIA_SCRIPT if with_script else DIRECT)
+    )
     return engine.parse_bpmn(xml.encode())
 
 
@@ -77,7 +87,9 @@ def measure(fn, rounds: int) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(rounds):
             fn()
-        best = min(best, ((time.perf_counter() - wall) / rounds * 1e6, (time.process_time() - cpu) / rounds * 1e6))
+        best = min(
+            best, ((time.perf_counter() - wall) / rounds * 1e6, (time.process_time() - cpu) / rounds * 1e6)
+        )
     return best
 
 
@@ -86,7 +98,9 @@ def main() -> None:
     if hasattr(sandbox, "evaluate"):
         evaluate = lambda: sandbox.evaluate(condition, DATA)  # noqa: E731
     else:  # before the bounded evaluator: RestrictedPython code run under a tracing time budget
-        evaluate = lambda: sandbox.run(sandbox.compile_expression(condition), sandbox.namespace(DATA), evaluate=True)  # noqa: E731
+        evaluate = lambda: sandbox.run(  # noqa: E731
+            sandbox.compile_expression(condition), sandbox.namespace(DATA), evaluate=True
+        )
     wall, cpu = measure(evaluate, ROUNDS * 20)
     print(f"gateway condition alone                    {cpu:8.1f} µs CPU")
     wall, cpu = measure(completion(model(False)), ROUNDS)
@@ -101,8 +115,10 @@ def main() -> None:
 
     started, cpu_started = time.perf_counter(), time.process_time()
     asyncio.run(in_threads())
-    print(f"  the same through asyncio.to_thread       {(time.process_time() - cpu_started) / ROUNDS * 1e6:8.1f} µs CPU"
-          f"   {(time.perf_counter() - started) / ROUNDS * 1e6:8.1f} µs wall")
+    print(
+        f"  the same through asyncio.to_thread       {(time.process_time() - cpu_started) / ROUNDS * 1e6:8.1f} µs CPU"
+        f"   {(time.perf_counter() - started) / ROUNDS * 1e6:8.1f} µs wall"
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,13 @@ ADMIN_PASSWORD = "bench-admin-password-1"
 PASSWORD = "bench-reviewer-password-1"
 CONFIRM = {"decision": "approve", "opinion": "同意", "monthly_amount": 600, "dibao_class": "B"}
 # Goals as ratios to pgbench TPC-B tps of the same run (issue 17), or absolute where the goal is.
-GOALS = {"intake": 0.33, "accept_application": 0.2, "initial_review": 0.2, "county_confirm": 0.2, "timers": 0.2}
+GOALS = {
+    "intake": 0.33,
+    "accept_application": 0.2,
+    "initial_review": 0.2,
+    "county_confirm": 0.2,
+    "timers": 0.2,
+}
 
 
 def _free_port() -> int:
@@ -73,14 +79,30 @@ def _pg_bin(name: str) -> str:
 def pgbench_tps(server: make_url, seconds: int) -> float:
     """TPC-B (pgbench's default script), scale 10, 8 clients, 2 threads, on a database of its own."""
     name = f"aidflow_pgbench_{uuid.uuid4().hex[:8]}"
-    args = ["-h", server.host or "127.0.0.1", "-p", str(server.port or 5432), "-U", server.username or "postgres"]
+    args = [
+        "-h",
+        server.host or "127.0.0.1",
+        "-p",
+        str(server.port or 5432),
+        "-U",
+        server.username or "postgres",
+    ]
     env = {**os.environ, **({"PGPASSWORD": server.password} if server.password else {})}
     subprocess.run([_pg_bin("createdb"), *args, name], env=env, check=True)
     try:
-        subprocess.run([_pg_bin("pgbench"), *args, "-i", "-s", "10", "-q", name], env=env, check=True,
-                       capture_output=True)
-        out = subprocess.run([_pg_bin("pgbench"), *args, "-c", "8", "-j", "2", "-T", str(seconds), "-n", name],
-                             env=env, check=True, capture_output=True, text=True).stdout
+        subprocess.run(
+            [_pg_bin("pgbench"), *args, "-i", "-s", "10", "-q", name],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out = subprocess.run(
+            [_pg_bin("pgbench"), *args, "-c", "8", "-j", "2", "-T", str(seconds), "-n", name],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         subprocess.run([_pg_bin("dropdb"), *args, "--force", name], env=env, check=False)
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))
@@ -92,8 +114,12 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         aidflow = str(Path(sys.executable).parent / "aidflow")
-        process = subprocess.Popen([aidflow, *args], env=self.env, stdout=open(self.logs / f"{name}.log", "w"),
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [aidflow, *args],
+            env=self.env,
+            stdout=open(self.logs / f"{name}.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         self.running[name] = process
         return process
 
@@ -133,7 +159,9 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def main() -> None:
-    server = make_url(os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    server = make_url(
+        os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     server = server.set(drivername="postgresql")
     print(f"pgbench TPC-B baseline ({PGBENCH_SECONDS} s)...", flush=True)
     tps = pgbench_tps(server, PGBENCH_SECONDS)
@@ -143,13 +171,24 @@ async def main() -> None:
     url = server.set(database=name).render_as_string(hide_password=False)
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / name
     logs.mkdir()
-    env = {**os.environ, "AIDFLOW_DATABASE_URL": url, "AIDFLOW_ENV": "test", "AIDFLOW_SECRET_KEY": "bench-" + "x" * 40,
-           "AIDFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "AIDFLOW_LOG_LEVEL": "WARNING",
-           "AIDFLOW_LOG_JSON": "false", "AIDFLOW_WORKER_POLL_SECONDS": "0.1"}
+    env = {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": url,
+        "AIDFLOW_ENV": "test",
+        "AIDFLOW_SECRET_KEY": "bench-" + "x" * 40,
+        "AIDFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "AIDFLOW_LOG_LEVEL": "WARNING",
+        "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_WORKER_POLL_SECONDS": "0.1",
+    }
     processes = Processes(env, logs)
     try:
-        subprocess.run([str(Path(sys.executable).parent / "aidflow"), "migrate"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "aidflow"), "migrate"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         bases = []
         for i in range(REPLICAS):
             port = _free_port()
@@ -189,42 +228,69 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     admin = await token("admin", ADMIN_PASSWORD)
-    places = [{"code": "34", "name": "省", "parent_code": None, "level": "province"},
-              {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
-              {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"}]
-    places += [{"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
-               for t in range(TOWNSHIPS)]
+    places = [
+        {"code": "34", "name": "省", "parent_code": None, "level": "province"},
+        {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
+        {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
+    ]
+    places += [
+        {"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
+        for t in range(TOWNSHIPS)
+    ]
     assert (await first.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
-    for username, role, code in (("town", "township_civil_affairs", "340621000"),
-                                 ("county", "county_civil_affairs", "340621")):
-        r = await first.post("/api/v1/admin/users", headers=admin, json={
-            "username": username, "password": PASSWORD, "display_name": username,
-            "grants": [{"role": role, "division_code": code}]})
+    for username, role, code in (
+        ("town", "township_civil_affairs", "340621000"),
+        ("county", "county_civil_affairs", "340621"),
+    ):
+        r = await first.post(
+            "/api/v1/admin/users",
+            headers=admin,
+            json={
+                "username": username,
+                "password": PASSWORD,
+                "display_name": username,
+                "grants": [{"role": role, "division_code": code}],
+            },
+        )
         assert r.status_code == 201, r.text
     town, county = await token("town", PASSWORD), await token("county", PASSWORD)
-    r = await first.post("/api/v1/admin/api-keys", headers=admin, json={
-        "name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]})
+    r = await first.post(
+        "/api/v1/admin/api-keys",
+        headers=admin,
+        json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
+    )
     portal = {"X-API-Key": r.json()["key"]}
     case_tasks: dict[str, str | None] = {}
 
     async def create(i: int) -> None:
-        r = await client().post("/api/v1/applications", headers=portal, json={
-            "program": "dibao", "division_code": "340621000",
-            "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)}, "data": {"household_size": 3}})
+        r = await client().post(
+            "/api/v1/applications",
+            headers=portal,
+            json={
+                "program": "dibao",
+                "division_code": "340621000",
+                "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)},
+                "data": {"household_size": 3},
+            },
+        )
         assert r.status_code == 201, r.text
         case_tasks[r.json()["id"]] = r.json()["open_tasks"][0]["id"]
 
     def complete_with(headers: dict, data: dict):
         async def run(app_id: str) -> None:
-            r = await client().post(f"/api/v1/tasks/{case_tasks[app_id]}/complete", headers=headers,
-                                    json={"data": data})
+            r = await client().post(
+                f"/api/v1/tasks/{case_tasks[app_id]}/complete", headers=headers, json={"data": data}
+            )
             assert r.status_code == 200, r.text
             nxt = r.json()["next_tasks"]
             case_tasks[app_id] = nxt[0]["id"] if nxt else None
+
         return run
 
-    steps = [("accept_application", town, {"decision": "accept"}),
-             ("initial_review", town, {"decision": "approve", "opinion": "属实"})]
+    steps = [
+        ("accept_application", town, {"decision": "accept"}),
+        ("initial_review", town, {"decision": "approve", "opinion": "属实"}),
+    ]
     # Warm-up: every code path once per replica and process caches filled; not counted.
     await _in_parallel(range(CASES, CASES + WARM_UP), create)
     for _, headers, data in steps:
@@ -250,15 +316,20 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
         figures["timers"] = (due / (time.perf_counter() - start), [])
 
         case_tasks.clear()
-        rows = await conn.fetch("SELECT application_id, id FROM tasks WHERE state = 'open' AND name = 'county_confirm'")
+        rows = await conn.fetch(
+            "SELECT application_id, id FROM tasks WHERE state = 'open' AND name = 'county_confirm'"
+        )
         case_tasks.update({r["application_id"]: r["id"] for r in rows})
         elapsed, lat = await _in_parallel(list(case_tasks), complete_with(county, CONFIRM))
         figures["county_confirm"] = (len(lat) / elapsed, lat)
         figures["rss"] = {n: processes.rss_mb(n) for n in processes.running}
-        figures["approved"] = await conn.fetchval("SELECT count(*) FROM applications WHERE status = 'approved'")
+        figures["approved"] = await conn.fetchval(
+            "SELECT count(*) FROM applications WHERE status = 'approved'"
+        )
         figures["state"] = await conn.fetchrow(
             "SELECT avg(octet_length(engine_state::text)) AS avg, max(octet_length(engine_state::text)) AS max "
-            "FROM applications")
+            "FROM applications"
+        )
 
         any_app = await conn.fetchval("SELECT id FROM applications LIMIT 1")
         await conn.execute(f"""
@@ -274,8 +345,10 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
     finally:
         await conn.close()
 
-    for scope, headers, params, n in (("candidate", town, {"limit": 50}, 300),
-                                      ("all", county, {"scope": "all", "limit": 50}, 100)):
+    for scope, headers, params, n in (
+        ("candidate", town, {"limit": 50}, 300),
+        ("all", county, {"scope": "all", "limit": 50}, 100),
+    ):
         lat = []
         for _ in range(n):
             t0 = time.perf_counter()
@@ -287,41 +360,60 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
 
 
 def _report(tps: float, figures: dict) -> None:
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
     load = os.getloadavg()[0]
-    lines = [f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end; commit {commit}; "
-             f"{REPLICAS} API replicas, {WORKERS} workers, {CONCURRENCY} concurrent clients, {CASES} cases",
-             f"pgbench TPC-B (scale 10, 8 clients): {tps:,.0f} tps = 1.00"]
-    row = [datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), commit, f"{os.cpu_count()} cores, load {load:.1f}",
-           f"{tps:,.0f}"]
+    lines = [
+        f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end; commit {commit}; "
+        f"{REPLICAS} API replicas, {WORKERS} workers, {CONCURRENCY} concurrent clients, {CASES} cases",
+        f"pgbench TPC-B (scale 10, 8 clients): {tps:,.0f} tps = 1.00",
+    ]
+    row = [
+        datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        commit,
+        f"{os.cpu_count()} cores, load {load:.1f}",
+        f"{tps:,.0f}",
+    ]
     for step in ("intake", "accept_application", "initial_review", "timers", "county_confirm"):
         rate, lat = figures[step]
         goal = GOALS[step]
         met = "met" if rate / tps >= goal else "NOT met"
-        detail = f"; p50 {_pct(lat, .5):.1f} ms, p99 {_pct(lat, .99):.1f} ms" if lat else ""
+        detail = f"; p50 {_pct(lat, 0.5):.1f} ms, p99 {_pct(lat, 0.99):.1f} ms" if lat else ""
         lines.append(f"{step}: {rate:,.0f}/s = {rate / tps:.3f} × pgbench (goal {goal}: {met}){detail}")
         row.append(f"{rate:,.0f} ({rate / tps:.3f})")
     for scope in ("candidate", "all"):
         lat = figures[f"inbox_{scope}"]
-        p99 = _pct(lat, .99)
-        lines.append(f"inbox page (50 rows, scope={scope}) with {figures['open_tasks']:,} open tasks: "
-                     f"p50 {_pct(lat, .5):.2f} ms, p99 {p99:.2f} ms (goal ≤ 10 ms: {'met' if p99 <= 10 else 'NOT met'})")
+        p99 = _pct(lat, 0.99)
+        lines.append(
+            f"inbox page (50 rows, scope={scope}) with {figures['open_tasks']:,} open tasks: "
+            f"p50 {_pct(lat, 0.5):.2f} ms, p99 {p99:.2f} ms (goal ≤ 10 ms: {'met' if p99 <= 10 else 'NOT met'})"
+        )
         row.append(f"{p99:.1f} ms")
     state = figures["state"]
-    lines.append(f"saved state per case: avg {state['avg']:,.0f} B, max {state['max']:,} B (goal ≤ 4096: "
-                 f"{'met' if state['max'] <= 4096 else 'NOT met'}); cases approved {figures['approved']}")
+    lines.append(
+        f"saved state per case: avg {state['avg']:,.0f} B, max {state['max']:,} B (goal ≤ 4096: "
+        f"{'met' if state['max'] <= 4096 else 'NOT met'}); cases approved {figures['approved']}"
+    )
     rss = figures["rss"]
-    lines.append("resident memory (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in rss.items())
-                 + f" (goal ≤ 300: {'met' if max(rss.values()) <= 300 else 'NOT met'})")
+    lines.append(
+        "resident memory (MB): "
+        + ", ".join(f"{n} {v:.0f}" for n, v in rss.items())
+        + f" (goal ≤ 300: {'met' if max(rss.values()) <= 300 else 'NOT met'})"
+    )
     row += [f"{state['avg']:,.0f} B", f"{max(rss.values()):.0f} MB"]
     print("\n".join(lines))
     results = ROOT / "bench" / "RESULTS.md"
     text = results.read_text()
-    header = ("\n## `bench/bench_service.py` runs (the service as deployed, over real HTTP)\n\n"
-              "| when (UTC) | commit | machine | pgbench tps | intake/s | accept/s | review/s | timers/s | "
-              "confirm/s | inbox p99 (cand.) | inbox p99 (all) | state avg | max RSS |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    header = (
+        "\n## `bench/bench_service.py` runs (the service as deployed, over real HTTP)\n\n"
+        "| when (UTC) | commit | machine | pgbench tps | intake/s | accept/s | review/s | timers/s | "
+        "confirm/s | inbox p99 (cand.) | inbox p99 (all) | state avg | max RSS |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     if header.strip() not in text:
         text = text.rstrip("\n") + "\n" + header
     results.write_text(text.rstrip("\n") + "\n| " + " | ".join(row) + " |\n")

@@ -23,6 +23,7 @@ DRILL_ENV (AIDFLOW_ENV of the service, production; "test" adds the test clock's 
 """
 
 import asyncio
+import itertools
 import os
 import shutil
 import signal
@@ -71,7 +72,9 @@ def _id_number(i: int) -> str:
 
 
 def _pg_bindir() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+    )
     if candidates:
         return candidates[-1].parent
     found = shutil.which("initdb")
@@ -88,8 +91,9 @@ class Cluster:
         self.as_owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
 
     def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.as_owner, str(self.bindir / tool), *args], check=check, capture_output=True,
-                              text=True)
+        return subprocess.run(
+            [*self.as_owner, str(self.bindir / tool), *args], check=check, capture_output=True, text=True
+        )
 
     def start(self, *settings: str) -> None:
         options = " ".join([f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", *settings])
@@ -111,13 +115,33 @@ def build_pair(root: Path) -> tuple[Cluster, Cluster]:
     primary.run("initdb", "-D", str(primary.dir), "-U", "postgres", "--auth=trust")
     # Synchronous replication is set on the primary's command line, not in postgresql.conf, so the
     # standby's copy of the configuration does not make the promoted server wait for a standby it lacks.
-    primary.start("-c synchronous_standby_names=standby1", "-c synchronous_commit=on",
-                  "-c wal_level=replica", "-c max_wal_senders=5")
-    standby.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-                "-D", str(standby.dir), "-R", "-X", "stream", "-c", "fast")
+    primary.start(
+        "-c synchronous_standby_names=standby1",
+        "-c synchronous_commit=on",
+        "-c wal_level=replica",
+        "-c max_wal_senders=5",
+    )
+    standby.run(
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(primary.port),
+        "-U",
+        "postgres",
+        "-D",
+        str(standby.dir),
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+    )
     with open(standby.dir / "postgresql.auto.conf", "a") as conf:  # a later line wins: name it for sync
-        conf.write(f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "
-                   f"application_name=standby1'\n")
+        conf.write(
+            f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "
+            f"application_name=standby1'\n"
+        )
     standby.start("-c hot_standby=on")
     return primary, standby
 
@@ -126,8 +150,9 @@ async def wait_sync_streaming(primary: Cluster) -> None:
     conn = await asyncpg.connect(primary.dsn())
     try:
         for _ in range(200):
-            row = await conn.fetchrow("SELECT state, sync_state FROM pg_stat_replication "
-                                      "WHERE application_name = 'standby1'")
+            row = await conn.fetchrow(
+                "SELECT state, sync_state FROM pg_stat_replication WHERE application_name = 'standby1'"
+            )
             if row and row["state"] == "streaming" and row["sync_state"] == "sync":
                 print(f"replication: standby1 {row['state']}, {row['sync_state']}", flush=True)
                 return
@@ -143,11 +168,11 @@ class Load:
     def __init__(self, clients: list[httpx.AsyncClient], portal: dict, town: dict):
         self.clients, self.portal, self.town = clients, portal, town
         self.counter = 0
-        self.submitted: dict[str, str] = {}   # acknowledged: idempotency key -> application id
-        self.completed: set[str] = set()      # acknowledged (2xx) completions: task ids
-        self.ambiguous: set[str] = set()      # a retry after a failure found the task already done (409)
-        self.failures: list[float] = []       # times of failed attempts (before a retry succeeded)
-        self.successes: list[float] = []      # times writes were acknowledged
+        self.submitted: dict[str, str] = {}  # acknowledged: idempotency key -> application id
+        self.completed: set[str] = set()  # acknowledged (2xx) completions: task ids
+        self.ambiguous: set[str] = set()  # a retry after a failure found the task already done (409)
+        self.failures: list[float] = []  # times of failed attempts (before a retry succeeded)
+        self.successes: list[float] = []  # times writes were acknowledged
         self.kinds: Counter[str] = Counter()  # failed attempts by answer: 503 database_unavailable, 500, ...
         self.gave_up = 0
 
@@ -174,17 +199,27 @@ class Load:
 
     async def one_case(self, i: int) -> None:
         key = f"drill-{uuid.uuid4().hex}"
-        body = {"program": "dibao", "division_code": "340621000",
-                "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)}, "data": {"household_size": 3}}
-        r = await self._with_retry(lambda c: c.post("/api/v1/applications", headers={**self.portal,
-                                                    "Idempotency-Key": key}, json=body))
+        body = {
+            "program": "dibao",
+            "division_code": "340621000",
+            "applicant": {"name": f"申请人{i}", "id_number": _id_number(i)},
+            "data": {"household_size": 3},
+        }
+        r = await self._with_retry(
+            lambda c: c.post(
+                "/api/v1/applications", headers={**self.portal, "Idempotency-Key": key}, json=body
+            )
+        )
         if r is None or r.status_code not in (200, 201):
             raise DrillFailure(f"submission {i} refused: {r and r.status_code} {r and r.text}")
         self.submitted[key] = r.json()["id"]
         self.successes.append(time.monotonic())
         task = r.json()["open_tasks"][0]["id"]
-        r = await self._with_retry(lambda c: c.post(f"/api/v1/tasks/{task}/complete", headers=self.town,
-                                                    json={"data": {"decision": "accept"}}))
+        r = await self._with_retry(
+            lambda c: c.post(
+                f"/api/v1/tasks/{task}/complete", headers=self.town, json={"data": {"decision": "accept"}}
+            )
+        )
         if r is not None and r.status_code == 200:
             self.completed.add(task)
             self.successes.append(time.monotonic())
@@ -205,23 +240,36 @@ class Load:
 
 async def set_up(base: str) -> tuple[dict, dict]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
         async def token(username: str, password: str) -> dict:
             r = await http.post("/api/v1/auth/token", data={"username": username, "password": password})
             assert r.status_code == 200, r.text
             return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
         admin = await token("admin", ADMIN_PASSWORD)
-        places = [{"code": "34", "name": "省", "parent_code": None, "level": "province"},
-                  {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
-                  {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
-                  {"code": "340621000", "name": "镇", "parent_code": "340621", "level": "township"}]
+        places = [
+            {"code": "34", "name": "省", "parent_code": None, "level": "province"},
+            {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
+            {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
+            {"code": "340621000", "name": "镇", "parent_code": "340621", "level": "township"},
+        ]
         assert (await http.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
-        r = await http.post("/api/v1/admin/users", headers=admin, json={
-            "username": "town", "password": PASSWORD, "display_name": "乡镇经办人",
-            "grants": [{"role": "township_civil_affairs", "division_code": "340621000"}]})
+        r = await http.post(
+            "/api/v1/admin/users",
+            headers=admin,
+            json={
+                "username": "town",
+                "password": PASSWORD,
+                "display_name": "乡镇经办人",
+                "grants": [{"role": "township_civil_affairs", "division_code": "340621000"}],
+            },
+        )
         assert r.status_code == 201, r.text
-        r = await http.post("/api/v1/admin/api-keys", headers=admin, json={
-            "name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]})
+        r = await http.post(
+            "/api/v1/admin/api-keys",
+            headers=admin,
+            json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
+        )
         assert r.status_code == 201, r.text
         return {"X-API-Key": r.json()["key"]}, await token("town", PASSWORD)
 
@@ -232,21 +280,29 @@ async def verify(dsn: str, load: Load) -> list[str]:
     try:
         problems = []
         ids = list(load.submitted.values())
-        found = {r["id"] for r in await conn.fetch("SELECT id FROM applications WHERE id = ANY($1::text[])", ids)}
+        found = {
+            r["id"] for r in await conn.fetch("SELECT id FROM applications WHERE id = ANY($1::text[])", ids)
+        }
         problems += [f"acknowledged submission lost: {i}" for i in ids if i not in found]
-        dupes = await conn.fetch("SELECT applicant_id_number, count(*) AS n FROM applications "
-                                 "GROUP BY applicant_id_number HAVING count(*) > 1")
+        dupes = await conn.fetch(
+            "SELECT applicant_id_number, count(*) AS n FROM applications "
+            "GROUP BY applicant_id_number HAVING count(*) > 1"
+        )
         problems += [f"submitted twice: {d['applicant_id_number']} ×{d['n']}" for d in dupes]
-        done = {r["id"] for r in await conn.fetch(
-            "SELECT id FROM tasks WHERE id = ANY($1::text[]) AND state = 'completed'",
-            list(load.completed | load.ambiguous))}
+        done = {
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM tasks WHERE id = ANY($1::text[]) AND state = 'completed'",
+                list(load.completed | load.ambiguous),
+            )
+        }
         problems += [f"acknowledged completion lost: {t}" for t in load.completed if t not in done]
-        problems += [f"completion neither acknowledged nor recorded: {t}" for t in load.ambiguous if t not in done]
+        problems += [
+            f"completion neither acknowledged nor recorded: {t}" for t in load.ambiguous if t not in done
+        ]
         return problems
     finally:
         await conn.close()
-
-
 
 
 async def main() -> int:
@@ -258,24 +314,37 @@ async def main() -> int:
         primary, standby = build_pair(root)
         await wait_sync_streaming(primary)
         admin = await asyncpg.connect(primary.dsn())
-        await admin.execute('CREATE DATABASE aidflow')
+        await admin.execute("CREATE DATABASE aidflow")
         await admin.close()
-        url = (f"postgresql://postgres@/aidflow?host=127.0.0.1:{primary.port}&host=127.0.0.1:{standby.port}"
-               f"&target_session_attrs=read-write")
+        url = (
+            f"postgresql://postgres@/aidflow?host=127.0.0.1:{primary.port}&host=127.0.0.1:{standby.port}"
+            f"&target_session_attrs=read-write"
+        )
         print(f"AIDFLOW_DATABASE_URL={url}", flush=True)
-        env = {**os.environ, "AIDFLOW_DATABASE_URL": url, "AIDFLOW_ENV": os.environ.get("DRILL_ENV", "production"),
-               "AIDFLOW_SECRET_KEY": "drill-" + "x" * 40, "AIDFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "AIDFLOW_LOG_LEVEL": "WARNING", "AIDFLOW_LOG_JSON": "false", "AIDFLOW_WORKER_POLL_SECONDS": "0.5"}
+        env = {
+            **os.environ,
+            "AIDFLOW_DATABASE_URL": url,
+            "AIDFLOW_ENV": os.environ.get("DRILL_ENV", "production"),
+            "AIDFLOW_SECRET_KEY": "drill-" + "x" * 40,
+            "AIDFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "AIDFLOW_LOG_LEVEL": "WARNING",
+            "AIDFLOW_LOG_JSON": "false",
+            "AIDFLOW_WORKER_POLL_SECONDS": "0.5",
+        }
         subprocess.run([AIDFLOW, "migrate"], env=env, check=True, capture_output=True)
         bases = []
         for i in range(2):
             port = _free_port()
             processes[f"api{i}"] = subprocess.Popen(
-                [AIDFLOW, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"], env=env,
-                stdout=open(root / f"api{i}.log", "w"), stderr=subprocess.STDOUT)
+                [AIDFLOW, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+                env=env,
+                stdout=open(root / f"api{i}.log", "w"),
+                stderr=subprocess.STDOUT,
+            )
             bases.append(f"http://127.0.0.1:{port}")
-        processes["worker"] = subprocess.Popen([AIDFLOW, "worker"], env=env, stdout=open(root / "worker.log", "w"),
-                                               stderr=subprocess.STDOUT)
+        processes["worker"] = subprocess.Popen(
+            [AIDFLOW, "worker"], env=env, stdout=open(root / "worker.log", "w"), stderr=subprocess.STDOUT
+        )
         for base in bases:
             for _ in range(300):
                 try:
@@ -294,8 +363,11 @@ async def main() -> int:
             await asyncio.sleep(KILL_AT)
             os.kill(primary.postmaster_pid(), signal.SIGKILL)
             marks["kill"] = time.monotonic()
-            print(f"{marks['kill'] - t0:5.1f} s: primary postmaster killed (SIGKILL); "
-                  f"{len(load.submitted)} submissions acknowledged so far", flush=True)
+            print(
+                f"{marks['kill'] - t0:5.1f} s: primary postmaster killed (SIGKILL); "
+                f"{len(load.submitted)} submissions acknowledged so far",
+                flush=True,
+            )
             await asyncio.sleep(PROMOTE_DELAY)
             await asyncio.to_thread(standby.run, "pg_ctl", "-D", str(standby.dir), "-w", "promote")
             marks["promote"] = time.monotonic()
@@ -315,15 +387,23 @@ async def main() -> int:
         # The longest stretch with no write acknowledged (a request in flight may still be answered
         # just after the kill, so "kill to the next answer" would understate the outage).
         acks = sorted([t0, *load.successes])
-        outage = max(b - a for a, b in zip(acks, acks[1:]))
+        outage = max(b - a for a, b in itertools.pairwise(acks))
         window = (max(load.failures) - min(load.failures)) if load.failures else 0.0
-        print(f"\nfailover drill: {CLIENTS} clients, {SECONDS:.0f} s of load, 2 API replicas + 1 worker, "
-              f"promotion {PROMOTE_DELAY:.0f} s after the kill")
-        print(f"acknowledged: {len(load.submitted)} submissions, {len(load.completed)} completions "
-              f"(+{len(load.ambiguous)} completed whose answer was lost, found recorded)")
-        print(f"unavailability: {outage:.1f} s without any acknowledged write "
-              f"(failed attempts spread over {window:.1f} s)")
-        print(f"requests failed (before a retry succeeded): {len(load.failures)}; requests given up: {load.gave_up}")
+        print(
+            f"\nfailover drill: {CLIENTS} clients, {SECONDS:.0f} s of load, 2 API replicas + 1 worker, "
+            f"promotion {PROMOTE_DELAY:.0f} s after the kill"
+        )
+        print(
+            f"acknowledged: {len(load.submitted)} submissions, {len(load.completed)} completions "
+            f"(+{len(load.ambiguous)} completed whose answer was lost, found recorded)"
+        )
+        print(
+            f"unavailability: {outage:.1f} s without any acknowledged write "
+            f"(failed attempts spread over {window:.1f} s)"
+        )
+        print(
+            f"requests failed (before a retry succeeded): {len(load.failures)}; requests given up: {load.gave_up}"
+        )
         print("failed attempts by answer: " + ", ".join(f"{k} ×{n}" for k, n in load.kinds.most_common()))
         print(f"acknowledged writes lost: {sum('lost' in p for p in problems)}")
         print(f"service processes restarted: 0; still running: {len(processes) - len(dead)}/{len(processes)}")

@@ -9,5 +9,7 @@ with socket.socket() as probe:
     try:
         probe.bind((host, port))
     except OSError as exc:
-        sys.exit(f"Port {port} on {host} is in use ({exc.strerror}). Stop what uses it, or choose another: "
-                 f"make demo PORT=8080")
+        sys.exit(
+            f"Port {port} on {host} is in use ({exc.strerror}). Stop what uses it, or choose another: "
+            f"make demo PORT=8080"
+        )

@@ -94,6 +94,11 @@ echo "PostgreSQL for tests: $AIDFLOW_TEST_DATABASE_URL (a fresh database is crea
 if [ "${1:-}" = "--bench" ]; then
   exec "$PY" bench/bench_service.py
 fi
+if [ $# -eq 0 ]; then
+  # Style first: a lint error or an unformatted file fails in seconds, not after the suite.
+  .venv/bin/ruff check app tests scripts bench migrations
+  .venv/bin/ruff format --check app tests scripts bench migrations
+fi
 if [ $# -gt 0 ]; then
   exec "$PY" -m pytest "$@"
 fi

@@ -33,6 +33,7 @@ def pytest_report_header(config):
     if TRAVELLED_TO is not None:
         return f"wall clock moved to {TRAVELLED_TO.isoformat()} (AIDFLOW_TEST_TODAY)"
 
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ADMIN_PASSWORD = "admin-password-1"
 
@@ -49,8 +50,11 @@ async def pg_database_url():
     try:
         admin = await asyncpg.connect(dsn, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.exit(f"PostgreSQL is not reachable at {server.render_as_string()} ({exc}). Set AIDFLOW_TEST_DATABASE_URL "
-                    "or run `make test`, which starts or explains how to install PostgreSQL.", returncode=3)
+        pytest.exit(
+            f"PostgreSQL is not reachable at {server.render_as_string()} ({exc}). Set AIDFLOW_TEST_DATABASE_URL "
+            "or run `make test`, which starts or explains how to install PostgreSQL.",
+            returncode=3,
+        )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         url = server.set(database=name).render_as_string(hide_password=False)
@@ -89,8 +93,16 @@ async def database_url(request, tmp_path, sqlite_template, pg_database_url):
 
 
 def make_settings(url: str, **overrides) -> Settings:
-    return Settings(**{"env": "test", "database_url": url, "secret_key": "test-secret-" + "x" * 32,
-                       "bootstrap_admin_password": ADMIN_PASSWORD, "log_json": False, **overrides})
+    return Settings(
+        **{
+            "env": "test",
+            "database_url": url,
+            "secret_key": "test-secret-" + "x" * 32,
+            "bootstrap_admin_password": ADMIN_PASSWORD,
+            "log_json": False,
+            **overrides,
+        }
+    )
 
 
 class RunningApp:
@@ -102,7 +114,9 @@ class RunningApp:
 
     async def __aenter__(self) -> httpx.AsyncClient:
         await self._lifespan.__aenter__()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://aidflow.test")
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://aidflow.test"
+        )
         return self.client
 
     async def __aexit__(self, *exc):

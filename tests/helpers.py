@@ -55,12 +55,23 @@ class Api:
         r = await self.put("admin", "/admin/divisions", PLACES)
         assert r.status_code == 200, r.text
         for username, (role, code) in PEOPLE.items():
-            r = await self.post("admin", "/admin/users", {"username": username, "password": PASSWORD,
-                                "display_name": username, "grants": [{"role": role, "division_code": code}]})
+            r = await self.post(
+                "admin",
+                "/admin/users",
+                {
+                    "username": username,
+                    "password": PASSWORD,
+                    "display_name": username,
+                    "grants": [{"role": role, "division_code": code}],
+                },
+            )
             assert r.status_code == 201, r.text
             await self.login(username)
-        r = await self.post("admin", "/admin/api-keys", {"name": "portal", "grants": [
-            {"role": "portal", "division_code": "340621"}]})
+        r = await self.post(
+            "admin",
+            "/admin/api-keys",
+            {"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
+        )
         assert r.status_code == 201, r.text
         self.headers["portal"] = {"X-API-Key": r.json()["key"]}
 
@@ -74,10 +85,15 @@ class Api:
     async def put(self, who: str, path: str, json=None) -> httpx.Response:
         return await self.client.put("/api/v1" + path, json=json, headers=self.headers.get(who, {}))
 
-    async def apply(self, who: str = "portal", *, division_code: str = VILLAGE_A, expect: int = 201, **fields) -> dict:
-        body = {"program": "dibao", "division_code": division_code,
-                "applicant": {"name": "张三", "id_number": id_number(), "phone": "13900000000"},
-                "data": {"household_size": 3}}
+    async def apply(
+        self, who: str = "portal", *, division_code: str = VILLAGE_A, expect: int = 201, **fields
+    ) -> dict:
+        body = {
+            "program": "dibao",
+            "division_code": division_code,
+            "applicant": {"name": "张三", "id_number": id_number(), "phone": "13900000000"},
+            "data": {"household_size": 3},
+        }
         body.update(fields)
         r = await self.post(who, "/applications", body)
         assert r.status_code == expect, r.text
@@ -104,8 +120,12 @@ class Api:
         task = await self.open_task(app_id, name)
         return await self.complete(who, task["id"], data)
 
-    async def message(self, name: str, app_id: str, payload: dict | None = None, expect: int = 202, who: str = "portal"):
-        r = await self.post(who, "/messages", {"name": name, "application_id": app_id, "payload": payload or {}})
+    async def message(
+        self, name: str, app_id: str, payload: dict | None = None, expect: int = 202, who: str = "portal"
+    ):
+        r = await self.post(
+            who, "/messages", {"name": name, "application_id": app_id, "payload": payload or {}}
+        )
         assert r.status_code == expect, r.text
         return r.json()
 
@@ -126,7 +146,9 @@ class Api:
         db = create_engine(self.database_url)
         try:
             async with db.connect() as conn:
-                return (await conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))).scalar_one()
+                return (
+                    await conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))
+                ).scalar_one()
         finally:
             await db.dispose()
 
@@ -141,16 +163,28 @@ class Api:
         r = await self.post("admin", "/admin/clock", {"to": iso})
         assert r.status_code == 200, r.text
 
-    async def load_year(self, year, holidays=(), working_days=(), expect: int = 200,
-                        source: str = "国务院办公厅关于测试年份部分节假日安排的通知") -> dict:
-        r = await self.put("admin", f"/admin/calendar/{year}", {
-            "source": source, "holidays": list(holidays), "working_days": list(working_days)})
+    async def load_year(
+        self,
+        year,
+        holidays=(),
+        working_days=(),
+        expect: int = 200,
+        source: str = "国务院办公厅关于测试年份部分节假日安排的通知",
+    ) -> dict:
+        r = await self.put(
+            "admin",
+            f"/admin/calendar/{year}",
+            {"source": source, "holidays": list(holidays), "working_days": list(working_days)},
+        )
         assert r.status_code == expect, r.text
         return r.json()
 
     async def upload(self, content: bytes, name: str = "process.bpmn") -> dict:
-        r = await self.client.post("/api/v1/process-definitions", files={"file": (name, content, "application/xml")},
-                                   headers=self.headers["admin"])
+        r = await self.client.post(
+            "/api/v1/process-definitions",
+            files={"file": (name, content, "application/xml")},
+            headers=self.headers["admin"],
+        )
         assert r.status_code == 201, r.text
         return r.json()
 

@@ -24,7 +24,9 @@ def wait_until_up(base: str, process: subprocess.Popen, log: Path | None = None,
             return base
         except httpx.TransportError:
             if process.poll() is not None:
-                raise AssertionError(f"the server exited ({process.returncode}): "
-                                     + (log.read_text(errors="replace")[-3000:] if log else ""))
+                raise AssertionError(
+                    f"the server exited ({process.returncode}): "
+                    + (log.read_text(errors="replace")[-3000:] if log else "")
+                ) from None
             time.sleep(0.1)
     raise AssertionError(f"{base} did not answer within {seconds} s")

@@ -25,8 +25,9 @@ class Receiver:
         self._lock = threading.Lock()
         self.port = _free_port()
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def url(self, path: str = "/hook") -> str:
@@ -49,8 +50,9 @@ class Receiver:
         body = await request.body()
         path = request.url.path
         with self._lock:
-            self.requests.append({"path": path, "headers": dict(request.headers), "body": body,
-                                  "json": json.loads(body)})
+            self.requests.append(
+                {"path": path, "headers": dict(request.headers), "body": body, "json": json.loads(body)}
+            )
             plan = self.plans.get(path)
             answer = plan.pop(0) if plan else 200
         if answer == "hang":

@@ -23,17 +23,23 @@ def test_every_shipped_program_declares_a_closed_application_form(path):
     assert form["type"] == "object" and form["additionalProperties"] is False
 
 
-@pytest.mark.parametrize(("applicant", "data", "where"), [
-    ({}, {"household_size": "三"}, "household_size"),
-    ({}, {"household_size": 3, "monthly_income_per_person": -5}, "monthly_income_per_person"),
-    ({}, {"household_size": 3, "proposed_amount": "abc"}, "proposed_amount"),
-    ({}, {"household_size": 3, "phone_of_neighbour": "13900000000"}, "phone_of_neighbour"),
-    ({"name": "   "}, {"household_size": 3}, "name"),
-])
+@pytest.mark.parametrize(
+    ("applicant", "data", "where"),
+    [
+        ({}, {"household_size": "三"}, "household_size"),
+        ({}, {"household_size": 3, "monthly_income_per_person": -5}, "monthly_income_per_person"),
+        ({}, {"household_size": 3, "proposed_amount": "abc"}, "proposed_amount"),
+        ({}, {"household_size": 3, "phone_of_neighbour": "13900000000"}, "phone_of_neighbour"),
+        ({"name": "   "}, {"household_size": 3}, "name"),
+    ],
+)
 async def test_dibao_refuses_untyped_data_and_blank_names(api: Api, applicant: dict, data: dict, where: str):
     person = {"name": "张三", "id_number": id_number(), "phone": "13900000000", **applicant}
-    r = await api.post("portal", "/applications", {"program": "dibao", "division_code": "340621100201",
-                                                   "applicant": person, "data": data})
+    r = await api.post(
+        "portal",
+        "/applications",
+        {"program": "dibao", "division_code": "340621100201", "applicant": person, "data": data},
+    )
     assert r.status_code == 422, r.text
     assert r.json()["code"] in ("data_invalid", "validation_error") and where in r.text, r.text
     assert await api.count("applications") == 0
@@ -45,10 +51,21 @@ async def test_a_stored_value_of_the_wrong_kind_is_withheld_and_no_page_breaks(a
     db = create_engine(api.database_url)
     try:
         async with db.begin() as conn:
-            await conn.execute(sa.text("UPDATE notice_entries SET public = :public WHERE application_id = :id"),
-                               {"id": case["id"], "public": json.dumps({
-                                   "entry_number": 1, "name": "李*", "household_size": "340621198001011234",
-                                   "amount": "abc", "proposed_decision": "approve"})})
+            await conn.execute(
+                sa.text("UPDATE notice_entries SET public = :public WHERE application_id = :id"),
+                {
+                    "id": case["id"],
+                    "public": json.dumps(
+                        {
+                            "entry_number": 1,
+                            "name": "李*",
+                            "household_size": "340621198001011234",
+                            "amount": "abc",
+                            "proposed_decision": "approve",
+                        }
+                    ),
+                },
+            )
     finally:
         await db.dispose()
     notice = (await _public(api, "/notices")).json()[0]
@@ -59,7 +76,9 @@ async def test_a_stored_value_of_the_wrong_kind_is_withheld_and_no_page_breaks(a
     assert "household_size" not in entry and "amount" not in entry and entry["name"] == "李*"
     for path in (f"/ui/public/notices/{notice['id']}", f"/ui/public/notices/{notice['id']}/sheet"):
         page = await api.client.get(path)
-        assert page.status_code == 200 and "340621198001011234" not in page.text and "不予公示" in page.text, path
+        assert (
+            page.status_code == 200 and "340621198001011234" not in page.text and "不予公示" in page.text
+        ), path
     sheet = await api.client.get(f"/api/v1/public/notices/{notice['id']}", headers={"Accept": "text/html"})
     assert sheet.status_code == 200 and "340621198001011234" not in sheet.text
 
@@ -68,7 +87,9 @@ async def test_a_program_without_a_form_takes_flat_values_and_publishes_only_typ
     """An uploaded program may declare no form: its data is flat scalars only, and a phone number
     typed into household_size is withheld from the notice, not published."""
     dibao = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_text(encoding="utf-8")
-    bare = dibao.replace('<spiffworkflow:property name="application_form" value="dibao_application.json" />', "")
+    bare = dibao.replace(
+        '<spiffworkflow:property name="application_form" value="dibao_application.json" />', ""
+    )
     assert bare != dibao
     await api.upload(bare.encode(), "dibao.bpmn")
     nested = await api.apply(expect=422, data={"household_size": {"a": [1, 2, 3]}})

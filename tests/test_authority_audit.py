@@ -7,17 +7,31 @@ from tests.helpers import Api
 
 
 async def test_users_and_keys_created_are_in_the_authority_trail(api: Api):
-    r = await api.post("admin", "/admin/users", {"username": "li.na", "password": "a-long-password-1",
-                                                 "display_name": "李娜", "grants": [
-                                                     {"role": "county_education", "division_code": "340621"}]})
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": "li.na",
+            "password": "a-long-password-1",
+            "display_name": "李娜",
+            "grants": [{"role": "county_education", "division_code": "340621"}],
+        },
+    )
     assert r.status_code == 201, r.text
-    key = (await api.post("admin", "/admin/api-keys", {"name": "school-portal", "grants": [
-        {"role": "portal", "division_code": "340621"}]})).json()["key"]
+    key = (
+        await api.post(
+            "admin",
+            "/admin/api-keys",
+            {"name": "school-portal", "grants": [{"role": "portal", "division_code": "340621"}]},
+        )
+    ).json()["key"]
 
     trail = (await api.get("admin", "/admin/audit", subject="user:li.na")).json()
     assert [(c["type"], c["actor"], c["old"]) for c in trail] == [("user.created", "admin", None)]
-    assert trail[0]["new"] == {"display_name": "李娜", "grants": [
-        {"role": "county_education", "division_code": "340621"}]}
+    assert trail[0]["new"] == {
+        "display_name": "李娜",
+        "grants": [{"role": "county_education", "division_code": "340621"}],
+    }
     keys = (await api.get("admin", "/admin/audit", type="api_key.")).json()
     assert {c["subject"] for c in keys} == {"api_key:portal", "api_key:school-portal"}
     everything = (await api.get("admin", "/admin/audit", limit=200)).text

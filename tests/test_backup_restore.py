@@ -45,8 +45,10 @@ async def _counts(url: str) -> dict[str, int]:
     db = create_engine(url)
     try:
         async with db.connect() as conn:
-            return {t.name: (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
-                    for t in metadata.sorted_tables}
+            return {
+                t.name: (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
+                for t in metadata.sorted_tables
+            }
     finally:
         await db.dispose()
 
@@ -72,29 +74,56 @@ async def test_a_restored_dump_serves_and_a_case_in_notice_reaches_the_county(tm
         assert before["notices"] == 1 and before["timers"] == 1
 
         dump = tmp_path / "aidflow.dump"
-        _run(str(PG_BIN / "pg_dump"), *_libpq(source_url), "--format=custom", "--file", str(dump), source,
-             env=password_env)
+        _run(
+            str(PG_BIN / "pg_dump"),
+            *_libpq(source_url),
+            "--format=custom",
+            "--file",
+            str(dump),
+            source,
+            env=password_env,
+        )
         await admin.execute(f'DROP DATABASE "{source}" WITH (FORCE)')  # the restore must stand alone
         await admin.execute(f'CREATE DATABASE "{target}"')
-        _run(str(PG_BIN / "pg_restore"), *_libpq(target_url), "--exit-on-error", "--no-owner", "--dbname", target,
-             str(dump), env=password_env)
+        _run(
+            str(PG_BIN / "pg_restore"),
+            *_libpq(target_url),
+            "--exit-on-error",
+            "--no-owner",
+            "--dbname",
+            target,
+            str(dump),
+            env=password_env,
+        )
         assert await _counts(target_url) == before
 
         db = create_engine(target_url)
         try:
             async with db.connect() as conn:
-                due_at = (await conn.execute(sa.select(timers.c.due_at).where(timers.c.fired_at.is_(None)))).scalar_one()
+                due_at = (
+                    await conn.execute(sa.select(timers.c.due_at).where(timers.c.fired_at.is_(None)))
+                ).scalar_one()
         finally:
             await db.dispose()
 
         settings = make_settings(target_url)
         worker = subprocess.Popen(
             command("aidflow", "worker"),  # shifted like this process under AIDFLOW_TEST_TODAY
-            env={**password_env, "AIDFLOW_DATABASE_URL": target_url, "AIDFLOW_ENV": "test",
-                 "AIDFLOW_SECRET_KEY": settings.secret_key, "AIDFLOW_WORKER_POLL_SECONDS": "0.2",
-                 "AIDFLOW_LOG_JSON": "false"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        async with RunningApp(target_url) as client:  # starts on the restored database: schema at head, same secret
+            env={
+                **password_env,
+                "AIDFLOW_DATABASE_URL": target_url,
+                "AIDFLOW_ENV": "test",
+                "AIDFLOW_SECRET_KEY": settings.secret_key,
+                "AIDFLOW_WORKER_POLL_SECONDS": "0.2",
+                "AIDFLOW_LOG_JSON": "false",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        async with RunningApp(
+            target_url
+        ) as client:  # starts on the restored database: schema at head, same secret
             api = Api(client, target_url)
             await api.login("admin", ADMIN_PASSWORD)
             await api.login("county")
@@ -108,8 +137,11 @@ async def test_a_restored_dump_serves_and_a_case_in_notice_reaches_the_county(tm
                 await asyncio.sleep(0.2)
             confirm = await api.open_task(case["id"], "county_confirm")
             assert confirm["division_code"] == "340621"
-            result = await api.complete("county", confirm["id"], {
-                "decision": "approve", "opinion": "同意纳入", "monthly_amount": 580, "dibao_class": "B"})
+            result = await api.complete(
+                "county",
+                confirm["id"],
+                {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 580, "dibao_class": "B"},
+            )
             assert result["application"]["status"] == "approved"
     finally:
         if worker is not None:
@@ -143,7 +175,9 @@ async def test_an_sqlite_backup_taken_while_serving_restores_and_the_case_goes_o
     db = create_engine(copy_url)
     try:
         async with db.connect() as conn:
-            due_at = (await conn.execute(sa.select(timers.c.due_at).where(timers.c.fired_at.is_(None)))).scalar_one()
+            due_at = (
+                await conn.execute(sa.select(timers.c.due_at).where(timers.c.fired_at.is_(None)))
+            ).scalar_one()
     finally:
         await db.dispose()
     async with RunningApp(copy_url) as client:

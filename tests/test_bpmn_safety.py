@@ -26,8 +26,12 @@ ESCAPES = [
 
 
 async def _upload(api: Api, content: bytes, dry_run: bool = False):
-    return await api.client.post("/api/v1/process-definitions", params={"dry_run": str(dry_run).lower()},
-                                 files={"file": ("x.bpmn", content, "application/xml")}, headers=api.headers["admin"])
+    return await api.client.post(
+        "/api/v1/process-definitions",
+        params={"dry_run": str(dry_run).lower()},
+        files={"file": ("x.bpmn", content, "application/xml")},
+        headers=api.headers["admin"],
+    )
 
 
 @pytest.mark.parametrize("escape", ESCAPES)
@@ -35,7 +39,9 @@ async def test_escapes_in_conditions_are_refused_or_inert(api: Api, escape: byte
     r = await _upload(api, DIBAO.replace(CONDITION, escape.replace(b"'", b"&apos;"), 1))
     if r.status_code == 422:
         assert r.json()["code"] == "invalid_bpmn"
-        assert any(e["code"] == "invalid_expression" and e["element_id"] and e["line"] for e in r.json()["errors"])
+        assert any(
+            e["code"] == "invalid_expression" and e["element_id"] and e["line"] for e in r.json()["errors"]
+        )
     else:
         # It compiled (no forbidden construct): it must then fail harmlessly when it runs.
         assert r.status_code == 201
@@ -77,7 +83,9 @@ SCRIPT_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
 async def test_scripts_run_restricted_and_within_a_time_budget(api: Api):
     r = await _upload(api, SCRIPT_PROCESS.replace(b"SCRIPT", b"import os"))
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid_expression"
-    assert (await _upload(api, SCRIPT_PROCESS.replace(b"SCRIPT", b"amount = household_size * 300"))).status_code == 201
+    assert (
+        await _upload(api, SCRIPT_PROCESS.replace(b"SCRIPT", b"amount = household_size * 300"))
+    ).status_code == 201
     case = await api.apply(program="script_demo", data={"household_size": 3})
     assert case["open_tasks"][0]["name"] == "check"
 
@@ -87,22 +95,44 @@ async def test_scripts_run_restricted_and_within_a_time_budget(api: Api):
     looping = SCRIPT_PROCESS.replace(b"SCRIPT", b"n = 0\nwhile n &gt;= 0:\n    n += 1")
     assert (await _upload(api, looping)).status_code == 201  # it compiles; it cannot run forever
     before = await api.count("applications")
-    r = await api.post("portal", "/applications", {"program": "script_demo", "division_code": "340621100201",
-                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
-    assert r.status_code == 422 and r.json()["code"] == "script_limit_exceeded" and "CPU time" in r.json()["detail"]
+    r = await api.post(
+        "portal",
+        "/applications",
+        {
+            "program": "script_demo",
+            "division_code": "340621100201",
+            "applicant": {"name": "x", "id_number": "11010519491231002X"},
+        },
+    )
+    assert (
+        r.status_code == 422
+        and r.json()["code"] == "script_limit_exceeded"
+        and "CPU time" in r.json()["detail"]
+    )
     assert await api.count("applications") == before
 
 
 async def test_gateways_need_conditions_and_dry_run_stores_nothing(api: Api):
-    no_condition = DIBAO.replace(b'<bpmn:conditionExpression>decision == "approve"</bpmn:conditionExpression>', b"", 1)
+    no_condition = DIBAO.replace(
+        b'<bpmn:conditionExpression>decision == "approve"</bpmn:conditionExpression>', b"", 1
+    )
     r = await _upload(api, no_condition)
     assert r.status_code == 422
     error = r.json()["errors"][0]
-    assert error["code"] == "flow_without_condition" and error["element_id"] == "flow_review_approve" and error["line"]
+    assert (
+        error["code"] == "flow_without_condition"
+        and error["element_id"] == "flow_review_approve"
+        and error["line"]
+    )
     revised = DIBAO.replace(b'"P7D"', b'"P5D"')
     r = await _upload(api, revised, dry_run=True)
-    assert r.status_code == 200 and r.json() == {"key": "dibao", "version": 2, "name": "最低生活保障", "dry_run": True,
-                                                 "created": False}
+    assert r.status_code == 200 and r.json() == {
+        "key": "dibao",
+        "version": 2,
+        "name": "最低生活保障",
+        "dry_run": True,
+        "created": False,
+    }
     assert await api.count("process_definitions", "key = 'dibao'") == 1
     lane_portal = DIBAO.replace(b'name="county_civil_affairs"', b'name="portal"')
     r = await _upload(api, lane_portal)
@@ -118,26 +148,42 @@ def test_parse_reports_every_gateway_problem_at_once():
 
 
 async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
-    await api.upload((PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn")
+    await api.upload(
+        (PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn"
+    )
     case = await api.apply(program="camunda_hardship")
     township = case["open_tasks"][0]
     assert (township["name"], township["role"], township["division_code"]) == (
-        "township_check", "township_civil_affairs", "340621100")
+        "township_check",
+        "township_civil_affairs",
+        "340621100",
+    )
     assert township["due_at"] is not None
     r = await api.post("town_b", f"/tasks/{township['id']}/complete", {"data": {}})
     assert r.status_code == 404
     done = await api.complete("town_a", township["id"], {})
     county = done["next_tasks"][0]
     assert (county["role"], county["division_code"]) == ("county_civil_affairs", "340621")
-    assert county["due_at"] is not None and county["form"] == "county_approve.formData"  # camunda:dueDate, formData
+    assert (
+        county["due_at"] is not None and county["form"] == "county_approve.formData"
+    )  # camunda:dueDate, formData
     schema = (await api.get("county", f"/tasks/{county['id']}")).json()["form_schema"]
-    assert schema["properties"]["decision"]["enum"] == ["approve", "refuse"] and schema["required"] == ["decision"]
+    assert schema["properties"]["decision"]["enum"] == ["approve", "refuse"] and schema["required"] == [
+        "decision"
+    ]
     r = await api.post("county", f"/tasks/{county['id']}/complete", {"data": {"amount": 300}})
     assert r.status_code == 422 and r.json()["code"] == "form_invalid"
     done = await api.complete("county", county["id"], {"decision": "approve", "amount": 300})
     assert done["application"]["status"] == "approved"
-    r = await api.post("county", "/applications", {"program": "camunda_hardship", "division_code": "340621100201",
-                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
+    r = await api.post(
+        "county",
+        "/applications",
+        {
+            "program": "camunda_hardship",
+            "division_code": "340621100201",
+            "applicant": {"name": "x", "id_number": "11010519491231002X"},
+        },
+    )
     assert r.status_code == 403  # candidateStarterGroups: portals and townships only
 
 
@@ -146,10 +192,19 @@ async def test_more_broken_files_each_with_its_reason(api: Api):
         ("invalid_outcome", DIBAO.replace(b'<spiffworkflow:property name="outcome" value="refused" />', b"")),
         ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="three days"')),
         ("invalid_time_limit", DIBAO.replace(b'value="3 working days"', b'value="99999 working days"')),
-        ("message_without_name", DIBAO.replace(b'<bpmn:message id="objection" name="objection">',
-                                               b'<bpmn:message id="objection" name="">')),
-        ("invalid_role", DIBAO.replace(b'name="senders" value="portal, township_civil_affairs"',
-                                       b'name="senders" value="portal, anyone"')),
+        (
+            "message_without_name",
+            DIBAO.replace(
+                b'<bpmn:message id="objection" name="objection">', b'<bpmn:message id="objection" name="">'
+            ),
+        ),
+        (
+            "invalid_role",
+            DIBAO.replace(
+                b'name="senders" value="portal, township_civil_affairs"',
+                b'name="senders" value="portal, anyone"',
+            ),
+        ),
         ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P7X"')),
     ]
     for code, content in cases:

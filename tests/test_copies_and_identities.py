@@ -9,8 +9,16 @@ from tests.test_xueqian import KINDERGARTEN, PANEL, STAFF
 
 
 async def _person(api: Api, username: str, role: str, code: str) -> None:
-    r = await api.post("admin", "/admin/users", {"username": username, "password": PASSWORD, "display_name": username,
-                                                 "grants": [{"role": role, "division_code": code}]})
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": username,
+            "password": PASSWORD,
+            "display_name": username,
+            "grants": [{"role": role, "division_code": code}],
+        },
+    )
     assert r.status_code == 201, r.text
     await api.login(username)
 
@@ -20,10 +28,12 @@ async def test_copies_go_only_to_the_programs_offices_over_the_case_and_only_fro
     case = await api.apply()
     task = await api.open_task(case["id"], "accept_application")
     cc = f"/tasks/{task['id']}/cc"
-    for body in ({"usernames": ["other_county"]},  # another county: would read ID number, phone, events
-                 {"usernames": ["health"]},  # same county, another department
-                 {"usernames": ["town_b"]},  # another township
-                 {"roles": ["county_health"]}):
+    for body in (
+        {"usernames": ["other_county"]},  # another county: would read ID number, phone, events
+        {"usernames": ["health"]},  # same county, another department
+        {"usernames": ["town_b"]},  # another township
+        {"roles": ["county_health"]},
+    ):
         r = await api.post("town_a", cc, {**body, "note": "请知悉"})
         assert r.status_code == 422 and r.json()["code"] == "cannot_receive_copy", (body, r.text)
     assert await api.count("case_copies") == 0
@@ -44,19 +54,36 @@ async def test_copies_go_only_to_the_programs_offices_over_the_case_and_only_fro
 
 
 async def test_users_and_api_keys_never_share_a_name(api: Api):
-    r = await api.post("admin", "/admin/api-keys", {"name": "town_a", "grants": [
-        {"role": "portal", "division_code": "340621"}]})
+    r = await api.post(
+        "admin",
+        "/admin/api-keys",
+        {"name": "town_a", "grants": [{"role": "portal", "division_code": "340621"}]},
+    )
     assert r.status_code == 409 and r.json()["code"] == "api_key_name_taken", r.text
-    r = await api.post("admin", "/admin/users", {"username": "portal", "password": PASSWORD, "display_name": "门户",
-                                                 "grants": [{"role": "county_civil_affairs", "division_code": "340621"}]})
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": "portal",
+            "password": PASSWORD,
+            "display_name": "门户",
+            "grants": [{"role": "county_civil_affairs", "division_code": "340621"}],
+        },
+    )
     assert r.status_code == 409 and r.json()["code"] == "username_taken", r.text
-    assert await api.count("api_keys", "name = 'town_a'") == 0 and await api.count("users", "username = 'portal'") == 0
+    assert (
+        await api.count("api_keys", "name = 'town_a'") == 0
+        and await api.count("users", "username = 'portal'") == 0
+    )
 
 
 async def test_a_key_named_like_a_user_sees_and_takes_nothing_of_his(api: Api):
     """Data from before names were kept apart: an API key renamed in the database to a user's name."""
-    r = await api.post("admin", "/admin/api-keys", {"name": "sync_key", "grants": [
-        {"role": "township_civil_affairs", "division_code": "340621100"}]})
+    r = await api.post(
+        "admin",
+        "/admin/api-keys",
+        {"name": "sync_key", "grants": [{"role": "township_civil_affairs", "division_code": "340621100"}]},
+    )
     assert r.status_code == 201, r.text
     key = {"X-API-Key": r.json()["key"]}
     first, second = await api.apply(), await api.apply()
@@ -81,11 +108,15 @@ async def test_a_key_named_like_a_user_sees_and_takes_nothing_of_his(api: Api):
         assert r.status_code == 200 and r.json()["items"] == [], (scope, r.text)
     counts = (await api.get("key_town_a", "/tasks/counts")).json()
     assert (counts["mine"], counts["done"], counts["cc"]) == (0, 0, 0)
-    assert (await api.get("key_town_a", f"/applications/{first['id']}")).status_code == 200  # its grant, not his copy
+    assert (
+        await api.get("key_town_a", f"/applications/{first['id']}")
+    ).status_code == 200  # its grant, not his copy
     r = await api.post("key_town_a", f"/tasks/{held['id']}/complete", {"data": {"decision": "accept"}})
     assert r.status_code == 409 and r.json()["code"] == "task_claimed"
     r = await api.post("key_town_a", f"/tasks/{held['id']}/unclaim")
-    assert r.status_code == 409 and r.json()["code"] == "task_claimed", r.text  # held by a person: not the key's to release
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed", (
+        r.text
+    )  # held by a person: not the key's to release
     done = (await api.get("town_a", "/tasks", scope="done")).json()["items"][0]
     r = await api.post("key_town_a", f"/tasks/{done['id']}/withdraw")
     assert r.status_code == 409 and r.json()["code"] == "not_withdrawable"
@@ -98,7 +129,9 @@ async def test_a_panel_is_read_only_where_its_kindergarten_is_seen(api: Api):
     assert (await api.put("admin", "/admin/divisions", [KINDERGARTEN])).status_code == 200
     head, (role, code) = "head", STAFF["head"]
     await _person(api, head, role, code)
-    assert (await api.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})).status_code == 200
+    assert (
+        await api.put("head", f"/panels/{KINDERGARTEN['code']}/2027", {"members": PANEL})
+    ).status_code == 200
     path = f"/panels/{KINDERGARTEN['code']}/2027"
     for who in ("head", "county", "town_a"):  # the kindergarten, and offices over it
         r = await api.get(who, path)

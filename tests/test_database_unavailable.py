@@ -47,9 +47,12 @@ class Proxy:
 
 
 def _body() -> dict:
-    return {"program": "dibao", "division_code": VILLAGE_A,
-            "applicant": {"name": "张三", "id_number": id_number(), "phone": "13900000000"},
-            "data": {"household_size": 3}}
+    return {
+        "program": "dibao",
+        "division_code": VILLAGE_A,
+        "applicant": {"name": "张三", "id_number": id_number(), "phone": "13900000000"},
+        "data": {"household_size": 3},
+    }
 
 
 async def test_database_gone_answers_503_and_recovers_without_restart(pg_database_url, running_app):
@@ -116,8 +119,14 @@ async def test_the_worker_says_once_that_the_database_is_gone_and_when_it_is_bac
     proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.open()
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    env = {**os.environ, "AIDFLOW_DATABASE_URL": through, "AIDFLOW_ENV": "test", "AIDFLOW_LOG_JSON": "false",
-           "AIDFLOW_SECRET_KEY": "worker-outage-test-" + "x" * 32, "AIDFLOW_WORKER_POLL_SECONDS": "0.1"}
+    env = {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": through,
+        "AIDFLOW_ENV": "test",
+        "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_SECRET_KEY": "worker-outage-test-" + "x" * 32,
+        "AIDFLOW_WORKER_POLL_SECONDS": "0.1",
+    }
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
         worker = subprocess.Popen(command("aidflow", "worker"), env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -7,20 +7,36 @@ DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
 
 
 async def _upload(api: Api, content: bytes, name: str = "dibao.bpmn", who: str = "admin"):
-    return await api.client.post("/api/v1/process-definitions", files={"file": (name, content, "application/xml")},
-                                 headers=api.headers[who])
+    return await api.client.post(
+        "/api/v1/process-definitions",
+        files={"file": (name, content, "application/xml")},
+        headers=api.headers[who],
+    )
 
 
 async def test_versions_and_running_cases_keep_theirs(api: Api):
     listed = (await api.get("county", "/process-definitions")).json()
     assert ("dibao", 1, "最低生活保障") in [(d["key"], d["version"], d["name"]) for d in listed]
-    assert {d["key"] for d in listed} >= {"tekun", "linshi", "yiliao", "dibao_recheck", "dibao_termination", "tekun_termination"}
+    assert {d["key"] for d in listed} >= {
+        "tekun",
+        "linshi",
+        "yiliao",
+        "dibao_recheck",
+        "dibao_termination",
+        "tekun_termination",
+    }
     r = await _upload(api, DIBAO)
-    assert r.status_code == 200 and r.json() == {"key": "dibao", "version": 1, "name": "最低生活保障", "created": False}
+    assert r.status_code == 200 and r.json() == {
+        "key": "dibao",
+        "version": 1,
+        "name": "最低生活保障",
+        "created": False,
+    }
 
     old_case = await api.apply()
-    revised = DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'name="starters" value="portal,township_civil_affairs"',
-                                                         b'name="starters" value="portal"')
+    revised = DIBAO.replace(b'"P7D"', b'"P5D"').replace(
+        b'name="starters" value="portal,township_civil_affairs"', b'name="starters" value="portal"'
+    )
     r = await _upload(api, revised)
     assert r.status_code == 201 and r.json()["version"] == 2
     versions = (await api.get("county", "/process-definitions/dibao")).json()
@@ -28,8 +44,15 @@ async def test_versions_and_running_cases_keep_theirs(api: Api):
 
     new_case = await api.apply()
     assert new_case["definition_version"] == 2
-    r = await api.post("town_a", "/applications", {"program": "dibao", "division_code": "340621100201",
-                       "applicant": {"name": "x", "id_number": "11010519491231002X"}})
+    r = await api.post(
+        "town_a",
+        "/applications",
+        {
+            "program": "dibao",
+            "division_code": "340621100201",
+            "applicant": {"name": "x", "id_number": "11010519491231002X"},
+        },
+    )
     assert r.status_code == 403  # version 2 lets only portals start cases
 
     # The old case still follows version 1: its notice lasts 7 days, the new one's 5.
@@ -81,21 +104,29 @@ async def test_broken_and_hostile_files_are_refused(api: Api):
 
 async def test_pilot_rollout_tags_xml_and_diff(api: Api):
     revised = DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'value="3 working days"', b'value="5 working days"')
-    r = await api.client.post("/api/v1/process-definitions", files={"file": ("dibao.bpmn", revised, "application/xml")},
-                              data={"version_tag": "皖2026-1", "comment": "安徽试点：公示5日"}, headers=api.headers["admin"])
+    r = await api.client.post(
+        "/api/v1/process-definitions",
+        files={"file": ("dibao.bpmn", revised, "application/xml")},
+        data={"version_tag": "皖2026-1", "comment": "安徽试点：公示5日"},
+        headers=api.headers["admin"],
+    )
     assert r.status_code == 201 and r.json()["version"] == 2
     versions = (await api.get("county", "/process-definitions/dibao")).json()
     assert (versions[0]["version_tag"], versions[0]["comment"]) == ("皖2026-1", "安徽试点：公示5日")
     xml = await api.get("county", "/process-definitions/dibao/versions/2/xml")
     assert xml.headers["content-type"].startswith("application/xml") and b'"P5D"' in xml.content
     assert (await api.get("county", "/process-definitions/dibao/versions/9/xml")).status_code == 404
-    changes = (await api.get("county", "/process-definitions/dibao/diff", from_version=1, to_version=2)).json()
+    changes = (
+        await api.get("county", "/process-definitions/dibao/diff", from_version=1, to_version=2)
+    ).json()
     assert changes["changed_steps"] == ["deliver_refusal_notice"] and changes["added_steps"] == []
 
     # Pilot: township 340621101 (临涣镇) on v2, everyone else stays on v1.
     rollout = {"default_version": 1, "rules": [{"division_code": "340621101", "version": 2}]}
-    for bad, code in (({"rules": [{"division_code": "340621101", "version": 7}]}, "unknown_version"),
-                      ({"rules": [{"division_code": "nowhere", "version": 2}]}, "unknown_division")):
+    for bad, code in (
+        ({"rules": [{"division_code": "340621101", "version": 7}]}, "unknown_version"),
+        ({"rules": [{"division_code": "nowhere", "version": 2}]}, "unknown_division"),
+    ):
         r = await api.put("admin", "/process-definitions/dibao/rollout", bad)
         assert r.status_code == 422 and r.json()["code"] == code
     assert (await api.put("county", "/process-definitions/dibao/rollout", rollout)).status_code == 403

@@ -25,12 +25,16 @@ OVERLAYS = [DEPLOY / "k8s" / "base", DEPLOY / "k8s" / "overlays" / "production"]
 
 def _tool(name: str) -> str:
     path = BIN / name if (BIN / name).exists() else shutil.which(name)
-    assert path, f"{name} is missing: `make install` (pinned in pyproject.toml) or scripts/test.sh installs it"
+    assert path, (
+        f"{name} is missing: `make install` (pinned in pyproject.toml) or scripts/test.sh installs it"
+    )
     return str(path)
 
 
 def _render(directory: Path) -> list[dict]:
-    out = subprocess.run([_tool("kubectl"), "kustomize", str(directory)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [_tool("kubectl"), "kustomize", str(directory)], capture_output=True, text=True, check=True
+    )
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
 
@@ -42,8 +46,8 @@ def _built_in(doc: dict) -> bool:
 def _dockerfile_stages() -> list[list[str]]:
     stages: list[list[str]] = []
     text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line.upper().startswith("FROM "):
             stages.append([])
         if line and not line.startswith("#") and stages:
@@ -63,7 +67,11 @@ def test_image_is_slim_non_root_without_compilers_and_checks_health():
     assert re.match(r"FROM python:3\.11-slim-\w+", final[0])
     users = [line.split()[1] for line in final if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("0", "root")
-    assert not any(re.search(r"\b(gcc|g\+\+|build-essential|clang|make)\b", line) for line in final if line.startswith("RUN"))
+    assert not any(
+        re.search(r"\b(gcc|g\+\+|build-essential|clang|make)\b", line)
+        for line in final
+        if line.startswith("RUN")
+    )
     assert 'ENTRYPOINT ["aidflow"]' in final
     assert any(line.startswith("HEALTHCHECK") and "/healthz" in line for line in final)
 
@@ -71,8 +79,11 @@ def test_image_is_slim_non_root_without_compilers_and_checks_health():
 def test_yamllint_passes():
     files = sorted(str(p) for p in DEPLOY.rglob("*.yaml"))
     assert len(files) > 10
-    result = subprocess.run([_tool("yamllint"), "--strict", "-c", str(DEPLOY / ".yamllint"), *files],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("yamllint"), "--strict", "-c", str(DEPLOY / ".yamllint"), *files],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -87,7 +98,11 @@ def test_every_built_in_manifest_is_valid(directory):
 
 def test_the_validator_rejects_a_broken_manifest():
     """The schema check above can fail: a misspelt field of a Deployment is refused."""
-    deployment = next(d for d in _render(OVERLAYS[0]) if d["kind"] == "Deployment" and d["metadata"]["name"] == "aidflow-api")
+    deployment = next(
+        d
+        for d in _render(OVERLAYS[0])
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "aidflow-api"
+    )
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGett"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
@@ -96,8 +111,21 @@ def test_the_validator_rejects_a_broken_manifest():
 def test_production_has_what_an_operations_team_expects():
     docs = _render(OVERLAYS[1])
     kinds = {doc["kind"] for doc in docs}
-    assert {"Deployment", "Job", "CronJob", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-            "NetworkPolicy", "ConfigMap", "Cluster", "ScheduledBackup", "ObjectStore", "ServiceMonitor"} <= kinds
+    assert {
+        "Deployment",
+        "Job",
+        "CronJob",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ConfigMap",
+        "Cluster",
+        "ScheduledBackup",
+        "ObjectStore",
+        "ServiceMonitor",
+    } <= kinds
     assert "Secret" not in kinds, "secrets are referenced, never committed"
     api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "aidflow-api")
     pod = api["spec"]["template"]["spec"]
@@ -124,10 +152,13 @@ def test_the_dashboard_shows_every_exported_metric():
     dashboard = json.loads((OVERLAYS[1] / "dashboards" / "aidflow.json").read_text())
     exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
     exported = set(re.findall(r'"(aidflow_[a-z_]+)"', (ROOT / "app" / "metrics.py").read_text()))
-    assert exported and all(name in exprs for name in exported), exported - set(re.findall(r"aidflow_[a-z_]+", exprs))
+    assert exported and all(name in exprs for name in exported), exported - set(
+        re.findall(r"aidflow_[a-z_]+", exprs)
+    )
 
 
 # --- the commands -----------------------------------------------------------------------------
+
 
 def _deployed_commands() -> list[list[str]]:
     """Every argv given to the `aidflow` entrypoint: the image's CMD, compose, Kubernetes."""
@@ -135,7 +166,7 @@ def _deployed_commands() -> list[list[str]]:
     cmd = next(line for line in _dockerfile_stages()[-1] if line.startswith("CMD "))
     commands.append(json.loads(cmd[4:]))
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    for name, service in compose["services"].items():
+    for service in compose["services"].values():
         if "command" in service:
             commands.append(service["command"])
     for directory in OVERLAYS:
@@ -160,7 +191,12 @@ def _without_address(argv: list[str]) -> tuple[str, ...]:
     for arg in argv:
         if skip:
             skip = False
-        elif arg in ("--host", "--port", "--metrics-port", "--metrics-host"):  # where it listens, not what it does
+        elif arg in (
+            "--host",
+            "--port",
+            "--metrics-port",
+            "--metrics-host",
+        ):  # where it listens, not what it does
             skip = True
         else:
             out.append(arg)
@@ -196,8 +232,14 @@ def test_every_deployed_command_is_accepted_by_the_cli():
 def test_migrate_and_prune_run_as_the_image_runs_them(tmp_path):
     """The replica test's database is migrated in-process (tests/conftest.py); the image's one-shot
     `aidflow migrate` and the daily `aidflow prune` are run here, as processes, on a new database."""
-    env = {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'deploy.db'}",
-           "AIDFLOW_ENV": "test", "AIDFLOW_LOG_JSON": "false"}
+    env = {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'deploy.db'}",
+        "AIDFLOW_ENV": "test",
+        "AIDFLOW_LOG_JSON": "false",
+    }
     for argv in (["migrate"], ["migrate"], ["prune"]):
-        result = subprocess.run([str(BIN / "aidflow"), *argv], env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [str(BIN / "aidflow"), *argv], env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, (argv, result.stdout + result.stderr)

@@ -18,8 +18,18 @@ async def test_definition_diagram_draws_every_step_in_its_lane(api: Api):
     r = await api.get("county", "/process-definitions/dibao/versions/1/diagram.svg")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     shapes = _shapes(r.content)
-    for step in ("accept_application", "initial_review", "public_notice", "reinvestigate", "county_confirm",
-                 "deliver_refusal_notice", "county_home_visit", "end_approved", "lane_township", "lane_county"):
+    for step in (
+        "accept_application",
+        "initial_review",
+        "public_notice",
+        "reinvestigate",
+        "county_confirm",
+        "deliver_refusal_notice",
+        "county_home_visit",
+        "end_approved",
+        "lane_township",
+        "lane_county",
+    ):
         assert step in shapes, step
     assert "县级审核确认" in r.text and "township_civil_affairs" in r.text
     assert (await api.get("county", "/process-definitions/dibao/versions/5/diagram.svg")).status_code == 404
@@ -31,15 +41,21 @@ async def test_case_diagram_highlights_progress(api: Api):
     shapes = _shapes((await api.get("town_a", f"/applications/{case['id']}/diagram.svg")).content)
     assert "done" in shapes["accept_application"].get("class")
     assert "current" in shapes["initial_review"].get("class")
-    assert "done" not in shapes["county_confirm"].get("class") and "current" not in shapes["county_confirm"].get("class")
+    assert "done" not in shapes["county_confirm"].get("class") and "current" not in shapes[
+        "county_confirm"
+    ].get("class")
     await api.step("town_a", case["id"], "initial_review", {"decision": "approve"})
     shapes = _shapes((await api.get("county", f"/applications/{case['id']}/diagram.svg")).content)
-    assert "current" in shapes["public_notice"].get("class") and "done" in shapes["initial_review"].get("class")
+    assert "current" in shapes["public_notice"].get("class") and "done" in shapes["initial_review"].get(
+        "class"
+    )
     assert (await api.get("town_b", f"/applications/{case['id']}/diagram.svg")).status_code == 404
 
 
 async def test_diagram_follows_the_files_own_layout(api: Api):
-    await api.upload((PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn")
+    await api.upload(
+        (PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn"
+    )
     r = await api.get("county", "/process-definitions/camunda_hardship/versions/1/diagram.svg")
     shapes = _shapes(r.content)
     rect = shapes["township_check"].find(f"{SVG}rect")

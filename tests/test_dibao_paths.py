@@ -37,7 +37,10 @@ async def test_full_path_to_approval(api: Api):
     assert result["application"]["open_tasks"] == [] and result["next_tasks"] == []
     assert await api.count("timers", "fired_at IS NULL") == 0
     metrics = (await api.client.get("/metrics/")).text
-    assert 'aidflow_task_completions_total{program="dibao"}' in metrics and "aidflow_timers_fired_total" in metrics
+    assert (
+        'aidflow_task_completions_total{program="dibao"}' in metrics
+        and "aidflow_timers_fired_total" in metrics
+    )
 
 
 async def test_supplement_loop_returns_to_acceptance(api: Api):
@@ -45,8 +48,11 @@ async def test_supplement_loop_returns_to_acceptance(api: Api):
     task = await api.open_task(case["id"], "accept_application")
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "incomplete"}})
     assert r.status_code == 422 and r.json()["code"] == "form_invalid"
-    await api.complete("town_a", task["id"], {"decision": "incomplete",
-                                              "missing_materials": ["户口簿复印件", "家庭收入证明"]})
+    await api.complete(
+        "town_a",
+        task["id"],
+        {"decision": "incomplete", "missing_materials": ["户口簿复印件", "家庭收入证明"]},
+    )
     assert (await api.application(case["id"]))["open_tasks"] == []
     await api.message("objection", case["id"], {"reason": "x"}, expect=409)
 
@@ -62,7 +68,9 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
     await api.message("objection", case["id"], {"contact": "村民"}, expect=422)
-    first = await api.message("objection", case["id"], {"reason": "家中有经营性收入", "contact": "13700000000"})
+    first = await api.message(
+        "objection", case["id"], {"reason": "家中有经营性收入", "contact": "13700000000"}
+    )
     reinvestigate = await api.open_task(case["id"], "reinvestigate")
     assert reinvestigate["role"] == "township_civil_affairs"
     # Relayed objections take the public form's path: during the re-investigation one more is
@@ -73,9 +81,13 @@ async def test_objection_leads_to_reinvestigation_then_county(api: Api):
     # The notice timer was passed by the objection branch: it never fires.
     await api.advance(days=30)
     assert await api.run_timers() == 0
-    outcomes = [{"objection_number": o["objection_number"], "outcome": "dismissed", "reply": "经核实不属实"}
-                for o in (first, again)]
-    await api.complete("town_a2", reinvestigate["id"], {**APPROVE, "objection_outcomes": outcomes})  # four eyes
+    outcomes = [
+        {"objection_number": o["objection_number"], "outcome": "dismissed", "reply": "经核实不属实"}
+        for o in (first, again)
+    ]
+    await api.complete(
+        "town_a2", reinvestigate["id"], {**APPROVE, "objection_outcomes": outcomes}
+    )  # four eyes
     confirm = await api.open_task(case["id"], "county_confirm")
     done = await api.complete("county", confirm["id"], CONFIRM)
     assert done["application"]["status"] == "approved"
@@ -85,9 +97,22 @@ async def test_objection_upheld_leads_to_refusal(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
     relayed = await api.message("objection", case["id"], {"reason": "有车辆"})
-    await api.step("town_a2", case["id"], "reinvestigate", {"decision": "refuse", "reason": "家庭拥有机动车辆",
-                   "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "upheld",
-                                           "reply": "家庭拥有机动车辆，异议成立"}]})
+    await api.step(
+        "town_a2",
+        case["id"],
+        "reinvestigate",
+        {
+            "decision": "refuse",
+            "reason": "家庭拥有机动车辆",
+            "objection_outcomes": [
+                {
+                    "objection_number": relayed["objection_number"],
+                    "outcome": "upheld",
+                    "reply": "家庭拥有机动车辆，异议成立",
+                }
+            ],
+        },
+    )
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "post"})
     assert done["application"]["status"] == "refused"
@@ -103,17 +128,25 @@ async def test_refusal_at_initial_review(api: Api):
     await api.complete("town_a", review["id"], {"decision": "refuse", "reason": "收入超过低保标准"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     assert notice["due_at"] is not None
-    for bad in ({"delivered_on": await api.today(), "method": "pigeon"}, {"delivered_on": "30/11/2026", "method": "post"},
-                {"method": "post"}):
+    for bad in (
+        {"delivered_on": await api.today(), "method": "pigeon"},
+        {"delivered_on": "30/11/2026", "method": "post"},
+        {"method": "post"},
+    ):
         r = await api.post("town_a", f"/tasks/{notice['id']}/complete", {"data": bad})
         assert r.status_code == 422, bad
     # A delivery is recorded after it happened: tomorrow's date is refused, with nothing changed.
-    r = await api.post("town_a", f"/tasks/{notice['id']}/complete",
-                       {"data": {"delivered_on": await api.today(days=1), "method": "in_person"}})
+    r = await api.post(
+        "town_a",
+        f"/tasks/{notice['id']}/complete",
+        {"data": {"delivered_on": await api.today(days=1), "method": "in_person"}},
+    )
     assert r.status_code == 422 and r.json()["code"] == "form_invalid"
     assert [(e["field"], e["rule"]) for e in r.json()["errors"]] == [("delivered_on", "x-not-after-today")]
     assert (await api.open_task(case["id"], "deliver_refusal_notice"))["id"] == notice["id"]
-    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "in_person"})
+    done = await api.complete(
+        "town_a", notice["id"], {"delivered_on": await api.today(), "method": "in_person"}
+    )
     assert done["application"]["status"] == "refused"
 
 
@@ -122,10 +155,14 @@ async def test_refusal_at_county(api: Api):
     await api.to_notice(case["id"])
     await api.advance(days=8)
     assert await api.run_timers() == 1
-    await api.step("county", case["id"], "county_confirm", {"decision": "refuse", "reason": "抽查发现隐瞒收入"})
+    await api.step(
+        "county", case["id"], "county_confirm", {"decision": "refuse", "reason": "抽查发现隐瞒收入"}
+    )
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
     assert notice["division_code"] == "340621100"  # the township delivers the county's refusal
-    done = await api.complete("town_a", notice["id"], {"delivered_on": await api.today(), "method": "electronic"})
+    done = await api.complete(
+        "town_a", notice["id"], {"delivered_on": await api.today(), "method": "electronic"}
+    )
     assert done["application"]["status"] == "refused"
     # A refused person may apply again.
     again = await api.apply(applicant=(await api.application(case["id"]))["applicant"])
@@ -148,7 +185,10 @@ async def test_audit_trail_lists_actor_step_and_data(api: Api):
     assert review["data"] == {"decision": "approve", "opinion": "情况属实"}
     assert all(e["at"] for e in events)
     objection = next(e for e in events if e["type"] == "message.received")
-    assert objection["data"]["payload"] == {"reason": "有异议", "objection_number": relayed["objection_number"]}
+    assert objection["data"]["payload"] == {
+        "reason": "有异议",
+        "objection_number": relayed["objection_number"],
+    }
 
 
 async def test_restart_continues_a_case_mid_notice(api: Api, running_app):
@@ -156,7 +196,9 @@ async def test_restart_continues_a_case_mid_notice(api: Api, running_app):
     await api.to_notice(case["id"])
     admin_headers = api.headers["admin"]
     async with running_app(api.database_url) as client:  # a second instance, as after a restart
-        r = await client.post("/api/v1/admin/clock", json={"advance_seconds": 8 * 86400}, headers=admin_headers)
+        r = await client.post(
+            "/api/v1/admin/clock", json={"advance_seconds": 8 * 86400}, headers=admin_headers
+        )
         assert r.status_code == 200
         r = await client.post("/api/v1/admin/timers/run", headers=admin_headers)
         assert r.json()["fired"] == 1
@@ -171,11 +213,14 @@ async def test_the_approval_record_names_people_results_and_working_days(api: Ap
     await api.advance(days=1)
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     await api.advance(days=3)  # Thursday
-    await api.step("town_a", case["id"], "initial_review", {"decision": "approve", "opinion": "经入户调查，情况属实"})
+    await api.step(
+        "town_a", case["id"], "initial_review", {"decision": "approve", "opinion": "经入户调查，情况属实"}
+    )
     record = (await api.get("county", f"/applications/{case['id']}/record")).json()
     assert [(r["step"], r["handler"], r["result"], r["opinion"], r["working_days"]) for r in record] == [
         ("accept_application", "town_a", "accept", None, 1),
-        ("initial_review", "town_a", "approve", "经入户调查，情况属实", 3)]
+        ("initial_review", "town_a", "approve", "经入户调查，情况属实", 3),
+    ]
     assert record[0]["handler_name"] == "town_a" and record[1]["completed_at"]
     # Who may not read it: another county, a stranger.
     assert (await api.get("other_county", f"/applications/{case['id']}/record")).status_code == 404

@@ -20,8 +20,12 @@ async def _enrolled(api: Api, dibao_class: str = "C", amount: float = 500) -> di
     await api.to_notice(case["id"])
     await api.advance(days=7, seconds=600)
     assert await api.run_timers() == 1
-    done = await api.step("county", case["id"], "county_confirm", {
-        "decision": "approve", "monthly_amount": amount, "dibao_class": dibao_class})
+    done = await api.step(
+        "county",
+        case["id"],
+        "county_confirm",
+        {"decision": "approve", "monthly_amount": amount, "dibao_class": dibao_class},
+    )
     assert done["application"]["status"] == "approved"
     return done["application"]
 
@@ -68,8 +72,12 @@ async def test_class_a_is_rechecked_yearly_and_the_amount_adjusted_from_next_mon
     await api.set_clock("2027-11-30T10:00:00+08:00")
     assert (await _work(api))["rechecks_started"] == 1
     recheck = await _recheck_of(api, case["id"])
-    await api.step("town_a", recheck["id"], "recheck_investigation",
-                   {"outcome": "adjust", "new_amount": 450, "findings": "家庭人均收入有所增加"})
+    await api.step(
+        "town_a",
+        recheck["id"],
+        "recheck_investigation",
+        {"outcome": "adjust", "new_amount": 450, "findings": "家庭人均收入有所增加"},
+    )
     await api.step("county", recheck["id"], "county_confirm_change", {"decision": "approve"})
     old, new = await _ledger(api, case["id"])
     assert (old["amount"], old["status"], old["ends_on"]) == (600, "ended", "2027-11-30")
@@ -84,8 +92,12 @@ async def test_gradual_exit_keeps_paying_then_ends(api: Api):
     await _work(api)
     recheck = await _recheck_of(api, case["id"])
     assert recheck["settings"]["gradual_exit_months"] == 6
-    await api.step("town_a", recheck["id"], "recheck_investigation",
-                   {"outcome": "gradual_exit", "monthly_income_per_person": 900, "findings": "就业后收入超过保障标准"})
+    await api.step(
+        "town_a",
+        recheck["id"],
+        "recheck_investigation",
+        {"outcome": "gradual_exit", "monthly_income_per_person": 900, "findings": "就业后收入超过保障标准"},
+    )
     await api.step("county", recheck["id"], "county_confirm_change", {"decision": "approve"})
     [enrolment] = await _ledger(api, case["id"])
     assert enrolment["status"] == "active" and enrolment["ends_on"] == "2027-11-30"
@@ -97,7 +109,9 @@ async def test_gradual_exit_keeps_paying_then_ends(api: Api):
     assert (await _work(api))["enrolments_ended"] == 1
     assert (await api.application(case["id"]))["status"] == "terminated"
     assert (await _ledger(api, case["id"]))[0]["status"] == "ended"
-    assert [e["data"]["reason"] for e in await api.events(case["id"], "application.terminated")] == ["gradual exit ended"]
+    assert [e["data"]["reason"] for e in await api.events(case["id"], "application.terminated")] == [
+        "gradual exit ended"
+    ]
 
 
 async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api: Api):
@@ -105,24 +119,49 @@ async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api:
     await api.set_clock("2027-05-30T09:00:00+08:00")
     await _work(api)
     recheck = await _recheck_of(api, case["id"])
-    await api.step("town_a", recheck["id"], "recheck_investigation",
-                   {"outcome": "terminate", "findings": "家庭购置商品房两套"})
+    await api.step(
+        "town_a",
+        recheck["id"],
+        "recheck_investigation",
+        {"outcome": "terminate", "findings": "家庭购置商品房两套"},
+    )
     # The re-check's decision starts the termination procedure by itself.
     r = await api.get("county", "/applications", program="dibao_termination")
     [termination] = r.json()["items"]
     assert termination["subject_id"] == case["id"] and termination["data"]["started_by_case"] == recheck["id"]
     await api.step("town_a", termination["id"], "termination_report", REPORT)
-    relayed = await api.message("objection", termination["id"], {"reason": "房屋为亲属所有", "contact": "13700000000"})
-    await api.step("town_a2", termination["id"], "investigate_objection",
-                   {"decision": "terminate", "reason": "经核实房屋登记在本人名下",
-                    "objection_outcomes": [{"objection_number": relayed["objection_number"], "outcome": "dismissed", "reply": "经核实房屋登记在本人名下"}]})
+    relayed = await api.message(
+        "objection", termination["id"], {"reason": "房屋为亲属所有", "contact": "13700000000"}
+    )
+    await api.step(
+        "town_a2",
+        termination["id"],
+        "investigate_objection",
+        {
+            "decision": "terminate",
+            "reason": "经核实房屋登记在本人名下",
+            "objection_outcomes": [
+                {
+                    "objection_number": relayed["objection_number"],
+                    "outcome": "dismissed",
+                    "reply": "经核实房屋登记在本人名下",
+                }
+            ],
+        },
+    )
     assert [e["data"]["round"] for e in await api.events(termination["id"], "notice.opened")] == [1, 2]
     await api.advance(days=7, seconds=600)
     assert await api.run_timers() == 1
     assert (await api.application(case["id"]))["status"] == "approved"  # until the county decides
-    await api.step("county", termination["id"], "county_decide", {"decision": "terminate", "reason": "家庭财产超过规定"})
-    done = await api.step("town_a", termination["id"], "deliver_termination_notice",
-                          {"delivered_on": await api.today(), "method": "in_person"})
+    await api.step(
+        "county", termination["id"], "county_decide", {"decision": "terminate", "reason": "家庭财产超过规定"}
+    )
+    done = await api.step(
+        "town_a",
+        termination["id"],
+        "deliver_termination_notice",
+        {"delivered_on": await api.today(), "method": "in_person"},
+    )
     assert done["application"]["status"] == "approved"  # the termination was decided
     assert (await api.application(case["id"]))["status"] == "terminated"
     [enrolment] = await _ledger(api, case["id"])
@@ -136,11 +175,16 @@ async def test_township_report_and_county_keeps_support(api: Api):
     assert r.status_code == 201, r.text
     termination = r.json()
     r = await api.post("town_a", "/applications", {"program": "dibao_termination", "subject_id": case["id"]})
-    assert r.status_code == 409 and r.json()["code"] in ("subject_case_in_progress", "active_application_exists")
+    assert r.status_code == 409 and r.json()["code"] in (
+        "subject_case_in_progress",
+        "active_application_exists",
+    )
     await api.step("town_a", termination["id"], "termination_report", REPORT)
     await api.advance(days=7, seconds=600)
     assert await api.run_timers() == 1
-    done = await api.step("county", termination["id"], "county_decide", {"decision": "continue", "opinion": "收入不稳定"})
+    done = await api.step(
+        "county", termination["id"], "county_decide", {"decision": "continue", "opinion": "收入不稳定"}
+    )
     assert done["application"]["status"] == "refused"
     assert (await api.application(case["id"]))["status"] == "approved"
     assert (await _ledger(api, case["id"]))[0]["status"] == "active"
@@ -155,24 +199,38 @@ async def test_tekun_termination(api: Api):
     r = await api.post("town_a", "/applications", {"program": "tekun_termination", "subject_id": case["id"]})
     assert r.status_code == 201, r.text
     termination = r.json()
-    await api.step("town_a", termination["id"], "termination_report",
-                   {"grounds": ["deceased"], "findings": "本人于2026年12月1日死亡"})
+    await api.step(
+        "town_a",
+        termination["id"],
+        "termination_report",
+        {"grounds": ["deceased"], "findings": "本人于2026年12月1日死亡"},
+    )
     await api.advance(days=7, seconds=600)
     await api.run_timers()
-    await api.step("county", termination["id"], "county_decide", {"decision": "terminate", "reason": "本人死亡"})
-    await api.step("town_a", termination["id"], "deliver_termination_notice",
-                   {"delivered_on": await api.today(), "method": "post"})
+    await api.step(
+        "county", termination["id"], "county_decide", {"decision": "terminate", "reason": "本人死亡"}
+    )
+    await api.step(
+        "town_a",
+        termination["id"],
+        "deliver_termination_notice",
+        {"delivered_on": await api.today(), "method": "post"},
+    )
     assert (await api.application(case["id"]))["status"] == "terminated"
     assert (await _ledger(api, case["id"]))[0]["ends_on"] == "2026-12-31"
 
 
 async def test_bad_termination_requests(api: Api):
     pending = await api.apply()
-    r = await api.post("town_a", "/applications", {"program": "dibao_termination", "subject_id": pending["id"]})
+    r = await api.post(
+        "town_a", "/applications", {"program": "dibao_termination", "subject_id": pending["id"]}
+    )
     assert r.status_code == 409 and r.json()["code"] == "subject_not_enrolled"
     r = await api.post("town_a", "/applications", {"program": "dibao_termination"})
     assert r.status_code == 422 and r.json()["code"] == "subject_required"
-    r = await api.post("town_b", "/applications", {"program": "dibao_termination", "subject_id": pending["id"]})
+    r = await api.post(
+        "town_b", "/applications", {"program": "dibao_termination", "subject_id": pending["id"]}
+    )
     assert r.status_code == 404  # another township's case does not exist for it
     r = await api.post("portal", "/applications", {"program": "dibao", "subject_id": pending["id"]})
     assert r.status_code == 422 and r.json()["code"] == "subject_not_allowed"

@@ -25,9 +25,12 @@ def _problem(r, status: int, code: str) -> dict:
 
 
 def _application(**data) -> dict:
-    return {"program": "dibao", "division_code": "340621100201",
-            "applicant": {"name": "李四", "id_number": id_number(), "phone": "13900000001"},
-            "data": {"household_size": 3, **data}}
+    return {
+        "program": "dibao",
+        "division_code": "340621100201",
+        "applicant": {"name": "李四", "id_number": id_number(), "phone": "13900000001"},
+        "data": {"household_size": 3, **data},
+    }
 
 
 async def _notice_entry(api: Api) -> tuple[dict, dict]:
@@ -47,8 +50,10 @@ async def test_nul_is_refused_where_strangers_can_send_it(api: Api):
     _problem(r, 422, "invalid_character")
     notice, entry = await _notice_entry(api)
     before = await api.count("objections")
-    r = await api.client.post(f"/api/v1/public/notices/{notice['id']}/objections",
-                              json={"entry_id": entry["id"], "reason": "有经营\x00收入"})
+    r = await api.client.post(
+        f"/api/v1/public/notices/{notice['id']}/objections",
+        json={"entry_id": entry["id"], "reason": "有经营\x00收入"},
+    )
     _problem(r, 422, "invalid_character")
     r = await api.client.get(f"/api/v1/public/notices/{notice['id']}%00")
     _problem(r, 422, "invalid_character")
@@ -68,18 +73,25 @@ async def test_nul_in_a_key_or_deep_value_of_an_application_is_refused(api: Api)
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
 async def test_numbers_json_and_jsonb_cannot_hold_are_refused(api: Api, number):
     raw = json.dumps(_application()).replace('"household_size": 3', f'"household_size": 3, "x": {number}')
-    r = await api.client.post("/api/v1/applications", content=raw.encode(),
-                              headers={**api.headers["portal"], "content-type": "application/json"})
+    r = await api.client.post(
+        "/api/v1/applications",
+        content=raw.encode(),
+        headers={**api.headers["portal"], "content-type": "application/json"},
+    )
     _problem(r, 422, "invalid_number")
     assert await api.count("applications") == 0
 
 
 @pytest.mark.parametrize("depth", [65, 300, 900, 5000])
 async def test_deeply_nested_data_is_refused(api: Api, depth):
-    raw = json.dumps(_application()).replace('"household_size": 3',
-                                             '"household_size": 3, "x": ' + "[" * depth + "]" * depth)
-    r = await api.client.post("/api/v1/applications", content=raw.encode(),
-                              headers={**api.headers["portal"], "content-type": "application/json"})
+    raw = json.dumps(_application()).replace(
+        '"household_size": 3', '"household_size": 3, "x": ' + "[" * depth + "]" * depth
+    )
+    r = await api.client.post(
+        "/api/v1/applications",
+        content=raw.encode(),
+        headers={**api.headers["portal"], "content-type": "application/json"},
+    )
     _problem(r, 422, "too_deeply_nested")
     assert await api.count("applications") == 0
 
@@ -89,19 +101,25 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(api: Api):
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("path", [
-    "/process-definitions/dibao/versions/1099511627776/xml",
-    "/process-definitions/dibao/versions/1099511627776/diagram.svg",
-    "/process-definitions/dibao/diff?from_version=1&to_version=1099511627776",
-    "/panels/340621100/1099511627776",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/process-definitions/dibao/versions/1099511627776/xml",
+        "/process-definitions/dibao/versions/1099511627776/diagram.svg",
+        "/process-definitions/dibao/diff?from_version=1&to_version=1099511627776",
+        "/panels/340621100/1099511627776",
+    ],
+)
 async def test_integers_beyond_int32_in_paths_are_refused(api: Api, path):
     _problem(await api.get("admin", path), 422, "validation_error")
 
 
 async def test_version_beyond_int32_in_a_rollout_is_refused(api: Api):
-    r = await api.client.put("/api/v1/process-definitions/dibao/rollout", json={"default_version": 2**40},
-                             headers=api.headers["admin"])
+    r = await api.client.put(
+        "/api/v1/process-definitions/dibao/rollout",
+        json={"default_version": 2**40},
+        headers=api.headers["admin"],
+    )
     _problem(r, 422, "validation_error")
 
 
@@ -129,9 +147,10 @@ def rename_table(database_url):
 
 async def test_an_unexpected_failure_is_a_problem_with_an_error_id_in_the_log(api: Api, rename_table):
     # A client that gets the response the server sends instead of the exception the app re-raises.
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.client._transport.app,
-                                                             raise_app_exceptions=False),
-                               base_url="http://aidflow.test")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.client._transport.app, raise_app_exceptions=False),
+        base_url="http://aidflow.test",
+    )
     await rename_table("notices", "notices_gone")
     try:
         with capture_logs() as logs:
@@ -156,9 +175,14 @@ async def test_a_request_after_the_database_killed_our_connections_succeeds_at_o
     db = create_engine(api.database_url)
     try:
         async with db.begin() as conn:
-            killed = (await conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar_one()
+            killed = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalar_one()
     finally:
         await db.dispose()
     assert killed >= 1  # the service's pooled connection

@@ -19,13 +19,18 @@ async def _token(client) -> str:
 
 
 async def test_replicas_share_a_generated_secret_and_refuse_the_old_constant(database_url):
-    async with RunningApp(database_url, secret_key=None) as first, RunningApp(database_url, secret_key=None) as second:
+    async with (
+        RunningApp(database_url, secret_key=None) as first,
+        RunningApp(database_url, secret_key=None) as second,
+    ):
         token = await _token(first)
         for client in (first, second):  # one installation, one secret: any replica accepts the token
             r = await client.get("/api/v1/admin/divisions", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 200, r.text
         now = int(time.time())
-        forged = jwt.encode({"sub": "admin", "iat": now, "exp": now + 3600}, PUBLISHED_CONSTANT, algorithm="HS256")
+        forged = jwt.encode(
+            {"sub": "admin", "iat": now, "exp": now + 3600}, PUBLISHED_CONSTANT, algorithm="HS256"
+        )
         r = await first.get("/api/v1/admin/divisions", headers={"Authorization": f"Bearer {forged}"})
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     async with RunningApp(database_url, secret_key=None) as restarted:  # and it survives a restart

@@ -12,9 +12,13 @@ APPROVE = {"decision": "approve", "opinion": "同意"}
 
 
 async def _apply(api: Api, relief_type: str = "expenditure", family_id: str = FAMILY, **fields) -> dict:
-    return await api.apply(program="linshi", family_id=family_id,
-                           data={"relief_type": relief_type, "hardship": "家庭成员突发重病，医疗支出较大"},
-                           applicant={"name": "李四", "id_number": id_number()}, **fields)
+    return await api.apply(
+        program="linshi",
+        family_id=family_id,
+        data={"relief_type": relief_type, "hardship": "家庭成员突发重病，医疗支出较大"},
+        applicant={"name": "李四", "id_number": id_number()},
+        **fields,
+    )
 
 
 async def _to_decision(api: Api, case_id: str, amount: float) -> dict:
@@ -47,17 +51,30 @@ async def test_county_decides_above_the_limit_and_a_county_may_raise_it(api: Api
     assert task["name"] == "county_decide" and task["division_code"] == "340621"
     assert (await api.complete("county", task["id"], APPROVE))["application"]["status"] == "approved"
 
-    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 10000}})
+    r = await api.put(
+        "county", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 10000}}
+    )
     assert r.status_code == 200, r.text
     r = await api.get("town_b", "/programs/linshi/settings", division_code="340621101")
-    assert r.json()["settings"]["township_limit"] == {"value": 10000, "source": "340621", "range": [0, 100000],
-                                                      "authority": {"level": "county", "direction": "ceiling"},
-                                                      "own": None}
+    assert r.json()["settings"]["township_limit"] == {
+        "value": 10000,
+        "source": "340621",
+        "range": [0, 100000],
+        "authority": {"level": "county", "direction": "ceiling"},
+        "own": None,
+    }
     assert r.json()["settings"]["family_year_cap"]["source"] == "bpmn"
     # A township cannot set its county's values; a county cannot set another county's.
-    r = await api.put("town_a", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 1}})
+    r = await api.put(
+        "town_a", "/programs/linshi/settings?division_code=340621", {"values": {"township_limit": 1}}
+    )
     assert r.status_code == 403 and r.json()["code"] == "not_allowed"
-    for bad in ({"township_limit": -1}, {"township_limit": 10**9}, {"no_such": 1}, {"township_limit": "5000"}):
+    for bad in (
+        {"township_limit": -1},
+        {"township_limit": 10**9},
+        {"no_such": 1},
+        {"township_limit": "5000"},
+    ):
         r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": bad})
         assert r.status_code == 422, (bad, r.text)
 
@@ -74,9 +91,16 @@ async def test_a_case_above_the_family_cap_goes_to_a_case_conference(api: Api):
     second = await _apply(api)  # another member of the same household, the same year
     task = await _to_decision(api, second["id"], 8000)
     assert task["name"] == "county_case_conference"  # 15,000 + 8,000 > 20,000: one case, one decision
-    done = await api.complete("county", task["id"], {
-        "decision": "approve", "approved_amount": 8000, "minutes": "因病致贫，同意超额救助",
-        "participants": ["县民政局", "县财政局", "县卫健委"]})
+    done = await api.complete(
+        "county",
+        task["id"],
+        {
+            "decision": "approve",
+            "approved_amount": 8000,
+            "minutes": "因病致贫，同意超额救助",
+            "participants": ["县民政局", "县财政局", "县卫健委"],
+        },
+    )
     assert done["application"]["status"] == "approved"
     [paid] = await _ledger(api, second["id"])
     assert paid["amount"] == 8000 and paid["cap_exempt"] is True
@@ -101,12 +125,21 @@ async def test_the_cap_is_checked_again_when_approving(api: Api):
 async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Api):
     unconfigured = await _apply(api, relief_type="emergency")
     task = await api.open_task(unconfigured["id"], "emergency_payment")
-    payment = {"amount": 3000, "paid_on": await api.today(), "method": "cash", "hardship": "火灾致房屋损毁",
-               "receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": await api.today()}
+    payment = {
+        "amount": 3000,
+        "paid_on": await api.today(),
+        "method": "cash",
+        "hardship": "火灾致房屋损毁",
+        "receiver_name": "李四",
+        "staff_names": ["王芳", "赵强"],
+        "signed_on": await api.today(),
+    }
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": payment})
     assert r.status_code == 422 and r.json()["code"] == "limit_not_configured"
 
-    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}})
+    r = await api.put(
+        "county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}}
+    )
     assert r.status_code == 200, r.text
     case = await _apply(api, relief_type="emergency", family_id="340621100201-户-0031")
     task = await api.open_task(case["id"], "emergency_payment")
@@ -124,15 +157,24 @@ async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Ap
 
 
 async def test_bad_inputs_are_refused(api: Api):
-    r = await api.post("portal", "/applications", {"program": "linshi", "division_code": "340621100201",
-                                                   "applicant": {"name": "王五", "id_number": id_number()},
-                                                   "data": {"hardship": "x"}})
+    r = await api.post(
+        "portal",
+        "/applications",
+        {
+            "program": "linshi",
+            "division_code": "340621100201",
+            "applicant": {"name": "王五", "id_number": id_number()},
+            "data": {"hardship": "x"},
+        },
+    )
     assert r.status_code == 422 and r.json()["code"] == "data_invalid"
     case = await _apply(api)
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     task = await api.open_task(case["id"], "township_review")
     for amount in (-100, 0, "五千", 10**7):
-        r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve", "amount": amount}})
+        r = await api.post(
+            "town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve", "amount": amount}}
+        )
         assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "approve"}})
     assert r.status_code == 422
@@ -140,7 +182,9 @@ async def test_bad_inputs_are_refused(api: Api):
 
 
 async def _emergency_task(api: Api, family_id: str) -> dict:
-    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}})
+    r = await api.put(
+        "county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}}
+    )
     assert r.status_code == 200, r.text
     case = await _apply(api, relief_type="emergency", family_id=family_id)
     return await api.open_task(case["id"], "emergency_payment")
@@ -152,11 +196,18 @@ async def test_cash_is_signed_by_the_receiver_and_two_staff_members(api: Api):
     today, tomorrow = await api.today(), await api.today(days=1)
     cash = {"amount": 2000, "paid_on": today, "method": "cash", "hardship": "车祸致主要劳动力受伤"}
     signed = {"receiver_name": "李四", "staff_names": ["王芳", "赵强"], "signed_on": today}
-    for bad in ({}, {**signed, "receiver_name": ""}, {**signed, "receiver_name": " 李四"},
-                {k: v for k, v in signed.items() if k != "signed_on"},
-                {**signed, "staff_names": ["王芳"]}, {**signed, "staff_names": ["王芳", "王芳"]},
-                {**signed, "staff_names": ["王芳", "王芳 "]}, {**signed, "staff_names": ["王芳", "赵强", "孙丽"]},
-                {**signed, "signed_on": tomorrow}, {**signed, "receiver_name": "王芳"}):
+    for bad in (
+        {},
+        {**signed, "receiver_name": ""},
+        {**signed, "receiver_name": " 李四"},
+        {k: v for k, v in signed.items() if k != "signed_on"},
+        {**signed, "staff_names": ["王芳"]},
+        {**signed, "staff_names": ["王芳", "王芳"]},
+        {**signed, "staff_names": ["王芳", "王芳 "]},
+        {**signed, "staff_names": ["王芳", "赵强", "孙丽"]},
+        {**signed, "signed_on": tomorrow},
+        {**signed, "receiver_name": "王芳"},
+    ):
         r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **bad}})
         assert r.status_code == 422 and r.json()["code"] == "form_invalid", (bad, r.text)
     assert await api.count("benefits") == 0
@@ -175,14 +226,23 @@ async def test_emergency_relief_is_at_least_twice_the_monthly_standard(api: Api)
     assert (await api.application(task["application_id"]))["settings"]["emergency_floor_multiple"] == 2
     payment = {"paid_on": await api.today(), "method": "in_kind", "hardship": "火灾致房屋损毁"}
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 1599.99}})
-    assert r.status_code == 422 and r.json()["code"] == "amount_below_floor" and r.json()["floor"] == 1600, r.text
+    assert r.status_code == 422 and r.json()["code"] == "amount_below_floor" and r.json()["floor"] == 1600, (
+        r.text
+    )
     assert await api.count("benefits") == 0
     await api.complete("town_a", task["id"], {**payment, "amount": 1600})
     # A county may raise the floor (有条件的地区可适当提高); a township sets nothing here.
-    r = await api.put("county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800, "emergency_floor_multiple": 3}})
+    r = await api.put(
+        "county",
+        "/programs/linshi/settings?division_code=340621",
+        {"values": {"monthly_standard": 800, "emergency_floor_multiple": 3}},
+    )
     assert r.status_code == 200, r.text
-    r = await api.put("town_a", "/programs/linshi/settings?division_code=340621100",
-                      {"values": {"emergency_floor_multiple": 2}})
+    r = await api.put(
+        "town_a",
+        "/programs/linshi/settings?division_code=340621100",
+        {"values": {"emergency_floor_multiple": 2}},
+    )
     assert r.status_code == 403 and r.json()["code"] == "setting_level_not_allowed", r.text
     case = await _apply(api, relief_type="emergency", family_id="340621100201-户-0044")
     task = await api.open_task(case["id"], "emergency_payment")
@@ -201,24 +261,48 @@ async def test_a_county_refusal_only_for_the_family_cap_goes_to_the_case_confere
     r = await api.post("county", f"/tasks/{task_2['id']}/complete", {"data": APPROVE})
     assert r.status_code == 409 and r.json()["code"] == "benefit_cap_exceeded", r.text
     # "Only the cap" cannot come with an approval.
-    r = await api.post("county", f"/tasks/{task_2['id']}/complete",
-                       {"data": {"decision": "approve", "cap_only": True}})
+    r = await api.post(
+        "county", f"/tasks/{task_2['id']}/complete", {"data": {"decision": "approve", "cap_only": True}}
+    )
     assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text
-    await api.complete("county", task_2["id"], {"decision": "refuse", "reason": "超过家庭年度救助上限", "cap_only": True})
+    await api.complete(
+        "county", task_2["id"], {"decision": "refuse", "reason": "超过家庭年度救助上限", "cap_only": True}
+    )
     conference = await api.open_task(second["id"], "county_case_conference")
     # Four eyes: the one who refused does not also decide the conference.
-    r = await api.post("admin", "/admin/users", {"username": "county_b", "password": PASSWORD, "display_name": "county_b",
-                                                 "grants": [{"role": "county_civil_affairs", "division_code": "340621"}]})
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": "county_b",
+            "password": PASSWORD,
+            "display_name": "county_b",
+            "grants": [{"role": "county_civil_affairs", "division_code": "340621"}],
+        },
+    )
     assert r.status_code == 201, r.text
     await api.login("county_b")
-    done = await api.complete("county_b", conference["id"], {
-        "decision": "approve", "approved_amount": 12000, "minutes": "重病支出大，同意超额救助",
-        "participants": ["县民政局", "县财政局", "县卫健委"]})
+    done = await api.complete(
+        "county_b",
+        conference["id"],
+        {
+            "decision": "approve",
+            "approved_amount": 12000,
+            "minutes": "重病支出大，同意超额救助",
+            "participants": ["县民政局", "县财政局", "县卫健委"],
+        },
+    )
     assert done["application"]["status"] == "approved"
     [paid] = await _ledger(api, second["id"])
     assert paid["amount"] == 12000 and paid["cap_exempt"] is True
     # Any other refusal still ends the case with a refusal notice.
-    r = await api.post("county", f"/tasks/{task_3['id']}/complete", {"data": {"decision": "refuse", "reason": "家庭财产超标"}})
+    r = await api.post(
+        "county",
+        f"/tasks/{task_3['id']}/complete",
+        {"data": {"decision": "refuse", "reason": "家庭财产超标"}},
+    )
     assert r.status_code == 422 and r.json()["code"] == "form_invalid", r.text  # the county says which it is
-    await api.complete("county", task_3["id"], {"decision": "refuse", "reason": "家庭财产超标", "cap_only": False})
+    await api.complete(
+        "county", task_3["id"], {"decision": "refuse", "reason": "家庭财产超标", "cap_only": False}
+    )
     assert (await api.open_task(third["id"]))["name"] == "deliver_refusal_notice"

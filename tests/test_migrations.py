@@ -19,6 +19,7 @@ def _diff(sync_conn):
 
 async def _down_and_up_again(db, from_empty: bool = False) -> None:
     """Downgrade to base and upgrade to head in one transaction; the schema then matches the models."""
+
     def cycle(sync_conn):
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn

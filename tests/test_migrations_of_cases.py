@@ -17,14 +17,25 @@ async def test_a_case_mid_notice_moves_and_its_notice_keeps_its_end(api: Api):
     await api.to_notice(case["id"])
     due_before = (await api.events(case["id"], "timer.scheduled"))[0]["data"]["due_at"]
     waiting = await api.apply()  # still at acceptance
-    await api.upload(DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'value="3 working days"', b'value="4 working days"'),
-                     "dibao.bpmn")
+    await api.upload(
+        DIBAO.replace(b'"P7D"', b'"P5D"').replace(b'value="3 working days"', b'value="4 working days"'),
+        "dibao.bpmn",
+    )
 
     plan = await _migrate(api, {"from_version": 1, "to_version": 2})
-    assert plan["dry_run"] is True and plan["total"] == 2 and plan["can_migrate"] == 2 and plan["migrated"] == 0
+    assert (
+        plan["dry_run"] is True and plan["total"] == 2 and plan["can_migrate"] == 2 and plan["migrated"] == 0
+    )
     assert (await api.application(case["id"]))["definition_version"] == 1
-    done = await _migrate(api, {"from_version": 1, "to_version": 2, "dry_run": False,
-                                "application_ids": [case["id"], waiting["id"]]})
+    done = await _migrate(
+        api,
+        {
+            "from_version": 1,
+            "to_version": 2,
+            "dry_run": False,
+            "application_ids": [case["id"], waiting["id"]],
+        },
+    )
     assert done["migrated"] == 2
     assert (await api.application(case["id"]))["definition_version"] == 2
     assert [e["data"]["to_version"] for e in await api.events(case["id"], "application.migrated")] == [2]
@@ -56,10 +67,16 @@ async def test_renamed_steps_need_a_mapping(api: Api):
     assert plan["can_migrate"] == 0 and "initial_review" in plan["cases"][0]["reason"]
     mapping = {"initial_review": "township_review"}
     plan = await _migrate(api, {"from_version": 1, "to_version": 2, "task_mapping": mapping})
-    assert plan["cases"][0] == {"application_id": case["id"], "can_migrate": True, "open_steps": ["township_review"]}
+    assert plan["cases"][0] == {
+        "application_id": case["id"],
+        "can_migrate": True,
+        "open_steps": ["township_review"],
+    }
     await _migrate(api, {"from_version": 1, "to_version": 2, "task_mapping": mapping, "dry_run": False})
     moved = await api.open_task(case["id"], "township_review")
-    assert moved["id"] == review["id"] and moved["assignee"] == "town_a" and moved["due_at"] == review["due_at"]
+    assert (
+        moved["id"] == review["id"] and moved["assignee"] == "town_a" and moved["due_at"] == review["due_at"]
+    )
     await api.complete("town_a", moved["id"], {"decision": "approve"})
     assert (await api.application(case["id"]))["open_tasks"] == []  # on notice now
 
@@ -69,7 +86,9 @@ async def test_bad_migration_requests(api: Api):
     await _migrate(api, {"from_version": 1, "to_version": 1}, expect=422)
     r = await api.post("admin", "/process-definitions/dibao/migrations", {"from_version": 1, "to_version": 9})
     assert r.status_code == 404 and r.json()["code"] == "unknown_version"
-    r = await api.post("county", "/process-definitions/dibao/migrations", {"from_version": 1, "to_version": 2})
+    r = await api.post(
+        "county", "/process-definitions/dibao/migrations", {"from_version": 1, "to_version": 2}
+    )
     assert r.status_code == 403 and r.json()["code"] == "admin_only", r.text
 
 

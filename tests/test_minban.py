@@ -13,9 +13,14 @@ from tests.helpers import PASSWORD, Api
 pytestmark = pytest.mark.dates
 
 PROCESSES = Path(__file__).parent.parent / "processes"
-OFFICES = {"edu_town": ("township_education", "340621100"), "edu": ("county_education", "340621"),
-           "finance": ("county_finance", "340621"), "hr": ("county_hr", "340621"),
-           "health": ("county_health", "340621"), "edu_city": ("city_education", "3406")}
+OFFICES = {
+    "edu_town": ("township_education", "340621100"),
+    "edu": ("county_education", "340621"),
+    "finance": ("county_finance", "340621"),
+    "hr": ("county_hr", "340621"),
+    "health": ("county_health", "340621"),
+    "edu_city": ("city_education", "3406"),
+}
 APPROVE = {"decision": "approve", "opinion": "符合条件"}
 
 
@@ -28,8 +33,16 @@ def teacher_id(born: str, male: bool, serial: int = 1) -> str:
 @pytest.fixture
 async def edu(api: Api) -> Api:
     for username, (role, code) in OFFICES.items():
-        r = await api.post("admin", "/admin/users", {"username": username, "password": PASSWORD, "display_name": username,
-                                                     "grants": [{"role": role, "division_code": code}]})
+        r = await api.post(
+            "admin",
+            "/admin/users",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "display_name": username,
+                "grants": [{"role": role, "division_code": code}],
+            },
+        )
         assert r.status_code == 201, r.text
         await api.login(username)
     await api.set_clock("2026-11-23T09:00:00+08:00")
@@ -37,15 +50,30 @@ async def edu(api: Api) -> Api:
 
 
 def _data(**changes) -> dict:
-    return {"teacher_kind": "minban", "terms_taught": 41, "schools": ["临涣镇中心小学"], "retired_under_plan": False,
-            "died_before_cutoff": False, "criminal_record": False, "dismissed": False, "bank_account": "6228480000000000",
-            **changes}
+    return {
+        "teacher_kind": "minban",
+        "terms_taught": 41,
+        "schools": ["临涣镇中心小学"],
+        "retired_under_plan": False,
+        "died_before_cutoff": False,
+        "criminal_record": False,
+        "dismissed": False,
+        "bank_account": "6228480000000000",
+        **changes,
+    }
 
 
 async def _apply(api: Api, born: str = "19600101", male: bool = True, expect: int = 201, **data) -> dict:
-    r = await api.post("portal", "/applications", {
-        "program": "minban", "division_code": "340621100201", "data": _data(**data),
-        "applicant": {"name": "周老师", "id_number": teacher_id(born, male)}})
+    r = await api.post(
+        "portal",
+        "/applications",
+        {
+            "program": "minban",
+            "division_code": "340621100201",
+            "data": _data(**data),
+            "applicant": {"name": "周老师", "id_number": teacher_id(born, male)},
+        },
+    )
     assert r.status_code == expect, r.text
     return r.json()
 
@@ -67,11 +95,17 @@ async def test_eligible_at_60_for_men_and_55_for_women_with_exclusions_named(edu
     (年龄计算截止时间为12月31日): the age is reached by 31 December of the year of application."""
     await _apply(edu, born="19661231", male=True)  # 60 on the last day of this year
     refused = await _apply(edu, born="19670101", male=True, expect=422)
-    assert refused["code"] == "not_eligible" and refused["rule"] == "age" and "男年满60周岁" in refused["detail"]
+    assert (
+        refused["code"] == "not_eligible" and refused["rule"] == "age" and "男年满60周岁" in refused["detail"]
+    )
     await _apply(edu, born="19711231", male=False)  # 55 on the last day of this year
     assert (await _apply(edu, born="19720101", male=False, expect=422))["rule"] == "age"
-    for field, rule in (("retired_under_plan", "not_retired_under_plan"), ("died_before_cutoff", "alive_at_cutoff"),
-                        ("criminal_record", "no_criminal_record"), ("dismissed", "not_dismissed")):
+    for field, rule in (
+        ("retired_under_plan", "not_retired_under_plan"),
+        ("died_before_cutoff", "alive_at_cutoff"),
+        ("criminal_record", "no_criminal_record"),
+        ("dismissed", "not_dismissed"),
+    ):
         problem = await _apply(edu, born="19500101", expect=422, **{field: True})
         assert problem["rule"] == rule, problem
     assert (await _apply(edu, born="19500101", expect=422, terms_taught=1))["rule"] == "taught_one_year"
@@ -95,7 +129,9 @@ async def test_four_departments_agree_then_notice_county_city_and_provincial_fil
     [filed] = await edu.events(case["id"], "case.notified")
     assert filed["data"] == {"level": "province", "division_code": "34", "purpose": "备案"}
     [paid] = (await edu.get("edu", f"/applications/{case['id']}/benefits")).json()
-    assert paid["kind"] == "monthly" and paid["amount"] == 800 and paid["starts_on"] == "2027-01-01"  # approved 1 Dec; 41 terms: 21 years
+    assert (
+        paid["kind"] == "monthly" and paid["amount"] == 800 and paid["starts_on"] == "2027-01-01"
+    )  # approved 1 Dec; 41 terms: 21 years
 
 
 async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
@@ -104,8 +140,12 @@ async def test_one_department_refusing_refuses_with_its_reason(edu: Api):
     notice = await edu.open_task(case["id"], "deliver_refusal_notice")
     assert notice["role"] == "township_education"
     refusal = [e for e in await edu.events(case["id"], "task.completed") if e["task"] == "finance_review"]
-    assert refusal[0]["actor"] == "finance" and refusal[0]["data"]["finance_reason"] == "任教年限与档案记载不符"
-    done = await edu.complete("edu_town", notice["id"], {"delivered_on": await edu.today(), "method": "in_person"})
+    assert (
+        refusal[0]["actor"] == "finance" and refusal[0]["data"]["finance_reason"] == "任教年限与档案记载不符"
+    )
+    done = await edu.complete(
+        "edu_town", notice["id"], {"delivered_on": await edu.today(), "method": "in_person"}
+    )
     assert done["application"]["status"] == "refused"
 
 
@@ -116,16 +156,31 @@ def test_amount_tiers_at_the_boundaries():
     xml = (PROCESSES / "minban.bpmn").read_bytes()
     model = engine.parse_bpmn(xml, definitions.load_decisions(xml, PROCESSES / "decisions"))
     city_amount = 450
-    for terms, years, amount in ((17, 9, city_amount), (18, 9, city_amount), (19, 10, 700), (37, 19, 700),
-                                 (38, 19, 700), (39, 20, 800), (57, 29, 800), (59, 30, 900), (60, 30, 900),
-                                 (61, 31, 900), (2, 1, city_amount), (3, 2, city_amount)):
-        case = engine.Case.start(model, {"terms_taught": terms, "settings": {"amount_1_to_9_years": city_amount}})
+    for terms, years, amount in (
+        (17, 9, city_amount),
+        (18, 9, city_amount),
+        (19, 10, 700),
+        (37, 19, 700),
+        (38, 19, 700),
+        (39, 20, 800),
+        (57, 29, 800),
+        (59, 30, 900),
+        (60, 30, 900),
+        (61, 31, 900),
+        (2, 1, city_amount),
+        (3, 2, city_amount),
+    ):
+        case = engine.Case.start(
+            model, {"terms_taught": terms, "settings": {"amount_1_to_9_years": city_amount}}
+        )
         data = case.data_of(case.outcome().opened[0].engine_task_id)
         assert (data["years_taught"], data["monthly_amount"]) == (years, amount), terms
 
 
 async def test_a_city_sets_the_amount_for_one_to_nine_years(edu: Api):
-    r = await edu.put("edu_city", "/programs/minban/settings?division_code=3406", {"values": {"amount_1_to_9_years": 500}})
+    r = await edu.put(
+        "edu_city", "/programs/minban/settings?division_code=3406", {"values": {"amount_1_to_9_years": 500}}
+    )
     assert r.status_code == 200, r.text
     case = await _apply(edu, terms_taught=15)  # 8 years
     assert case["settings"]["amount_1_to_9_years"] == 500
@@ -134,13 +189,17 @@ async def test_a_city_sets_the_amount_for_one_to_nine_years(edu: Api):
     await edu.run_timers()
     await edu.step("edu", case["id"], "county_confirm", APPROVE)
     await edu.step("edu_city", case["id"], "city_recheck", APPROVE)
-    assert [b["amount"] for b in (await edu.get("edu", f"/applications/{case['id']}/benefits")).json()] == [500]
+    assert [b["amount"] for b in (await edu.get("edu", f"/applications/{case['id']}/benefits")).json()] == [
+        500
+    ]
 
 
 async def test_payment_ends_with_the_month_of_death(edu: Api):
     case = await _apply(edu)
     await _joint_review(edu, case["id"])
-    await edu.message("person_deceased", case["id"], {"died_on": "2026-11-20"}, expect=409)  # not approved yet
+    await edu.message(
+        "person_deceased", case["id"], {"died_on": "2026-11-20"}, expect=409
+    )  # not approved yet
     await edu.advance(days=8)
     await edu.run_timers()
     await edu.step("edu", case["id"], "county_confirm", APPROVE)

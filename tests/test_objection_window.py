@@ -13,13 +13,23 @@ pytestmark = pytest.mark.dates
 
 
 async def _object(api: Api, notice_id: str, entry_id: str, reason: str):
-    return await api.client.post(f"/api/v1/public/notices/{notice_id}/objections",
-                                 json={"entry_id": entry_id, "reason": reason})
+    return await api.client.post(
+        f"/api/v1/public/notices/{notice_id}/objections", json={"entry_id": entry_id, "reason": reason}
+    )
 
 
 async def _answer(api: Api, case_id: str, number: str) -> None:
-    await api.step("town_a2", case_id, "reinvestigate", {**APPROVE, "objection_outcomes": [
-        {"objection_number": number, "outcome": "dismissed", "reply": "经入户核实，反映情况不属实"}]})
+    await api.step(
+        "town_a2",
+        case_id,
+        "reinvestigate",
+        {
+            **APPROVE,
+            "objection_outcomes": [
+                {"objection_number": number, "outcome": "dismissed", "reply": "经入户核实，反映情况不属实"}
+            ],
+        },
+    )
 
 
 async def test_objections_on_day_1_and_day_6_of_a_7_day_dibao_notice(api: Api):
@@ -62,11 +72,29 @@ async def test_an_objection_while_re_investigating_is_answered_by_that_step(api:
     first = (await _object(api, notice["id"], entry["id"], "反映其家中有车辆")).json()
     second = (await _object(api, notice["id"], entry["id"], "反映其家中另有住房")).json()
     task = await api.open_task(case["id"], "reinvestigate")
-    r = await api.complete("town_a2", task["id"], {**APPROVE, "objection_outcomes": [
-        {"objection_number": first["number"], "outcome": "dismissed", "reply": "车辆已报废"}]}, expect=422)
+    r = await api.complete(
+        "town_a2",
+        task["id"],
+        {
+            **APPROVE,
+            "objection_outcomes": [
+                {"objection_number": first["number"], "outcome": "dismissed", "reply": "车辆已报废"}
+            ],
+        },
+        expect=422,
+    )
     assert r["code"] == "objection_outcomes_missing" and r["missing"] == [second["number"]]
-    await api.complete("town_a2", task["id"], {**APPROVE, "objection_outcomes": [
-        {"objection_number": n, "outcome": "dismissed", "reply": "经核实不属实"} for n in (first["number"], second["number"])]})
+    await api.complete(
+        "town_a2",
+        task["id"],
+        {
+            **APPROVE,
+            "objection_outcomes": [
+                {"objection_number": n, "outcome": "dismissed", "reply": "经核实不属实"}
+                for n in (first["number"], second["number"])
+            ],
+        },
+    )
     await api.advance(days=8)
     assert await api.run_timers() == 1
     await api.open_task(case["id"], "county_confirm")
@@ -78,8 +106,17 @@ async def test_a_case_refused_after_an_objection_takes_no_more(api: Api):
     notice = (await _public(api, "/notices")).json()[0]
     entry = (await _public(api, f"/notices/{notice['id']}")).json()["entries"][0]
     first = (await _object(api, notice["id"], entry["id"], "反映其有隐瞒收入")).json()
-    await api.step("town_a2", case["id"], "reinvestigate", {
-        "decision": "refuse", "reason": "经核实家庭收入超过标准", "objection_outcomes": [
-            {"objection_number": first["number"], "outcome": "upheld", "reply": "反映属实"}]})
+    await api.step(
+        "town_a2",
+        case["id"],
+        "reinvestigate",
+        {
+            "decision": "refuse",
+            "reason": "经核实家庭收入超过标准",
+            "objection_outcomes": [
+                {"objection_number": first["number"], "outcome": "upheld", "reply": "反映属实"}
+            ],
+        },
+    )
     again = await _object(api, notice["id"], entry["id"], "再次反映同一情况")
     assert again.status_code == 409 and again.json()["code"] == "notice_closed"

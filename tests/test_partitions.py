@@ -19,12 +19,20 @@ from tests.conftest import _empty_postgres
 
 
 def _event(at: datetime, actor: str = "admin") -> dict:
-    return {"application_id": None, "subject": "user:a", "at": at, "actor": actor, "type": "user.created", "data": {}}
+    return {
+        "application_id": None,
+        "subject": "user:a",
+        "at": at,
+        "actor": actor,
+        "type": "user.created",
+        "data": {},
+    }
 
 
 async def _where(conn, actor: str) -> list[tuple[str, int]]:
-    rows = await conn.execute(sa.text("SELECT tableoid::regclass::text, id FROM events WHERE actor = :a ORDER BY id"),
-                              {"a": actor})
+    rows = await conn.execute(
+        sa.text("SELECT tableoid::regclass::text, id FROM events WHERE actor = :a ORDER BY id"), {"a": actor}
+    )
     return [tuple(r) for r in rows]
 
 
@@ -48,7 +56,9 @@ async def test_events_land_in_their_month_and_later_partitions_take_theirs_from_
             assert await _where(conn, "b") == [("events_y2090m05", i) for _, i in there]  # moved, same ids
             assert await _where(conn, "a") == here
             # A new event gets the next id of the one sequence, whichever partition it lands in.
-            new_id = (await conn.execute(sa.insert(events).values(**_event(far, "c")).returning(events.c.id))).scalar_one()
+            new_id = (
+                await conn.execute(sa.insert(events).values(**_event(far, "c")).returning(events.c.id))
+            ).scalar_one()
             assert new_id > max(i for _, i in there)
             assert (await _where(conn, "c"))[0][0] == "events_y2090m05"
             assert (await conn.execute(sa.text("SELECT count(*) FROM events_default"))).scalar_one() == 0
@@ -62,13 +72,18 @@ async def test_the_migration_keeps_every_event_up_and_down(pg_database_url):
     admin = await asyncpg.connect(server.render_as_string(hide_password=False))
     await admin.execute(f'CREATE DATABASE "{name}"')
     db = create_engine(server.set(database=name).render_as_string(hide_password=False))
-    stamps = [datetime(2024, 2, 29, 23, 59, tzinfo=UTC), datetime.now(UTC), datetime(2099, 12, 31, tzinfo=UTC)]
+    stamps = [
+        datetime(2024, 2, 29, 23, 59, tzinfo=UTC),
+        datetime.now(UTC),
+        datetime(2099, 12, 31, tzinfo=UTC),
+    ]
 
     def migrate(to: str):
         def run(sync_conn):
             cfg = alembic_config()
             cfg.attributes["connection"] = sync_conn
             (command.upgrade if to == "head" else command.downgrade)(cfg, to)
+
         return run
 
     async def rows(conn):
@@ -84,18 +99,23 @@ async def test_the_migration_keeps_every_event_up_and_down(pg_database_url):
         await db.dispose()  # id changed type: statements prepared before are stale (new connections)
         async with db.begin() as conn:
             assert await rows(conn) == before
-            kind = (await conn.execute(sa.text("SELECT relkind::text FROM pg_class WHERE relname = 'events'"))).scalar_one()
+            kind = (
+                await conn.execute(sa.text("SELECT relkind::text FROM pg_class WHERE relname = 'events'"))
+            ).scalar_one()
             assert kind == "p"  # partitioned
             assert (await conn.execute(sa.text("SELECT count(*) FROM events_default"))).scalar_one() == 2
-            next_id = (await conn.execute(sa.insert(events).values(**_event(stamps[1])).returning(events.c.id))
-                       ).scalar_one()
+            next_id = (
+                await conn.execute(sa.insert(events).values(**_event(stamps[1])).returning(events.c.id))
+            ).scalar_one()
             assert next_id == before[-1][0] + 1
         async with db.begin() as conn:
             await conn.run_sync(migrate("0012_timer_retries"))
         await db.dispose()
         async with db.begin() as conn:
             assert (await rows(conn))[:3] == before and len(await rows(conn)) == 4
-            kind = (await conn.execute(sa.text("SELECT relkind::text FROM pg_class WHERE relname = 'events'"))).scalar_one()
+            kind = (
+                await conn.execute(sa.text("SELECT relkind::text FROM pg_class WHERE relname = 'events'"))
+            ).scalar_one()
             assert kind == "r"
     finally:
         await db.dispose()
@@ -135,9 +155,14 @@ async def test_a_month_made_while_an_event_of_it_is_being_written_to_the_default
             making = asyncio.create_task(prepare_partitions(db, now=at, ahead=0))
             async with db.connect() as watch:
                 for _ in range(600):
-                    waiting = (await watch.execute(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
-                        {"holder": holder})).scalar_one()
+                    waiting = (
+                        await watch.execute(
+                            sa.text(
+                                "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"
+                            ),
+                            {"holder": holder},
+                        )
+                    ).scalar_one()
                     if waiting or making.done():
                         break
                     await asyncio.sleep(0.1)

@@ -13,9 +13,13 @@ from tests.test_minban import APPROVE, _apply, edu  # noqa: F401 (fixture)
 
 async def _waiting_on_locks(db) -> int:
     async with db.connect() as conn:
-        return (await conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ))).scalar_one()
+        return (
+            await conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        ).scalar_one()
 
 
 async def test_two_steps_of_one_case_at_once_the_second_writer_gets_409_and_a_retry_succeeds(edu: Api):
@@ -27,12 +31,23 @@ async def test_two_steps_of_one_case_at_once_the_second_writer_gets_409_and_a_re
     db = create_engine(edu.database_url)
     try:
         async with db.connect() as holder:
-            await holder.execute(sa.text("SELECT 1 FROM applications WHERE id = :id FOR UPDATE"), {"id": case["id"]})
-            both = asyncio.ensure_future(asyncio.gather(
-                edu.post("edu", f"/tasks/{tasks['education_review']['id']}/complete",
-                         {"data": {"education_decision": "approve"}}),
-                edu.post("finance", f"/tasks/{tasks['finance_review']['id']}/complete",
-                         {"data": {"finance_decision": "approve"}})))
+            await holder.execute(
+                sa.text("SELECT 1 FROM applications WHERE id = :id FOR UPDATE"), {"id": case["id"]}
+            )
+            both = asyncio.ensure_future(
+                asyncio.gather(
+                    edu.post(
+                        "edu",
+                        f"/tasks/{tasks['education_review']['id']}/complete",
+                        {"data": {"education_decision": "approve"}},
+                    ),
+                    edu.post(
+                        "finance",
+                        f"/tasks/{tasks['finance_review']['id']}/complete",
+                        {"data": {"finance_decision": "approve"}},
+                    ),
+                )
+            )
             for _ in range(200):  # both requests have loaded version v and wait to write it
                 if await _waiting_on_locks(db) >= 2:
                     break
@@ -45,12 +60,16 @@ async def test_two_steps_of_one_case_at_once_the_second_writer_gets_409_and_a_re
         await db.dispose()
     assert sorted(r.status_code for r in results) == [200, 409]
     loser = next(r for r in results if r.status_code == 409)
-    assert loser.json()["code"] == "concurrent_change" and loser.headers["content-type"] == "application/problem+json"
+    assert (
+        loser.json()["code"] == "concurrent_change"
+        and loser.headers["content-type"] == "application/problem+json"
+    )
     # Nothing of the loser's step was kept; sent again, it goes through.
     names = {t["name"] for t in (await edu.application(case["id"]))["open_tasks"]}
     assert len(names) == 3
     retry = loser.request
-    again = await edu.client.send(edu.client.build_request(retry.method, retry.url, content=retry.content,
-                                                           headers=retry.headers))
+    again = await edu.client.send(
+        edu.client.build_request(retry.method, retry.url, content=retry.content, headers=retry.headers)
+    )
     assert again.status_code == 200, again.text
     assert len((await edu.application(case["id"]))["open_tasks"]) == 2

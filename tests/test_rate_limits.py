@@ -35,8 +35,13 @@ async def test_hits_late_in_a_window_still_count_early_in_the_next(database_url)
     try:
         async with db.begin() as conn:
             now = await _db_now_ms(conn)
-            await conn.execute(sa.insert(rate_limit_hits), [
-                {"scope": "objection", "client": "10.0.0.7", "at_ms": now - 2000 - i, "hits": 1} for i in range(3)])
+            await conn.execute(
+                sa.insert(rate_limit_hits),
+                [
+                    {"scope": "objection", "client": "10.0.0.7", "at_ms": now - 2000 - i, "hits": 1}
+                    for i in range(3)
+                ],
+            )
         retry = await _hit(db, "10.0.0.7")
         assert retry is not None and 7 <= retry <= 8  # the oldest of the three leaves the window in ~8 s
         assert await _hit(db, "10.0.0.8") is None  # another address has its own allowance
@@ -50,14 +55,20 @@ async def test_retry_after_is_when_a_hit_is_really_allowed_again(database_url):
     try:
         async with db.begin() as conn:
             now = await _db_now_ms(conn)
-            await conn.execute(sa.insert(rate_limit_hits), [
-                {"scope": "objection", "client": "10.0.0.9", "at_ms": now - 9500, "hits": 1},
-                {"scope": "objection", "client": "10.0.0.9", "at_ms": now - 1000, "hits": 2}])
+            await conn.execute(
+                sa.insert(rate_limit_hits),
+                [
+                    {"scope": "objection", "client": "10.0.0.9", "at_ms": now - 9500, "hits": 1},
+                    {"scope": "objection", "client": "10.0.0.9", "at_ms": now - 1000, "hits": 2},
+                ],
+            )
         assert await _hit(db, "10.0.0.9") == 1
         async with db.begin() as conn:  # both younger hits must leave before a fourth: ~9 s
-            await conn.execute(sa.update(rate_limit_hits).where(rate_limit_hits.c.client == "10.0.0.9",
-                                                                rate_limit_hits.c.at_ms == now - 9500)
-                               .values(at_ms=now - 1500))
+            await conn.execute(
+                sa.update(rate_limit_hits)
+                .where(rate_limit_hits.c.client == "10.0.0.9", rate_limit_hits.c.at_ms == now - 9500)
+                .values(at_ms=now - 1500)
+            )
         retry = await _hit(db, "10.0.0.9")
         assert retry is not None and 8 <= retry <= 9
         async with db.connect() as conn:  # refused hits are not stored
@@ -87,13 +98,17 @@ async def test_the_web_page_refuses_with_the_same_retry_after_as_the_api(api: Ap
     notice = (await _public(api, "/notices")).json()[0]
     entry = (await _public(api, f"/notices/{notice['id']}")).json()["entries"][0]
     for i in range(10):  # the default allowance, 10 per 10 minutes, spent through the API
-        r = await api.client.post(f"/api/v1/public/notices/{notice['id']}/objections",
-                                  json={"entry_id": entry["id"], "reason": f"第{i}条异议：有收入"})
+        r = await api.client.post(
+            f"/api/v1/public/notices/{notice['id']}/objections",
+            json={"entry_id": entry["id"], "reason": f"第{i}条异议：有收入"},
+        )
         assert r.status_code == 202, r.text
     page = await api.client.get(f"/ui/public/notices/{notice['id']}")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    r = await api.client.post(f"/ui/public/notices/{notice['id']}/objections",
-                              data={"csrf_token": token, "entry_id": entry["id"], "reason": "网页提交的异议理由"})
+    r = await api.client.post(
+        f"/ui/public/notices/{notice['id']}/objections",
+        data={"csrf_token": token, "entry_id": entry["id"], "reason": "网页提交的异议理由"},
+    )
     assert r.status_code == 429, r.text[:500]
     assert 0 < int(r.headers["retry-after"]) <= 600
     assert await api.count("objections") == 10

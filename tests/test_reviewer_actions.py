@@ -13,16 +13,28 @@ from tests.helpers import PASSWORD, Api
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}
 CONFIRM = {"decision": "approve", "monthly_amount": 580, "dibao_class": "B"}
-EXTRA = {"chief": ("township_civil_affairs", "340621100"), "health": ("county_health", "340621"),
-         "t3": ("township_civil_affairs", "340621100"), "t4": ("township_civil_affairs", "340621100"),
-         "t5": ("township_civil_affairs", "340621100")}
+EXTRA = {
+    "chief": ("township_civil_affairs", "340621100"),
+    "health": ("county_health", "340621"),
+    "t3": ("township_civil_affairs", "340621100"),
+    "t4": ("township_civil_affairs", "340621100"),
+    "t5": ("township_civil_affairs", "340621100"),
+}
 
 
 @pytest.fixture
 async def office(api: Api) -> Api:
     for username, (role, code) in EXTRA.items():
-        r = await api.post("admin", "/admin/users", {"username": username, "password": PASSWORD, "display_name": username,
-                                                     "grants": [{"role": role, "division_code": code}]})
+        r = await api.post(
+            "admin",
+            "/admin/users",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "display_name": username,
+                "grants": [{"role": role, "division_code": code}],
+            },
+        )
         assert r.status_code == 201, r.text
         await api.login(username)
     return api
@@ -41,14 +53,22 @@ async def test_county_returns_the_case_to_the_township_investigation(office: Api
     confirm = await office.open_task(case["id"], "county_confirm")
     r = await office.get("county", f"/tasks/{confirm['id']}/return-targets")
     assert [t["step"] for t in r.json()] == ["initial_review", "accept_application"]
-    r = await office.post("county", f"/tasks/{confirm['id']}/return", {"to": "deliver_refusal_notice", "reason": "x"})
+    r = await office.post(
+        "county", f"/tasks/{confirm['id']}/return", {"to": "deliver_refusal_notice", "reason": "x"}
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid_return_target"
-    r = await office.post("county", f"/tasks/{confirm['id']}/return",
-                          {"to": "initial_review", "reason": "入户调查记录不完整，请补充家庭收入核对"})
+    r = await office.post(
+        "county",
+        f"/tasks/{confirm['id']}/return",
+        {"to": "initial_review", "reason": "入户调查记录不完整，请补充家庭收入核对"},
+    )
     assert r.status_code == 200, r.text
     [again] = r.json()["next_tasks"]
     assert again["name"] == "initial_review" and again["division_code"] == "340621100"
-    assert again["note"]["reason"] == "入户调查记录不完整，请补充家庭收入核对" and again["note"]["returned_from"] == "county_confirm"
+    assert (
+        again["note"]["reason"] == "入户调查记录不完整，请补充家庭收入核对"
+        and again["note"]["returned_from"] == "county_confirm"
+    )
     assert (await office.get("county", f"/tasks/{confirm['id']}")).json()["state"] == "cancelled"
     # The township investigates again and the notice runs again, as the BPMN says.
     await office.complete("town_a", again["id"], APPROVE)
@@ -58,7 +78,9 @@ async def test_county_returns_the_case_to_the_township_investigation(office: Api
     done = await office.step("county", case["id"], "county_confirm", CONFIRM)
     assert done["application"]["status"] == "approved"
     assert [e["data"]["to"] for e in await office.events(case["id"], "task.returned")] == ["initial_review"]
-    assert await office.count("outbox", f"event_type = 'task.returned' AND application_id = '{case['id']}'") == 1
+    assert (
+        await office.count("outbox", f"event_type = 'task.returned' AND application_id = '{case['id']}'") == 1
+    )
 
 
 async def test_return_is_never_to_a_later_step_or_a_parallel_branch(office: Api):
@@ -68,17 +90,38 @@ async def test_return_is_never_to_a_later_step_or_a_parallel_branch(office: Api)
     r = await office.post("town_a", f"/tasks/{review['id']}/return", {"to": "county_confirm", "reason": "x"})
     assert r.status_code == 422 and r.json()["targets"] == ["accept_application"]
     # minban's four county departments review in parallel: none may return to another's branch.
-    from tests.test_minban import OFFICES, teacher_id  # noqa: F401 - the offices of that test
+    from tests.test_minban import OFFICES, teacher_id
 
     for username, (role, code) in OFFICES.items():
-        await office.post("admin", "/admin/users", {"username": username, "password": PASSWORD, "display_name": username,
-                                                    "grants": [{"role": role, "division_code": code}]})
+        await office.post(
+            "admin",
+            "/admin/users",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "display_name": username,
+                "grants": [{"role": role, "division_code": code}],
+            },
+        )
         await office.login(username)
-    r = await office.post("portal", "/applications", {"program": "minban", "division_code": "340621100201",
-                                                      "applicant": {"name": "周", "id_number": teacher_id("19500101", True)},
-                                                      "data": {"teacher_kind": "minban", "terms_taught": 20, "schools": ["x"],
-                                                               "retired_under_plan": False, "died_before_cutoff": False,
-                                                               "criminal_record": False, "dismissed": False}})
+    r = await office.post(
+        "portal",
+        "/applications",
+        {
+            "program": "minban",
+            "division_code": "340621100201",
+            "applicant": {"name": "周", "id_number": teacher_id("19500101", True)},
+            "data": {
+                "teacher_kind": "minban",
+                "terms_taught": 20,
+                "schools": ["x"],
+                "retired_under_plan": False,
+                "died_before_cutoff": False,
+                "criminal_record": False,
+                "dismissed": False,
+            },
+        },
+    )
     teacher = r.json()
     await office.step("edu_town", teacher["id"], "township_initial_review", APPROVE)
     branches = {t["name"]: t for t in (await office.application(teacher["id"]))["open_tasks"]}
@@ -92,12 +135,20 @@ async def test_a_return_racing_a_completion_has_one_winner(office: Api):
     confirm = await office.open_task(case["id"], "county_confirm")
     results = await asyncio.gather(
         office.post("county", f"/tasks/{confirm['id']}/complete", {"data": CONFIRM}),
-        office.post("county", f"/tasks/{confirm['id']}/return", {"to": "initial_review", "reason": "重新核查"}))
+        office.post(
+            "county", f"/tasks/{confirm['id']}/return", {"to": "initial_review", "reason": "重新核查"}
+        ),
+    )
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
     completed_first = results[0].status_code == 200
     status = (await office.application(case["id"]))["status"]
     assert status == ("approved" if completed_first else "in_progress")
-    assert await office.count("tasks", f"application_id = '{case['id']}' AND name = 'county_confirm' AND state = 'open'") == 0
+    assert (
+        await office.count(
+            "tasks", f"application_id = '{case['id']}' AND name = 'county_confirm' AND state = 'open'"
+        )
+        == 0
+    )
 
 
 async def test_transfer_only_to_someone_who_may_act(office: Api):
@@ -108,9 +159,13 @@ async def test_transfer_only_to_someone_who_may_act(office: Api):
     assert r.status_code == 422 and r.json()["code"] == "cannot_take_task"
     r = await office.post("town_a", f"/tasks/{task['id']}/transfer", {"username": "nobody", "reason": "休假"})
     assert r.status_code == 422 and r.json()["code"] == "unknown_user"
-    r = await office.post("town_a", f"/tasks/{task['id']}/transfer", {"username": "town_a2", "reason": "休假，转办"})
+    r = await office.post(
+        "town_a", f"/tasks/{task['id']}/transfer", {"username": "town_a2", "reason": "休假，转办"}
+    )
     assert r.status_code == 200 and r.json()["assignee"] == "town_a2"
-    assert (await office.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})).status_code == 409
+    assert (
+        await office.post("town_a", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})
+    ).status_code == 409
     await office.complete("town_a2", task["id"], {"decision": "accept"})
     [moved] = await office.events(case["id"], "task.transferred")
     assert moved["data"] == {"from": "town_a", "to": "town_a2", "reason": "休假，转办"}
@@ -120,10 +175,15 @@ async def test_delegate_for_an_opinion_then_the_holder_decides(office: Api):
     case = await office.apply()
     await office.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await office.open_task(case["id"], "initial_review")
-    r = await office.post("town_a", f"/tasks/{review['id']}/delegate",
-                          {"username": "health", "note": "请卫健部门对残疾等级出具意见"})
+    r = await office.post(
+        "town_a",
+        f"/tasks/{review['id']}/delegate",
+        {"username": "health", "note": "请卫健部门对残疾等级出具意见"},
+    )
     assert r.status_code == 200 and r.json()["delegated_to"] == "health" and r.json()["assignee"] == "town_a"
-    assert (await office.post("town_a", f"/tasks/{review['id']}/complete", {"data": APPROVE})).json()["code"] == "task_delegated"
+    assert (await office.post("town_a", f"/tasks/{review['id']}/complete", {"data": APPROVE})).json()[
+        "code"
+    ] == "task_delegated"
     mine = (await office.get("health", "/tasks", scope="mine")).json()["items"]
     assert [t["id"] for t in mine] == [review["id"]]
     r = await office.post("health", f"/tasks/{review['id']}/complete", {"data": APPROVE})
@@ -140,23 +200,42 @@ async def test_signers_before_and_after_and_removing_one(office: Api):
     await office.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await office.open_task(case["id"], "initial_review")
     url = f"/tasks/{review['id']}/signers"
-    assert (await office.post("town_a", url, {"usernames": ["town_a2"], "position": "before"})).json()["code"] == "claim_first"
+    assert (await office.post("town_a", url, {"usernames": ["town_a2"], "position": "before"})).json()[
+        "code"
+    ] == "claim_first"
     await office.post("town_a", f"/tasks/{review['id']}/claim")
-    r = await office.post("town_a", url, {"usernames": ["town_a2", "t3"], "position": "before", "note": "请先审核"})
+    r = await office.post(
+        "town_a", url, {"usernames": ["town_a2", "t3"], "position": "before", "note": "请先审核"}
+    )
     assert r.status_code == 200, r.text
-    assert (await office.client.delete(f"/api/v1{url}/t3", headers=office.headers["town_a"])).status_code == 200
-    assert (await office.client.delete(f"/api/v1{url}/t4", headers=office.headers["town_a"])).status_code == 409
+    assert (
+        await office.client.delete(f"/api/v1{url}/t3", headers=office.headers["town_a"])
+    ).status_code == 200
+    assert (
+        await office.client.delete(f"/api/v1{url}/t4", headers=office.headers["town_a"])
+    ).status_code == 409
     r = await office.post("town_a", f"/tasks/{review['id']}/complete", {"data": APPROVE})
-    assert r.status_code == 409 and r.json()["code"] == "signers_pending" and r.json()["signers"] == ["town_a2"]
-    assert (await office.post("t3", f"/tasks/{review['id']}/sign", {"decision": "approve"})).status_code == 409
+    assert (
+        r.status_code == 409 and r.json()["code"] == "signers_pending" and r.json()["signers"] == ["town_a2"]
+    )
+    assert (
+        await office.post("t3", f"/tasks/{review['id']}/sign", {"decision": "approve"})
+    ).status_code == 409
     await office.post("town_a2", f"/tasks/{review['id']}/sign", {"decision": "approve", "opinion": "同意"})
     r = await office.post("town_a", url, {"usernames": ["chief"], "position": "after"})
     assert r.status_code == 200, r.text
     held = await office.complete("town_a", review["id"], APPROVE)
-    assert held["waiting_for_signers"] is True and (await office.application(case["id"]))["open_tasks"][0]["id"] == review["id"]
-    assert [t["id"] for t in (await office.get("chief", "/tasks", scope="mine")).json()["items"]] == [review["id"]]
+    assert (
+        held["waiting_for_signers"] is True
+        and (await office.application(case["id"]))["open_tasks"][0]["id"] == review["id"]
+    )
+    assert [t["id"] for t in (await office.get("chief", "/tasks", scope="mine")).json()["items"]] == [
+        review["id"]
+    ]
     # The step completes only when the signer after the holder has also decided.
-    done = await office.post("chief", f"/tasks/{review['id']}/sign", {"decision": "approve", "opinion": "同意公示"})
+    done = await office.post(
+        "chief", f"/tasks/{review['id']}/sign", {"decision": "approve", "opinion": "同意公示"}
+    )
     assert done.status_code == 200, done.text
     assert (await office.application(case["id"]))["open_tasks"] == []  # on notice now
     completed = (await office.get("town_a", f"/tasks/{review['id']}")).json()
@@ -191,7 +270,9 @@ async def test_copy_lets_people_read_and_find_the_case_but_not_act(office: Api):
     assert [t["id"] for t in cc] == [task["id"]]
     counts = (await office.get("county", "/tasks/counts")).json()
     assert counts["cc"] == 1 and counts["candidate"] == 0
-    assert (await office.post("county", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})).status_code == 403
+    assert (
+        await office.post("county", f"/tasks/{task['id']}/complete", {"data": {"decision": "accept"}})
+    ).status_code == 403
     r = await office.post("town_a", f"/tasks/{task['id']}/cc", {})
     assert r.status_code == 422
 
@@ -208,7 +289,9 @@ async def test_urging_is_for_supervisors_and_the_portal_once_a_working_day(offic
     assert r.status_code == 429 and r.json()["code"] == "urged_today"
     assert 15 * 3600 - 60 < int(r.headers["Retry-After"]) <= 15 * 3600  # until the next working day begins
     await office.advance(days=1)
-    assert (await office.post("county", f"/tasks/{task['id']}/urge", {"note": "请尽快受理"})).status_code == 200
+    assert (
+        await office.post("county", f"/tasks/{task['id']}/urge", {"note": "请尽快受理"})
+    ).status_code == 200
     assert await office.count("outbox", "event_type = 'task.urged'") == 2
 
 
@@ -222,7 +305,12 @@ async def test_withdraw_own_step_until_the_next_is_claimed(office: Api):
     assert r.status_code == 200, r.text
     [reopened] = r.json()["next_tasks"]
     assert reopened["name"] == "accept_application" and reopened["assignee"] == "town_a"
-    assert await office.count("tasks", f"application_id = '{case['id']}' AND name = 'initial_review' AND state = 'cancelled'") == 1
+    assert (
+        await office.count(
+            "tasks", f"application_id = '{case['id']}' AND name = 'initial_review' AND state = 'cancelled'"
+        )
+        == 1
+    )
     await office.complete("town_a", reopened["id"], {"decision": "accept", "opinion": "补录受理意见"})
     review = await office.open_task(case["id"], "initial_review")
     await office.post("town_a2", f"/tasks/{review['id']}/claim")
@@ -235,16 +323,27 @@ async def test_the_applicant_withdraws_until_the_county_has_decided(office: Api)
     await office.to_notice(case["id"])
     r = await office.post("town_b", f"/applications/{case['id']}/withdraw", {"reason": "x"})
     assert r.status_code == 404
-    r = await office.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "申请人已外出务工，主动撤回申请"})
+    r = await office.post(
+        "portal", f"/applications/{case['id']}/withdraw", {"reason": "申请人已外出务工，主动撤回申请"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
-    assert await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'withdrawn'") == 1
+    assert (
+        await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'withdrawn'") == 1
+    )
     assert await office.count("timers", f"application_id = '{case['id']}' AND fired_at IS NULL") == 0
-    assert (await office.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "x"})).status_code == 409
+    assert (
+        await office.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "x"})
+    ).status_code == 409
 
     by_township = await office.apply()
-    r = await office.post("town_a", f"/applications/{by_township['id']}/withdraw", {"reason": "本人书面申请撤回"})
-    assert r.status_code == 200 and await office.count(
-        "tasks", f"application_id = '{by_township['id']}' AND state = 'cancelled'") == 1
+    r = await office.post(
+        "town_a", f"/applications/{by_township['id']}/withdraw", {"reason": "本人书面申请撤回"}
+    )
+    assert (
+        r.status_code == 200
+        and await office.count("tasks", f"application_id = '{by_township['id']}' AND state = 'cancelled'")
+        == 1
+    )
 
     decided = await _at_county(office)
     await office.step("county", decided["id"], "county_confirm", CONFIRM)
@@ -260,9 +359,16 @@ async def test_joint_any_and_sequential_decisions(office: Api):
     await office.upload(JOINT, "joint.bpmn")
     case = await office.apply(program="joint_decision_demo", data={"reviewers": ["t4", "t3"]})
     task = case["open_tasks"][0]
-    assert (await office.post("town_a", f"/tasks/{task['id']}/complete", {"data": APPROVE})).json()["code"] == "decided_by_votes"
+    assert (await office.post("town_a", f"/tasks/{task['id']}/complete", {"data": APPROVE})).json()[
+        "code"
+    ] == "decided_by_votes"
     # 会签 by the six township officers, 60 % must agree: four approvals decide it.
-    for who, decision in (("town_a", "approve"), ("town_a2", "refuse"), ("chief", "approve"), ("t3", "approve")):
+    for who, decision in (
+        ("town_a", "approve"),
+        ("town_a2", "refuse"),
+        ("chief", "approve"),
+        ("t3", "approve"),
+    ):
         r = await office.post(who, f"/tasks/{task['id']}/sign", {"decision": decision, "opinion": who})
         assert r.status_code == 200 and "next_tasks" not in r.json(), r.text
     r = await office.post("t4", f"/tasks/{task['id']}/sign", {"decision": "approve"})
@@ -276,7 +382,9 @@ async def test_joint_any_and_sequential_decisions(office: Api):
     assert [t["name"] for t in r.json()["next_tasks"]] == ["ordered_review"]
     # 依次: in the listed order.
     ordered = (await office.application(case["id"]))["open_tasks"][0]
-    assert (await office.post("t3", f"/tasks/{ordered['id']}/sign", {"decision": "approve"})).json()["code"] == "not_your_turn"
+    assert (await office.post("t3", f"/tasks/{ordered['id']}/sign", {"decision": "approve"})).json()[
+        "code"
+    ] == "not_your_turn"
     await office.post("t4", f"/tasks/{ordered['id']}/sign", {"decision": "approve"})
     r = await office.post("t3", f"/tasks/{ordered['id']}/sign", {"decision": "approve"})
     assert r.json()["application"]["status"] == "approved"
@@ -304,29 +412,51 @@ async def test_every_action_reaches_the_event_stream_without_private_text(office
     case = await office.apply()
     task = await office.open_task(case["id"], "accept_application")
     await office.post("town_a", f"/tasks/{task['id']}/claim")
-    await office.post("town_a", f"/tasks/{task['id']}/cc", {"roles": ["county_civil_affairs"], "note": "请知悉"})
+    await office.post(
+        "town_a", f"/tasks/{task['id']}/cc", {"roles": ["county_civil_affairs"], "note": "请知悉"}
+    )
     await office.post("town_a", f"/tasks/{task['id']}/delegate", {"username": "health", "note": "请出具意见"})
     await office.post("health", f"/tasks/{task['id']}/resolve", {"opinion": "患有慢性病，需长期服药"})
-    await office.post("town_a", f"/tasks/{task['id']}/signers", {"usernames": ["chief"], "position": "before"})
+    await office.post(
+        "town_a", f"/tasks/{task['id']}/signers", {"usernames": ["chief"], "position": "before"}
+    )
     await office.post("chief", f"/tasks/{task['id']}/sign", {"decision": "approve", "opinion": "同意"})
     await office.post("town_a", f"/tasks/{task['id']}/transfer", {"username": "town_a2", "reason": "出差"})
     await office.post("portal", f"/tasks/{task['id']}/urge", {"note": "申请人催问"})
     await office.complete("town_a2", task["id"], {"decision": "accept"})
     review = await office.open_task(case["id"], "initial_review")
-    await office.post("town_a", f"/tasks/{review['id']}/return", {"to": "accept_application", "reason": "材料需复核"})
-    types = {"case.copied", "task.delegated", "task.resolved", "task.signers_added", "task.signed", "task.transferred",
-             "task.urged", "task.returned"}
+    await office.post(
+        "town_a", f"/tasks/{review['id']}/return", {"to": "accept_application", "reason": "材料需复核"}
+    )
+    types = {
+        "case.copied",
+        "task.delegated",
+        "task.resolved",
+        "task.signers_added",
+        "task.signed",
+        "task.transferred",
+        "task.urged",
+        "task.returned",
+    }
     for kind in types:
-        assert await office.count("outbox", f"event_type = '{kind}' AND application_id = '{case['id']}'") == 1, kind
+        assert (
+            await office.count("outbox", f"event_type = '{kind}' AND application_id = '{case['id']}'") == 1
+        ), kind
         assert len(await office.events(case["id"], kind)) == 1, kind
     db = create_engine(office.database_url)
     try:
         async with db.connect() as conn:
-            payloads = (await conn.execute(sa.select(outbox.c.payload).where(outbox.c.application_id == case["id"]))).scalars().all()
+            payloads = (
+                (await conn.execute(sa.select(outbox.c.payload).where(outbox.c.application_id == case["id"])))
+                .scalars()
+                .all()
+            )
     finally:
         await db.dispose()
     text = json.dumps(payloads, ensure_ascii=False)
-    assert "task.returned" in text and "慢性病" not in text and "材料需复核" not in text  # they stay in the audit trail
+    assert (
+        "task.returned" in text and "慢性病" not in text and "材料需复核" not in text
+    )  # they stay in the audit trail
 
 
 async def test_withdrawing_the_review_while_its_notice_runs_withdraws_the_notice(office: Api):
@@ -334,15 +464,23 @@ async def test_withdrawing_the_review_while_its_notice_runs_withdraws_the_notice
     withdrawn and the review opens again for its author; it never ends in a 500."""
     case = await office.apply()
     await office.to_notice(case["id"])
-    [review] = [t for t in (await office.get("town_a", "/tasks", scope="done")).json()["items"]
-                if t["name"] == "initial_review"]
+    [review] = [
+        t
+        for t in (await office.get("town_a", "/tasks", scope="done")).json()["items"]
+        if t["name"] == "initial_review"
+    ]
     assert await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'listed'") == 1
     r = await office.post("town_a", f"/tasks/{review['id']}/withdraw")
     assert r.status_code == 200, r.text
     [reopened] = r.json()["next_tasks"]
     assert reopened["name"] == "initial_review" and reopened["assignee"] == "town_a"
     assert await office.count("notice_entries", f"application_id = '{case['id']}' AND status = 'listed'") == 0
-    assert await office.count("timers", f"application_id = '{case['id']}' AND cancelled = false AND fired_at IS NULL") == 0
+    assert (
+        await office.count(
+            "timers", f"application_id = '{case['id']}' AND cancelled = false AND fired_at IS NULL"
+        )
+        == 0
+    )
     await office.advance(days=8)
     await office.run_timers()
     assert (await office.open_task(case["id"]))["name"] == "initial_review"

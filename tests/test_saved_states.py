@@ -13,12 +13,16 @@ from app.config import PROJECT_ROOT
 from app.domain import calendar
 from app.domain.cases import expression_functions
 
-FIXTURE = json.loads((PROJECT_ROOT / "tests" / "fixtures" / "spiffworkflow_3.2.0_dibao_in_notice.json").read_text())
+FIXTURE = json.loads(
+    (PROJECT_ROOT / "tests" / "fixtures" / "spiffworkflow_3.2.0_dibao_in_notice.json").read_text()
+)
 
 
 def test_a_case_saved_by_spiffworkflow_3_2_0_loads_fires_its_notice_and_reaches_the_county():
     assert FIXTURE["spiffworkflow"] == "3.2.0"
-    model = engine.parse_bpmn(FIXTURE["bpmn"].encode(), {k: v.encode() for k, v in FIXTURE["decisions"].items()})
+    model = engine.parse_bpmn(
+        FIXTURE["bpmn"].encode(), {k: v.encode() for k, v in FIXTURE["decisions"].items()}
+    )
     functions = expression_functions(calendar.WorkingDays({}))
     case = engine.Case.load(model, FIXTURE["state"], functions)
     [timer] = case.pending_timers()

@@ -79,7 +79,9 @@ async def test_claim_unclaim_assign(api: Api):
 async def test_two_reviewers_race_to_claim(api: Api):
     case = await api.apply()
     task = (await api.open_task(case["id"]))["id"]
-    results = await asyncio.gather(api.post("town_a", f"/tasks/{task}/claim"), api.post("town_a2", f"/tasks/{task}/claim"))
+    results = await asyncio.gather(
+        api.post("town_a", f"/tasks/{task}/claim"), api.post("town_a2", f"/tasks/{task}/claim")
+    )
     assert sorted(r.status_code for r in results) == [200, 409]
     winner = next(r for r in results if r.status_code == 200).json()["assignee"]
     assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == winner

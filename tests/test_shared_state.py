@@ -14,10 +14,14 @@ BODY = {"entry_id": "x", "reason": "理由写满五个字"}
 
 
 async def test_the_objection_rate_limit_counts_across_replicas_and_ignores_the_test_clock(database_url):
-    async with RunningApp(database_url, objection_rate_limit="4/hour") as one, \
-            RunningApp(database_url, objection_rate_limit="4/hour") as two:
+    async with (
+        RunningApp(database_url, objection_rate_limit="4/hour") as one,
+        RunningApp(database_url, objection_rate_limit="4/hour") as two,
+    ):
         answers = [(await client.post(OBJECT, json=BODY)).status_code for client in (one, two, one, two)]
-        assert answers == [404] * 4  # counted before the notice is looked up: a failing request spends its hit
+        assert (
+            answers == [404] * 4
+        )  # counted before the notice is looked up: a failing request spends its hit
         refused = await two.post(OBJECT, json=BODY)
         assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
         assert 0 < int(refused.headers["retry-after"]) <= 3600
@@ -29,8 +33,10 @@ async def test_the_objection_rate_limit_counts_across_replicas_and_ignores_the_t
 
 
 async def test_concurrent_objections_through_two_replicas_get_exactly_the_allowance(database_url):
-    async with RunningApp(database_url, objection_rate_limit="10/hour") as one, \
-            RunningApp(database_url, objection_rate_limit="10/hour") as two:
+    async with (
+        RunningApp(database_url, objection_rate_limit="10/hour") as one,
+        RunningApp(database_url, objection_rate_limit="10/hour") as two,
+    ):
         answers = await asyncio.gather(*(client.post(OBJECT, json=BODY) for client in (one, two) * 10))
         codes = sorted(r.status_code for r in answers)
         assert codes == [404] * 10 + [429] * 10
@@ -61,7 +67,9 @@ async def test_a_delivery_in_flight_is_not_sent_twice_when_the_test_clock_moves(
         async with running_app(api.database_url, webhook_timeout_seconds=20) as other:
             first = Api(other, api.database_url)
             await first.login("admin", ADMIN_PASSWORD)
-            sending = asyncio.create_task(first.post("admin", "/admin/timers/run"))  # a worker whose send hangs
+            sending = asyncio.create_task(
+                first.post("admin", "/admin/timers/run")
+            )  # a worker whose send hangs
             for _ in range(200):
                 if receiver.received("/slow"):
                     break
@@ -82,7 +90,8 @@ async def test_replicas_starting_together_deploy_the_shipped_processes_once(data
     try:
         versions = await Api(first.client, database_url).count("process_definitions")
         keys = await Api(first.client, database_url).count(
-            "(SELECT DISTINCT key FROM process_definitions) AS k")
+            "(SELECT DISTINCT key FROM process_definitions) AS k"
+        )
         assert versions == keys > 0  # one version of each shipped process, not two
         assert await Api(first.client, database_url).count("users", "username = 'admin'") == 1
     finally:
@@ -95,13 +104,20 @@ async def test_concurrent_urges_through_two_replicas_record_one(api: Api, runnin
     async with running_app(api.database_url) as other:
         second = Api(other, api.database_url)
         second.headers = api.headers
-        answers = await asyncio.gather(*(replica.post(who, f"/tasks/{task['id']}/urge", {"note": "请尽快受理"})
-                                         for replica in (api, second) for who in ("portal", "county", "county")))
+        answers = await asyncio.gather(
+            *(
+                replica.post(who, f"/tasks/{task['id']}/urge", {"note": "请尽快受理"})
+                for replica in (api, second)
+                for who in ("portal", "county", "county")
+            )
+        )
     assert sorted(r.status_code for r in answers) == [200] + [429] * 5
     assert await api.count("events", "type = 'task.urged'") == 1
 
 
-async def test_an_event_written_just_after_a_subscription_by_a_replica_whose_clock_lags_is_delivered(api: Api):
+async def test_an_event_written_just_after_a_subscription_by_a_replica_whose_clock_lags_is_delivered(
+    api: Api,
+):
     """Replicas' clocks differ by milliseconds: an event committed after the subscription but
     stamped a little earlier (another replica wrote it) is still the subscription's."""
     import sqlalchemy as sa
@@ -115,11 +131,19 @@ async def test_an_event_written_just_after_a_subscription_by_a_replica_whose_clo
         db = create_engine(api.database_url)
         try:
             async with db.begin() as conn:
-                made = (await conn.execute(sa.select(webhook_subscriptions.c.created_at)
-                                           .where(webhook_subscriptions.c.id == sub["id"]))).scalar_one()
+                made = (
+                    await conn.execute(
+                        sa.select(webhook_subscriptions.c.created_at).where(
+                            webhook_subscriptions.c.id == sub["id"]
+                        )
+                    )
+                ).scalar_one()
                 # As if the lagging replica had stamped the event 50 ms before the subscription.
-                await conn.execute(sa.update(outbox).where(outbox.c.application_id == case["id"])
-                                   .values(created_at=made - timedelta(milliseconds=50)))
+                await conn.execute(
+                    sa.update(outbox)
+                    .where(outbox.c.application_id == case["id"])
+                    .values(created_at=made - timedelta(milliseconds=50))
+                )
         finally:
             await db.dispose()
         assert (await api.post("admin", "/admin/timers/run")).status_code == 200

@@ -17,15 +17,24 @@ BIN = Path(sys.executable).parent
 
 
 def _env(tmp_path, **extra) -> dict:
-    return {**os.environ, "AIDFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}",
-            "AIDFLOW_ENV": "test", "AIDFLOW_LOG_JSON": "false", **extra}
+    return {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}",
+        "AIDFLOW_ENV": "test",
+        "AIDFLOW_LOG_JSON": "false",
+        **extra,
+    }
 
 
 def _serve(tmp_path, env) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = open(tmp_path / "serve.log", "w")
-    process = subprocess.Popen([str(BIN / "aidflow"), "serve", "--port", str(port), "--no-worker"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(BIN / "aidflow"), "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     return process, wait_until_up(f"http://127.0.0.1:{port}", process, tmp_path / "serve.log")
 
 
@@ -42,6 +51,7 @@ def test_ready_only_at_the_schema_head(tmp_path):
         assert ready.status_code == 200, ready.text
         # The schema behind the code (an image rolled out before its migration): not ready, 503.
         import sqlite3
+
         with sqlite3.connect(tmp_path / "shutdown.db") as db:
             db.execute("UPDATE alembic_version SET version_num = '0013_growth'")
         behind = httpx.get(f"{base}/readyz")
@@ -68,8 +78,10 @@ def test_sigterm_drains_finishes_the_accepted_request_and_exits(tmp_path):
         # A request in flight: headers and half its body sent, the rest only after SIGTERM.
         body = b'{"username": "nobody", "password": "not-a-password"}'
         slow = socket.create_connection(("127.0.0.1", port))
-        slow.sendall(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:10])
+        slow.sendall(
+            b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:10]
+        )
         time.sleep(0.3)
         process.send_signal(signal.SIGTERM)
         time.sleep(0.3)

@@ -15,10 +15,12 @@ BROKEN = ESCALATION.replace(
     '<bpmn:sequenceFlow id="f3" sourceRef="too_late" targetRef="county_takeover" />',
     '<bpmn:sequenceFlow id="f3" sourceRef="too_late" targetRef="broken" />'
     '<bpmn:scriptTask id="broken" name="出错的脚本"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f3b</bpmn:outgoing>'
-    '<bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>'
-    '<bpmn:sequenceFlow id="f3b" sourceRef="broken" targetRef="county_takeover" />'
-).replace('<bpmn:incoming>f3</bpmn:incoming>\n      <bpmn:outgoing>f4</bpmn:outgoing>',
-          '<bpmn:incoming>f3b</bpmn:incoming>\n      <bpmn:outgoing>f4</bpmn:outgoing>')
+    "<bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>"
+    '<bpmn:sequenceFlow id="f3b" sourceRef="broken" targetRef="county_takeover" />',
+).replace(
+    "<bpmn:incoming>f3</bpmn:incoming>\n      <bpmn:outgoing>f4</bpmn:outgoing>",
+    "<bpmn:incoming>f3b</bpmn:incoming>\n      <bpmn:outgoing>f4</bpmn:outgoing>",
+)
 
 
 async def test_a_failing_timer_backs_off_then_is_set_aside_and_can_be_retried(api: Api):
@@ -39,7 +41,9 @@ async def test_a_failing_timer_backs_off_then_is_set_aside_and_can_be_retried(ap
     [failed] = (await api.get("admin", "/admin/timers/failed")).json()
     assert failed["application_id"] == case["id"] and failed["attempts"] == MAX_ATTEMPTS
     # The classes of the failure, not its text (a script's error text may quote the case's data).
-    assert "ZeroDivisionError" in failed["last_error"] and "error id " in failed["last_error"], failed["last_error"]
+    assert "ZeroDivisionError" in failed["last_error"] and "error id " in failed["last_error"], failed[
+        "last_error"
+    ]
     assert "division by zero" not in failed["last_error"], failed["last_error"]
     [event] = await api.events(case["id"], "timer.failed")
     assert event["data"]["attempts"] == MAX_ATTEMPTS and event["data"]["error"] == failed["last_error"]
@@ -64,6 +68,7 @@ async def _exec(api: Api, sql: str, **params) -> None:
     import sqlalchemy as sa
 
     from app.db.engine import create_engine
+
     db = create_engine(api.database_url)
     try:
         async with db.begin() as conn:
@@ -81,13 +86,23 @@ async def test_a_case_that_cannot_load_fails_alone_and_the_round_goes_on(api: Ap
     await api.advance(seconds=60)
     healthy = await api.apply(program="escalation_demo")
     await api.advance(days=5)
-    await _exec(api, "UPDATE applications SET engine_state = :state WHERE id = :id",
-                state='{"format": "spiff-json+zlib+base64", "data": "bm90IHpsaWI="}', id=broken["id"])
+    await _exec(
+        api,
+        "UPDATE applications SET engine_state = :state WHERE id = :id",
+        state='{"format": "spiff-json+zlib+base64", "data": "bm90IHpsaWI="}',
+        id=broken["id"],
+    )
     await api.run_timers()  # was 500, and the healthy case's timer never fired
     assert (await api.application(healthy["id"]))["open_tasks"][0]["name"] == "county_takeover"
-    assert await api.count("timers", f"application_id = '{broken['id']}' AND attempts = 1 "
-                                     "AND retry_at IS NOT NULL AND fired_at IS NULL") == 1
-    [error] = [r for r in (await api.get("admin", "/admin/timers/failed")).json()] or [None]
+    assert (
+        await api.count(
+            "timers",
+            f"application_id = '{broken['id']}' AND attempts = 1 "
+            "AND retry_at IS NOT NULL AND fired_at IS NULL",
+        )
+        == 1
+    )
+    [error] = list((await api.get("admin", "/admin/timers/failed")).json()) or [None]
     assert error is None  # backing off, not set aside yet
     last_error = await _scalar(api, f"SELECT last_error FROM timers WHERE application_id = '{broken['id']}'")
     assert last_error.startswith("unexpected error (error id ") and "zlib" not in last_error, last_error
@@ -97,6 +112,7 @@ async def _scalar(api: Api, sql: str):
     import sqlalchemy as sa
 
     from app.db.engine import create_engine
+
     db = create_engine(api.database_url)
     try:
         async with db.connect() as conn:
@@ -108,18 +124,27 @@ async def _scalar(api: Api, sql: str):
 async def test_a_step_nobody_can_take_counts_as_a_failed_attempt(api: Api):
     """A DomainError after the timer (no place of the next step's level above the case) was
     'deferred' on every poll forever with attempts 0."""
-    nowhere = ESCALATION.replace('<bpmn:lane id="lane_county" name="county_civil_affairs">',
-                                 '<bpmn:lane id="lane_county" name="university_union">')
+    nowhere = ESCALATION.replace(
+        '<bpmn:lane id="lane_county" name="county_civil_affairs">',
+        '<bpmn:lane id="lane_county" name="university_union">',
+    )
     assert nowhere != ESCALATION
     await api.upload(nowhere.encode(), "escalation_demo.bpmn")
     await api.set_clock("2026-11-23T09:00:00+08:00")
     case = await api.apply(program="escalation_demo")
     await api.advance(days=5)
     await api.run_timers()
-    assert await api.count("timers", f"application_id = '{case['id']}' AND attempts = 1 AND retry_at IS NOT NULL") == 1
+    assert (
+        await api.count(
+            "timers", f"application_id = '{case['id']}' AND attempts = 1 AND retry_at IS NOT NULL"
+        )
+        == 1
+    )
     last_error = await _scalar(api, f"SELECT last_error FROM timers WHERE application_id = '{case['id']}'")
     assert last_error.startswith("no_division_for_role"), last_error
-    assert (await api.application(case["id"]))["open_tasks"][0]["name"] == "township_review"  # nothing half-done
+    assert (await api.application(case["id"]))["open_tasks"][0][
+        "name"
+    ] == "township_review"  # nothing half-done
 
 
 TWO_TIMERS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -173,13 +198,22 @@ async def test_a_timer_set_aside_does_not_fire_with_another_timer_of_its_case(ap
     await api.set_clock("2026-11-23T09:00:00+08:00")
     case = await api.apply(program="two_timers")
     assert await api.count("timers", f"application_id = '{case['id']}' AND fired_at IS NULL") == 2
-    await _exec(api, "UPDATE timers SET failed_at = due_at, attempts = 8 WHERE application_id = :id AND name = 'wait_a'",
-                id=case["id"])
+    await _exec(
+        api,
+        "UPDATE timers SET failed_at = due_at, attempts = 8 WHERE application_id = :id AND name = 'wait_a'",
+        id=case["id"],
+    )
     await api.advance(days=2)
     await api.run_timers()
     assert [t["name"] for t in (await api.application(case["id"]))["open_tasks"]] == ["after_b"]
-    assert await api.count("timers", f"application_id = '{case['id']}' AND name = 'wait_a' AND fired_at IS NULL") == 1
+    assert (
+        await api.count("timers", f"application_id = '{case['id']}' AND name = 'wait_a' AND fired_at IS NULL")
+        == 1
+    )
     [failed] = (await api.get("admin", "/admin/timers/failed")).json()
     await api.post("admin", f"/admin/timers/{failed['id']}/retry")
     await api.run_timers()
-    assert sorted(t["name"] for t in (await api.application(case["id"]))["open_tasks"]) == ["after_a", "after_b"]
+    assert sorted(t["name"] for t in (await api.application(case["id"]))["open_tasks"]) == [
+        "after_a",
+        "after_b",
+    ]

@@ -17,9 +17,11 @@ async def _tasks_with(api: Api, claims: dict, secret: str = SECRET):
 async def test_expired_foreign_and_expiry_less_tokens_are_refused(api: Api):
     now = int(time.time())
     assert (await _tasks_with(api, {"sub": "town_a", "iat": now, "exp": now + 60})).status_code == 200
-    for claims, secret in (({"sub": "town_a", "iat": now - 120, "exp": now - 60}, SECRET),
-                           ({"sub": "town_a", "iat": now, "exp": now + 60}, "another-secret-" + "y" * 32),
-                           ({"sub": "town_a", "iat": now}, SECRET)):
+    for claims, secret in (
+        ({"sub": "town_a", "iat": now - 120, "exp": now - 60}, SECRET),
+        ({"sub": "town_a", "iat": now, "exp": now + 60}, "another-secret-" + "y" * 32),
+        ({"sub": "town_a", "iat": now}, SECRET),
+    ):
         r = await _tasks_with(api, claims, secret)
         assert r.status_code == 401, claims
         assert r.json()["code"] == "invalid_token" and r.headers["content-type"] == "application/problem+json"

@@ -53,13 +53,24 @@ async def test_controls_are_labelled_and_pages_fit_a_phone(live_ui):
     app = await ui.api.apply()
     await ui.api.to_notice(app["id"])
     notice_id = (await ui.api.get("admin", "/public/notices")).json()[0]["id"]
-    r = await ui.api.client.post(f"/api/v1/public/notices/{notice_id}/objections", json={
-        "entry_id": (await ui.api.get("admin", f"/public/notices/{notice_id}")).json()["entries"][0]["id"],
-        "reason": "该户收入情况不实，请核查。"})
+    r = await ui.api.client.post(
+        f"/api/v1/public/notices/{notice_id}/objections",
+        json={
+            "entry_id": (await ui.api.get("admin", f"/public/notices/{notice_id}")).json()["entries"][0][
+                "id"
+            ],
+            "reason": "该户收入情况不实，请核查。",
+        },
+    )
     assert r.status_code == 202, r.text
     task = await ui.api.open_task(app["id"], "reinvestigate")
     person = await ui.page(PHONE)
-    for path in ("/ui/login", "/ui/public/notices", f"/ui/public/notices/{notice_id}", "/ui/public/objections"):
+    for path in (
+        "/ui/login",
+        "/ui/public/notices",
+        f"/ui/public/notices/{notice_id}",
+        "/ui/public/objections",
+    ):
         await person.goto(ui.url + path)
         assert await person.evaluate(UNLABELLED) == [], path
         await _fits(person)
@@ -73,8 +84,13 @@ async def test_controls_are_labelled_and_pages_fit_a_phone(live_ui):
         assert await page.evaluate(UNLABELLED) == [], path
         await _fits(page)
     admin = await ui.login("admin", viewport=PHONE, password=ADMIN_PASSWORD)
-    for path in ("/ui/admin", "/ui/admin/processes/dibao", "/ui/admin/calendar?year=2026", "/ui/admin/users",
-                 "/ui/supervision"):
+    for path in (
+        "/ui/admin",
+        "/ui/admin/processes/dibao",
+        "/ui/admin/calendar?year=2026",
+        "/ui/admin/users",
+        "/ui/supervision",
+    ):
         await admin.goto(ui.url + path)
         assert await admin.evaluate(UNLABELLED) == [], path
         await _fits(admin)

@@ -6,7 +6,9 @@ with the reviewer-actions work it runs, with no change to the UI code (``app/web
 
 import pytest
 
-pytest.importorskip("app.domain.task_people", reason="the reviewer actions are not merged into this branch yet")
+pytest.importorskip(
+    "app.domain.task_people", reason="the reviewer actions are not merged into this branch yet"
+)
 
 
 async def _open_action(page, label: str):
@@ -101,7 +103,9 @@ async def test_delegate_and_signer_give_their_opinion_in_the_browser(live_ui):
     assert "已签署意见" in await signer.get_by_role("status").inner_text()
     await holder.reload()
     opinions = await holder.locator("aside").inner_text()
-    assert "材料齐全，可以受理" in opinions and "同意受理" in opinions  # the delegate's and the signer's words
+    assert (
+        "材料齐全，可以受理" in opinions and "同意受理" in opinions
+    )  # the delegate's and the signer's words
     await holder.get_by_role("button", name="通过（予以受理）").click()
     await holder.wait_for_url(ui.url + "/ui/?*")
     assert (await ui.api.open_task(app["id"]))["name"] == "initial_review"

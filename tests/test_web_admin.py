@@ -30,11 +30,16 @@ async def test_admin_uploads_a_broken_bpmn_and_sees_the_line_errors(live_ui, tmp
     problems = page.locator("#bpmn-problems li")
     assert await problems.count() >= 1
     # Each step in the misnamed lane is reported at its own line, with its element id.
-    line = broken[:broken.index(b'<bpmn:userTask id="county_confirm"')].count(b"\n") + 1
+    line = broken[: broken.index(b'<bpmn:userTask id="county_confirm"')].count(b"\n") + 1
     text = await page.locator("#bpmn-problems").inner_text()
-    assert f"第{line}行，元素 county_confirm：泳道或候选组不是有效的角色" in text and "county_nobody at all" in text, text
+    assert (
+        f"第{line}行，元素 county_confirm：泳道或候选组不是有效的角色" in text
+        and "county_nobody at all" in text
+    ), text
     await ui.shot(page, "admin-bpmn-errors")
-    assert (await ui.api.get("admin", "/process-definitions/dibao")).json()[0]["version"] == 1  # nothing deployed
+    assert (await ui.api.get("admin", "/process-definitions/dibao")).json()[0][
+        "version"
+    ] == 1  # nothing deployed
     # A dry run of a good revision, then the real upload with its tag.
     revised = DIBAO.replace(b'"P7D"', b'"P5D"')
     await _upload(page, tmp_path, revised, dry_run=True)
@@ -185,13 +190,20 @@ async def test_a_reviewer_changes_their_own_password_in_the_web_ui(live_ui):
 
 async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
     ui = live_ui
-    paths = ("/ui/admin/users/town_b/disable", "/ui/admin/users/town_b/password", "/ui/admin/users/town_b/revoke-tokens",
-             "/ui/admin/api-keys/portal/revoke", "/ui/admin/users/town_b/edit")
+    paths = (
+        "/ui/admin/users/town_b/disable",
+        "/ui/admin/users/town_b/password",
+        "/ui/admin/users/town_b/revoke-tokens",
+        "/ui/admin/api-keys/portal/revoke",
+        "/ui/admin/users/town_b/edit",
+    )
     for who in ("county", "town_b"):  # a reviewer above, the person themselves
         reviewer = await ui.login(who)
         csrf = await reviewer.locator("form.logout input[name=csrf_token]").get_attribute("value")
         for path in paths:
-            r = await reviewer.request.post(ui.url + path, form={"csrf_token": csrf, "password": "quiet-harbour-lantern-7"})
+            r = await reviewer.request.post(
+                ui.url + path, form={"csrf_token": csrf, "password": "quiet-harbour-lantern-7"}
+            )
             assert r.status == 403, (who, path)
             assert "仅限系统管理员" in await r.text()
     stranger = await ui.page()
@@ -199,7 +211,9 @@ async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
         r = await stranger.request.post(ui.url + path, form={"csrf_token": "x"}, max_redirects=0)
         assert r.status == 403, path  # no session: the CSRF check refuses before anything else
     assert (await ui.api.get("portal", "/auth/me")).status_code == 200
-    assert (await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})).status_code == 200
+    assert (
+        await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})
+    ).status_code == 200
     assert (await ui.api.get("admin", "/admin/audit", type="user.")).json()[0]["type"] == "user.created"
     assert (await ui.api.get("admin", "/admin/audit", type="api_key.revoked")).json() == []
     assert (await ui.api.get("admin", "/admin/audit", type="user.grants_changed")).json() == []

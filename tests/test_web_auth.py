@@ -35,7 +35,9 @@ async def test_visitor_is_sent_to_login_and_a_wrong_password_is_refused_inline(l
     await page.get_by_role("button", name="登录").click()
     await page.wait_for_url(live_ui.url + "/ui/")
     cookie = next(c for c in await page.context.cookies() if c["name"] == "aidflow_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # Secure outside test mode
+    assert (
+        cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+    )  # Secure outside test mode
     await page.get_by_role("button", name="退出").click()
     await page.wait_for_url(live_ui.url + "/ui/login")
     await page.goto(live_ui.url + "/ui/")
@@ -67,15 +69,19 @@ async def test_forms_without_the_csrf_token_change_nothing(live_ui):
     task = await live_ui.api.open_task(app["id"], "accept_application")
     page = await live_ui.login("town_a")
     for token in ("", "forged-token"):
-        r = await page.request.post(live_ui.url + "/ui/tasks/claim", form={"one": task["id"], "csrf_token": token},
-                                    max_redirects=0)
+        r = await page.request.post(
+            live_ui.url + "/ui/tasks/claim", form={"one": task["id"], "csrf_token": token}, max_redirects=0
+        )
         assert r.status == 403
         assert "页面已过期或来源不明" in await r.text()
     assert (await live_ui.api.open_task(app["id"]))["assignee"] is None
     # The login form is protected too (token bound to the visitor's cookie).
     other = await live_ui.page()
-    r = await other.request.post(live_ui.url + "/ui/login", form={"username": "town_a", "password": PASSWORD,
-                                                                  "csrf_token": "x"}, max_redirects=0)
+    r = await other.request.post(
+        live_ui.url + "/ui/login",
+        form={"username": "town_a", "password": PASSWORD, "csrf_token": "x"},
+        max_redirects=0,
+    )
     assert r.status == 403 and "aidflow_session" not in r.headers.get("set-cookie", "")
 
 
@@ -83,9 +89,12 @@ async def test_an_expired_session_goes_back_to_login_and_returns_to_the_page(liv
     page = await live_ui.login("town_a")
     await page.goto(live_ui.url + "/ui/?scope=mine")
     # Time passes: the session is past its idle limit (moving the row stands in for waiting two hours).
-    await _sql(live_ui.api.database_url, "UPDATE web_sessions SET last_seen_at = created_at - INTERVAL '1 day'"
-               if "postgresql" in live_ui.api.database_url else
-               "UPDATE web_sessions SET last_seen_at = '2000-01-01 00:00:00.000000'")
+    await _sql(
+        live_ui.api.database_url,
+        "UPDATE web_sessions SET last_seen_at = created_at - INTERVAL '1 day'"
+        if "postgresql" in live_ui.api.database_url
+        else "UPDATE web_sessions SET last_seen_at = '2000-01-01 00:00:00.000000'",
+    )
     await page.reload()
     assert "/ui/login" in page.url
     assert "登录已超时" in await page.locator("main").inner_text()
@@ -97,27 +106,45 @@ async def test_an_expired_session_goes_back_to_login_and_returns_to_the_page(liv
 
 async def test_session_cookie_is_secure_outside_test_mode(tmp_path, sqlite_template):
     import shutil
+
     path = tmp_path / "dev.db"
     shutil.copy(sqlite_template, path)
-    settings = Settings(env="development", database_url=f"sqlite+aiosqlite:///{path}", log_json=False,
-                        bootstrap_admin_password=ADMIN_PASSWORD)
+    settings = Settings(
+        env="development",
+        database_url=f"sqlite+aiosqlite:///{path}",
+        log_json=False,
+        bootstrap_admin_password=ADMIN_PASSWORD,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://aidflow.test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://aidflow.test"
+        ) as client:
             form = (await client.get("/ui/login")).text
             token = form.split('name="csrf_token" value="')[1].split('"')[0]
-            r = await client.post("/ui/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                                     "csrf_token": token, "next": "/ui/"})
+            r = await client.post(
+                "/ui/login",
+                data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token, "next": "/ui/"},
+            )
     assert r.status_code == 303, r.text
     cookie = r.headers["set-cookie"]
-    assert "aidflow_session=" in cookie and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    assert (
+        "aidflow_session=" in cookie
+        and "HttpOnly" in cookie
+        and "Secure" in cookie
+        and "SameSite=lax" in cookie
+    )
     # A demo reached over plain http by a host name: a Secure cookie would never come back (no log-in).
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo-host:8000") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://demo-host:8000"
+        ) as client:
             form = (await client.get("/ui/login")).text
             token = form.split('name="csrf_token" value="')[1].split('"')[0]
-            r = await client.post("/ui/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                                     "csrf_token": token, "next": "/ui/"})
+            r = await client.post(
+                "/ui/login",
+                data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token, "next": "/ui/"},
+            )
     assert r.status_code == 303 and "Secure" not in r.headers["set-cookie"], r.headers
 
 

@@ -29,7 +29,9 @@ async def test_bulk_completion_with_per_case_results(live_ui):
     assert await results.count() == 3
     text = await page.locator("#bulk-results").inner_text()
     lines = text.splitlines()
-    assert sum(line.endswith("：已办结") for line in lines) == 2 and "该任务已办结或案件已进入下一环节" in text
+    assert (
+        sum(line.endswith("：已办结") for line in lines) == 2 and "该任务已办结或案件已进入下一环节" in text
+    )
     assert "办结2件，1件未能办结" in await page.locator("#results-h").inner_text()
     for app in apps[1:]:  # each case its own audited completion with the shared opinion
         done = await ui.api.events(app["id"], "task.completed")
@@ -44,6 +46,8 @@ async def test_steps_needing_case_data_offer_no_bulk_completion(live_ui):
         assert (await ui.api.post("town_a", f"/tasks/{task['id']}/claim")).status_code == 200
     page = await ui.login("town_a")
     await page.goto(ui.url + "/ui/?scope=mine")
-    assert await page.locator(".bulk-links").count() == 0  # acceptance needs its own list of missing materials
+    assert (
+        await page.locator(".bulk-links").count() == 0
+    )  # acceptance needs its own list of missing materials
     await page.goto(ui.url + "/ui/bulk/dibao/accept_application")
     assert "不支持批量办理" in await page.locator("main").inner_text()

@@ -45,7 +45,9 @@ async def test_a_case_outside_the_reviewers_places_is_not_found(live_ui):
 
 async def test_the_case_query_page_finds_a_case_in_its_notice_by_name(live_ui):
     ui = live_ui
-    case = await ui.api.apply(applicant={"name": "欧阳娜娜", "id_number": id_number(), "phone": "13900000000"})
+    case = await ui.api.apply(
+        applicant={"name": "欧阳娜娜", "id_number": id_number(), "phone": "13900000000"}
+    )
     await ui.api.to_notice(case["id"])  # no open step: not in any inbox
     page = await ui.login("county")
     await page.get_by_role("link", name="案件查询").click()

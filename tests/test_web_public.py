@@ -30,7 +30,9 @@ async def test_a_person_objects_and_follows_the_outcome_answered_in_the_reviewer
     await person.get_by_role("button", name="提交异议").click()
     number = (await person.locator("#objection-number").inner_text()).strip()
     code = (await person.locator("#check-code").inner_text()).strip()
-    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", code), code  # no 0/O, 1/I/L
+    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", code), (
+        code
+    )  # no 0/O, 1/I/L
     await ui.shot(person, "public-receipt")
     await person.reload()  # reloading the receipt shows it again and files nothing twice
     assert (await person.locator("#check-code").inner_text()).strip() == code
@@ -55,8 +57,10 @@ async def test_a_person_objects_and_follows_the_outcome_answered_in_the_reviewer
     assert await reviewer.get_by_label("第1项 异议编号").input_value() == number
     await reviewer.get_by_role("button", name="通过（异议不成立，维持拟批准）").click()
     await reviewer.locator("#form-error").wait_for()
-    assert "请从选项中选择" in await reviewer.locator("[data-field=objection_outcomes]").inner_text() or \
-        "请填写" in await reviewer.locator("[data-field=objection_outcomes]").inner_text()
+    assert (
+        "请从选项中选择" in await reviewer.locator("[data-field=objection_outcomes]").inner_text()
+        or "请填写" in await reviewer.locator("[data-field=objection_outcomes]").inner_text()
+    )
     await reviewer.get_by_role("radio", name="异议不成立").check()
     await reviewer.get_by_label("第1项 答复").fill("经核实，车辆已于去年报废，异议不成立。")
     await ui.shot(reviewer, "task-objection-answer")

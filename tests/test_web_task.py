@@ -74,8 +74,9 @@ async def test_a_second_reviewer_cannot_act_on_a_claimed_task(live_ui):
     assert await second.get_by_role("button", name="通过（予以受理）").count() == 0
     # Even a hand-made request with a valid session and token is refused by the domain.
     csrf = await second.locator("input[name=csrf_token]").first.get_attribute("value")
-    r = await second.request.post(ui.url + f"/ui/tasks/{task['id']}/complete",
-                                  form={"csrf_token": csrf, "decision": "accept"})
+    r = await second.request.post(
+        ui.url + f"/ui/tasks/{task['id']}/complete", form={"csrf_token": csrf, "decision": "accept"}
+    )
     assert r.status == 409 and "该任务已被他人认领" in await r.text()
     assert (await ui.api.open_task(app["id"]))["assignee"] == "town_a"
 
@@ -90,7 +91,9 @@ async def test_double_click_submits_once(live_ui):
     assert await page.get_by_role("heading", name="其他操作").count() == expected
     await page.get_by_role("button", name="通过（予以受理）").dblclick()
     await page.wait_for_url(ui.url + "/ui/?*")
-    assert "已办结" in await page.get_by_role("status").inner_text()  # not "已办结或已进入下一环节" from a second post
+    assert (
+        "已办结" in await page.get_by_role("status").inner_text()
+    )  # not "已办结或已进入下一环节" from a second post
     completed = await ui.api.events(app["id"], "task.completed")
     assert len(completed) == 1
 

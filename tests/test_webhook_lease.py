@@ -39,7 +39,7 @@ async def test_a_send_ends_within_its_timeout_when_the_receiver_trickles_its_ans
         try:
             await reader.readuntil(b"\r\n\r\n")
             for i in range(len(answer)):
-                writer.write(answer[i:i + 1])
+                writer.write(answer[i : i + 1])
                 await writer.drain()
                 await asyncio.sleep(0.3)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -50,8 +50,12 @@ async def test_a_send_ends_within_its_timeout_when_the_receiver_trickles_its_ans
     server = await asyncio.start_server(trickle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     policy = Policy(timeout_seconds=1, test_mode=True)
-    claimed = {"id": "msg_trickle", "url": f"http://127.0.0.1:{port}/hook", "payload": {"type": "webhook.ping"},
-               "secrets": ["whsec_" + "x" * 32]}
+    claimed = {
+        "id": "msg_trickle",
+        "url": f"http://127.0.0.1:{port}/hook",
+        "payload": {"type": "webhook.ping"},
+        "secrets": ["whsec_" + "x" * 32],
+    }
     try:
         async with httpx.AsyncClient(timeout=policy.timeout_seconds) as client:
             started = time.monotonic()
@@ -79,9 +83,13 @@ async def test_the_lease_runs_on_the_database_clock_not_the_claiming_replicas(ap
                 async with transaction(db) as conn:
                     [claimed] = await deliveries.claim(conn, policy, 10)
             async with db.connect() as conn:
-                lease_until, db_now = (await conn.execute(sa.select(
-                    webhook_deliveries.c.lease_until, sa.func.now()).where(
-                    webhook_deliveries.c.id == claimed["id"]))).one()
+                lease_until, db_now = (
+                    await conn.execute(
+                        sa.select(webhook_deliveries.c.lease_until, sa.func.now()).where(
+                            webhook_deliveries.c.id == claimed["id"]
+                        )
+                    )
+                ).one()
         finally:
             await db.dispose()
     left = (lease_until - db_now).total_seconds()

@@ -24,10 +24,20 @@ def receiver():
         yield r
 
 
-async def subscribe(api: Api, who: str, url: str, division_code: str = "340621", event_types=SUBSCRIBABLE,
-                    expect: int = 201, **extra) -> dict:
-    r = await api.post(who, "/webhook-subscriptions", {"url": url, "event_types": list(event_types),
-                                                       "division_code": division_code, **extra})
+async def subscribe(
+    api: Api,
+    who: str,
+    url: str,
+    division_code: str = "340621",
+    event_types=SUBSCRIBABLE,
+    expect: int = 201,
+    **extra,
+) -> dict:
+    r = await api.post(
+        who,
+        "/webhook-subscriptions",
+        {"url": url, "event_types": list(event_types), "division_code": division_code, **extra},
+    )
     assert r.status_code == expect, r.text
     return r.json()
 
@@ -58,7 +68,9 @@ async def test_events_are_delivered_signed_and_carry_no_private_data(api, receiv
     sub = await subscribe(api, "portal", receiver.url())
     assert sub["secret"].startswith("whsec_")
     app = await api.apply()
-    await api.step("town_a", app["id"], "accept_application", {"decision": "accept", "opinion": "材料齐全，收入 1200 元"})
+    await api.step(
+        "town_a", app["id"], "accept_application", {"decision": "accept", "opinion": "材料齐全，收入 1200 元"}
+    )
     assert (await run(api))["webhook_attempts"] >= 4
 
     got = receiver.received("/hook")
@@ -80,7 +92,9 @@ async def test_events_are_delivered_signed_and_carry_no_private_data(api, receiv
 
     items = await deliveries(api, sub["id"])
     assert {d["status"] for d in items} == {"delivered"}
-    assert all(d["attempts"] == 1 and d["response_code"] == 200 and d["response_ms"] is not None for d in items)
+    assert all(
+        d["attempts"] == 1 and d["response_code"] == 200 and d["response_ms"] is not None for d in items
+    )
     # Nothing is sent twice: a second round finds nothing due.
     assert (await run(api))["webhook_attempts"] == 0
     assert len(receiver.received()) == len(got)
@@ -91,23 +105,41 @@ async def test_events_are_delivered_signed_and_carry_no_private_data(api, receiv
 
 async def test_subscription_rules(api):
     ok = "https://portal.example.gov.cn/hooks"
-    for url, why in [("http://portal.example.gov.cn/hooks", "https"), ("https://169.254.169.254/latest", "link-local"),
-                     ("https://100.100.100.200/", "metadata"), ("https://[fe80::1]/x", "link-local"),
-                     ("https://metadata.google.internal/", "metadata"), ("https://aidflow.test/api", "this service"),
-                     ("https://0.0.0.0/", "unicast"), ("https://user:pw@portal.example.gov.cn/", "credentials"),
-                     ("not a url", "no host")]:
-        r = await api.post("portal", "/webhook-subscriptions",
-                           {"url": url, "event_types": ["task.created"], "division_code": "340621"})
+    for url, why in [
+        ("http://portal.example.gov.cn/hooks", "https"),
+        ("https://169.254.169.254/latest", "link-local"),
+        ("https://100.100.100.200/", "metadata"),
+        ("https://[fe80::1]/x", "link-local"),
+        ("https://metadata.google.internal/", "metadata"),
+        ("https://aidflow.test/api", "this service"),
+        ("https://0.0.0.0/", "unicast"),
+        ("https://user:pw@portal.example.gov.cn/", "credentials"),
+        ("not a url", "no host"),
+    ]:
+        r = await api.post(
+            "portal",
+            "/webhook-subscriptions",
+            {"url": url, "event_types": ["task.created"], "division_code": "340621"},
+        )
         assert r.status_code == 422 and r.json()["code"] == "webhook_url_refused", (url, r.text)
         assert why in r.json()["detail"], (url, r.json()["detail"])
-    r = await api.post("portal", "/webhook-subscriptions", {"url": ok, "event_types": ["task.eaten"],
-                                                            "division_code": "340621"})
+    r = await api.post(
+        "portal",
+        "/webhook-subscriptions",
+        {"url": ok, "event_types": ["task.eaten"], "division_code": "340621"},
+    )
     assert r.status_code == 422 and r.json()["code"] == "unknown_event_type"
-    r = await api.post("town_b", "/webhook-subscriptions", {"url": ok, "event_types": ["task.created"],
-                                                            "division_code": "340621100"})
+    r = await api.post(
+        "town_b",
+        "/webhook-subscriptions",
+        {"url": ok, "event_types": ["task.created"], "division_code": "340621100"},
+    )
     assert r.status_code == 403 and r.json()["code"] == "division_not_covered"
-    r = await api.post("portal", "/webhook-subscriptions", {"url": ok, "event_types": ["task.created"],
-                                                            "division_code": "340621", "secret": "whsec_c2hvcnQ="})
+    r = await api.post(
+        "portal",
+        "/webhook-subscriptions",
+        {"url": ok, "event_types": ["task.created"], "division_code": "340621", "secret": "whsec_c2hvcnQ="},
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid_webhook_secret"
     assert await api.count("webhook_subscriptions") == 0
 
@@ -119,7 +151,9 @@ async def test_subscription_rules(api):
     r = await api.client.delete(f"/api/v1/webhook-subscriptions/{sub['id']}", headers=api.headers["town_b"])
     assert r.status_code == 404
     await patch(api, "town_a", sub["id"], {"division_code": "340621"}, expect=403)
-    changed = await patch(api, "town_a", sub["id"], {"event_types": ["task.created", "task.overdue"], "active": False})
+    changed = await patch(
+        api, "town_a", sub["id"], {"event_types": ["task.created", "task.overdue"], "active": False}
+    )
     assert changed["event_types"] == ["task.created", "task.overdue"] and changed["active"] is False
     r = await api.client.delete(f"/api/v1/webhook-subscriptions/{sub['id']}", headers=api.headers["town_a"])
     assert r.status_code == 204
@@ -133,7 +167,9 @@ async def test_failing_receiver_is_retried_with_backoff_then_recovers(api, recei
     await run(api)
     [first] = await deliveries(api, sub["id"])
     assert first["status"] == "pending" and first["attempts"] == 1 and first["response_code"] == 500
-    delay = datetime.fromisoformat(first["next_attempt_at"]) - datetime.fromisoformat(first["last_attempt_at"])
+    delay = datetime.fromisoformat(first["next_attempt_at"]) - datetime.fromisoformat(
+        first["last_attempt_at"]
+    )
     assert timedelta(seconds=15) <= delay <= timedelta(seconds=30)  # base 30 s with jitter
     assert (await run(api))["webhook_attempts"] == 0  # not due yet on the service clock
 
@@ -141,7 +177,9 @@ async def test_failing_receiver_is_retried_with_backoff_then_recovers(api, recei
     await run(api)
     [second] = await deliveries(api, sub["id"])
     assert second["attempts"] == 2 and second["response_code"] == 503
-    delay = datetime.fromisoformat(second["next_attempt_at"]) - datetime.fromisoformat(second["last_attempt_at"])
+    delay = datetime.fromisoformat(second["next_attempt_at"]) - datetime.fromisoformat(
+        second["last_attempt_at"]
+    )
     assert timedelta(seconds=30) <= delay <= timedelta(seconds=60)  # doubled
 
     await api.advance(seconds=61)
@@ -161,7 +199,11 @@ async def test_receiver_that_times_out_is_retried(database_url, running_app, rec
         await api.apply()
         await run(api)
         [item] = await deliveries(api, sub["id"])
-        assert item["status"] == "pending" and "timed out" in item["last_error"] and item["response_code"] is None
+        assert (
+            item["status"] == "pending"
+            and "timed out" in item["last_error"]
+            and item["response_code"] is None
+        )
         receiver.release()
         await api.advance(seconds=31)
         await run(api)
@@ -170,7 +212,9 @@ async def test_receiver_that_times_out_is_retried(database_url, running_app, rec
 
 
 async def test_receiver_down_for_good_dead_letters_and_disables(api):
-    sub = await subscribe(api, "portal", closed_port_url(), event_types=["application.submitted", "task.created"])
+    sub = await subscribe(
+        api, "portal", closed_port_url(), event_types=["application.submitted", "task.created"]
+    )
     await api.apply()
     for _ in range(4 * 6):  # four days in six-hour steps: past the 3-day maximum age
         await api.advance(seconds=6 * 3600)
@@ -212,13 +256,17 @@ async def test_redelivery_and_ping_keep_the_delivery_id(api, receiver):
     assert r.status_code == 202 and r.json()["status"] == "pending"
     await run(api)
     first, second = receiver.received()
-    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] and first["body"] == second["body"]
+    assert (
+        first["headers"]["webhook-id"] == second["headers"]["webhook-id"] and first["body"] == second["body"]
+    )
     [item] = await deliveries(api, sub["id"])
     assert item["status"] == "delivered" and item["attempts"] == 2
     r = await api.post("portal", f"/webhook-subscriptions/{sub['id']}/deliveries/msg_nope/redeliver")
     assert r.status_code == 404 and r.json()["code"] == "delivery_not_found"
     r = await api.post("county", f"/webhook-subscriptions/{sub['id']}/deliveries/{ping['id']}/redeliver")
-    assert r.status_code == 403 and r.json()["code"] == "not_subscription_owner"  # the portal's, not the county's
+    assert (
+        r.status_code == 403 and r.json()["code"] == "not_subscription_owner"
+    )  # the portal's, not the county's
     r = await api.post("other_county", f"/webhook-subscriptions/{sub['id']}/ping")
     assert r.status_code == 404
 
@@ -240,8 +288,13 @@ async def test_events_of_one_case_arrive_in_order(api, receiver):
     await api.advance(seconds=31)
     await run(api)
     of_a = [e["type"] for e in receiver.events() if e["application_id"] == a["id"]]
-    assert of_a == ["application.submitted", "application.submitted", "task.created", "task.completed",
-                    "task.created"]
+    assert of_a == [
+        "application.submitted",
+        "application.submitted",
+        "task.created",
+        "task.completed",
+        "task.created",
+    ]
 
 
 async def test_rolled_back_change_produces_no_event(api, receiver):
@@ -275,8 +328,12 @@ async def test_two_workers_share_the_outbox_without_double_sends(api, receiver):
     policy = Policy(batch_size=2, test_mode=True)
     one, two = create_engine(api.database_url), create_engine(api.database_url)
     try:
-        counts = await asyncio.gather(run_deliveries(one, policy), run_deliveries(two, policy),
-                                      run_deliveries(one, policy), run_deliveries(two, policy))
+        counts = await asyncio.gather(
+            run_deliveries(one, policy),
+            run_deliveries(two, policy),
+            run_deliveries(one, policy),
+            run_deliveries(two, policy),
+        )
     finally:
         await one.dispose()
         await two.dispose()
@@ -332,14 +389,19 @@ async def test_gone_receiver_disables_at_once_and_metrics_and_openapi(api, recei
     assert state["active"] is False and "410" in state["disabled_reason"]
 
     metrics = (await api.client.get("/metrics/")).text
-    for name in ("aidflow_webhook_queue_depth", "aidflow_webhook_delivery_seconds_bucket",
-                 "aidflow_webhook_failures_total"):
+    for name in (
+        "aidflow_webhook_queue_depth",
+        "aidflow_webhook_delivery_seconds_bucket",
+        "aidflow_webhook_failures_total",
+    ):
         assert name in metrics
     spec = (await api.client.get("/openapi.json")).json()
     assert set(SUBSCRIBABLE) <= set(spec["webhooks"])
     schema = spec["components"]["schemas"]["TaskCompletedData"]
     assert schema["additionalProperties"] is False and set(schema["properties"]) == {"decision"}
-    body = spec["webhooks"]["application.approved"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["webhooks"]["application.approved"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert body == {"$ref": "#/components/schemas/ApplicationApprovedEvent"}
 
 
@@ -372,8 +434,12 @@ def test_outcome_events_are_published_once_per_change():
     rec = Recorder("tester")
     rec.add("application.status_changed", "app-1", {"from": "in_progress", "to": "withdrawn"}, None, "/34/")
     rec.add("application.withdrawn", "app-1", {"reason": "申请人撤回", "id_number": "secret"}, None, "/34/")
-    rec.add("task.completed", "app-1", {"decision": "approve", "opinion": "收入 900 元"}, {"id": "t", "name": "s"})
+    rec.add(
+        "task.completed", "app-1", {"decision": "approve", "opinion": "收入 900 元"}, {"id": "t", "name": "s"}
+    )
     published = [(o["event_type"], o["payload"]["data"]) for o in rec._outbox]
-    assert published == [("application.status_changed", {"from": "in_progress", "to": "withdrawn"}),
-                         ("application.withdrawn", {"status": "withdrawn"}),
-                         ("task.completed", {"decision": "approve"})]
+    assert published == [
+        ("application.status_changed", {"from": "in_progress", "to": "withdrawn"}),
+        ("application.withdrawn", {"status": "withdrawn"}),
+        ("task.completed", {"decision": "approve"}),
+    ]

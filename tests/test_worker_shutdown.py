@@ -9,8 +9,8 @@ import httpx
 
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import Api
-from tests.receiver import Receiver
 from tests.live import free_port
+from tests.receiver import Receiver
 from tests.test_replicas import Fleet, _count_if, _true, _until, fleet  # noqa: F401 (fixture)
 from tests.test_webhooks import subscribe
 
@@ -30,7 +30,9 @@ async def test_sigterm_releases_the_delivery_held(fleet: Fleet, pg_database_url)
             async with httpx.AsyncClient(base_url=base, headers={"Host": "aidflow.internal"}) as proxied:
                 portal = Api(proxied, pg_database_url)
                 portal.headers = api.headers
-                await subscribe(portal, "portal", receiver.url("/slow"), event_types=["application.submitted"])
+                await subscribe(
+                    portal, "portal", receiver.url("/slow"), event_types=["application.submitted"]
+                )
             await api.apply()
             await _until(lambda: _true(len(receiver.received("/slow")) == 1), 60, "the first send")
             assert await api.count("webhook_deliveries", "status = 'sending'") == 1
@@ -43,7 +45,10 @@ async def test_sigterm_releases_the_delivery_held(fleet: Fleet, pg_database_url)
             receiver.release()
             released_at = time.monotonic()
             fleet.start("worker1", "worker")
-            await _until(lambda: _count_if(api, "webhook_deliveries", "status = 'delivered'", 1), LEASE_SECONDS - 10,
-                         "the released delivery sent by another worker before the lease would have ended")
+            await _until(
+                lambda: _count_if(api, "webhook_deliveries", "status = 'delivered'", 1),
+                LEASE_SECONDS - 10,
+                "the released delivery sent by another worker before the lease would have ended",
+            )
             assert time.monotonic() - released_at < LEASE_SECONDS
             assert len({r["headers"]["webhook-id"] for r in receiver.received("/slow")}) == 1

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.dates
 SH = "+08:00"
 DIBAO = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_bytes()
 ESCALATION = (PROJECT_ROOT / "tests" / "bpmn" / "escalation_demo.bpmn").read_bytes()
-YEAR_2030 = {"holidays": ["2030-01-01", "2030-06-05", "2030-10-01", "2030-10-02", "2030-10-03"],
-             "working_days": ["2030-09-29"]}
+YEAR_2030 = {
+    "holidays": ["2030-01-01", "2030-06-05", "2030-10-01", "2030-10-02", "2030-10-03"],
+    "working_days": ["2030-09-29"],
+}
 
 
 async def _days(api: Api, **params) -> dict:
@@ -26,33 +28,61 @@ async def _days(api: Api, **params) -> dict:
 
 async def test_national_day_and_spring_festival_2026(api: Api):
     # 1–7 October 2026 are off; Saturday 10 October is worked (调休).
-    assert await _days(api, **{"from": "2026-09-30", "add": 1}) == {"date": "2026-10-08", "provisional": False}
-    assert await _days(api, **{"from": "2026-10-08", "add": 2}) == {"date": "2026-10-10", "provisional": False}
-    assert await _days(api, **{"from": "2026-09-30", "to": "2026-10-11"}) == {"count": 3, "provisional": False}
+    assert await _days(api, **{"from": "2026-09-30", "add": 1}) == {
+        "date": "2026-10-08",
+        "provisional": False,
+    }
+    assert await _days(api, **{"from": "2026-10-08", "add": 2}) == {
+        "date": "2026-10-10",
+        "provisional": False,
+    }
+    assert await _days(api, **{"from": "2026-09-30", "to": "2026-10-11"}) == {
+        "count": 3,
+        "provisional": False,
+    }
     # Spring Festival 2026: Saturday 14 February worked, 15–23 February off.
-    assert await _days(api, **{"from": "2026-02-13", "add": 1}) == {"date": "2026-02-14", "provisional": False}
-    assert await _days(api, **{"from": "2026-02-13", "add": 2}) == {"date": "2026-02-24", "provisional": False}
+    assert await _days(api, **{"from": "2026-02-13", "add": 1}) == {
+        "date": "2026-02-14",
+        "provisional": False,
+    }
+    assert await _days(api, **{"from": "2026-02-13", "add": 2}) == {
+        "date": "2026-02-24",
+        "provisional": False,
+    }
     # The start day never counts; counting back and forth agrees.
-    assert await _days(api, **{"from": "2026-10-12", "add": 0}) == {"date": "2026-10-12", "provisional": False}
-    assert await _days(api, **{"from": "2026-10-20", "to": "2026-09-30"}) == {"count": -10, "provisional": False}
+    assert await _days(api, **{"from": "2026-10-12", "add": 0}) == {
+        "date": "2026-10-12",
+        "provisional": False,
+    }
+    assert await _days(api, **{"from": "2026-10-20", "to": "2026-09-30"}) == {
+        "count": -10,
+        "provisional": False,
+    }
     # An unpublished year is counted on weekends only, and says so.
     assert await _days(api, **{"from": "2026-12-30", "add": 3}) == {"date": "2027-01-04", "provisional": True}
     year = (await api.get("county", "/calendar/2026")).json()
-    assert year["provisional"] is False and "2026-10-01" in year["holidays"] and year["working_days"][-1] == "2026-10-10"
+    assert (
+        year["provisional"] is False
+        and "2026-10-01" in year["holidays"]
+        and year["working_days"][-1] == "2026-10-10"
+    )
     assert "chinese-calendar" in year["source"]
     assert (await api.get("county", "/calendar/2031")).json()["provisional"] is True
 
 
 async def test_step_deadlines_follow_the_database_calendar(api: Api):
-    days = calendar.WorkingDays({2026: (frozenset(map(_d, [f"2026-10-0{i}" for i in range(1, 8)])),
-                                        frozenset([_d("2026-10-10")]))})
+    days = calendar.WorkingDays(
+        {2026: (frozenset(map(_d, [f"2026-10-0{i}" for i in range(1, 8)])), frozenset([_d("2026-10-10")]))}
+    )
     # Initial review of 10 working days accepted on 30 September ends with 20 October.
     deadline = deadlines.compute(datetime.fromisoformat("2026-09-30T16:00:00+08:00"), "10 working days", days)
     assert deadline.due_at == datetime.fromisoformat("2026-10-20T23:59:59+08:00")
     assert deadline.basis == "calendar"
     assert deadline.remind_at == datetime.fromisoformat("2026-10-19T23:59:59+08:00")
     natural = deadlines.compute(datetime.fromisoformat("2026-09-30T16:00:00+08:00"), "3 days", days)
-    assert natural.due_at == datetime.fromisoformat("2026-10-03T23:59:59+08:00") and natural.basis == "natural"
+    assert (
+        natural.due_at == datetime.fromisoformat("2026-10-03T23:59:59+08:00") and natural.basis == "natural"
+    )
 
     # End to end: a case whose initial review starts on a Monday before a Wednesday holiday.
     await api.load_year(2030, **YEAR_2030)
@@ -76,24 +106,30 @@ async def test_loading_a_year_turns_provisional_deadlines_official(api: Api):
     assert review["due_at"] == "2031-01-06T15:59:59Z" and review["due_basis"] == "provisional"
     assert case["case_due_basis"] == "provisional"
 
-    loaded = await api.load_year(2031, holidays=["2031-01-01", "2031-01-02", "2031-01-03"],
-                                 working_days=["2031-01-04"], source="国务院办公厅关于2031年部分节假日安排的通知")
+    loaded = await api.load_year(
+        2031,
+        holidays=["2031-01-01", "2031-01-02", "2031-01-03"],
+        working_days=["2031-01-04"],
+        source="国务院办公厅关于2031年部分节假日安排的通知",
+    )
     assert loaded["recomputed"]["tasks"] == 1 and loaded["recomputed"]["applications"] == 1
     review = await api.open_task(case["id"], "initial_review")
     # 1–3 January off, Saturday 4 January worked: 4, 6, 7, 8 January.
     assert review["due_at"] == "2031-01-08T15:59:59Z" and review["due_basis"] == "calendar"
     assert (await api.application(case["id"]))["case_due_basis"] == "calendar"
     moved = await api.events(case["id"], "task.deadline_recomputed")
-    assert moved[0]["data"]["from"].startswith("2031-01-06") and moved[0]["data"]["to"].startswith("2031-01-08")
+    assert moved[0]["data"]["from"].startswith("2031-01-06") and moved[0]["data"]["to"].startswith(
+        "2031-01-08"
+    )
     assert (await api.get("county", "/calendar/2031")).json()["source"].startswith("国务院办公厅关于2031年")
 
 
 async def test_bad_calendar_input_is_refused_and_stores_nothing(api: Api):
     for year, body, code in (
-        ("2030", {"holidays": ["2031-01-01"]}, "invalid_calendar"),                          # outside the year
+        ("2030", {"holidays": ["2031-01-01"]}, "invalid_calendar"),  # outside the year
         ("2030", {"holidays": ["2030-09-29"], "working_days": ["2030-09-29"]}, "invalid_calendar"),  # both
-        ("2030", {"working_days": ["2030-09-30"]}, "invalid_calendar"),                      # a Monday
-        ("2030", {"holidays": ["2030-02-30"]}, "validation_error"),                          # no such date
+        ("2030", {"working_days": ["2030-09-30"]}, "invalid_calendar"),  # a Monday
+        ("2030", {"holidays": ["2030-02-30"]}, "validation_error"),  # no such date
         ("20x0", {}, "invalid_year"),
         ("30", {}, "invalid_year"),
     ):
@@ -103,8 +139,12 @@ async def test_bad_calendar_input_is_refused_and_stores_nothing(api: Api):
     assert r.status_code == 403
     assert (await api.get("county", "/calendar/2030")).json()["provisional"] is True
     assert await api.count("calendar_years", "year = 2030") == 0
-    for params in ({"from": "2030-13-01", "add": 1}, {"from": "2030-01-01"}, {"from": "2030-01-01", "add": -1},
-                   {"from": "2030-01-01", "add": 1, "to": "2030-02-01"}):
+    for params in (
+        {"from": "2030-13-01", "add": 1},
+        {"from": "2030-01-01"},
+        {"from": "2030-01-01", "add": -1},
+        {"from": "2030-01-01", "add": 1, "to": "2030-02-01"},
+    ):
         r = await api.get("county", "/calendar/working-days", **params)
         assert r.status_code == 422, params
 
@@ -165,13 +205,17 @@ async def test_supervision_counts_overdue_work_per_township(api: Api):
     await api.set_clock("2030-04-01T09:00:00" + SH)
     view = (await api.get("county", "/supervision/overdue")).json()
     assert view["total"] == 3
-    assert view["by_division"] == [{"division_code": "340621100", "name": "濉溪镇", "overdue": 2},
-                                   {"division_code": "340621101", "name": "临涣镇", "overdue": 1}]
+    assert view["by_division"] == [
+        {"division_code": "340621100", "name": "濉溪镇", "overdue": 2},
+        {"division_code": "340621101", "name": "临涣镇", "overdue": 1},
+    ]
     assert {t["name"] for t in view["items"]} == {"initial_review"}
     one = (await api.get("county", "/supervision/overdue", division_code="340621101")).json()
     assert one["total"] == 1 and one["by_division"][0]["division_code"] == "340621101"
     assert (await api.get("other_county", "/supervision/overdue")).json()["total"] == 0
-    assert (await api.get("town_a", "/supervision/overdue")).json()["total"] == 0  # peers do not supervise peers
+    assert (await api.get("town_a", "/supervision/overdue")).json()[
+        "total"
+    ] == 0  # peers do not supervise peers
     r = await api.get("portal", "/supervision/overdue")
     assert r.status_code == 403 and r.json()["code"] == "not_a_supervisor"
 

@@ -14,17 +14,36 @@ PAID = {"paid_on": "2026-11-30", "hospital": "岳西县医院", "voucher": "CZ-2
 
 @pytest.fixture
 async def med(api: Api) -> Api:
-    r = await api.post("admin", "/admin/users", {"username": "finance", "password": PASSWORD, "display_name": "县财政局",
-                                                 "grants": [{"role": "county_finance", "division_code": "340621"}]})
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": "finance",
+            "password": PASSWORD,
+            "display_name": "县财政局",
+            "grants": [{"role": "county_finance", "division_code": "340621"}],
+        },
+    )
     assert r.status_code == 201, r.text
     await api.login("finance")
     return api
 
 
 async def _apply(api: Api, disease: str, own_cost: float = 3000, group: str = "dibao", **fields) -> dict:
-    return await api.apply(program="yiliao", applicant=fields.pop("applicant", PERSON), data={
-        "group": group, "certificate_number": "低保证-0031", "disease": disease, "diagnosis": "县医院诊断证明",
-        "hospital": "岳西县医院", "total_cost": own_cost * 2, "own_cost_after_insurance": own_cost}, **fields)
+    return await api.apply(
+        program="yiliao",
+        applicant=fields.pop("applicant", PERSON),
+        data={
+            "group": group,
+            "certificate_number": "低保证-0031",
+            "disease": disease,
+            "diagnosis": "县医院诊断证明",
+            "hospital": "岳西县医院",
+            "total_cost": own_cost * 2,
+            "own_cost_after_insurance": own_cost,
+        },
+        **fields,
+    )
 
 
 async def _to_county(api: Api, case_id: str) -> dict:
@@ -59,13 +78,21 @@ async def test_second_round_above_5000_within_the_yearly_cap_per_person(med: Api
     await med.complete("county", task["id"], {"decision": "approve"})
     await med.step("finance", case["id"], "pay_hospital", {**PAID, "paid_on": await med.today()})
     second = await med.open_task(case["id"], "second_round_review")
-    r = await med.post("county", f"/tasks/{second['id']}/complete",
-                       {"data": {"second_decision": "approve", "second_amount": 9500}})
+    r = await med.post(
+        "county",
+        f"/tasks/{second['id']}/complete",
+        {"data": {"second_decision": "approve", "second_amount": 9500}},
+    )
     assert r.status_code == 409 and r.json()["code"] == "benefit_cap_exceeded"
     assert r.json()["rule"] == "person_year_cap" and r.json()["used"] == 1000
     assert [e["application_id"] for e in r.json()["earlier"]] == [case["id"]]
     await med.complete("county", second["id"], {"second_decision": "approve", "second_amount": 9000})
-    await med.step("finance", case["id"], "pay_second_round", {**PAID, "paid_on": await med.today(), "voucher": "CZ-2026-0002"})
+    await med.step(
+        "finance",
+        case["id"],
+        "pay_second_round",
+        {**PAID, "paid_on": await med.today(), "voucher": "CZ-2026-0002"},
+    )
     assert (await med.application(case["id"]))["status"] == "approved"
     assert await _ledger(med, case["id"]) == [1000, 9000]
 
@@ -85,7 +112,11 @@ async def test_amounts_the_plan_leaves_open_are_set_by_the_county(med: Api):
     await med.complete("county", task["id"], {"decision": "approve", "amount": 5000})
     assert await _ledger(med, case["id"]) == [5000]
 
-    r = await med.put("county", "/programs/yiliao/settings?division_code=340621", {"values": {"amount_malignant_tumour": 8000}})
+    r = await med.put(
+        "county",
+        "/programs/yiliao/settings?division_code=340621",
+        {"values": {"amount_malignant_tumour": 8000}},
+    )
     assert r.status_code == 200, r.text
     other = await _apply(med, "malignant_tumour", applicant={"name": "钱七", "id_number": id_number(778)})
     task = await _to_county(med, other["id"])
@@ -106,18 +137,30 @@ async def test_tekun_persons_are_covered_whatever_the_disease(med: Api):
 
 async def test_bad_inputs_are_refused(med: Api):
     for data in ({"disease": "flu"}, {"own_cost_after_insurance": -1}, {"group": "anyone"}):
-        body = {"group": "dibao", "certificate_number": "x", "disease": "aids", "diagnosis": "x", "hospital": "x",
-                "own_cost_after_insurance": 100, **data}
-        r = await med.post("portal", "/applications", {"program": "yiliao", "division_code": "340621100201",
-                                                       "applicant": PERSON, "data": body})
+        body = {
+            "group": "dibao",
+            "certificate_number": "x",
+            "disease": "aids",
+            "diagnosis": "x",
+            "hospital": "x",
+            "own_cost_after_insurance": 100,
+            **data,
+        }
+        r = await med.post(
+            "portal",
+            "/applications",
+            {"program": "yiliao", "division_code": "340621100201", "applicant": PERSON, "data": body},
+        )
         assert r.status_code == 422 and r.json()["code"] == "data_invalid", r.text
     assert await med.count("applications") == 0
 
 
 async def test_a_second_round_opens_at_exactly_5000(med: Api):
-    """"原则上个人负担5000元以上的，可实施二次救助": 以上 includes 5,000 (Civil Code Art. 1259)."""
+    """ "原则上个人负担5000元以上的，可实施二次救助": 以上 includes 5,000 (Civil Code Art. 1259)."""
     for own_cost, second in ((5000, True), (4999.99, False)):
-        case = await _apply(med, "acute_stroke", own_cost=own_cost, applicant={**PERSON, "id_number": id_number()})
+        case = await _apply(
+            med, "acute_stroke", own_cost=own_cost, applicant={**PERSON, "id_number": id_number()}
+        )
         task = await _to_county(med, case["id"])
         await med.complete("county", task["id"], {"decision": "approve"})
         await med.step("finance", case["id"], "pay_hospital", {**PAID, "paid_on": await med.today()})

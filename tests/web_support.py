@@ -22,7 +22,9 @@ from tests.helpers import PASSWORD, Api
 from tests.live import free_port
 
 CHROMIUM = os.environ.get("AIDFLOW_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("AIDFLOW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("AIDFLOW_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
+)
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
 
@@ -32,10 +34,16 @@ class LiveServer:
 
     def __init__(self, database_url: str):
         from tests.conftest import make_settings
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(make_settings(database_url)), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(make_settings(database_url)),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 
@@ -64,8 +72,9 @@ class LiveUi:
 
     async def page(self, viewport: dict | None = None):
         """A fresh browser profile (its own cookies): one per person in a scenario."""
-        context = await self.browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN",
-                                                 timezone_id="Asia/Shanghai")
+        context = await self.browser.new_context(
+            viewport=viewport or DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
         self.contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(15_000)
@@ -94,8 +103,11 @@ class LiveUi:
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         # Not a skip: the browser tests are part of the suite (scripts/test.sh installs Chromium).
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `make test` (installs it as root) or "
-                    "`sudo apt-get install chromium`", pytrace=False)
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run `make test` (installs it as root) or "
+            "`sudo apt-get install chromium`",
+            pytrace=False,
+        )
     return CHROMIUM
 
 
@@ -105,7 +117,8 @@ async def browser():
     try:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         await browser.close()
     finally:
@@ -127,6 +140,7 @@ async def _live(database_url: str, browser, request, admin_password: str):
 @pytest.fixture
 async def live_ui(tmp_path, sqlite_template, browser, request):
     from tests.conftest import ADMIN_PASSWORD
+
     path = tmp_path / "ui.db"
     shutil.copy(sqlite_template, path)
     async for ui in _live(f"sqlite+aiosqlite:///{path}", browser, request, ADMIN_PASSWORD):
@@ -137,5 +151,6 @@ async def live_ui(tmp_path, sqlite_template, browser, request):
 async def live_ui_both(database_url, browser, request):
     """The same scenario on both databases (database_url is parametrized in conftest)."""
     from tests.conftest import ADMIN_PASSWORD
+
     async for ui in _live(database_url, browser, request, ADMIN_PASSWORD):
         yield ui

@@ -55,9 +55,23 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send, limit: int, code: str) -> None:
-        body = json.dumps({"type": PROBLEM_BASE + code, "title": "Content Too Large", "status": 413,
-                           "code": code, "detail": f"the request body exceeds {limit} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "type": PROBLEM_BASE + code,
+                "title": "Content Too Large",
+                "status": 413,
+                "code": code,
+                "detail": f"the request body exceeds {limit} bytes",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -60,8 +60,11 @@ async def log_in(db: AsyncEngine, username: str, password: str) -> str:
     return username
 
 
-def _context(request: Request, token: Annotated[str | None, Depends(_bearer)],
-             api_key: Annotated[str | None, Depends(_api_key)]) -> RequestContext:
+def _context(
+    request: Request,
+    token: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> RequestContext:
     return RequestContext(request.app.state.db, request.app.state.settings, token, api_key)
 
 

@@ -17,9 +17,11 @@ REDOC = f"{ASSETS}/redoc-2.5.4"
 
 # The pages may load only what the service serves; ReDoc's footer logo points at its makers' CDN
 # (refused here: it only decorates), and ReDoc runs its search in a worker made from a blob.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 
 def _local_only(page: HTMLResponse) -> HTMLResponse:
@@ -33,11 +35,16 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return _local_only(get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} — API",
-                                   swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{SWAGGER}/swagger-ui.css",
-                                   swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
-                                   oauth2_redirect_url="/docs/oauth2-redirect"))
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url=app.openapi_url,
+                title=f"{app.title} — API",
+                swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+                swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+                oauth2_redirect_url="/docs/oauth2-redirect",
+            )
+        )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
@@ -46,6 +53,12 @@ def install(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
         # No Google Fonts either: the page uses the browser's own fonts.
-        return _local_only(get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} — API", with_google_fonts=False,
-                              redoc_js_url=f"{REDOC}/redoc.standalone.js",
-                              redoc_favicon_url=f"{SWAGGER}/favicon-32x32.png"))
+        return _local_only(
+            get_redoc_html(
+                openapi_url=app.openapi_url,
+                title=f"{app.title} — API",
+                with_google_fonts=False,
+                redoc_js_url=f"{REDOC}/redoc.standalone.js",
+                redoc_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+            )
+        )

@@ -78,7 +78,9 @@ def check_text(text: str) -> None:
 
 
 def check_query(raw: bytes) -> None:
-    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"):
+    for key, value in parse_qsl(
+        raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
+    ):
         check_text(key)
         check_text(value)
 
@@ -117,8 +119,9 @@ class InputGuard:
                 check_json(body)
         except Refused as refused:
             return await _refuse(send, refused)
-        return await self.app(scope, _replaying([{"type": "http.request", "body": body, "more_body": False}],
-                                                receive), send)
+        return await self.app(
+            scope, _replaying([{"type": "http.request", "body": body, "more_body": False}], receive), send
+        )
 
 
 def _replaying(messages: list, receive):
@@ -126,13 +129,28 @@ def _replaying(messages: list, receive):
         if messages:
             return messages.pop(0)
         return await receive()
+
     return replay
 
 
 async def _refuse(send, refused: Refused) -> None:
-    body = json.dumps({"type": PROBLEM_BASE + refused.code, "title": "Unprocessable Content", "status": 422,
-                       "code": refused.code, "detail": refused.detail}).encode()
-    await send({"type": "http.response.start", "status": 422,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "type": PROBLEM_BASE + refused.code,
+            "title": "Unprocessable Content",
+            "status": 422,
+            "code": refused.code,
+            "detail": refused.detail,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

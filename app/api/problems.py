@@ -4,7 +4,6 @@ import uuid
 from http import HTTPStatus
 
 import structlog
-
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -20,10 +19,17 @@ log = structlog.get_logger(__name__)
 
 
 def problem(status: int, code: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
-    body = {"type": PROBLEM_BASE + code, "title": HTTPStatus(status).phrase, "status": status, "code": code,
-            "detail": detail, **extra}
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type="application/problem+json",
-                        headers=headers)
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -36,8 +42,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
-        errors = [{"field": "/".join(str(p) for p in e["loc"][1:]) or None, "message": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
+        errors = [
+            {"field": "/".join(str(p) for p in e["loc"][1:]) or None, "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
         return problem(422, "validation_error", "the request is malformed or incomplete", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -59,15 +67,28 @@ def install(app: FastAPI) -> None:
             # Failover or restart of the database. Retryable; a write cut off at COMMIT may have landed,
             # which is what Idempotency-Key (submissions) and 409 task_not_open (completions) tell.
             log.warning("database_unavailable", method=request.method, path=request.url.path, error=repr(exc))
-            return problem(503, "database_unavailable", "the database is unavailable; retry shortly",
-                           {"Retry-After": "1"})
-        return problem(500, "internal_error", "the service failed; quote the error_id when reporting it",
-                       error_id=log_internal_error(request, exc))
+            return problem(
+                503,
+                "database_unavailable",
+                "the database is unavailable; retry shortly",
+                {"Retry-After": "1"},
+            )
+        return problem(
+            500,
+            "internal_error",
+            "the service failed; quote the error_id when reporting it",
+            error_id=log_internal_error(request, exc),
+        )
 
 
 def log_internal_error(request: Request, exc: Exception) -> str:
     """Log an unexpected failure with its traceback under a fresh id the caller is shown."""
     error_id = uuid.uuid4().hex[:16]
-    log.error("internal_error", error_id=error_id, method=request.method, path=request.url.path,
-              exc_info=(type(exc), exc, exc.__traceback__))
+    log.error(
+        "internal_error",
+        error_id=error_id,
+        method=request.method,
+        path=request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
     return error_id

@@ -22,7 +22,9 @@ async def upgrade_to_head(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # two `aidflow migrate` at once: the second waits, then finds head
+            if (
+                conn.dialect.name == "postgresql"
+            ):  # two `aidflow migrate` at once: the second waits, then finds head
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
             await conn.run_sync(_upgrade)
     finally:

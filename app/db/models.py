@@ -117,8 +117,12 @@ class Application(SQLModel, table=True):
         sa.Index("ix_applications_program_external_ref", "program", "external_ref", unique=True),
         # At most one active case per person and program; enforced by the database under races.
         sa.Index(
-            "ix_applications_one_active", "program", "applicant_id_number", unique=True,
-            postgresql_where=sa.text("status = 'in_progress'"), sqlite_where=sa.text("status = 'in_progress'"),
+            "ix_applications_one_active",
+            "program",
+            "applicant_id_number",
+            unique=True,
+            postgresql_where=sa.text("status = 'in_progress'"),
+            sqlite_where=sa.text("status = 'in_progress'"),
         ),
         sa.Index("ix_applications_division_path_created", "division_path", "created_at"),
     )
@@ -249,10 +253,13 @@ class Event(SQLModel, table=True):
     there (a country's events outgrow int4 within years); SQLite's rowid is 64-bit already."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_application_id_id", "application_id", "id"),
-                      sa.Index("ix_events_subject_id", "subject", "id"))
-    id: int | None = Field(default=None, primary_key=True,
-                           sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    __table_args__ = (
+        sa.Index("ix_events_application_id_id", "application_id", "id"),
+        sa.Index("ix_events_subject_id", "subject", "id"),
+    )
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    )
     application_id: str | None = Field(default=None, max_length=36)
     # What an authority change (no case) is about: ``user:zhang.wei``, ``setting:linshi/340621/township_limit``.
     subject: str | None = Field(default=None, max_length=200)
@@ -548,7 +555,10 @@ class CaseCopy(SQLModel, table=True):
     """抄送: people or roles who may read a case and find it under 抄送我的, without acting."""
 
     __tablename__ = "case_copies"
-    __table_args__ = (sa.Index("ix_case_copies_username", "username"), sa.Index("ix_case_copies_role", "role"))
+    __table_args__ = (
+        sa.Index("ix_case_copies_username", "username"),
+        sa.Index("ix_case_copies_role", "role"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(foreign_key="applications.id", max_length=36, index=True)
     task_id: str | None = Field(default=None, foreign_key="tasks.id", max_length=36)
@@ -600,6 +610,7 @@ class SavedView(SQLModel, table=True):
 class CaseNumberCounter(SQLModel, table=True):
     """The last number given per program, area (county) and year; taken with the case's own insert,
     so a case that is not created gives its number back (no gaps)."""
+
     __tablename__ = "case_number_counters"
     program: str = Field(primary_key=True, max_length=100)
     area_code: str = Field(primary_key=True, max_length=32)
@@ -609,6 +620,7 @@ class CaseNumberCounter(SQLModel, table=True):
 
 class RateLimitHit(SQLModel, table=True):
     """Accepted hits per client and millisecond (database clock); every replica counts in the same rows."""
+
     __tablename__ = "rate_limit_hits"
     __table_args__ = (sa.Index("ix_rate_limit_hits_at_ms", "at_ms"),)
     scope: str = Field(primary_key=True, max_length=32)

@@ -60,9 +60,12 @@ def create_month_sql(year: int, month0: int) -> list[str]:
 
 
 async def existing(conn: AsyncConnection) -> set[str]:
-    rows = await conn.execute(sa.text(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"))
+    rows = await conn.execute(
+        sa.text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
+        )
+    )
     return set(rows.scalars())
 
 

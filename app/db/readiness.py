@@ -39,7 +39,9 @@ async def problems(db: AsyncEngine) -> list[str]:
         return [f"database unreachable or without schema: {type(exc).__name__}"]
     reasons = []
     if behind(versions):
-        reasons.append(f"schema at {sorted(versions)}, code expects {sorted(code_heads())}: run `aidflow migrate`")
+        reasons.append(
+            f"schema at {sorted(versions)}, code expects {sorted(code_heads())}: run `aidflow migrate`"
+        )
     if not deployed:
         reasons.append("no process definition deployed")
     return reasons

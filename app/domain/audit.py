@@ -23,12 +23,25 @@ class Recorder:
         self._events: list[dict] = []
         self._outbox: list[dict] = []
 
-    def add(self, type_: str, application_id: str | None, data: dict, task: dict | None = None,
-            division_path: str | None = None) -> None:
-        self._events.append({
-            "application_id": application_id, "at": self.at, "actor": self.actor, "type": type_,
-            "task_id": task["id"] if task else None, "task_name": task["name"] if task else None, "data": data,
-        })
+    def add(
+        self,
+        type_: str,
+        application_id: str | None,
+        data: dict,
+        task: dict | None = None,
+        division_path: str | None = None,
+    ) -> None:
+        self._events.append(
+            {
+                "application_id": application_id,
+                "at": self.at,
+                "actor": self.actor,
+                "type": type_,
+                "task_id": task["id"] if task else None,
+                "task_name": task["name"] if task else None,
+                "data": data,
+            }
+        )
         if type_ in OUTCOME_TYPES.values():
             self._publish_outcome(type_.split(".", 1)[1], application_id, division_path)
         elif type_ in PUBLISHED:
@@ -43,20 +56,35 @@ class Recorder:
         if not any(o["event_type"] == type_ and o["application_id"] == application_id for o in self._outbox):
             self.publish(type_, application_id, {"status": status}, None, division_path)
 
-    def publish(self, type_: str, application_id: str | None, data: dict, task: dict | None,
-                division_path: str | None) -> None:
+    def publish(
+        self, type_: str, application_id: str | None, data: dict, task: dict | None, division_path: str | None
+    ) -> None:
         """An outbox row only; the fan-out adds the case's program and division."""
         if type_ == "task.claimed" and task:
             data = {"assignee": task.get("assignee"), **data}
-        self._outbox.append({
-            "event_type": type_, "application_id": application_id, "division_path": division_path,
-            "created_at": self.at,
-            "payload": {"id": str(uuid.uuid4()), "type": type_, "time": self.at.isoformat(),
-                        "application_id": application_id,
-                        "task": {"id": task["id"], "name": task["name"], "role": task.get("role"),
-                                 "division_code": task.get("division_code")} if task else None,
-                        "data": public_data(type_, data)},
-        })
+        self._outbox.append(
+            {
+                "event_type": type_,
+                "application_id": application_id,
+                "division_path": division_path,
+                "created_at": self.at,
+                "payload": {
+                    "id": str(uuid.uuid4()),
+                    "type": type_,
+                    "time": self.at.isoformat(),
+                    "application_id": application_id,
+                    "task": {
+                        "id": task["id"],
+                        "name": task["name"],
+                        "role": task.get("role"),
+                        "division_code": task.get("division_code"),
+                    }
+                    if task
+                    else None,
+                    "data": public_data(type_, data),
+                },
+            }
+        )
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self._events:
@@ -77,32 +105,57 @@ def _check_no_secrets(value: dict | None) -> None:
         raise ValueError(f"an audit record must not carry {sorted(leaked)}")
 
 
-async def record_change(conn: AsyncConnection, actor: str, type_: str, subject: str,
-                        old: dict | None, new: dict | None, division_code: str | None = None) -> None:
+async def record_change(
+    conn: AsyncConnection,
+    actor: str,
+    type_: str,
+    subject: str,
+    old: dict | None,
+    new: dict | None,
+    division_code: str | None = None,
+) -> None:
     """One authority change in the caller's transaction: ``old`` is None for a creation, ``new`` for
     a removal. ``subject`` names what changed (``user:zhang.wei``, ``setting:linshi/340621/township_limit``)."""
     _check_no_secrets(old)
     _check_no_secrets(new)
-    await conn.execute(sa.insert(events).values(
-        application_id=None, subject=subject, at=clock.now(), actor=actor, type=type_, task_id=None, task_name=None,
-        data={"division_code": division_code, "old": old, "new": new}))
+    await conn.execute(
+        sa.insert(events).values(
+            application_id=None,
+            subject=subject,
+            at=clock.now(),
+            actor=actor,
+            type=type_,
+            task_id=None,
+            task_name=None,
+            data={"division_code": division_code, "old": old, "new": new},
+        )
+    )
 
 
-async def changes(conn: AsyncConnection, *, type_prefix: str | None = None, subject: str | None = None,
-                  subject_prefixes: list[str] | None = None, before_id: int | None = None,
-                  limit: int = 100) -> list[dict]:
+async def changes(
+    conn: AsyncConnection,
+    *,
+    type_prefix: str | None = None,
+    subject: str | None = None,
+    subject_prefixes: list[str] | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict]:
     """Authority changes, newest first (pages by ``before_id``); history is never deleted.
     ``subject_prefixes``: any subject starting with one of them (a program's settings at a place)."""
     query = sa.select(events).where(events.c.subject.is_not(None))
     if subject is not None:
         query = query.where(events.c.subject == subject)
     if subject_prefixes is not None:
-        query = query.where(sa.or_(sa.false(), *(events.c.subject.startswith(p, autoescape=True)
-                                                  for p in subject_prefixes)))
+        query = query.where(
+            sa.or_(sa.false(), *(events.c.subject.startswith(p, autoescape=True) for p in subject_prefixes))
+        )
     if type_prefix:
         query = query.where(events.c.type.startswith(type_prefix, autoescape=True))
     if before_id is not None:
         query = query.where(events.c.id < before_id)
     rows = await conn.execute(query.order_by(events.c.id.desc()).limit(limit))
-    return [{"id": r.id, "at": r.at, "actor": r.actor, "type": r.type, "subject": r.subject, **r.data}
-            for r in rows.mappings()]
+    return [
+        {"id": r.id, "at": r.at, "actor": r.actor, "type": r.type, "subject": r.subject, **r.data}
+        for r in rows.mappings()
+    ]

@@ -108,17 +108,28 @@ _cache: dict[str, tuple[tuple, WorkingDays]] = {}
 
 async def load(conn: AsyncConnection) -> WorkingDays:
     key = str(conn.engine.url)
-    stamps = tuple((await conn.execute(
-        sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year))).all())
+    stamps = tuple(
+        (
+            await conn.execute(
+                sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year)
+            )
+        ).all()
+    )
     cached = _cache.get(key)
     if cached and cached[0] == stamps:
         return cached[1]
-    rows = await conn.execute(sa.select(calendar_years.c.year, calendar_years.c.holidays, calendar_years.c.working_days))
-    snapshot = WorkingDays({
-        r.year: (frozenset(date.fromisoformat(d) for d in r.holidays),
-                 frozenset(date.fromisoformat(d) for d in r.working_days))
-        for r in rows
-    })
+    rows = await conn.execute(
+        sa.select(calendar_years.c.year, calendar_years.c.holidays, calendar_years.c.working_days)
+    )
+    snapshot = WorkingDays(
+        {
+            r.year: (
+                frozenset(date.fromisoformat(d) for d in r.holidays),
+                frozenset(date.fromisoformat(d) for d in r.working_days),
+            )
+            for r in rows
+        }
+    )
     _cache[key] = (stamps, snapshot)
     return snapshot
 
@@ -142,28 +153,42 @@ def check_year(year: int, body: YearIn) -> None:
         if len(set(getattr(body, field))) != len(getattr(body, field)):
             problems.append({"field": field, "date": None, "message": "a date is listed twice"})
     for day in sorted(set(body.holidays) & set(body.working_days)):
-        problems.append({"field": "working_days", "date": day.isoformat(), "message": "also listed as a holiday"})
+        problems.append(
+            {"field": "working_days", "date": day.isoformat(), "message": "also listed as a holiday"}
+        )
     for day in body.working_days:
         if day.weekday() < 5:
-            problems.append({"field": "working_days", "date": day.isoformat(),
-                             "message": "a weekday is a working day anyway; list only worked weekend days (调休)"})
+            problems.append(
+                {
+                    "field": "working_days",
+                    "date": day.isoformat(),
+                    "message": "a weekday is a working day anyway; list only worked weekend days (调休)",
+                }
+            )
     if problems:
         raise Invalid("invalid_calendar", f"the calendar for {year} is inconsistent", errors=problems)
 
 
 async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str) -> dict:
     check_year(year, body)
-    values = {"source": body.source, "holidays": sorted(d.isoformat() for d in body.holidays),
-              "working_days": sorted(d.isoformat() for d in body.working_days), "updated_at": clock.now(),
-              "updated_by": actor}
+    values = {
+        "source": body.source,
+        "holidays": sorted(d.isoformat() for d in body.holidays),
+        "working_days": sorted(d.isoformat() for d in body.working_days),
+        "updated_at": clock.now(),
+        "updated_by": actor,
+    }
     # Every deadline counts on these days: a change is in the authority trail with the old year.
     before = await get_year(conn, year)
     old = None if before["provisional"] else {k: before[k] for k in ("source", "holidays", "working_days")}
     new = {k: values[k] for k in ("source", "holidays", "working_days")}
     if old != new:
-        await audit.record_change(conn, actor, "calendar.set" if old is None else "calendar.changed",
-                                  f"calendar:{year}", old, new)
-    updated = await conn.execute(sa.update(calendar_years).where(calendar_years.c.year == year).values(**values))
+        await audit.record_change(
+            conn, actor, "calendar.set" if old is None else "calendar.changed", f"calendar:{year}", old, new
+        )
+    updated = await conn.execute(
+        sa.update(calendar_years).where(calendar_years.c.year == year).values(**values)
+    )
     if updated.rowcount == 0:
         await conn.execute(sa.insert(calendar_years).values(year=year, **values))
     forget_cached(conn)
@@ -171,12 +196,29 @@ async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str)
 
 
 async def get_year(conn: AsyncConnection, year: int) -> dict:
-    row = (await conn.execute(sa.select(calendar_years).where(calendar_years.c.year == year))).mappings().first()
+    row = (
+        (await conn.execute(sa.select(calendar_years).where(calendar_years.c.year == year)))
+        .mappings()
+        .first()
+    )
     if row is None:
-        return {"year": year, "source": None, "holidays": [], "working_days": [], "provisional": True,
-                "detail": "no calendar published for this year: counted on weekends only"}
-    return {"year": year, "source": row["source"], "holidays": row["holidays"], "working_days": row["working_days"],
-            "provisional": False, "updated_at": row["updated_at"], "updated_by": row["updated_by"]}
+        return {
+            "year": year,
+            "source": None,
+            "holidays": [],
+            "working_days": [],
+            "provisional": True,
+            "detail": "no calendar published for this year: counted on weekends only",
+        }
+    return {
+        "year": year,
+        "source": row["source"],
+        "holidays": row["holidays"],
+        "working_days": row["working_days"],
+        "provisional": False,
+        "updated_at": row["updated_at"],
+        "updated_by": row["updated_by"],
+    }
 
 
 async def seed_from_package(conn: AsyncConnection) -> list[int]:
@@ -222,4 +264,3 @@ async def answer_query(conn: AsyncConnection, start: str, add: int | None, end: 
         raise Invalid("calendar_bad_request", "the span is too long")
     answer = wd.count(start_day, end_day)
     return {"count": answer.value, "provisional": answer.provisional}
-

@@ -8,7 +8,6 @@ created, the transaction rolls the counter back with it.
 
 import re
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,8 +30,13 @@ def area_of(levels: dict[str, str], fallback: str) -> str:
 async def take(conn: AsyncConnection, definition: Definition, area_code: str) -> str:
     year = calendar.today().year
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(counters)
-    last = (await conn.execute(insert.values(program=definition.key, area_code=area_code, year=year, last=1)
-                               .on_conflict_do_update(index_elements=["program", "area_code", "year"],
-                                                      set_={"last": counters.c.last + 1})
-                               .returning(counters.c.last))).scalar_one()
+    last = (
+        await conn.execute(
+            insert.values(program=definition.key, area_code=area_code, year=year, last=1)
+            .on_conflict_do_update(
+                index_elements=["program", "area_code", "year"], set_={"last": counters.c.last + 1}
+            )
+            .returning(counters.c.last)
+        )
+    ).scalar_one()
     return f"{prefix_of(definition)}-{area_code}-{year}-{last:06d}"

@@ -7,8 +7,8 @@ that day is not a working day the time runs to the end of the next working day (
 a period whose last day is a holiday ends on the day after the holiday).
 """
 
-import re
 import calendar as months
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -73,23 +73,35 @@ def _by_day(start: datetime, limit: DayOfMonth, calendar: WorkingDays) -> Deadli
     return Deadline(end_of_day(day), basis, end_of_day(day - timedelta(days=1)))
 
 
-def compute(start: datetime, time_limit: str | None, calendar: WorkingDays, what: str = "deadline") -> Deadline:
+def compute(
+    start: datetime, time_limit: str | None, calendar: WorkingDays, what: str = "deadline"
+) -> Deadline:
     if not time_limit:
         return Deadline()
     limit = parse_time_limit(time_limit)
     if isinstance(limit, DayOfMonth):
         return _by_day(start, limit, calendar)
     if isinstance(limit, timedelta):
-        return Deadline(start + limit, NATURAL, start + limit - timedelta(days=1) if limit > timedelta(days=1) else None)
+        return Deadline(
+            start + limit, NATURAL, start + limit - timedelta(days=1) if limit > timedelta(days=1) else None
+        )
     count, working = limit
     if not working:
         day = start.astimezone(SHANGHAI).date()
-        return Deadline(end_of_day(day + timedelta(days=count)), NATURAL,
-                        end_of_day(day + timedelta(days=count - 1)) if count > 1 else None)
+        return Deadline(
+            end_of_day(day + timedelta(days=count)),
+            NATURAL,
+            end_of_day(day + timedelta(days=count - 1)) if count > 1 else None,
+        )
     due, provisional = calendar.deadline(start, count)
     remind = calendar.deadline(start, count - 1)[0] if count > 1 else None
     if provisional:
         PROVISIONAL_DEADLINES.inc()
-        log.warning("provisional_deadline", what=what, start=start.isoformat(), time_limit=time_limit,
-                    due_at=due.isoformat())
+        log.warning(
+            "provisional_deadline",
+            what=what,
+            start=start.isoformat(),
+            time_limit=time_limit,
+            due_at=due.isoformat(),
+        )
     return Deadline(due, PROVISIONAL if provisional else CALENDAR, remind)

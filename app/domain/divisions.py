@@ -41,8 +41,9 @@ class DivisionIn(BaseModel):
 def may_sit_under(level: str, parent_level: str) -> bool:
     if level in INSTITUTION_PARENTS:
         return parent_level in INSTITUTION_PARENTS[level]
-    return (parent_level in ADMINISTRATIVE_LEVELS
-            and ADMINISTRATIVE_LEVELS.index(parent_level) < ADMINISTRATIVE_LEVELS.index(level))
+    return parent_level in ADMINISTRATIVE_LEVELS and ADMINISTRATIVE_LEVELS.index(
+        parent_level
+    ) < ADMINISTRATIVE_LEVELS.index(level)
 
 
 def levels_below(level: str) -> list[str]:
@@ -75,8 +76,12 @@ def role_department(role: str) -> str | None:
 
 def check_role(role: str) -> None:
     if role not in SPECIAL_ROLES and role_level(role) is None:
-        raise Invalid("invalid_role", f"role {role!r} is neither a special role {SPECIAL_ROLES} nor "
-                      f"<level>_<department> with level one of {LEVELS}", role=role)
+        raise Invalid(
+            "invalid_role",
+            f"role {role!r} is neither a special role {SPECIAL_ROLES} nor "
+            f"<level>_<department> with level one of {LEVELS}",
+            role=role,
+        )
 
 
 async def get(conn: AsyncConnection, code: str) -> dict | None:
@@ -103,7 +108,9 @@ async def ancestors_by_level(conn: AsyncConnection, division: dict) -> dict[str,
     if cached is not None:
         return cached
     codes = [c for c in division["path"].strip("/").split("/") if c]
-    rows = (await conn.execute(sa.select(divisions.c.code, divisions.c.level).where(divisions.c.code.in_(codes)))).all()
+    rows = (
+        await conn.execute(sa.select(divisions.c.code, divisions.c.level).where(divisions.c.code.in_(codes)))
+    ).all()
     result = {level: code for code, level in rows}
     _ancestry_cache[cache_key] = result
     return result
@@ -116,7 +123,9 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
         raise Invalid("duplicate_division_code", "a code appears twice in the batch")
     existing = {
         r["code"]: dict(r)
-        for r in (await conn.execute(sa.select(divisions).where(divisions.c.code.in_([d.code for d in items])))).mappings()
+        for r in (
+            await conn.execute(sa.select(divisions).where(divisions.c.code.in_([d.code for d in items])))
+        ).mappings()
     }
     known: dict[str, dict] = {}
     pending = {d.code: d for d in items}
@@ -125,7 +134,9 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
         progressed = False
         for code, item in list(pending.items()):
             if item.level not in LEVELS:
-                raise Invalid("invalid_level", f"level {item.level!r} is not one of {LEVELS}", division_code=code)
+                raise Invalid(
+                    "invalid_level", f"level {item.level!r} is not one of {LEVELS}", division_code=code
+                )
             parent = None
             if item.parent_code is not None:
                 parent = known.get(item.parent_code)
@@ -134,17 +145,33 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
                 if parent is None:
                     parent = await get(conn, item.parent_code)
                 if parent is None:
-                    raise Invalid("unknown_parent", f"parent {item.parent_code!r} of {code!r} does not exist", division_code=code)
+                    raise Invalid(
+                        "unknown_parent",
+                        f"parent {item.parent_code!r} of {code!r} does not exist",
+                        division_code=code,
+                    )
                 if not may_sit_under(item.level, parent["level"]):
-                    raise Invalid("level_order", f"{code!r} ({item.level}) cannot sit under {parent['code']!r} "
-                                  f"({parent['level']})", division_code=code)
+                    raise Invalid(
+                        "level_order",
+                        f"{code!r} ({item.level}) cannot sit under {parent['code']!r} ({parent['level']})",
+                        division_code=code,
+                    )
             path = (parent["path"] if parent else "/") + code + "/"
             old = existing.get(code)
             if old and (old["path"] != path or old["level"] != item.level):
-                raise Conflict("division_move_not_supported",
-                               f"{code!r} exists with another parent or level; places cannot be moved", division_code=code)
-            known[code] = {"code": code, "name": item.name, "level": item.level, "parent_code": item.parent_code, "path": path,
-                           "complaint_phone": item.complaint_phone}
+                raise Conflict(
+                    "division_move_not_supported",
+                    f"{code!r} exists with another parent or level; places cannot be moved",
+                    division_code=code,
+                )
+            known[code] = {
+                "code": code,
+                "name": item.name,
+                "level": item.level,
+                "parent_code": item.parent_code,
+                "path": path,
+                "complaint_phone": item.complaint_phone,
+            }
             del pending[code]
             progressed = True
         if not progressed:
@@ -155,18 +182,39 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
         if code in existing:
             await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(name=row["name"]))
             if existing[code]["name"] != row["name"]:
-                await audit.record_change(conn, actor, "division.renamed", f"division:{code}",
-                                          {"name": existing[code]["name"]}, {"name": row["name"]}, code)
+                await audit.record_change(
+                    conn,
+                    actor,
+                    "division.renamed",
+                    f"division:{code}",
+                    {"name": existing[code]["name"]},
+                    {"name": row["name"]},
+                    code,
+                )
             if phone is not None and (phone or None) != existing[code]["complaint_phone"]:
-                await conn.execute(sa.update(divisions).where(divisions.c.code == code).values(complaint_phone=phone or None))
-                await audit.record_change(conn, actor, "division.complaint_phone_changed", f"division:{code}",
-                                          {"complaint_phone": existing[code]["complaint_phone"]},
-                                          {"complaint_phone": phone or None}, code)
+                await conn.execute(
+                    sa.update(divisions).where(divisions.c.code == code).values(complaint_phone=phone or None)
+                )
+                await audit.record_change(
+                    conn,
+                    actor,
+                    "division.complaint_phone_changed",
+                    f"division:{code}",
+                    {"complaint_phone": existing[code]["complaint_phone"]},
+                    {"complaint_phone": phone or None},
+                    code,
+                )
         else:
             await conn.execute(sa.insert(divisions).values(**row, complaint_phone=phone or None))
-            await audit.record_change(conn, actor, "division.created", f"division:{code}", None,
-                                      {"name": row["name"], "level": row["level"], "parent_code": row["parent_code"]},
-                                      code)
+            await audit.record_change(
+                conn,
+                actor,
+                "division.created",
+                f"division:{code}",
+                None,
+                {"name": row["name"], "level": row["level"], "parent_code": row["parent_code"]},
+                code,
+            )
     return len(known)
 
 
@@ -180,14 +228,18 @@ async def lookup(conn: AsyncConnection, codes) -> dict[str, dict]:
     codes = sorted(set(codes))
     if not codes:
         return {}
-    rows = await conn.execute(sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path)
-                              .where(divisions.c.code.in_(codes)))
+    rows = await conn.execute(
+        sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path).where(
+            divisions.c.code.in_(codes)
+        )
+    )
     return {r.code: dict(r._mapping) for r in rows}
 
 
 async def visible_to(conn: AsyncConnection, principal, limit: int = 500) -> list[dict]:
     """Places a principal can see (its grants' places and everything below), top-down, for filters."""
     query = sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path).where(
-        principal.visible(divisions.c.path))
+        principal.visible(divisions.c.path)
+    )
     rows = await conn.execute(query.order_by(divisions.c.path).limit(limit))
     return [dict(r) for r in rows.mappings()]

@@ -21,8 +21,15 @@ MESSAGE_PREFIX = "rule_message."
 
 def rules(properties: dict[str, str]) -> list[tuple[str, str, str]]:
     """(name, expression, message) in the order declared."""
-    return [(name[len(PREFIX):], source, properties.get(MESSAGE_PREFIX + name[len(PREFIX):], name[len(PREFIX):]))
-            for name, source in properties.items() if name.startswith(PREFIX)]
+    return [
+        (
+            name[len(PREFIX) :],
+            source,
+            properties.get(MESSAGE_PREFIX + name[len(PREFIX) :], name[len(PREFIX) :]),
+        )
+        for name, source in properties.items()
+        if name.startswith(PREFIX)
+    ]
 
 
 def declaration_problems(properties: dict[str, str]) -> list[str]:
@@ -72,20 +79,29 @@ def functions(id_number: str) -> dict:
         "age_at_year_end": lambda: age_on(id_number, date(today.year, 12, 31)),
         "sex": lambda: sex(id_number),
         "born_on": lambda: birth_date(id_number).isoformat(),
-        "today": lambda: today.isoformat(),
+        "today": today.isoformat,
         "month": lambda: today.month,
         "in_window": in_window,
     }
 
 
-def check(properties: dict[str, str], data: dict, applicant: dict, settings: dict, extra: dict | None = None) -> None:
-    names = {**data, "applicant": applicant, "settings": settings, **functions(applicant["id_number"]),
-             **(extra or {})}
+def check(
+    properties: dict[str, str], data: dict, applicant: dict, settings: dict, extra: dict | None = None
+) -> None:
+    names = {
+        **data,
+        "applicant": applicant,
+        "settings": settings,
+        **functions(applicant["id_number"]),
+        **(extra or {}),
+    }
     for name, source, message in rules(properties):
         try:
             holds = sandbox.evaluate(source, names)
         except sandbox.LimitExceeded as exc:
-            raise Invalid("script_limit_exceeded", f"rule {name!r} went beyond its limits: {exc}", rule=name) from exc
+            raise Invalid(
+                "script_limit_exceeded", f"rule {name!r} went beyond its limits: {exc}", rule=name
+            ) from exc
         except sandbox.ExpressionError as exc:
             raise Invalid("data_invalid", f"rule {name!r} could not be checked: {exc}", rule=name) from exc
         if not holds:

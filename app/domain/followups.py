@@ -18,11 +18,17 @@ log = structlog.get_logger()
 
 async def start(conn: AsyncConnection, program: str, about: dict, rec: Recorder) -> dict:
     """Start ``program`` about the same enrolment as the case ``about`` (its ``subject_id``)."""
-    body = applications.ApplicationIn(program=program, subject_id=about["subject_id"],
-                                      data={"started_by_case": about["id"]})
+    body = applications.ApplicationIn(
+        program=program, subject_id=about["subject_id"], data={"started_by_case": about["id"]}
+    )
     _, created = await applications.create(conn, SYSTEM, body)
-    rec.add("case.followed_up", about["id"], {"program": program, "application_id": created["id"]}, None,
-            about["division_path"])
+    rec.add(
+        "case.followed_up",
+        about["id"],
+        {"program": program, "application_id": created["id"]},
+        None,
+        about["division_path"],
+    )
     return created
 
 
@@ -39,11 +45,18 @@ async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:
             await ledger.set_next_recheck(conn, benefit["id"], None)
             continue
         # The next date counts from the date due, not from when the worker got to it.
-        await ledger.set_next_recheck(conn, benefit["id"], ledger.add_months(benefit["next_recheck_on"], int(months)))
-        body = applications.ApplicationIn(program=program, subject_id=subject["id"],
-                                          data={"recheck_due": benefit["next_recheck_on"].isoformat(),
-                                                "current_amount": float(benefit["amount"]),
-                                                "category": benefit["category"]})
+        await ledger.set_next_recheck(
+            conn, benefit["id"], ledger.add_months(benefit["next_recheck_on"], int(months))
+        )
+        body = applications.ApplicationIn(
+            program=program,
+            subject_id=subject["id"],
+            data={
+                "recheck_due": benefit["next_recheck_on"].isoformat(),
+                "current_amount": float(benefit["amount"]),
+                "category": benefit["category"],
+            },
+        )
         try:
             async with conn.begin_nested():
                 await applications.create(conn, SYSTEM, body)
@@ -62,20 +75,36 @@ async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
         if definition.model.properties.get("schedule") != "monthly" or not definition.division_levels:
             continue
         ref = divisions.c.code + sa.literal(f":{month}")
-        done = sa.select(applications_table.c.id).where(applications_table.c.program == definition.key,
-                                                         applications_table.c.external_ref == ref)
-        codes = (await conn.execute(sa.select(divisions.c.code).where(
-            divisions.c.level.in_(sorted(definition.division_levels)), ~done.exists())
-            .order_by(divisions.c.code).limit(limit - started))).scalars().all()
+        done = sa.select(applications_table.c.id).where(
+            applications_table.c.program == definition.key, applications_table.c.external_ref == ref
+        )
+        codes = (
+            (
+                await conn.execute(
+                    sa.select(divisions.c.code)
+                    .where(divisions.c.level.in_(sorted(definition.division_levels)), ~done.exists())
+                    .order_by(divisions.c.code)
+                    .limit(limit - started)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for code in codes:
-            body = applications.ApplicationIn(program=definition.key, division_code=code,
-                                              external_ref=f"{code}:{month}", data={"month": month})
+            body = applications.ApplicationIn(
+                program=definition.key,
+                division_code=code,
+                external_ref=f"{code}:{month}",
+                data={"month": month},
+            )
             try:
                 async with conn.begin_nested():
                     await applications.create(conn, SYSTEM, body)
                 started += 1
             except DomainError as exc:
-                log.warning("monthly_case_not_started", program=definition.key, division_code=code, reason=exc.code)
+                log.warning(
+                    "monthly_case_not_started", program=definition.key, division_code=code, reason=exc.code
+                )
         if started >= limit:
             break
     return started

@@ -13,9 +13,9 @@ form, the API and every program refuse them alike (docs/bpmn.md, "Form keywords"
   two staff members who witnessed it (临时救助 plan 5).
 """
 
+import json
 from datetime import date
 from functools import lru_cache
-import json
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
@@ -32,8 +32,10 @@ def _not_after_today(validator, enabled, instance, schema):
         return  # "format" reports a malformed date
     today = calendar.today()
     if day > today:
-        yield ValidationError(f"{instance} is after today ({today.isoformat()}): "
-                              "the date of something already done cannot lie in the future")
+        yield ValidationError(
+            f"{instance} is after today ({today.isoformat()}): "
+            "the date of something already done cannot lie in the future"
+        )
 
 
 def _decision_by_objections(validator, rule, instance, schema):
@@ -46,8 +48,9 @@ def _decision_by_objections(validator, rule, instance, schema):
     decision = instance.get("decision")
     if expected is not None and decision is not None and decision != expected:
         finding = "an objection is upheld" if "upheld" in outcomes else "every objection is dismissed"
-        yield ValidationError(f"{finding}, so the decision must be {expected!r}, not {decision!r}",
-                              path=["decision"])
+        yield ValidationError(
+            f"{finding}, so the decision must be {expected!r}, not {decision!r}", path=["decision"]
+        )
 
 
 def _distinct_people(validator, names, instance, schema):
@@ -60,16 +63,22 @@ def _distinct_people(validator, names, instance, schema):
             if not isinstance(person, str):
                 continue
             if person.strip() in seen and seen[person.strip()] != name:
-                yield ValidationError(f"{person!r} is named in both {seen[person.strip()]!r} and {name!r}: "
-                                      "they must be different people", path=[name])
+                yield ValidationError(
+                    f"{person!r} is named in both {seen[person.strip()]!r} and {name!r}: "
+                    "they must be different people",
+                    path=[name],
+                )
             seen.setdefault(person.strip(), name)
 
 
-_FormValidator = validators.extend(Draft202012Validator, {
-    "x-not-after-today": _not_after_today,
-    "x-decision-by-objections": _decision_by_objections,
-    "x-distinct-people": _distinct_people,
-})
+_FormValidator = validators.extend(
+    Draft202012Validator,
+    {
+        "x-not-after-today": _not_after_today,
+        "x-decision-by-objections": _decision_by_objections,
+        "x-distinct-people": _distinct_people,
+    },
+)
 
 
 @lru_cache(maxsize=512)
@@ -81,13 +90,19 @@ def check(schema: dict | None, data: dict) -> list:
     """Every way ``data`` fails ``schema`` (jsonschema errors, for callers that explain them in their words)."""
     if schema is None:
         return []
-    return sorted(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data), key=lambda e: list(e.path))
+    return sorted(
+        _validator(json.dumps(schema, sort_keys=True)).iter_errors(data), key=lambda e: list(e.path)
+    )
 
 
 def validate(schema: dict | None, data: dict, code: str = "form_invalid") -> None:
     errors = check(schema, data)
     if errors:
-        raise Invalid(code, "the submitted data does not satisfy the form", errors=[
-            {"field": "/".join(str(p) for p in e.path) or None, "rule": e.validator, "message": e.message}
-            for e in errors
-        ])
+        raise Invalid(
+            code,
+            "the submitted data does not satisfy the form",
+            errors=[
+                {"field": "/".join(str(p) for p in e.path) or None, "rule": e.validator, "message": e.message}
+                for e in errors
+            ],
+        )

@@ -15,8 +15,11 @@ SIGNING = "signing"
 
 async def _stored(db: AsyncEngine) -> str | None:
     async with transaction(db) as conn:
-        return (await conn.execute(sa.select(installation_secrets.c.value)
-                                   .where(installation_secrets.c.name == SIGNING))).scalar()
+        return (
+            await conn.execute(
+                sa.select(installation_secrets.c.value).where(installation_secrets.c.name == SIGNING)
+            )
+        ).scalar()
 
 
 async def signing_secret(db: AsyncEngine) -> str:
@@ -24,8 +27,11 @@ async def signing_secret(db: AsyncEngine) -> str:
         return value
     try:
         async with transaction(db) as conn:
-            await conn.execute(sa.insert(installation_secrets).values(
-                name=SIGNING, value=secrets.token_urlsafe(48), created_at=clock.real_now()))
+            await conn.execute(
+                sa.insert(installation_secrets).values(
+                    name=SIGNING, value=secrets.token_urlsafe(48), created_at=clock.real_now()
+                )
+            )
     except sa.exc.IntegrityError:
         pass  # another process of this installation stored one first: use that
     value = await _stored(db)

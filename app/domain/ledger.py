@@ -35,8 +35,11 @@ def parse_amount(value, field: str = "amount") -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise Invalid("invalid_amount", f"{field} must be more than 0 yuan", field=field)
     if amount >= ABSURD_AMOUNT or amount != amount.quantize(Decimal("0.01")):
-        raise Invalid("invalid_amount", f"{field} {amount} is not a plausible amount in yuan (≤ 2 decimals, "
-                      f"< {ABSURD_AMOUNT})", field=field)
+        raise Invalid(
+            "invalid_amount",
+            f"{field} {amount} is not a plausible amount in yuan (≤ 2 decimals, < {ABSURD_AMOUNT})",
+            field=field,
+        )
     return amount
 
 
@@ -66,10 +69,18 @@ class Totals:
 
 
 async def totals(conn: AsyncConnection, person_id_number: str, family_id: str, year: int) -> Totals:
-    rows = (await conn.execute(
-        sa.select(benefits.c.program, benefits.c.person_id_number, benefits.c.family_id, benefits.c.amount)
-        .where(benefits.c.kind == "one_time", benefits.c.year == year, benefits.c.status.in_(COUNTED),
-               sa.or_(benefits.c.person_id_number == person_id_number, benefits.c.family_id == family_id)))).all()
+    rows = (
+        await conn.execute(
+            sa.select(
+                benefits.c.program, benefits.c.person_id_number, benefits.c.family_id, benefits.c.amount
+            ).where(
+                benefits.c.kind == "one_time",
+                benefits.c.year == year,
+                benefits.c.status.in_(COUNTED),
+                sa.or_(benefits.c.person_id_number == person_id_number, benefits.c.family_id == family_id),
+            )
+        )
+    ).all()
     person: dict[str, Decimal] = {}
     family: dict[str, Decimal] = {}
     for program, person_id, family_of_row, amount in rows:
@@ -95,44 +106,91 @@ def functions(snapshot: Totals, own_program: str) -> dict:
 async def _lock_family(conn: AsyncConnection, family_id: str) -> None:
     # SQLite has one writer at a time already; PostgreSQL serialises approvals per family here.
     if conn.dialect.name == "postgresql":
-        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:family))"), {"family": "family:" + family_id})
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:family))"), {"family": "family:" + family_id}
+        )
 
 
 async def active_enrolment(conn: AsyncConnection, person_id_number: str, programs: set[str]) -> dict | None:
-    row = (await conn.execute(sa.select(benefits).where(
-        benefits.c.person_id_number == person_id_number, benefits.c.program.in_(sorted(programs)),
-        benefits.c.kind == "monthly", benefits.c.status == "active").limit(1))).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                sa.select(benefits)
+                .where(
+                    benefits.c.person_id_number == person_id_number,
+                    benefits.c.program.in_(sorted(programs)),
+                    benefits.c.kind == "monthly",
+                    benefits.c.status == "active",
+                )
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 async def refuse_if_enrolled(conn: AsyncConnection, person_id_number: str, programs: set[str]) -> None:
     found = await active_enrolment(conn, person_id_number, programs)
     if found:
-        raise Conflict("already_enrolled", f"this person already receives {found['program']} (case "
-                       f"{found['application_id']}); a second active enrolment is not allowed",
-                       program=found["program"], existing_id=found["application_id"])
+        raise Conflict(
+            "already_enrolled",
+            f"this person already receives {found['program']} (case "
+            f"{found['application_id']}); a second active enrolment is not allowed",
+            program=found["program"],
+            existing_id=found["application_id"],
+        )
 
 
-async def _check_cap(conn: AsyncConnection, app: dict, amount: Decimal, year: int, column, key: str,
-                     cap, rule: str) -> None:
+async def _check_cap(
+    conn: AsyncConnection, app: dict, amount: Decimal, year: int, column, key: str, cap, rule: str
+) -> None:
     if cap is None:
         return
-    rows = (await conn.execute(sa.select(benefits.c.application_id, benefits.c.amount, benefits.c.starts_on)
-                               .where(column == key, benefits.c.program == app["program"],
-                                      benefits.c.kind == "one_time", benefits.c.year == year,
-                                      benefits.c.status.in_(COUNTED))
-                               .order_by(benefits.c.id))).all()
+    rows = (
+        await conn.execute(
+            sa.select(benefits.c.application_id, benefits.c.amount, benefits.c.starts_on)
+            .where(
+                column == key,
+                benefits.c.program == app["program"],
+                benefits.c.kind == "one_time",
+                benefits.c.year == year,
+                benefits.c.status.in_(COUNTED),
+            )
+            .order_by(benefits.c.id)
+        )
+    ).all()
     used = sum((Decimal(r.amount) for r in rows), Decimal(0))
     if used + amount > Decimal(str(cap)):
-        raise Conflict("benefit_cap_exceeded", f"{rule}: {used} yuan already paid this year plus {amount} exceeds "
-                       f"the cap of {cap} yuan", rule=rule, cap=cap, used=float(used), amount=float(amount),
-                       earlier=[{"application_id": r.application_id, "amount": float(r.amount),
-                                 "on": r.starts_on.isoformat()} for r in rows])
+        raise Conflict(
+            "benefit_cap_exceeded",
+            f"{rule}: {used} yuan already paid this year plus {amount} exceeds the cap of {cap} yuan",
+            rule=rule,
+            cap=cap,
+            used=float(used),
+            amount=float(amount),
+            earlier=[
+                {"application_id": r.application_id, "amount": float(r.amount), "on": r.starts_on.isoformat()}
+                for r in rows
+            ],
+        )
 
 
-async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, category: str | None = None,
-                 cap_exempt: bool = False, starts_on: date | None = None, next_recheck_on: date | None = None,
-                 exclusive_with: set[str] = frozenset(), note: dict | None = None, scheduled: bool = False) -> dict:
+async def record(
+    conn: AsyncConnection,
+    app: dict,
+    *,
+    kind: str,
+    amount,
+    category: str | None = None,
+    cap_exempt: bool = False,
+    starts_on: date | None = None,
+    next_recheck_on: date | None = None,
+    exclusive_with: set[str] = frozenset(),
+    note: dict | None = None,
+    scheduled: bool = False,
+) -> dict:
     """Enter an approved amount; raises with the rule and the earlier cases when a cap or an
     existing enrolment forbids it (the caller's whole transaction then rolls back)."""
     if kind not in KINDS:
@@ -146,79 +204,156 @@ async def record(conn: AsyncConnection, app: dict, *, kind: str, amount, categor
     if kind == "monthly":
         await refuse_if_enrolled(conn, app["applicant_id_number"], {app["program"], *exclusive_with})
     elif not cap_exempt:
-        await _check_cap(conn, app, value, starts.year, benefits.c.person_id_number, app["applicant_id_number"],
-                         settings.get("person_year_cap"), "person_year_cap")
-        await _check_cap(conn, app, value, starts.year, benefits.c.family_id, family_id,
-                         settings.get("family_year_cap"), "family_year_cap")
-    row = {"application_id": app["id"], "program": app["program"], "person_id_number": app["applicant_id_number"],
-           "family_id": family_id, "division_path": app["division_path"], "kind": kind, "amount": value,
-           "year": starts.year, "starts_on": starts, "ends_on": starts if kind == "one_time" else None,
-           "status": "active" if kind == "monthly" else "scheduled" if scheduled else "ended", "category": category,
-           "next_recheck_on": next_recheck_on, "cap_exempt": cap_exempt, "note": note or {},
-           "created_at": clock.now(), "ended_at": None}
+        await _check_cap(
+            conn,
+            app,
+            value,
+            starts.year,
+            benefits.c.person_id_number,
+            app["applicant_id_number"],
+            settings.get("person_year_cap"),
+            "person_year_cap",
+        )
+        await _check_cap(
+            conn,
+            app,
+            value,
+            starts.year,
+            benefits.c.family_id,
+            family_id,
+            settings.get("family_year_cap"),
+            "family_year_cap",
+        )
+    row = {
+        "application_id": app["id"],
+        "program": app["program"],
+        "person_id_number": app["applicant_id_number"],
+        "family_id": family_id,
+        "division_path": app["division_path"],
+        "kind": kind,
+        "amount": value,
+        "year": starts.year,
+        "starts_on": starts,
+        "ends_on": starts if kind == "one_time" else None,
+        "status": "active" if kind == "monthly" else "scheduled" if scheduled else "ended",
+        "category": category,
+        "next_recheck_on": next_recheck_on,
+        "cap_exempt": cap_exempt,
+        "note": note or {},
+        "created_at": clock.now(),
+        "ended_at": None,
+    }
     row["id"] = (await conn.execute(sa.insert(benefits).values(**row).returning(benefits.c.id))).scalar_one()
     return row
 
 
-async def end_enrolment(conn: AsyncConnection, application_id: str, last_day: date, reason: str) -> list[dict]:
+async def end_enrolment(
+    conn: AsyncConnection, application_id: str, last_day: date, reason: str
+) -> list[dict]:
     """Stop a monthly enrolment after ``last_day`` (paid through it)."""
-    rows = (await conn.execute(
-        sa.update(benefits).where(benefits.c.application_id == application_id, benefits.c.kind == "monthly",
-                                  benefits.c.status == "active")
-        .values(status="ended", ends_on=last_day, ended_at=clock.now(), next_recheck_on=None)
-        .returning(benefits.c.id, benefits.c.amount))).all()
-    return [{"id": r.id, "amount": float(r.amount), "ends_on": last_day.isoformat(), "reason": reason} for r in rows]
+    rows = (
+        await conn.execute(
+            sa.update(benefits)
+            .where(
+                benefits.c.application_id == application_id,
+                benefits.c.kind == "monthly",
+                benefits.c.status == "active",
+            )
+            .values(status="ended", ends_on=last_day, ended_at=clock.now(), next_recheck_on=None)
+            .returning(benefits.c.id, benefits.c.amount)
+        )
+    ).all()
+    return [
+        {"id": r.id, "amount": float(r.amount), "ends_on": last_day.isoformat(), "reason": reason}
+        for r in rows
+    ]
 
 
 async def of_application(conn: AsyncConnection, application_id: str) -> list[dict]:
-    rows = (await conn.execute(sa.select(benefits).where(benefits.c.application_id == application_id)
-                               .order_by(benefits.c.id))).mappings()
+    rows = (
+        await conn.execute(
+            sa.select(benefits).where(benefits.c.application_id == application_id).order_by(benefits.c.id)
+        )
+    ).mappings()
     return [view(r) for r in rows]
 
 
 async def of_person(conn: AsyncConnection, visible, person_id_number: str) -> list[dict]:
-    rows = (await conn.execute(sa.select(benefits).where(benefits.c.person_id_number == person_id_number,
-                                                         visible(benefits.c.division_path))
-                               .order_by(benefits.c.id))).mappings()
+    rows = (
+        await conn.execute(
+            sa.select(benefits)
+            .where(benefits.c.person_id_number == person_id_number, visible(benefits.c.division_path))
+            .order_by(benefits.c.id)
+        )
+    ).mappings()
     return [view(r) for r in rows]
 
 
 def view(row) -> dict:
-    return {"id": row["id"], "application_id": row["application_id"], "program": row["program"],
-            "kind": row["kind"], "amount": float(row["amount"]), "year": row["year"],
-            "starts_on": row["starts_on"], "ends_on": row["ends_on"], "status": row["status"],
-            "category": row["category"], "next_recheck_on": row["next_recheck_on"],
-            "cap_exempt": row["cap_exempt"], "note": row["note"]}
+    return {
+        "id": row["id"],
+        "application_id": row["application_id"],
+        "program": row["program"],
+        "kind": row["kind"],
+        "amount": float(row["amount"]),
+        "year": row["year"],
+        "starts_on": row["starts_on"],
+        "ends_on": row["ends_on"],
+        "status": row["status"],
+        "category": row["category"],
+        "next_recheck_on": row["next_recheck_on"],
+        "cap_exempt": row["cap_exempt"],
+        "note": row["note"],
+    }
 
 
 async def subject_of(conn: AsyncConnection, subject_id: str) -> dict:
-    row = (await conn.execute(sa.select(applications).where(applications.c.id == subject_id))).mappings().one()
+    row = (
+        (await conn.execute(sa.select(applications).where(applications.c.id == subject_id))).mappings().one()
+    )
     return dict(row)
 
 
 async def extend_until(conn: AsyncConnection, application_id: str, last_day: date, note: dict) -> None:
     """Keep paying an enrolment until ``last_day``, then end it (gradual exit, 渐退期)."""
-    rows = (await conn.execute(sa.select(benefits.c.id, benefits.c.note).where(
-        benefits.c.application_id == application_id, benefits.c.kind == "monthly",
-        benefits.c.status == "active"))).all()
+    rows = (
+        await conn.execute(
+            sa.select(benefits.c.id, benefits.c.note).where(
+                benefits.c.application_id == application_id,
+                benefits.c.kind == "monthly",
+                benefits.c.status == "active",
+            )
+        )
+    ).all()
     for row in rows:
-        await conn.execute(sa.update(benefits).where(benefits.c.id == row.id).values(
-            ends_on=last_day, next_recheck_on=None, note={**(row.note or {}), **note}))
+        await conn.execute(
+            sa.update(benefits)
+            .where(benefits.c.id == row.id)
+            .values(ends_on=last_day, next_recheck_on=None, note={**(row.note or {}), **note})
+        )
 
 
 async def expired(conn: AsyncConnection, today: date, limit: int) -> list[dict]:
-    query = (sa.select(benefits.c.id, benefits.c.application_id, benefits.c.ends_on)
-             .where(benefits.c.status == "active", benefits.c.kind == "monthly", benefits.c.ends_on < today)
-             .order_by(benefits.c.ends_on).limit(limit))
+    query = (
+        sa.select(benefits.c.id, benefits.c.application_id, benefits.c.ends_on)
+        .where(benefits.c.status == "active", benefits.c.kind == "monthly", benefits.c.ends_on < today)
+        .order_by(benefits.c.ends_on)
+        .limit(limit)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def due_rechecks(conn: AsyncConnection, today: date, limit: int) -> list[dict]:
-    query = (sa.select(benefits).where(benefits.c.status == "active", benefits.c.kind == "monthly",
-                                       benefits.c.next_recheck_on <= today)
-             .order_by(benefits.c.next_recheck_on, benefits.c.id).limit(limit))
+    query = (
+        sa.select(benefits)
+        .where(
+            benefits.c.status == "active", benefits.c.kind == "monthly", benefits.c.next_recheck_on <= today
+        )
+        .order_by(benefits.c.next_recheck_on, benefits.c.id)
+        .limit(limit)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
@@ -230,10 +365,14 @@ async def set_next_recheck(conn: AsyncConnection, benefit_id: int, day: date | N
 
 async def rule_functions(conn: AsyncConnection, person_id_number: str) -> dict:
     """For eligibility rules: how many payments a person has had or has scheduled in a program."""
-    rows = (await conn.execute(sa.select(benefits.c.program, sa.func.count()).where(
-        benefits.c.person_id_number == person_id_number, benefits.c.status.in_(COUNTED))
-        .group_by(benefits.c.program))).all()
-    counts = {program: count for program, count in rows}
+    rows = (
+        await conn.execute(
+            sa.select(benefits.c.program, sa.func.count())
+            .where(benefits.c.person_id_number == person_id_number, benefits.c.status.in_(COUNTED))
+            .group_by(benefits.c.program)
+        )
+    ).all()
+    counts = dict(rows)
 
     def payments(program: str) -> int:
         return counts.get(program, 0)
@@ -243,7 +382,13 @@ async def rule_functions(conn: AsyncConnection, person_id_number: str) -> dict:
 
 async def cancel_after(conn: AsyncConnection, application_id: str, day: date) -> int:
     """Stop scheduled payments due after ``day`` (e.g. a pupil left the kindergarten)."""
-    done = await conn.execute(sa.update(benefits).where(
-        benefits.c.application_id == application_id, benefits.c.status == "scheduled", benefits.c.starts_on > day)
-        .values(status="cancelled", ended_at=clock.now()))
+    done = await conn.execute(
+        sa.update(benefits)
+        .where(
+            benefits.c.application_id == application_id,
+            benefits.c.status == "scheduled",
+            benefits.c.starts_on > day,
+        )
+        .values(status="cancelled", ended_at=clock.now())
+    )
     return done.rowcount

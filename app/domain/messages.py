@@ -54,19 +54,30 @@ def may_send(principal: Principal, model: engine.ProcessModel, name: str, divisi
 
 
 def _not_allowed(name: str, model: engine.ProcessModel) -> Forbidden:
-    return Forbidden("message_not_allowed", f"{name!r} may be sent only by {', '.join(senders(model, name))} "
-                     "for this case's place", senders=senders(model, name))
+    return Forbidden(
+        "message_not_allowed",
+        f"{name!r} may be sent only by {', '.join(senders(model, name))} for this case's place",
+        senders=senders(model, name),
+    )
 
 
 class MessageIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     application_id: str | None = Field(default=None, max_length=36)
     external_ref: str | None = Field(default=None, max_length=200)
-    id_number: str | None = Field(default=None, min_length=1, max_length=18,
-                                  description="a person: reaches each of their in-progress or approved cases (in `program` if given)")
+    id_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=18,
+        description="a person: reaches each of their in-progress or approved cases (in `program` if given)",
+    )
     program: str | None = Field(default=None, max_length=100)
-    message_id: str | None = Field(default=None, min_length=1, max_length=150,
-                                   description="the sender's id for this message; same role as Idempotency-Key")
+    message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=150,
+        description="the sender's id for this message; same role as Idempotency-Key",
+    )
     payload: dict = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -79,21 +90,35 @@ class MessageIn(BaseModel):
 async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict]:
     query = sa.select(applications)
     if body.application_id is not None:
-        by_number = case_numbers.PATTERN.match(body.application_id)  # the case's number does as well as its id
-        query = query.where((applications.c.number if by_number else applications.c.id) == body.application_id)
+        by_number = case_numbers.PATTERN.match(
+            body.application_id
+        )  # the case's number does as well as its id
+        query = query.where(
+            (applications.c.number if by_number else applications.c.id) == body.application_id
+        )
     elif body.external_ref is not None:
         query = query.where(applications.c.external_ref == body.external_ref)
     else:
         # Approved cases too: some messages about a person end their support (enrolment_messages).
-        query = query.where(applications.c.applicant_id_number == body.id_number,
-                            applications.c.status.in_(("in_progress", "approved"))).order_by(applications.c.created_at)
+        query = query.where(
+            applications.c.applicant_id_number == body.id_number,
+            applications.c.status.in_(("in_progress", "approved")),
+        ).order_by(applications.c.created_at)
     if body.program and body.application_id is None:
         query = query.where(applications.c.program == body.program)
     limit = 2 if body.id_number is None else 100
-    rows = [dict(r) for r in (await conn.execute(query.limit(limit))).mappings() if principal.can_see(r["division_path"])]
+    rows = [
+        dict(r)
+        for r in (await conn.execute(query.limit(limit))).mappings()
+        if principal.can_see(r["division_path"])
+    ]
     if not rows:
-        raise NotFound("application_not_found", "no such application" if body.id_number is None
-                       else "this person has no active application you can see")
+        raise NotFound(
+            "application_not_found",
+            "no such application"
+            if body.id_number is None
+            else "this person has no active application you can see",
+        )
     if len(rows) > 1 and body.external_ref is not None:
         raise Invalid("ambiguous_external_ref", "external_ref is used in several programs; add 'program'")
     return rows
@@ -107,8 +132,13 @@ def _key(body: MessageIn, header: str | None) -> str | None:
 
 
 async def _replay(conn: AsyncConnection, principal: Principal, key: str, request_hash: str) -> dict | None:
-    row = (await conn.execute(sa.select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
-        idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key))).first()
+    row = (
+        await conn.execute(
+            sa.select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
+                idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key
+            )
+        )
+    ).first()
     if row is None:
         return None
     if row.request_sha256 != request_hash:
@@ -116,19 +146,29 @@ async def _replay(conn: AsyncConnection, principal: Principal, key: str, request
     return row.response
 
 
-async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, idempotency_key: str | None) -> dict:
+async def receive(
+    conn: AsyncConnection, principal: Principal, body: MessageIn, idempotency_key: str | None
+) -> dict:
     key = _key(body, idempotency_key)
-    request_hash = hashlib.sha256(json.dumps(body.model_dump(mode="json", exclude={"message_id"}),
-                                             sort_keys=True).encode()).hexdigest()
+    request_hash = hashlib.sha256(
+        json.dumps(body.model_dump(mode="json", exclude={"message_id"}), sort_keys=True).encode()
+    ).hexdigest()
     if key is not None:
         if (replay := await _replay(conn, principal, key, request_hash)) is not None:
             return replay
         try:
             # Claim the key first: a concurrent retry waits here for this transaction, then replays it.
             async with conn.begin_nested():
-                await conn.execute(sa.insert(idempotency_keys).values(
-                    principal=principal.name, key=key, request_sha256=request_hash, status_code=202, response={},
-                    created_at=Recorder(principal.name).at))
+                await conn.execute(
+                    sa.insert(idempotency_keys).values(
+                        principal=principal.name,
+                        key=key,
+                        request_sha256=request_hash,
+                        status_code=202,
+                        response={},
+                        created_at=Recorder(principal.name).at,
+                    )
+                )
         except IntegrityError:
             if (replay := await _replay(conn, principal, key, request_hash)) is not None:
                 return replay
@@ -143,12 +183,17 @@ async def receive(conn: AsyncConnection, principal: Principal, body: MessageIn, 
         result = await _deliver_all(conn, principal, body, targets)
     if key is not None:
         result = _JSON.dump_python(result, mode="json")
-        await conn.execute(sa.update(idempotency_keys).where(
-            idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key).values(response=result))
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.principal == principal.name, idempotency_keys.c.key == key)
+            .values(response=result)
+        )
     return result
 
 
-async def _deliver_one(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
+async def _deliver_one(
+    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict
+) -> dict:
     """From outside (POST /messages): the sender must be one the BPMN declares for this message."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if not may_send(principal, definition.model, name, app["division_path"]):
@@ -162,7 +207,9 @@ async def _deliver_one(conn: AsyncConnection, principal: Principal, app: dict, n
     return await deliver_to(conn, principal, app, name, payload)
 
 
-async def _deliver_all(conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]) -> dict:
+async def _deliver_all(
+    conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]
+) -> dict:
     if body.id_number is None:
         return await _deliver_one(conn, principal, targets[0], body.name, body.payload)
     reached, refused = [], None
@@ -195,8 +242,9 @@ async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, bo
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
     form = definition.model.message_forms.get(body.name)
     forms.validate(definition.forms.get(form) if form else None, body.payload, code="payload_invalid")
-    return await early_messages.keep_for_case_to_come(conn, principal, body.program, body.external_ref, body.id_number,
-                                                      body.name, body.payload, keep)
+    return await early_messages.keep_for_case_to_come(
+        conn, principal, body.program, body.external_ref, body.id_number, body.name, body.payload, keep
+    )
 
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
@@ -204,11 +252,18 @@ async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) 
 
 
 async def waits_for(conn: AsyncConnection, application_id: str, name: str) -> bool:
-    return (await conn.execute(sa.select(message_waits.c.id).where(
-        message_waits.c.application_id == application_id, message_waits.c.message_name == name).limit(1))).first() is not None
+    return (
+        await conn.execute(
+            sa.select(message_waits.c.id)
+            .where(message_waits.c.application_id == application_id, message_waits.c.message_name == name)
+            .limit(1)
+        )
+    ).first() is not None
 
 
-async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict) -> dict:
+async def deliver_to(
+    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict
+) -> dict:
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if name in case_effects.enrolment_messages(definition.model):
@@ -218,8 +273,13 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
         return result
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
-    waiting = (await conn.execute(sa.select(message_waits.c.id).where(
-        message_waits.c.application_id == app["id"], message_waits.c.message_name == name))).first()
+    waiting = (
+        await conn.execute(
+            sa.select(message_waits.c.id).where(
+                message_waits.c.application_id == app["id"], message_waits.c.message_name == name
+            )
+        )
+    ).first()
     if waiting is None:
         keep = definition.model.message_properties.get(name, {}).get("keep_early")
         if keep and app["status"] == "in_progress":
@@ -236,5 +296,9 @@ async def deliver_to(conn: AsyncConnection, principal: Principal, app: dict, nam
     rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
     opened = await cases.persist(conn, app, definition, cases.outcome_of(case, ctx.days), rec, ctx)
     await rec.flush(conn)
-    return {"application_id": app["id"], "status": app["status"], "kept": False,
-            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+    return {
+        "application_id": app["id"],
+        "status": app["status"],
+        "kept": False,
+        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
+    }

@@ -36,18 +36,27 @@ async def candidates(conn: AsyncConnection, key: str, body: MigrationIn) -> list
     await definitions.version_of(conn, key, body.from_version)
     await definitions.version_of(conn, key, body.to_version)
     query = sa.select(applications.c.id).where(
-        applications.c.program == key, applications.c.definition_version == body.from_version,
-        applications.c.status == "in_progress")
+        applications.c.program == key,
+        applications.c.definition_version == body.from_version,
+        applications.c.status == "in_progress",
+    )
     if body.application_ids is not None:
         query = query.where(applications.c.id.in_(body.application_ids))
     if body.filter and body.filter.division_code:
-        query = query.where(await division_service.at_or_below(conn, applications.c.division_path,
-                                                                body.filter.division_code))
+        query = query.where(
+            await division_service.at_or_below(conn, applications.c.division_path, body.filter.division_code)
+        )
     return list((await conn.execute(query.order_by(applications.c.created_at))).scalars())
 
 
-async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body: MigrationIn, actor: str) -> dict:
-    app = dict((await conn.execute(sa.select(applications).where(applications.c.id == application_id))).mappings().one())
+async def migrate_one(
+    conn: AsyncConnection, key: str, application_id: str, body: MigrationIn, actor: str
+) -> dict:
+    app = dict(
+        (await conn.execute(sa.select(applications).where(applications.c.id == application_id)))
+        .mappings()
+        .one()
+    )
     result = {"application_id": application_id}
     if app["status"] != "in_progress" or app["definition_version"] != body.from_version:
         return {**result, "can_migrate": False, "reason": "no longer running on the source version"}
@@ -56,8 +65,9 @@ async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body
     case, ctx = await cases.load_case(conn, old, app)
     try:
         # Scripts of either version may run while the case is re-planned.
-        moved = await cases.run_engine(new if new.model.runs_scripts else old, case.migrate_to, new.model,
-                                       body.task_mapping)
+        moved = await cases.run_engine(
+            new if new.model.runs_scripts else old, case.migrate_to, new.model, body.task_mapping
+        )
     except engine.EngineError as exc:
         return {**result, "can_migrate": False, "reason": str(exc)}
     open_steps = sorted(name for _, name in moved["tasks"].values())
@@ -70,18 +80,38 @@ async def migrate_one(conn: AsyncConnection, key: str, application_id: str, body
 
     for old_id, (new_id, name) in moved["tasks"].items():
         step = new.model.steps[name]
-        await conn.execute(sa.update(tasks).where(
-            tasks.c.application_id == application_id, tasks.c.engine_task_id == old_id, tasks.c.state == "open"
-        ).values(engine_task_id=new_id, name=name, title=step.title, form=step.properties.get("form")))
+        await conn.execute(
+            sa.update(tasks)
+            .where(
+                tasks.c.application_id == application_id,
+                tasks.c.engine_task_id == old_id,
+                tasks.c.state == "open",
+            )
+            .values(engine_task_id=new_id, name=name, title=step.title, form=step.properties.get("form"))
+        )
     for old_id, new_id in moved["timers"].items():
-        await conn.execute(sa.update(timers).where(
-            timers.c.application_id == application_id, timers.c.engine_task_id == old_id, timers.c.fired_at.is_(None)
-        ).values(engine_task_id=new_id))
-    await conn.execute(sa.update(applications).where(applications.c.id == application_id).values(
-        definition_id=new.id, definition_version=new.version))
+        await conn.execute(
+            sa.update(timers)
+            .where(
+                timers.c.application_id == application_id,
+                timers.c.engine_task_id == old_id,
+                timers.c.fired_at.is_(None),
+            )
+            .values(engine_task_id=new_id)
+        )
+    await conn.execute(
+        sa.update(applications)
+        .where(applications.c.id == application_id)
+        .values(definition_id=new.id, definition_version=new.version)
+    )
     rec = Recorder(actor)
-    rec.add("application.migrated", application_id, {"from_version": body.from_version, "to_version": new.version,
-                                                     "task_mapping": body.task_mapping}, None, app["division_path"])
+    rec.add(
+        "application.migrated",
+        application_id,
+        {"from_version": body.from_version, "to_version": new.version, "task_mapping": body.task_mapping},
+        None,
+        app["division_path"],
+    )
     await cases.persist(conn, app, new, case.outcome(), rec, ctx)
     await rec.flush(conn)
     return {**result, "can_migrate": True, "migrated": True, "open_steps": open_steps}

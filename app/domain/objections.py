@@ -33,38 +33,83 @@ def answering_steps(definition: definitions.Definition) -> set[str]:
 
 
 def _closed() -> Conflict:
-    return Conflict("notice_closed", "the notice period of this entry is over; objections are no longer accepted")
+    return Conflict(
+        "notice_closed", "the notice period of this entry is over; objections are no longer accepted"
+    )
 
 
 async def submit(conn: AsyncConnection, notice_id: str, body: ObjectionIn) -> dict:
     await notices.get(conn, notice_id)
-    entry = (await conn.execute(sa.select(notice_entries).where(
-        notice_entries.c.id == body.entry_id, notice_entries.c.notice_id == notice_id))).mappings().first()
+    entry = (
+        (
+            await conn.execute(
+                sa.select(notice_entries).where(
+                    notice_entries.c.id == body.entry_id, notice_entries.c.notice_id == notice_id
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
     if entry is None:
         raise NotFound("entry_not_found", "no such entry on this notice")
-    app = dict((await conn.execute(sa.select(applications).where(
-        applications.c.id == entry["application_id"]))).mappings().one())
+    app = dict(
+        (await conn.execute(sa.select(applications).where(applications.c.id == entry["application_id"])))
+        .mappings()
+        .one()
+    )
     number, code = await _record(conn, PUBLIC, dict(entry), app, body.reason, body.name, body.contact)
-    return {"number": number, "check_code": code, "status": "received",
-            "detail": "请妥善保存异议编号和查询码，凭此查询处理结果。"}
+    return {
+        "number": number,
+        "check_code": code,
+        "status": "received",
+        "detail": "请妥善保存异议编号和查询码，凭此查询处理结果。",
+    }
 
 
 async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload: dict) -> dict:
     """A portal passes on a citizen's objection to a case on notice: the same record as the public
     form's (number and check code for the citizen), and the case reacts alike."""
-    entry = (await conn.execute(sa.select(notice_entries).where(
-        notice_entries.c.application_id == app["id"], notice_entries.c.status.in_(("listed", "objected", "resolved")))
-        .order_by(notice_entries.c.created_at.desc()).limit(1))).mappings().first()
+    entry = (
+        (
+            await conn.execute(
+                sa.select(notice_entries)
+                .where(
+                    notice_entries.c.application_id == app["id"],
+                    notice_entries.c.status.in_(("listed", "objected", "resolved")),
+                )
+                .order_by(notice_entries.c.created_at.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
     if entry is None:
-        raise Conflict("no_waiting_receiver", "the case is not on a notice now; an objection cannot be received")
-    number, code = await _record(conn, principal, dict(entry), app, str(payload.get("reason", "")), None,
-                                 payload.get("contact"))
-    return {"application_id": app["id"], "status": app["status"], "kept": False, "objection_number": number,
-            "check_code": code}
+        raise Conflict(
+            "no_waiting_receiver", "the case is not on a notice now; an objection cannot be received"
+        )
+    number, code = await _record(
+        conn, principal, dict(entry), app, str(payload.get("reason", "")), None, payload.get("contact")
+    )
+    return {
+        "application_id": app["id"],
+        "status": app["status"],
+        "kept": False,
+        "objection_number": number,
+        "check_code": code,
+    }
 
 
-async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app: dict, reason: str,
-                  name: str | None, contact: str | None) -> tuple[str, str]:
+async def _record(
+    conn: AsyncConnection,
+    principal: Principal,
+    entry: dict,
+    app: dict,
+    reason: str,
+    name: str | None,
+    contact: str | None,
+) -> tuple[str, str]:
     """Check the entry still takes objections, store one, and move the case if it waits for one.
 
     An entry takes objections for its whole period (issue 15: a second objection after the first
@@ -76,16 +121,30 @@ async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app:
         raise _closed()
     definition = await definitions.by_id(conn, app["definition_id"])
     answered_by_open_step = entry["status"] != "listed" and await notices.has_open_answering_task(
-        conn, app["id"], answering_steps(definition))
-    if entry["status"] == "resolved" and not answered_by_open_step and not await messages.waits_for(
-            conn, app["id"], "objection"):
+        conn, app["id"], answering_steps(definition)
+    )
+    if (
+        entry["status"] == "resolved"
+        and not answered_by_open_step
+        and not await messages.waits_for(conn, app["id"], "objection")
+    ):
         raise _closed()  # the case has left the notice's path (refused, withdrawn): nobody would answer
     number = f"YY{now.astimezone(calendar.SHANGHAI):%Y%m%d}{secrets.randbelow(10**8):08d}"
     code = notices.new_check_code()
-    await conn.execute(sa.insert(objections).values(
-        number=number, check_hash=notices.hash_code(notices.normalized_code(code)), notice_id=entry["notice_id"], entry_id=entry["id"],
-        application_id=app["id"], reason=reason, name=name, contact=contact, status="received",
-        created_at=now))
+    await conn.execute(
+        sa.insert(objections).values(
+            number=number,
+            check_hash=notices.hash_code(notices.normalized_code(code)),
+            notice_id=entry["notice_id"],
+            entry_id=entry["id"],
+            application_id=app["id"],
+            reason=reason,
+            name=name,
+            contact=contact,
+            status="received",
+            created_at=now,
+        )
+    )
     rec = Recorder(principal.name)
     data = {"objection_number": number, "notice_id": entry["notice_id"], "entry_id": entry["id"]}
     if principal is not PUBLIC:
@@ -98,5 +157,7 @@ async def _record(conn: AsyncConnection, principal: Principal, entry: dict, app:
             payload["contact"] = contact
         await messages.deliver_to(conn, principal, app, "objection", payload)
         if entry["status"] == "resolved":  # back under re-investigation
-            await conn.execute(sa.update(notice_entries).where(notice_entries.c.id == entry["id"]).values(status="objected"))
+            await conn.execute(
+                sa.update(notice_entries).where(notice_entries.c.id == entry["id"]).values(status="objected")
+            )
     return number, code

@@ -35,11 +35,14 @@ class Principal:
         return any(g.role == ADMIN for g in self.grants)
 
     def can_see(self, division_path: str) -> bool:
-        return self.is_admin or any(g.division_path and division_path.startswith(g.division_path) for g in self.grants)
+        return self.is_admin or any(
+            g.division_path and division_path.startswith(g.division_path) for g in self.grants
+        )
 
     def can_act(self, role: str, division_path: str) -> bool:
         return self.is_admin or any(
-            g.role == role and g.division_path and division_path.startswith(g.division_path) for g in self.grants
+            g.role == role and g.division_path and division_path.startswith(g.division_path)
+            for g in self.grants
         )
 
     def is_user(self, name: str | None) -> bool:
@@ -64,7 +67,11 @@ class Principal:
             return sa.true()
         return sa.or_(
             sa.false(),
-            *(sa.and_(role_column == g.role, path_range(path_column, g.division_path)) for g in self.grants if g.division_path),
+            *(
+                sa.and_(role_column == g.role, path_range(path_column, g.division_path))
+                for g in self.grants
+                if g.division_path
+            ),
         )
 
 

@@ -87,9 +87,9 @@ def declared(model: engine.ProcessModel) -> dict[str, object]:
     for name, raw in model.properties.items():
         if name.startswith(PREFIX):
             try:
-                found[name[len(PREFIX):]] = json.loads(raw)
+                found[name[len(PREFIX) :]] = json.loads(raw)
             except ValueError:
-                found[name[len(PREFIX):]] = raw
+                found[name[len(PREFIX) :]] = raw
     return found
 
 
@@ -125,16 +125,23 @@ def declaration_problems(model: engine.ProcessModel) -> list[str]:
             problems.append(f"default of setting {name!r} ({default}) is outside {bounds[0]}..{bounds[1]}")
         found = authority(model, name)
         if found is None:
-            problems.append(f"setting {name!r} needs setting_authority.{name} = <level>:<direction>, level "
-                            f"{COUNTRY} or one of {division_service.LEVELS}, direction one of {DIRECTIONS}")
+            problems.append(
+                f"setting {name!r} needs setting_authority.{name} = <level>:<direction>, level "
+                f"{COUNTRY} or one of {division_service.LEVELS}, direction one of {DIRECTIONS}"
+            )
         elif found.direction != "any" and not _numeric(default):
             problems.append(f"setting {name!r} is not a number: its direction can only be 'any'")
     for prefix in (RANGE_PREFIX, AUTHORITY_PREFIX):
-        problems += [f"{key} names no declared setting" for key in model.properties
-                     if key.startswith(prefix) and key[len(prefix):] not in settings]
+        problems += [
+            f"{key} names no declared setting"
+            for key in model.properties
+            if key.startswith(prefix) and key[len(prefix) :] not in settings
+        ]
     if settings and not DEPARTMENT_PATTERN.match(owner_department(model) or ""):
-        problems.append(f"a process with settings declares {OWNER} (the department whose offices set them, "
-                        "e.g. civil_affairs)")
+        problems.append(
+            f"a process with settings declares {OWNER} (the department whose offices set them, "
+            "e.g. civil_affairs)"
+        )
     return problems
 
 
@@ -150,22 +157,33 @@ def check_values(model: engine.ProcessModel, values: dict) -> None:
         default = defaults[name]
         numeric = _numeric(default)
         if numeric != _numeric(value) or isinstance(default, bool) != isinstance(value, bool):
-            raise Invalid("invalid_setting", f"setting {name!r} must be of the same kind as its default {default!r}")
+            raise Invalid(
+                "invalid_setting", f"setting {name!r} must be of the same kind as its default {default!r}"
+            )
         if numeric:
             if not math.isfinite(value) or value < 0:
                 raise Invalid("invalid_setting", f"setting {name!r} must be a finite number ≥ 0")
             bounds = _range(model, name)
             if bounds is not None and not bounds[0] <= value <= bounds[1]:
-                raise Invalid("invalid_setting", f"setting {name!r} must be within {bounds[0]:g}..{bounds[1]:g}")
+                raise Invalid(
+                    "invalid_setting", f"setting {name!r} must be within {bounds[0]:g}..{bounds[1]:g}"
+                )
 
 
 async def _rows_for(conn: AsyncConnection, program: str, division_path: str) -> list[dict]:
     """The stored rows along the path to a place, country-wide first, each with its place's level."""
-    rows = (await conn.execute(
-        sa.select(program_settings, divisions.c.level)
-        .select_from(program_settings.outerjoin(divisions, divisions.c.code == program_settings.c.division_code))
-        .where(program_settings.c.program == program))).mappings()
-    matching = [dict(r) for r in rows if r["division_path"] is None or division_path.startswith(r["division_path"])]
+    rows = (
+        await conn.execute(
+            sa.select(program_settings, divisions.c.level)
+            .select_from(
+                program_settings.outerjoin(divisions, divisions.c.code == program_settings.c.division_code)
+            )
+            .where(program_settings.c.program == program)
+        )
+    ).mappings()
+    matching = [
+        dict(r) for r in rows if r["division_path"] is None or division_path.startswith(r["division_path"])
+    ]
     return sorted(matching, key=lambda r: len(r["division_path"] or ""))
 
 
@@ -216,10 +234,19 @@ async def view(conn: AsyncConnection, definition: Definition, division_code: str
     for name, entry in values.items():
         bounds = _range(model, name)
         rule = authority(model, name)
-        entry.update({"range": list(bounds) if bounds else None, "authority": rule.as_dict() if rule else None,
-                      "own": own.get(name)})
-    return {"program": definition.key, "division_code": division_code, "owner_department": owner_department(model),
-            "settings": values}
+        entry.update(
+            {
+                "range": list(bounds) if bounds else None,
+                "authority": rule.as_dict() if rule else None,
+                "own": own.get(name),
+            }
+        )
+    return {
+        "program": definition.key,
+        "division_code": division_code,
+        "owner_department": owner_department(model),
+        "settings": values,
+    }
 
 
 def _check_authority(principal: Principal, model: engine.ProcessModel, division: dict | None) -> None:
@@ -229,52 +256,87 @@ def _check_authority(principal: Principal, model: engine.ProcessModel, division:
         return
     if division is None:
         raise Forbidden("not_allowed", "only an administrator sets country-wide values")
-    here = [g for g in principal.grants if g.division_path and division["path"].startswith(g.division_path)
-            and division_service.role_level(g.role) == division["level"]]
+    here = [
+        g
+        for g in principal.grants
+        if g.division_path
+        and division["path"].startswith(g.division_path)
+        and division_service.role_level(g.role) == division["level"]
+    ]
     if not here:
         raise Forbidden("not_allowed", "only that place's own office or an administrator may set its values")
     department = owner_department(model)
     if not any(division_service.role_department(g.role) == department for g in here):
-        raise Forbidden("not_program_department", f"{model.key} settings are set by the {department} office "
-                        "of a place (or an administrator)", owner_department=department)
+        raise Forbidden(
+            "not_program_department",
+            f"{model.key} settings are set by the {department} office of a place (or an administrator)",
+            owner_department=department,
+        )
 
 
-def _check_hierarchy(model: engine.ProcessModel, division: dict | None, above: list[dict], values: dict) -> None:
+def _check_hierarchy(
+    model: engine.ProcessModel, division: dict | None, above: list[dict], values: dict
+) -> None:
     """Each value may be held at this level, and is no less strict than any value set above."""
     level = division["level"] if division else None
     for name, value in values.items():
         rule = authority(model, name)
         if rule is None or not rule.allows(level):
-            raise Forbidden("setting_level_not_allowed", f"setting {name!r} is set at the "
-                            f"{rule.level if rule else COUNTRY} level or above, not at a {level}",
-                            setting=name, lowest_level=rule.level if rule else COUNTRY)
+            raise Forbidden(
+                "setting_level_not_allowed",
+                f"setting {name!r} is set at the "
+                f"{rule.level if rule else COUNTRY} level or above, not at a {level}",
+                setting=name,
+                lowest_level=rule.level if rule else COUNTRY,
+            )
         if rule.direction == "any":
             continue
         for row in above:
             bound = row["values"].get(name)
             if bound is None or not rule.allows(row["level"]) or not rule.stricter(bound, value):
                 continue
-            code, word = (("setting_above_ceiling", "above the ceiling") if rule.direction == "ceiling"
-                          else ("setting_below_floor", "below the floor"))
-            raise Invalid(code, f"setting {name!r} = {value:g} is {word} {bound:g} set at {_source(row)}; "
-                          "a lower place may only be stricter", setting=name, bound=bound, source=_source(row))
+            code, word = (
+                ("setting_above_ceiling", "above the ceiling")
+                if rule.direction == "ceiling"
+                else ("setting_below_floor", "below the floor")
+            )
+            raise Invalid(
+                code,
+                f"setting {name!r} = {value:g} is {word} {bound:g} set at {_source(row)}; "
+                "a lower place may only be stricter",
+                setting=name,
+                bound=bound,
+                source=_source(row),
+            )
 
 
-async def _overruled_below(conn: AsyncConnection, model: engine.ProcessModel, program: str,
-                           division: dict | None, values: dict) -> list[dict]:
+async def _overruled_below(
+    conn: AsyncConnection, model: engine.ProcessModel, program: str, division: dict | None, values: dict
+) -> list[dict]:
     """Values set below this place that the new values now overrule (kept, not in force while so)."""
-    rows = (await conn.execute(
-        sa.select(program_settings, divisions.c.level)
-        .select_from(program_settings.join(divisions, divisions.c.code == program_settings.c.division_code))
-        .where(program_settings.c.program == program))).mappings()
+    rows = (
+        await conn.execute(
+            sa.select(program_settings, divisions.c.level)
+            .select_from(
+                program_settings.join(divisions, divisions.c.code == program_settings.c.division_code)
+            )
+            .where(program_settings.c.program == program)
+        )
+    ).mappings()
     found = []
     for row in rows:
-        if division is not None and (row["division_path"] == division["path"]
-                                     or not row["division_path"].startswith(division["path"])):
+        if division is not None and (
+            row["division_path"] == division["path"] or not row["division_path"].startswith(division["path"])
+        ):
             continue
         for name, value in row["values"].items():
             rule = authority(model, name)
-            if name in values and rule is not None and rule.direction != "any" and rule.stricter(values[name], value):
+            if (
+                name in values
+                and rule is not None
+                and rule.direction != "any"
+                and rule.stricter(values[name], value)
+            ):
                 found.append({"division_code": row["division_code"], "setting": name, "value": value})
     return sorted(found, key=lambda f: (f["division_code"], f["setting"]))
 
@@ -283,8 +345,13 @@ def subject(program: str, division_code: str | None, name: str = "") -> str:
     return f"setting:{program}/{division_code or COUNTRY}/{name}"
 
 
-async def put(conn: AsyncConnection, principal: Principal, definition: Definition, division_code: str | None,
-              body: SettingsIn) -> dict:
+async def put(
+    conn: AsyncConnection,
+    principal: Principal,
+    definition: Definition,
+    division_code: str | None,
+    body: SettingsIn,
+) -> dict:
     """Replace a place's own values, within its authority; every changed value is audited."""
     model = definition.model
     division = await _division(conn, division_code)
@@ -294,32 +361,54 @@ async def put(conn: AsyncConnection, principal: Principal, definition: Definitio
     above = [r for r in rows if r["division_code"] != division_code and division is not None]
     _check_hierarchy(model, division, above, body.values)
     old = next((r["values"] for r in rows if r["division_code"] == division_code), {})
-    where = sa.and_(program_settings.c.program == definition.key,
-                    program_settings.c.division_code.is_(None) if division is None
-                    else program_settings.c.division_code == division_code)
+    where = sa.and_(
+        program_settings.c.program == definition.key,
+        program_settings.c.division_code.is_(None)
+        if division is None
+        else program_settings.c.division_code == division_code,
+    )
     await conn.execute(sa.delete(program_settings).where(where))
     if body.values:
-        await conn.execute(sa.insert(program_settings).values(
-            program=definition.key, division_code=division_code, division_path=division["path"] if division else None,
-            values=body.values, set_by=principal.name, set_at=clock.now()))
+        await conn.execute(
+            sa.insert(program_settings).values(
+                program=definition.key,
+                division_code=division_code,
+                division_path=division["path"] if division else None,
+                values=body.values,
+                set_by=principal.name,
+                set_at=clock.now(),
+            )
+        )
     for name in sorted(set(old) | set(body.values)):
         before, after = old.get(name), body.values.get(name)
         if before == after and (name in old) == (name in body.values):
             continue
         verb = "set" if name not in old else "removed" if name not in body.values else "changed"
-        await audit.record_change(conn, principal.name, f"setting.{verb}", subject(definition.key, division_code, name),
-                                  {"value": before} if name in old else None,
-                                  {"value": after} if name in body.values else None, division_code)
+        await audit.record_change(
+            conn,
+            principal.name,
+            f"setting.{verb}",
+            subject(definition.key, division_code, name),
+            {"value": before} if name in old else None,
+            {"value": after} if name in body.values else None,
+            division_code,
+        )
     result = await view(conn, definition, division_code)
     result["overruled_below"] = await _overruled_below(conn, model, definition.key, division, body.values)
     return result
 
 
-async def history(conn: AsyncConnection, definition: Definition, division_code: str | None,
-                  before_id: int | None, limit: int) -> list[dict]:
+async def history(
+    conn: AsyncConnection,
+    definition: Definition,
+    division_code: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[dict]:
     """Changes of the values that shape what is in force at a place: its own and its ancestors'
     (country-wide included), newest first."""
     division = await _division(conn, division_code)
     codes = [COUNTRY] + (division["path"].strip("/").split("/") if division else [])
-    return await audit.changes(conn, subject_prefixes=[subject(definition.key, c) for c in codes],
-                               before_id=before_id, limit=limit)
+    return await audit.changes(
+        conn, subject_prefixes=[subject(definition.key, c) for c in codes], before_id=before_id, limit=limit
+    )

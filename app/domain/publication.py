@@ -4,13 +4,100 @@ import math
 
 # Fields a program may publish, and fields it never may, whatever its BPMN says.
 PUBLIC_FIELDS = ("name", "household_size", "proposed_decision", "amount", "village")
-NEVER_PUBLIC = ("id_number", "phone", "bank_account", "address", "illness", "disability", "income",
-                "hardship_reason")
+NEVER_PUBLIC = (
+    "id_number",
+    "phone",
+    "bank_account",
+    "address",
+    "illness",
+    "disability",
+    "income",
+    "hardship_reason",
+)
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 太史 端木 上官 司马 东方 独孤 南宫 万俟 闻人 夏侯 诸葛 尉迟 公羊 赫连 澹台 皇甫 宗政 濮阳 公冶 "
-    "太叔 申屠 公孙 慕容 仲孙 钟离 长孙 宇文 司徒 鲜于 司空 闾丘 子车 亓官 司寇 巫马 公西 颛孙 壤驷 公良 "
-    "漆雕 乐正 宰父 谷梁 拓跋 夹谷 轩辕 令狐 段干 百里 呼延 东郭 南门 羊舌 微生 公户 公玉 公仪 梁丘 公仲 "
-    "公上 公门 公山 公坚 左丘 公伯 西门 公祖 第五 公乘 贯丘 公皙 南荣 东里 东宫 仲长 子书 子桑 即墨 达奚 褚师".split()
+    [
+        "欧阳",
+        "太史",
+        "端木",
+        "上官",
+        "司马",
+        "东方",
+        "独孤",
+        "南宫",
+        "万俟",
+        "闻人",
+        "夏侯",
+        "诸葛",
+        "尉迟",
+        "公羊",
+        "赫连",
+        "澹台",
+        "皇甫",
+        "宗政",
+        "濮阳",
+        "公冶",
+        "太叔",
+        "申屠",
+        "公孙",
+        "慕容",
+        "仲孙",
+        "钟离",
+        "长孙",
+        "宇文",
+        "司徒",
+        "鲜于",
+        "司空",
+        "闾丘",
+        "子车",
+        "亓官",
+        "司寇",
+        "巫马",
+        "公西",
+        "颛孙",
+        "壤驷",
+        "公良",
+        "漆雕",
+        "乐正",
+        "宰父",
+        "谷梁",
+        "拓跋",
+        "夹谷",
+        "轩辕",
+        "令狐",
+        "段干",
+        "百里",
+        "呼延",
+        "东郭",
+        "南门",
+        "羊舌",
+        "微生",
+        "公户",
+        "公玉",
+        "公仪",
+        "梁丘",
+        "公仲",
+        "公上",
+        "公门",
+        "公山",
+        "公坚",
+        "左丘",
+        "公伯",
+        "西门",
+        "公祖",
+        "第五",
+        "公乘",
+        "贯丘",
+        "公皙",
+        "南荣",
+        "东里",
+        "东宫",
+        "仲长",
+        "子书",
+        "子桑",
+        "即墨",
+        "达奚",
+        "褚师",
+    ]
 )
 
 
@@ -19,8 +106,12 @@ def _count(value, low: int, high: int) -> bool:
 
 
 def _money(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and 0 <= value <= 10_000_000)
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 10_000_000
+    )
 
 
 def _text(value, longest: int) -> bool:
@@ -45,8 +136,11 @@ def published(values: dict) -> dict:
     shown = {k: v for k, v in values.items() if k in PUBLIC_TYPES and v is not None and PUBLIC_TYPES[k](v)}
     withheld = {k for k, v in values.items() if k in PUBLIC_TYPES and v is not None and k not in shown}
     earlier = values.get("data_withheld")  # an entry read back: what was withheld when it was made
-    withheld = sorted(withheld | {k for k in earlier if isinstance(k, str) and k in PUBLIC_TYPES}
-                      if isinstance(earlier, list) else withheld)
+    withheld = sorted(
+        withheld | {k for k in earlier if isinstance(k, str) and k in PUBLIC_TYPES}
+        if isinstance(earlier, list)
+        else withheld
+    )
     return {**shown, "data_withheld": withheld} if withheld else shown
 
 
@@ -62,8 +156,11 @@ def check_declaration(properties: dict[str, str]) -> list[str]:
     raw = properties.get("notice_fields")
     fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else []
     problems = [f"{f!r} may never be published" for f in fields if f in NEVER_PUBLIC]
-    problems += [f"{f!r} is not a public field (allowed: {', '.join(PUBLIC_FIELDS)})"
-                 for f in fields if f not in NEVER_PUBLIC and f not in PUBLIC_FIELDS]
+    problems += [
+        f"{f!r} is not a public field (allowed: {', '.join(PUBLIC_FIELDS)})"
+        for f in fields
+        if f not in NEVER_PUBLIC and f not in PUBLIC_FIELDS
+    ]
     if properties.get("notice_subject", "adult") not in ("adult", "child"):
         problems.append("notice_subject must be 'adult' or 'child'")
     return problems

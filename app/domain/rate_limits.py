@@ -59,20 +59,26 @@ def client_key(address: str | None) -> str:
 
 async def _now_ms(conn: AsyncConnection) -> int:
     if conn.dialect.name == "postgresql":
-        return (await conn.execute(sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"))).scalar_one()
+        return (
+            await conn.execute(sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"))
+        ).scalar_one()
     return int(clock.real_now().timestamp() * 1000)  # SQLite: one process, its clock is the only one
 
 
 async def _lock(conn: AsyncConnection, scope: str, client: str) -> None:
     if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
-            sa.func.hashtextextended(f"rate_limit:{scope}:{client}", 0))))
+        await conn.execute(
+            sa.select(
+                sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"rate_limit:{scope}:{client}", 0))
+            )
+        )
 
 
 def _upsert(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(hits).on_conflict_do_update(index_elements=["scope", "client", "at_ms"],
-                                              set_={"hits": hits.c.hits + 1})
+    return insert(hits).on_conflict_do_update(
+        index_elements=["scope", "client", "at_ms"], set_={"hits": hits.c.hits + 1}
+    )
 
 
 async def hit(conn: AsyncConnection, scope: str, address: str | None, rule: Rule) -> None:
@@ -87,7 +93,9 @@ async def hit(conn: AsyncConnection, scope: str, address: str | None, rule: Rule
     window = rule.window_seconds * 1000
     mine = sa.and_(hits.c.scope == scope, hits.c.client == client)
     await conn.execute(sa.delete(hits).where(mine, hits.c.at_ms <= now - window))
-    counted = (await conn.execute(sa.select(hits.c.at_ms, hits.c.hits).where(mine).order_by(hits.c.at_ms))).all()
+    counted = (
+        await conn.execute(sa.select(hits.c.at_ms, hits.c.hits).where(mine).order_by(hits.c.at_ms))
+    ).all()
     total = sum(row.hits for row in counted)
     if total < rule.limit:
         await conn.execute(_upsert(conn.dialect.name).values(scope=scope, client=client, at_ms=now, hits=1))
@@ -100,5 +108,6 @@ async def hit(conn: AsyncConnection, scope: str, address: str | None, rule: Rule
             free_at = row.at_ms + window
             break
     retry = max(1, math.ceil((free_at - now) / 1000))
-    raise TooMany("rate_limited", f"too many requests from this address; retry in {retry} seconds",
-                  retry_after=retry)
+    raise TooMany(
+        "rate_limited", f"too many requests from this address; retry in {retry} seconds", retry_after=retry
+    )

@@ -30,18 +30,30 @@ async def _mark_once(conn: AsyncConnection, event: str, stamp, when, where: list
     rows = await _due_rows(conn, [stamp.is_(None), when <= now, *where], when, limit)
     rec = Recorder("system")
     for task in rows:
-        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"], stamp.is_(None)).values({stamp: now}))
-        rec.add(event, task["application_id"], {"due_at": task["due_at"].isoformat(), "assignee": task["assignee"],
-                                                "role": task["role"], "division_code": task["division_code"]},
-                task, task["division_path"])
+        await conn.execute(
+            sa.update(tasks).where(tasks.c.id == task["id"], stamp.is_(None)).values({stamp: now})
+        )
+        rec.add(
+            event,
+            task["application_id"],
+            {
+                "due_at": task["due_at"].isoformat(),
+                "assignee": task["assignee"],
+                "role": task["role"],
+                "division_code": task["division_code"],
+            },
+            task,
+            task["division_path"],
+        )
     await rec.flush(conn)
     return len(rows)
 
 
 async def send_reminders(conn: AsyncConnection, limit: int = 100) -> int:
     """One working day before the deadline (not when it has passed already)."""
-    return await _mark_once(conn, "task.reminder", tasks.c.reminded_at, tasks.c.remind_at,
-                            [tasks.c.due_at > clock.now()], limit)
+    return await _mark_once(
+        conn, "task.reminder", tasks.c.reminded_at, tasks.c.remind_at, [tasks.c.due_at > clock.now()], limit
+    )
 
 
 async def mark_overdue(conn: AsyncConnection, limit: int = 100) -> int:
@@ -56,21 +68,34 @@ async def release_stale_claims(conn: AsyncConnection, stale_working_days: int, l
     days = await calendar.load(conn)
     today = calendar.today()
     # N working days after the claim day take N calendar days: a cheap pre-filter, then the exact count.
-    rows = await _due_rows(conn, [tasks.c.assignee.is_not(None),
-                                  tasks.c.claimed_at < now - timedelta(days=stale_working_days - 1)],
-                           tasks.c.claimed_at, limit)
+    rows = await _due_rows(
+        conn,
+        [tasks.c.assignee.is_not(None), tasks.c.claimed_at < now - timedelta(days=stale_working_days - 1)],
+        tasks.c.claimed_at,
+        limit,
+    )
     rec = Recorder("system")
     released = 0
     for task in rows:
         claimed_day = task["claimed_at"].astimezone(calendar.SHANGHAI).date()
         if days.count(claimed_day, today).value < stale_working_days:
             continue
-        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.assignee == task["assignee"])
-                           .values(assignee=None, claimed_at=None))
-        rec.add("task.claim_released", task["application_id"], {
-            "previous_assignee": task["assignee"], "claimed_at": task["claimed_at"].isoformat(),
-            "reason": f"unused for {stale_working_days} working days"}, task, task["division_path"])
+        await conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.id == task["id"], tasks.c.assignee == task["assignee"])
+            .values(assignee=None, claimed_at=None)
+        )
+        rec.add(
+            "task.claim_released",
+            task["application_id"],
+            {
+                "previous_assignee": task["assignee"],
+                "claimed_at": task["claimed_at"].isoformat(),
+                "reason": f"unused for {stale_working_days} working days",
+            },
+            task,
+            task["division_path"],
+        )
         released += 1
     await rec.flush(conn)
     return released
-

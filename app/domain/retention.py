@@ -30,7 +30,14 @@ from app.db.models import early_messages, idempotency_keys, outbox, rate_limit_h
 from app.db.models import webhook_deliveries as d
 
 # The tables prune may delete from, in the order it works (deliveries before the outbox rows they use).
-TABLES = ("webhook_deliveries", "outbox", "web_sessions", "idempotency_keys", "rate_limit_hits", "early_messages")
+TABLES = (
+    "webhook_deliveries",
+    "outbox",
+    "web_sessions",
+    "idempotency_keys",
+    "rate_limit_hits",
+    "early_messages",
+)
 
 
 @dataclass(frozen=True)
@@ -47,37 +54,70 @@ class Retention:
 
     @classmethod
     def from_settings(cls, settings) -> "Retention":
-        return cls(outbox_days=settings.retention_outbox_days,
-                   webhook_deliveries_days=settings.retention_webhook_deliveries_days,
-                   web_sessions_grace_seconds=settings.retention_web_sessions_grace_seconds,
-                   idempotency_days=settings.retention_idempotency_days,
-                   rate_limit_seconds=settings.retention_rate_limit_seconds,
-                   early_messages_days=settings.retention_early_messages_days,
-                   batch_size=settings.prune_batch_size, ui_idle_seconds=settings.ui_idle_seconds)
+        return cls(
+            outbox_days=settings.retention_outbox_days,
+            webhook_deliveries_days=settings.retention_webhook_deliveries_days,
+            web_sessions_grace_seconds=settings.retention_web_sessions_grace_seconds,
+            idempotency_days=settings.retention_idempotency_days,
+            rate_limit_seconds=settings.retention_rate_limit_seconds,
+            early_messages_days=settings.retention_early_messages_days,
+            batch_size=settings.prune_batch_size,
+            ui_idle_seconds=settings.ui_idle_seconds,
+        )
 
 
-def _conditions(policy: Retention, now: datetime, real_now: datetime) -> dict[str, tuple[sa.Table, list, sa.ColumnElement]]:
+def _conditions(
+    policy: Retention, now: datetime, real_now: datetime
+) -> dict[str, tuple[sa.Table, list, sa.ColumnElement]]:
     """Per table: (table, its primary-key columns, what makes a row deletable)."""
     delivery_done = sa.func.coalesce(d.c.delivered_at, d.c.last_attempt_at, d.c.created_at)
     session_cut = real_now - timedelta(seconds=policy.web_sessions_grace_seconds)
     early_cut = now - timedelta(days=policy.early_messages_days)
     return {
-        "webhook_deliveries": (d, [d.c.id], sa.and_(
-            d.c.status.in_(("delivered", "dead")), delivery_done < now - timedelta(days=policy.webhook_deliveries_days))),
-        "outbox": (outbox, [outbox.c.id], sa.and_(
-            outbox.c.delivered_at.is_not(None), outbox.c.delivered_at < now - timedelta(days=policy.outbox_days),
-            ~sa.exists().where(d.c.outbox_id == outbox.c.id))),
-        "web_sessions": (web_sessions, [web_sessions.c.id], sa.or_(
-            web_sessions.c.expires_at <= session_cut,
-            web_sessions.c.last_seen_at <= session_cut - timedelta(seconds=policy.ui_idle_seconds))),
-        "idempotency_keys": (idempotency_keys, [idempotency_keys.c.principal, idempotency_keys.c.key],
-                             idempotency_keys.c.created_at < now - timedelta(days=policy.idempotency_days)),
-        "rate_limit_hits": (rate_limit_hits, [rate_limit_hits.c.scope, rate_limit_hits.c.client, rate_limit_hits.c.at_ms],
-                            rate_limit_hits.c.at_ms < int(real_now.timestamp() * 1000) - policy.rate_limit_seconds * 1000),
+        "webhook_deliveries": (
+            d,
+            [d.c.id],
+            sa.and_(
+                d.c.status.in_(("delivered", "dead")),
+                delivery_done < now - timedelta(days=policy.webhook_deliveries_days),
+            ),
+        ),
+        "outbox": (
+            outbox,
+            [outbox.c.id],
+            sa.and_(
+                outbox.c.delivered_at.is_not(None),
+                outbox.c.delivered_at < now - timedelta(days=policy.outbox_days),
+                ~sa.exists().where(d.c.outbox_id == outbox.c.id),
+            ),
+        ),
+        "web_sessions": (
+            web_sessions,
+            [web_sessions.c.id],
+            sa.or_(
+                web_sessions.c.expires_at <= session_cut,
+                web_sessions.c.last_seen_at <= session_cut - timedelta(seconds=policy.ui_idle_seconds),
+            ),
+        ),
+        "idempotency_keys": (
+            idempotency_keys,
+            [idempotency_keys.c.principal, idempotency_keys.c.key],
+            idempotency_keys.c.created_at < now - timedelta(days=policy.idempotency_days),
+        ),
+        "rate_limit_hits": (
+            rate_limit_hits,
+            [rate_limit_hits.c.scope, rate_limit_hits.c.client, rate_limit_hits.c.at_ms],
+            rate_limit_hits.c.at_ms < int(real_now.timestamp() * 1000) - policy.rate_limit_seconds * 1000,
+        ),
         # Matching only ever looks at undelivered, unexpired messages; a used one is in its case's events.
-        "early_messages": (early_messages, [early_messages.c.id], sa.or_(
-            early_messages.c.delivered_at < early_cut,
-            sa.and_(early_messages.c.delivered_at.is_(None), early_messages.c.expires_at < early_cut))),
+        "early_messages": (
+            early_messages,
+            [early_messages.c.id],
+            sa.or_(
+                early_messages.c.delivered_at < early_cut,
+                sa.and_(early_messages.c.delivered_at.is_(None), early_messages.c.expires_at < early_cut),
+            ),
+        ),
     }
 
 
@@ -85,8 +125,14 @@ def _key(columns: list) -> sa.ColumnElement:
     return columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
 
-async def prune(db: AsyncEngine, policy: Retention, *, dry_run: bool = False,
-                now: datetime | None = None, real_now: datetime | None = None) -> dict[str, int]:
+async def prune(
+    db: AsyncEngine,
+    policy: Retention,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    real_now: datetime | None = None,
+) -> dict[str, int]:
     """Delete (or, with ``dry_run``, count) what retention allows; answers rows per table.
 
     Each batch of at most ``policy.batch_size`` rows is its own transaction, so locks are short and
@@ -97,15 +143,18 @@ async def prune(db: AsyncEngine, policy: Retention, *, dry_run: bool = False,
     for name, (table, key, condition) in _conditions(policy, now, real_now).items():
         if dry_run:
             async with db.connect() as conn:
-                counts[name] = (await conn.execute(sa.select(sa.func.count()).select_from(table).where(condition))
-                                ).scalar_one()
+                counts[name] = (
+                    await conn.execute(sa.select(sa.func.count()).select_from(table).where(condition))
+                ).scalar_one()
             continue
         total = 0
         while True:
             # correlate(None): the batch reads the table itself, it is not a correlated subquery.
             batch = sa.select(*key).where(condition).limit(policy.batch_size).correlate(None)
             async with db.begin() as conn:
-                deleted = (await conn.execute(sa.delete(table).where(_key(key).in_(batch), condition))).rowcount
+                deleted = (
+                    await conn.execute(sa.delete(table).where(_key(key).in_(batch), condition))
+                ).rowcount
             total += deleted
             if deleted < policy.batch_size:
                 break
@@ -113,7 +162,9 @@ async def prune(db: AsyncEngine, policy: Retention, *, dry_run: bool = False,
     return counts
 
 
-async def prepare_partitions(db: AsyncEngine, now: datetime | None = None, ahead: int = 3) -> list[str] | None:
+async def prepare_partitions(
+    db: AsyncEngine, now: datetime | None = None, ahead: int = 3
+) -> list[str] | None:
     """Make this month's and the next ``ahead`` months' ``events`` partitions (PostgreSQL); answers
     the partitions created, or None on SQLite, which has none."""
     async with db.begin() as conn:

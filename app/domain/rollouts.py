@@ -27,16 +27,39 @@ class RolloutIn(BaseModel):
 
 async def get(conn: AsyncConnection, key: str) -> dict:
     await definitions.list_versions(conn, key)  # 404 for an unknown program
-    rows = (await conn.execute(sa.select(rollouts).where(rollouts.c.key == key).order_by(rollouts.c.division_path))).mappings().all()
-    return {"key": key,
-            "default_version": next((r["version"] for r in rows if r["division_code"] is None), None),
-            "rules": [{"division_code": r["division_code"], "version": r["version"], "set_by": r["set_by"],
-                       "set_at": r["set_at"]} for r in rows if r["division_code"] is not None]}
+    rows = (
+        (
+            await conn.execute(
+                sa.select(rollouts).where(rollouts.c.key == key).order_by(rollouts.c.division_path)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "key": key,
+        "default_version": next((r["version"] for r in rows if r["division_code"] is None), None),
+        "rules": [
+            {
+                "division_code": r["division_code"],
+                "version": r["version"],
+                "set_by": r["set_by"],
+                "set_at": r["set_at"],
+            }
+            for r in rows
+            if r["division_code"] is not None
+        ],
+    }
 
 
 async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> dict:
-    known = set((await conn.execute(sa.select(process_definitions.c.version)
-                                    .where(process_definitions.c.key == key))).scalars())
+    known = set(
+        (
+            await conn.execute(
+                sa.select(process_definitions.c.version).where(process_definitions.c.key == key)
+            )
+        ).scalars()
+    )
     if not known:
         await definitions.list_versions(conn, key)
     wanted = [r.version for r in body.rules] + ([body.default_version] if body.default_version else [])
@@ -51,11 +74,27 @@ async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> d
         division = await division_service.get(conn, rule.division_code)
         if division is None:
             raise Invalid("unknown_division", f"division {rule.division_code!r} does not exist")
-        rows.append({"key": key, "division_code": rule.division_code, "division_path": division["path"],
-                     "version": rule.version, "set_by": actor, "set_at": now})
+        rows.append(
+            {
+                "key": key,
+                "division_code": rule.division_code,
+                "division_path": division["path"],
+                "version": rule.version,
+                "set_by": actor,
+                "set_at": now,
+            }
+        )
     if body.default_version:
-        rows.append({"key": key, "division_code": None, "division_path": None, "version": body.default_version,
-                     "set_by": actor, "set_at": now})
+        rows.append(
+            {
+                "key": key,
+                "division_code": None,
+                "division_path": None,
+                "version": body.default_version,
+                "set_by": actor,
+                "set_at": now,
+            }
+        )
     old = _plan(await get(conn, key))
     await conn.execute(sa.delete(rollouts).where(rollouts.c.key == key))
     if rows:
@@ -68,15 +107,22 @@ async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> d
 
 
 def _plan(rollout: dict) -> dict:
-    return {"default_version": rollout["default_version"],
-            "rules": [{"division_code": r["division_code"], "version": r["version"]} for r in rollout["rules"]]}
+    return {
+        "default_version": rollout["default_version"],
+        "rules": [{"division_code": r["division_code"], "version": r["version"]} for r in rollout["rules"]],
+    }
 
 
 async def for_new_case(conn: AsyncConnection, key: str, division_path: str) -> definitions.Definition:
     """The version a new case at this place starts on: the most specific rule, the default, or the newest."""
-    rows = (await conn.execute(sa.select(rollouts.c.division_path, rollouts.c.version)
-                               .where(rollouts.c.key == key))).all()
-    matching = [(len(path or ""), version) for path, version in rows if path is None or division_path.startswith(path)]
+    rows = (
+        await conn.execute(
+            sa.select(rollouts.c.division_path, rollouts.c.version).where(rollouts.c.key == key)
+        )
+    ).all()
+    matching = [
+        (len(path or ""), version) for path, version in rows if path is None or division_path.startswith(path)
+    ]
     if not matching:
         return await definitions.latest(conn, key)
     return await definitions.version_of(conn, key, max(matching)[1])

@@ -50,14 +50,27 @@ def decide(seed: str, number: int, sampled_before: int, ratio: float) -> tuple[f
 
 
 async def pool_for(conn: AsyncConnection, program: str, app: dict) -> Pool:
-    county = (await division_service.ancestors_by_level(conn, {"code": app["division_code"],
-                                                                "path": app["division_path"]})).get("county")
+    county = (
+        await division_service.ancestors_by_level(
+            conn, {"code": app["division_code"], "path": app["division_path"]}
+        )
+    ).get("county")
     if county is None:
         raise Invalid("no_county", "sampling needs the case's county")
     month = calendar.today().strftime("%Y-%m")
-    row = (await conn.execute(sa.select(sample_pools).where(
-        sample_pools.c.program == program, sample_pools.c.county_code == county,
-        sample_pools.c.month == month))).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                sa.select(sample_pools).where(
+                    sample_pools.c.program == program,
+                    sample_pools.c.county_code == county,
+                    sample_pools.c.month == month,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return Pool(program, county, month, secrets.token_hex(8), 0, 0, exists=False)
     return Pool(program, county, month, row["seed"], row["drawn"], row["sampled"], exists=True)
@@ -88,21 +101,43 @@ async def save(conn: AsyncConnection, draws: list[Draw]) -> None:
     if not pool.exists:
         try:
             async with conn.begin_nested():
-                await conn.execute(sa.insert(sample_pools).values(
-                    program=pool.program, county_code=pool.county_code, month=pool.month, seed=pool.seed,
-                    drawn=len(draws), sampled=sampled))
+                await conn.execute(
+                    sa.insert(sample_pools).values(
+                        program=pool.program,
+                        county_code=pool.county_code,
+                        month=pool.month,
+                        seed=pool.seed,
+                        drawn=len(draws),
+                        sampled=sampled,
+                    )
+                )
             return
         except sa.exc.IntegrityError:
-            raise Conflict("concurrent_change", "another case was drawn for re-check at the same moment; retry") from None
-    done = await conn.execute(sa.update(sample_pools).where(
-        sample_pools.c.program == pool.program, sample_pools.c.county_code == pool.county_code,
-        sample_pools.c.month == pool.month, sample_pools.c.drawn == pool.drawn,
-    ).values(drawn=pool.drawn + len(draws), sampled=pool.sampled + sampled))
+            raise Conflict(
+                "concurrent_change", "another case was drawn for re-check at the same moment; retry"
+            ) from None
+    done = await conn.execute(
+        sa.update(sample_pools)
+        .where(
+            sample_pools.c.program == pool.program,
+            sample_pools.c.county_code == pool.county_code,
+            sample_pools.c.month == pool.month,
+            sample_pools.c.drawn == pool.drawn,
+        )
+        .values(drawn=pool.drawn + len(draws), sampled=pool.sampled + sampled)
+    )
     if done.rowcount != 1:
         raise Conflict("concurrent_change", "another case was drawn for re-check at the same moment; retry")
 
 
 def event_data(draw: Draw) -> dict:
-    return {"county_code": draw.pool.county_code, "month": draw.pool.month, "seed": draw.pool.seed,
-            "number": draw.number, "value": round(draw.value, 6), "ratio": draw.ratio, "forced": draw.forced,
-            "sampled": draw.sampled}
+    return {
+        "county_code": draw.pool.county_code,
+        "month": draw.pool.month,
+        "seed": draw.pool.seed,
+        "number": draw.number,
+        "value": round(draw.value, 6),
+        "ratio": draw.ratio,
+        "forced": draw.forced,
+        "sampled": draw.sampled,
+    }

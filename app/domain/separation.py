@@ -31,29 +31,55 @@ def mode_of(definition: Definition, step_name: str) -> str:
     return "review" if "decision" in form.get("properties", {}) else "none"
 
 
-async def check(conn: AsyncConnection, principal: Principal, definition: Definition, task: dict,
-                application_data: dict) -> None:
+async def check(
+    conn: AsyncConnection, principal: Principal, definition: Definition, task: dict, application_data: dict
+) -> None:
     """Raise 403 if ``principal`` may not handle ``task`` of this case."""
     if principal.kind == "system":
         return
     if application_data.get("staff_relative") and application_data.get("related_staff") == principal.name:
-        raise Forbidden("related_staff", "the applicant is a close relative of yours: the case must be handled by "
-                        "someone else (最低生活保障审核确认办法 第十一条)")
+        raise Forbidden(
+            "related_staff",
+            "the applicant is a close relative of yours: the case must be handled by "
+            "someone else (最低生活保障审核确认办法 第十一条)",
+        )
     mode = mode_of(definition, task["name"])
     if mode == "none":
         return
-    done = set((await conn.execute(sa.select(tasks.c.name).where(
-        tasks.c.application_id == task["application_id"], tasks.c.completed_by == principal.name,
-        tasks.c.state == "completed", tasks.c.name != task["name"]))).scalars())
+    done = set(
+        (
+            await conn.execute(
+                sa.select(tasks.c.name).where(
+                    tasks.c.application_id == task["application_id"],
+                    tasks.c.completed_by == principal.name,
+                    tasks.c.state == "completed",
+                    tasks.c.name != task["name"],
+                )
+            )
+        ).scalars()
+    )
     # Signing or voting on a step (加签, 会签) is deciding it too.
-    done |= set((await conn.execute(sa.select(tasks.c.name).join(task_signers, task_signers.c.task_id == tasks.c.id)
-                                    .where(tasks.c.application_id == task["application_id"],
-                                           task_signers.c.username == principal.name,
-                                           task_signers.c.state == "decided", tasks.c.name != task["name"]))).scalars())
+    done |= set(
+        (
+            await conn.execute(
+                sa.select(tasks.c.name)
+                .join(task_signers, task_signers.c.task_id == tasks.c.id)
+                .where(
+                    tasks.c.application_id == task["application_id"],
+                    task_signers.c.username == principal.name,
+                    task_signers.c.state == "decided",
+                    tasks.c.name != task["name"],
+                )
+            )
+        ).scalars()
+    )
     if mode == "strict":
         clash = done
     else:
         clash = {name for name in done if mode_of(definition, name) != "none"}
     if clash:
-        raise Forbidden("four_eyes", f"you decided {sorted(clash)} of this case; another person must decide "
-                        f"{task['name']}", steps=sorted(clash))
+        raise Forbidden(
+            "four_eyes",
+            f"you decided {sorted(clash)} of this case; another person must decide {task['name']}",
+            steps=sorted(clash),
+        )

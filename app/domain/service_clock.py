@@ -18,7 +18,9 @@ from app.domain.errors import Invalid
 
 
 async def load(conn: AsyncConnection) -> None:
-    offset = (await conn.execute(sa.select(service_clock.c.offset_seconds).where(service_clock.c.id == 1))).scalar()
+    offset = (
+        await conn.execute(sa.select(service_clock.c.offset_seconds).where(service_clock.c.id == 1))
+    ).scalar()
     clock.set_offset_seconds(offset or 0.0)
 
 
@@ -35,8 +37,10 @@ def _target(advance_seconds: float | None, to: datetime | None) -> datetime:
             raise Invalid("clock_out_of_range", f"advance_seconds must be a finite number within ±{span:.0f}")
         target = clock.now() + timedelta(seconds=advance_seconds)
     if not clock.EARLIEST <= target <= clock.LATEST:
-        raise Invalid("clock_out_of_range", f"the service clock stays between {clock.EARLIEST.isoformat()} "
-                                            f"and {clock.LATEST.isoformat()}")
+        raise Invalid(
+            "clock_out_of_range",
+            f"the service clock stays between {clock.EARLIEST.isoformat()} and {clock.LATEST.isoformat()}",
+        )
     return target
 
 
@@ -45,7 +49,9 @@ async def move(conn: AsyncConnection, *, advance_seconds: float | None, to: date
     await load(conn)
     target = _target(advance_seconds, to)
     offset = (target - clock.real_now()).total_seconds()
-    updated = await conn.execute(sa.update(service_clock).where(service_clock.c.id == 1).values(offset_seconds=offset))
+    updated = await conn.execute(
+        sa.update(service_clock).where(service_clock.c.id == 1).values(offset_seconds=offset)
+    )
     if updated.rowcount == 0:
         await conn.execute(sa.insert(service_clock).values(id=1, offset_seconds=offset))
     clock.set_offset_seconds(offset)

@@ -23,11 +23,15 @@ def generate_secret() -> str:
 def check_secret(secret: str) -> str:
     """A caller-chosen secret must be ``whsec_`` + base64 of 24 to 64 random bytes."""
     try:
-        key = base64.b64decode(secret.removeprefix(PREFIX), validate=True) if secret.startswith(PREFIX) else b""
+        key = (
+            base64.b64decode(secret.removeprefix(PREFIX), validate=True) if secret.startswith(PREFIX) else b""
+        )
     except binascii.Error:
         key = b""
     if not 24 <= len(key) <= 64:
-        raise Invalid("invalid_webhook_secret", "secret must be 'whsec_' followed by base64 of 24 to 64 bytes")
+        raise Invalid(
+            "invalid_webhook_secret", "secret must be 'whsec_' followed by base64 of 24 to 64 bytes"
+        )
     return secret
 
 

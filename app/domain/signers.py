@@ -71,30 +71,48 @@ def declaration_problems(step_id: str, props: dict) -> list[str]:
 def waiting_for(username: str):
     """SQL: ids of open tasks where it is this person's turn to sign or vote."""
     earlier = sa.alias(task_signers)
-    not_first = sa.exists().where(earlier.c.task_id == task_signers.c.task_id, earlier.c.state == "pending",
-                                  earlier.c.kind == "sequence", earlier.c.seq < task_signers.c.seq)
+    not_first = sa.exists().where(
+        earlier.c.task_id == task_signers.c.task_id,
+        earlier.c.state == "pending",
+        earlier.c.kind == "sequence",
+        earlier.c.seq < task_signers.c.seq,
+    )
     return sa.select(task_signers.c.task_id).where(
-        task_signers.c.username == username, task_signers.c.state == "pending",
-        sa.or_(task_signers.c.kind != "sequence", ~not_first))
+        task_signers.c.username == username,
+        task_signers.c.state == "pending",
+        sa.or_(task_signers.c.kind != "sequence", ~not_first),
+    )
 
 
 async def rows_of(conn: AsyncConnection, task_id: str) -> list[dict]:
-    rows = await conn.execute(sa.select(task_signers).where(task_signers.c.task_id == task_id)
-                              .order_by(task_signers.c.seq, task_signers.c.id))
+    rows = await conn.execute(
+        sa.select(task_signers)
+        .where(task_signers.c.task_id == task_id)
+        .order_by(task_signers.c.seq, task_signers.c.id)
+    )
     return [dict(r) for r in rows.mappings()]
 
 
 def view(rows: list[dict]) -> list[dict]:
-    return [{k: r[k] for k in ("username", "kind", "seq", "state", "decision", "opinion", "decided_at")}
-            for r in rows if r["state"] != "removed"]
+    return [
+        {k: r[k] for k in ("username", "kind", "seq", "state", "decision", "opinion", "decided_at")}
+        for r in rows
+        if r["state"] != "removed"
+    ]
 
 
 async def pending_before(conn: AsyncConnection, task_id: str) -> list[str]:
-    return [r["username"] for r in await rows_of(conn, task_id) if r["kind"] == "before" and r["state"] == "pending"]
+    return [
+        r["username"]
+        for r in await rows_of(conn, task_id)
+        if r["kind"] == "before" and r["state"] == "pending"
+    ]
 
 
 async def has_after(conn: AsyncConnection, task_id: str) -> bool:
-    return any(r["kind"] == "after" and r["state"] in ("queued", "pending") for r in await rows_of(conn, task_id))
+    return any(
+        r["kind"] == "after" and r["state"] in ("queued", "pending") for r in await rows_of(conn, task_id)
+    )
 
 
 async def add(conn: AsyncConnection, task: dict, usernames: list[str], position: str, added_by: str) -> None:
@@ -102,24 +120,48 @@ async def add(conn: AsyncConnection, task: dict, usernames: list[str], position:
     again = sorted(set(usernames) & present)
     if again or len(set(usernames)) != len(usernames):
         raise Conflict("already_a_signer", f"{again or usernames} already sign this step")
-    await conn.execute(sa.insert(task_signers), [
-        {"task_id": task["id"], "username": u, "kind": position, "seq": i, "added_by": added_by,
-         "state": "pending" if position == "before" else "queued", "added_at": clock.now()}
-        for i, u in enumerate(usernames)])
+    await conn.execute(
+        sa.insert(task_signers),
+        [
+            {
+                "task_id": task["id"],
+                "username": u,
+                "kind": position,
+                "seq": i,
+                "added_by": added_by,
+                "state": "pending" if position == "before" else "queued",
+                "added_at": clock.now(),
+            }
+            for i, u in enumerate(usernames)
+        ],
+    )
 
 
 async def remove(conn: AsyncConnection, task: dict, username: str) -> None:
-    done = await conn.execute(sa.update(task_signers).where(
-        task_signers.c.task_id == task["id"], task_signers.c.username == username,
-        task_signers.c.kind.in_(ADDED), task_signers.c.state.in_(("pending", "queued"))).values(state="removed"))
+    done = await conn.execute(
+        sa.update(task_signers)
+        .where(
+            task_signers.c.task_id == task["id"],
+            task_signers.c.username == username,
+            task_signers.c.kind.in_(ADDED),
+            task_signers.c.state.in_(("pending", "queued")),
+        )
+        .values(state="removed")
+    )
     if done.rowcount != 1:
         raise Conflict("not_removable", f"{username} is not a signer added to this step who has yet to sign")
 
 
 async def hand_to_after_signers(conn: AsyncConnection, task_id: str) -> None:
-    await conn.execute(sa.update(task_signers).where(
-        task_signers.c.task_id == task_id, task_signers.c.kind == "after", task_signers.c.state == "queued")
-        .values(state="pending"))
+    await conn.execute(
+        sa.update(task_signers)
+        .where(
+            task_signers.c.task_id == task_id,
+            task_signers.c.kind == "after",
+            task_signers.c.state == "queued",
+        )
+        .values(state="pending")
+    )
 
 
 async def create_deciders(conn: AsyncConnection, task: dict, props: dict, case_data: dict) -> list[str]:
@@ -128,33 +170,56 @@ async def create_deciders(conn: AsyncConnection, task: dict, props: dict, case_d
     if props.get("assignees_variable"):
         names = case_data.get(props["assignees_variable"])
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise Invalid("no_deciders", f"{task['name']} needs a list of usernames in {props['assignees_variable']!r}")
+            raise Invalid(
+                "no_deciders", f"{task['name']} needs a list of usernames in {props['assignees_variable']!r}"
+            )
     else:
         path = task["division_path"]
-        rows = await conn.execute(sa.select(users.c.username, grants.c.division_code).join(
-            grants, grants.c.user_id == users.c.id).where(grants.c.role == props["assignees_role"], users.c.active)
-            .order_by(users.c.username))
+        rows = await conn.execute(
+            sa.select(users.c.username, grants.c.division_code)
+            .join(grants, grants.c.user_id == users.c.id)
+            .where(grants.c.role == props["assignees_role"], users.c.active)
+            .order_by(users.c.username)
+        )
         codes = [c for c in path.strip("/").split("/") if c]
         names = sorted({u for u, code in rows if code in codes})
         if not names:
-            raise Invalid("no_deciders", f"nobody holds {props['assignees_role']} for {task['division_code']}")
+            raise Invalid(
+                "no_deciders", f"nobody holds {props['assignees_role']} for {task['division_code']}"
+            )
     kind = props["approval_mode"]
-    await conn.execute(sa.insert(task_signers), [
-        {"task_id": task["id"], "username": u, "kind": kind, "seq": i, "state": "pending", "added_by": "process",
-         "added_at": clock.now()} for i, u in enumerate(names)])
+    await conn.execute(
+        sa.insert(task_signers),
+        [
+            {
+                "task_id": task["id"],
+                "username": u,
+                "kind": kind,
+                "seq": i,
+                "state": "pending",
+                "added_by": "process",
+                "added_at": clock.now(),
+            }
+            for i, u in enumerate(names)
+        ],
+    )
     return names
 
 
 async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, props: dict) -> Verdict:
     """Record one signature or vote; returns what it means for the step."""
     rows = await rows_of(conn, task["id"])
-    turn = set((await conn.execute(waiting_for(username).where(task_signers.c.task_id == task["id"]))).scalars())
+    turn = set(
+        (await conn.execute(waiting_for(username).where(task_signers.c.task_id == task["id"]))).scalars()
+    )
     mine = next((r for r in rows if r["username"] == username and r["state"] == "pending"), None)
     if mine is None or task["id"] not in turn:
         raise Conflict("not_your_turn", "this step does not wait for your signature now")
-    done = await conn.execute(sa.update(task_signers).where(
-        task_signers.c.id == mine["id"], task_signers.c.state == "pending")
-        .values(state="decided", decision=body.decision, opinion=body.opinion, decided_at=clock.now()))
+    done = await conn.execute(
+        sa.update(task_signers)
+        .where(task_signers.c.id == mine["id"], task_signers.c.state == "pending")
+        .values(state="decided", decision=body.decision, opinion=body.opinion, decided_at=clock.now())
+    )
     if done.rowcount != 1:
         raise Conflict("not_your_turn", "your signature was recorded meanwhile")
     mine.update(state="decided", decision=body.decision)
@@ -185,5 +250,8 @@ async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, p
 
 async def close_open(conn: AsyncConnection, task_id: str) -> None:
     """Votes no longer needed once the step is decided."""
-    await conn.execute(sa.update(task_signers).where(
-        task_signers.c.task_id == task_id, task_signers.c.state.in_(("pending", "queued"))).values(state="removed"))
+    await conn.execute(
+        sa.update(task_signers)
+        .where(task_signers.c.task_id == task_id, task_signers.c.state.in_(("pending", "queued")))
+        .values(state="removed")
+    )

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import outbox, webhook_deliveries, webhook_subscriptions as subs
+from app.db.models import outbox, webhook_deliveries
+from app.db.models import webhook_subscriptions as subs
 from app.domain import audit, divisions, signatures, webhook_urls
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.principal import Principal
@@ -45,10 +46,19 @@ class Target(BaseModel):
 
 def view(row) -> dict:
     return {
-        "id": row["id"], "url": row["url"], "event_types": row["event_types"], "division_code": row["division_code"],
-        "active": row["active"], "disabled_reason": row["disabled_reason"], "disabled_at": row["disabled_at"],
-        "failing_since": row["failing_since"], "previous_secret_valid_until": row["previous_secret_until"],
-        "created_by": row["created_by"], "created_by_kind": row["created_by_kind"], "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "id": row["id"],
+        "url": row["url"],
+        "event_types": row["event_types"],
+        "division_code": row["division_code"],
+        "active": row["active"],
+        "disabled_reason": row["disabled_reason"],
+        "disabled_at": row["disabled_at"],
+        "failing_since": row["failing_since"],
+        "previous_secret_valid_until": row["previous_secret_until"],
+        "created_by": row["created_by"],
+        "created_by_kind": row["created_by_kind"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }
 
 
@@ -77,21 +87,30 @@ async def load(conn: AsyncConnection, principal: Principal, subscription_id: str
 
 
 def owns(principal: Principal, row: dict) -> bool:
-    return principal.is_admin or (row["created_by"] == principal.name and row["created_by_kind"] == principal.kind)
+    return principal.is_admin or (
+        row["created_by"] == principal.name and row["created_by_kind"] == principal.kind
+    )
 
 
 async def load_own(conn: AsyncConnection, principal: Principal, subscription_id: str) -> dict:
     """The subscription, for a change: 404 outside the caller's places, 403 when not the owner's."""
     row = await load(conn, principal, subscription_id)
     if not owns(principal, row):
-        raise Forbidden("not_subscription_owner", "only the principal that created this subscription (or an admin) "
-                        "may change it", created_by=row["created_by"])
+        raise Forbidden(
+            "not_subscription_owner",
+            "only the principal that created this subscription (or an admin) may change it",
+            created_by=row["created_by"],
+        )
     return row
 
 
 def _audited(row: dict) -> dict:
-    return {"url": row["url"], "event_types": row["event_types"], "division_code": row["division_code"],
-            "active": row["active"]}
+    return {
+        "url": row["url"],
+        "event_types": row["event_types"],
+        "division_code": row["division_code"],
+        "active": row["active"],
+    }
 
 
 async def create(conn: AsyncConnection, principal: Principal, body: SubscriptionIn, target: Target) -> dict:
@@ -101,26 +120,54 @@ async def create(conn: AsyncConnection, principal: Principal, body: Subscription
     secret = signatures.check_secret(body.secret) if body.secret is not None else signatures.generate_secret()
     now = clock.now()
     newest = (await conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0)))).scalar_one()
-    row = {"id": str(uuid.uuid4()), "url": url, "event_types": types, "division_code": division["code"],
-           "division_path": division["path"], "secret": secret, "previous_secret": None, "previous_secret_until": None,
-           "active": body.active, "disabled_reason": None, "disabled_at": None, "failing_since": None,
-           "created_by": principal.name, "created_by_kind": principal.kind, "after_outbox_id": newest,
-           "created_at": now, "updated_at": now}
+    row = {
+        "id": str(uuid.uuid4()),
+        "url": url,
+        "event_types": types,
+        "division_code": division["code"],
+        "division_path": division["path"],
+        "secret": secret,
+        "previous_secret": None,
+        "previous_secret_until": None,
+        "active": body.active,
+        "disabled_reason": None,
+        "disabled_at": None,
+        "failing_since": None,
+        "created_by": principal.name,
+        "created_by_kind": principal.kind,
+        "after_outbox_id": newest,
+        "created_at": now,
+        "updated_at": now,
+    }
     await conn.execute(sa.insert(subs).values(**row))
-    await audit.record_change(conn, principal.name, "webhook_subscription.created", f"webhook_subscription:{row['id']}",
-                              None, {**_audited(row), "owner_kind": principal.kind}, division["code"])
+    await audit.record_change(
+        conn,
+        principal.name,
+        "webhook_subscription.created",
+        f"webhook_subscription:{row['id']}",
+        None,
+        {**_audited(row), "owner_kind": principal.kind},
+        division["code"],
+    )
     # The secret is shown this once; later reads never return it.
     return {**view(row), "secret": secret}
 
 
 async def list_(conn: AsyncConnection, principal: Principal) -> list[dict]:
-    rows = await conn.execute(sa.select(subs).where(principal.visible(subs.c.division_path))
-                              .order_by(subs.c.created_at, subs.c.id))
+    rows = await conn.execute(
+        sa.select(subs).where(principal.visible(subs.c.division_path)).order_by(subs.c.created_at, subs.c.id)
+    )
     return [view(r) for r in rows.mappings()]
 
 
-async def update(conn: AsyncConnection, principal: Principal, subscription_id: str, body: SubscriptionPatch,
-                 target: Target, overlap_seconds: float) -> dict:
+async def update(
+    conn: AsyncConnection,
+    principal: Principal,
+    subscription_id: str,
+    body: SubscriptionPatch,
+    target: Target,
+    overlap_seconds: float,
+) -> dict:
     row = await load_own(conn, principal, subscription_id)
     old = _audited(row)
     now = clock.now()
@@ -141,30 +188,62 @@ async def update(conn: AsyncConnection, principal: Principal, subscription_id: s
         raise Invalid("secret_conflict", "give either secret or rotate_secret, not both")
     if body.secret is not None or body.rotate_secret:
         new_secret = signatures.check_secret(body.secret) if body.secret else signatures.generate_secret()
-        values.update(secret=new_secret, previous_secret=row["secret"],
-                      previous_secret_until=now + timedelta(seconds=overlap_seconds))
+        values.update(
+            secret=new_secret,
+            previous_secret=row["secret"],
+            previous_secret_until=now + timedelta(seconds=overlap_seconds),
+        )
     await conn.execute(sa.update(subs).where(subs.c.id == subscription_id).values(**values))
     row.update(values)
     subject = f"webhook_subscription:{subscription_id}"
     if new_secret:  # recorded as rotated, never shown
-        await audit.record_change(conn, principal.name, "webhook_subscription.secret_rotated", subject, None,
-                                  {"previous_secret_valid_until": row["previous_secret_until"].isoformat()},
-                                  row["division_code"])
+        await audit.record_change(
+            conn,
+            principal.name,
+            "webhook_subscription.secret_rotated",
+            subject,
+            None,
+            {"previous_secret_valid_until": row["previous_secret_until"].isoformat()},
+            row["division_code"],
+        )
     if old["active"] != row["active"]:
         verb = "enabled" if row["active"] else "disabled"
-        await audit.record_change(conn, principal.name, f"webhook_subscription.{verb}", subject,
-                                  {"active": old["active"]}, {"active": row["active"]}, row["division_code"])
+        await audit.record_change(
+            conn,
+            principal.name,
+            f"webhook_subscription.{verb}",
+            subject,
+            {"active": old["active"]},
+            {"active": row["active"]},
+            row["division_code"],
+        )
     new = _audited(row)
     changed = sorted(k for k in new if k != "active" and new[k] != old[k])
     if changed:
-        await audit.record_change(conn, principal.name, "webhook_subscription.updated", subject,
-                                  {k: old[k] for k in changed}, {k: new[k] for k in changed}, row["division_code"])
+        await audit.record_change(
+            conn,
+            principal.name,
+            "webhook_subscription.updated",
+            subject,
+            {k: old[k] for k in changed},
+            {k: new[k] for k in changed},
+            row["division_code"],
+        )
     return {**view(row), "secret": new_secret} if new_secret else view(row)
 
 
 async def delete(conn: AsyncConnection, principal: Principal, subscription_id: str) -> None:
     row = await load_own(conn, principal, subscription_id)
-    await audit.record_change(conn, principal.name, "webhook_subscription.deleted", f"webhook_subscription:{subscription_id}",
-                              _audited(row), None, row["division_code"])
-    await conn.execute(sa.delete(webhook_deliveries).where(webhook_deliveries.c.subscription_id == subscription_id))
+    await audit.record_change(
+        conn,
+        principal.name,
+        "webhook_subscription.deleted",
+        f"webhook_subscription:{subscription_id}",
+        _audited(row),
+        None,
+        row["division_code"],
+    )
+    await conn.execute(
+        sa.delete(webhook_deliveries).where(webhook_deliveries.c.subscription_id == subscription_id)
+    )
     await conn.execute(sa.delete(subs).where(subs.c.id == subscription_id))

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, events, tasks, timers
-from app.domain import cases, definitions, separation
 from app.domain import applications as application_service
+from app.domain import cases, definitions, separation
 from app.domain import divisions as division_service
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -33,14 +33,23 @@ class ReasonIn(BaseModel):
 
 async def load(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
     """The task and its case, as one row; 404 outside the caller's places."""
-    row = (await conn.execute(
-        sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
-        .join(applications, applications.c.id == tasks.c.application_id).where(tasks.c.id == task_id)
-    )).mappings().first()
+    row = (
+        (
+            await conn.execute(
+                sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
+                .join(applications, applications.c.id == tasks.c.application_id)
+                .where(tasks.c.id == task_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None or not principal.can_see(row["division_path"]):
         raise NotFound("task_not_found", f"no task {task_id!r}")
-    return ({k: v for k, v in row.items() if not k.startswith("app_")},
-            {k[4:]: v for k, v in row.items() if k.startswith("app_")})
+    return (
+        {k: v for k, v in row.items() if not k.startswith("app_")},
+        {k[4:]: v for k, v in row.items() if k.startswith("app_")},
+    )
 
 
 def require_holder(principal: Principal, task: dict) -> None:
@@ -48,7 +57,9 @@ def require_holder(principal: Principal, task: dict) -> None:
     if task["state"] != "open":
         raise Conflict("task_not_open", f"the task is {task['state']}")
     if not principal.can_act(task["role"], task["division_path"]):
-        raise Forbidden("not_your_role", f"this needs role {task['role']} at {task['division_code']} or above it")
+        raise Forbidden(
+            "not_your_role", f"this needs role {task['role']} at {task['division_code']} or above it"
+        )
     if task["assignee"] is not None and not principal.is_user(task["assignee"]):
         raise Conflict("task_claimed", "someone else holds this task")
 
@@ -59,7 +70,9 @@ def require_person(principal: Principal) -> None:
         raise Forbidden("not_a_person", "an API key holds no tasks; claiming and delegating are for users")
 
 
-def _allowed_targets(definition: definitions.Definition, task: dict, case: engine.Case) -> list[tuple[str, str]]:
+def _allowed_targets(
+    definition: definitions.Definition, task: dict, case: engine.Case
+) -> list[tuple[str, str]]:
     found = case.return_targets(task["engine_task_id"])
     # A step may narrow where it returns to (property return_targets = "a,b").
     allowed = definition.model.steps[task["name"]].properties.get("return_targets")
@@ -75,16 +88,25 @@ async def return_targets(conn: AsyncConnection, principal: Principal, task_id: s
     if task["state"] != "open":
         return []
     case, _ = await cases.load_case(conn, definition, app)
-    return [{"step": name, "title": definition.model.steps[name].title}
-            for _, name in _allowed_targets(definition, task, case)]
+    return [
+        {"step": name, "title": definition.model.steps[name].title}
+        for _, name in _allowed_targets(definition, task, case)
+    ]
 
 
-async def _finish_current(conn: AsyncConnection, principal: Principal, task: dict, note: dict, rec: Recorder) -> None:
+async def _finish_current(
+    conn: AsyncConnection, principal: Principal, task: dict, note: dict, rec: Recorder
+) -> None:
     # The guarded update referees a race with a reviewer completing the same step.
     done = await conn.execute(
-        sa.update(tasks).where(tasks.c.id == task["id"], tasks.c.state == "open",
-                               sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name))
-        .values(state="cancelled", completed_at=rec.at, completed_by=principal.name, note=note))
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name),
+        )
+        .values(state="cancelled", completed_at=rec.at, completed_by=principal.name, note=note)
+    )
     if done.rowcount != 1:
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
 
@@ -95,10 +117,13 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
     definition = await definitions.by_id(conn, app["definition_id"])
     await separation.check(conn, principal, definition, task, app["data"])
     case, ctx = await cases.load_case(conn, definition, app)
-    targets = dict((name, engine_id) for engine_id, name in _allowed_targets(definition, task, case))
+    targets = {name: engine_id for engine_id, name in _allowed_targets(definition, task, case)}
     if body.to not in targets:
-        raise Invalid("invalid_return_target", f"{task['name']} can return to {sorted(targets)} only",
-                      targets=sorted(targets))
+        raise Invalid(
+            "invalid_return_target",
+            f"{task['name']} can return to {sorted(targets)} only",
+            targets=sorted(targets),
+        )
     try:
         await cases.run_engine(definition, case.reset_to, targets[body.to])
     except engine.EngineError as exc:
@@ -111,30 +136,58 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
     opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
     note = {"returned_from": task["name"], "reason": body.reason, "by": principal.name}
     if opened:
-        await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t["id"] for t in opened])).values(note=note))
+        await conn.execute(
+            sa.update(tasks).where(tasks.c.id.in_([t["id"] for t in opened])).values(note=note)
+        )
         for row in opened:
             row["note"] = note
     rec.add("task.returned", app["id"], {"to": body.to, "reason": body.reason}, task, task["division_path"])
     await rec.flush(conn)
-    return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
-            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+    return {
+        "application": application_service.view(
+            app, await application_service.open_tasks_of(conn, app["id"])
+        ),
+        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
+    }
 
 
 async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
     """Why the case has moved past a completed step, or None if nothing happened after it."""
     since = task["completed_at"]
-    later = (await conn.execute(sa.select(tasks.c.name, tasks.c.state, tasks.c.assignee).where(
-        tasks.c.application_id == task["application_id"], tasks.c.id != task["id"],
-        sa.or_(tasks.c.created_at >= since, tasks.c.completed_at > since)))).all()
+    later = (
+        await conn.execute(
+            sa.select(tasks.c.name, tasks.c.state, tasks.c.assignee).where(
+                tasks.c.application_id == task["application_id"],
+                tasks.c.id != task["id"],
+                sa.or_(tasks.c.created_at >= since, tasks.c.completed_at > since),
+            )
+        )
+    ).all()
     for name, state, assignee in later:
         if state == "completed" or assignee is not None:
             return f"the next step {name} was already {'completed' if state == 'completed' else 'claimed'}"
-    fired = (await conn.execute(sa.select(sa.func.count()).select_from(timers).where(
-        timers.c.application_id == task["application_id"], timers.c.fired_at > since,
-        timers.c.cancelled.is_(False)))).scalar_one()
-    received = (await conn.execute(sa.select(sa.func.count()).select_from(events).where(
-        events.c.application_id == task["application_id"], events.c.at > since,
-        events.c.type == "message.received"))).scalar_one()
+    fired = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(timers)
+            .where(
+                timers.c.application_id == task["application_id"],
+                timers.c.fired_at > since,
+                timers.c.cancelled.is_(False),
+            )
+        )
+    ).scalar_one()
+    received = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(events)
+            .where(
+                events.c.application_id == task["application_id"],
+                events.c.at > since,
+                events.c.type == "message.received",
+            )
+        )
+    ).scalar_one()
     if fired or received:
         return "the case has moved on since (a time limit ran out or a message arrived)"
     return None
@@ -166,30 +219,55 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
     opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
     mine = [t for t in opened if t["name"] == task["name"]]
     if mine:  # the step reopens for the person who withdrew it
-        await conn.execute(sa.update(tasks).where(tasks.c.id == mine[0]["id"]).values(
-            assignee=principal.name, claimed_at=rec.at, note={"withdrawn_from": task["id"]}))
+        await conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.id == mine[0]["id"])
+            .values(assignee=principal.name, claimed_at=rec.at, note={"withdrawn_from": task["id"]})
+        )
         mine[0].update(assignee=principal.name, note={"withdrawn_from": task["id"]})
     rec.add("task.withdrawn", app["id"], {}, task, task["division_path"])
     await rec.flush(conn)
-    return {"application": application_service.view(app, await application_service.open_tasks_of(conn, app["id"])),
-            "next_tasks": [cases.task_view(t, ctx.days) for t in opened]}
+    return {
+        "application": application_service.view(
+            app, await application_service.open_tasks_of(conn, app["id"])
+        ),
+        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
+    }
 
 
-async def cancel_application(conn: AsyncConnection, principal: Principal, application_id: str,
-                             body: ReasonIn) -> dict:
+async def cancel_application(
+    conn: AsyncConnection, principal: Principal, application_id: str, body: ReasonIn
+) -> dict:
     """撤销: the applicant (through the portal that submitted it) or the township withdraws a case
     until the county has confirmed it."""
     app = await application_service.load_row(conn, principal, application_id)
-    township_office = any(division_service.role_level(g.role) == "township" and g.division_path
-                          and app["division_path"].startswith(g.division_path) for g in principal.grants)
+    township_office = any(
+        division_service.role_level(g.role) == "township"
+        and g.division_path
+        and app["division_path"].startswith(g.division_path)
+        for g in principal.grants
+    )
     if not (principal.is_admin or principal.name == app["created_by"] or township_office):
-        raise Forbidden("not_allowed", "only the submitting portal or the township may withdraw an application")
+        raise Forbidden(
+            "not_allowed", "only the submitting portal or the township may withdraw an application"
+        )
     if app["status"] != "in_progress":
         raise Conflict("not_cancellable", f"the case is {app['status']}")
-    decided = (await conn.execute(sa.select(tasks.c.role).where(
-        tasks.c.application_id == app["id"], tasks.c.state == "completed"))).scalars().all()
+    decided = (
+        (
+            await conn.execute(
+                sa.select(tasks.c.role).where(
+                    tasks.c.application_id == app["id"], tasks.c.state == "completed"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     if any(division_service.role_level(role) in CONFIRMING_LEVELS for role in decided):
-        raise Conflict("already_confirmed", "the county has already decided on this case; it can no longer be withdrawn")
+        raise Conflict(
+            "already_confirmed", "the county has already decided on this case; it can no longer be withdrawn"
+        )
     definition = await definitions.by_id(conn, app["definition_id"])
     case, ctx = await cases.load_case(conn, definition, app)
     case.cancel()

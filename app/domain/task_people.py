@@ -48,7 +48,9 @@ class UrgeIn(BaseModel):
 
 
 async def _user(conn: AsyncConnection, username: str) -> Principal:
-    if not (await conn.execute(sa.select(users.c.id).where(users.c.username == username, users.c.active))).first():
+    if not (
+        await conn.execute(sa.select(users.c.id).where(users.c.username == username, users.c.active))
+    ).first():
         raise Invalid("unknown_user", f"no active user {username!r}")
     return await accounts.principal_for_user(conn, username)
 
@@ -65,17 +67,31 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
         raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
     if principal.is_user(body.username) or not target.can_act(task["role"], task["division_path"]):
-        raise Invalid("cannot_take_task", f"{body.username} does not hold {task['role']} for {task['division_code']}")
-    await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
-    done = await conn.execute(sa.update(tasks).where(
-        tasks.c.id == task["id"], tasks.c.state == "open",
-        tasks.c.assignee.is_(None) if task["assignee"] is None else tasks.c.assignee == task["assignee"])
-        .values(assignee=body.username, claimed_at=clock.now()))
+        raise Invalid(
+            "cannot_take_task", f"{body.username} does not hold {task['role']} for {task['division_code']}"
+        )
+    await separation.check(
+        conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"]
+    )
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            tasks.c.assignee.is_(None) if task["assignee"] is None else tasks.c.assignee == task["assignee"],
+        )
+        .values(assignee=body.username, claimed_at=clock.now())
+    )
     if done.rowcount != 1:
         raise Conflict("task_claimed", "the task changed hands meanwhile")
     rec = Recorder(principal.name)
-    rec.add("task.transferred", app["id"], {"from": principal.name, "to": body.username, "reason": body.reason},
-            task, task["division_path"])
+    rec.add(
+        "task.transferred",
+        app["id"],
+        {"from": principal.name, "to": body.username, "reason": body.reason},
+        task,
+        task["division_path"],
+    )
     await rec.flush(conn)
     task["assignee"] = body.username
     return _view(task)
@@ -90,17 +106,29 @@ async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, bo
         raise Conflict("task_delegated", f"the task already waits for {task['delegated_to']}'s opinion")
     target = await _user(conn, body.username)
     if principal.is_user(body.username) or not target.can_see(task["division_path"]):
-        raise Invalid("cannot_give_opinion", f"{body.username} works for no place at or above {task['division_code']}")
-    await separation.check(conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"])
+        raise Invalid(
+            "cannot_give_opinion", f"{body.username} works for no place at or above {task['division_code']}"
+        )
+    await separation.check(
+        conn, target, await definitions.by_id(conn, app["definition_id"]), task, app["data"]
+    )
     # Delegating claims the task for the holder, so it comes back to them.
-    done = await conn.execute(sa.update(tasks).where(
-        tasks.c.id == task["id"], tasks.c.state == "open", tasks.c.delegated_to.is_(None),
-        sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name))
-        .values(assignee=principal.name, delegated_to=body.username, claimed_at=clock.now()))
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            tasks.c.delegated_to.is_(None),
+            sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name),
+        )
+        .values(assignee=principal.name, delegated_to=body.username, claimed_at=clock.now())
+    )
     if done.rowcount != 1:
         raise Conflict("task_claimed", "the task changed hands meanwhile")
     rec = Recorder(principal.name)
-    rec.add("task.delegated", app["id"], {"to": body.username, "note": body.note}, task, task["division_path"])
+    rec.add(
+        "task.delegated", app["id"], {"to": body.username, "note": body.note}, task, task["division_path"]
+    )
     await rec.flush(conn)
     task.update(assignee=principal.name, delegated_to=body.username)
     return _view(task)
@@ -112,16 +140,25 @@ async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, bod
     if task["state"] != "open" or not principal.is_user(task["delegated_to"]):
         raise Conflict("not_delegated_to_you", "this task does not wait for your opinion")
     note = dict(task["note"] or {})
-    note["opinions"] = [*note.get("opinions", []), {"by": principal.name, "opinion": body.opinion,
-                                                    "at": clock.now().isoformat()}]
-    done = await conn.execute(sa.update(tasks).where(
-        tasks.c.id == task["id"], tasks.c.state == "open", tasks.c.delegated_to == principal.name)
-        .values(delegated_to=None, note=note))
+    note["opinions"] = [
+        *note.get("opinions", []),
+        {"by": principal.name, "opinion": body.opinion, "at": clock.now().isoformat()},
+    ]
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(tasks.c.id == task["id"], tasks.c.state == "open", tasks.c.delegated_to == principal.name)
+        .values(delegated_to=None, note=note)
+    )
     if done.rowcount != 1:
         raise Conflict("not_delegated_to_you", "this task does not wait for your opinion")
     rec = Recorder(principal.name)
-    rec.add("task.resolved", app["id"], {"opinion": body.opinion, "holder": task["assignee"]}, task,
-            task["division_path"])
+    rec.add(
+        "task.resolved",
+        app["id"],
+        {"opinion": body.opinion, "holder": task["assignee"]},
+        task,
+        task["division_path"],
+    )
     await rec.flush(conn)
     task.update(delegated_to=None, note=note)
     return _view(task)
@@ -145,8 +182,11 @@ async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: 
     for username in body.usernames:
         target = await _user(conn, username)
         if not any(target.can_act(role, app["division_path"]) for role in roles):
-            raise Invalid("cannot_receive_copy", f"{username} works on {app['program']} for no place at or above "
-                          f"{app['division_code']}", username=username)
+            raise Invalid(
+                "cannot_receive_copy",
+                f"{username} works on {app['program']} for no place at or above {app['division_code']}",
+                username=username,
+            )
     for role in body.roles:
         division_service.check_role(role)
         if role not in roles:
@@ -160,11 +200,16 @@ async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: 
 def _supervises(principal: Principal, task: dict) -> bool:
     """Same department, a higher level, covering the task's place (a county office over a township)."""
     level = division_service.role_level(task["role"])
-    department = task["role"][len(level) + 1:] if level else None
+    department = task["role"][len(level) + 1 :] if level else None
     for grant in principal.grants:
         grant_level = division_service.role_level(grant.role)
-        if (grant_level and grant.division_path and task["division_path"].startswith(grant.division_path)
-                and grant.role[len(grant_level) + 1:] == department and level in division_service.levels_below(grant_level)):
+        if (
+            grant_level
+            and grant.division_path
+            and task["division_path"].startswith(grant.division_path)
+            and grant.role[len(grant_level) + 1 :] == department
+            and level in division_service.levels_below(grant_level)
+        ):
             return True
     return False
 
@@ -175,19 +220,32 @@ async def urge(conn: AsyncConnection, principal: Principal, task_id: str, body: 
     if task["state"] != "open":
         raise Conflict("task_not_open", f"the task is {task['state']}")
     if not (principal.is_admin or principal.name == app["created_by"] or _supervises(principal, task)):
-        raise Forbidden("not_allowed", "only a supervising office or the submitting portal may urge this task")
-    if conn.dialect.name == "postgresql":  # two urges at once, through any replicas: the second sees the first
+        raise Forbidden(
+            "not_allowed", "only a supervising office or the submitting portal may urge this task"
+        )
+    if (
+        conn.dialect.name == "postgresql"
+    ):  # two urges at once, through any replicas: the second sees the first
         await conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task["id"]).with_for_update())
     today = calendar.today()
-    last = (await conn.execute(sa.select(sa.func.max(events.c.at)).where(
-        events.c.task_id == task["id"], events.c.type == "task.urged"))).scalar()
+    last = (
+        await conn.execute(
+            sa.select(sa.func.max(events.c.at)).where(
+                events.c.task_id == task["id"], events.c.type == "task.urged"
+            )
+        )
+    ).scalar()
     if last is not None and last.astimezone(calendar.SHANGHAI).date() == today:
         days = await calendar.load(conn)
         next_day = days.add(today, 1).value
         start = datetime.combine(next_day, datetime.min.time(), calendar.SHANGHAI)
         wait = max(1, int((start - clock.now()).total_seconds()))
-        raise TooMany("urged_today", "this task was already urged today; urge again on the next working day",
-                      retry_after=wait, next_working_day=next_day.isoformat())
+        raise TooMany(
+            "urged_today",
+            "this task was already urged today; urge again on the next working day",
+            retry_after=wait,
+            next_working_day=next_day.isoformat(),
+        )
     holders = [task["assignee"]] if task["assignee"] else [f"{task['role']}@{task['division_code']}"]
     rec = Recorder(principal.name)
     rec.add("task.urged", app["id"], {"note": body.note, "holders": holders}, task, task["division_path"])

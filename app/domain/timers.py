@@ -43,27 +43,51 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     """Fire the earliest due timer not in ``skip`` (and add it there); its id, or None when nothing is due."""
     await exclude_rescheduling(conn, exclusive=False)  # before any row lock is taken
     now = clock.now()
-    query = (sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id,
-                       timers.c.attempts)
-             .where(timers.c.fired_at.is_(None), timers.c.failed_at.is_(None), timers.c.due_at <= now,
-                    sa.or_(timers.c.retry_at.is_(None), timers.c.retry_at <= now), timers.c.id.not_in(skip or {-1}))
-             .order_by(timers.c.due_at).limit(1))
+    query = (
+        sa.select(
+            timers.c.id, timers.c.application_id, timers.c.name, timers.c.engine_task_id, timers.c.attempts
+        )
+        .where(
+            timers.c.fired_at.is_(None),
+            timers.c.failed_at.is_(None),
+            timers.c.due_at <= now,
+            sa.or_(timers.c.retry_at.is_(None), timers.c.retry_at <= now),
+            timers.c.id.not_in(skip or {-1}),
+        )
+        .order_by(timers.c.due_at)
+        .limit(1)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     timer = (await conn.execute(query)).first()
     if timer is None:
         return None
     skip.add(timer.id)
-    app = dict((await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id))).mappings().one())
+    app = dict(
+        (await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id)))
+        .mappings()
+        .one()
+    )
     definition = await definitions.by_id(conn, app["definition_id"])
     case, ctx = await cases.load_case(conn, definition, app)
-    case.hold_timers((await conn.execute(sa.select(timers.c.engine_task_id).where(
-        timers.c.application_id == app["id"], timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None)))).scalars())
+    case.hold_timers(
+        (
+            await conn.execute(
+                sa.select(timers.c.engine_task_id).where(
+                    timers.c.application_id == app["id"],
+                    timers.c.failed_at.is_not(None),
+                    timers.c.fired_at.is_(None),
+                )
+            )
+        ).scalars()
+    )
     try:
         await cases.run_engine(definition, case.fire_timer, timer.engine_task_id)
     except engine.EngineError as exc:
         error_id = uuid.uuid4().hex[:16]
-        log.error("timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc))
+        log.error(
+            "timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc)
+        )
         await _failed(conn, timer, app, reason_of(exc, error_id))
         return timer.id
     outcome = cases.outcome_of(case, ctx.days)
@@ -93,13 +117,25 @@ async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
         log.error("timer_failed", application_id=app["id"], timer=timer.name, attempts=attempts, error=error)
     else:
         values["retry_at"] = now + timedelta(minutes=min(60, 2 ** (attempts - 1)))
-        log.warning("timer_retry_later", application_id=app["id"], timer=timer.name, attempts=attempts,
-                    retry_at=values["retry_at"].isoformat(), error=error)
+        log.warning(
+            "timer_retry_later",
+            application_id=app["id"],
+            timer=timer.name,
+            attempts=attempts,
+            retry_at=values["retry_at"].isoformat(),
+            error=error,
+        )
     await conn.execute(sa.update(timers).where(timers.c.id == timer.id).values(**values))
 
 
-_WRAPPERS = {"EngineError", "ScriptLimitError", "ExpressionError", "WorkflowException", "WorkflowTaskException",
-             "SpiffWorkflowException"}
+_WRAPPERS = {
+    "EngineError",
+    "ScriptLimitError",
+    "ExpressionError",
+    "WorkflowException",
+    "WorkflowTaskException",
+    "SpiffWorkflowException",
+}
 _ERROR_CLASS = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Exceeded))\b")
 
 
@@ -125,8 +161,10 @@ def reason_of(exc: BaseException, error_id: str) -> str:
     if isinstance(exc, engine.EngineError):
         # A script's own error text may quote the case's data ("invalid literal for int(): '张三'"):
         # the trail keeps the classes only.
-        return (f"{type(exc).__name__} ({_first_cause(exc)}): the step after the timer failed "
-                f"(error id {error_id} in the worker's log)")
+        return (
+            f"{type(exc).__name__} ({_first_cause(exc)}): the step after the timer failed "
+            f"(error id {error_id} in the worker's log)"
+        )
     code = getattr(exc, "code", None)
     if code is not None:  # a DomainError: a stable code and our own sentence
         return f"{code}: {getattr(exc, 'detail', '')}"
@@ -136,26 +174,46 @@ def reason_of(exc: BaseException, error_id: str) -> str:
 async def record_failure(conn: AsyncConnection, timer_id: int, reason: str) -> None:
     """A timer's step failed outside the transaction that tried it (which rolled back): count the
     attempt in a transaction of its own, so the timer backs off instead of blocking every round."""
-    timer = (await conn.execute(sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.attempts)
-                                .where(timers.c.id == timer_id, timers.c.fired_at.is_(None)))).first()
+    timer = (
+        await conn.execute(
+            sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.attempts).where(
+                timers.c.id == timer_id, timers.c.fired_at.is_(None)
+            )
+        )
+    ).first()
     if timer is None:  # fired meanwhile by another worker
         return
     await _failed(conn, timer, {"id": timer.application_id}, reason)
 
 
 async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
-    rows = await conn.execute(sa.select(timers.c.id, timers.c.application_id, timers.c.name, timers.c.due_at,
-                                        timers.c.attempts, timers.c.failed_at, timers.c.last_error)
-                              .where(timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
-                              .order_by(timers.c.failed_at.desc()).limit(limit))
+    rows = await conn.execute(
+        sa.select(
+            timers.c.id,
+            timers.c.application_id,
+            timers.c.name,
+            timers.c.due_at,
+            timers.c.attempts,
+            timers.c.failed_at,
+            timers.c.last_error,
+        )
+        .where(timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
+        .order_by(timers.c.failed_at.desc())
+        .limit(limit)
+    )
     return [dict(r) for r in rows.mappings()]
 
 
 async def retry(conn: AsyncConnection, timer_id: int, actor: str) -> dict:
     """An administrator sends a failed timer round again (after fixing what made its step fail)."""
-    row = (await conn.execute(sa.update(timers).where(
-        timers.c.id == timer_id, timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
-        .values(failed_at=None, retry_at=None, attempts=0).returning(timers.c.application_id, timers.c.name))).first()
+    row = (
+        await conn.execute(
+            sa.update(timers)
+            .where(timers.c.id == timer_id, timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
+            .values(failed_at=None, retry_at=None, attempts=0)
+            .returning(timers.c.application_id, timers.c.name)
+        )
+    ).first()
     if row is None:
         raise NotFound("timer_not_failed", f"no failed timer {timer_id}")
     rec = Recorder(actor)

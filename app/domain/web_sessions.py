@@ -26,9 +26,15 @@ def _hash(token: str) -> str:
 async def start(conn: AsyncConnection, username: str, ttl_seconds: int) -> str:
     token = secrets.token_urlsafe(32)
     now = clock.real_now()
-    await conn.execute(sa.insert(web_sessions).values(
-        id=_hash(token), username=username, created_at=now, last_seen_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds)))
+    await conn.execute(
+        sa.insert(web_sessions).values(
+            id=_hash(token),
+            username=username,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
     return token
 
 
@@ -36,7 +42,11 @@ async def resolve(conn: AsyncConnection, token: str | None, idle_seconds: int) -
     """The username of a live session, or None (unknown, idle too long, or past its end)."""
     if not token:
         return None
-    row = (await conn.execute(sa.select(web_sessions).where(web_sessions.c.id == _hash(token)))).mappings().first()
+    row = (
+        (await conn.execute(sa.select(web_sessions).where(web_sessions.c.id == _hash(token))))
+        .mappings()
+        .first()
+    )
     now = clock.real_now()
     if row is None:
         return None
@@ -44,7 +54,9 @@ async def resolve(conn: AsyncConnection, token: str | None, idle_seconds: int) -
         await conn.execute(sa.delete(web_sessions).where(web_sessions.c.id == row["id"]))
         return None
     if now - row["last_seen_at"] >= _TOUCH_EVERY:
-        await conn.execute(sa.update(web_sessions).where(web_sessions.c.id == row["id"]).values(last_seen_at=now))
+        await conn.execute(
+            sa.update(web_sessions).where(web_sessions.c.id == row["id"]).values(last_seen_at=now)
+        )
     return row["username"]
 
 
@@ -55,4 +67,6 @@ async def end(conn: AsyncConnection, token: str | None) -> None:
 
 async def purge_expired(conn: AsyncConnection) -> int:
     """Drop sessions past their absolute end (called at login, so the table stays small)."""
-    return (await conn.execute(sa.delete(web_sessions).where(web_sessions.c.expires_at <= clock.real_now()))).rowcount
+    return (
+        await conn.execute(sa.delete(web_sessions).where(web_sessions.c.expires_at <= clock.real_now()))
+    ).rowcount

@@ -154,13 +154,20 @@ DATA_MODELS: dict[str, type[_Data]] = {
 # Types a subscription may ask for (the ping is sent on request only).
 SUBSCRIBABLE = tuple(t for t in DATA_MODELS if t != "webhook.ping")
 # A status change to one of these also publishes ``application.<status>``.
-OUTCOME_TYPES = {"approved": "application.approved", "refused": "application.refused",
-                 "withdrawn": "application.withdrawn", "terminated": "application.terminated"}
+OUTCOME_TYPES = {
+    "approved": "application.approved",
+    "refused": "application.refused",
+    "withdrawn": "application.withdrawn",
+    "terminated": "application.terminated",
+}
 
 
 def public_data(type_: str, data: dict) -> dict:
     """Only the fields the type's schema declares (the audit record keeps the rest)."""
-    return {field.alias or name: data.get(field.alias or name) for name, field in DATA_MODELS[type_].model_fields.items()}
+    return {
+        field.alias or name: data.get(field.alias or name)
+        for name, field in DATA_MODELS[type_].model_fields.items()
+    }
 
 
 class TaskRef(BaseModel):
@@ -186,5 +193,10 @@ class Event(BaseModel):
 def envelope_model(type_: str) -> type[BaseModel]:
     """A concrete model per type, for the OpenAPI ``webhooks`` section."""
     name = "".join(part.capitalize() for part in type_.replace(".", "_").split("_")) + "Event"
-    return create_model(name, __base__=Event, __doc__=f"Webhook body of `{type_}`.",
-                        type=(Literal[type_], ...), data=(DATA_MODELS[type_], ...))
+    return create_model(
+        name,
+        __base__=Event,
+        __doc__=f"Webhook body of `{type_}`.",
+        type=(Literal[type_], ...),
+        data=(DATA_MODELS[type_], ...),
+    )

@@ -14,9 +14,17 @@ from urllib.parse import urlsplit
 from app.domain.errors import Invalid
 
 # Cloud metadata services outside link-local: Alibaba Cloud, AWS IPv6, Oracle's IPv6 alias.
-METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254", "fd00:c1::a9fe:a9fe")}
-METADATA_NAMES = {"metadata", "metadata.google.internal", "metadata.goog", "metadata.tencentyun.com",
-                  "instance-data", "instance-data.ec2.internal"}
+METADATA_ADDRESSES = {
+    ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254", "fd00:c1::a9fe:a9fe")
+}
+METADATA_NAMES = {
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "metadata.tencentyun.com",
+    "instance-data",
+    "instance-data.ec2.internal",
+}
 
 
 def address_problem(address: str, *, allow_loopback: bool) -> str | None:
@@ -49,6 +57,7 @@ def is_loopback_host(host: str) -> bool:
 
 def check(url: str, *, test_mode: bool, own_hosts: set[str]) -> str:
     """The URL, normalized, or ``Invalid`` with code ``webhook_url_refused``."""
+
     def refuse(why: str):
         raise Invalid("webhook_url_refused", f"webhook URL refused: {why}", url=url)
 
@@ -66,7 +75,10 @@ def check(url: str, *, test_mode: bool, own_hosts: set[str]) -> str:
         refuse("credentials in the URL (put nothing secret there; requests are signed)")
     loopback = is_loopback_host(host)
     if parts.scheme != "https" and not (parts.scheme == "http" and test_mode and loopback):
-        refuse("https is required" + ("" if test_mode else " (plain http to loopback is allowed in test mode only)"))
+        refuse(
+            "https is required"
+            + ("" if test_mode else " (plain http to loopback is allowed in test mode only)")
+        )
     if host in METADATA_NAMES:
         refuse("a cloud metadata host")
     if host in {h.lower() for h in own_hosts if h}:

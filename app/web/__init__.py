@@ -60,9 +60,16 @@ def install(app: FastAPI) -> None:
             return await api_internal(request, exc)
         if is_unavailable(exc):  # a failover or restart: nothing to report, just wait a moment
             log.warning("database_unavailable", method=request.method, path=request.url.path, error=repr(exc))
-            response = page(request, "error.html", 503, message="系统正在切换数据库，请稍候几秒后刷新页面重试。")
+            response = page(
+                request, "error.html", 503, message="系统正在切换数据库，请稍候几秒后刷新页面重试。"
+            )
             response.headers["Retry-After"] = "1"
             return response
         error_id = log_internal_error(request, exc)
-        return page(request, "error.html", 500, message="系统内部错误，请稍后再试；如需报告，请提供错误编号。",
-                    error_id=error_id)
+        return page(
+            request,
+            "error.html",
+            500,
+            message="系统内部错误，请稍后再试；如需报告，请提供错误编号。",
+            error_id=error_id,
+        )

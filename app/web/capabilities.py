@@ -15,18 +15,82 @@ from app.domain import tasks
 # may see but do not hold: 催办), "completed" (a step I completed: 撤回), "delegated" (my opinion is
 # asked for: 委派), "signer" (my signature or vote is due: 加签, 会签).
 REVIEWER_ACTIONS = {
-    "return": ("退回", "app.domain.task_actions", "return_to", ("app.domain.task_actions", "ReturnIn"), ("to", "reason"), "holder"),
-    "transfer": ("转办", "app.domain.task_people", "transfer", ("app.domain.task_people", "TransferIn"), ("username", "reason"), "holder"),
-    "delegate": ("委派", "app.domain.task_people", "delegate", ("app.domain.task_people", "DelegateIn"), ("username", "note"), "holder"),
-    "signers": ("加签", "app.domain.tasks", "add_signers", ("app.domain.signers", "SignersIn"), ("usernames", "position", "note"), "holder"),
-    "cc": ("抄送", "app.domain.task_people", "copy", ("app.domain.task_people", "CopyIn"), ("usernames", "note"), "holder"),
-    "urge": ("催办", "app.domain.task_people", "urge", ("app.domain.task_people", "UrgeIn"), ("note",), "other"),
+    "return": (
+        "退回",
+        "app.domain.task_actions",
+        "return_to",
+        ("app.domain.task_actions", "ReturnIn"),
+        ("to", "reason"),
+        "holder",
+    ),
+    "transfer": (
+        "转办",
+        "app.domain.task_people",
+        "transfer",
+        ("app.domain.task_people", "TransferIn"),
+        ("username", "reason"),
+        "holder",
+    ),
+    "delegate": (
+        "委派",
+        "app.domain.task_people",
+        "delegate",
+        ("app.domain.task_people", "DelegateIn"),
+        ("username", "note"),
+        "holder",
+    ),
+    "signers": (
+        "加签",
+        "app.domain.tasks",
+        "add_signers",
+        ("app.domain.signers", "SignersIn"),
+        ("usernames", "position", "note"),
+        "holder",
+    ),
+    "cc": (
+        "抄送",
+        "app.domain.task_people",
+        "copy",
+        ("app.domain.task_people", "CopyIn"),
+        ("usernames", "note"),
+        "holder",
+    ),
+    "urge": (
+        "催办",
+        "app.domain.task_people",
+        "urge",
+        ("app.domain.task_people", "UrgeIn"),
+        ("note",),
+        "other",
+    ),
     "withdraw": ("撤回", "app.domain.task_actions", "withdraw", None, (), "completed"),
-    "resolve": ("提交意见", "app.domain.task_people", "resolve", ("app.domain.task_people", "OpinionIn"), ("opinion",), "delegated"),
-    "sign": ("签署意见", "app.domain.tasks", "sign", ("app.domain.signers", "SignIn"), ("decision", "opinion"), "signer"),
+    "resolve": (
+        "提交意见",
+        "app.domain.task_people",
+        "resolve",
+        ("app.domain.task_people", "OpinionIn"),
+        ("opinion",),
+        "delegated",
+    ),
+    "sign": (
+        "签署意见",
+        "app.domain.tasks",
+        "sign",
+        ("app.domain.signers", "SignIn"),
+        ("decision", "opinion"),
+        "signer",
+    ),
 }
-FIELD_LABELS = {"to": "退回到环节", "reason": "理由", "username": "办理人用户名", "note": "说明",
-                "usernames": "用户名（多个用逗号分隔）", "position": "加签位置", "opinion": "意见", "decision": "结论"}
+FIELD_LABELS = {
+    "to": "退回到环节",
+    "reason": "理由",
+    "username": "办理人用户名",
+    "note": "说明",
+    "usernames": "用户名（多个用逗号分隔）",
+    "position": "加签位置",
+    "opinion": "意见",
+    "decision": "结论",
+}
 
 
 def domain_attr(module: str, name: str):
@@ -51,8 +115,11 @@ def resolve(action: str):
 
 def enabled_actions(*situations: str) -> list[dict]:
     """The available reviewer actions offered in these situations, in the order reviewers know them."""
-    return [{"key": key, "label": spec[0], "fields": [(f, FIELD_LABELS[f]) for f in spec[4]]}
-            for key, spec in REVIEWER_ACTIONS.items() if spec[5] in situations and resolve(key)]
+    return [
+        {"key": key, "label": spec[0], "fields": [(f, FIELD_LABELS[f]) for f in spec[4]]}
+        for key, spec in REVIEWER_ACTIONS.items()
+        if spec[5] in situations and resolve(key)
+    ]
 
 
 async def situations(conn, me, view: dict, can_act: bool) -> list[str]:
@@ -65,8 +132,9 @@ async def situations(conn, me, view: dict, can_act: bool) -> list[str]:
     if view.get("delegated_to") == me.name:
         found.append("delegated")
     rows_of = domain_attr("app.domain.signers", "rows_of")
-    if rows_of is not None and any(r["username"] == me.name and r["state"] == "pending"
-                                   for r in await rows_of(conn, view["id"])):
+    if rows_of is not None and any(
+        r["username"] == me.name and r["state"] == "pending" for r in await rows_of(conn, view["id"])
+    ):
         found.append("signer")
     if can_act and view["assignee"] == me.name and not view.get("delegated_to"):
         found.append("holder")

@@ -85,7 +85,14 @@ class WebContext:
             if username is None:
                 raise LoginRequired(self._here(), expired=self.session_token is not None)
             principal = await accounts.principal_for_user(conn, username)
-            yield conn, Me(principal, await accounts.display_name(conn, username), supervision.is_supervisor(principal))
+            yield (
+                conn,
+                Me(
+                    principal,
+                    await accounts.display_name(conn, username),
+                    supervision.is_supervisor(principal),
+                ),
+            )
 
     @asynccontextmanager
     async def begin_anonymous(self) -> AsyncIterator[AsyncConnection]:
@@ -94,8 +101,11 @@ class WebContext:
 
     def _here(self) -> str:
         url = self.request.url.path
-        return url + ("?" + self.request.url.query if self.request.url.query else "") if self.request.method == "GET" \
+        return (
+            url + ("?" + self.request.url.query if self.request.url.query else "")
+            if self.request.method == "GET"
             else "/ui/"
+        )
 
     async def form(self) -> dict:
         """The posted form (a multidict) after checking its CSRF token against the session."""
@@ -113,8 +123,9 @@ class WebContext:
 
     def set_anon_cookie(self, response: Response) -> Response:
         if self.anon_token and self.anon_token != self.request.cookies.get(ANON_COOKIE):
-            response.set_cookie(ANON_COOKIE, self.anon_token, httponly=True, samesite="lax",
-                                secure=self.secure, path="/ui")
+            response.set_cookie(
+                ANON_COOKIE, self.anon_token, httponly=True, samesite="lax", secure=self.secure, path="/ui"
+            )
         return response
 
     @property

@@ -2,45 +2,127 @@
 
 from app.domain.divisions import role_level
 
-LEVELS = {"province": "省", "city": "市", "county": "县（区）", "township": "乡镇（街道）", "village": "村（社区）",
-          "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "基层工会"}
-ROLE_LEVELS = {"province": "省级", "city": "市级", "county": "县级", "township": "乡镇（街道）", "village": "村（社区）",
-               "school": "学校", "kindergarten": "幼儿园", "class": "班级", "university": "高校", "department": "部门"}
-DEPARTMENTS = {"civil_affairs": "民政", "education": "教育", "finance": "财政", "hr": "人社", "health": "卫健",
-               "union": "工会", "aid_centre": "学生资助中心", "aid_office": "资助办", "head_teacher": "班主任",
-               "head": "园长", "panel": "资助评审小组"}
+LEVELS = {
+    "province": "省",
+    "city": "市",
+    "county": "县（区）",
+    "township": "乡镇（街道）",
+    "village": "村（社区）",
+    "school": "学校",
+    "kindergarten": "幼儿园",
+    "class": "班级",
+    "university": "高校",
+    "department": "基层工会",
+}
+ROLE_LEVELS = {
+    "province": "省级",
+    "city": "市级",
+    "county": "县级",
+    "township": "乡镇（街道）",
+    "village": "村（社区）",
+    "school": "学校",
+    "kindergarten": "幼儿园",
+    "class": "班级",
+    "university": "高校",
+    "department": "部门",
+}
+DEPARTMENTS = {
+    "civil_affairs": "民政",
+    "education": "教育",
+    "finance": "财政",
+    "hr": "人社",
+    "health": "卫健",
+    "union": "工会",
+    "aid_centre": "学生资助中心",
+    "aid_office": "资助办",
+    "head_teacher": "班主任",
+    "head": "园长",
+    "panel": "资助评审小组",
+}
 SPECIAL_ROLES = {"admin": "系统管理员", "portal": "对接平台"}
 # A step's decision as the 审批记录 shows it.
-RESULTS = {"approve": "同意", "refuse": "不同意", "accept": "受理", "incomplete": "材料不全，一次性告知",
-           "reject": "不予受理"}
-STATUSES = {"in_progress": "办理中", "approved": "已批准", "refused": "不予批准", "withdrawn": "已撤销",
-            "terminated": "已终止"}
+RESULTS = {
+    "approve": "同意",
+    "refuse": "不同意",
+    "accept": "受理",
+    "incomplete": "材料不全，一次性告知",
+    "reject": "不予受理",
+}
+STATUSES = {
+    "in_progress": "办理中",
+    "approved": "已批准",
+    "refused": "不予批准",
+    "withdrawn": "已撤销",
+    "terminated": "已终止",
+}
 TASK_STATES = {"open": "待办", "completed": "已办结", "cancelled": "已取消"}
-SCOPES = {"candidate": "待认领", "mine": "我的待办", "done": "已办", "cc": "抄送我的", "started": "我发起的",
-          "all": "全部"}
+SCOPES = {
+    "candidate": "待认领",
+    "mine": "我的待办",
+    "done": "已办",
+    "cc": "抄送我的",
+    "started": "我发起的",
+    "all": "全部",
+}
 OBJECTION_STATUSES = {"received": "已受理，正在核实", "answered": "已答复"}
 OBJECTION_OUTCOMES = {"upheld": "异议成立", "dismissed": "异议不成立"}
-NOTICE_ENTRY_STATUSES = {"listed": "公示中", "objected": "有异议，核实中", "passed": "公示期满无异议",
-                         "resolved": "异议已处理"}
+NOTICE_ENTRY_STATUSES = {
+    "listed": "公示中",
+    "objected": "有异议，核实中",
+    "passed": "公示期满无异议",
+    "resolved": "异议已处理",
+}
 EVENTS = {
-    "application.submitted": "提交申请", "application.status_changed": "案件状态变更",
-    "application.staff_relative_declared": "申报近亲属备案", "application.migrated": "迁移到新版本流程",
-    "application.deadline_recomputed": "办结期限重新计算", "application.terminated": "终止",
-    "task.created": "进入环节", "task.claimed": "认领", "task.unclaimed": "放弃认领", "task.assigned": "指派",
-    "task.completed": "办理完成", "task.cancelled": "环节取消", "task.reminder": "临期提醒", "task.overdue": "超期",
-    "task.claim_released": "认领超时释放", "task.deadline_recomputed": "办理期限重新计算",
-    "timer.scheduled": "计时开始", "timer.fired": "计时届满", "timer.rescheduled": "计时调整",
-    "timer.failed": "计时届满后处理失败", "timer.retried": "重新处理计时",
-    "message.received": "收到消息", "notice.opened": "公示开始", "notice.closed": "公示期满",
-    "notice.objected": "公示中收到异议", "objection.received": "收到异议", "objection.answered": "答复异议",
-    "benefit.recorded": "记入待遇台账", "benefit.scheduled": "待遇发放计划", "enrolment.ended": "停止发放",
-    "enrolment.continued": "继续享受", "enrolment.adjusted": "调整金额", "enrolment.gradual_exit": "进入渐退期",
-    "case.notified": "报上级备案", "case.followed_up": "启动后续案件", "sample.drawn": "随机抽查",
+    "application.submitted": "提交申请",
+    "application.status_changed": "案件状态变更",
+    "application.staff_relative_declared": "申报近亲属备案",
+    "application.migrated": "迁移到新版本流程",
+    "application.deadline_recomputed": "办结期限重新计算",
+    "application.terminated": "终止",
+    "task.created": "进入环节",
+    "task.claimed": "认领",
+    "task.unclaimed": "放弃认领",
+    "task.assigned": "指派",
+    "task.completed": "办理完成",
+    "task.cancelled": "环节取消",
+    "task.reminder": "临期提醒",
+    "task.overdue": "超期",
+    "task.claim_released": "认领超时释放",
+    "task.deadline_recomputed": "办理期限重新计算",
+    "timer.scheduled": "计时开始",
+    "timer.fired": "计时届满",
+    "timer.rescheduled": "计时调整",
+    "timer.failed": "计时届满后处理失败",
+    "timer.retried": "重新处理计时",
+    "message.received": "收到消息",
+    "notice.opened": "公示开始",
+    "notice.closed": "公示期满",
+    "notice.objected": "公示中收到异议",
+    "objection.received": "收到异议",
+    "objection.answered": "答复异议",
+    "benefit.recorded": "记入待遇台账",
+    "benefit.scheduled": "待遇发放计划",
+    "enrolment.ended": "停止发放",
+    "enrolment.continued": "继续享受",
+    "enrolment.adjusted": "调整金额",
+    "enrolment.gradual_exit": "进入渐退期",
+    "case.notified": "报上级备案",
+    "case.followed_up": "启动后续案件",
+    "sample.drawn": "随机抽查",
     # The reviewer actions.
-    "task.returned": "退回", "task.transferred": "转办", "task.delegated": "委派", "task.resolved": "提出委派意见",
-    "task.signers_added": "加签", "task.signer_removed": "减签", "task.signed": "签署意见",
-    "task.decided_awaiting_signers": "已作结论，等待加签人签署", "task.deciders_set": "确定会签人员",
-    "case.copied": "抄送", "task.urged": "催办", "task.withdrawn": "撤回", "application.withdrawn": "撤销申请",
+    "task.returned": "退回",
+    "task.transferred": "转办",
+    "task.delegated": "委派",
+    "task.resolved": "提出委派意见",
+    "task.signers_added": "加签",
+    "task.signer_removed": "减签",
+    "task.signed": "签署意见",
+    "task.decided_awaiting_signers": "已作结论，等待加签人签署",
+    "task.deciders_set": "确定会签人员",
+    "case.copied": "抄送",
+    "task.urged": "催办",
+    "task.withdrawn": "撤回",
+    "application.withdrawn": "撤销申请",
 }
 # Messages for the domain's error codes; the English detail is the fallback.
 ERRORS = {
@@ -101,7 +183,6 @@ ERRORS = {
     "invalid_sort": "不支持这种排序。",
     "duplicate_division_code": "同一地区出现了两次。",
     "assignee_cannot_act": "该用户没有办理此任务的权限。",
-    "unknown_user": "没有这个用户。",
     # The reviewer actions' refusals.
     "task_delegated": "该任务已委派他人提出意见，收到意见后才能办理。",
     "not_delegated_to_you": "该任务没有请您提出意见。",
@@ -129,26 +210,46 @@ def role(key: str) -> str:
     level = role_level(key)
     if level is None:
         return key
-    department = key[len(level) + 1:]
+    department = key[len(level) + 1 :]
     return ROLE_LEVELS.get(level, level) + DEPARTMENTS.get(department, department)
 
 
 def error(code: str, detail: str = "") -> str:
     return ERRORS.get(code) or detail or code
+
+
 # Application data shown in the case summary when the program's application form does not name it.
-DATA = {"household_size": "家庭人口", "proposed_amount": "拟保障金额", "staff_relative": "工作人员近亲属",
-        "related_staff": "相关工作人员", "relief_type": "救助类型", "monthly_income": "家庭月收入"}
+DATA = {
+    "household_size": "家庭人口",
+    "proposed_amount": "拟保障金额",
+    "staff_relative": "工作人员近亲属",
+    "related_staff": "相关工作人员",
+    "relief_type": "救助类型",
+    "monthly_income": "家庭月收入",
+}
 MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "monthly_income"}
 # BPMN validation problems: a Chinese headline per code; the engine's English message follows as detail.
 BPMN_PROBLEMS = {
-    "xml_syntax": "XML 格式错误", "not_bpmn": "不是 BPMN 文件", "process_count": "文件须恰好包含一个可执行流程",
-    "invalid_bpmn": "流程结构错误", "invalid_role": "泳道或候选组不是有效的角色（应为“层级_部门”）",
-    "no_role": "任务没有指定办理角色", "no_starters": "流程没有指定可发起的角色（starters）",
-    "unknown_form": "找不到任务引用的表单文件", "invalid_form": "表单不是有效的 JSON Schema",
-    "invalid_expression": "条件或脚本表达式不安全或有误", "invalid_timer": "计时表达式有误",
-    "invalid_time_limit": "办理时限格式有误", "invalid_outcome": "结束事件的 outcome 不正确",
-    "invalid_notice_fields": "公示字段包含不可公开的信息", "invalid_level": "层级不正确",
-    "invalid_setting": "参数声明有误", "invalid_property": "属性值有误", "invalid_benefit": "待遇声明有误",
-    "flow_without_condition": "排他网关的出口缺少条件或默认流向", "message_without_name": "消息事件缺少消息名称",
-    "unknown_decision": "找不到引用的决策表", "invalid_dmn": "决策表（DMN）有误",
+    "xml_syntax": "XML 格式错误",
+    "not_bpmn": "不是 BPMN 文件",
+    "process_count": "文件须恰好包含一个可执行流程",
+    "invalid_bpmn": "流程结构错误",
+    "invalid_role": "泳道或候选组不是有效的角色（应为“层级_部门”）",
+    "no_role": "任务没有指定办理角色",
+    "no_starters": "流程没有指定可发起的角色（starters）",
+    "unknown_form": "找不到任务引用的表单文件",
+    "invalid_form": "表单不是有效的 JSON Schema",
+    "invalid_expression": "条件或脚本表达式不安全或有误",
+    "invalid_timer": "计时表达式有误",
+    "invalid_time_limit": "办理时限格式有误",
+    "invalid_outcome": "结束事件的 outcome 不正确",
+    "invalid_notice_fields": "公示字段包含不可公开的信息",
+    "invalid_level": "层级不正确",
+    "invalid_setting": "参数声明有误",
+    "invalid_property": "属性值有误",
+    "invalid_benefit": "待遇声明有误",
+    "flow_without_condition": "排他网关的出口缺少条件或默认流向",
+    "message_without_name": "消息事件缺少消息名称",
+    "unknown_decision": "找不到引用的决策表",
+    "invalid_dmn": "决策表（DMN）有误",
 }

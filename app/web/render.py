@@ -64,10 +64,21 @@ def deadline_text(task: dict) -> str:
     return "今日到期" if left == 0 else f"剩余{left}个工作日"
 
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
-_env.filters.update(date_cn=date_cn, datetime_cn=datetime_cn, yuan=yuan, mask_id=mask_id, mask_name=mask_name,
-                    role=labels.role, deadline=deadline_text)
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(
+    date_cn=date_cn,
+    datetime_cn=datetime_cn,
+    yuan=yuan,
+    mask_id=mask_id,
+    mask_name=mask_name,
+    role=labels.role,
+    deadline=deadline_text,
+)
 _env.globals.update(labels=labels, capabilities=capabilities)
 
 
@@ -97,11 +108,21 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     context.setdefault("flash", _shown_flash(request))
     html = _env.get_template(template).render(request=request, **context)
     # Pages show personal data: never cached by shared proxies; no framing (clickjacking).
-    return HTMLResponse(html, status_code=status, headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin", "Content-Security-Policy": CSP})
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Content-Security-Policy": CSP,
+        },
+    )
 
 
 # Scripts only from our own static files; forms post only to us; no framing.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)

@@ -62,7 +62,9 @@ def _field(name: str, prop: dict, required: set[str]) -> Field:
         result.options = [("true", "是"), ("false", "否")]
     if kind == "rows":
         items = prop["items"]
-        result.columns = [_field(n, p, set(items.get("required", []))) for n, p in items.get("properties", {}).items()]
+        result.columns = [
+            _field(n, p, set(items.get("required", []))) for n, p in items.get("properties", {}).items()
+        ]
     if kind == "integer":
         result.step = "1"
     return result
@@ -172,11 +174,17 @@ def _message(error, label: str) -> str:
     return {
         "minLength": "不能为空" if limit == 1 else f"至少{limit}个字",
         "maxLength": f"不能超过{limit}个字",
-        "minimum": f"不能小于{limit}", "maximum": f"不能大于{limit}",
-        "exclusiveMinimum": f"必须大于{limit}", "exclusiveMaximum": f"必须小于{limit}",
-        "minItems": f"至少填写{limit}项", "maxItems": f"最多填写{limit}项",
-        "enum": "请从选项中选择", "const": "请从选项中选择", "format": "格式不正确（日期如 2026-10-08）",
-        "type": "格式不正确", "additionalProperties": "包含表单以外的内容",
+        "minimum": f"不能小于{limit}",
+        "maximum": f"不能大于{limit}",
+        "exclusiveMinimum": f"必须大于{limit}",
+        "exclusiveMaximum": f"必须小于{limit}",
+        "minItems": f"至少填写{limit}项",
+        "maxItems": f"最多填写{limit}项",
+        "enum": "请从选项中选择",
+        "const": "请从选项中选择",
+        "format": "格式不正确（日期如 2026-10-08）",
+        "type": "格式不正确",
+        "additionalProperties": "包含表单以外的内容",
         "x-not-after-today": "不能晚于今天（已办理事项的日期）",
         "x-decision-by-objections": "与异议处理结果不一致（有异议成立时应不予批准，异议均不成立时应维持拟批准）",
         "x-distinct-people": "受领人与经办人员不能是同一人",
@@ -190,7 +198,11 @@ def explain(schema: dict | None, data: dict) -> dict[str, str]:
     for error in forms.check(schema, data):
         path = list(error.path)
         if error.validator == "required":
-            missing = [p for p in error.validator_value if isinstance(error.instance, dict) and p not in error.instance]
+            missing = [
+                p
+                for p in error.validator_value
+                if isinstance(error.instance, dict) and p not in error.instance
+            ]
             for name in missing:
                 key = ".".join(str(p) for p in [*path, name])
                 top = by_name.get(str(path[0] if path else name))

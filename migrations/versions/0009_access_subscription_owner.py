@@ -12,15 +12,17 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0009_access'
-down_revision = '0008'
+revision = "0009_access"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('created_by_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("created_by_kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
+        )
     op.execute("""
         UPDATE webhook_subscriptions SET created_by_kind = 'api_key'
         WHERE created_by IN (SELECT name FROM api_keys) AND created_by NOT IN (SELECT username FROM users)""")
@@ -30,5 +32,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:
-        batch_op.drop_column('created_by_kind')
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.drop_column("created_by_kind")

@@ -11,20 +11,21 @@ from alembic import op
 
 import app.db.types
 
-revision = '0010'
-down_revision = '0009_access'
+revision = "0010"
+down_revision = "0009_access"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('installation_secrets',
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_installation_secrets'))
+    op.create_table(
+        "installation_secrets",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("created_at", app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_installation_secrets")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('installation_secrets')
+    op.drop_table("installation_secrets")

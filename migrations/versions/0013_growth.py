@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 from alembic import op
 
-revision = '0013_growth'
-down_revision = '0012_timer_retries'
+revision = "0013_growth"
+down_revision = "0012_timer_retries"
 branch_labels = None
 depends_on = None
 
@@ -52,8 +52,8 @@ def _finish(old_suffix: str) -> None:
 
 
 def upgrade() -> None:
-    op.create_index('ix_webhook_deliveries_outbox_id', 'webhook_deliveries', ['outbox_id'])
-    op.create_index('ix_idempotency_keys_created_at', 'idempotency_keys', ['created_at'])
+    op.create_index("ix_webhook_deliveries_outbox_id", "webhook_deliveries", ["outbox_id"])
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
     if op.get_bind().dialect.name != "postgresql":
         return
     _swap("_unpartitioned")
@@ -70,8 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('ix_idempotency_keys_created_at', 'idempotency_keys')
-    op.drop_index('ix_webhook_deliveries_outbox_id', 'webhook_deliveries')
+    op.drop_index("ix_idempotency_keys_created_at", "idempotency_keys")
+    op.drop_index("ix_webhook_deliveries_outbox_id", "webhook_deliveries")
     if op.get_bind().dialect.name != "postgresql":
         return
     _swap("_partitioned")

@@ -9,17 +9,19 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0017_complaint_phones'
-down_revision = '0016_subscription_outbox_mark'
+revision = "0017_complaint_phones"
+down_revision = "0016_subscription_outbox_mark"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('divisions') as batch:
-        batch.add_column(sa.Column('complaint_phone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True))
+    with op.batch_alter_table("divisions") as batch:
+        batch.add_column(
+            sa.Column("complaint_phone", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True)
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('divisions') as batch:
-        batch.drop_column('complaint_phone')
+    with op.batch_alter_table("divisions") as batch:
+        batch.drop_column("complaint_phone")

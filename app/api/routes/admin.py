@@ -83,9 +83,13 @@ async def revoke_api_key(ctx: Ctx, name: UserName) -> dict:
 
 
 @router.get("/audit")
-async def list_authority_changes(ctx: Ctx, limit: Limit = 100, type: str | None = Query(None, max_length=64),
-                                 subject: str | None = Query(None, max_length=200),
-                                 before_id: int | None = Query(None, ge=1, le=2**62)) -> list[dict]:
+async def list_authority_changes(
+    ctx: Ctx,
+    limit: Limit = 100,
+    type: str | None = Query(None, max_length=64),
+    subject: str | None = Query(None, max_length=200),
+    before_id: int | None = Query(None, ge=1, le=2**62),
+) -> list[dict]:
     """Changes of authority and behaviour (users, grants, keys, settings…), newest first; never deleted."""
     async with ctx.begin() as (conn, me):
         require_admin(me)
@@ -156,5 +160,8 @@ async def run_timers(ctx: Ctx, request: Request) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
-    return (await run_due_work(ctx.db, ctx.settings.claim_stale_working_days,
-                               webhooks=Policy.from_settings(ctx.settings))).as_dict()
+    return (
+        await run_due_work(
+            ctx.db, ctx.settings.claim_stale_working_days, webhooks=Policy.from_settings(ctx.settings)
+        )
+    ).as_dict()

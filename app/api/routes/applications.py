@@ -10,24 +10,50 @@ router = APIRouter(prefix="/applications", tags=["applications"])
 
 
 @router.post("", status_code=201)
-async def create(ctx: Ctx, body: applications.ApplicationIn, response: Response,
-                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict:
+async def create(
+    ctx: Ctx,
+    body: applications.ApplicationIn,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict:
     async with ctx.begin() as (conn, me):
         response.status_code, result = await applications.create(conn, me, body, idempotency_key)
     return result
 
 
 @router.get("")
-async def list_(ctx: Ctx, program: str | None = None, division_code: str | None = None, status: str | None = None,
-                limit: Limit = 50, offset: Offset = 0,
-                q: Annotated[str | None, Query(max_length=100, description="ID number, case id (its beginning) or part of the name")] = None,
-                step: Annotated[str | None, Query(max_length=100, description="an open step, e.g. county_confirm")] = None,
-                submitted_from: date | None = None, submitted_to: date | None = None) -> dict:
+async def list_(
+    ctx: Ctx,
+    program: str | None = None,
+    division_code: str | None = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="ID number, case id (its beginning) or part of the name"),
+    ] = None,
+    step: Annotated[
+        str | None, Query(max_length=100, description="an open step, e.g. county_confirm")
+    ] = None,
+    submitted_from: date | None = None,
+    submitted_to: date | None = None,
+) -> dict:
     """案件查询: cases at or below the caller's places (a case in its notice period, without an open step, too)."""
     async with ctx.begin() as (conn, me):
-        return await applications.list_(conn, me, program=program, division_code=division_code, status=status,
-                                        limit=limit, offset=offset, q=q, step=step, submitted_from=submitted_from,
-                                        submitted_to=submitted_to)
+        return await applications.list_(
+            conn,
+            me,
+            program=program,
+            division_code=division_code,
+            status=status,
+            limit=limit,
+            offset=offset,
+            q=q,
+            step=step,
+            submitted_from=submitted_from,
+            submitted_to=submitted_to,
+        )
 
 
 @router.get("/{application_id}")

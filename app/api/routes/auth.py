@@ -19,8 +19,11 @@ async def token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()])
 @router.get("/me")
 async def me(ctx: Ctx) -> dict:
     async with ctx.begin() as (_, principal):
-        return {"name": principal.name, "kind": principal.kind,
-                "grants": [{"role": g.role, "division_code": g.division_code} for g in principal.grants]}
+        return {
+            "name": principal.name,
+            "kind": principal.kind,
+            "grants": [{"role": g.role, "division_code": g.division_code} for g in principal.grants],
+        }
 
 
 @router.post("/password")

@@ -9,8 +9,9 @@ router = APIRouter(tags=["calendar"])
 
 
 @router.get("/calendar/working-days")
-async def working_days(ctx: Ctx, start: Annotated[str, Query(alias="from")], add: int | None = None,
-                       to: str | None = None) -> dict:
+async def working_days(
+    ctx: Ctx, start: Annotated[str, Query(alias="from")], add: int | None = None, to: str | None = None
+) -> dict:
     """``from`` + ``add`` → the add-th working day after ``from``; ``from`` + ``to`` → working days in (from, to]."""
     async with ctx.begin() as (conn, _):
         return await calendar.answer_query(conn, start, add, to)

@@ -10,10 +10,18 @@ from app.domain.errors import Invalid, TooLarge
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 
 
-@router.post("", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}})
-async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFile, dry_run: bool = False,
-                 version_tag: Annotated[str | None, Form(max_length=100)] = None,
-                 comment: Annotated[str | None, Form(max_length=2000)] = None) -> dict:
+@router.post(
+    "", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}}
+)
+async def upload(
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    file: UploadFile,
+    dry_run: bool = False,
+    version_tag: Annotated[str | None, Form(max_length=100)] = None,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+) -> dict:
     """Deploy a .bpmn (a new version when its content changed); ``dry_run=true`` only validates."""
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
@@ -25,8 +33,9 @@ async def upload(ctx: Ctx, request: Request, response: Response, file: UploadFil
         raise Invalid("not_bpmn_file", "upload a .bpmn file")
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        result, created = await definitions.deploy(conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run,
-                                                   version_tag, comment)
+        result, created = await definitions.deploy(
+            conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run, version_tag, comment
+        )
     response.status_code = 201 if created else 200
     return {**result, "created": created}
 
@@ -84,9 +93,16 @@ async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
     for application_id in selected:
         async with transaction(ctx.db) as conn:
             results.append(await migrations.migrate_one(conn, key, application_id, body, me.name))
-    return {"key": key, "from_version": body.from_version, "to_version": body.to_version, "dry_run": body.dry_run,
-            "total": len(results), "can_migrate": sum(r["can_migrate"] for r in results),
-            "migrated": sum(bool(r.get("migrated")) for r in results), "cases": results}
+    return {
+        "key": key,
+        "from_version": body.from_version,
+        "to_version": body.to_version,
+        "dry_run": body.dry_run,
+        "total": len(results),
+        "can_migrate": sum(r["can_migrate"] for r in results),
+        "migrated": sum(bool(r.get("migrated")) for r in results),
+        "cases": results,
+    }
 
 
 @router.get("/{key}/versions/{version}/diagram.svg", response_class=Response)

@@ -19,18 +19,25 @@ async def get_settings(ctx: Ctx, key: str, division_code: str | None = None) -> 
 
 
 @router.get("/programs/{key}/settings/history")
-async def settings_history(ctx: Ctx, key: str, division_code: str | None = None, limit: Limit = 100,
-                           before_id: int | None = Query(None, ge=1, le=2**62)) -> list[dict]:
+async def settings_history(
+    ctx: Ctx,
+    key: str,
+    division_code: str | None = None,
+    limit: Limit = 100,
+    before_id: int | None = Query(None, ge=1, le=2**62),
+) -> list[dict]:
     """Who changed the values in force at a place (its own and its ancestors'), when, old and new; newest
     first. Readable by whoever may read the settings."""
     async with ctx.begin() as (conn, _):
-        return await program_settings.history(conn, await definitions.latest(conn, key), division_code,
-                                              before_id, limit)
+        return await program_settings.history(
+            conn, await definitions.latest(conn, key), division_code, before_id, limit
+        )
 
 
 @router.put("/programs/{key}/settings")
-async def put_settings(ctx: Ctx, key: str, body: program_settings.SettingsIn,
-                       division_code: str | None = None) -> dict:
+async def put_settings(
+    ctx: Ctx, key: str, body: program_settings.SettingsIn, division_code: str | None = None
+) -> dict:
     """Replace a place's own values (no ``division_code``: the country-wide values); new cases take them.
     Only the program's own department at that place (or an administrator), at a level the setting's
     ``setting_authority`` allows, and never less strict than a value set above."""
@@ -39,7 +46,9 @@ async def put_settings(ctx: Ctx, key: str, body: program_settings.SettingsIn,
 
 
 @router.get("/benefits")
-async def benefits_of_person(ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]) -> list[dict]:
+async def benefits_of_person(
+    ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]
+) -> list[dict]:
     """A person's ledger entries in the places the caller sees."""
     if not id_numbers.is_valid(id_number):
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")

@@ -41,8 +41,12 @@ async def get_notice(ctx: Ctx, request: Request, notice_id: str):
 @router.post("/notices/{notice_id}/objections", status_code=202)
 async def object_to(ctx: Ctx, request: Request, notice_id: str, body: objections.ObjectionIn) -> dict:
     async with ctx.begin_anonymous() as conn:
-        await rate_limits.hit(conn, "objection", request.client.host if request.client else None,
-                              request.app.state.objection_rate_limit)
+        await rate_limits.hit(
+            conn,
+            "objection",
+            request.client.host if request.client else None,
+            request.app.state.objection_rate_limit,
+        )
     async with ctx.begin_anonymous() as conn:
         return await objections.submit(conn, notice_id, body)
 

@@ -18,13 +18,32 @@ class CompleteIn(BaseModel):
 
 
 @router.get("")
-async def inbox(ctx: Ctx, scope: str = "candidate", program: str | None = None, division_code: str | None = None,
-                overdue: bool | None = None, due_before: datetime | None = None, state: str | None = None,
-                sort: str = "due_at", limit: Limit = 50, offset: Offset = 0) -> dict:
+async def inbox(
+    ctx: Ctx,
+    scope: str = "candidate",
+    program: str | None = None,
+    division_code: str | None = None,
+    overdue: bool | None = None,
+    due_before: datetime | None = None,
+    state: str | None = None,
+    sort: str = "due_at",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict:
     async with ctx.begin() as (conn, me):
-        return await tasks.inbox(conn, me, scope=scope, program=program, division_code=division_code,
-                                 overdue=overdue, state=state, limit=limit, offset=offset, due_before=due_before,
-                                 sort=sort)
+        return await tasks.inbox(
+            conn,
+            me,
+            scope=scope,
+            program=program,
+            division_code=division_code,
+            overdue=overdue,
+            state=state,
+            limit=limit,
+            offset=offset,
+            due_before=due_before,
+            sort=sort,
+        )
 
 
 @router.get("/counts")

@@ -38,11 +38,17 @@ async def get(ctx: Ctx, subscription_id: str) -> dict:
         return subscriptions.view(await subscriptions.load(conn, me, subscription_id))
 
 
-@router.patch("/{subscription_id}", summary="Change, pause, re-enable, or rotate the secret (old one valid for an overlap)")
-async def update(ctx: Ctx, request: Request, subscription_id: str, body: subscriptions.SubscriptionPatch) -> dict:
+@router.patch(
+    "/{subscription_id}",
+    summary="Change, pause, re-enable, or rotate the secret (old one valid for an overlap)",
+)
+async def update(
+    ctx: Ctx, request: Request, subscription_id: str, body: subscriptions.SubscriptionPatch
+) -> dict:
     async with ctx.begin() as (conn, me):
-        return await subscriptions.update(conn, me, subscription_id, body, _target(request),
-                                          ctx.settings.webhook_secret_overlap_seconds)
+        return await subscriptions.update(
+            conn, me, subscription_id, body, _target(request), ctx.settings.webhook_secret_overlap_seconds
+        )
 
 
 @router.delete("/{subscription_id}", status_code=204)
@@ -53,17 +59,23 @@ async def delete(ctx: Ctx, subscription_id: str) -> Response:
 
 
 @router.get("/{subscription_id}/deliveries")
-async def list_deliveries(ctx: Ctx, subscription_id: str, status: str | None = None, limit: Limit = 50,
-                          offset: Offset = 0) -> dict:
+async def list_deliveries(
+    ctx: Ctx, subscription_id: str, status: str | None = None, limit: Limit = 50, offset: Offset = 0
+) -> dict:
     async with ctx.begin() as (conn, me):
         return await deliveries.list_(conn, me, subscription_id, status=status, limit=limit, offset=offset)
 
 
-@router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202,
-             summary="Send a delivery again with the same webhook-id")
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    summary="Send a delivery again with the same webhook-id",
+)
 async def redeliver(ctx: Ctx, subscription_id: str, delivery_id: str) -> dict:
     async with ctx.begin() as (conn, me):
-        return await deliveries.redeliver(conn, me, subscription_id, delivery_id, Policy.from_settings(ctx.settings))
+        return await deliveries.redeliver(
+            conn, me, subscription_id, delivery_id, Policy.from_settings(ctx.settings)
+        )
 
 
 @router.post("/{subscription_id}/ping", status_code=202, summary="Queue a webhook.ping to this subscription")
@@ -80,6 +92,10 @@ def document_events(app: FastAPI) -> None:
         async def _event(body: model) -> None:  # type: ignore[valid-type]  # documentation only, never called
             return None
 
-        app.webhooks.post(type_, summary=f"{type_} event", status_code=200,
-                          description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
-                                      "webhook-signature); answer 2xx within the timeout.")(_event)
+        app.webhooks.post(
+            type_,
+            summary=f"{type_} event",
+            status_code=200,
+            description="Signed per Standard Webhooks (webhook-id, webhook-timestamp, "
+            "webhook-signature); answer 2xx within the timeout.",
+        )(_event)

@@ -31,8 +31,16 @@ async def index(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         latest = await definitions.list_latest(conn)
-    return page(ctx.request, "admin_processes.html", me=me, csrf=ctx.csrf, nav="admin", latest=latest,
-                problems=[], result=None)
+    return page(
+        ctx.request,
+        "admin_processes.html",
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        latest=latest,
+        problems=[],
+        result=None,
+    )
 
 
 @router.post("/processes")
@@ -52,16 +60,32 @@ async def upload(ctx: WebCtx):
         async with ctx.begin() as (conn, me):
             require_admin(me)
             result, created = await definitions.deploy(
-                conn, xml, me.name, ctx.settings.processes_dir / "forms", form.get("dry_run") == "1",
-                str(form.get("version_tag") or "").strip()[:100] or None, str(form.get("comment") or "").strip()[:2000] or None)
+                conn,
+                xml,
+                me.name,
+                ctx.settings.processes_dir / "forms",
+                form.get("dry_run") == "1",
+                str(form.get("version_tag") or "").strip()[:100] or None,
+                str(form.get("comment") or "").strip()[:2000] or None,
+            )
             result["created"] = created
     except DomainError as exc:
         error = labels.error(exc.code, exc.detail)
         problems = exc.extra.get("errors", [])
     async with ctx.begin() as (conn, me):
         latest = await definitions.list_latest(conn)
-    return page(ctx.request, "admin_processes.html", 422 if error else 200, me=me, csrf=ctx.csrf, nav="admin",
-                latest=latest, problems=problems, result=result, error=error)
+    return page(
+        ctx.request,
+        "admin_processes.html",
+        422 if error else 200,
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        latest=latest,
+        problems=problems,
+        result=result,
+        error=error,
+    )
 
 
 @router.get("/processes/{key}")
@@ -71,15 +95,31 @@ async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = No
         found = await definitions.list_versions(conn, key)
         rollout = await rollouts.get(conn, key)
         # What each version changed against the one before it (steps added, removed, changed).
-        changes = {v["version"]: await definitions.diff(conn, key, v["version"] - 1, v["version"])
-                   for v in found if v["version"] > 1}
+        changes = {
+            v["version"]: await definitions.diff(conn, key, v["version"] - 1, v["version"])
+            for v in found
+            if v["version"] > 1
+        }
     if raw:  # a refused form shows what was typed, not what is stored
-        rollout = {"default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
-                   "rules_text": raw["rules"]}
+        rollout = {
+            "default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
+            "rules_text": raw["rules"],
+        }
     else:
         rollout["rules_text"] = "\n".join(f"{r['division_code']} {r['version']}" for r in rollout["rules"])
-    return page(ctx.request, "admin_versions.html", 422 if error else 200, me=me, csrf=ctx.csrf, nav="admin",
-                key=key, versions=found, rollout=rollout, error=error, changes=changes)
+    return page(
+        ctx.request,
+        "admin_versions.html",
+        422 if error else 200,
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        key=key,
+        versions=found,
+        rollout=rollout,
+        error=error,
+        changes=changes,
+    )
 
 
 @router.post("/processes/{key}/rollout")
@@ -96,10 +136,14 @@ async def put_rollout(ctx: WebCtx, key: str):
             require_admin(me)
             await rollouts.put(conn, key, body, me.name)
     except ValidationError as exc:
-        return await versions(ctx, key, "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc), raw)
+        return await versions(
+            ctx, key, "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc), raw
+        )
     except DomainError as exc:
         return await versions(ctx, key, labels.error(exc.code, exc.detail), raw)
-    return RedirectResponse(f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303)
+    return RedirectResponse(
+        f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303
+    )
 
 
 @router.get("/processes/{key}/versions/{version}/diagram.svg")
@@ -135,8 +179,18 @@ async def calendar_page(ctx: WebCtx, year: int | None = None, error: str = "", s
         year = year or calendar.today().year
         stored = await calendar.get_year(conn, calendar.parse_year(str(year)))
         days = await calendar.load(conn)
-    return page(ctx.request, "admin_calendar.html", status, me=me, csrf=ctx.csrf, nav="admin", year=year,
-                stored=stored, months=_months(year, days), error=error)
+    return page(
+        ctx.request,
+        "admin_calendar.html",
+        status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        year=year,
+        stored=stored,
+        months=_months(year, days),
+        error=error,
+    )
 
 
 @router.post("/calendar")
@@ -144,20 +198,33 @@ async def store_calendar(ctx: WebCtx):
     form = await ctx.form()
     year = str(form.get("year", ""))
     try:
-        body = calendar.YearIn(source=str(form.get("source", "")).strip(), holidays=_lines(form.get("holidays")),
-                               working_days=_lines(form.get("working_days")))
+        body = calendar.YearIn(
+            source=str(form.get("source", "")).strip(),
+            holidays=_lines(form.get("holidays")),
+            working_days=_lines(form.get("working_days")),
+        )
         async with ctx.begin() as (conn, me):
             require_admin(me)
             stored = await calendar.store_year(conn, calendar.parse_year(year), body, me.name)
             moved = await rescheduling.recompute_year(conn, stored["year"], me.name)
     except ValidationError as exc:
-        return await calendar_page(ctx, int(year) if year.isdigit() else None, status=422,
-                                   error="日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc))
+        return await calendar_page(
+            ctx,
+            int(year) if year.isdigit() else None,
+            status=422,
+            error="日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc),
+        )
     except DomainError as exc:
-        return await calendar_page(ctx, int(year) if year.isdigit() else None, status=exc.status,
-                                   error=labels.error(exc.code, exc.detail))
+        return await calendar_page(
+            ctx,
+            int(year) if year.isdigit() else None,
+            status=exc.status,
+            error=labels.error(exc.code, exc.detail),
+        )
     msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
-    return RedirectResponse("/ui/admin/calendar?" + urlencode({"year": year, **flash(ctx.request, msg)}), status_code=303)
+    return RedirectResponse(
+        "/ui/admin/calendar?" + urlencode({"year": year, **flash(ctx.request, msg)}), status_code=303
+    )
 
 
 @router.get("/users")
@@ -167,8 +234,19 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
         found = await accounts.list_users(conn)
         keys = await accounts.list_api_keys(conn)
         places = {d["code"]: d["name"] for d in await divisions.list_all(conn)}
-    return page(ctx.request, "admin_users.html", status, me=me, csrf=ctx.csrf, nav="admin", users=found,
-                keys=keys, places=places, error=error, raw=raw or {})
+    return page(
+        ctx.request,
+        "admin_users.html",
+        status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        users=found,
+        keys=keys,
+        places=places,
+        error=error,
+        raw=raw or {},
+    )
 
 
 def _grants_of(text: str) -> list[dict]:
@@ -181,8 +259,9 @@ def _grants_of(text: str) -> list[dict]:
 
 
 def _user_change(form) -> accounts.UserChangeIn:
-    return accounts.UserChangeIn(display_name=str(form.get("display_name", "")).strip(),
-                                 grants=_grants_of(str(form.get("grants", ""))))
+    return accounts.UserChangeIn(
+        display_name=str(form.get("display_name", "")).strip(), grants=_grants_of(str(form.get("grants", "")))
+    )
 
 
 @router.post("/users")
@@ -191,20 +270,30 @@ async def create_user(ctx: WebCtx):
     raw = {k: str(form.get(k, "")) for k in ("username", "display_name", "grants")}
     try:
         grants = _grants_of(raw["grants"])
-        body = accounts.UserIn(username=raw["username"].strip(), display_name=raw["display_name"].strip(),
-                               password=str(form.get("password", "")), grants=grants)
+        body = accounts.UserIn(
+            username=raw["username"].strip(),
+            display_name=raw["display_name"].strip(),
+            password=str(form.get("password", "")),
+            grants=grants,
+        )
         async with ctx.begin() as (conn, me):
             require_admin(me)
             await accounts.create_user(conn, body, me.name)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors()}
-        messages = {"username": "用户名只能用字母、数字和 _.@-", "password": "请填写密码",
-                    "display_name": "请填写姓名", "grants": "授权格式：每行“角色 行政区划代码”"}
+        messages = {
+            "username": "用户名只能用字母、数字和 _.@-",
+            "password": "请填写密码",
+            "display_name": "请填写姓名",
+            "grants": "授权格式：每行“角色 行政区划代码”",
+        }
         return await users_page(ctx, "；".join(messages.get(f, f) for f in sorted(fields)), 422, raw)
     except DomainError as exc:
         return await users_page(ctx, labels.error(exc.code, exc.detail), exc.status, raw)
-    return RedirectResponse("/ui/admin/users?" + urlencode(flash(ctx.request, f"已创建用户 {raw['username'].strip()}")),
-                            status_code=303)
+    return RedirectResponse(
+        "/ui/admin/users?" + urlencode(flash(ctx.request, f"已创建用户 {raw['username'].strip()}")),
+        status_code=303,
+    )
 
 
 # The day someone leaves: the same domain calls as the REST routes, each audited.
@@ -248,4 +337,6 @@ async def revoke_api_key(ctx: WebCtx, name: str):
             await accounts.revoke_api_key(conn, name, me.name)
     except DomainError as exc:
         return await users_page(ctx, f"{name}：{labels.error(exc.code, exc.detail)}", exc.status)
-    return RedirectResponse("/ui/admin/users?" + urlencode(flash(ctx.request, f"已吊销接口密钥：{name}")), status_code=303)
+    return RedirectResponse(
+        "/ui/admin/users?" + urlencode(flash(ctx.request, f"已吊销接口密钥：{name}")), status_code=303
+    )

@@ -25,8 +25,16 @@ def _safe_next(value: str | None) -> str:
 
 def _login_page(ctx, *, status: int = 200, error: str = "", username: str = "", next_url: str = "/ui/"):
     expired = ctx.request.query_params.get("expired") == "1" and not error
-    response = page(ctx.request, "login.html", status, csrf=ctx.anon_csrf(), error=error, username=username,
-                    next_url=next_url, expired=expired)
+    response = page(
+        ctx.request,
+        "login.html",
+        status,
+        csrf=ctx.anon_csrf(),
+        error=error,
+        username=username,
+        next_url=next_url,
+        expired=expired,
+    )
     return ctx.set_anon_cookie(response)
 
 
@@ -48,10 +56,14 @@ async def login(ctx: WebCtx):
         if form.get("csrf_token") != ctx.anon_csrf():
             raise CsrfFailed("csrf_failed", "the login form's CSRF token is missing or wrong")
         if not username or not password:
-            return _login_page(ctx, status=422, error="请输入用户名和密码。", username=username, next_url=next_url)
+            return _login_page(
+                ctx, status=422, error="请输入用户名和密码。", username=username, next_url=next_url
+            )
         await log_in(ctx.db, username, password)
     except DomainError as exc:
-        message = "页面已过期，请重新提交。" if exc.code == "csrf_failed" else labels.error(exc.code, exc.detail)
+        message = (
+            "页面已过期，请重新提交。" if exc.code == "csrf_failed" else labels.error(exc.code, exc.detail)
+        )
         if exc.code == "account_locked":
             message += f"（约{(exc.extra.get('retry_after', 60) + 59) // 60}分钟后可再试）"
         return _login_page(ctx, status=exc.status, error=message, username=username, next_url=next_url)
@@ -59,8 +71,15 @@ async def login(ctx: WebCtx):
         await web_sessions.purge_expired(conn)
         token = await web_sessions.start(conn, username, ctx.settings.token_ttl_seconds)
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=ctx.secure, path="/ui",
-                        max_age=ctx.settings.token_ttl_seconds)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.secure,
+        path="/ui",
+        max_age=ctx.settings.token_ttl_seconds,
+    )
     return response
 
 
@@ -96,8 +115,16 @@ async def change_password(ctx: WebCtx):
             await accounts.set_password(conn, me.name, str(form.get("new_password", "")), me.name)
     except DomainError as exc:
         status = 403 if exc.code == "wrong_password" else exc.status
-        return page(ctx.request, "account_password.html", status, me=me, csrf=ctx.csrf,
-                    error=labels.error(exc.code, exc.detail))
-    response = RedirectResponse("/ui/login?" + urlencode(flash(ctx.request, "密码已修改，请用新密码重新登录。")), status_code=303)
+        return page(
+            ctx.request,
+            "account_password.html",
+            status,
+            me=me,
+            csrf=ctx.csrf,
+            error=labels.error(exc.code, exc.detail),
+        )
+    response = RedirectResponse(
+        "/ui/login?" + urlencode(flash(ctx.request, "密码已修改，请用新密码重新登录。")), status_code=303
+    )
     response.delete_cookie(SESSION_COOKIE, path="/ui")
     return response

@@ -24,8 +24,17 @@ async def _claimed(conn, me, program: str, step: str) -> tuple[dict | None, list
     if step not in definition.model.steps:
         raise Invalid("unknown_step", f"{program} has no step {step!r}")
     schema = definition.form_for_step(step)
-    result = await tasks.inbox(conn, me.principal, scope="mine", program=program, division_code=None, overdue=None,
-                               state=None, limit=200, offset=0)
+    result = await tasks.inbox(
+        conn,
+        me.principal,
+        scope="mine",
+        program=program,
+        division_code=None,
+        overdue=None,
+        state=None,
+        limit=200,
+        offset=0,
+    )
     rows = [t for t in result["items"] if t["name"] == step]
     people = await applications.applicants(conn, [t["application_id"] for t in rows])
     for t in rows:
@@ -41,9 +50,23 @@ def _page(ctx, me, schema, rows, definition, step, status=200, **extra):
     extra.setdefault("raw", {})
     extra.setdefault("results", None)
     extra.setdefault("chosen", set())
-    return page(ctx.request, "bulk.html", status, me=me, csrf=ctx.csrf, nav="inbox", rows=rows, fields=fields or [],
-                allowed=fields is not None, decision=decision, buttons=buttons, program_name=definition.name,
-                step_title=definition.model.steps[step].title, action=ctx.request.url.path, **extra)
+    return page(
+        ctx.request,
+        "bulk.html",
+        status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="inbox",
+        rows=rows,
+        fields=fields or [],
+        allowed=fields is not None,
+        decision=decision,
+        buttons=buttons,
+        program_name=definition.name,
+        step_title=definition.model.steps[step].title,
+        action=ctx.request.url.path,
+        **extra,
+    )
 
 
 @router.get("/bulk/{program}/{step}")
@@ -61,15 +84,28 @@ async def complete(ctx: WebCtx, program: str, step: str):
         schema, rows, definition = await _claimed(conn, me, program, step)
     fields = schema_form.bulk_fields(schema)
     if fields is None:
-        raise Invalid("bulk_not_allowed", "this step needs case-specific data; complete each task on its own page")
+        raise Invalid(
+            "bulk_not_allowed", "this step needs case-specific data; complete each task on its own page"
+        )
     shared = {"properties": {f.name: schema["properties"][f.name] for f in fields}}
     data, errors, raw = schema_form.parse({**schema, **shared}, form)
     errors = {**schema_form.explain(schema, data), **errors}
     if not chosen:
         errors["_tasks"] = "请勾选要办理的任务"
     if errors:
-        return _page(ctx, me, schema, rows, definition, step, 422, errors=errors, raw=raw, chosen=set(chosen),
-                     error="表单填写有误，没有办理任何任务。")
+        return _page(
+            ctx,
+            me,
+            schema,
+            rows,
+            definition,
+            step,
+            422,
+            errors=errors,
+            raw=raw,
+            chosen=set(chosen),
+            error="表单填写有误，没有办理任何任务。",
+        )
     titles = {t["id"]: t for t in rows}
     results = []
     for task_id in chosen:  # one transaction per case: one refusal by the rules stops no other case
@@ -78,10 +114,24 @@ async def complete(ctx: WebCtx, program: str, step: str):
                 await tasks.complete(conn, me.principal, task_id, data)
             results.append({"task": titles.get(task_id), "id": task_id, "ok": True, "message": "已办结"})
         except DomainError as exc:
-            results.append({"task": titles.get(task_id), "id": task_id, "ok": False,
-                            "message": labels.error(exc.code, exc.detail)})
+            results.append(
+                {
+                    "task": titles.get(task_id),
+                    "id": task_id,
+                    "ok": False,
+                    "message": labels.error(exc.code, exc.detail),
+                }
+            )
     async with ctx.begin() as (conn, me):
         schema, rows, definition = await _claimed(conn, me, program, step)
     done = sum(r["ok"] for r in results)
-    return _page(ctx, me, schema, rows, definition, step, results=results,
-                 summary=f"办结{done}件" + (f"，{len(results) - done}件未能办结" if done < len(results) else ""))
+    return _page(
+        ctx,
+        me,
+        schema,
+        rows,
+        definition,
+        step,
+        results=results,
+        summary=f"办结{done}件" + (f"，{len(results) - done}件未能办结" if done < len(results) else ""),
+    )

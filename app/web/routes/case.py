@@ -29,26 +29,62 @@ def _event_text(event: dict, steps: dict) -> str:
 
 
 @router.get("/cases")
-async def query(ctx: WebCtx, q: str = "", program: str = "", status: str = "", step: str = "",
-                submitted_from: str = "", submitted_to: str = "", offset: int = 0):
+async def query(
+    ctx: WebCtx,
+    q: str = "",
+    program: str = "",
+    status: str = "",
+    step: str = "",
+    submitted_from: str = "",
+    submitted_to: str = "",
+    offset: int = 0,
+):
     """案件查询: the API's search over the cases at or below the reviewer's places."""
-    filters = {"q": q.strip()[:100], "program": program[:100], "status": status[:20], "step": step[:100],
-               "submitted_from": submitted_from[:10], "submitted_to": submitted_to[:10]}
+    filters = {
+        "q": q.strip()[:100],
+        "program": program[:100],
+        "status": status[:20],
+        "step": step[:100],
+        "submitted_from": submitted_from[:10],
+        "submitted_to": submitted_to[:10],
+    }
     async with ctx.begin() as (conn, me):
         try:
             found = await applications.list_(
-                conn, me.principal, program=filters["program"] or None, division_code=None,
-                status=filters["status"] or None, limit=50, offset=max(0, min(offset, 100_000)), q=filters["q"] or None,
-                step=filters["step"] or None, submitted_from=_date(filters["submitted_from"]),
-                submitted_to=_date(filters["submitted_to"]))
+                conn,
+                me.principal,
+                program=filters["program"] or None,
+                division_code=None,
+                status=filters["status"] or None,
+                limit=50,
+                offset=max(0, min(offset, 100_000)),
+                q=filters["q"] or None,
+                step=filters["step"] or None,
+                submitted_from=_date(filters["submitted_from"]),
+                submitted_to=_date(filters["submitted_to"]),
+            )
             error = ""
         except DomainError as exc:
             found, error = {"items": [], "has_more": False, "offset": 0}, labels.error(exc.code, exc.detail)
         programs = await definitions.list_latest(conn)
         places = await divisions.lookup(conn, [c["division_code"] for c in found["items"]])
-    next_url = "/ui/cases?" + urlencode({**{k: v for k, v in filters.items() if v}, "offset": found["offset"] + 50})
-    return page(ctx.request, "cases.html", me=me, csrf=ctx.csrf, nav="cases", found=found, filters=filters,
-                programs=programs, places=places, statuses=labels.STATUSES, error=error, next_url=next_url)
+    next_url = "/ui/cases?" + urlencode(
+        {**{k: v for k, v in filters.items() if v}, "offset": found["offset"] + 50}
+    )
+    return page(
+        ctx.request,
+        "cases.html",
+        me=me,
+        csrf=ctx.csrf,
+        nav="cases",
+        found=found,
+        filters=filters,
+        programs=programs,
+        places=places,
+        statuses=labels.STATUSES,
+        error=error,
+        next_url=next_url,
+    )
 
 
 def _date(text: str):
@@ -65,18 +101,36 @@ async def show(ctx: WebCtx, application_id: str):
         application_id = row["id"]
         app = await applications.get(conn, me.principal, application_id)
         definition = await definitions.by_id(conn, row["definition_id"])
-        places = await divisions.lookup(conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])])
+        places = await divisions.lookup(
+            conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])]
+        )
         timeline = await applications.timeline(conn, me.principal, application_id)
-        can_act = any(me.principal.can_act(t["role"], places.get(t["division_code"], {}).get("path", "/"))
-                      for t in app["open_tasks"]) or me.is_admin
-        return page(ctx.request, "case.html", me=me, csrf=ctx.csrf, nav="inbox", app=app, program_name=definition.name,
-                    place=places, can_act=can_act, application_form=[], timeline=timeline,
-                    event_text=lambda e: _event_text(e, definition.model.steps),
-                    opinions=await opinions(conn, me.principal, application_id, definition),
-                    notice_entries=await notices.entries_of_application(conn, application_id),
-                    objections=await notices.of_application(conn, application_id),
-                    benefits=await ledger.of_application(conn, application_id),
-                    record=await approval_record.of_application(conn, me.principal, application_id))
+        can_act = (
+            any(
+                me.principal.can_act(t["role"], places.get(t["division_code"], {}).get("path", "/"))
+                for t in app["open_tasks"]
+            )
+            or me.is_admin
+        )
+        return page(
+            ctx.request,
+            "case.html",
+            me=me,
+            csrf=ctx.csrf,
+            nav="inbox",
+            app=app,
+            program_name=definition.name,
+            place=places,
+            can_act=can_act,
+            application_form=[],
+            timeline=timeline,
+            event_text=lambda e: _event_text(e, definition.model.steps),
+            opinions=await opinions(conn, me.principal, application_id, definition),
+            notice_entries=await notices.entries_of_application(conn, application_id),
+            objections=await notices.of_application(conn, application_id),
+            benefits=await ledger.of_application(conn, application_id),
+            record=await approval_record.of_application(conn, me.principal, application_id),
+        )
 
 
 @router.get("/cases/{application_id}/diagram.svg")

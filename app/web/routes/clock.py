@@ -30,8 +30,16 @@ async def show(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.load(conn)
-    return page(ctx.request, "admin_clock.html", me=me, csrf=ctx.csrf, nav="admin", now=clock.now(),
-                real_now=clock.real_now(), steps=STEPS)
+    return page(
+        ctx.request,
+        "admin_clock.html",
+        me=me,
+        csrf=ctx.csrf,
+        nav="admin",
+        now=clock.now(),
+        real_now=clock.real_now(),
+        steps=STEPS,
+    )
 
 
 @router.post("")
@@ -44,6 +52,8 @@ async def advance(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         await service_clock.move(conn, advance_seconds=int(days) * 86400, to=None)
-    done = await run_due_work(ctx.db, ctx.settings.claim_stale_working_days, webhooks=Policy.from_settings(ctx.settings))
+    done = await run_due_work(
+        ctx.db, ctx.settings.claim_stale_working_days, webhooks=Policy.from_settings(ctx.settings)
+    )
     message = f"时间已前进{STEPS[days]}；到期的计时已处理 {done.fired} 个"
     return RedirectResponse("/ui/admin/clock?" + urlencode(flash(ctx.request, message)), status_code=303)

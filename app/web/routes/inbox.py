@@ -14,7 +14,12 @@ from app.web.render import flash, page
 
 router = APIRouter()
 PAGE_SIZE = 50
-SORTS = {"due_at": "期限由近到远", "-due_at": "期限由远到近", "-created_at": "最新到达", "-completed_at": "最近办结"}
+SORTS = {
+    "due_at": "期限由近到远",
+    "-due_at": "期限由远到近",
+    "-created_at": "最新到达",
+    "-completed_at": "最近办结",
+}
 
 
 def case_number(task: dict) -> str:
@@ -24,10 +29,15 @@ def case_number(task: dict) -> str:
 
 def _filters(params) -> dict:
     scope = params.get("scope") or "candidate"
-    return {"scope": scope if scope in capabilities.inbox_scopes() else "candidate",
-            "program": params.get("program") or None, "division_code": params.get("division_code") or None,
-            "overdue": True if params.get("overdue") == "1" else None,
-            "sort": params.get("sort") if params.get("sort") in SORTS else ("-completed_at" if scope == "done" else "due_at")}
+    return {
+        "scope": scope if scope in capabilities.inbox_scopes() else "candidate",
+        "program": params.get("program") or None,
+        "division_code": params.get("division_code") or None,
+        "overdue": True if params.get("overdue") == "1" else None,
+        "sort": params.get("sort")
+        if params.get("sort") in SORTS
+        else ("-completed_at" if scope == "done" else "due_at"),
+    }
 
 
 def _query(filters: dict, **change) -> str:
@@ -45,9 +55,16 @@ async def _rows(conn, me, items: list[dict]) -> list[dict]:
         place = places.get(task["division_code"], {"name": "", "path": "/"})
         # Who may act on the step reads the name in full; supervisors and other departments see 张*.
         full = me.principal.can_act(task["role"], place["path"])
-        rows.append({**task, "case_number": case_number(task), "place": place["name"],
-                     "applicant_name": person.get("name", "") if full else None,
-                     "applicant_masked": person.get("name", ""), "id_number": person.get("id_number")})
+        rows.append(
+            {
+                **task,
+                "case_number": case_number(task),
+                "place": place["name"],
+                "applicant_name": person.get("name", "") if full else None,
+                "applicant_masked": person.get("name", ""),
+                "id_number": person.get("id_number"),
+            }
+        )
     return rows
 
 
@@ -58,8 +75,10 @@ async def _bulk_groups(conn, me) -> list[dict]:
         if group["count"] < 2:
             continue
         definition = await definitions.latest(conn, group["program"])
-        if group["name"] in definition.model.steps and \
-                schema_form.bulk_fields(definition.form_for_step(group["name"])) is not None:
+        if (
+            group["name"] in definition.model.steps
+            and schema_form.bulk_fields(definition.form_for_step(group["name"])) is not None
+        ):
             groups.append({**group, "program_name": definition.name})
     return groups
 
@@ -72,10 +91,18 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
         try:
             result = {"items": [], "has_more": False}
             if capabilities.scope_supported(filters["scope"]):
-                result = await tasks.inbox(conn, me.principal, scope=filters["scope"], program=filters["program"],
-                                           division_code=filters["division_code"], overdue=filters["overdue"],
-                                           state="open" if filters["scope"] == "all" else None, limit=PAGE_SIZE,
-                                           offset=offset, sort=filters["sort"])
+                result = await tasks.inbox(
+                    conn,
+                    me.principal,
+                    scope=filters["scope"],
+                    program=filters["program"],
+                    division_code=filters["division_code"],
+                    overdue=filters["overdue"],
+                    state="open" if filters["scope"] == "all" else None,
+                    limit=PAGE_SIZE,
+                    offset=offset,
+                    sort=filters["sort"],
+                )
             counts = await tasks.counts(conn, me.principal)  # per tab, whatever the filters
             error = ""
         except DomainError as exc:  # e.g. an unknown place typed into the URL: show the inbox, say why
@@ -85,12 +112,37 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
         places = await divisions.visible_to(conn, me.principal)
         views = await saved_views.list_(conn, me.name)
         bulk = await _bulk_groups(conn, me) if filters["scope"] == "mine" else []
-    tabs = [{"scope": s, "label": labels.SCOPES[s], "count": counts.get(s), "supported": capabilities.scope_supported(s),
-             "href": "/ui/?" + _query(filters, scope=s, sort=None)} for s in capabilities.inbox_scopes()]
-    return page(ctx.request, "inbox.html", me=me, csrf=ctx.csrf, nav="inbox", filters=filters, tabs=tabs, rows=rows,
-                programs={p["key"]: p["name"] for p in programs}, places=places, sorts=SORTS, views=views, bulk=bulk,
-                error=error, offset=offset, has_more=result["has_more"], page_size=PAGE_SIZE,
-                query=_query(filters), query_for=lambda **c: _query(filters, **c))
+    tabs = [
+        {
+            "scope": s,
+            "label": labels.SCOPES[s],
+            "count": counts.get(s),
+            "supported": capabilities.scope_supported(s),
+            "href": "/ui/?" + _query(filters, scope=s, sort=None),
+        }
+        for s in capabilities.inbox_scopes()
+    ]
+    return page(
+        ctx.request,
+        "inbox.html",
+        me=me,
+        csrf=ctx.csrf,
+        nav="inbox",
+        filters=filters,
+        tabs=tabs,
+        rows=rows,
+        programs={p["key"]: p["name"] for p in programs},
+        places=places,
+        sorts=SORTS,
+        views=views,
+        bulk=bulk,
+        error=error,
+        offset=offset,
+        has_more=result["has_more"],
+        page_size=PAGE_SIZE,
+        query=_query(filters),
+        query_for=lambda **c: _query(filters, **c),
+    )
 
 
 @router.post("/tasks/claim")
@@ -115,7 +167,9 @@ async def bulk_claim(ctx: WebCtx):
     msg = f"已认领{claimed}件" if ids else "请先勾选要认领的任务"
     if failed:
         msg += f"，{len(failed)}件未能认领：" + "；".join(sorted(set(failed)))
-    return RedirectResponse("/ui/?" + (back + "&" if back else "") + urlencode({**flash(ctx.request, msg)}), status_code=303)
+    return RedirectResponse(
+        "/ui/?" + (back + "&" if back else "") + urlencode({**flash(ctx.request, msg)}), status_code=303
+    )
 
 
 @router.post("/views")
@@ -128,7 +182,9 @@ async def save_view(ctx: WebCtx):
         msg = "视图已保存"
     except DomainError as exc:
         msg = labels.error(exc.code, exc.detail)
-    return RedirectResponse("/ui/?" + urlencode({**saved_views.clean(query), **flash(ctx.request, msg)}), status_code=303)
+    return RedirectResponse(
+        "/ui/?" + urlencode({**saved_views.clean(query), **flash(ctx.request, msg)}), status_code=303
+    )
 
 
 @router.post("/views/{view_id}/delete")

@@ -23,21 +23,34 @@ from app.web.render import page
 
 router = APIRouter()
 RECEIPT_COOKIE, RECEIPT_PATH = "aidflow_objection_receipt", "/ui/public/objections/receipt"
-FIELD_MESSAGES = {"reason": "异议理由须为5至2000字", "entry_id": "请选择异议对象的公示序号",
-                  "name": "姓名不能超过100字", "contact": "联系方式不能超过200字"}
+FIELD_MESSAGES = {
+    "reason": "异议理由须为5至2000字",
+    "entry_id": "请选择异议对象的公示序号",
+    "name": "姓名不能超过100字",
+    "contact": "联系方式不能超过200字",
+}
 
 
 @router.get("/notices")
 async def list_notices(ctx: WebCtx, division_code: str | None = None):
     async with ctx.begin_anonymous() as conn:
-        places = [d for d in await divisions.list_all(conn) if d["level"] in ("county", "township", "village", "school",
-                                                                                 "kindergarten")]
+        places = [
+            d
+            for d in await divisions.list_all(conn)
+            if d["level"] in ("county", "township", "village", "school", "kindergarten")
+        ]
         try:
             found, error = await notices.list_open(conn, division_code or None), ""
         except DomainError as exc:
             found, error = [], labels.error(exc.code, exc.detail)
-    return page(ctx.request, "public_notices.html", notices=found, places=places, division_code=division_code or "",
-                error=error)
+    return page(
+        ctx.request,
+        "public_notices.html",
+        notices=found,
+        places=places,
+        division_code=division_code or "",
+        error=error,
+    )
 
 
 async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
@@ -46,10 +59,22 @@ async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
     extra.setdefault("errors", {})
     extra.setdefault("raw", {})
     # The columns the entries have (a children's notice shows entry numbers only), as on the A4 sheet.
-    columns = [(k, label) for k, label in sheets.COLUMNS.items()
-               if any(e.get(k) is not None or k in e.get("data_withheld", ()) for e in view["entries"])]
-    response = page(ctx.request, "public_notice.html", status, notice=view, program_name=program_name,
-                    csrf=ctx.anon_csrf(), columns=columns, decisions=sheets.DECISIONS, **extra)
+    columns = [
+        (k, label)
+        for k, label in sheets.COLUMNS.items()
+        if any(e.get(k) is not None or k in e.get("data_withheld", ()) for e in view["entries"])
+    ]
+    response = page(
+        ctx.request,
+        "public_notice.html",
+        status,
+        notice=view,
+        program_name=program_name,
+        csrf=ctx.anon_csrf(),
+        columns=columns,
+        decisions=sheets.DECISIONS,
+        **extra,
+    )
     return ctx.set_anon_cookie(response)
 
 
@@ -81,24 +106,39 @@ async def object_to(ctx: WebCtx, notice_id: str):
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
     except DomainError as exc:
-        response = await _notice_page(ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail))
+        response = await _notice_page(
+            ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail)
+        )
         if "retry_after" in exc.extra:  # the same header the API sends, so browsers and proxies back off
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
     # Post/redirect/get: reloading the receipt must not file the objection again. The receipt rides
     # in a signed cookie of this browser only (the check code never goes into a URL or a log).
     response = RedirectResponse("/ui/public/objections/receipt", status_code=303)
-    response.set_cookie(RECEIPT_COOKIE, _sign(ctx, {"number": receipt["number"], "check_code": receipt["check_code"],
-                                                    "notice_id": notice_id}),
-                        max_age=1800, httponly=True, samesite="lax", secure=ctx.secure, path=RECEIPT_PATH)
+    response.set_cookie(
+        RECEIPT_COOKIE,
+        _sign(
+            ctx, {"number": receipt["number"], "check_code": receipt["check_code"], "notice_id": notice_id}
+        ),
+        max_age=1800,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.secure,
+        path=RECEIPT_PATH,
+    )
     return response
 
 
 @router.get("/objections/receipt")
 async def receipt_page(ctx: WebCtx):
     receipt = _unsign(ctx, ctx.request.cookies.get(RECEIPT_COOKIE, ""))
-    return page(ctx.request, "public_receipt.html", 200 if receipt else 404, receipt=receipt,
-                notice_id=(receipt or {}).get("notice_id", ""))
+    return page(
+        ctx.request,
+        "public_receipt.html",
+        200 if receipt else 404,
+        receipt=receipt,
+        notice_id=(receipt or {}).get("notice_id", ""),
+    )
 
 
 def _signature(ctx, body: str) -> str:
@@ -119,7 +159,9 @@ def _unsign(ctx, value: str) -> dict | None:
 
 @router.get("/objections")
 async def follow_form(ctx: WebCtx):
-    response = page(ctx.request, "public_objection.html", result=None, error="", number="", csrf=ctx.anon_csrf())
+    response = page(
+        ctx.request, "public_objection.html", result=None, error="", number="", csrf=ctx.anon_csrf()
+    )
     return ctx.set_anon_cookie(response)
 
 
@@ -134,6 +176,13 @@ async def follow(ctx: WebCtx):
             result = await notices.follow(conn, number, code)
     except DomainError as exc:
         error = labels.error(exc.code, exc.detail)
-    response = page(ctx.request, "public_objection.html", 404 if error else 200, result=result, error=error,
-                    number=number, csrf=ctx.anon_csrf())
+    response = page(
+        ctx.request,
+        "public_objection.html",
+        404 if error else 200,
+        result=result,
+        error=error,
+        number=number,
+        csrf=ctx.anon_csrf(),
+    )
     return ctx.set_anon_cookie(response)

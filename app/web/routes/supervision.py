@@ -21,7 +21,9 @@ async def show(ctx: WebCtx, division_code: str | None = None):
         error = ""
         try:
             late = await supervision.overdue(conn, me.principal, division_code or None)
-            soon = await supervision.due_soon(conn, me.principal, division_code or None, DUE_SOON_WORKING_DAYS)
+            soon = await supervision.due_soon(
+                conn, me.principal, division_code or None, DUE_SOON_WORKING_DAYS
+            )
         except DomainError as exc:
             late = soon = {"total": 0, "by_division": [], "items": []}
             error = labels.error(exc.code, exc.detail)
@@ -33,5 +35,16 @@ async def show(ctx: WebCtx, division_code: str | None = None):
         t["applicant"] = (people.get(t["application_id"]) or {}).get("name", "")
         t["place"] = places.get(t["division_code"], {}).get("name", t["division_code"])
         t["case_number"] = case_number(t)
-    return page(ctx.request, "supervision.html", me=me, csrf=ctx.csrf, nav="supervision", late=late, soon=soon,
-                places=options, division_code=division_code or "", error=error, soon_days=DUE_SOON_WORKING_DAYS)
+    return page(
+        ctx.request,
+        "supervision.html",
+        me=me,
+        csrf=ctx.csrf,
+        nav="supervision",
+        late=late,
+        soon=soon,
+        places=options,
+        division_code=division_code or "",
+        error=error,
+        soon_days=DUE_SOON_WORKING_DAYS,
+    )

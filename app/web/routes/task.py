@@ -42,13 +42,29 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
     """Earlier decisions of the case: who decided which step, when, with what opinion."""
     result = []
     for event in await applications.timeline(conn, principal, application_id):
-        if event["type"] in ("task.resolved", "task.signed"):  # 委派 opinions and signatures (reviewer actions)
+        if event["type"] in (
+            "task.resolved",
+            "task.signed",
+        ):  # 委派 opinions and signatures (reviewer actions)
             step = definition.model.steps.get(event["task"])
             data = event["data"] or {}
-            entries = [("结论", {"approve": "通过", "refuse": "不通过"}.get(data.get("decision"), data.get("decision")))]
-            entries = [e for e in entries if e[1]] + ([("意见", data["opinion"])] if data.get("opinion") else [])
-            result.append({"at": event["at"], "actor": event["actor"], "entries": entries,
-                           "step": f"{step.title if step else event['task']}（{labels.EVENTS[event['type']]}）"})
+            entries = [
+                (
+                    "结论",
+                    {"approve": "通过", "refuse": "不通过"}.get(data.get("decision"), data.get("decision")),
+                )
+            ]
+            entries = [e for e in entries if e[1]] + (
+                [("意见", data["opinion"])] if data.get("opinion") else []
+            )
+            result.append(
+                {
+                    "at": event["at"],
+                    "actor": event["actor"],
+                    "entries": entries,
+                    "step": f"{step.title if step else event['task']}（{labels.EVENTS[event['type']]}）",
+                }
+            )
             continue
         if event["type"] != "task.completed":
             continue
@@ -62,8 +78,14 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
                 continue
             text = dict(f.options).get(str(value).lower() if isinstance(value, bool) else str(value), value)
             items.append((f.label, "、".join(map(str, text)) if isinstance(text, list) else text))
-        result.append({"at": event["at"], "actor": event["actor"], "step": step.title if step else event["task"],
-                       "entries": items})
+        result.append(
+            {
+                "at": event["at"],
+                "actor": event["actor"],
+                "step": step.title if step else event["task"],
+                "entries": items,
+            }
+        )
     return result
 
 
@@ -79,12 +101,23 @@ async def _return_targets(conn, me, view: dict) -> list[dict]:
         return []
 
 
-async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: dict | None = None,
-                     raw: dict | None = None, error: str = ""):
+async def _task_page(
+    ctx,
+    conn,
+    me,
+    task_id: str,
+    *,
+    status: int = 200,
+    errors: dict | None = None,
+    raw: dict | None = None,
+    error: str = "",
+):
     view = await tasks.get(conn, me.principal, task_id)
     app = view["application"]
-    definition = await definitions.by_id(conn, (await applications.load_row(conn, me.principal, app["id"]))["definition_id"])
-    place = (await divisions.lookup(conn, [view["division_code"], app["division_code"]]))
+    definition = await definitions.by_id(
+        conn, (await applications.load_row(conn, me.principal, app["id"]))["definition_id"]
+    )
+    place = await divisions.lookup(conn, [view["division_code"], app["division_code"]])
     path = place.get(view["division_code"], {}).get("path", "/")
     can_act = me.principal.can_act(view["role"], path)
     schema = view["form_schema"]
@@ -93,14 +126,33 @@ async def _task_page(ctx, conn, me, task_id: str, *, status: int = 200, errors: 
     raw = dict(raw or {})
     for f in fields:  # answering objections: one row per open objection, its number filled in
         if f.kind == "rows" and f.name == "objection_outcomes" and f.name not in raw:
-            raw[f.name] = [{"objection_number": o["number"], "outcome": "", "reply": ""} for o in view.get("objections", [])]
-    return page(ctx.request, "task.html", status, me=me, csrf=ctx.csrf, nav="inbox", task=view, app=app,
-                program_name=definition.name, place=place, can_act=can_act, fields=fields, decision=decision,
-                buttons=[b for b in buttons], errors=errors or {}, raw=raw, error=error,
-                opinions=await opinions(conn, me.principal, app["id"], definition),
-                actions=capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act)),
-                return_targets=await _return_targets(conn, me, view),
-                application_form=schema_form.fields_of(definition.application_form))
+            raw[f.name] = [
+                {"objection_number": o["number"], "outcome": "", "reply": ""}
+                for o in view.get("objections", [])
+            ]
+    return page(
+        ctx.request,
+        "task.html",
+        status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="inbox",
+        task=view,
+        app=app,
+        program_name=definition.name,
+        place=place,
+        can_act=can_act,
+        fields=fields,
+        decision=decision,
+        buttons=list(buttons),
+        errors=errors or {},
+        raw=raw,
+        error=error,
+        opinions=await opinions(conn, me.principal, app["id"], definition),
+        actions=capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act)),
+        return_targets=await _return_targets(conn, me, view),
+        application_form=schema_form.fields_of(definition.application_form),
+    )
 
 
 @router.get("/tasks/{task_id}")
@@ -118,19 +170,30 @@ async def complete(ctx: WebCtx, task_id: str):
         data, errors, raw = schema_form.parse(schema, form)
         errors = {**schema_form.explain(schema, data), **errors}
         if errors:
-            return await _task_page(ctx, conn, me, task_id, status=422, errors=errors, raw=raw,
-                                    error="表单填写有误，请按红字提示修改后再提交。")
+            return await _task_page(
+                ctx,
+                conn,
+                me,
+                task_id,
+                status=422,
+                errors=errors,
+                raw=raw,
+                error="表单填写有误，请按红字提示修改后再提交。",
+            )
     try:
         async with ctx.begin() as (conn, me):
             result = await tasks.complete(conn, me.principal, task_id, data)
     except DomainError as exc:
         async with ctx.begin() as (conn, me):
-            return await _task_page(ctx, conn, me, task_id, status=exc.status, raw=raw,
-                                    error=labels.error(exc.code, exc.detail))
+            return await _task_page(
+                ctx, conn, me, task_id, status=exc.status, raw=raw, error=labels.error(exc.code, exc.detail)
+            )
     status = labels.STATUSES.get(result["application"]["status"], "")
     nxt = "、".join(t["title"] for t in result["next_tasks"]) or status
     msg = f"已办结：{view['title']}。案件进入：{nxt}" if nxt else f"已办结：{view['title']}"
-    return RedirectResponse("/ui/?" + urlencode({"scope": "mine", **flash(ctx.request, msg)}), status_code=303)
+    return RedirectResponse(
+        "/ui/?" + urlencode({"scope": "mine", **flash(ctx.request, msg)}), status_code=303
+    )
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -179,4 +242,6 @@ async def unclaim(ctx: WebCtx, task_id: str):
     await ctx.form()
     async with ctx.begin() as (conn, me):
         await tasks.unclaim(conn, me.principal, task_id)
-    return RedirectResponse("/ui/?" + urlencode({**flash(ctx.request, "已放弃认领，任务回到待认领。")}), status_code=303)
+    return RedirectResponse(
+        "/ui/?" + urlencode({**flash(ctx.request, "已放弃认领，任务回到待认领。")}), status_code=303
+    )
