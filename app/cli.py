@@ -82,7 +82,7 @@ def worker(
 ) -> None:
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
-    from app.domain.deliveries import Policy
+    from app.domain.webhooks.deliveries import Policy
     from app.worker import run_forever
 
     settings = get_settings()
@@ -124,7 +124,8 @@ def prune(
 ) -> None:
     """Delete working rows past their retention (AIDFLOW_RETENTION_*), in batches; safe while the service runs."""
     from app.db.engine import create_engine
-    from app.domain import retention, service_clock
+    from app.domain import retention
+    from app.domain.timekeeping import service_clock
 
     settings = get_settings()
 
@@ -162,8 +163,8 @@ def create_key(
 ) -> None:
     """Make an API key and print it (it is stored hashed: this is the only time it is shown)."""
     from app.db.engine import create_engine, transaction
-    from app.domain import accounts
     from app.domain.errors import DomainError
+    from app.domain.people import accounts
 
     settings = get_settings()
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
 from app.db.engine import transaction
-from app.domain import deliveries, signatures, webhook_urls
-from app.domain.deliveries import Attempt, Policy
+from app.domain.webhooks import deliveries, signatures
+from app.domain.webhooks import urls as webhook_urls
+from app.domain.webhooks.deliveries import Attempt, Policy
 from app.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_FAILURES, WEBHOOK_LATENCY, WEBHOOK_QUEUE_DEPTH
 
 log = structlog.get_logger(__name__)

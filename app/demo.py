@@ -8,10 +8,15 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.db.engine import create_engine, transaction
 from app.db.models import applications as app_table
-from app.domain import accounts, applications, divisions, notices, objections, service_clock, tasks
+from app.domain.cases import applications
 from app.domain.errors import Conflict
-from app.domain.id_numbers import check_character
-from app.domain.principal import Principal
+from app.domain.notices import entries as notices
+from app.domain.notices import objections
+from app.domain.people import accounts, divisions
+from app.domain.people.id_numbers import check_character
+from app.domain.people.principal import Principal
+from app.domain.tasks import worklist as tasks
+from app.domain.timekeeping import service_clock
 from app.main import create_app, startup
 from app.worker import run_due_work
 

@@ -30,10 +30,13 @@ from app.api.routes import (
 from app.config import Settings, get_settings
 from app.db import readiness
 from app.db.engine import create_engine, is_unavailable, transaction
-from app.domain import accounts, installation, rate_limits, rescheduling, service_clock
-from app.domain import calendar as calendar_service
-from app.domain import definitions as definition_service
-from app.domain.deliveries import Policy
+from app.domain import installation
+from app.domain.cases import rescheduling
+from app.domain.people import accounts, rate_limits
+from app.domain.programs import definitions as definition_service
+from app.domain.timekeeping import calendar as calendar_service
+from app.domain.timekeeping import service_clock
+from app.domain.webhooks.deliveries import Policy
 from app.worker import run_forever
 
 log = structlog.get_logger(__name__)

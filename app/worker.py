@@ -11,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import is_unavailable, transaction
 from app.delivery import run_deliveries
-from app.domain import case_effects, followups, reminders, service_clock, timers
-from app.domain.deliveries import Policy
+from app.domain.cases import effects as case_effects
+from app.domain.cases import followups, timers
 from app.domain.errors import DomainError
+from app.domain.tasks import reminders
+from app.domain.timekeeping import service_clock
+from app.domain.webhooks.deliveries import Policy
 
 log = structlog.get_logger(__name__)
 

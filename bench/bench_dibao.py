@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
-from app.domain.id_numbers import check_character
+from app.domain.people.id_numbers import check_character
 from app.main import create_app
 
 CASES = int(os.environ.get("BENCH_CASES", "300"))

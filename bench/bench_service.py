@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain.id_numbers import check_character  # noqa: E402
+from app.domain.people.id_numbers import check_character  # noqa: E402
 
 CASES = int(os.environ.get("BENCH_CASES", "2000"))
 WARM_UP = 100

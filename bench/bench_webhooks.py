@@ -27,8 +27,8 @@ from app.db.engine import create_engine, transaction
 from app.db.migrate import upgrade_to_head
 from app.db.models import outbox, webhook_deliveries, webhook_subscriptions
 from app.delivery import run_deliveries
-from app.domain import signatures
-from app.domain.deliveries import Policy, fan_out
+from app.domain.webhooks import signatures
+from app.domain.webhooks.deliveries import Policy, fan_out
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "2000"))
 CASES = int(os.environ.get("BENCH_CASES", "400"))

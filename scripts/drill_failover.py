@@ -43,7 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain.id_numbers import check_character  # noqa: E402
+from app.domain.people.id_numbers import check_character  # noqa: E402
 
 CLIENTS = int(os.environ.get("DRILL_CLIENTS", "8"))
 SECONDS = float(os.environ.get("DRILL_SECONDS", "30"))

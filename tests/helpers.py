@@ -7,8 +7,8 @@ import httpx
 import sqlalchemy as sa
 
 from app.db.engine import create_engine
-from app.domain.calendar import SHANGHAI
-from app.domain.id_numbers import check_character
+from app.domain.people.id_numbers import check_character
+from app.domain.timekeeping.calendar import SHANGHAI
 
 PASSWORD = "reviewer-password-1"
 PLACES = [

@@ -217,7 +217,7 @@ async def test_more_broken_files_each_with_its_reason(api: Api):
 
 
 def test_working_day_counts_are_bounded():
-    from app.domain import calendar
+    from app.domain.timekeeping import calendar
 
     days = calendar.WorkingDays({})
     assert days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS).provisional

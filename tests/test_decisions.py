@@ -4,7 +4,7 @@ import pytest
 
 from app import engine
 from app.config import PROJECT_ROOT
-from app.domain import definitions
+from app.domain.programs import definitions
 from tests.helpers import Api
 
 PROCESSES = PROJECT_ROOT / "processes"

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app.config import PROJECT_ROOT
-from app.domain.publication import mask_name
+from app.domain.notices.publication import mask_name
 from tests.helpers import VILLAGE_B, Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).

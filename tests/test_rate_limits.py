@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from app.db.engine import create_engine
 from app.db.models import rate_limit_hits
-from app.domain import rate_limits
 from app.domain.errors import TooMany
+from app.domain.people import rate_limits
 from tests.conftest import make_settings
 from tests.helpers import Api
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.engine import create_engine
-from app.domain.id_numbers import check_character
+from app.domain.people.id_numbers import check_character
 from tests.conftest import ADMIN_PASSWORD, _empty_postgres
 from tests.helpers import VILLAGE_A, Api
 from tests.live import free_port, wait_until_up

@@ -10,7 +10,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from app.db.engine import create_engine
-from app.domain import rescheduling, timers
+from app.domain.cases import rescheduling, timers
 from tests.helpers import Api
 
 pytestmark = pytest.mark.dates

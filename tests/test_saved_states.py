@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from app import clock, engine
 from app.config import PROJECT_ROOT
-from app.domain import calendar
-from app.domain.cases import expression_functions
+from app.domain.cases.store import expression_functions
+from app.domain.timekeeping import calendar
 
 FIXTURE = json.loads(
     (PROJECT_ROOT / "tests" / "fixtures" / "spiffworkflow_3.2.0_dibao_in_notice.json").read_text()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.domain import sampling
+from app.domain.money import sampling
 from tests.helpers import Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).

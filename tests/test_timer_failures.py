@@ -4,7 +4,7 @@ can send it round again (before, it was tried on every poll forever)."""
 import pytest
 
 from app.config import PROJECT_ROOT
-from app.domain.timers import MAX_ATTEMPTS
+from app.domain.cases.timers import MAX_ATTEMPTS
 from tests.helpers import Api
 
 pytestmark = pytest.mark.dates

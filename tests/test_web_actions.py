@@ -7,7 +7,7 @@ with the reviewer-actions work it runs, with no change to the UI code (``app/web
 import pytest
 
 pytest.importorskip(
-    "app.domain.task_people", reason="the reviewer actions are not merged into this branch yet"
+    "app.domain.tasks.people", reason="the reviewer actions are not merged into this branch yet"
 )
 
 

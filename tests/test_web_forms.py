@@ -7,7 +7,7 @@ import pytest
 from starlette.datastructures import FormData
 
 from app.config import PROJECT_ROOT
-from app.domain import calendar
+from app.domain.timekeeping import calendar
 from app.web import schema_form
 
 FORMS = sorted((PROJECT_ROOT / "processes" / "forms").glob("*.json"))

@@ -16,8 +16,8 @@ from app.config import Settings
 from app.db.engine import create_engine, transaction
 from app.db.models import webhook_deliveries
 from app.delivery import send
-from app.domain import deliveries
-from app.domain.deliveries import Policy
+from app.domain.webhooks import deliveries
+from app.domain.webhooks.deliveries import Policy
 from tests.helpers import Api
 from tests.receiver import Receiver
 from tests.test_webhooks import subscribe

@@ -10,9 +10,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.db.engine import create_engine, transaction
 from app.delivery import run_deliveries
-from app.domain import accounts, tasks
-from app.domain.deliveries import Policy
-from app.domain.webhook_events import SUBSCRIBABLE
+from app.domain.people import accounts
+from app.domain.tasks import worklist as tasks
+from app.domain.webhooks.deliveries import Policy
+from app.domain.webhooks.events import SUBSCRIBABLE
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import VILLAGE_A, VILLAGE_B, Api
 from tests.receiver import Receiver, closed_port_url

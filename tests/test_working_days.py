@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 
 from app.config import PROJECT_ROOT
-from app.domain import calendar, deadlines
+from app.domain.timekeeping import calendar, deadlines
 from tests.helpers import VILLAGE_B, Api
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).

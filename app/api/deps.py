@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.db.engine import transaction
-from app.domain import accounts
 from app.domain.errors import Forbidden, Unauthorized
-from app.domain.principal import Principal
+from app.domain.people import accounts
+from app.domain.people.principal import Principal
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app.domain import calendar
+from app.domain.timekeeping import calendar
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import events, outbox
-from app.domain.webhook_events import DATA_MODELS, OUTCOME_TYPES, public_data
+from app.domain.webhooks.events import DATA_MODELS, OUTCOME_TYPES, public_data
 
 # Audit event types that portals also receive (webhooks, app/delivery.py); their payloads
 # carry only the fields of ``webhook_events.DATA_MODELS``.

@@ -8,7 +8,7 @@ The names below are those of that issue's modules (``task_actions``, ``task_peop
 
 import importlib
 
-from app.domain import tasks
+from app.domain.tasks import worklist as tasks
 
 # action key → Chinese name, domain module and function, body model (module, class) or None, the
 # fields it asks for, and when it is offered: "holder" (open task I hold), "other" (an open task I
@@ -17,66 +17,66 @@ from app.domain import tasks
 REVIEWER_ACTIONS = {
     "return": (
         "退回",
-        "app.domain.task_actions",
+        "app.domain.tasks.actions",
         "return_to",
-        ("app.domain.task_actions", "ReturnIn"),
+        ("app.domain.tasks.actions", "ReturnIn"),
         ("to", "reason"),
         "holder",
     ),
     "transfer": (
         "转办",
-        "app.domain.task_people",
+        "app.domain.tasks.people",
         "transfer",
-        ("app.domain.task_people", "TransferIn"),
+        ("app.domain.tasks.people", "TransferIn"),
         ("username", "reason"),
         "holder",
     ),
     "delegate": (
         "委派",
-        "app.domain.task_people",
+        "app.domain.tasks.people",
         "delegate",
-        ("app.domain.task_people", "DelegateIn"),
+        ("app.domain.tasks.people", "DelegateIn"),
         ("username", "note"),
         "holder",
     ),
     "signers": (
         "加签",
-        "app.domain.tasks",
+        "app.domain.tasks.worklist",
         "add_signers",
-        ("app.domain.signers", "SignersIn"),
+        ("app.domain.tasks.signers", "SignersIn"),
         ("usernames", "position", "note"),
         "holder",
     ),
     "cc": (
         "抄送",
-        "app.domain.task_people",
+        "app.domain.tasks.people",
         "copy",
-        ("app.domain.task_people", "CopyIn"),
+        ("app.domain.tasks.people", "CopyIn"),
         ("usernames", "note"),
         "holder",
     ),
     "urge": (
         "催办",
-        "app.domain.task_people",
+        "app.domain.tasks.people",
         "urge",
-        ("app.domain.task_people", "UrgeIn"),
+        ("app.domain.tasks.people", "UrgeIn"),
         ("note",),
         "other",
     ),
-    "withdraw": ("撤回", "app.domain.task_actions", "withdraw", None, (), "completed"),
+    "withdraw": ("撤回", "app.domain.tasks.actions", "withdraw", None, (), "completed"),
     "resolve": (
         "提交意见",
-        "app.domain.task_people",
+        "app.domain.tasks.people",
         "resolve",
-        ("app.domain.task_people", "OpinionIn"),
+        ("app.domain.tasks.people", "OpinionIn"),
         ("opinion",),
         "delegated",
     ),
     "sign": (
         "签署意见",
-        "app.domain.tasks",
+        "app.domain.tasks.worklist",
         "sign",
-        ("app.domain.signers", "SignIn"),
+        ("app.domain.tasks.signers", "SignIn"),
         ("decision", "opinion"),
         "signer",
     ),
@@ -131,7 +131,7 @@ async def situations(conn, me, view: dict, can_act: bool) -> list[str]:
         return found
     if view.get("delegated_to") == me.name:
         found.append("delegated")
-    rows_of = domain_attr("app.domain.signers", "rows_of")
+    rows_of = domain_attr("app.domain.tasks.signers", "rows_of")
     if rows_of is not None and any(
         r["username"] == me.name and r["state"] == "pending" for r in await rows_of(conn, view["id"])
     ):

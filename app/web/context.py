@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.db.engine import transaction
-from app.domain import accounts, supervision, web_sessions
 from app.domain.errors import DomainError, Forbidden
-from app.domain.principal import Principal
+from app.domain.people import accounts, web_sessions
+from app.domain.people.principal import Principal
+from app.domain.tasks import supervision
 
 SESSION_COOKIE = "aidflow_session"
 ANON_COOKIE = "aidflow_anon"

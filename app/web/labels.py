@@ -1,6 +1,6 @@
 """The domain's words in Simplified Chinese, in one place (roles, statuses, audit events, errors)."""
 
-from app.domain.divisions import role_level
+from app.domain.people.divisions import role_level
 
 LEVELS = {
     "province": "省",

@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app.domain import calendar
-from app.domain.publication import mask_name
+from app.domain.notices.publication import mask_name
+from app.domain.timekeeping import calendar
 from app.web import capabilities, labels
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -7,7 +7,7 @@ with the same schema (``domain.forms.check``) before the domain checks it again 
 
 from dataclasses import dataclass, field
 
-from app.domain import forms
+from app.domain.programs import forms
 
 TEXTAREA_FROM = 500  # strings allowed this long or longer get a textarea
 

@@ -7,9 +7,12 @@ from pydantic import BaseModel
 
 from app import clock
 from app.api.deps import Ctx, Limit, RowId, require_admin
-from app.domain import accounts, audit, divisions, service_clock, timers
-from app.domain.deliveries import Policy
+from app.domain import audit
+from app.domain.cases import timers
 from app.domain.errors import NotFound
+from app.domain.people import accounts, divisions
+from app.domain.timekeeping import service_clock
+from app.domain.webhooks.deliveries import Policy
 from app.worker import run_due_work
 
 router = APIRouter(prefix="/admin", tags=["admin"])

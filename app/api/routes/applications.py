@@ -4,7 +4,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import applications, approval_record, ledger, task_actions
+from app.domain.cases import applications
+from app.domain.cases import record as approval_record
+from app.domain.money import ledger
+from app.domain.tasks import actions as task_actions
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 

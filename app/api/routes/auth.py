@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import Ctx, log_in
-from app.domain import accounts
 from app.domain.errors import Forbidden, Unauthorized
+from app.domain.people import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

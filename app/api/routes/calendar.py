@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import Ctx, require_admin
-from app.domain import calendar, rescheduling
+from app.domain.cases import rescheduling
+from app.domain.timekeeping import calendar
 
 router = APIRouter(tags=["calendar"])
 

@@ -2,10 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, UploadFile
 
+from app import diagrams
 from app.api.deps import Ctx, VersionNo, VersionQuery, require_admin
 from app.db.engine import transaction
-from app.domain import definitions, diagrams, migrations, rollouts
+from app.domain.cases import migrations
 from app.domain.errors import Invalid, TooLarge
+from app.domain.programs import definitions, rollouts
 
 router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
 

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from app.api.deps import Ctx
-from app.domain import messages
+from app.domain.cases import messages
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 

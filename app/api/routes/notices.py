@@ -1,10 +1,13 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
+from app import diagrams
 from app.api import sheets
 from app.api.deps import Ctx
 from app.api.routes.public import notice_with_entries
-from app.domain import applications, definitions, diagrams, notices
+from app.domain.cases import applications
+from app.domain.notices import entries as notices
+from app.domain.programs import definitions
 
 router = APIRouter(tags=["notices"])
 

@@ -5,8 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import Ctx, Limit, SchoolYear
-from app.domain import definitions, id_numbers, ledger, panels, program_settings
 from app.domain.errors import Invalid
+from app.domain.money import ledger
+from app.domain.people import id_numbers
+from app.domain.programs import definitions
+from app.domain.programs import settings as program_settings
+from app.domain.tasks import panels
 
 router = APIRouter(tags=["programs"])
 

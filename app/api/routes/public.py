@@ -5,7 +5,10 @@ from fastapi.responses import HTMLResponse
 
 from app.api import sheets
 from app.api.deps import Ctx
-from app.domain import definitions, notices, objections, rate_limits
+from app.domain.notices import entries as notices
+from app.domain.notices import objections
+from app.domain.people import rate_limits
+from app.domain.programs import definitions
 
 router = APIRouter(prefix="/public", tags=["public"])
 

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
 from app.api.deps import Ctx
-from app.domain import supervision
+from app.domain.tasks import supervision
 
 router = APIRouter(prefix="/supervision", tags=["supervision"])
 

@@ -4,7 +4,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import signers, task_actions, task_people, tasks
+from app.domain.tasks import actions as task_actions
+from app.domain.tasks import people as task_people
+from app.domain.tasks import signers
+from app.domain.tasks import worklist as tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

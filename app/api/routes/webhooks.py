@@ -5,9 +5,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain import deliveries, subscriptions, webhook_events
-from app.domain.deliveries import Policy
-from app.domain.subscriptions import Target
+from app.domain.webhooks import deliveries, subscriptions
+from app.domain.webhooks import events as webhook_events
+from app.domain.webhooks.deliveries import Policy
+from app.domain.webhooks.subscriptions import Target
 
 router = APIRouter(prefix="/webhook-subscriptions", tags=["webhooks"])
 

@@ -8,9 +8,13 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from app import diagrams
 from app.api.deps import VersionNo
-from app.domain import accounts, calendar, definitions, diagrams, divisions, rescheduling, rollouts
+from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
+from app.domain.people import accounts, divisions
+from app.domain.programs import definitions, rollouts
+from app.domain.timekeeping import calendar
 from app.web import labels
 from app.web.context import WebCtx, require_admin
 from app.web.render import flash, page

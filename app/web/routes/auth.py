@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse
 
 from app.api.deps import log_in
 from app.db.engine import transaction
-from app.domain import accounts, web_sessions
 from app.domain.errors import DomainError, Unauthorized
+from app.domain.people import accounts, web_sessions
 from app.web import labels
 from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
 from app.web.render import flash, page

@@ -7,8 +7,10 @@ decision, an opinion and texts required by the decision (e.g. the reason for a r
 
 from fastapi import APIRouter
 
-from app.domain import applications, definitions, tasks
+from app.domain.cases import applications
 from app.domain.errors import DomainError, Invalid
+from app.domain.programs import definitions
+from app.domain.tasks import worklist as tasks
 from app.web import labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import page

@@ -6,10 +6,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Response
 
+from app import diagrams
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain import applications, approval_record, definitions, diagrams, divisions, ledger, notices
+from app.domain.cases import applications
+from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
+from app.domain.money import ledger
+from app.domain.notices import entries as notices
+from app.domain.people import divisions
+from app.domain.programs import definitions
 from app.web import labels
 from app.web.context import WebCtx
 from app.web.render import page

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from app import clock
-from app.domain import service_clock
-from app.domain.deliveries import Policy
 from app.domain.errors import NotFound
+from app.domain.timekeeping import service_clock
+from app.domain.webhooks.deliveries import Policy
 from app.web.context import WebCtx, require_admin
 from app.web.render import flash, page
 from app.worker import run_due_work

@@ -6,8 +6,12 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from app.api.deps import Offset, RowId
-from app.domain import applications, definitions, divisions, saved_views, tasks
+from app.domain.cases import applications
 from app.domain.errors import DomainError
+from app.domain.people import divisions
+from app.domain.programs import definitions
+from app.domain.tasks import saved_views
+from app.domain.tasks import worklist as tasks
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import flash, page

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain import divisions, notices, objections, rate_limits
 from app.domain.errors import DomainError
+from app.domain.notices import entries as notices
+from app.domain.notices import objections
+from app.domain.people import divisions, rate_limits
 from app.web import labels
 from app.web.context import WebCtx
 from app.web.render import page

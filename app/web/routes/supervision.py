@@ -2,8 +2,10 @@
 
 from fastapi import APIRouter
 
-from app.domain import applications, divisions, supervision
+from app.domain.cases import applications
 from app.domain.errors import DomainError, Forbidden
+from app.domain.people import divisions
+from app.domain.tasks import supervision
 from app.web import labels
 from app.web.context import WebCtx
 from app.web.render import page

@@ -11,8 +11,11 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from app.domain import applications, definitions, divisions, tasks
+from app.domain.cases import applications
 from app.domain.errors import DomainError, Invalid
+from app.domain.people import divisions
+from app.domain.programs import definitions
+from app.domain.tasks import worklist as tasks
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import flash, page
@@ -92,7 +95,7 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
 async def _return_targets(conn, me, view: dict) -> list[dict]:
     """Earlier steps a case may be returned to (退回), when that action exists and applies."""
     found = capabilities.resolve("return")
-    targets = capabilities.domain_attr("app.domain.task_actions", "return_targets")
+    targets = capabilities.domain_attr("app.domain.tasks.actions", "return_targets")
     if found is None or targets is None or view["state"] != "open" or view["assignee"] != me.name:
         return []
     try:

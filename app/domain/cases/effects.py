@@ -1,0 +1,383 @@
+"""What reaching a step or an end means beyond the case itself: the ledger and the enrolment
+a re-check or termination is about.
+
+Declared in the BPMN as properties, so a program says what it pays without code:
+
+- on an end event or a user task: ``benefit`` = ``monthly`` | ``one_time``, the amount in the
+  data variable named by ``benefit_amount`` (default ``amount``), an optional category
+  variable ``benefit_category``, an optional ceiling ``benefit_max`` and floor ``benefit_min``
+  (expressions over ``settings``, both including their number), on a task an optional ``benefit_when`` (an expression over its data, e.g.
+  ``decision == "approve"``), ``benefit_cap_exempt`` = ``true`` for a case conference's decision,
+  and on a monthly benefit ``benefit_from_age`` (an expression over ``sex()``, e.g. ``60 if sex() ==
+  "male" else 55``): payment starts the month after the applicant reaches that age, if later;
+- on an end event of a case about an enrolment (``subject_id``): ``subject_effect`` =
+  ``continue`` | ``adjust`` | ``gradual_exit`` | ``terminate``, and ``then_start`` = a
+  program to start next about the same enrolment (a re-check that ends in termination).
+"""
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import engine, sandbox
+from app.db.models import applications
+from app.domain.audit import Recorder
+from app.domain.errors import Conflict, Invalid
+from app.domain.money import ledger
+from app.domain.people import divisions as division_service
+from app.domain.programs import eligibility
+from app.domain.tasks import panels
+from app.domain.timekeeping import calendar
+
+SUBJECT_EFFECTS = ("continue", "adjust", "gradual_exit", "terminate")
+
+
+def _benefit_problems(element_id: str, props: dict) -> list[str]:
+    problems = []
+    if "benefit" in props and props["benefit"] not in ledger.KINDS:
+        problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
+    if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
+        problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
+    for name in ("benefit_max", "benefit_min", "benefit_when", "benefit_from_age"):
+        if props.get(name):
+            try:
+                sandbox.compile_expression(props[name])
+            except sandbox.ExpressionError as exc:
+                problems.append(f"{element_id}: {name} {exc}")
+    return problems
+
+
+def declaration_problems(model: engine.ProcessModel) -> list[tuple[str, str]]:
+    return [
+        (element_id, problem)
+        for element_id, props in model.element_properties.items()
+        for problem in _benefit_problems(element_id, props)
+    ]
+
+
+def _next_recheck(settings: dict, category: str | None, today: date) -> date | None:
+    months = settings.get(f"recheck_months_{(category or '').lower()}") if category else None
+    return ledger.add_months(today, int(months)) if isinstance(months, (int, float)) and months > 0 else None
+
+
+def _holds(condition: str, data: dict) -> bool:
+    try:
+        return bool(sandbox.evaluate(condition, dict(data)))
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"benefit_when {condition!r}: {exc}") from exc
+    except sandbox.ExpressionError as exc:
+        raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
+
+
+def _bound(props: dict, name: str, settings: dict) -> float | None:
+    if not props.get(name):
+        return None
+    try:
+        value = sandbox.evaluate(props[name], {"settings": settings})
+    except sandbox.LimitExceeded as exc:
+        raise Invalid("script_limit_exceeded", f"{name} {props[name]!r}: {exc}") from exc
+    return float(value)
+
+
+def _monthly_start(props: dict, app: dict, today: date) -> date:
+    # Support starts from the month after approval (national rules), or after the birthday that
+    # makes the person eligible when that comes later (e.g. minban plan 24 六(二)).
+    start = ledger.first_of_next_month(today)
+    if not props.get("benefit_from_age"):
+        return start
+    id_number = app["applicant_id_number"]
+    try:
+        age = sandbox.evaluate(props["benefit_from_age"], {"sex": lambda: eligibility.sex(id_number)})
+    except sandbox.LimitExceeded as exc:
+        raise Invalid(
+            "script_limit_exceeded", f"benefit_from_age {props['benefit_from_age']!r}: {exc}"
+        ) from exc
+    return max(start, ledger.first_of_next_month(eligibility.reaches_age_on(id_number, int(age))))
+
+
+async def record_benefit(
+    conn: AsyncConnection, app: dict, definition, element_id: str, data: dict, rec: Recorder
+) -> dict | None:
+    """Enter the amount a step or end event pays, if it declares one."""
+    props = definition.model.element_properties.get(element_id, {})
+    kind = props.get("benefit")
+    if not kind or (props.get("benefit_when") and not _holds(props["benefit_when"], data)):
+        return None
+    variable = props.get("benefit_amount", "amount")
+    if variable not in data:
+        raise Invalid(
+            "amount_required", f"{element_id} pays a benefit: {variable!r} is required", field=variable
+        )
+    amount = ledger.parse_amount(data[variable], variable)
+    settings = app.get("settings") or {}
+    ceiling = _bound(props, "benefit_max", settings)
+    if ceiling is not None and ceiling <= 0:
+        raise Invalid(
+            "limit_not_configured",
+            f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
+            "county must set its program settings first",
+            field=variable,
+        )
+    if ceiling is not None and float(amount) > ceiling:
+        raise Invalid(
+            "amount_above_limit",
+            f"{variable} {amount} is above the limit of {ceiling:g} yuan for {element_id}",
+            limit=ceiling,
+            field=variable,
+        )
+    # "不低于" includes the number (Civil Code Art. 1259): exactly the floor is paid.
+    floor = _bound(props, "benefit_min", settings)
+    if floor is not None and float(amount) < floor:
+        raise Invalid(
+            "amount_below_floor",
+            f"{variable} {amount} is below the floor of {floor:g} yuan for {element_id}",
+            floor=floor,
+            field=variable,
+        )
+    category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
+    if category is not None and (not isinstance(category, str) or len(category) > 32):
+        raise Invalid(
+            "invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)"
+        )
+    today = calendar.today()
+    exclusive = {
+        p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()
+    }
+    row = await ledger.record(
+        conn,
+        app,
+        kind=kind,
+        amount=amount,
+        category=category,
+        cap_exempt=props.get("benefit_cap_exempt") == "true",
+        starts_on=_monthly_start(props, app, today) if kind == "monthly" else today,
+        next_recheck_on=_next_recheck(settings, category, today) if kind == "monthly" else None,
+        exclusive_with=exclusive,
+        note={"step": element_id},
+    )
+    rec.add(
+        "benefit.recorded",
+        app["id"],
+        {
+            "kind": kind,
+            "amount": float(amount),
+            "category": category,
+            "starts_on": row["starts_on"].isoformat(),
+            "cap_exempt": row["cap_exempt"],
+            "step": element_id,
+        },
+        None,
+        app["division_path"],
+    )
+    return row
+
+
+async def _set_status(conn: AsyncConnection, subject: dict, status: str, rec: Recorder, reason: str) -> None:
+    done = await conn.execute(
+        sa.update(applications)
+        .where(applications.c.id == subject["id"], applications.c.version == subject["version"])
+        .values(status=status, version=subject["version"] + 1, updated_at=rec.at)
+    )
+    if done.rowcount != 1:
+        raise Conflict("concurrent_change", "the enrolment's case changed at the same time; retry")
+    rec.add(
+        "application.status_changed",
+        subject["id"],
+        {"from": subject["status"], "to": status, "reason": reason},
+        None,
+        subject["division_path"],
+    )
+    if status == "terminated":
+        rec.add("application.terminated", subject["id"], {"reason": reason}, None, subject["division_path"])
+
+
+async def _apply_to_subject(
+    conn: AsyncConnection, app: dict, effect: str, data: dict, props: dict, rec: Recorder
+) -> None:
+    subject = await ledger.subject_of(conn, app["subject_id"])
+    today = calendar.today()
+    reason = f"{app['program']} {app['id']}"
+    if effect == "terminate":
+        # Support ends with this month; the person gets written reasons in the case's last step.
+        ended = await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
+        await _set_status(conn, subject, "terminated", rec, reason)
+        rec.add(
+            "enrolment.ended",
+            subject["id"],
+            {"by": app["id"], "benefits": ended},
+            None,
+            subject["division_path"],
+        )
+    elif effect == "adjust":
+        active = await ledger.active_enrolment(conn, subject["applicant_id_number"], {subject["program"]})
+        if active is None:
+            raise Invalid("not_enrolled", "the enrolment to adjust is no longer active")
+        variable = props.get("benefit_amount", "new_amount")
+        amount = ledger.parse_amount(data.get(variable), variable)
+        await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
+        await ledger.record(
+            conn,
+            subject,
+            kind="monthly",
+            amount=amount,
+            category=active["category"],
+            starts_on=ledger.first_of_next_month(today),
+            next_recheck_on=active["next_recheck_on"],
+            note={"adjusted_by": app["id"], "previous_amount": float(active["amount"])},
+        )
+        rec.add(
+            "enrolment.adjusted",
+            subject["id"],
+            {"by": app["id"], "from": float(active["amount"]), "to": float(amount)},
+            None,
+            subject["division_path"],
+        )
+    elif effect == "gradual_exit":
+        months = int((app.get("settings") or {}).get("gradual_exit_months", 6))
+        last_day = ledger.end_of_month(today, months)
+        await ledger.extend_until(
+            conn, subject["id"], last_day, {"gradual_exit_by": app["id"], "months": months}
+        )
+        rec.add(
+            "enrolment.gradual_exit",
+            subject["id"],
+            {"by": app["id"], "months": months, "last_day": last_day.isoformat()},
+            None,
+            subject["division_path"],
+        )
+    else:
+        rec.add("enrolment.continued", subject["id"], {"by": app["id"]}, None, subject["division_path"])
+
+
+def enrolment_messages(model: engine.ProcessModel) -> dict[str, str]:
+    """``enrolment_messages`` = ``person_deceased:died_on,…``: messages that end an approved
+    case's support, each with the payload field holding the date it happened."""
+    pairs = [p.split(":", 1) for p in model.properties.get("enrolment_messages", "").split(",") if ":" in p]
+    return {name.strip(): field.strip() for name, field in pairs}
+
+
+async def end_by_message(
+    conn: AsyncConnection, app: dict, definition, name: str, payload: dict, rec: Recorder
+) -> dict:
+    """Stop an approved case's support: monthly payments end with the month of the event,
+    scheduled payments after it are cancelled, and the case is terminated."""
+    field = enrolment_messages(definition.model)[name]
+    try:
+        day = date.fromisoformat(str(payload.get(field)))
+    except ValueError:
+        raise Invalid(
+            "payload_invalid", f"payload.{field} must be a date (YYYY-MM-DD)", field=field
+        ) from None
+    if day > calendar.today():
+        raise Invalid("payload_invalid", f"payload.{field} is in the future", field=field)
+    if app["status"] != "approved":
+        raise Conflict(
+            "no_waiting_receiver", f"{name!r} ends an approved case's support; this case is {app['status']}"
+        )
+    ended = await ledger.end_enrolment(conn, app["id"], ledger.end_of_month(day), name)
+    cancelled = await ledger.cancel_after(conn, app["id"], day)
+    rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
+    rec.add(
+        "enrolment.ended",
+        app["id"],
+        {"by": name, "on": day.isoformat(), "benefits": ended, "cancelled_payments": cancelled},
+        None,
+        app["division_path"],
+    )
+    await _set_status(conn, app, "terminated", rec, name)
+    return {"application_id": app["id"], "status": "terminated", "next_tasks": []}
+
+
+async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) -> None:
+    """An office informed without a task (备案, 知悉): recorded, and published to its portals."""
+    level = props["notify_level"]
+    code = (
+        await division_service.ancestors_by_level(
+            conn, {"code": app["division_code"], "path": app["division_path"]}
+        )
+    ).get(level)
+    rec.add(
+        "case.notified",
+        app["id"],
+        {"level": level, "division_code": code, "purpose": props.get("notify_purpose", "")},
+        None,
+        app["division_path"],
+    )
+
+
+def _filed_month(app: dict) -> date:
+    created = app.get("created_at")
+    if not isinstance(created, datetime):
+        return calendar.today().replace(day=1)
+    if created.tzinfo is None:  # SQLite keeps UTC without its zone
+        created = created.replace(tzinfo=UTC)
+    return created.astimezone(calendar.SHANGHAI).date().replace(day=1)
+
+
+async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
+    """Payments in the last month of each term of this school year (学前教育资助: half the yearly
+    amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
+    settings = app.get("settings") or {}
+    per_term = ledger.parse_amount(settings.get("amount_per_year", 0) / 2, "amount_per_year")
+    year = panels.school_year(calendar.today())
+    months = [int(settings["autumn_payment_month"]), int(settings["spring_payment_month"])]
+    # A spring adjustment (plan 7: 春季学期…个别调整) is filed after the autumn payment month: no
+    # payment for a term that ended before the application. A late approval of an autumn case
+    # still pays its autumn term.
+    filed = _filed_month(app)
+    dates = [
+        day for day in (date(year + (1 if month < 8 else 0), month, 1) for month in months) if day >= filed
+    ]
+    counts = await ledger.rule_functions(conn, app["applicant_id_number"])
+    remaining = max(0, int(settings.get("max_terms", 6)) - counts["payments"](app["program"]))
+    for day in dates[:remaining]:
+        await ledger.record(
+            conn,
+            app,
+            kind="one_time",
+            amount=per_term,
+            starts_on=day,
+            scheduled=True,
+            note={"school_year": year, "term": "autumn" if day.month == months[0] else "spring"},
+        )
+    rec.add(
+        "benefit.scheduled",
+        app["id"],
+        {"per_term": float(per_term), "payments": [d.isoformat() for d in dates[:remaining]]},
+        None,
+        app["division_path"],
+    )
+
+
+async def on_end(
+    conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder
+) -> None:
+    props = definition.model.element_properties.get(outcome.end_event or "", {})
+    if props.get("benefit_schedule") == "terms":
+        await _schedule_terms(conn, app, rec)
+    await record_benefit(conn, app, definition, outcome.end_event or "", outcome.data, rec)
+    if props.get("notify_level"):
+        await _notify(conn, app, props, rec)
+    effect = props.get("subject_effect")
+    if effect and app.get("subject_id"):
+        await _apply_to_subject(conn, app, effect, outcome.data, props, rec)
+    if props.get("then_start") and app.get("subject_id"):
+        # starting a case goes through applications, which persists via cases
+        from app.domain.cases import followups
+
+        await followups.start(conn, props["then_start"], app, rec)
+
+
+async def end_expired_enrolments(conn: AsyncConnection, limit: int = 100) -> int:
+    """Enrolments whose gradual exit ran out: the enrolment ends and its case is terminated."""
+    today = calendar.today()
+    expired = await ledger.expired(conn, today, limit)
+    for benefit in expired:
+        subject = await ledger.subject_of(conn, benefit["application_id"])
+        rec = Recorder("system")
+        await ledger.end_enrolment(conn, subject["id"], benefit["ends_on"], "gradual exit ended")
+        if subject["status"] == "approved":
+            await _set_status(conn, subject, "terminated", rec, "gradual exit ended")
+        await rec.flush(conn)
+    return len(expired)

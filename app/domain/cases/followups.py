@@ -1,0 +1,113 @@
+"""Cases the service starts by itself: periodic re-checks of enrolments (动态管理) when they
+fall due, a termination after a re-check that decided to end support, and each month's case
+of every place a ``schedule = monthly`` process is about (a school's reports)."""
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import applications as applications_table
+from app.db.models import divisions
+from app.domain.audit import Recorder
+from app.domain.cases import applications
+from app.domain.errors import DomainError
+from app.domain.money import ledger
+from app.domain.people.principal import SYSTEM
+from app.domain.programs import definitions
+from app.domain.timekeeping import calendar
+
+log = structlog.get_logger()
+
+
+async def start(conn: AsyncConnection, program: str, about: dict, rec: Recorder) -> dict:
+    """Start ``program`` about the same enrolment as the case ``about`` (its ``subject_id``)."""
+    body = applications.ApplicationIn(
+        program=program, subject_id=about["subject_id"], data={"started_by_case": about["id"]}
+    )
+    _, created = await applications.create(conn, SYSTEM, body)
+    rec.add(
+        "case.followed_up",
+        about["id"],
+        {"program": program, "application_id": created["id"]},
+        None,
+        about["division_path"],
+    )
+    return created
+
+
+async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:
+    """Start a re-check case for every enrolment whose re-check date has come; returns how many
+    enrolments were handled (each one's next date moves on, started or not)."""
+    due = await ledger.due_rechecks(conn, calendar.today(), limit)
+    for benefit in due:
+        subject = await ledger.subject_of(conn, benefit["application_id"])
+        definition = await definitions.by_id(conn, subject["definition_id"])
+        program = definition.model.properties.get("recheck_program")
+        months = (subject["settings"] or {}).get(f"recheck_months_{(benefit['category'] or '').lower()}")
+        if not program or not isinstance(months, (int, float)) or months <= 0:
+            await ledger.set_next_recheck(conn, benefit["id"], None)
+            continue
+        # The next date counts from the date due, not from when the worker got to it.
+        await ledger.set_next_recheck(
+            conn, benefit["id"], ledger.add_months(benefit["next_recheck_on"], int(months))
+        )
+        body = applications.ApplicationIn(
+            program=program,
+            subject_id=subject["id"],
+            data={
+                "recheck_due": benefit["next_recheck_on"].isoformat(),
+                "current_amount": float(benefit["amount"]),
+                "category": benefit["category"],
+            },
+        )
+        try:
+            async with conn.begin_nested():
+                await applications.create(conn, SYSTEM, body)
+        except DomainError as exc:  # e.g. a re-check or termination of this person is already running
+            log.info("recheck_skipped", application_id=subject["id"], reason=exc.code)
+    return len(due)
+
+
+async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
+    """This month's case for every place of a monthly program that has none yet (``external_ref``
+    ``<place>:<YYYY-MM>``, unique per program, so racing workers cannot start one twice)."""
+    month = calendar.today().strftime("%Y-%m")
+    started = 0
+    for listed in await definitions.list_latest(conn):
+        definition = await definitions.latest(conn, listed["key"])
+        if definition.model.properties.get("schedule") != "monthly" or not definition.division_levels:
+            continue
+        ref = divisions.c.code + sa.literal(f":{month}")
+        done = sa.select(applications_table.c.id).where(
+            applications_table.c.program == definition.key, applications_table.c.external_ref == ref
+        )
+        codes = (
+            (
+                await conn.execute(
+                    sa.select(divisions.c.code)
+                    .where(divisions.c.level.in_(sorted(definition.division_levels)), ~done.exists())
+                    .order_by(divisions.c.code)
+                    .limit(limit - started)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for code in codes:
+            body = applications.ApplicationIn(
+                program=definition.key,
+                division_code=code,
+                external_ref=f"{code}:{month}",
+                data={"month": month},
+            )
+            try:
+                async with conn.begin_nested():
+                    await applications.create(conn, SYSTEM, body)
+                started += 1
+            except DomainError as exc:
+                log.warning(
+                    "monthly_case_not_started", program=definition.key, division_code=code, reason=exc.code
+                )
+        if started >= limit:
+            break
+    return started

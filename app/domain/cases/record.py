@@ -1,0 +1,84 @@
+"""审批记录: the steps of a case as a table — who (name, not login) handled each, with which result and
+opinion, when it arrived and was done, and how many working days it took."""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import tasks, users
+from app.domain.cases import applications
+from app.domain.people.principal import Principal
+from app.domain.timekeeping import calendar
+
+
+def _opinion(data: dict) -> str | None:
+    for key in ("opinion", "reason", "second_opinion"):
+        if isinstance(data.get(key), str) and data[key].strip():
+            return data[key].strip()
+    return None
+
+
+async def of_application(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
+    # The same who-may-see as the case; by its id or its number.
+    application_id = (await applications.load_row(conn, principal, application_id))["id"]
+    rows = (
+        await conn.execute(
+            sa.select(
+                tasks.c.id,
+                tasks.c.name,
+                tasks.c.title,
+                tasks.c.role,
+                tasks.c.division_code,
+                tasks.c.state,
+                tasks.c.assignee,
+                tasks.c.completed_by,
+                tasks.c.created_at,
+                tasks.c.completed_at,
+                tasks.c.data,
+            )
+            .where(tasks.c.application_id == application_id, tasks.c.state.in_(("open", "completed")))
+            .order_by(tasks.c.created_at, tasks.c.id)
+        )
+    ).all()
+    people = {r.completed_by or r.assignee for r in rows} - {None}
+    names = (
+        dict(
+            (
+                await conn.execute(
+                    sa.select(users.c.username, users.c.display_name).where(
+                        users.c.username.in_(sorted(people))
+                    )
+                )
+            ).all()
+        )
+        if people
+        else {}
+    )
+    days = await calendar.load(conn)
+    record = []
+    for r in rows:
+        handler = r.completed_by or r.assignee
+        data = r.data if isinstance(r.data, dict) else {}
+        end = r.completed_at or clock.now()
+        taken = days.count(
+            r.created_at.astimezone(calendar.SHANGHAI).date(), end.astimezone(calendar.SHANGHAI).date()
+        )
+        record.append(
+            {
+                "task_id": r.id,
+                "step": r.name,
+                "title": r.title,
+                "role": r.role,
+                "division_code": r.division_code,
+                "state": r.state,
+                "handler": handler,
+                "handler_name": names.get(handler, handler),
+                "result": data.get("decision") if isinstance(data.get("decision"), str) else None,
+                "opinion": _opinion(data),
+                "arrived_at": r.created_at,
+                "completed_at": r.completed_at,
+                "working_days": taken.value,
+                "working_days_provisional": taken.provisional,
+            }
+        )
+    return record

@@ -1,0 +1,421 @@
+"""Persisting what an engine change did to a case: task rows, timers, message waits, status.
+
+Every change to a case (start, completion, timer, message) ends here, in the caller's
+transaction, and bumps the application's version with an optimistic check: a writer
+that lost a race gets a 409 and its whole transaction rolls back.
+"""
+
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock, engine
+from app.db.models import applications, message_waits, tasks, timers
+from app.domain.audit import Recorder
+from app.domain.cases import early_messages
+from app.domain.cases import effects as case_effects
+from app.domain.errors import Conflict, Invalid
+from app.domain.money import ledger, sampling
+from app.domain.notices import entries as notices
+from app.domain.people import divisions as division_service
+from app.domain.programs.definitions import Definition
+from app.domain.tasks import copies, signers
+from app.domain.timekeeping import calendar, deadlines
+
+WORKING_DAYS_TIMER = re.compile(r"^\s*working_days\(\s*(\d+)\s*\)\s*$")
+
+
+def expression_functions(days: calendar.WorkingDays) -> dict:
+    """Functions BPMN expressions may call. ``working_days(N)`` is a timer duration that ends
+    at the end of the Nth working day after today (the calendar's rule), on the service clock."""
+
+    def working_days(count: int) -> str:
+        due, _ = days.deadline(clock.now(), int(count))
+        return f"PT{max(0, int((due - clock.now()).total_seconds()))}S"
+
+    return {"working_days": working_days}
+
+
+@dataclass
+class Context:
+    """What one change of a case runs with: the calendar, and the draws it made for sampling."""
+
+    days: calendar.WorkingDays
+    drawers: list[sampling.Drawer] = field(default_factory=list)
+    # Why open notice entries close early when it is not an objection: "returned", "withdrawn".
+    closing: str | None = None
+
+
+def _uses(definition: Definition, function: str) -> bool:
+    return any(f"{function}(" in source for _, _, source in definition.model.expressions)
+
+
+async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[dict, Context]:
+    """Functions for the case's expressions; ledger and sample pools are read only when used."""
+    ctx = Context(await calendar.load(conn))
+    functions = expression_functions(ctx.days)
+    if _uses(definition, "person_year_total") or _uses(definition, "family_year_total"):
+        totals = await ledger.totals(
+            conn,
+            app["applicant_id_number"],
+            app.get("family_id") or app["applicant_id_number"],
+            calendar.today().year,
+        )
+        functions.update(ledger.functions(totals, definition.key))
+    if _uses(definition, "sample_recheck"):
+        ratio = float((app.get("settings") or {}).get("sample_recheck_ratio", 0))
+        drawer = sampling.Drawer(await sampling.pool_for(conn, definition.key, app), ratio)
+        ctx.drawers.append(drawer)
+        functions["sample_recheck"] = drawer
+    if _uses(definition, "notice_end"):
+        ends_at = await notices.open_period_end(conn, app["id"])
+
+        def notice_end() -> str:
+            """A timer duration that ends when the case's notice period does (0 if it already has)."""
+            left = 0 if ends_at is None else (ends_at - clock.now()).total_seconds()
+            return f"PT{max(0, int(left) + (left > int(left)))}S"
+
+        functions["notice_end"] = notice_end
+    return functions, ctx
+
+
+async def run_engine(definition: Definition, change, *args):
+    """Run one engine change (start, complete, fire timers, deliver, go back, migrate).
+
+    A process with scripts runs them in worker processes (``app.script_pool``) and waits up to
+    their wall-clock budget: its changes run in a thread so the event loop keeps answering
+    meanwhile. Every other process stays on the loop: its conditions are bounded by the sandbox
+    and a thread hop would cost every completion."""
+    if definition.model.runs_scripts:
+        return await asyncio.to_thread(change, *args)
+    return change(*args)
+
+
+def engine_failure(exc: engine.EngineError, what: str) -> Invalid:
+    """The problem a failed engine change answers: a bound that was hit has its own code."""
+    if isinstance(exc, engine.ScriptLimitError):
+        return Invalid("script_limit_exceeded", f"{what}: BPMN code went beyond its limits: {exc}")
+    return Invalid("engine_error", f"{what}: {exc}")
+
+
+async def start_case(
+    conn: AsyncConnection, definition: Definition, data: dict, app: dict
+) -> tuple[engine.Case, Context]:
+    functions, ctx = await _context(conn, definition, app)
+    return await run_engine(definition, engine.Case.start, definition.model, data, functions), ctx
+
+
+async def load_case(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[engine.Case, Context]:
+    functions, ctx = await _context(conn, definition, app)
+    return engine.Case.load(definition.model, app["engine_state"], functions), ctx
+
+
+def outcome_of(case: engine.Case, days: calendar.WorkingDays) -> engine.Outcome:
+    """The change's outcome, with new working-day timers set to the exact end of their last
+    working day (the engine adds a duration to its own "now", a few microseconds off)."""
+    for timer in case.new_timers():
+        match = WORKING_DAYS_TIMER.match(timer.expression or "")
+        if match:
+            case.reschedule_timer(timer.engine_task_id, days.deadline(clock.now(), int(match[1]))[0])
+    return case.outcome()
+
+
+def timer_basis(
+    timer: engine.PendingTimer, days: calendar.WorkingDays, start: datetime
+) -> tuple[int | None, str]:
+    match = WORKING_DAYS_TIMER.match(timer.expression or "")
+    if not match:
+        return None, deadlines.NATURAL
+    count = int(match[1])
+    _, provisional = days.deadline(start, count)
+    return count, deadlines.PROVISIONAL if provisional else deadlines.CALENDAR
+
+
+TASK_FIELDS = (
+    "id",
+    "application_id",
+    "name",
+    "title",
+    "role",
+    "division_code",
+    "assignee",
+    "state",
+    "created_at",
+    "due_at",
+    "due_basis",
+    "completed_at",
+    "completed_by",
+    "form",
+    "program",
+    "note",
+    "case_number",
+    "delegated_to",
+)
+
+
+def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
+    """A task as the API shows it; with a calendar, also whether it is late and working days left."""
+    view = {k: row[k] for k in TASK_FIELDS}
+    due = row["due_at"]
+    view["overdue"] = bool(row["state"] == "open" and due is not None and due < clock.now())
+    if days is not None:
+        view["working_days_left"] = (
+            days.count(calendar.today(), due.astimezone(calendar.SHANGHAI).date()).value
+            if due is not None and row["state"] == "open"
+            else None
+        )
+    return view
+
+
+async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
+    """The place that holds ``role`` for this case: its ancestor (or itself) at the role's level."""
+    level = division_service.role_level(role)
+    by_level = await division_service.ancestors_by_level(
+        conn, {"code": app["division_code"], "path": app["division_path"]}
+    )
+    code = by_level.get(level) if level else None
+    if code is None:
+        raise Invalid(
+            "no_division_for_role",
+            f"the case's place {app['division_code']} has no {level} above it to hold role {role!r}",
+            role=role,
+        )
+    path = app["division_path"]
+    marker = f"/{code}/"
+    return code, path[: path.index(marker) + len(marker)]
+
+
+async def _copy_by_bpmn(
+    conn: AsyncConnection, app: dict, definition: Definition, opened: list[dict], rec: Recorder
+) -> None:
+    """A step's ``cc_roles`` (抄送) are copied when it opens, at the step's own place."""
+    for row in opened:
+        roles = [
+            r.strip()
+            for r in definition.model.steps[row["name"]].properties.get("cc_roles", "").split(",")
+            if r.strip()
+        ]
+        if roles:
+            await copies.add(conn, app, row, [], roles, None, rec)
+
+
+def _is_notice(definition: Definition, element_id: str) -> bool:
+    return definition.model.element_properties.get(element_id, {}).get("notice") == "true"
+
+
+async def persist(
+    conn: AsyncConnection,
+    app: dict,
+    definition: Definition,
+    outcome: engine.Outcome,
+    rec: Recorder,
+    ctx: Context,
+    *,
+    is_new: bool = False,
+) -> list[dict]:
+    """Write the outcome; returns the task rows it opened."""
+    now = rec.at
+    days = ctx.days
+    app_id = app["id"]
+    if outcome.closed_engine_task_ids:
+        cancelled = await conn.execute(
+            sa.update(tasks)
+            .where(
+                tasks.c.application_id == app_id,
+                tasks.c.engine_task_id.in_(outcome.closed_engine_task_ids),
+                tasks.c.state == "open",
+            )
+            .values(state="cancelled", completed_at=now)
+            .returning(tasks.c.id, tasks.c.name)
+        )
+        for row in cancelled:
+            rec.add("task.cancelled", app_id, {}, {"id": row.id, "name": row.name}, app["division_path"])
+
+    opened = []
+    for ready in outcome.opened:
+        code, path = await _route(conn, app, ready.step.role)
+        time_limit = ready.step.properties.get("time_limit")
+        deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
+        opened.append(
+            {
+                "id": str(uuid.uuid4()),
+                "application_id": app_id,
+                "case_number": app.get("number"),
+                "program": definition.key,
+                "engine_task_id": ready.engine_task_id,
+                "name": ready.step.id,
+                "title": ready.step.title,
+                "role": ready.step.role,
+                "division_code": code,
+                "division_path": path,
+                "state": "open",
+                "assignee": None,
+                "form": ready.step.properties.get("form"),
+                "created_at": now,
+                "due_at": deadline.due_at,
+                "due_basis": deadline.basis,
+                "remind_at": deadline.remind_at,
+                "time_limit": time_limit,
+                "completed_at": None,
+                "completed_by": None,
+                "data": None,
+                "reminded_at": None,
+                "overdue_at": None,
+                "claimed_at": None,
+                "note": None,
+                "delegated_to": None,
+            }
+        )
+    if opened:
+        await conn.execute(sa.insert(tasks), opened)
+        for row in opened:
+            rec.add(
+                "task.created",
+                app_id,
+                {
+                    "role": row["role"],
+                    "division_code": row["division_code"],
+                    "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+                },
+                row,
+                row["division_path"],
+            )
+        await _copy_by_bpmn(conn, app, definition, opened, rec)
+        for row in opened:  # 会签/或签/依次: the deciders are known when the step opens
+            props = definition.model.steps[row["name"]].properties
+            if signers.mode_of(props):
+                names = await signers.create_deciders(conn, row, props, app["data"] or {})
+                rec.add(
+                    "task.deciders_set",
+                    app_id,
+                    {"mode": props["approval_mode"], "deciders": names},
+                    row,
+                    row["division_path"],
+                )
+
+    if outcome.timers_removed:
+        ended = await conn.execute(
+            sa.update(timers)
+            .where(
+                timers.c.application_id == app_id,
+                timers.c.engine_task_id.in_(outcome.timers_removed),
+                timers.c.fired_at.is_(None),
+            )
+            .values(fired_at=now, cancelled=timers.c.due_at > now)
+            .returning(timers.c.name, timers.c.due_at)
+        )
+        for timer in ended.all():
+            if _is_notice(definition, timer.name):
+                await notices.close_entries(
+                    conn,
+                    app_id,
+                    timer.name,
+                    rec,
+                    app["division_path"],
+                    objected=timer.due_at > now,
+                    reason=ctx.closing,
+                )
+    if outcome.timers_added:
+        rows = []
+        for t in outcome.timers_added:
+            count, basis = timer_basis(t, days, now)
+            rows.append(
+                {
+                    "application_id": app_id,
+                    "engine_task_id": t.engine_task_id,
+                    "name": t.name,
+                    "due_at": t.due_at,
+                    "fired_at": None,
+                    "cancelled": False,
+                    "scheduled_at": now,
+                    "working_days": count,
+                    "due_basis": basis,
+                }
+            )
+            rec.add(
+                "timer.scheduled",
+                app_id,
+                {"name": t.name, "due_at": t.due_at.isoformat(), "due_basis": basis},
+            )
+        await conn.execute(sa.insert(timers), rows)
+        for t in outcome.timers_added:
+            if _is_notice(definition, t.name):
+                # The office holding the notice's lane issues it (the township for 低保).
+                lane = definition.model.element_lanes.get(t.name)
+                issuer_code = (await _route(conn, app, lane))[0] if lane else app["division_code"]
+                await notices.open_entry(conn, app, definition, t.name, t.due_at, issuer_code, rec)
+    if outcome.messages_removed:
+        await conn.execute(
+            sa.delete(message_waits).where(
+                message_waits.c.application_id == app_id,
+                message_waits.c.message_name.in_(outcome.messages_removed),
+            )
+        )
+    if outcome.messages_added:
+        await conn.execute(
+            sa.insert(message_waits),
+            [
+                {"application_id": app_id, "message_name": m, "created_at": now}
+                for m in sorted(outcome.messages_added)
+            ],
+        )
+
+    for drawer in ctx.drawers:
+        await sampling.save(conn, drawer.draws)
+        for draw in drawer.draws:
+            rec.add("sample.drawn", app_id, sampling.event_data(draw), None, app["division_path"])
+    if not is_new:  # else the caller inserted the application row with its first state
+        await _save_state(conn, app, outcome, rec)
+    if outcome.completed:  # after the status: a follow-up case must see this one ended
+        await case_effects.on_end(conn, app, definition, outcome, rec)
+    else:  # messages that came early and were kept (keep_early), perhaps before the case existed
+        if is_new:
+            await early_messages.adopt(conn, app)
+        if outcome.messages_added:
+            await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
+    return opened
+
+
+async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+    now, app_id = rec.at, app["id"]
+    status = status_for(outcome)
+    result = await conn.execute(
+        sa.update(applications)
+        .where(applications.c.id == app_id, applications.c.version == app["version"])
+        .values(
+            engine_state=outcome.state,
+            version=app["version"] + 1,
+            status=status,
+            updated_at=now,
+            ended_at=now if outcome.completed else None,
+        )
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            "concurrent_change", "the case was changed by someone else at the same time; reload and retry"
+        )
+    if status != app["status"]:
+        rec.add(
+            "application.status_changed",
+            app_id,
+            {"from": app["status"], "to": status},
+            None,
+            app["division_path"],
+        )
+    app.update(
+        status=status,
+        version=app["version"] + 1,
+        updated_at=now,
+        ended_at=now if outcome.completed else None,
+        engine_state=outcome.state,
+    )
+
+
+def status_for(outcome: engine.Outcome) -> str:
+    """The application status follows the end event reached (its ``outcome`` property)."""
+    return (outcome.end_outcome or "terminated") if outcome.completed else "in_progress"

@@ -1,0 +1,456 @@
+"""Public notices (公示) and objections (异议).
+
+When a case starts waiting on a BPMN element marked ``notice`` (a timer, or an event-based
+gateway holding one), it becomes an entry of the notice of its place, program, step and day.
+Only the program's declared public fields are stored on the entry, masked as they are
+written (Personal Information Protection Law): the public endpoints read entries only and
+never touch the application.
+"""
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import divisions, notice_entries, notices, objections, tasks
+from app.domain.audit import Recorder
+from app.domain.errors import Invalid, NotFound
+from app.domain.notices.publication import PUBLIC_FIELDS, mask_name, published
+from app.domain.people.divisions import at_or_below
+from app.domain.programs.definitions import Definition
+from app.domain.timekeeping import calendar
+
+POSTING_LABELS = {
+    "village_board": "村（居）务公开栏",
+    "website": "政府网站",
+    "school": "校内公示栏",
+    "kindergarten": "园内公示栏",
+    "township_board": "乡镇（街道）政务公开栏",
+}
+
+
+def declared_fields(definition: Definition) -> list[str]:
+    raw = definition.model.properties.get("notice_fields")
+    return [f.strip() for f in raw.split(",") if f.strip()] if raw else list(PUBLIC_FIELDS)
+
+
+def _public_view(definition: Definition, app: dict, village: str, number: int) -> dict:
+    """The only data of a case that ever leaves through public endpoints."""
+    children = definition.model.properties.get("notice_subject") == "child"
+    values = {
+        # Children appear by entry number only, never by name (student and preschool aid).
+        "name": None if children else mask_name(app["applicant"]["name"]),
+        "household_size": app["data"].get("household_size"),
+        "proposed_decision": "approve",
+        "amount": app["data"].get("proposed_amount"),
+        "village": village,
+    }
+    return published({"entry_number": number, **{f: values[f] for f in declared_fields(definition)}})
+
+
+async def _find_or_create_notice(conn: AsyncConnection, key: dict, values: dict) -> dict:
+    query = sa.select(notices).where(*(notices.c[k] == v for k, v in key.items()))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # entries of one notice are numbered one at a time
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(notices).values(**key, **values))
+        except IntegrityError:
+            pass  # another case opened the same notice at the same moment
+        row = (await conn.execute(query)).mappings().one()
+    return dict(row)
+
+
+async def open_entry(
+    conn: AsyncConnection,
+    app: dict,
+    definition: Definition,
+    step: str,
+    ends_at: datetime,
+    issuer_code: str,
+    rec: Recorder,
+) -> None:
+    now = clock.now()
+    props = definition.model.element_properties.get(step, {})
+    earlier = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(notice_entries.join(notices, notices.c.id == notice_entries.c.notice_id))
+            .where(notice_entries.c.application_id == app["id"], notices.c.step == step)
+        )
+    ).scalar_one()
+    names = dict(
+        (
+            await conn.execute(
+                sa.select(divisions.c.code, divisions.c.name).where(
+                    divisions.c.code.in_([app["division_code"], issuer_code])
+                )
+            )
+        ).all()
+    )
+    key = {
+        "program": definition.key,
+        "step": step,
+        "division_code": app["division_code"],
+        "posted_on": now.astimezone(calendar.SHANGHAI).date().isoformat(),
+        "round": earlier + 1,
+    }
+    title = props.get("notice_title") or f"{definition.name}{'重新' if earlier else ''}公示"
+    notice = await _find_or_create_notice(
+        conn,
+        key,
+        {
+            "id": str(uuid.uuid4()),
+            "title": title,
+            "issuer": names[issuer_code] + props.get("notice_issuer_suffix", "人民政府"),
+            "division_path": app["division_path"],
+            "starts_at": now,
+            "ends_at": ends_at,
+            "created_at": now,
+            "postings": [
+                p.strip() for p in props.get("notice_postings", "village_board").split(",") if p.strip()
+            ],
+        },
+    )
+    if ends_at > notice["ends_at"]:
+        await conn.execute(sa.update(notices).where(notices.c.id == notice["id"]).values(ends_at=ends_at))
+    number = (
+        await conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(notice_entries.c.number), 0)).where(
+                notice_entries.c.notice_id == notice["id"]
+            )
+        )
+    ).scalar_one() + 1
+    entry_id = str(uuid.uuid4())
+    await conn.execute(
+        sa.insert(notice_entries).values(
+            id=entry_id,
+            notice_id=notice["id"],
+            application_id=app["id"],
+            number=number,
+            status="listed",
+            public=_public_view(definition, app, names[app["division_code"]], number),
+            ends_at=ends_at,
+            created_at=now,
+        )
+    )
+    rec.add(
+        "notice.opened",
+        app["id"],
+        {
+            "notice_id": notice["id"],
+            "entry_id": entry_id,
+            "entry_number": number,
+            "round": key["round"],
+            "ends_at": ends_at.isoformat(),
+        },
+        None,
+        app["division_path"],
+    )
+
+
+async def close_entries(
+    conn: AsyncConnection,
+    application_id: str,
+    step: str,
+    rec: Recorder,
+    division_path: str,
+    *,
+    objected: bool,
+    reason: str | None = None,
+) -> None:
+    """The case stopped waiting at its notice: the period ended, an objection took it away, or
+    the case went back (``reason`` "returned") or was withdrawn."""
+    listed = notice_entries.c.id.in_(
+        sa.select(notice_entries.c.id)
+        .join(notices, notices.c.id == notice_entries.c.notice_id)
+        .where(
+            notice_entries.c.application_id == application_id,
+            notices.c.step == step,
+            notice_entries.c.status == "listed",
+        )
+    )
+    closed = await conn.execute(
+        sa.update(notice_entries)
+        .where(listed)
+        .values(status=reason or ("objected" if objected else "passed"))
+        .returning(notice_entries.c.notice_id)
+    )
+    for row in closed:
+        kind = "notice.closed" if reason or not objected else "notice.objected"
+        rec.add(
+            kind,
+            application_id,
+            {"notice_id": row.notice_id, **({"reason": reason} if reason else {})},
+            None,
+            division_path,
+        )
+
+
+def _state(row) -> str:
+    return "open" if clock.now() < row["ends_at"] else "closed"
+
+
+async def how_to_object(conn: AsyncConnection, notice: dict, base_url: str | None) -> str:
+    """How to object, in words for the board and the web page: the deadline, the web address (when
+    the installation knows its public one), the issuer, and the complaint telephone of the nearest
+    place at or above the notice that has one (监督电话). No API paths: people read this."""
+    end = notice["ends_at"].astimezone(calendar.SHANGHAI)
+    where = (
+        f"登录 {base_url.rstrip('/')}/ui/public/notices/{notice['id']} 在网上提交，"
+        if base_url
+        else "在政府网站“公示公告”栏目中找到本公示在网上提交，"
+    )
+    text = (
+        f"对公示对象有异议的，请于公示期内（{end.year}年{end.month}月{end.day}日{end:%H:%M}前）提出，写明异议对象的"
+        f"公示序号和理由（5至2000字），可留下联系方式。可{where}也可向{notice['issuer']}当面或书面反映。"
+        "提交后请保存异议编号和查询码，凭此查询处理结果。"
+    )
+    codes = [c for c in notice["division_path"].split("/") if c]
+    phones = (
+        await conn.execute(
+            sa.select(divisions.c.name, divisions.c.complaint_phone, divisions.c.path).where(
+                divisions.c.code.in_(codes), divisions.c.complaint_phone.is_not(None)
+            )
+        )
+    ).all()
+    if phones:
+        nearest = max(phones, key=lambda r: len(r.path))
+        text += f"监督电话：{nearest.complaint_phone}（{nearest.name}）。"
+    return text
+
+
+def notice_view(notice: dict, entries: list[dict] | None = None, how_to_object: str | None = None) -> dict:
+    view = {
+        k: notice[k]
+        for k in (
+            "id",
+            "program",
+            "step",
+            "title",
+            "issuer",
+            "division_code",
+            "posted_on",
+            "round",
+            "starts_at",
+            "ends_at",
+        )
+    }
+    view["state"] = _state(notice)
+    view["postings"] = [{"code": p, "label": POSTING_LABELS.get(p, p)} for p in notice["postings"]]
+    if entries is not None:
+        # Checked again on the way out: an entry stored before values were typed may hold anything.
+        view["entries"] = [
+            {"id": e["id"], **published(e["public"] if isinstance(e["public"], dict) else {})}
+            for e in entries
+        ]
+        view["how_to_object"] = how_to_object
+    return view
+
+
+async def list_open(conn: AsyncConnection, division_code: str | None, limit: int = 200) -> list[dict]:
+    query = sa.select(notices).where(notices.c.ends_at > clock.now())
+    if division_code:
+        query = query.where(await at_or_below(conn, notices.c.division_path, division_code))
+    rows = (
+        await conn.execute(query.order_by(notices.c.starts_at.desc(), notices.c.id).limit(limit))
+    ).mappings()
+    return [notice_view(dict(r)) for r in rows]
+
+
+async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict, list[dict]]:
+    notice = (await conn.execute(sa.select(notices).where(notices.c.id == notice_id))).mappings().first()
+    if notice is None:
+        raise NotFound("notice_not_found", "no such notice")
+    entries = (
+        (
+            await conn.execute(
+                sa.select(notice_entries)
+                .where(notice_entries.c.notice_id == notice_id)
+                .order_by(notice_entries.c.number)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return dict(notice), [dict(e) for e in entries]
+
+
+# Read aloud on the phone and typed from paper: no 0/O, 1/I/L look-alikes, no case to get wrong.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_check_code() -> str:
+    """12 characters (about 59 bits), shown in groups of four: K7QM-2WXP-9RHT."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+def normalized_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def objection_view(row, *, private: bool) -> dict:
+    view = {
+        "number": row["number"],
+        "status": row["status"],
+        "outcome": row["outcome"],
+        "reply": row["reply"],
+        "received_at": row["created_at"],
+        "answered_at": row["answered_at"],
+    }
+    if private:  # reviewers see who objected and how to reach them; the public never does
+        view.update(
+            reason=row["reason"],
+            name=row["name"],
+            contact=row["contact"],
+            entry_id=row["entry_id"],
+            notice_id=row["notice_id"],
+            answered_by=row["answered_by"],
+        )
+    return view
+
+
+async def follow(conn: AsyncConnection, number: str, code: str) -> dict:
+    """Number and code as people type them: spaces, lower case and the dashes of the printed code
+    do not matter (codes made before they were grouped are compared as given)."""
+    number = "".join(number.split()).upper()
+    row = (await conn.execute(sa.select(objections).where(objections.c.number == number))).mappings().first()
+    # A wrong code answers like an unknown number: numbers cannot be probed.
+    if row is None or not any(
+        secrets.compare_digest(row["check_hash"], hash_code(candidate))
+        for candidate in (normalized_code(code), code.strip())
+    ):
+        raise NotFound("objection_not_found", "no objection with this number and check code")
+    return objection_view(row, private=False)
+
+
+async def of_application(conn: AsyncConnection, application_id: str, open_only: bool = False) -> list[dict]:
+    query = sa.select(objections).where(objections.c.application_id == application_id)
+    if open_only:
+        query = query.where(objections.c.status == "received")
+    rows = (await conn.execute(query.order_by(objections.c.id))).mappings()
+    return [objection_view(r, private=True) for r in rows]
+
+
+async def answer(
+    conn: AsyncConnection,
+    application_id: str,
+    outcomes: object,
+    actor: str,
+    rec: Recorder,
+    division_path: str,
+) -> None:
+    """Record the outcome of every open objection of the case (the step that answers them)."""
+    pending = {o["number"] for o in await of_application(conn, application_id, open_only=True)}
+    if not isinstance(outcomes, list):
+        outcomes = []
+    given = {}
+    for item in outcomes:
+        if not (
+            isinstance(item, dict)
+            and item.get("outcome") in ("upheld", "dismissed")
+            and isinstance(item.get("reply"), str)
+            and item["reply"].strip()
+            and item.get("objection_number") in pending
+        ):
+            raise Invalid(
+                "objection_outcome_invalid",
+                "each objection outcome needs an open objection_number, "
+                "outcome 'upheld' or 'dismissed' and a reply",
+                item=item,
+            )
+        given[item["objection_number"]] = item
+    missing = sorted(pending - set(given))
+    if missing:
+        raise Invalid("objection_outcomes_missing", "every open objection needs an outcome", missing=missing)
+    now = clock.now()
+    for number, item in given.items():
+        await conn.execute(
+            sa.update(objections)
+            .where(objections.c.number == number)
+            .values(
+                status="answered",
+                outcome=item["outcome"],
+                reply=item["reply"].strip(),
+                answered_by=actor,
+                answered_at=now,
+            )
+        )
+        rec.add(
+            "objection.answered",
+            application_id,
+            {"objection_number": number, "outcome": item["outcome"]},
+            None,
+            division_path,
+        )
+    await conn.execute(
+        sa.update(notice_entries)
+        .where(notice_entries.c.application_id == application_id, notice_entries.c.status == "objected")
+        .values(status="resolved")
+    )
+
+
+async def open_period_end(conn: AsyncConnection, application_id: str):
+    """When the notice period of the case's newest entry ends (None: the case was never posted)."""
+    # Ordered, not max(): the column's own type reads the instant back on SQLite too.
+    return (
+        await conn.execute(
+            sa.select(notice_entries.c.ends_at)
+            .where(
+                notice_entries.c.application_id == application_id,
+                notice_entries.c.status.in_(("listed", "objected", "resolved")),
+            )
+            .order_by(notice_entries.c.ends_at.desc())
+            .limit(1)
+        )
+    ).scalar()
+
+
+async def has_open_answering_task(
+    conn: AsyncConnection, application_id: str, answering_steps: set[str]
+) -> bool:
+    return bool(
+        (
+            await conn.execute(
+                sa.select(tasks.c.id)
+                .where(
+                    tasks.c.application_id == application_id,
+                    tasks.c.state == "open",
+                    tasks.c.name.in_(answering_steps),
+                )
+                .limit(1)
+            )
+        ).first()
+    )
+
+
+async def entries_of_application(conn: AsyncConnection, application_id: str) -> list[dict]:
+    """The notices a case was posted on, with its entry there (number, status, period)."""
+    rows = await conn.execute(
+        sa.select(
+            notices.c.id.label("notice_id"),
+            notices.c.title,
+            notices.c.round,
+            notices.c.starts_at,
+            notices.c.ends_at,
+            notice_entries.c.id.label("entry_id"),
+            notice_entries.c.number,
+            notice_entries.c.status,
+        )
+        .join(notices, notices.c.id == notice_entries.c.notice_id)
+        .where(notice_entries.c.application_id == application_id)
+        .order_by(notices.c.starts_at, notices.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]

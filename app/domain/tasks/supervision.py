@@ -1,0 +1,89 @@
+"""Supervision: the same department one level up watches the overdue work below it."""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import divisions, tasks
+from app.domain.cases import store as cases
+from app.domain.errors import Forbidden
+from app.domain.people import divisions as division_service
+from app.domain.people.principal import Principal, path_range
+from app.domain.timekeeping import calendar
+
+
+def _supervised(principal: Principal):
+    """Tasks of a grant's department at a lower level, under the grant's place (admins: all)."""
+    if principal.is_admin:
+        return sa.true()
+    conditions = []
+    for grant in principal.grants:
+        level = division_service.role_level(grant.role)
+        if level is None or grant.division_path is None:
+            continue
+        department = grant.role[len(level) + 1 :]
+        below = division_service.levels_below(level)
+        roles = [f"{lower}_{department}" for lower in below]
+        if roles:
+            conditions.append(
+                sa.and_(tasks.c.role.in_(roles), path_range(tasks.c.division_path, grant.division_path))
+            )
+    if not conditions:
+        raise Forbidden("not_a_supervisor", "supervision needs a role above the level of the work supervised")
+    return sa.or_(*conditions)
+
+
+async def overdue(
+    conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int = 200
+) -> dict:
+    return await _late_work(conn, principal, division_code, limit, tasks.c.due_at < clock.now())
+
+
+async def due_soon(
+    conn: AsyncConnection,
+    principal: Principal,
+    division_code: str | None,
+    working_days: int = 2,
+    limit: int = 200,
+) -> dict:
+    """Open tasks not yet late whose deadline falls within the next ``working_days`` working days."""
+    days = await calendar.load(conn)
+    until, _ = days.deadline(clock.now(), working_days)
+    return await _late_work(
+        conn, principal, division_code, limit, sa.and_(tasks.c.due_at >= clock.now(), tasks.c.due_at <= until)
+    )
+
+
+async def _late_work(
+    conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int, due
+) -> dict:
+    where = [tasks.c.state == "open", due, _supervised(principal)]
+    if division_code:
+        where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
+    counts = await conn.execute(
+        sa.select(tasks.c.division_code, divisions.c.name, sa.func.count().label("overdue"))
+        .join(divisions, divisions.c.code == tasks.c.division_code)
+        .where(*where)
+        .group_by(tasks.c.division_code, divisions.c.name)
+        .order_by(sa.func.count().desc(), tasks.c.division_code)
+    )
+    by_division = [{"division_code": r.division_code, "name": r.name, "overdue": r.overdue} for r in counts]
+    rows = await conn.execute(
+        sa.select(tasks).where(*where).order_by(tasks.c.due_at, tasks.c.id).limit(limit)
+    )
+    days = await calendar.load(conn)
+    return {
+        "total": sum(d["overdue"] for d in by_division),
+        "by_division": by_division,
+        "items": [cases.task_view(r, days) for r in rows.mappings()],
+    }
+
+
+SUPERVISING_LEVELS = ("province", "city", "county")
+
+
+def is_supervisor(principal: Principal) -> bool:
+    """Whether a principal gets the supervision page: county level and above, or admin."""
+    return principal.is_admin or any(
+        division_service.role_level(g.role) in SUPERVISING_LEVELS for g in principal.grants
+    )

@@ -1,0 +1,489 @@
+"""Human tasks: the inbox, claiming, assigning and completing.
+
+Inbox queries read the tasks table only; a workflow is loaded only to complete a step.
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock, engine
+from app.db.models import applications, case_copies, task_signers, tasks, users
+from app.domain.audit import Recorder
+from app.domain.cases import applications as application_service
+from app.domain.cases import effects as case_effects
+from app.domain.cases import store as cases
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.notices import entries as notices
+from app.domain.notices.objections import answering_steps
+from app.domain.people import accounts
+from app.domain.people import divisions as division_service
+from app.domain.people.principal import Principal
+from app.domain.programs import definitions, forms
+from app.domain.tasks import actions as task_actions
+from app.domain.tasks import copies, panels, separation, signers
+from app.domain.timekeeping import calendar
+from app.metrics import TASK_COMPLETIONS
+
+# 待认领, 我的待办, everything in my places, 已办, 抄送我的, 我发起的.
+SCOPES = ("candidate", "mine", "all", "done", "cc", "started")
+STATES = ("open", "completed", "cancelled")
+SORTS = {
+    "due_at": (tasks.c.due_at.asc().nulls_last(),),
+    "-due_at": (tasks.c.due_at.desc().nulls_last(),),
+    "created_at": (tasks.c.created_at.asc(),),
+    "-created_at": (tasks.c.created_at.desc(),),
+    "-completed_at": (tasks.c.completed_at.desc().nulls_last(),),
+}
+
+
+async def inbox(
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    scope: str,
+    program: str | None,
+    division_code: str | None,
+    overdue: bool | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+    due_before: datetime | None = None,
+    sort: str = "due_at",
+) -> dict:
+    if scope not in SCOPES:
+        raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
+    if sort not in SORTS:
+        raise Invalid("invalid_sort", f"sort must be one of {sorted(SORTS)}")
+    if due_before is not None and due_before.tzinfo is None:
+        raise Invalid("invalid_due_before", "due_before needs a timezone offset")
+    if state is not None and state not in STATES:
+        raise Invalid("invalid_state", f"state must be one of {STATES}")
+    query = sa.select(tasks).where(scope_condition(principal, scope, state))
+    if program:
+        query = query.where(tasks.c.program == program)
+    if division_code:
+        query = query.where(await division_service.at_or_below(conn, tasks.c.division_path, division_code))
+    if overdue is not None:
+        late = sa.and_(tasks.c.state == "open", tasks.c.due_at < clock.now())
+        query = query.where(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
+    if due_before is not None:
+        query = query.where(tasks.c.due_at < due_before)
+    query = query.order_by(*SORTS[sort], tasks.c.created_at, tasks.c.id).limit(limit + 1).offset(offset)
+    rows = (await conn.execute(query)).mappings().all()
+    days = await calendar.load(conn)
+    return {
+        "items": [cases.task_view(r, days) for r in rows[:limit]],
+        "limit": limit,
+        "offset": offset,
+        "has_more": len(rows) > limit,
+    }
+
+
+def scope_condition(principal: Principal, scope: str, state: str | None):
+    if scope == "candidate":
+        return sa.and_(
+            tasks.c.state == "open",
+            tasks.c.assignee.is_(None),
+            principal.actionable(tasks.c.role, tasks.c.division_path),
+        )
+    if scope == "mine":  # held by me, or waiting for my opinion (委派) or my signature (加签, 会签)
+        return sa.and_(
+            tasks.c.state == (state or "open"),
+            sa.or_(
+                principal.personal(tasks.c.assignee),
+                principal.personal(tasks.c.delegated_to),
+                tasks.c.id.in_(signers.waiting_for(principal.name))
+                if principal.kind == "user"
+                else sa.false(),
+            ),
+        )
+    if scope == "done":  # 已办: steps I decided
+        return sa.and_(principal.personal(tasks.c.completed_by), tasks.c.state == (state or "completed"))
+    if scope == "cc":
+        return tasks.c.id.in_(sa.select(case_copies.c.task_id).where(copies.copied_to(principal)))
+    if scope == "started":  # cases my portal or I submitted
+        return sa.and_(
+            tasks.c.state == (state or "open"),
+            tasks.c.application_id.in_(
+                sa.select(applications.c.id).where(applications.c.created_by == principal.name)
+            ),
+        )
+    condition = principal.visible(tasks.c.division_path)
+    return sa.and_(condition, tasks.c.state == state) if state else condition
+
+
+async def counts(conn: AsyncConnection, principal: Principal) -> dict:
+    """How many tasks each inbox tab holds (open ones; 已办: all I decided), in one round trip."""
+    columns = [
+        sa.select(sa.func.count())
+        .select_from(tasks)
+        .where(scope_condition(principal, scope, None))
+        .scalar_subquery()
+        .label(scope)
+        for scope in SCOPES
+        if scope != "all"
+    ]
+    return dict((await conn.execute(sa.select(*columns))).mappings().one())
+
+
+async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).mappings().first()
+    if row is None or not principal.can_see(row["division_path"]):
+        raise NotFound("task_not_found", f"no task {task_id!r}")
+    return dict(row)
+
+
+def _require_act(principal: Principal, task: dict) -> None:
+    if not principal.can_act(task["role"], task["division_path"]):
+        raise Forbidden(
+            "not_your_role",
+            f"acting on this task needs role {task['role']} at {task['division_code']} or above it",
+        )
+
+
+def _require_open(task: dict) -> None:
+    if task["state"] != "open":
+        raise Conflict("task_not_open", f"the task is {task['state']}")
+
+
+async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    app = (
+        (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"])))
+        .mappings()
+        .one()
+    )
+    definition = await definitions.by_id(conn, app["definition_id"])
+    view = {
+        **cases.task_view(task, await calendar.load(conn)),
+        "data": task["data"],
+        "form_schema": definition.form_for_step(task["name"])
+        if task["name"] in definition.model.steps
+        else None,
+        "application": application_service.view(app),
+    }
+    if task["name"] in answering_steps(definition):
+        view["objections"] = await notices.of_application(conn, task["application_id"], open_only=True)
+    return view
+
+
+async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expected: str | None) -> bool:
+    result = await conn.execute(
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            tasks.c.assignee.is_(None) if expected is None else tasks.c.assignee == expected,
+        )
+        .values(assignee=new, claimed_at=clock.now() if new else None)
+    )
+    return result.rowcount == 1
+
+
+async def _check_separation(conn: AsyncConnection, principal: Principal, task: dict) -> None:
+    app = (
+        await conn.execute(
+            sa.select(applications.c.definition_id, applications.c.data).where(
+                applications.c.id == task["application_id"]
+            )
+        )
+    ).one()
+    await separation.check(conn, principal, await definitions.by_id(conn, app.definition_id), task, app.data)
+
+
+async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    task_actions.require_person(principal)
+    _require_act(principal, task)
+    _require_open(task)
+    await _check_separation(conn, principal, task)
+    if principal.is_user(task["assignee"]):
+        return cases.task_view(task)
+    if task["assignee"] is not None or not await _set_assignee(conn, task, principal.name, None):
+        raise Conflict("task_claimed", "someone else holds this task")
+    rec = Recorder(principal.name)
+    task["assignee"] = principal.name
+    rec.add("task.claimed", task["application_id"], {}, task, task["division_path"])
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] is None:
+        return cases.task_view(task)
+    if not principal.is_user(task["assignee"]) and not principal.is_admin:
+        raise Conflict("task_claimed", "someone else holds this task")
+    if not await _set_assignee(conn, task, None, task["assignee"]):
+        raise Conflict("task_claimed", "the task changed hands meanwhile")
+    rec = Recorder(principal.name)
+    rec.add(
+        "task.unclaimed",
+        task["application_id"],
+        {"previous_assignee": task["assignee"]},
+        task,
+        task["division_path"],
+    )
+    task["assignee"] = None
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def assign(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+    task = await _load(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] is not None and not principal.is_user(task["assignee"]) and not principal.is_admin:
+        raise Conflict("task_claimed", "someone else holds this task")
+    if not (await conn.execute(sa.select(users.c.id).where(users.c.username == username))).first():
+        raise Invalid("unknown_user", f"no user {username!r}")
+    target = await accounts.principal_for_user(conn, username)
+    if not target.can_act(task["role"], task["division_path"]):
+        raise Invalid(
+            "assignee_cannot_act", f"{username} does not hold {task['role']} for {task['division_code']}"
+        )
+    await _check_separation(conn, target, task)
+    if not await _set_assignee(conn, task, username, task["assignee"]):
+        raise Conflict("task_claimed", "the task changed hands meanwhile")
+    rec = Recorder(principal.name)
+    rec.add(
+        "task.assigned",
+        task["application_id"],
+        {"assignee": username, "previous_assignee": task["assignee"]},
+        task,
+        task["division_path"],
+    )
+    task["assignee"] = username
+    await rec.flush(conn)
+    return cases.task_view(task)
+
+
+async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
+    # The task and its case in one round trip: this is the hottest path of the service.
+    return await task_actions.load(conn, principal, task_id)
+
+
+async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_act(principal, task)
+    _require_open(task)
+    if task["assignee"] is not None and not principal.is_user(task["assignee"]):
+        raise Conflict("task_claimed", "someone else holds this task")
+    if task["delegated_to"]:
+        raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion (委派)")
+    definition = await definitions.by_id(conn, app["definition_id"])
+    props = definition.model.steps[task["name"]].properties
+    if signers.mode_of(props):
+        raise Conflict(
+            "decided_by_votes", f"{task['name']} is decided by its deciders' votes (POST .../sign)"
+        )
+    # Only a task someone added signers to has rows to look at (the hot path stays one query).
+    has_signers = bool(task["note"] and task["note"].get("has_signers"))
+    before = await signers.pending_before(conn, task["id"]) if has_signers else []
+    if before:
+        raise Conflict("signers_pending", f"{before} sign before you decide (加签)", signers=before)
+    await separation.check(conn, principal, definition, task, app["data"])
+    forms.validate(definition.form_for_step(task["name"]), data)
+    if props.get("panel") == "true":
+        data = await panels.decide(conn, task["division_code"], data)
+    if has_signers and await signers.has_after(conn, task["id"]):
+        return await _hold_for_signers(conn, principal, task, app, data)
+    return await finish(conn, principal.name, task, app, definition, data)
+
+
+async def _hold_for_signers(
+    conn: AsyncConnection, principal: Principal, task: dict, app: dict, data: dict
+) -> dict:
+    """The holder decided; the signers added after them decide next (the decision waits on the task)."""
+    note = {**(task["note"] or {}), "pending_decision": {"by": principal.name, "data": data}}
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == principal.name),
+        )
+        .values(assignee=principal.name, note=note)
+    )
+    if done.rowcount != 1:
+        raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
+    await signers.hand_to_after_signers(conn, task["id"])
+    rec = Recorder(principal.name)
+    rec.add("task.decided_awaiting_signers", app["id"], data, task, task["division_path"])
+    await rec.flush(conn)
+    task.update(assignee=principal.name, note=note)
+    return {
+        "application": application_service.view(
+            app, await application_service.open_tasks_of(conn, app["id"])
+        ),
+        "next_tasks": [],
+        "waiting_for_signers": True,
+    }
+
+
+async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, definition, data: dict) -> dict:
+    """Complete the engine step with ``data`` as ``actor`` and persist what follows."""
+    rec = Recorder(actor)
+    if task["name"] in answering_steps(definition):
+        await notices.answer(
+            conn, app["id"], data.get("objection_outcomes"), actor, rec, app["division_path"]
+        )
+    case, ctx = await cases.load_case(conn, definition, app)
+    if not case.is_ready(task["engine_task_id"]):
+        raise Conflict("task_not_open", "the case has moved past this step")
+    try:
+        await cases.run_engine(definition, case.complete, task["engine_task_id"], data)
+    except engine.EngineError as exc:
+        raise cases.engine_failure(exc, "the process could not continue") from exc
+    outcome = cases.outcome_of(case, ctx.days)
+
+    # The guarded update is the race referee: of two reviewers, exactly one matches it.
+    done = await conn.execute(
+        sa.update(tasks)
+        .where(
+            tasks.c.id == task["id"],
+            tasks.c.state == "open",
+            sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == actor),
+        )
+        .values(state="completed", assignee=actor, completed_at=rec.at, completed_by=actor, data=data)
+    )
+    if done.rowcount != 1:
+        raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
+    rec.add("task.completed", task["application_id"], data, task, task["division_path"])
+    # A step that pays at once (急难型 act first) enters the ledger with its own amount.
+    if definition.model.steps[task["name"]].properties.get(
+        "benefit"
+    ):  # copy the step's data only when it pays
+        await case_effects.record_benefit(
+            conn, app, definition, task["name"], case.data_of(task["engine_task_id"]), rec
+        )
+    outcome.closed_engine_task_ids.discard(task["engine_task_id"])
+    opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
+    await rec.flush(conn)
+    TASK_COMPLETIONS.labels(program=definition.key).inc()
+    return {
+        "application": application_service.view(
+            app, await application_service.open_tasks_of(conn, app["id"])
+        ),
+        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
+    }
+
+
+async def add_signers(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignersIn
+) -> dict:
+    """加签: only the holder, to people who work at or above the step's place."""
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_open(task)
+    if not principal.is_user(task["assignee"]):
+        raise Conflict("claim_first", "claim the task before adding signers to it")
+    if task["note"] and task["note"].get("pending_decision"):
+        raise Conflict("task_decided", "you have decided; the signers after you are deciding now")
+    definition = await definitions.by_id(conn, app["definition_id"])
+    for username in body.usernames:
+        if principal.is_user(username):
+            raise Invalid("cannot_sign", "you hold the task already")
+        target = await accounts.principal_for_user(conn, username)
+        if not target.grants or not target.can_see(task["division_path"]):
+            raise Invalid("cannot_sign", f"{username} works for no place at or above {task['division_code']}")
+        await separation.check(conn, target, definition, task, app["data"])
+    await signers.add(conn, task, body.usernames, body.position, principal.name)
+    await conn.execute(
+        sa.update(tasks)
+        .where(tasks.c.id == task["id"])
+        .values(note={**(task["note"] or {}), "has_signers": True})
+    )
+    rec = Recorder(principal.name)
+    rec.add(
+        "task.signers_added",
+        app["id"],
+        {"usernames": body.usernames, "position": body.position, "note": body.note},
+        task,
+        task["division_path"],
+    )
+    await rec.flush(conn)
+    return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+
+
+async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+    """减签: only signers added this way, only before they have signed."""
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_open(task)
+    if not principal.is_user(task["assignee"]):
+        raise Conflict("claim_first", "only the task's holder removes signers")
+    await signers.remove(conn, task, username)
+    rec = Recorder(principal.name)
+    rec.add("task.signer_removed", app["id"], {"username": username}, task, task["division_path"])
+    await rec.flush(conn)
+    return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+
+
+async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignIn) -> dict:
+    """A signer's or decider's vote; the step completes when the votes decide it."""
+    task, app = await _task_and_case(conn, principal, task_id)
+    _require_open(task)
+    definition = await definitions.by_id(conn, app["definition_id"])
+    props = definition.model.steps[task["name"]].properties
+    await separation.check(conn, principal, definition, task, app["data"])
+    verdict = await signers.vote(conn, task, principal.name, body, props)
+    rec = Recorder(principal.name)
+    rec.add(
+        "task.signed",
+        app["id"],
+        {"decision": body.decision, "opinion": body.opinion},
+        task,
+        task["division_path"],
+    )
+    await rec.flush(conn)
+    if verdict.back_to_holder:
+        note = {**(task["note"] or {}), "refused_by_signer": {"by": principal.name, "opinion": body.opinion}}
+        note.pop("pending_decision", None)
+        await conn.execute(sa.update(tasks).where(tasks.c.id == task["id"]).values(note=note))
+        await conn.execute(
+            sa.update(task_signers)
+            .where(
+                task_signers.c.task_id == task["id"],
+                task_signers.c.kind == "after",
+                task_signers.c.state.in_(("pending", "decided")),
+            )
+            .values(state="queued", decision=None, opinion=None)
+        )
+        return {
+            "task_id": task["id"],
+            "back_to": task["assignee"],
+            "signers": signers.view(await signers.rows_of(conn, task["id"])),
+        }
+    if verdict.decision is None:
+        return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
+    await signers.close_open(conn, task["id"])
+    if verdict.decision == "holder":  # the last signer after the holder agreed: the holder's decision stands
+        held = task["note"]["pending_decision"]
+        return await finish(conn, held["by"], task, app, definition, held["data"])
+    votes = signers.view(await signers.rows_of(conn, task["id"]))
+    data = {
+        "decision": verdict.decision,
+        "votes": [
+            {k: v[k] for k in ("username", "decision", "opinion")} for v in votes if v["state"] == "decided"
+        ],
+    }
+    return await finish(conn, principal.name, task, app, definition, data)
+
+
+async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict]:
+    """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
+    rows = await conn.execute(
+        sa.select(
+            tasks.c.program,
+            tasks.c.name,
+            sa.func.min(tasks.c.title).label("title"),
+            sa.func.count().label("count"),
+        )
+        .where(principal.personal(tasks.c.assignee), tasks.c.state == "open")
+        .group_by(tasks.c.program, tasks.c.name)
+        .order_by(tasks.c.program, tasks.c.name)
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, the events portals receive, signatures, allowed URLs and deliveries."""
