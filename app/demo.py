@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.db.engine import create_engine, transaction
 from app.db.models import applications as app_table
-from app.domain.cases import applications
+from app.domain.cases import applications, views
 from app.domain.errors import Conflict
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
@@ -98,7 +98,7 @@ def demo_id_number(serial: int) -> str:
 
 async def _advance(conn, reviewer: Principal, app_id: str, steps) -> None:
     for data in steps:
-        open_tasks = await applications.open_tasks_of(conn, app_id)
+        open_tasks = await views.open_tasks_of(conn, app_id)
         await tasks.complete(conn, reviewer, open_tasks[0]["id"], data)
 
 

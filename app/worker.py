@@ -27,6 +27,7 @@ class Round:
     reminders: int = 0
     overdue: int = 0
     claims_released: int = 0
+    followups_started: int = 0
     rechecks_started: int = 0
     monthly_cases_started: int = 0
     enrolments_ended: int = 0
@@ -98,6 +99,7 @@ async def run_due_work(
     result.reminders = await _drain(db, reminders.send_reminders)
     result.overdue = await _drain(db, reminders.mark_overdue)
     result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
+    result.followups_started = await _drain(db, followups.start_requested)
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)

@@ -125,7 +125,10 @@ async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api:
         "recheck_investigation",
         {"outcome": "terminate", "findings": "家庭购置商品房两套"},
     )
-    # The re-check's decision starts the termination procedure by itself.
+    # The re-check's decision asks for the termination procedure; the worker starts it by itself.
+    r = await api.get("county", "/applications", program="dibao_termination")
+    assert r.json()["items"] == []  # not inside the re-check's own change
+    assert (await _work(api))["followups_started"] == 1
     r = await api.get("county", "/applications", program="dibao_termination")
     [termination] = r.json()["items"]
     assert termination["subject_id"] == case["id"] and termination["data"]["started_by_case"] == recheck["id"]

@@ -629,6 +629,22 @@ class RateLimitHit(SQLModel, table=True):
     hits: int = Field(default=1)
 
 
+class FollowUp(SQLModel, table=True):
+    """A case a finished case asked for (``then_start``: a termination after a re-check), started by
+    the worker in a transaction of its own rather than inside the change that asked for it."""
+
+    __tablename__ = "case_followups"
+    __table_args__ = (sa.Index("ix_case_followups_pending", "started_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="applications.id", max_length=36)
+    program: str = Field(max_length=100)
+    requested_at: datetime = _ts()
+    started_at: datetime | None = _ts(nullable=True)
+    started_application_id: str | None = Field(default=None, max_length=36)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
 divisions = Division.__table__
 users = User.__table__
 api_keys = ApiKey.__table__
@@ -661,3 +677,4 @@ web_sessions = WebSession.__table__
 saved_views = SavedView.__table__
 rate_limit_hits = RateLimitHit.__table__
 case_number_counters = CaseNumberCounter.__table__
+case_followups = FollowUp.__table__

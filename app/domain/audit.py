@@ -22,6 +22,8 @@ class Recorder:
         self.at = clock.now()
         self._events: list[dict] = []
         self._outbox: list[dict] = []
+        # (type, case) of the outcomes published, flushed or not: one per case and change.
+        self._outcomes: set[tuple[str, str | None]] = set()
 
     def add(
         self,
@@ -53,7 +55,8 @@ class Recorder:
         """``application.<status>`` once per case and change, whether derived from the status change
         or recorded by the caller itself."""
         type_ = OUTCOME_TYPES[status]
-        if not any(o["event_type"] == type_ and o["application_id"] == application_id for o in self._outbox):
+        if (type_, application_id) not in self._outcomes:
+            self._outcomes.add((type_, application_id))
             self.publish(type_, application_id, {"status": status}, None, division_path)
 
     def publish(

@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import engine
 from app.db.models import applications, events, idempotency_keys, tasks, users
 from app.domain.audit import Recorder
 from app.domain.cases import numbers as case_numbers
 from app.domain.cases import store as cases
+from app.domain.cases import views
+from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.money import ledger
 from app.domain.people import divisions as division_service
@@ -59,39 +60,6 @@ class ApplicationIn(BaseModel):
     subject_id: str | None = Field(default=None, min_length=1, max_length=36)
     data: dict = Field(default_factory=dict)
     external_ref: str | None = Field(default=None, min_length=1, max_length=200)
-
-
-def view(row: dict, open_tasks: list[dict] | None = None) -> dict:
-    return {
-        "id": row["id"],
-        "number": row.get("number"),
-        "program": row["program"],
-        "definition_version": row["definition_version"],
-        "division_code": row["division_code"],
-        "status": row["status"],
-        "applicant": row["applicant"],
-        "external_ref": row["external_ref"],
-        "data": row["data"],
-        "family_id": row["family_id"],
-        "subject_id": row["subject_id"],
-        "settings": row["settings"],
-        "open_tasks": open_tasks if open_tasks is not None else [],
-        "case_due_at": row["case_due_at"],
-        "case_due_basis": row["case_due_basis"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "ended_at": row["ended_at"],
-    }
-
-
-async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict]:
-    rows = await conn.execute(
-        sa.select(tasks)
-        .where(tasks.c.application_id == application_id, tasks.c.state == "open")
-        .order_by(tasks.c.created_at)
-    )
-    days = await calendar.load(conn)
-    return [cases.task_view(r, days) for r in rows.mappings()]
 
 
 async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
@@ -326,30 +294,27 @@ async def create(
         "subject_id": subject["id"] if subject else None,
         "number": None,
     }
-    try:
-        # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
-        # settings are the values in force at this place today, frozen with the case.
-        levels = await division_service.ancestors_by_level(conn, division)
-        start_data = {
-            "staff_relative": False,
-            **body.data,
-            "applicant": applicant,
-            "settings": settings,
-            # Where the case is, so a process may route by it ("university" in place["levels"]).
-            "place": {"code": division["code"], "level": division["level"], "levels": sorted(levels)},
+    # staff_relative is always defined, so BPMN conditions may test it (national rules, Art. 11);
+    # settings are the values in force at this place today, frozen with the case.
+    levels = await division_service.ancestors_by_level(conn, division)
+    start_data = {
+        "staff_relative": False,
+        **body.data,
+        "applicant": applicant,
+        "settings": settings,
+        # Where the case is, so a process may route by it ("university" in place["levels"]).
+        "place": {"code": division["code"], "level": division["level"], "levels": sorted(levels)},
+    }
+    if subject:
+        start_data["subject"] = {
+            "id": subject["id"],
+            "program": subject["program"],
+            "data": subject["data"],
         }
-        if subject:
-            start_data["subject"] = {
-                "id": subject["id"],
-                "program": subject["program"],
-                "data": subject["data"],
-            }
-        case, ctx = await cases.start_case(conn, definition, start_data, row)
-        outcome = cases.outcome_of(case, ctx.days)
-    except engine.EngineError as exc:
-        raise cases.engine_failure(exc, "the process could not start") from exc
+    change = await CaseChange.start(conn, row, definition, start_data, rec)
+    outcome = change.outcome
     case_deadline = deadlines.compute(
-        rec.at, definition.model.properties.get("case_time_limit"), ctx.days, what="case"
+        rec.at, definition.model.properties.get("case_time_limit"), change.days, what="case"
     )
     row.update(
         engine_state=outcome.state,
@@ -384,8 +349,8 @@ async def create(
                     None,
                     division["path"],
                 )
-            opened = await cases.persist(conn, row, definition, outcome, rec, ctx, is_new=True)
-            response = view(row, [cases.task_view(t, ctx.days) for t in opened])
+            opened = await change.save(is_new=True)
+            response = views.application_view(row, [views.task_view(t, change.days) for t in opened])
             if idempotency_key is not None:
                 await conn.execute(
                     sa.insert(idempotency_keys).values(
@@ -411,7 +376,7 @@ async def create(
 
 async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
     row = await load_row(conn, principal, application_id)
-    return view(row, await open_tasks_of(conn, row["id"]))
+    return views.application_view(row, await views.open_tasks_of(conn, row["id"]))
 
 
 ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
@@ -487,7 +452,7 @@ async def list_(
         .all()
     )
     return {
-        "items": [view(r) for r in rows[:limit]],
+        "items": [views.application_view(r) for r in rows[:limit]],
         "limit": limit,
         "offset": offset,
         "has_more": len(rows) > limit,

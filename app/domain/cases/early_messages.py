@@ -2,7 +2,7 @@
 
 Kept until the time limit the BPMN declares (``3 days``, ``5 working days``, an ISO duration);
 delivered, oldest first and one per wait, in the transaction of the change that makes the case
-wait for them (``cases.persist`` calls ``deliver_kept``). Expired ones are never delivered.
+wait for them (``cases.change`` takes them with ``take_kept``). Expired ones are never delivered.
 A message that names a case not created yet (``program`` with ``external_ref`` or ``id_number``)
 is kept when the program's newest version declares ``keep_early`` for it, and adopted by the
 case created later with that reference or person, inside the sender's places (``adopt``).
@@ -110,34 +110,28 @@ async def adopt(conn: AsyncConnection, app: dict) -> None:
         )
 
 
-async def deliver_kept(conn: AsyncConnection, app: dict, names: set[str], rec: Recorder) -> None:
-    """The case now waits for ``names``: hand it the oldest unexpired kept message of each."""
-    from app.domain.cases import messages
-
-    for name in sorted(names):
-        row = (
-            (
-                await conn.execute(
-                    sa.select(early_messages)
-                    .where(
-                        early_messages.c.application_id == app["id"],
-                        early_messages.c.message_name == name,
-                        early_messages.c.delivered_at.is_(None),
-                        early_messages.c.expires_at > clock.now(),
-                    )
-                    .order_by(early_messages.c.id)
-                    .limit(1)
+async def take_kept(conn: AsyncConnection, app: dict, name: str) -> dict | None:
+    """The oldest unexpired message kept for the case under ``name``, marked delivered (the unit of
+    work, ``cases.change``, delivers it in the same transaction)."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(early_messages)
+                .where(
+                    early_messages.c.application_id == app["id"],
+                    early_messages.c.message_name == name,
+                    early_messages.c.delivered_at.is_(None),
+                    early_messages.c.expires_at > clock.now(),
                 )
+                .order_by(early_messages.c.id)
+                .limit(1)
             )
-            .mappings()
-            .first()
         )
-        if row is None:
-            continue
+        .mappings()
+        .first()
+    )
+    if row is not None:
         await conn.execute(
             sa.update(early_messages).where(early_messages.c.id == row["id"]).values(delivered_at=clock.now())
         )
-        await rec.flush(conn)  # the change that made the case wait is recorded before the message it receives
-        await messages.deliver_to(
-            conn, Principal(name=row["actor"], kind="system"), app, name, row["payload"]
-        )
+    return row

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
-from app.db.models import applications
+from app.db.models import applications, case_followups
 from app.domain.audit import Recorder
 from app.domain.errors import Conflict, Invalid
 from app.domain.money import ledger
@@ -363,10 +363,13 @@ async def on_end(
     if effect and app.get("subject_id"):
         await _apply_to_subject(conn, app, effect, outcome.data, props, rec)
     if props.get("then_start") and app.get("subject_id"):
-        # starting a case goes through applications, which persists via cases
-        from app.domain.cases import followups
-
-        await followups.start(conn, props["then_start"], app, rec)
+        # Started by the worker in a transaction of its own (``followups.start_requested``): a case
+        # never starts another inside its own change.
+        await conn.execute(
+            sa.insert(case_followups).values(
+                application_id=app["id"], program=props["then_start"], requested_at=rec.at, attempts=0
+            )
+        )
 
 
 async def end_expired_enrolments(conn: AsyncConnection, limit: int = 100) -> int:

@@ -1,13 +1,15 @@
 """Cases the service starts by itself: periodic re-checks of enrolments (动态管理) when they
-fall due, a termination after a re-check that decided to end support, and each month's case
-of every place a ``schedule = monthly`` process is about (a school's reports)."""
+fall due, a termination after a re-check that decided to end support (asked for by the re-check's
+end in ``case_followups``), and each month's case of every place a ``schedule = monthly`` process
+is about (a school's reports). Each is started by the worker in a transaction of its own."""
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import clock
 from app.db.models import applications as applications_table
-from app.db.models import divisions
+from app.db.models import case_followups, divisions
 from app.domain.audit import Recorder
 from app.domain.cases import applications
 from app.domain.errors import DomainError
@@ -33,6 +35,53 @@ async def start(conn: AsyncConnection, program: str, about: dict, rec: Recorder)
         about["division_path"],
     )
     return created
+
+
+# A follow-up that cannot start (its program refuses: a termination of this person already runs)
+# is tried this often, once per worker round, then left with its last error for an administrator.
+MAX_FOLLOWUP_ATTEMPTS = 5
+
+
+async def start_requested(conn: AsyncConnection, limit: int = 20) -> int:
+    """Start the follow-up cases finished cases asked for; returns how many requests were handled."""
+    query = (
+        sa.select(case_followups)
+        .where(case_followups.c.started_at.is_(None), case_followups.c.attempts < MAX_FOLLOWUP_ATTEMPTS)
+        .order_by(case_followups.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    requests = (await conn.execute(query)).mappings().all()
+    for request in requests:
+        about = dict(
+            (
+                await conn.execute(
+                    sa.select(applications_table).where(applications_table.c.id == request["application_id"])
+                )
+            )
+            .mappings()
+            .one()
+        )
+        rec = Recorder("system")
+        try:
+            async with conn.begin_nested():
+                created = await start(conn, request["program"], about, rec)
+                await rec.flush(conn)
+        except DomainError as exc:
+            log.warning(
+                "followup_not_started",
+                application_id=about["id"],
+                program=request["program"],
+                reason=exc.code,
+            )
+            values = {"attempts": request["attempts"] + 1, "last_error": f"{exc.code}: {exc.detail}"[:500]}
+        else:
+            values = {"started_at": clock.now(), "started_application_id": created["id"]}
+        await conn.execute(
+            sa.update(case_followups).where(case_followups.c.id == request["id"]).values(**values)
+        )
+    return len(requests)
 
 
 async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:

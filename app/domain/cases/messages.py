@@ -26,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
-from app.db.models import applications, idempotency_keys, message_waits
+from app.db.models import applications, idempotency_keys
 from app.domain.audit import Recorder
 from app.domain.cases import early_messages
 from app.domain.cases import effects as case_effects
 from app.domain.cases import numbers as case_numbers
-from app.domain.cases import store as cases
+from app.domain.cases.receiving import deliver_to
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.notices import objections
 from app.domain.people import id_numbers
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions, forms
@@ -204,8 +205,6 @@ async def _deliver_one(
     if not may_send(principal, definition.model, name, app["division_path"]):
         raise _not_allowed(name, definition.model)
     if name == OBJECTION and name not in case_effects.enrolment_messages(definition.model):
-        from app.domain.notices import objections
-
         form = definition.model.message_forms.get(name)
         forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
         return await objections.relay(conn, principal, app, payload)
@@ -254,56 +253,3 @@ async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, bo
 
 async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
     return await receive(conn, principal, body, None)
-
-
-async def waits_for(conn: AsyncConnection, application_id: str, name: str) -> bool:
-    return (
-        await conn.execute(
-            sa.select(message_waits.c.id)
-            .where(message_waits.c.application_id == application_id, message_waits.c.message_name == name)
-            .limit(1)
-        )
-    ).first() is not None
-
-
-async def deliver_to(
-    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict
-) -> dict:
-    """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
-    definition = await definitions.by_id(conn, app["definition_id"])
-    if name in case_effects.enrolment_messages(definition.model):
-        rec = Recorder(principal.name)
-        result = await case_effects.end_by_message(conn, app, definition, name, payload, rec)
-        await rec.flush(conn)
-        return result
-    form = definition.model.message_forms.get(name)
-    forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
-    waiting = (
-        await conn.execute(
-            sa.select(message_waits.c.id).where(
-                message_waits.c.application_id == app["id"], message_waits.c.message_name == name
-            )
-        )
-    ).first()
-    if waiting is None:
-        keep = definition.model.message_properties.get(name, {}).get("keep_early")
-        if keep and app["status"] == "in_progress":
-            return await early_messages.keep(conn, principal, app, name, payload, keep)
-        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
-    case, ctx = await cases.load_case(conn, definition, app)
-    try:
-        delivered = await cases.run_engine(definition, case.deliver_message, name, payload)
-    except engine.EngineError as exc:
-        raise cases.engine_failure(exc, "the process could not continue") from exc
-    if not delivered:
-        raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
-    rec = Recorder(principal.name)
-    rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
-    opened = await cases.persist(conn, app, definition, cases.outcome_of(case, ctx.days), rec, ctx)
-    await rec.flush(conn)
-    return {
-        "application_id": app["id"],
-        "status": app["status"],
-        "kept": False,
-        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
-    }

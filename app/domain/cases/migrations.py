@@ -6,8 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.db.models import applications, tasks, timers
-from app.domain.audit import Recorder
-from app.domain.cases import store as cases
+from app.domain.cases.change import CaseChange
 from app.domain.errors import Invalid
 from app.domain.people import divisions as division_service
 from app.domain.programs import definitions
@@ -63,12 +62,9 @@ async def migrate_one(
         return {**result, "can_migrate": False, "reason": "no longer running on the source version"}
     old = await definitions.by_id(conn, app["definition_id"])
     new = await definitions.version_of(conn, key, body.to_version)
-    case, ctx = await cases.load_case(conn, old, app)
+    change = await CaseChange.load(conn, app, old, actor)
     try:
-        # Scripts of either version may run while the case is re-planned.
-        moved = await cases.run_engine(
-            new if new.model.runs_scripts else old, case.migrate_to, new.model, body.task_mapping
-        )
+        moved = await change.migrate(new, body.task_mapping)
     except engine.EngineError as exc:
         return {**result, "can_migrate": False, "reason": str(exc)}
     open_steps = sorted(name for _, name in moved["tasks"].values())
@@ -105,16 +101,15 @@ async def migrate_one(
         .where(applications.c.id == application_id)
         .values(definition_id=new.id, definition_version=new.version)
     )
-    rec = Recorder(actor)
-    rec.add(
+    change.rec.add(
         "application.migrated",
         application_id,
         {"from_version": body.from_version, "to_version": new.version, "task_mapping": body.task_mapping},
         None,
         app["division_path"],
     )
-    await cases.persist(conn, app, new, case.outcome(), rec, ctx)
-    await rec.flush(conn)
+    change.take_outcome_as_is()
+    await change.save()
     return {**result, "can_migrate": True, "migrated": True, "open_steps": open_steps}
 
 

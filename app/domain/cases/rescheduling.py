@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import applications, tasks, timers
 from app.domain.audit import Recorder
-from app.domain.cases import store as cases
 from app.domain.cases import timers as timer_firing
+from app.domain.cases.change import CaseChange
 from app.domain.programs import definitions
 from app.domain.timekeeping import calendar, deadlines
 
@@ -137,9 +137,9 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
             .one()
         )
         definition = await definitions.by_id(conn, app["definition_id"])
-        case, ctx = await cases.load_case(conn, definition, app)
-        case.reschedule_timer(timer["engine_task_id"], due)
-        await cases.persist(conn, app, definition, cases.outcome_of(case, days), rec, ctx)
+        change = await CaseChange.load(conn, app, definition, actor)
+        change.case.reschedule_timer(timer["engine_task_id"], due)
+        await change.save()
         await conn.execute(
             sa.update(timers).where(timers.c.id == timer["id"]).values(due_at=due, due_basis=basis)
         )

@@ -17,14 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock, engine
 from app.db.models import applications, message_waits, tasks, timers
 from app.domain.audit import Recorder
-from app.domain.cases import early_messages
-from app.domain.cases import effects as case_effects
+from app.domain.cases import events
 from app.domain.errors import Conflict, Invalid
 from app.domain.money import ledger, sampling
 from app.domain.notices import entries as notices
 from app.domain.people import divisions as division_service
 from app.domain.programs.definitions import Definition
-from app.domain.tasks import copies, signers
 from app.domain.timekeeping import calendar, deadlines
 
 WORKING_DAYS_TIMER = re.compile(r"^\s*working_days\(\s*(\d+)\s*\)\s*$")
@@ -47,8 +45,6 @@ class Context:
 
     days: calendar.WorkingDays
     drawers: list[sampling.Drawer] = field(default_factory=list)
-    # Why open notice entries close early when it is not an objection: "returned", "withdrawn".
-    closing: str | None = None
 
 
 def _uses(definition: Definition, function: str) -> bool:
@@ -136,43 +132,7 @@ def timer_basis(
     return count, deadlines.PROVISIONAL if provisional else deadlines.CALENDAR
 
 
-TASK_FIELDS = (
-    "id",
-    "application_id",
-    "name",
-    "title",
-    "role",
-    "division_code",
-    "assignee",
-    "state",
-    "created_at",
-    "due_at",
-    "due_basis",
-    "completed_at",
-    "completed_by",
-    "form",
-    "program",
-    "note",
-    "case_number",
-    "delegated_to",
-)
-
-
-def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
-    """A task as the API shows it; with a calendar, also whether it is late and working days left."""
-    view = {k: row[k] for k in TASK_FIELDS}
-    due = row["due_at"]
-    view["overdue"] = bool(row["state"] == "open" and due is not None and due < clock.now())
-    if days is not None:
-        view["working_days_left"] = (
-            days.count(calendar.today(), due.astimezone(calendar.SHANGHAI).date()).value
-            if due is not None and row["state"] == "open"
-            else None
-        )
-    return view
-
-
-async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
+async def route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
     """The place that holds ``role`` for this case: its ancestor (or itself) at the role's level."""
     level = division_service.role_level(role)
     by_level = await division_service.ancestors_by_level(
@@ -190,24 +150,6 @@ async def _route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]
     return code, path[: path.index(marker) + len(marker)]
 
 
-async def _copy_by_bpmn(
-    conn: AsyncConnection, app: dict, definition: Definition, opened: list[dict], rec: Recorder
-) -> None:
-    """A step's ``cc_roles`` (抄送) are copied when it opens, at the step's own place."""
-    for row in opened:
-        roles = [
-            r.strip()
-            for r in definition.model.steps[row["name"]].properties.get("cc_roles", "").split(",")
-            if r.strip()
-        ]
-        if roles:
-            await copies.add(conn, app, row, [], roles, None, rec)
-
-
-def _is_notice(definition: Definition, element_id: str) -> bool:
-    return definition.model.element_properties.get(element_id, {}).get("notice") == "true"
-
-
 async def persist(
     conn: AsyncConnection,
     app: dict,
@@ -217,9 +159,11 @@ async def persist(
     ctx: Context,
     *,
     is_new: bool = False,
-) -> list[dict]:
-    """Write the outcome; returns the task rows it opened."""
+) -> tuple[list[dict], list[events.Event]]:
+    """Write the outcome to the case's own tables; returns the task rows it opened and what
+    happened, for the reactions (``cases.reactions``) to follow up."""
     now = rec.at
+    happened: list[events.Event] = []
     days = ctx.days
     app_id = app["id"]
     if outcome.closed_engine_task_ids:
@@ -238,7 +182,7 @@ async def persist(
 
     opened = []
     for ready in outcome.opened:
-        code, path = await _route(conn, app, ready.step.role)
+        code, path = await route(conn, app, ready.step.role)
         time_limit = ready.step.properties.get("time_limit")
         deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
         opened.append(
@@ -285,18 +229,7 @@ async def persist(
                 row,
                 row["division_path"],
             )
-        await _copy_by_bpmn(conn, app, definition, opened, rec)
-        for row in opened:  # 会签/或签/依次: the deciders are known when the step opens
-            props = definition.model.steps[row["name"]].properties
-            if signers.mode_of(props):
-                names = await signers.create_deciders(conn, row, props, app["data"] or {})
-                rec.add(
-                    "task.deciders_set",
-                    app_id,
-                    {"mode": props["approval_mode"], "deciders": names},
-                    row,
-                    row["division_path"],
-                )
+        happened.append(events.TasksOpened(opened))
 
     if outcome.timers_removed:
         ended = await conn.execute(
@@ -309,17 +242,7 @@ async def persist(
             .values(fired_at=now, cancelled=timers.c.due_at > now)
             .returning(timers.c.name, timers.c.due_at)
         )
-        for timer in ended.all():
-            if _is_notice(definition, timer.name):
-                await notices.close_entries(
-                    conn,
-                    app_id,
-                    timer.name,
-                    rec,
-                    app["division_path"],
-                    objected=timer.due_at > now,
-                    reason=ctx.closing,
-                )
+        happened.extend(events.TimerEnded(t.name, t.due_at, early=t.due_at > now) for t in ended.all())
     if outcome.timers_added:
         rows = []
         for t in outcome.timers_added:
@@ -343,12 +266,7 @@ async def persist(
                 {"name": t.name, "due_at": t.due_at.isoformat(), "due_basis": basis},
             )
         await conn.execute(sa.insert(timers), rows)
-        for t in outcome.timers_added:
-            if _is_notice(definition, t.name):
-                # The office holding the notice's lane issues it (the township for 低保).
-                lane = definition.model.element_lanes.get(t.name)
-                issuer_code = (await _route(conn, app, lane))[0] if lane else app["division_code"]
-                await notices.open_entry(conn, app, definition, t.name, t.due_at, issuer_code, rec)
+        happened.append(events.TimersScheduled(list(outcome.timers_added)))
     if outcome.messages_removed:
         await conn.execute(
             sa.delete(message_waits).where(
@@ -372,13 +290,13 @@ async def persist(
     if not is_new:  # else the caller inserted the application row with its first state
         await _save_state(conn, app, outcome, rec)
     if outcome.completed:  # after the status: a follow-up case must see this one ended
-        await case_effects.on_end(conn, app, definition, outcome, rec)
-    else:  # messages that came early and were kept (keep_early), perhaps before the case existed
+        happened.append(events.CaseEnded(outcome))
+    else:
         if is_new:
-            await early_messages.adopt(conn, app)
+            happened.append(events.CaseStarted())
         if outcome.messages_added:
-            await early_messages.deliver_kept(conn, app, outcome.messages_added, rec)
-    return opened
+            happened.append(events.WaitsAdded(frozenset(outcome.messages_added)))
+    return opened, happened
 
 
 async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
@@ -414,6 +332,16 @@ async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome,
         ended_at=now if outcome.completed else None,
         engine_state=outcome.state,
     )
+
+
+async def waits_for(conn: AsyncConnection, application_id: str, name: str) -> bool:
+    """Whether the case waits for the message ``name`` now."""
+    found = await conn.execute(
+        sa.select(message_waits.c.id)
+        .where(message_waits.c.application_id == application_id, message_waits.c.message_name == name)
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 def status_for(outcome: engine.Outcome) -> str:

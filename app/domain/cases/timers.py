@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock, engine
 from app.db.models import applications, timers
 from app.domain.audit import Recorder
-from app.domain.cases import store as cases
+from app.domain.cases.change import CaseChange
 from app.domain.errors import NotFound
 from app.domain.programs import definitions
 from app.metrics import TIMERS_FAILED, TIMERS_FIRED
@@ -70,8 +70,8 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
         .one()
     )
     definition = await definitions.by_id(conn, app["definition_id"])
-    case, ctx = await cases.load_case(conn, definition, app)
-    case.hold_timers(
+    change = await CaseChange.load(conn, app, definition, "system")
+    change.case.hold_timers(
         (
             await conn.execute(
                 sa.select(timers.c.engine_task_id).where(
@@ -83,7 +83,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
         ).scalars()
     )
     try:
-        await cases.run_engine(definition, case.fire_timer, timer.engine_task_id)
+        await change.act(change.case.fire_timer, timer.engine_task_id, failure=None)
     except engine.EngineError as exc:
         error_id = uuid.uuid4().hex[:16]
         log.error(
@@ -91,14 +91,11 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
         )
         await _failed(conn, timer, app, reason_of(exc, error_id))
         return timer.id
-    outcome = cases.outcome_of(case, ctx.days)
-    if timer.engine_task_id not in outcome.timers_removed:
+    if timer.engine_task_id not in change.outcome.timers_removed:
         await _failed(conn, timer, app, "the engine did not fire this timer")
         return timer.id
-    rec = Recorder("system")
-    rec.add("timer.fired", app["id"], {"name": timer.name})
-    await cases.persist(conn, app, definition, outcome, rec, ctx)
-    await rec.flush(conn)
+    change.rec.add("timer.fired", app["id"], {"name": timer.name})
+    await change.save()
     TIMERS_FIRED.inc()
     log.info("timer_fired", application_id=app["id"], timer=timer.name)
     return timer.id

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import applications, notice_entries, objections
 from app.domain.audit import Recorder
-from app.domain.cases import messages
+from app.domain.cases import receiving, store
 from app.domain.errors import Conflict, NotFound
 from app.domain.notices import entries as notices
 from app.domain.people.principal import Principal
@@ -129,7 +129,7 @@ async def _record(
     if (
         entry["status"] == "resolved"
         and not answered_by_open_step
-        and not await messages.waits_for(conn, app["id"], "objection")
+        and not await store.waits_for(conn, app["id"], "objection")
     ):
         raise _closed()  # the case has left the notice's path (refused, withdrawn): nobody would answer
     number = f"YY{now.astimezone(calendar.SHANGHAI):%Y%m%d}{secrets.randbelow(10**8):08d}"
@@ -158,7 +158,7 @@ async def _record(
         payload = {"objection_number": number, "reason": reason}
         if contact:
             payload["contact"] = contact
-        await messages.deliver_to(conn, principal, app, "objection", payload)
+        await receiving.deliver_to(conn, principal, app, "objection", payload)
         if entry["status"] == "resolved":  # back under re-investigation
             await conn.execute(
                 sa.update(notice_entries).where(notice_entries.c.id == entry["id"]).values(status="objected")

@@ -15,6 +15,8 @@ from app.db.models import applications, events, tasks, timers
 from app.domain.audit import Recorder
 from app.domain.cases import applications as application_service
 from app.domain.cases import store as cases
+from app.domain.cases import views
+from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal
@@ -118,24 +120,19 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
     require_holder(principal, task)
     definition = await definitions.by_id(conn, app["definition_id"])
     await separation.check(conn, principal, definition, task, app["data"])
-    case, ctx = await cases.load_case(conn, definition, app)
-    targets = {name: engine_id for engine_id, name in _allowed_targets(definition, task, case)}
+    change = await CaseChange.load(conn, app, definition, principal.name)
+    targets = {name: engine_id for engine_id, name in _allowed_targets(definition, task, change.case)}
     if body.to not in targets:
         raise Invalid(
             "invalid_return_target",
             f"{task['name']} can return to {sorted(targets)} only",
             targets=sorted(targets),
         )
-    try:
-        await cases.run_engine(definition, case.reset_to, targets[body.to])
-    except engine.EngineError as exc:
-        raise cases.engine_failure(exc, "the case could not go back") from exc
-    outcome = cases.outcome_of(case, ctx.days)
-    rec = Recorder(principal.name)
+    await change.act(change.case.reset_to, targets[body.to], failure="the case could not go back")
+    rec = change.rec
     await _finish_current(conn, principal, task, {"returned_to": body.to, "reason": body.reason}, rec)
-    outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    ctx.closing = "returned"
-    opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
+    change.outcome.closed_engine_task_ids.discard(task["engine_task_id"])
+    opened = await change.save(closing="returned")
     note = {"returned_from": task["name"], "reason": body.reason, "by": principal.name}
     if opened:
         await conn.execute(
@@ -145,12 +142,7 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
             row["note"] = note
     rec.add("task.returned", app["id"], {"to": body.to, "reason": body.reason}, task, task["division_path"])
     await rec.flush(conn)
-    return {
-        "application": application_service.view(
-            app, await application_service.open_tasks_of(conn, app["id"])
-        ),
-        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
-    }
+    return await change.answer(opened)
 
 
 async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
@@ -208,17 +200,15 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
     reason = await _moved_on_since(conn, task)
     if reason:
         raise Conflict("not_withdrawable", reason)
-    case, ctx = await cases.load_case(conn, definition, app)
+    change = await CaseChange.load(conn, app, definition, principal.name)
     try:
-        await cases.run_engine(definition, case.reset_to, task["engine_task_id"])
-    except engine.ScriptLimitError as exc:
-        raise cases.engine_failure(exc, "the step cannot be reopened") from exc
-    except engine.EngineError as exc:
-        raise Conflict("not_withdrawable", f"the step cannot be reopened: {exc}") from exc
-    outcome = cases.outcome_of(case, ctx.days)
-    rec = Recorder(principal.name)
-    ctx.closing = "withdrawn"
-    opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
+        await change.act(change.case.reset_to, task["engine_task_id"], failure="the step cannot be reopened")
+    except Invalid as exc:
+        if exc.code == "script_limit_exceeded":
+            raise
+        raise Conflict("not_withdrawable", exc.detail) from exc
+    rec = change.rec
+    opened = await change.save(closing="withdrawn")
     mine = [t for t in opened if t["name"] == task["name"]]
     if mine:  # the step reopens for the person who withdrew it
         await conn.execute(
@@ -229,12 +219,7 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
         mine[0].update(assignee=principal.name, note={"withdrawn_from": task["id"]})
     rec.add("task.withdrawn", app["id"], {}, task, task["division_path"])
     await rec.flush(conn)
-    return {
-        "application": application_service.view(
-            app, await application_service.open_tasks_of(conn, app["id"])
-        ),
-        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
-    }
+    return await change.answer(opened)
 
 
 async def cancel_application(
@@ -271,13 +256,11 @@ async def cancel_application(
             "already_confirmed", "the county has already decided on this case; it can no longer be withdrawn"
         )
     definition = await definitions.by_id(conn, app["definition_id"])
-    case, ctx = await cases.load_case(conn, definition, app)
-    case.cancel()
-    outcome = cases.outcome_of(case, ctx.days)
+    change = await CaseChange.load(conn, app, definition, principal.name)
+    change.case.cancel()
+    outcome = change.outcome
     outcome.completed, outcome.end_outcome, outcome.end_event = True, "withdrawn", None
-    rec = Recorder(principal.name)
-    ctx.closing = "withdrawn"
-    await cases.persist(conn, app, definition, outcome, rec, ctx)
-    rec.add("application.withdrawn", app["id"], {"reason": body.reason}, None, app["division_path"])
-    await rec.flush(conn)
-    return application_service.view(app, [])
+    await change.save(closing="withdrawn")
+    change.rec.add("application.withdrawn", app["id"], {"reason": body.reason}, None, app["division_path"])
+    await change.rec.flush(conn)
+    return views.application_view(app, [])

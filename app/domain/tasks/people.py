@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import events, tasks, users
 from app.domain.audit import Recorder
-from app.domain.cases import store as cases
+from app.domain.cases import views
 from app.domain.errors import Conflict, Forbidden, Invalid, TooMany
 from app.domain.people import accounts
 from app.domain.people import divisions as division_service
@@ -60,7 +60,7 @@ async def _user(conn: AsyncConnection, username: str) -> Principal:
 
 
 def _view(task: dict) -> dict:
-    return {**cases.task_view(task), "delegated_to": task["delegated_to"], "note": task["note"]}
+    return {**views.task_view(task), "delegated_to": task["delegated_to"], "note": task["note"]}
 
 
 async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, body: TransferIn) -> dict:

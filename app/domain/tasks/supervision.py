@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import divisions, tasks
-from app.domain.cases import store as cases
+from app.domain.cases import views
 from app.domain.errors import Forbidden
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal, path_range
@@ -75,7 +75,7 @@ async def _late_work(
     return {
         "total": sum(d["overdue"] for d in by_division),
         "by_division": by_division,
-        "items": [cases.task_view(r, days) for r in rows.mappings()],
+        "items": [views.task_view(r, days) for r in rows.mappings()],
     }
 
 

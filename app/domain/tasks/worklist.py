@@ -8,12 +8,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import clock, engine
+from app import clock
 from app.db.models import applications, case_copies, task_signers, tasks, users
 from app.domain.audit import Recorder
-from app.domain.cases import applications as application_service
 from app.domain.cases import effects as case_effects
-from app.domain.cases import store as cases
+from app.domain.cases import views
+from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.notices import entries as notices
 from app.domain.notices.objections import answering_steps
@@ -74,7 +74,7 @@ async def inbox(
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {
-        "items": [cases.task_view(r, days) for r in rows[:limit]],
+        "items": [views.task_view(r, days) for r in rows[:limit]],
         "limit": limit,
         "offset": offset,
         "has_more": len(rows) > limit,
@@ -157,12 +157,12 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict
     )
     definition = await definitions.by_id(conn, app["definition_id"])
     view = {
-        **cases.task_view(task, await calendar.load(conn)),
+        **views.task_view(task, await calendar.load(conn)),
         "data": task["data"],
         "form_schema": definition.form_for_step(task["name"])
         if task["name"] in definition.model.steps
         else None,
-        "application": application_service.view(app),
+        "application": views.application_view(app),
     }
     if task["name"] in answering_steps(definition):
         view["objections"] = await notices.of_application(conn, task["application_id"], open_only=True)
@@ -200,14 +200,14 @@ async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> di
     _require_open(task)
     await _check_separation(conn, principal, task)
     if principal.is_user(task["assignee"]):
-        return cases.task_view(task)
+        return views.task_view(task)
     if task["assignee"] is not None or not await _set_assignee(conn, task, principal.name, None):
         raise Conflict("task_claimed", "someone else holds this task")
     rec = Recorder(principal.name)
     task["assignee"] = principal.name
     rec.add("task.claimed", task["application_id"], {}, task, task["division_path"])
     await rec.flush(conn)
-    return cases.task_view(task)
+    return views.task_view(task)
 
 
 async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
@@ -215,7 +215,7 @@ async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> 
     _require_act(principal, task)
     _require_open(task)
     if task["assignee"] is None:
-        return cases.task_view(task)
+        return views.task_view(task)
     if not principal.is_user(task["assignee"]) and not principal.is_admin:
         raise Conflict("task_claimed", "someone else holds this task")
     if not await _set_assignee(conn, task, None, task["assignee"]):
@@ -230,7 +230,7 @@ async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> 
     )
     task["assignee"] = None
     await rec.flush(conn)
-    return cases.task_view(task)
+    return views.task_view(task)
 
 
 async def assign(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
@@ -259,7 +259,7 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
     )
     task["assignee"] = username
     await rec.flush(conn)
-    return cases.task_view(task)
+    return views.task_view(task)
 
 
 async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
@@ -317,9 +317,7 @@ async def _hold_for_signers(
     await rec.flush(conn)
     task.update(assignee=principal.name, note=note)
     return {
-        "application": application_service.view(
-            app, await application_service.open_tasks_of(conn, app["id"])
-        ),
+        "application": views.application_view(app, await views.open_tasks_of(conn, app["id"])),
         "next_tasks": [],
         "waiting_for_signers": True,
     }
@@ -327,20 +325,17 @@ async def _hold_for_signers(
 
 async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, definition, data: dict) -> dict:
     """Complete the engine step with ``data`` as ``actor`` and persist what follows."""
-    rec = Recorder(actor)
+    change = await CaseChange.load(conn, app, definition, actor)
+    rec = change.rec
     if task["name"] in answering_steps(definition):
         await notices.answer(
             conn, app["id"], data.get("objection_outcomes"), actor, rec, app["division_path"]
         )
-    case, ctx = await cases.load_case(conn, definition, app)
-    if not case.is_ready(task["engine_task_id"]):
+    if not change.case.is_ready(task["engine_task_id"]):
         raise Conflict("task_not_open", "the case has moved past this step")
-    try:
-        await cases.run_engine(definition, case.complete, task["engine_task_id"], data)
-    except engine.EngineError as exc:
-        raise cases.engine_failure(exc, "the process could not continue") from exc
-    outcome = cases.outcome_of(case, ctx.days)
-
+    await change.act(
+        change.case.complete, task["engine_task_id"], data, failure="the process could not continue"
+    )
     # The guarded update is the race referee: of two reviewers, exactly one matches it.
     done = await conn.execute(
         sa.update(tasks)
@@ -355,22 +350,14 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])
     # A step that pays at once (急难型 act first) enters the ledger with its own amount.
-    if definition.model.steps[task["name"]].properties.get(
-        "benefit"
-    ):  # copy the step's data only when it pays
+    if definition.model.steps[task["name"]].properties.get("benefit"):
         await case_effects.record_benefit(
-            conn, app, definition, task["name"], case.data_of(task["engine_task_id"]), rec
+            conn, app, definition, task["name"], change.case.data_of(task["engine_task_id"]), rec
         )
-    outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    opened = await cases.persist(conn, app, definition, outcome, rec, ctx)
-    await rec.flush(conn)
+    change.outcome.closed_engine_task_ids.discard(task["engine_task_id"])
+    opened = await change.save()
     TASK_COMPLETIONS.labels(program=definition.key).inc()
-    return {
-        "application": application_service.view(
-            app, await application_service.open_tasks_of(conn, app["id"])
-        ),
-        "next_tasks": [cases.task_view(t, ctx.days) for t in opened],
-    }
+    return await change.answer(opened)
 
 
 async def add_signers(

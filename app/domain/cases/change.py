@@ -1,0 +1,145 @@
+"""One change of one case: the only code that loads a case, changes it in the engine, saves what
+the engine did, lets the reactions follow and records the events.
+
+    change = await CaseChange.load(conn, app, definition, actor)
+    await change.act(change.case.complete, engine_task_id, data, failure="the process could not continue")
+    ...                                   # the caller's own rows (the task it completes, a note)
+    opened = await change.save()          # persist → reactions → kept messages → events flushed
+    return await change.answer(opened)
+
+Every kind of change goes through it: completing, returning, withdrawing and cancelling, a message,
+a timer, a migration to another version, a rescheduled deadline and the start of a case. Messages
+kept for a wait the change opened are delivered here too, as changes of their own, oldest first.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import engine
+from app.domain.audit import Recorder
+from app.domain.cases import early_messages, events, reactions, store, views
+from app.domain.errors import Conflict
+from app.domain.programs.definitions import Definition
+
+
+class CaseChange:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        app: dict,
+        definition: Definition,
+        case: engine.Case,
+        ctx: store.Context,
+        rec: Recorder,
+    ):
+        self.conn, self.app, self.definition = conn, app, definition
+        self.case, self.ctx, self.rec = case, ctx, rec
+        self._outcome: engine.Outcome | None = None
+
+    @classmethod
+    async def load(cls, conn: AsyncConnection, app: dict, definition: Definition, actor: str) -> "CaseChange":
+        case, ctx = await store.load_case(conn, definition, app)
+        return cls(conn, app, definition, case, ctx, Recorder(actor))
+
+    @classmethod
+    async def start(
+        cls, conn: AsyncConnection, row: dict, definition: Definition, data: dict, rec: Recorder
+    ) -> "CaseChange":
+        """A new case run to its first wait; the caller inserts ``row`` and then calls ``save(is_new=True)``."""
+        try:
+            case, ctx = await store.start_case(conn, definition, data, row)
+        except engine.EngineError as exc:
+            raise store.engine_failure(exc, "the process could not start") from exc
+        return cls(conn, row, definition, case, ctx, rec)
+
+    @property
+    def days(self):
+        return self.ctx.days
+
+    async def act(self, change: Callable[..., Any], *args: Any, failure: str | None) -> Any:
+        """Run one engine change; an engine failure is a problem saying ``failure`` (with None, the
+        ``engine.EngineError`` itself, for a caller that records failures rather than answering)."""
+        try:
+            return await store.run_engine(self.definition, change, *args)
+        except engine.EngineError as exc:
+            if failure is None:
+                raise
+            raise store.engine_failure(exc, failure) from exc
+
+    async def migrate(self, new: Definition, step_mapping: dict[str, str]) -> dict:
+        """Re-plan the case on another version of its process; an ``engine.EngineError`` comes back
+        as is (a dry run reports it). Saving afterwards writes the case under ``new``."""
+        # Scripts of either version may run while the case is re-planned.
+        runner = new if new.model.runs_scripts else self.definition
+        moved = await store.run_engine(runner, self.case.migrate_to, new.model, step_mapping)
+        self.definition = new
+        return moved
+
+    @property
+    def outcome(self) -> engine.Outcome:
+        """What the engine did, computed once (working-day timers set to the end of their last day)."""
+        if self._outcome is None:
+            self._outcome = store.outcome_of(self.case, self.ctx.days)
+        return self._outcome
+
+    def take_outcome_as_is(self) -> engine.Outcome:
+        """The outcome without re-aligning new timers (a migration keeps the due times it carries over)."""
+        self._outcome = self.case.outcome()
+        return self._outcome
+
+    async def save(self, *, closing: str | None = None, is_new: bool = False) -> list[dict]:
+        """Persist the outcome, let the reactions follow, deliver kept messages the case now waits
+        for, and write the recorded events; returns the task rows opened."""
+        opened, happened = await store.persist(
+            self.conn, self.app, self.definition, self.outcome, self.rec, self.ctx, is_new=is_new
+        )
+        await reactions.react(
+            events.Changing(self.conn, self.app, self.definition, self.rec, closing), happened
+        )
+        for event in happened:
+            if isinstance(event, events.WaitsAdded):
+                opened += await self._deliver_kept(event.names)
+        await self.rec.flush(self.conn)
+        return opened
+
+    async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
+        opened: list[dict] = []
+        for name in sorted(names):
+            # One message may end the wait for another (an event-based gateway): that one stays kept.
+            if not await store.waits_for(self.conn, self.app["id"], name):
+                continue
+            kept = await early_messages.take_kept(self.conn, self.app, name)
+            if kept is None:
+                continue
+            # The change that made the case wait is recorded before the message it receives.
+            await self.rec.flush(self.conn)
+            change = await CaseChange.load(self.conn, self.app, self.definition, kept["actor"])
+            opened += await change.deliver(kept["message_name"], kept["payload"])
+        return opened
+
+    async def deliver(self, name: str, payload: dict) -> list[dict]:
+        """A message to the case, which must be waiting for it."""
+        delivered = await self.act(
+            self.case.deliver_message, name, payload, failure="the process could not continue"
+        )
+        if not delivered:
+            raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
+        self.rec.add(
+            "message.received",
+            self.app["id"],
+            {"name": name, "payload": payload},
+            None,
+            self.app["division_path"],
+        )
+        return await self.save()
+
+    async def answer(self, opened: list[dict]) -> dict:
+        """The usual answer to a reviewer's change: the case as it is now and the steps it opened."""
+        return {
+            "application": views.application_view(
+                self.app, await views.open_tasks_of(self.conn, self.app["id"])
+            ),
+            "next_tasks": [views.task_view(t, self.ctx.days) for t in opened],
+        }

@@ -1,0 +1,76 @@
+"""How a case and its tasks are shown to callers (API answers, pages): plain dicts of stable fields."""
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import tasks
+from app.domain.timekeeping import calendar
+
+TASK_FIELDS = (
+    "id",
+    "application_id",
+    "name",
+    "title",
+    "role",
+    "division_code",
+    "assignee",
+    "state",
+    "created_at",
+    "due_at",
+    "due_basis",
+    "completed_at",
+    "completed_by",
+    "form",
+    "program",
+    "note",
+    "case_number",
+    "delegated_to",
+)
+
+
+def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
+    """A task as the API shows it; with a calendar, also whether it is late and working days left."""
+    view = {k: row[k] for k in TASK_FIELDS}
+    due = row["due_at"]
+    view["overdue"] = bool(row["state"] == "open" and due is not None and due < clock.now())
+    if days is not None:
+        view["working_days_left"] = (
+            days.count(calendar.today(), due.astimezone(calendar.SHANGHAI).date()).value
+            if due is not None and row["state"] == "open"
+            else None
+        )
+    return view
+
+
+def application_view(row: dict, open_tasks: list[dict] | None = None) -> dict:
+    return {
+        "id": row["id"],
+        "number": row.get("number"),
+        "program": row["program"],
+        "definition_version": row["definition_version"],
+        "division_code": row["division_code"],
+        "status": row["status"],
+        "applicant": row["applicant"],
+        "external_ref": row["external_ref"],
+        "data": row["data"],
+        "family_id": row["family_id"],
+        "subject_id": row["subject_id"],
+        "settings": row["settings"],
+        "open_tasks": open_tasks if open_tasks is not None else [],
+        "case_due_at": row["case_due_at"],
+        "case_due_basis": row["case_due_basis"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "ended_at": row["ended_at"],
+    }
+
+
+async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict]:
+    rows = await conn.execute(
+        sa.select(tasks)
+        .where(tasks.c.application_id == application_id, tasks.c.state == "open")
+        .order_by(tasks.c.created_at)
+    )
+    days = await calendar.load(conn)
+    return [task_view(r, days) for r in rows.mappings()]
