@@ -5,7 +5,7 @@ processes (``app/script_worker.py``) with ``RLIMIT_AS`` of ``MEMORY_MB`` and a C
 ``CPU_SECONDS``; the data goes in and out as JSON.  The caller's thread waits at most
 ``WALL_SECONDS`` for the answer, then kills the worker (a replacement starts on next use).
 ``run`` blocks its thread: the domain runs engine changes of processes with scripts in a thread
-(``cases.run_engine``) so the event loop keeps answering meanwhile.
+(``cases.store.run_engine``) so the event loop keeps answering meanwhile.
 
 This module imports no SpiffWorkflow and nothing of the service but ``app.sandbox``.
 """

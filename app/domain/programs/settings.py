@@ -22,13 +22,11 @@ The values in force are frozen on each case when it starts, and BPMN expressions
 ``setting:<program>/<division code or country>/<name>``); that history is never deleted.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -41,8 +39,14 @@ from app.domain.errors import Forbidden, Invalid
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal
 
-if TYPE_CHECKING:  # definitions checks declarations with this module
-    from app.domain.programs.definitions import Definition
+
+class Definition(Protocol):
+    """What settings need of a deployed definition (``programs.definitions.Definition``), which
+    checks its declarations with this module at deploy."""
+
+    key: str
+    model: engine.ProcessModel
+
 
 PREFIX = "setting."
 RANGE_PREFIX = "setting_range."

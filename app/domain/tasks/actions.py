@@ -2,7 +2,7 @@
 step) and 撤销 (cancel the application).
 
 Each is one transaction: the engine is reset or cancelled, the task rows, timers, notices and
-audit/outbox rows follow through ``cases.persist``, and the optimistic version check on the
+audit/outbox rows follow through the unit of work (``cases.change``), and the optimistic version check on the
 case makes a racing completion and this action end with one winner and one 409.
 """
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import sqlalchemy as sa
 import structlog
+from chinese_calendar import constants
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -223,9 +225,6 @@ async def get_year(conn: AsyncConnection, year: int) -> dict:
 
 async def seed_from_package(conn: AsyncConnection) -> list[int]:
     """Store every year the ``chinese-calendar`` package knows and the database lacks."""
-    import chinese_calendar
-    from chinese_calendar import constants
-
     known = set((await conn.execute(sa.select(calendar_years.c.year))).scalars())
     years: dict[int, YearIn] = {}
     source = f"chinese-calendar {chinese_calendar.__version__} (国务院办公厅节假日安排)"
