@@ -22,6 +22,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
@@ -152,6 +153,8 @@ class Outcome:
     # The end event reached and the case's data there (amounts, decisions), when completed.
     end_event: str | None = None
     data: dict = field(default_factory=dict)
+    # Every human step ready after the change (those it opened and those open before it).
+    ready_engine_task_ids: frozenset[str] = frozenset()
 
 
 def _safe_xml_parser() -> etree.XMLParser:
@@ -513,7 +516,19 @@ def _unpack(state: dict) -> dict:
     return json.loads(zlib.decompress(base64.b64decode(state["data"])))
 
 
-_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+class _StateConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's own workflow serialization without the spec: the definition holds it (a saved
+    state never carries it, ``Case.load`` puts the cached one back), so it is never converted only
+    to be thrown away."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+_registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
 _serializer = BpmnWorkflowSerializer(_registry)
 
 
@@ -827,7 +842,6 @@ class Case:
         timers = self.pending_timers()
         messages = self.waiting_messages()
         state = _serializer.to_dict(self._wf)
-        del state["spec"], state["subprocess_specs"]
         state[_serializer.VERSION_KEY] = _serializer.VERSION
         state = _pack(state)
         return Outcome(
@@ -842,4 +856,5 @@ class Case:
             end_outcome=end_outcome,
             end_event=end_event,
             data=data,
+            ready_engine_task_ids=frozenset(ready_ids),
         )

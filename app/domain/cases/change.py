@@ -37,6 +37,8 @@ class CaseChange:
         self.conn, self.app, self.definition = conn, app, definition
         self.case, self.ctx, self.rec = case, ctx, rec
         self._outcome: engine.Outcome | None = None
+        # Kept messages delivered after this change: the case moved on beyond its outcome.
+        self._moved_on = False
 
     @classmethod
     async def load(cls, conn: AsyncConnection, app: dict, definition: Definition, actor: str) -> "CaseChange":
@@ -106,6 +108,8 @@ class CaseChange:
 
     async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
         opened: list[dict] = []
+        if not early_messages.kept_by(self.definition.model):
+            return opened
         for name in sorted(names):
             # One message may end the wait for another (an event-based gateway): that one stays kept.
             if not await store.waits_for(self.conn, self.app["id"], name):
@@ -117,6 +121,7 @@ class CaseChange:
             await self.rec.flush(self.conn)
             change = await CaseChange.load(self.conn, self.app, self.definition, kept["actor"])
             opened += await change.deliver(kept["message_name"], kept["payload"])
+            self._moved_on = True
         return opened
 
     async def deliver(self, name: str, payload: dict) -> list[dict]:
@@ -137,9 +142,9 @@ class CaseChange:
 
     async def answer(self, opened: list[dict]) -> dict:
         """The usual answer to a reviewer's change: the case as it is now and the steps it opened."""
-        return {
-            "application": views.application_view(
-                self.app, await views.open_tasks_of(self.conn, self.app["id"])
-            ),
-            "next_tasks": [views.task_view(t, self.ctx.days) for t in opened],
-        }
+        next_tasks = [views.task_view(t, self.ctx.days) for t in opened]
+        if not self._moved_on and {t["engine_task_id"] for t in opened} == self.outcome.ready_engine_task_ids:
+            open_tasks = next_tasks  # nothing else is open: no need to read the tasks again
+        else:
+            open_tasks = await views.open_tasks_of(self.conn, self.app["id"], self.ctx.days)
+        return {"application": views.application_view(self.app, open_tasks), "next_tasks": next_tasks}

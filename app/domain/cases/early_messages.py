@@ -110,6 +110,12 @@ async def adopt(conn: AsyncConnection, app: dict) -> None:
         )
 
 
+def kept_by(model) -> bool:
+    """Whether a process keeps any message early (``keep_early`` on a catching event): a case of
+    one that keeps none never reads the kept messages."""
+    return any(props.get("keep_early") for props in model.message_properties.values())
+
+
 async def take_kept(conn: AsyncConnection, app: dict, name: str) -> dict | None:
     """The oldest unexpired message kept for the case under ``name``, marked delivered (the unit of
     work, ``cases.change``, delivers it in the same transaction)."""

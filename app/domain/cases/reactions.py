@@ -70,8 +70,10 @@ async def open_notice_entries(changing: events.Changing, event: events.TimersSch
 
 
 async def adopt_kept_messages(changing: events.Changing, event: events.CaseStarted) -> None:
-    """Messages kept for a case to come (by reference or person) now belong to this one."""
-    await early_messages.adopt(changing.conn, changing.app)
+    """Messages kept for a case to come (by reference or person) now belong to this one, when its
+    process keeps messages at all."""
+    if early_messages.kept_by(changing.definition.model):
+        await early_messages.adopt(changing.conn, changing.app)
 
 
 async def case_ended(changing: events.Changing, event: events.CaseEnded) -> None:

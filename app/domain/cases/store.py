@@ -69,7 +69,8 @@ async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> 
         ctx.drawers.append(drawer)
         functions["sample_recheck"] = drawer
     if _uses(definition, "notice_end"):
-        ends_at = await notices.open_period_end(conn, app["id"])
+        # A case being started has no notice yet.
+        ends_at = None if app.get("engine_state") is None else await notices.open_period_end(conn, app["id"])
 
         def notice_end() -> str:
             """A timer duration that ends when the case's notice period does (0 if it already has)."""

@@ -97,7 +97,7 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     change.rec.add("timer.fired", app["id"], {"name": timer.name})
     await change.save()
     TIMERS_FIRED.inc()
-    log.info("timer_fired", application_id=app["id"], timer=timer.name)
+    log.debug("timer_fired", application_id=app["id"], timer=timer.name)
     return timer.id
 
 

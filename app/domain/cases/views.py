@@ -66,11 +66,13 @@ def application_view(row: dict, open_tasks: list[dict] | None = None) -> dict:
     }
 
 
-async def open_tasks_of(conn: AsyncConnection, application_id: str) -> list[dict]:
+async def open_tasks_of(
+    conn: AsyncConnection, application_id: str, days: calendar.WorkingDays | None = None
+) -> list[dict]:
     rows = await conn.execute(
         sa.select(tasks)
         .where(tasks.c.application_id == application_id, tasks.c.state == "open")
         .order_by(tasks.c.created_at)
     )
-    days = await calendar.load(conn)
+    days = days or await calendar.load(conn)
     return [task_view(r, days) for r in rows.mappings()]

@@ -79,22 +79,22 @@ async def open_entry(
 ) -> None:
     now = clock.now()
     props = definition.model.element_properties.get(step, {})
-    earlier = (
-        await conn.execute(
-            sa.select(sa.func.count())
-            .select_from(notice_entries.join(notices, notices.c.id == notice_entries.c.notice_id))
-            .where(notice_entries.c.application_id == app["id"], notices.c.step == step)
-        )
-    ).scalar_one()
-    names = dict(
-        (
-            await conn.execute(
-                sa.select(divisions.c.code, divisions.c.name).where(
-                    divisions.c.code.in_([app["division_code"], issuer_code])
-                )
-            )
-        ).all()
+    # The place names and how many notices of this step the case had before, in one statement.
+    earlier_count = (
+        sa.select(sa.func.count())
+        .select_from(notice_entries.join(notices, notices.c.id == notice_entries.c.notice_id))
+        .where(notice_entries.c.application_id == app["id"], notices.c.step == step)
+        .scalar_subquery()
     )
+    rows = (
+        await conn.execute(
+            sa.select(divisions.c.code, divisions.c.name, earlier_count).where(
+                divisions.c.code.in_([app["division_code"], issuer_code])
+            )
+        )
+    ).all()
+    names = {code: name for code, name, _ in rows}
+    earlier = rows[0][2]
     key = {
         "program": definition.key,
         "step": step,

@@ -46,33 +46,24 @@ async def check(
     mode = mode_of(definition, task["name"])
     if mode == "none":
         return
-    done = set(
-        (
-            await conn.execute(
-                sa.select(tasks.c.name).where(
-                    tasks.c.application_id == task["application_id"],
-                    tasks.c.completed_by == principal.name,
-                    tasks.c.state == "completed",
-                    tasks.c.name != task["name"],
-                )
-            )
-        ).scalars()
+    # Completing a step, or signing or voting on it (加签, 会签), is deciding it: one statement.
+    completed = sa.select(tasks.c.name).where(
+        tasks.c.application_id == task["application_id"],
+        tasks.c.completed_by == principal.name,
+        tasks.c.state == "completed",
+        tasks.c.name != task["name"],
     )
-    # Signing or voting on a step (加签, 会签) is deciding it too.
-    done |= set(
-        (
-            await conn.execute(
-                sa.select(tasks.c.name)
-                .join(task_signers, task_signers.c.task_id == tasks.c.id)
-                .where(
-                    tasks.c.application_id == task["application_id"],
-                    task_signers.c.username == principal.name,
-                    task_signers.c.state == "decided",
-                    tasks.c.name != task["name"],
-                )
-            )
-        ).scalars()
+    signed = (
+        sa.select(tasks.c.name)
+        .join(task_signers, task_signers.c.task_id == tasks.c.id)
+        .where(
+            tasks.c.application_id == task["application_id"],
+            task_signers.c.username == principal.name,
+            task_signers.c.state == "decided",
+            tasks.c.name != task["name"],
+        )
     )
+    done = set((await conn.execute(sa.union(completed, signed))).scalars())
     if mode == "strict":
         clash = done
     else:
