@@ -32,7 +32,7 @@ from app.db import readiness
 from app.db.engine import create_engine, is_unavailable, transaction
 from app.domain import installation
 from app.domain.cases import rescheduling
-from app.domain.people import accounts, rate_limits
+from app.domain.people import accounts, credentials, rate_limits
 from app.domain.programs import definitions as definition_service
 from app.domain.timekeeping import calendar as calendar_service
 from app.domain.timekeeping import service_clock
@@ -85,7 +85,7 @@ async def startup(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if settings.env == "test":
-        accounts.hash_cheaply_for_tests()
+        credentials.hash_cheaply_for_tests()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -71,7 +71,7 @@ async def test_a_user_changes_their_own_password_and_old_tokens_stop(api: Api):
 
 
 async def test_a_wrong_current_password_is_refused_and_counts_towards_the_lock_out(api: Api):
-    from app.domain.people.accounts import MAX_FAILED_LOGINS
+    from app.domain.people.credentials import MAX_FAILED_LOGINS
 
     await api.login("town_a")
     for _ in range(MAX_FAILED_LOGINS):

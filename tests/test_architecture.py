@@ -14,7 +14,6 @@ OVERSIZED = {
     "app/engine.py",
     "app/db/models.py",
     "app/sandbox.py",
-    "app/domain/people/accounts.py",
     "app/domain/cases/applications.py",
     "app/domain/tasks/worklist.py",
     "app/domain/webhooks/deliveries.py",

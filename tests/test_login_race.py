@@ -9,7 +9,7 @@ import asyncio
 import sqlalchemy as sa
 
 from app.db.engine import create_engine
-from app.domain.people.accounts import MAX_FAILED_LOGINS
+from app.domain.people.credentials import MAX_FAILED_LOGINS
 from tests.helpers import PASSWORD, Api
 
 

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from app.config import Settings
 from app.db.engine import create_engine
-from app.domain.people.accounts import MAX_FAILED_LOGINS
+from app.domain.people.credentials import MAX_FAILED_LOGINS
 from app.main import create_app
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import PASSWORD

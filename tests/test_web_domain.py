@@ -1,6 +1,6 @@
 """What the web UI added to the domain, over the REST API on both databases: 已办, lock-out."""
 
-from app.domain.people.accounts import MAX_FAILED_LOGINS
+from app.domain.people.credentials import MAX_FAILED_LOGINS
 from tests.helpers import PASSWORD, Api
 
 

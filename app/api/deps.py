@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.config import Settings
 from app.db.engine import transaction
 from app.domain.errors import Forbidden, Unauthorized
-from app.domain.people import accounts
+from app.domain.people import accounts, credentials
 from app.domain.people.principal import Principal
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -41,7 +41,7 @@ class RequestContext:
         if self.api_key:
             return await accounts.principal_for_api_key(conn, self.api_key)
         if self.token:
-            username, issued_at = accounts.claims_from_token(self.token, self.settings.secret_key)
+            username, issued_at = credentials.claims_from_token(self.token, self.settings.secret_key)
             return await accounts.principal_for_user(conn, username, issued_at)
         raise Unauthorized("not_authenticated", "send a bearer token or an X-API-Key header")
 
@@ -52,11 +52,11 @@ async def log_in(db: AsyncEngine, username: str, password: str) -> str:
     password checked (outside any transaction: argon2 is slow and SQLite has one writer); a right
     one resets the count. So concurrent wrong guesses get no more checks than sequential ones."""
     async with transaction(db) as conn:
-        attempt = await accounts.take_login_attempt(conn, username)
-    if not accounts.password_matches(attempt, password) or not attempt.active:
+        attempt = await credentials.take_login_attempt(conn, username)
+    if not credentials.password_matches(attempt, password) or not attempt.active:
         raise Unauthorized("invalid_credentials", "wrong username or password")
     async with transaction(db) as conn:
-        await accounts.login_succeeded(conn, username)
+        await credentials.login_succeeded(conn, username)
     return username
 
 

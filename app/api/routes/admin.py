@@ -10,7 +10,7 @@ from app.api.deps import Ctx, Limit, RowId, require_admin
 from app.domain import audit
 from app.domain.cases import timers
 from app.domain.errors import NotFound
-from app.domain.people import accounts, divisions
+from app.domain.people import account_changes, accounts, divisions
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
 from app.worker import run_due_work
@@ -37,38 +37,38 @@ UserName = Annotated[str, FastPath(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
 
 
 @router.put("/users/{username}/password")
-async def set_user_password(ctx: Ctx, username: UserName, body: accounts.PasswordIn) -> dict:
+async def set_user_password(ctx: Ctx, username: UserName, body: account_changes.PasswordIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.set_password(conn, username, body.password, me.name)
+        return await account_changes.set_password(conn, username, body.password, me.name)
 
 
 @router.patch("/users/{username}")
-async def update_user(ctx: Ctx, username: UserName, body: accounts.UserChangeIn) -> dict:
+async def update_user(ctx: Ctx, username: UserName, body: account_changes.UserChangeIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.update_user(conn, username, body, me.name)
+        return await account_changes.update_user(conn, username, body, me.name)
 
 
 @router.post("/users/{username}/disable")
 async def disable_user(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.set_active(conn, username, False, me.name)
+        return await account_changes.set_active(conn, username, False, me.name)
 
 
 @router.post("/users/{username}/enable")
 async def enable_user(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.set_active(conn, username, True, me.name)
+        return await account_changes.set_active(conn, username, True, me.name)
 
 
 @router.post("/users/{username}/revoke-tokens")
 async def revoke_user_tokens(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.revoke_tokens(conn, username, me.name)
+        return await account_changes.revoke_tokens(conn, username, me.name)
 
 
 @router.get("/api-keys")
@@ -82,7 +82,7 @@ async def list_api_keys(ctx: Ctx) -> list[dict]:
 async def revoke_api_key(ctx: Ctx, name: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
-        return await accounts.revoke_api_key(conn, name, me.name)
+        return await account_changes.revoke_api_key(conn, name, me.name)
 
 
 @router.get("/audit")

@@ -5,7 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import Ctx, log_in
 from app.domain.errors import Forbidden, Unauthorized
-from app.domain.people import accounts
+from app.domain.people import account_changes, credentials
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token")
 async def token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     username = await log_in(ctx.db, form.username, form.password)
-    return accounts.issue_token(username, ctx.settings.secret_key, ctx.settings.token_ttl_seconds)
+    return credentials.issue_token(username, ctx.settings.secret_key, ctx.settings.token_ttl_seconds)
 
 
 @router.get("/me")
@@ -27,7 +27,7 @@ async def me(ctx: Ctx) -> dict:
 
 
 @router.post("/password")
-async def change_own_password(ctx: Ctx, body: accounts.OwnPasswordIn) -> dict:
+async def change_own_password(ctx: Ctx, body: account_changes.OwnPasswordIn) -> dict:
     """A user's own new password, with the current one. A wrong current password counts like a failed
     login (a stolen token must not become a way to guess the password); the change revokes all the
     user's tokens and web sessions, this one included: log in again with the new password."""
@@ -39,4 +39,4 @@ async def change_own_password(ctx: Ctx, body: accounts.OwnPasswordIn) -> dict:
     except Unauthorized as exc:
         raise Forbidden("wrong_password", "the current password is wrong") from exc
     async with ctx.begin_anonymous() as conn:
-        return await accounts.set_password(conn, me.name, body.new_password, me.name)
+        return await account_changes.set_password(conn, me.name, body.new_password, me.name)

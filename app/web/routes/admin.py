@@ -12,7 +12,7 @@ from app import diagrams
 from app.api.deps import VersionNo
 from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
-from app.domain.people import accounts, divisions
+from app.domain.people import account_changes, accounts, divisions
 from app.domain.programs import definitions, rollouts
 from app.domain.timekeeping import calendar
 from app.web import labels
@@ -262,8 +262,8 @@ def _grants_of(text: str) -> list[dict]:
     return grants
 
 
-def _user_change(form) -> accounts.UserChangeIn:
-    return accounts.UserChangeIn(
+def _user_change(form) -> account_changes.UserChangeIn:
+    return account_changes.UserChangeIn(
         display_name=str(form.get("display_name", "")).strip(), grants=_grants_of(str(form.get("grants", "")))
     )
 
@@ -311,16 +311,16 @@ async def user_action(ctx: WebCtx, username: str, action: str):
         async with ctx.begin() as (conn, me):
             require_admin(me)
             if action == "password":
-                await accounts.set_password(conn, username, str(form.get("password", "")), me.name)
+                await account_changes.set_password(conn, username, str(form.get("password", "")), me.name)
                 done = "已重设密码"
             elif action in ("disable", "enable"):
-                await accounts.set_active(conn, username, action == "enable", me.name)
+                await account_changes.set_active(conn, username, action == "enable", me.name)
                 done = _USER_ACTIONS[action]
             elif action == "revoke-tokens":
-                await accounts.revoke_tokens(conn, username, me.name)
+                await account_changes.revoke_tokens(conn, username, me.name)
                 done = _USER_ACTIONS[action]
             elif action == "edit":
-                await accounts.update_user(conn, username, _user_change(form), me.name)
+                await account_changes.update_user(conn, username, _user_change(form), me.name)
                 done = "已修改"
             else:
                 raise Invalid("unknown_action", f"no user action {action!r}")
@@ -338,7 +338,7 @@ async def revoke_api_key(ctx: WebCtx, name: str):
     try:
         async with ctx.begin() as (conn, me):
             require_admin(me)
-            await accounts.revoke_api_key(conn, name, me.name)
+            await account_changes.revoke_api_key(conn, name, me.name)
     except DomainError as exc:
         return await users_page(ctx, f"{name}：{labels.error(exc.code, exc.detail)}", exc.status)
     return RedirectResponse(

@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse
 from app.api.deps import log_in
 from app.db.engine import transaction
 from app.domain.errors import DomainError, Unauthorized
-from app.domain.people import accounts, web_sessions
+from app.domain.people import account_changes, web_sessions
 from app.web import labels
 from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
 from app.web.render import flash, page
@@ -112,7 +112,7 @@ async def change_password(ctx: WebCtx):
         except Unauthorized as exc:
             raise DomainError("wrong_password", "the current password is wrong") from exc
         async with transaction(ctx.db) as conn:
-            await accounts.set_password(conn, me.name, str(form.get("new_password", "")), me.name)
+            await account_changes.set_password(conn, me.name, str(form.get("new_password", "")), me.name)
     except DomainError as exc:
         status = 403 if exc.code == "wrong_password" else exc.status
         return page(
