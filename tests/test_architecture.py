@@ -16,7 +16,6 @@ OVERSIZED = {
     "app/sandbox.py",
     "app/domain/cases/applications.py",
     "app/domain/tasks/worklist.py",
-    "app/domain/webhooks/deliveries.py",
     "app/domain/notices/entries.py",
     "app/domain/programs/definitions.py",
     "app/domain/programs/settings.py",

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from app.api.deps import Ctx, Limit, Offset
-from app.domain.webhooks import deliveries, subscriptions
+from app.domain.webhooks import delivery_log, subscriptions
 from app.domain.webhooks import events as webhook_events
 from app.domain.webhooks.deliveries import Policy
 from app.domain.webhooks.subscriptions import Target
@@ -64,7 +64,7 @@ async def list_deliveries(
     ctx: Ctx, subscription_id: str, status: str | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> dict:
     async with ctx.begin() as (conn, me):
-        return await deliveries.list_(conn, me, subscription_id, status=status, limit=limit, offset=offset)
+        return await delivery_log.list_(conn, me, subscription_id, status=status, limit=limit, offset=offset)
 
 
 @router.post(
@@ -74,7 +74,7 @@ async def list_deliveries(
 )
 async def redeliver(ctx: Ctx, subscription_id: str, delivery_id: str) -> dict:
     async with ctx.begin() as (conn, me):
-        return await deliveries.redeliver(
+        return await delivery_log.redeliver(
             conn, me, subscription_id, delivery_id, Policy.from_settings(ctx.settings)
         )
 
@@ -82,7 +82,7 @@ async def redeliver(ctx: Ctx, subscription_id: str, delivery_id: str) -> dict:
 @router.post("/{subscription_id}/ping", status_code=202, summary="Queue a webhook.ping to this subscription")
 async def ping(ctx: Ctx, subscription_id: str) -> dict:
     async with ctx.begin() as (conn, me):
-        return await deliveries.ping(conn, me, subscription_id, Policy.from_settings(ctx.settings))
+        return await delivery_log.ping(conn, me, subscription_id, Policy.from_settings(ctx.settings))
 
 
 def document_events(app: FastAPI) -> None:
