@@ -13,7 +13,6 @@ APP = Path(__file__).resolve().parent.parent / "app"
 OVERSIZED = {
     "app/engine.py",
     "app/db/models.py",
-    "app/sandbox.py",
     "app/domain/cases/applications.py",
     "app/domain/tasks/worklist.py",
     "app/domain/notices/entries.py",
