@@ -15,7 +15,6 @@ OVERSIZED = {
     "app/db/models.py",
     "app/domain/cases/applications.py",
     "app/domain/tasks/worklist.py",
-    "app/domain/notices/entries.py",
     "app/domain/programs/definitions.py",
     "app/domain/programs/settings.py",
 }

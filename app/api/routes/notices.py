@@ -6,7 +6,7 @@ from app.api import sheets
 from app.api.deps import Ctx
 from app.api.routes.public import notice_with_entries
 from app.domain.cases import applications
-from app.domain.notices import entries as notices
+from app.domain.notices import objections
 from app.domain.programs import definitions
 
 router = APIRouter(tags=["notices"])
@@ -24,7 +24,7 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         row = await applications.load_row(conn, me, application_id)
-        return await notices.of_application(conn, row["id"])
+        return await objections.of_application(conn, row["id"])
 
 
 @router.get("/applications/{application_id}/diagram.svg", response_class=Response)

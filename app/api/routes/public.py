@@ -57,4 +57,4 @@ async def object_to(ctx: Ctx, request: Request, notice_id: str, body: objections
 @router.get("/objections/{number}")
 async def follow(ctx: Ctx, number: str, code: str) -> dict:
     async with ctx.begin_anonymous() as conn:
-        return await notices.follow(conn, number, code)
+        return await objections.follow(conn, number, code)

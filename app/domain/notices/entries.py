@@ -7,8 +7,6 @@ written (Personal Information Protection Law): the public endpoints read entries
 never touch the application.
 """
 
-import hashlib
-import secrets
 import uuid
 from datetime import datetime
 
@@ -17,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import divisions, notice_entries, notices, objections, tasks
+from app.db.models import divisions, notice_entries, notices, tasks
 from app.domain.audit import Recorder
-from app.domain.errors import Invalid, NotFound
+from app.domain.errors import NotFound
 from app.domain.notices.publication import PUBLIC_FIELDS, mask_name, published
 from app.domain.people.divisions import at_or_below
 from app.domain.programs.definitions import Definition
@@ -284,124 +282,6 @@ async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict, list[dict]]:
 
 
 # Read aloud on the phone and typed from paper: no 0/O, 1/I/L look-alikes, no case to get wrong.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-def new_check_code() -> str:
-    """12 characters (about 59 bits), shown in groups of four: K7QM-2WXP-9RHT."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
-    return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
-
-
-def normalized_code(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def hash_code(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
-def objection_view(row, *, private: bool) -> dict:
-    view = {
-        "number": row["number"],
-        "status": row["status"],
-        "outcome": row["outcome"],
-        "reply": row["reply"],
-        "received_at": row["created_at"],
-        "answered_at": row["answered_at"],
-    }
-    if private:  # reviewers see who objected and how to reach them; the public never does
-        view.update(
-            reason=row["reason"],
-            name=row["name"],
-            contact=row["contact"],
-            entry_id=row["entry_id"],
-            notice_id=row["notice_id"],
-            answered_by=row["answered_by"],
-        )
-    return view
-
-
-async def follow(conn: AsyncConnection, number: str, code: str) -> dict:
-    """Number and code as people type them: spaces, lower case and the dashes of the printed code
-    do not matter (codes made before they were grouped are compared as given)."""
-    number = "".join(number.split()).upper()
-    row = (await conn.execute(sa.select(objections).where(objections.c.number == number))).mappings().first()
-    # A wrong code answers like an unknown number: numbers cannot be probed.
-    if row is None or not any(
-        secrets.compare_digest(row["check_hash"], hash_code(candidate))
-        for candidate in (normalized_code(code), code.strip())
-    ):
-        raise NotFound("objection_not_found", "no objection with this number and check code")
-    return objection_view(row, private=False)
-
-
-async def of_application(conn: AsyncConnection, application_id: str, open_only: bool = False) -> list[dict]:
-    query = sa.select(objections).where(objections.c.application_id == application_id)
-    if open_only:
-        query = query.where(objections.c.status == "received")
-    rows = (await conn.execute(query.order_by(objections.c.id))).mappings()
-    return [objection_view(r, private=True) for r in rows]
-
-
-async def answer(
-    conn: AsyncConnection,
-    application_id: str,
-    outcomes: object,
-    actor: str,
-    rec: Recorder,
-    division_path: str,
-) -> None:
-    """Record the outcome of every open objection of the case (the step that answers them)."""
-    pending = {o["number"] for o in await of_application(conn, application_id, open_only=True)}
-    if not isinstance(outcomes, list):
-        outcomes = []
-    given = {}
-    for item in outcomes:
-        if not (
-            isinstance(item, dict)
-            and item.get("outcome") in ("upheld", "dismissed")
-            and isinstance(item.get("reply"), str)
-            and item["reply"].strip()
-            and item.get("objection_number") in pending
-        ):
-            raise Invalid(
-                "objection_outcome_invalid",
-                "each objection outcome needs an open objection_number, "
-                "outcome 'upheld' or 'dismissed' and a reply",
-                item=item,
-            )
-        given[item["objection_number"]] = item
-    missing = sorted(pending - set(given))
-    if missing:
-        raise Invalid("objection_outcomes_missing", "every open objection needs an outcome", missing=missing)
-    now = clock.now()
-    for number, item in given.items():
-        await conn.execute(
-            sa.update(objections)
-            .where(objections.c.number == number)
-            .values(
-                status="answered",
-                outcome=item["outcome"],
-                reply=item["reply"].strip(),
-                answered_by=actor,
-                answered_at=now,
-            )
-        )
-        rec.add(
-            "objection.answered",
-            application_id,
-            {"objection_number": number, "outcome": item["outcome"]},
-            None,
-            division_path,
-        )
-    await conn.execute(
-        sa.update(notice_entries)
-        .where(notice_entries.c.application_id == application_id, notice_entries.c.status == "objected")
-        .values(status="resolved")
-    )
-
-
 async def open_period_end(conn: AsyncConnection, application_id: str):
     """When the notice period of the case's newest entry ends (None: the case was never posted)."""
     # Ordered, not max(): the column's own type reads the instant back on SQLite too.

@@ -15,7 +15,7 @@ from app.domain.cases import effects as case_effects
 from app.domain.cases import views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.notices import entries as notices
+from app.domain.notices import objections
 from app.domain.notices.objections import answering_steps
 from app.domain.people import accounts
 from app.domain.people import divisions as division_service
@@ -165,7 +165,7 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict
         "application": views.application_view(app),
     }
     if task["name"] in answering_steps(definition):
-        view["objections"] = await notices.of_application(conn, task["application_id"], open_only=True)
+        view["objections"] = await objections.of_application(conn, task["application_id"], open_only=True)
     return view
 
 
@@ -328,7 +328,7 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
     change = await CaseChange.load(conn, app, definition, actor)
     rec = change.rec
     if task["name"] in answering_steps(definition):
-        await notices.answer(
+        await objections.answer(
             conn, app["id"], data.get("objection_outcomes"), actor, rec, app["division_path"]
         )
     if not change.case.is_ready(task["engine_task_id"]):

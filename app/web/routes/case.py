@@ -14,6 +14,7 @@ from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
 from app.domain.money import ledger
 from app.domain.notices import entries as notices
+from app.domain.notices import objections
 from app.domain.people import divisions
 from app.domain.programs import definitions
 from app.web import labels
@@ -133,7 +134,7 @@ async def show(ctx: WebCtx, application_id: str):
             event_text=lambda e: _event_text(e, definition.model.steps),
             opinions=await opinions(conn, me.principal, application_id, definition),
             notice_entries=await notices.entries_of_application(conn, application_id),
-            objections=await notices.of_application(conn, application_id),
+            objections=await objections.of_application(conn, application_id),
             benefits=await ledger.of_application(conn, application_id),
             record=await approval_record.of_application(conn, me.principal, application_id),
         )

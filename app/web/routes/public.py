@@ -175,7 +175,7 @@ async def follow(ctx: WebCtx):
     result, error = None, ""
     try:
         async with ctx.begin_anonymous() as conn:
-            result = await notices.follow(conn, number, code)
+            result = await objections.follow(conn, number, code)
     except DomainError as exc:
         error = labels.error(exc.code, exc.detail)
     response = page(
