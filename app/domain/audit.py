@@ -9,6 +9,9 @@ from app import clock
 from app.db.models import events, outbox
 from app.domain.webhooks.events import DATA_MODELS, OUTCOME_TYPES, public_data
 
+_INSERT_EVENTS = sa.insert(events)
+_INSERT_OUTBOX = sa.insert(outbox)
+
 # Audit event types that portals also receive (webhooks, app/delivery.py); their payloads
 # carry only the fields of ``webhook_events.DATA_MODELS``.
 PUBLISHED = set(DATA_MODELS) - {"webhook.ping"}
@@ -91,9 +94,9 @@ class Recorder:
 
     async def flush(self, conn: AsyncConnection) -> None:
         if self._events:
-            await conn.execute(sa.insert(events), self._events)
+            await conn.execute(_INSERT_EVENTS, self._events)
         if self._outbox:
-            await conn.execute(sa.insert(outbox), self._outbox)
+            await conn.execute(_INSERT_OUTBOX, self._outbox)
         self._events, self._outbox = [], []
 
 

@@ -25,6 +25,57 @@ from app.domain.people import divisions as division_service
 from app.domain.programs.definitions import Definition
 from app.domain.timekeeping import calendar, deadlines
 
+# The statements every change runs, built once: building one and its cache key costs as much as
+# running it (SQLAlchemy), so the hot path only binds values.
+_CANCEL_TASKS = (
+    sa.update(tasks)
+    .where(
+        tasks.c.application_id == sa.bindparam("app_id"),
+        tasks.c.engine_task_id.in_(sa.bindparam("engine_ids", expanding=True)),
+        tasks.c.state == "open",
+    )
+    .values(state="cancelled", completed_at=sa.bindparam("now"))
+    .returning(tasks.c.id, tasks.c.name)
+)
+_END_TIMERS = (
+    sa.update(timers)
+    .where(
+        timers.c.application_id == sa.bindparam("app_id"),
+        timers.c.engine_task_id.in_(sa.bindparam("engine_ids", expanding=True)),
+        timers.c.fired_at.is_(None),
+    )
+    .values(fired_at=sa.bindparam("now"), cancelled=timers.c.due_at > sa.bindparam("now"))
+    .returning(timers.c.name, timers.c.due_at)
+)
+_END_WAITS = sa.delete(message_waits).where(
+    message_waits.c.application_id == sa.bindparam("app_id"),
+    message_waits.c.message_name.in_(sa.bindparam("names", expanding=True)),
+)
+_SAVE_STATE = (
+    sa.update(applications)
+    .where(
+        applications.c.id == sa.bindparam("app_id"), applications.c.version == sa.bindparam("read_version")
+    )
+    .values(
+        engine_state=sa.bindparam("state"),
+        version=sa.bindparam("new_version"),
+        status=sa.bindparam("new_status"),
+        updated_at=sa.bindparam("now"),
+        ended_at=sa.bindparam("ended"),
+    )
+)
+_INSERT_TASKS = sa.insert(tasks)
+_INSERT_TIMERS = sa.insert(timers)
+_INSERT_WAITS = sa.insert(message_waits)
+_WAITS_FOR = (
+    sa.select(message_waits.c.id)
+    .where(
+        message_waits.c.application_id == sa.bindparam("app_id"),
+        message_waits.c.message_name == sa.bindparam("name"),
+    )
+    .limit(1)
+)
+
 WORKING_DAYS_TIMER = re.compile(r"^\s*working_days\(\s*(\d+)\s*\)\s*$")
 
 
@@ -169,14 +220,8 @@ async def persist(
     app_id = app["id"]
     if outcome.closed_engine_task_ids:
         cancelled = await conn.execute(
-            sa.update(tasks)
-            .where(
-                tasks.c.application_id == app_id,
-                tasks.c.engine_task_id.in_(outcome.closed_engine_task_ids),
-                tasks.c.state == "open",
-            )
-            .values(state="cancelled", completed_at=now)
-            .returning(tasks.c.id, tasks.c.name)
+            _CANCEL_TASKS,
+            {"app_id": app_id, "engine_ids": sorted(outcome.closed_engine_task_ids), "now": now},
         )
         for row in cancelled:
             rec.add("task.cancelled", app_id, {}, {"id": row.id, "name": row.name}, app["division_path"])
@@ -217,7 +262,7 @@ async def persist(
             }
         )
     if opened:
-        await conn.execute(sa.insert(tasks), opened)
+        await conn.execute(_INSERT_TASKS, opened)
         for row in opened:
             rec.add(
                 "task.created",
@@ -234,14 +279,7 @@ async def persist(
 
     if outcome.timers_removed:
         ended = await conn.execute(
-            sa.update(timers)
-            .where(
-                timers.c.application_id == app_id,
-                timers.c.engine_task_id.in_(outcome.timers_removed),
-                timers.c.fired_at.is_(None),
-            )
-            .values(fired_at=now, cancelled=timers.c.due_at > now)
-            .returning(timers.c.name, timers.c.due_at)
+            _END_TIMERS, {"app_id": app_id, "engine_ids": sorted(outcome.timers_removed), "now": now}
         )
         happened.extend(events.TimerEnded(t.name, t.due_at, early=t.due_at > now) for t in ended.all())
     if outcome.timers_added:
@@ -266,18 +304,13 @@ async def persist(
                 app_id,
                 {"name": t.name, "due_at": t.due_at.isoformat(), "due_basis": basis},
             )
-        await conn.execute(sa.insert(timers), rows)
+        await conn.execute(_INSERT_TIMERS, rows)
         happened.append(events.TimersScheduled(list(outcome.timers_added)))
     if outcome.messages_removed:
-        await conn.execute(
-            sa.delete(message_waits).where(
-                message_waits.c.application_id == app_id,
-                message_waits.c.message_name.in_(outcome.messages_removed),
-            )
-        )
+        await conn.execute(_END_WAITS, {"app_id": app_id, "names": sorted(outcome.messages_removed)})
     if outcome.messages_added:
         await conn.execute(
-            sa.insert(message_waits),
+            _INSERT_WAITS,
             [
                 {"application_id": app_id, "message_name": m, "created_at": now}
                 for m in sorted(outcome.messages_added)
@@ -304,15 +337,16 @@ async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome,
     now, app_id = rec.at, app["id"]
     status = status_for(outcome)
     result = await conn.execute(
-        sa.update(applications)
-        .where(applications.c.id == app_id, applications.c.version == app["version"])
-        .values(
-            engine_state=outcome.state,
-            version=app["version"] + 1,
-            status=status,
-            updated_at=now,
-            ended_at=now if outcome.completed else None,
-        )
+        _SAVE_STATE,
+        {
+            "app_id": app_id,
+            "read_version": app["version"],
+            "state": outcome.state,
+            "new_version": app["version"] + 1,
+            "new_status": status,
+            "now": now,
+            "ended": now if outcome.completed else None,
+        },
     )
     if result.rowcount != 1:
         raise Conflict(
@@ -337,11 +371,7 @@ async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome,
 
 async def waits_for(conn: AsyncConnection, application_id: str, name: str) -> bool:
     """Whether the case waits for the message ``name`` now."""
-    found = await conn.execute(
-        sa.select(message_waits.c.id)
-        .where(message_waits.c.application_id == application_id, message_waits.c.message_name == name)
-        .limit(1)
-    )
+    found = await conn.execute(_WAITS_FOR, {"app_id": application_id, "name": name})
     return found.first() is not None
 
 

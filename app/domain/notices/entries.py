@@ -282,20 +282,22 @@ async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict, list[dict]]:
 
 
 # Read aloud on the phone and typed from paper: no 0/O, 1/I/L look-alikes, no case to get wrong.
+# Ordered, not max(): the column's own type reads the instant back on SQLite too. Built once: a
+# process using notice_end() asks this on every change of a case.
+_PERIOD_END = (
+    sa.select(notice_entries.c.ends_at)
+    .where(
+        notice_entries.c.application_id == sa.bindparam("app_id"),
+        notice_entries.c.status.in_(("listed", "objected", "resolved")),
+    )
+    .order_by(notice_entries.c.ends_at.desc())
+    .limit(1)
+)
+
+
 async def open_period_end(conn: AsyncConnection, application_id: str):
     """When the notice period of the case's newest entry ends (None: the case was never posted)."""
-    # Ordered, not max(): the column's own type reads the instant back on SQLite too.
-    return (
-        await conn.execute(
-            sa.select(notice_entries.c.ends_at)
-            .where(
-                notice_entries.c.application_id == application_id,
-                notice_entries.c.status.in_(("listed", "objected", "resolved")),
-            )
-            .order_by(notice_entries.c.ends_at.desc())
-            .limit(1)
-        )
-    ).scalar()
+    return (await conn.execute(_PERIOD_END, {"app_id": application_id})).scalar()
 
 
 async def has_open_answering_task(

@@ -177,13 +177,21 @@ def _scopes(rows) -> tuple[GrantScope, ...]:
     return tuple(GrantScope(r.role, r.division_code, r.path) for r in rows if r.role is not None)
 
 
+# Read on every request: built once (see ``cases.store`` on why).
+_USER_WITH_GRANTS = _with_grants(
+    users, grants.c.user_id, users.c.username == sa.bindparam("username"), users.c.active
+).add_columns(users.c.tokens_valid_after)
+_KEY_WITH_GRANTS = _with_grants(
+    api_keys, grants.c.api_key_id, api_keys.c.key_hash == sa.bindparam("key_hash"), api_keys.c.active
+).add_columns(api_keys.c.name)
+
+
 async def principal_for_user(
     conn: AsyncConnection, username: str, issued_at: datetime | None = None
 ) -> Principal:
     """Read on every request (never cached): a disabled user or a revoked token stops at once on
     every replica. ``issued_at`` is a bearer token's iat; web sessions are deleted when revoked."""
-    query = _with_grants(users, grants.c.user_id, users.c.username == username, users.c.active)
-    rows = (await conn.execute(query.add_columns(users.c.tokens_valid_after))).all()
+    rows = (await conn.execute(_USER_WITH_GRANTS, {"username": username})).all()
     if not rows:
         raise Unauthorized("invalid_token", "the account no longer exists or is disabled")
     valid_after = rows[0].tokens_valid_after
@@ -193,10 +201,7 @@ async def principal_for_user(
 
 
 async def principal_for_api_key(conn: AsyncConnection, key: str) -> Principal:
-    query = _with_grants(
-        api_keys, grants.c.api_key_id, api_keys.c.key_hash == credentials.hash_api_key(key), api_keys.c.active
-    )
-    rows = (await conn.execute(query.add_columns(api_keys.c.name))).all()
+    rows = (await conn.execute(_KEY_WITH_GRANTS, {"key_hash": credentials.hash_api_key(key)})).all()
     if not rows:
         raise Unauthorized("invalid_api_key", "the API key is unknown or revoked")
     return Principal(rows[0].name, "api_key", _scopes(rows))

@@ -35,19 +35,17 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+# The hottest read of the service, built once.
+_TASK_AND_CASE = (
+    sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
+    .join(applications, applications.c.id == tasks.c.application_id)
+    .where(tasks.c.id == sa.bindparam("task_id"))
+)
+
+
 async def load(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
     """The task and its case, as one row; 404 outside the caller's places."""
-    row = (
-        (
-            await conn.execute(
-                sa.select(tasks, *(c.label(f"app_{c.name}") for c in applications.c))
-                .join(applications, applications.c.id == tasks.c.application_id)
-                .where(tasks.c.id == task_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = (await conn.execute(_TASK_AND_CASE, {"task_id": task_id})).mappings().first()
     if row is None or not principal.can_see(row["division_path"]):
         raise NotFound("task_not_found", f"no task {task_id!r}")
     return (

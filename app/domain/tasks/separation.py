@@ -31,6 +31,25 @@ def mode_of(definition: Definition, step_name: str) -> str:
     return "review" if "decision" in form.get("properties", {}) else "none"
 
 
+# Completing a step, or signing or voting on it (加签, 会签), is deciding it: one statement, built once.
+_DECIDED_BY = sa.union(
+    sa.select(tasks.c.name).where(
+        tasks.c.application_id == sa.bindparam("app_id"),
+        tasks.c.completed_by == sa.bindparam("who"),
+        tasks.c.state == "completed",
+        tasks.c.name != sa.bindparam("step"),
+    ),
+    sa.select(tasks.c.name)
+    .join(task_signers, task_signers.c.task_id == tasks.c.id)
+    .where(
+        tasks.c.application_id == sa.bindparam("app_id"),
+        task_signers.c.username == sa.bindparam("who"),
+        task_signers.c.state == "decided",
+        tasks.c.name != sa.bindparam("step"),
+    ),
+)
+
+
 async def check(
     conn: AsyncConnection, principal: Principal, definition: Definition, task: dict, application_data: dict
 ) -> None:
@@ -46,24 +65,13 @@ async def check(
     mode = mode_of(definition, task["name"])
     if mode == "none":
         return
-    # Completing a step, or signing or voting on it (加签, 会签), is deciding it: one statement.
-    completed = sa.select(tasks.c.name).where(
-        tasks.c.application_id == task["application_id"],
-        tasks.c.completed_by == principal.name,
-        tasks.c.state == "completed",
-        tasks.c.name != task["name"],
+    done = set(
+        (
+            await conn.execute(
+                _DECIDED_BY, {"app_id": task["application_id"], "who": principal.name, "step": task["name"]}
+            )
+        ).scalars()
     )
-    signed = (
-        sa.select(tasks.c.name)
-        .join(task_signers, task_signers.c.task_id == tasks.c.id)
-        .where(
-            tasks.c.application_id == task["application_id"],
-            task_signers.c.username == principal.name,
-            task_signers.c.state == "decided",
-            tasks.c.name != task["name"],
-        )
-    )
-    done = set((await conn.execute(sa.union(completed, signed))).scalars())
     if mode == "strict":
         clash = done
     else:

@@ -323,6 +323,23 @@ async def _hold_for_signers(
     }
 
 
+_COMPLETE = (
+    sa.update(tasks)
+    .where(
+        tasks.c.id == sa.bindparam("task_id"),
+        tasks.c.state == "open",
+        sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == sa.bindparam("actor")),
+    )
+    .values(
+        state="completed",
+        assignee=sa.bindparam("actor"),
+        completed_at=sa.bindparam("now"),
+        completed_by=sa.bindparam("actor"),
+        data=sa.bindparam("data"),
+    )
+)
+
+
 async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, definition, data: dict) -> dict:
     """Complete the engine step with ``data`` as ``actor`` and persist what follows."""
     change = await CaseChange.load(conn, app, definition, actor)
@@ -337,15 +354,7 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
         change.case.complete, task["engine_task_id"], data, failure="the process could not continue"
     )
     # The guarded update is the race referee: of two reviewers, exactly one matches it.
-    done = await conn.execute(
-        sa.update(tasks)
-        .where(
-            tasks.c.id == task["id"],
-            tasks.c.state == "open",
-            sa.or_(tasks.c.assignee.is_(None), tasks.c.assignee == actor),
-        )
-        .values(state="completed", assignee=actor, completed_at=rec.at, completed_by=actor, data=data)
-    )
+    done = await conn.execute(_COMPLETE, {"task_id": task["id"], "actor": actor, "now": rec.at, "data": data})
     if done.rowcount != 1:
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])

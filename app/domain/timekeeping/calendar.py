@@ -106,17 +106,12 @@ def today() -> date:
 # on every load (one small query): a year loaded through any replica is in force on every replica
 # from the commit on, with no window in which another replica computes deadlines on the old one.
 _cache: dict[str, tuple[tuple, WorkingDays]] = {}
+_STAMPS = sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year)
 
 
 async def load(conn: AsyncConnection) -> WorkingDays:
     key = str(conn.engine.url)
-    stamps = tuple(
-        (
-            await conn.execute(
-                sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year)
-            )
-        ).all()
-    )
+    stamps = tuple((await conn.execute(_STAMPS)).all())
     cached = _cache.get(key)
     if cached and cached[0] == stamps:
         return cached[1]
