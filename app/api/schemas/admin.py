@@ -108,6 +108,7 @@ class WorkRound(Out):
     reminders: Count
     overdue: Count
     claims_released: Count
+    followups_started: Count
     rechecks_started: Count
     monthly_cases_started: Count
     enrolments_ended: Count
