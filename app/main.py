@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
 from app import web
-from app.api import docs_pages, problems
+from app.api import docs_pages, openapi, problems
 from app.api.body_limit import BodyLimit
 from app.api.input_guard import InputGuard
 from app.api.problems import problem
@@ -27,6 +27,8 @@ from app.api.routes import (
     tasks,
     webhooks,
 )
+from app.api.schemas.auth import Health, Ready
+from app.api.schemas.problems import problem_responses
 from app.config import Settings, get_settings
 from app.db import readiness
 from app.db.engine import create_engine, is_unavailable, transaction
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     app.state.shutting_down = False  # set by `aidflow serve` on SIGTERM (app/cli.py)
     problems.install(app)
+    openapi.install(app)
     app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
     for module in (
         auth,
@@ -163,11 +166,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     app.mount("/metrics", make_asgi_app())
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], response_model=Health, responses=problem_responses(500))
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], response_model=Ready, responses=problem_responses(500, 503))
     async def readyz():
         # Draining first: a load balancer must stop sending before the process stops accepting.
         reasons = ["shutting down"] if app.state.shutting_down else await readiness.problems(app.state.db)

@@ -68,7 +68,14 @@ def _context(
     return RequestContext(request.app.state.db, request.app.state.settings, token, api_key)
 
 
+def _public_context(request: Request) -> RequestContext:
+    """The same context without reading credentials: public routes carry no security requirement."""
+    return RequestContext(request.app.state.db, request.app.state.settings, None, None)
+
+
 Ctx = Annotated[RequestContext, Depends(_context)]
+# Public routes (notices, objections, the token endpoint): anonymous, so no security in the schema.
+PublicCtx = Annotated[RequestContext, Depends(_public_context)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 # Integers a caller names go into INTEGER columns (PostgreSQL int4; SQLite refuses beyond int64):

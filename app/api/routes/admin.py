@@ -1,12 +1,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
 from fastapi import Path as FastPath
+from fastapi import Query, Request
 from pydantic import BaseModel
 
 from app import clock
 from app.api.deps import Ctx, Limit, RowId, require_admin
+from app.api.routing import api_router
+from app.api.schemas import admin as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain import audit
 from app.domain.cases import timers
 from app.domain.errors import NotFound
@@ -15,17 +18,17 @@ from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
 from app.worker import run_due_work
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = api_router(prefix="/admin", tags=["admin"], responses=AUTHENTICATED)
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=out.User)
 async def create_user(ctx: Ctx, body: accounts.UserIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await accounts.create_user(conn, body, me.name)
 
 
-@router.post("/api-keys", status_code=201)
+@router.post("/api-keys", status_code=201, response_model=out.NewApiKey)
 async def create_api_key(ctx: Ctx, body: accounts.ApiKeyIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
@@ -36,56 +39,56 @@ async def create_api_key(ctx: Ctx, body: accounts.ApiKeyIn) -> dict:
 UserName = Annotated[str, FastPath(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")]
 
 
-@router.put("/users/{username}/password")
+@router.put("/users/{username}/password", response_model=out.TokensRevoked)
 async def set_user_password(ctx: Ctx, username: UserName, body: account_changes.PasswordIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.set_password(conn, username, body.password, me.name)
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", response_model=out.UserChanged)
 async def update_user(ctx: Ctx, username: UserName, body: account_changes.UserChangeIn) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.update_user(conn, username, body, me.name)
 
 
-@router.post("/users/{username}/disable")
+@router.post("/users/{username}/disable", response_model=out.UserActive)
 async def disable_user(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.set_active(conn, username, False, me.name)
 
 
-@router.post("/users/{username}/enable")
+@router.post("/users/{username}/enable", response_model=out.UserActive)
 async def enable_user(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.set_active(conn, username, True, me.name)
 
 
-@router.post("/users/{username}/revoke-tokens")
+@router.post("/users/{username}/revoke-tokens", response_model=out.TokensRevoked)
 async def revoke_user_tokens(ctx: Ctx, username: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.revoke_tokens(conn, username, me.name)
 
 
-@router.get("/api-keys")
+@router.get("/api-keys", response_model=list[out.ApiKey])
 async def list_api_keys(ctx: Ctx) -> list[dict]:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await accounts.list_api_keys(conn)
 
 
-@router.post("/api-keys/{name}/revoke")
+@router.post("/api-keys/{name}/revoke", response_model=out.ApiKeyRevoked)
 async def revoke_api_key(ctx: Ctx, name: UserName) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await account_changes.revoke_api_key(conn, name, me.name)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[out.AuthorityChange])
 async def list_authority_changes(
     ctx: Ctx,
     limit: Limit = 100,
@@ -99,21 +102,21 @@ async def list_authority_changes(
         return await audit.changes(conn, type_prefix=type, subject=subject, before_id=before_id, limit=limit)
 
 
-@router.put("/divisions")
+@router.put("/divisions", response_model=out.Upserted)
 async def upsert_divisions(ctx: Ctx, body: list[divisions.DivisionIn]) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return {"upserted": await divisions.upsert(conn, body, me.name)}
 
 
-@router.get("/divisions")
+@router.get("/divisions", response_model=list[out.Division])
 async def list_divisions(ctx: Ctx) -> list[dict]:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await divisions.list_all(conn)
 
 
-@router.get("/timers/failed")
+@router.get("/timers/failed", response_model=list[out.FailedTimer])
 async def failed_timers(ctx: Ctx, limit: Limit = 200) -> list[dict]:
     """Timers set aside after their step failed every attempt (newest first)."""
     async with ctx.begin() as (conn, me):
@@ -121,7 +124,7 @@ async def failed_timers(ctx: Ctx, limit: Limit = 200) -> list[dict]:
         return await timers.failed(conn, limit)
 
 
-@router.post("/timers/{timer_id}/retry")
+@router.post("/timers/{timer_id}/retry", response_model=out.TimerRetried)
 async def retry_timer(ctx: Ctx, timer_id: RowId) -> dict:
     """Send a failed timer round again, once what made its step fail has been fixed."""
     async with ctx.begin() as (conn, me):
@@ -140,7 +143,7 @@ def _require_movable_clock(request: Request) -> None:
         raise NotFound("not_found", "not found")
 
 
-@router.get("/clock")
+@router.get("/clock", response_model=out.Clock)
 async def get_clock(ctx: Ctx, request: Request) -> dict:
     _require_movable_clock(request)
     async with ctx.begin() as (conn, me):
@@ -149,7 +152,7 @@ async def get_clock(ctx: Ctx, request: Request) -> dict:
         return {"now": clock.now()}
 
 
-@router.post("/clock")
+@router.post("/clock", response_model=out.Clock)
 async def move_clock(ctx: Ctx, request: Request, body: ClockMove) -> dict:
     _require_movable_clock(request)
     async with ctx.begin() as (conn, me):
@@ -157,7 +160,7 @@ async def move_clock(ctx: Ctx, request: Request, body: ClockMove) -> dict:
         return {"now": await service_clock.move(conn, advance_seconds=body.advance_seconds, to=body.to)}
 
 
-@router.post("/timers/run")
+@router.post("/timers/run", response_model=out.WorkRound)
 async def run_timers(ctx: Ctx, request: Request) -> dict:
     _require_movable_clock(request)
     async with ctx.begin() as (conn, me):

@@ -1,18 +1,28 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import Header, Query, Response
 
 from app.api.deps import Ctx, Limit, Offset
+from app.api.routing import api_router
+from app.api.schemas import cases as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.cases import applications
 from app.domain.cases import record as approval_record
 from app.domain.money import ledger
 from app.domain.tasks import actions as task_actions
 
-router = APIRouter(prefix="/applications", tags=["applications"])
+router = api_router(prefix="/applications", tags=["applications"], responses=AUTHENTICATED)
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=out.Application,
+    responses={
+        200: {"model": out.Application, "description": "a replay of an Idempotency-Key: the case made then"}
+    },
+)
 async def create(
     ctx: Ctx,
     body: applications.ApplicationIn,
@@ -24,7 +34,7 @@ async def create(
     return result
 
 
-@router.get("")
+@router.get("", response_model=out.ApplicationPage)
 async def list_(
     ctx: Ctx,
     program: str | None = None,
@@ -59,26 +69,26 @@ async def list_(
         )
 
 
-@router.get("/{application_id}")
+@router.get("/{application_id}", response_model=out.Application)
 async def get(ctx: Ctx, application_id: str) -> dict:
     async with ctx.begin() as (conn, me):
         return await applications.get(conn, me, application_id)
 
 
-@router.get("/{application_id}/events")
+@router.get("/{application_id}/events", response_model=list[out.CaseEvent])
 async def events(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         return await applications.timeline(conn, me, application_id)
 
 
-@router.get("/{application_id}/record")
+@router.get("/{application_id}/record", response_model=list[out.RecordStep])
 async def record(ctx: Ctx, application_id: str) -> list[dict]:
     """审批记录: each step with its handler's name, result, opinion, arrival, completion, working days taken."""
     async with ctx.begin() as (conn, me):
         return await approval_record.of_application(conn, me, application_id)
 
 
-@router.get("/{application_id}/benefits")
+@router.get("/{application_id}/benefits", response_model=list[out.Benefit])
 async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
     """The ledger entries of a case (amounts approved, periods, status)."""
     async with ctx.begin() as (conn, me):
@@ -86,7 +96,7 @@ async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
         return await ledger.of_application(conn, row["id"])
 
 
-@router.post("/{application_id}/withdraw")
+@router.post("/{application_id}/withdraw", response_model=out.Application)
 async def withdraw(ctx: Ctx, application_id: str, body: task_actions.ReasonIn) -> dict:
     """撤销: the submitting portal or the township withdraws the application until the county decides."""
     async with ctx.begin() as (conn, me):

@@ -1,22 +1,26 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import Ctx, log_in
+from app.api.deps import Ctx, PublicCtx, log_in
+from app.api.routing import api_router
+from app.api.schemas import admin as admin_out
+from app.api.schemas import auth as out
+from app.api.schemas.problems import AUTHENTICATED, problem_responses
 from app.domain.errors import Forbidden, Unauthorized
 from app.domain.people import account_changes, credentials
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = api_router(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token")
-async def token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
+@router.post("/token", response_model=out.Token, responses=problem_responses(401, 422, 429, 500, 503))
+async def token(ctx: PublicCtx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     username = await log_in(ctx.db, form.username, form.password)
     return credentials.issue_token(username, ctx.settings.secret_key, ctx.settings.token_ttl_seconds)
 
 
-@router.get("/me")
+@router.get("/me", response_model=out.Me, responses=AUTHENTICATED)
 async def me(ctx: Ctx) -> dict:
     async with ctx.begin() as (_, principal):
         return {
@@ -26,7 +30,11 @@ async def me(ctx: Ctx) -> dict:
         }
 
 
-@router.post("/password")
+@router.post(
+    "/password",
+    response_model=admin_out.TokensRevoked,
+    responses={**AUTHENTICATED, **problem_responses(429)},
+)
 async def change_own_password(ctx: Ctx, body: account_changes.OwnPasswordIn) -> dict:
     """A user's own new password, with the current one. A wrong current password counts like a failed
     login (a stolen token must not become a way to guess the password); the change revokes all the

@@ -1,19 +1,31 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response, UploadFile
+from fastapi import Form, Request, Response, UploadFile
 
 from app import diagrams
 from app.api.deps import Ctx, VersionNo, VersionQuery, require_admin
+from app.api.routing import api_router
+from app.api.schemas import programs as out
+from app.api.schemas.problems import AUTHENTICATED, problem_responses
 from app.db.engine import transaction
 from app.domain.cases import migrations
 from app.domain.errors import Invalid, TooLarge
 from app.domain.programs import definitions, rollouts
 
-router = APIRouter(prefix="/process-definitions", tags=["process definitions"])
+router = api_router(prefix="/process-definitions", tags=["process definitions"], responses=AUTHENTICATED)
 
 
 @router.post(
-    "", status_code=201, responses={200: {"description": "identical to the newest version; nothing deployed"}}
+    "",
+    status_code=201,
+    response_model=out.Deployed,
+    responses={
+        200: {
+            "model": out.Deployed,
+            "description": "identical to the newest version, or a dry run; nothing deployed",
+        },
+        **problem_responses(413),
+    },
 )
 async def upload(
     ctx: Ctx,
@@ -42,38 +54,42 @@ async def upload(
     return {**result, "created": created}
 
 
-@router.get("")
+@router.get("", response_model=list[out.Definition])
 async def list_latest(ctx: Ctx) -> list[dict]:
     async with ctx.begin() as (conn, _):
         return await definitions.list_latest(conn)
 
 
-@router.get("/{key}")
+@router.get("/{key}", response_model=list[out.Definition])
 async def list_versions(ctx: Ctx, key: str) -> list[dict]:
     async with ctx.begin() as (conn, _):
         return await definitions.list_versions(conn, key)
 
 
-@router.get("/{key}/versions/{version}/xml", response_class=Response)
+@router.get(
+    "/{key}/versions/{version}/xml",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}, "description": "BPMN"}},
+)
 async def version_xml(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         return Response(await definitions.xml_of(conn, key, version), media_type="application/xml")
 
 
-@router.get("/{key}/diff")
+@router.get("/{key}/diff", response_model=out.Diff)
 async def diff(ctx: Ctx, key: str, from_version: VersionQuery, to_version: VersionQuery) -> dict:
     """Steps added, removed or changed between two versions."""
     async with ctx.begin() as (conn, _):
         return await definitions.diff(conn, key, from_version, to_version)
 
 
-@router.get("/{key}/rollout")
+@router.get("/{key}/rollout", response_model=out.Rollout)
 async def get_rollout(ctx: Ctx, key: str) -> dict:
     async with ctx.begin() as (conn, _):
         return await rollouts.get(conn, key)
 
 
-@router.put("/{key}/rollout")
+@router.put("/{key}/rollout", response_model=out.Rollout)
 async def put_rollout(ctx: Ctx, key: str, body: rollouts.RolloutIn) -> dict:
     """Pilot a version in some places: new cases there start on it; running cases keep theirs."""
     async with ctx.begin() as (conn, me):
@@ -81,7 +97,7 @@ async def put_rollout(ctx: Ctx, key: str, body: rollouts.RolloutIn) -> dict:
         return await rollouts.put(conn, key, body, me.name)
 
 
-@router.post("/{key}/migrations")
+@router.post("/{key}/migrations", response_model=out.Migration)
 async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
     """Move running cases to another version; ``dry_run`` (the default) only reports what would happen.
 
@@ -107,7 +123,11 @@ async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
     }
 
 
-@router.get("/{key}/versions/{version}/diagram.svg", response_class=Response)
+@router.get(
+    "/{key}/versions/{version}/diagram.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "SVG"}},
+)
 async def diagram(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         xml = await definitions.xml_of(conn, key, version)

@@ -1,14 +1,17 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 
 from app.api.deps import Ctx
+from app.api.routing import api_router
+from app.api.schemas import cases as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.cases import messages
 
-router = APIRouter(prefix="/messages", tags=["messages"])
+router = api_router(prefix="/messages", tags=["messages"], responses=AUTHENTICATED)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=out.MessageResult)
 async def send(
     ctx: Ctx,
     body: messages.MessageIn,

@@ -1,18 +1,25 @@
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 
 from app import diagrams
 from app.api import sheets
 from app.api.deps import Ctx
 from app.api.routes.public import notice_with_entries
+from app.api.routing import api_router
+from app.api.schemas import cases as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.cases import applications
 from app.domain.notices import objections
 from app.domain.programs import definitions
 
-router = APIRouter(tags=["notices"])
+router = api_router(tags=["notices"], responses=AUTHENTICATED)
 
 
-@router.get("/notices/{notice_id}/sheet", response_class=HTMLResponse)
+@router.get(
+    "/notices/{notice_id}/sheet",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
+)
 async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
     """The A4 board sheet a village official prints and pins up."""
     async with ctx.begin() as (conn, _):
@@ -20,14 +27,18 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
     return HTMLResponse(sheets.render(view, program_name))
 
 
-@router.get("/applications/{application_id}/objections")
+@router.get("/applications/{application_id}/objections", response_model=list[out.Objection])
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         row = await applications.load_row(conn, me, application_id)
         return await objections.of_application(conn, row["id"])
 
 
-@router.get("/applications/{application_id}/diagram.svg", response_class=Response)
+@router.get(
+    "/applications/{application_id}/diagram.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "SVG"}},
+)
 async def application_diagram(ctx: Ctx, application_id: str) -> Response:
     """The version the case runs on, with completed steps and the current position highlighted."""
     async with ctx.begin() as (conn, me):

@@ -2,9 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.api.deps import Ctx, Limit, SchoolYear
+from app.api.routing import api_router
+from app.api.schemas import cases as case_out
+from app.api.schemas import programs as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.errors import Invalid
 from app.domain.money import ledger
 from app.domain.people import id_numbers
@@ -12,17 +16,17 @@ from app.domain.programs import definitions
 from app.domain.programs import settings as program_settings
 from app.domain.tasks import panels
 
-router = APIRouter(tags=["programs"])
+router = api_router(tags=["programs"], responses=AUTHENTICATED)
 
 
-@router.get("/programs/{key}/settings")
+@router.get("/programs/{key}/settings", response_model=out.Settings)
 async def get_settings(ctx: Ctx, key: str, division_code: str | None = None) -> dict:
     """The values in force at a place (or country-wide), each with where it comes from."""
     async with ctx.begin() as (conn, _):
         return await program_settings.view(conn, await definitions.latest(conn, key), division_code)
 
 
-@router.get("/programs/{key}/settings/history")
+@router.get("/programs/{key}/settings/history", response_model=list[out.SettingChange])
 async def settings_history(
     ctx: Ctx,
     key: str,
@@ -38,7 +42,7 @@ async def settings_history(
         )
 
 
-@router.put("/programs/{key}/settings")
+@router.put("/programs/{key}/settings", response_model=out.Settings)
 async def put_settings(
     ctx: Ctx, key: str, body: program_settings.SettingsIn, division_code: str | None = None
 ) -> dict:
@@ -49,7 +53,7 @@ async def put_settings(
         return await program_settings.put(conn, me, await definitions.latest(conn, key), division_code, body)
 
 
-@router.get("/benefits")
+@router.get("/benefits", response_model=list[case_out.Benefit])
 async def benefits_of_person(
     ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]
 ) -> list[dict]:
@@ -60,14 +64,14 @@ async def benefits_of_person(
         return await ledger.of_person(conn, me.visible, id_number)
 
 
-@router.put("/panels/{division_code}/{school_year}")
+@router.put("/panels/{division_code}/{school_year}", response_model=out.Panel)
 async def put_panel(ctx: Ctx, division_code: str, school_year: SchoolYear, body: panels.PanelIn) -> dict:
     """Register an institution's review panel for a school year (at least five: head, staff, parents)."""
     async with ctx.begin() as (conn, me):
         return await panels.put(conn, me, division_code, school_year, body)
 
 
-@router.get("/panels/{division_code}/{school_year}")
+@router.get("/panels/{division_code}/{school_year}", response_model=out.Panel)
 async def get_panel(ctx: Ctx, division_code: str, school_year: SchoolYear) -> dict:
     async with ctx.begin() as (conn, me):
         return await panels.read(conn, me, division_code, school_year)

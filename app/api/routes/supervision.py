@@ -1,12 +1,13 @@
-from fastapi import APIRouter
-
 from app.api.deps import Ctx
+from app.api.routing import api_router
+from app.api.schemas import cases as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.tasks import supervision
 
-router = APIRouter(prefix="/supervision", tags=["supervision"])
+router = api_router(prefix="/supervision", tags=["supervision"], responses=AUTHENTICATED)
 
 
-@router.get("/overdue")
+@router.get("/overdue", response_model=out.Overdue)
 async def overdue(ctx: Ctx, division_code: str | None = None) -> dict:
     """Overdue tasks of lower levels of the caller's departments, with counts per place."""
     async with ctx.begin() as (conn, me):

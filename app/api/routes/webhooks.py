@@ -2,15 +2,18 @@
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 
 from app.api.deps import Ctx, Limit, Offset
+from app.api.routing import api_router
+from app.api.schemas import webhooks as out
+from app.api.schemas.problems import AUTHENTICATED
 from app.domain.webhooks import delivery_log, subscriptions
 from app.domain.webhooks import events as webhook_events
 from app.domain.webhooks.deliveries import Policy
 from app.domain.webhooks.subscriptions import Target
 
-router = APIRouter(prefix="/webhook-subscriptions", tags=["webhooks"])
+router = api_router(prefix="/webhook-subscriptions", tags=["webhooks"], responses=AUTHENTICATED)
 
 
 def _target(request: Request) -> Target:
@@ -21,19 +24,24 @@ def _target(request: Request) -> Target:
     return Target(test_mode=settings.env == "test", own_hosts=own)
 
 
-@router.post("", status_code=201, summary="Subscribe a URL to events of the cases at or under a division")
+@router.post(
+    "",
+    status_code=201,
+    response_model=out.SubscriptionWithSecret,
+    summary="Subscribe a URL to events of the cases at or under a division",
+)
 async def create(ctx: Ctx, request: Request, body: subscriptions.SubscriptionIn) -> dict:
     async with ctx.begin() as (conn, me):
         return await subscriptions.create(conn, me, body, _target(request))
 
 
-@router.get("")
+@router.get("", response_model=list[out.Subscription])
 async def list_(ctx: Ctx) -> list[dict]:
     async with ctx.begin() as (conn, me):
         return await subscriptions.list_(conn, me)
 
 
-@router.get("/{subscription_id}")
+@router.get("/{subscription_id}", response_model=out.Subscription)
 async def get(ctx: Ctx, subscription_id: str) -> dict:
     async with ctx.begin() as (conn, me):
         return subscriptions.view(await subscriptions.load(conn, me, subscription_id))
@@ -41,6 +49,7 @@ async def get(ctx: Ctx, subscription_id: str) -> dict:
 
 @router.patch(
     "/{subscription_id}",
+    response_model=out.SubscriptionWithSecret,
     summary="Change, pause, re-enable, or rotate the secret (old one valid for an overlap)",
 )
 async def update(
@@ -59,7 +68,7 @@ async def delete(ctx: Ctx, subscription_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{subscription_id}/deliveries")
+@router.get("/{subscription_id}/deliveries", response_model=out.DeliveryPage)
 async def list_deliveries(
     ctx: Ctx, subscription_id: str, status: str | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> dict:
@@ -70,6 +79,7 @@ async def list_deliveries(
 @router.post(
     "/{subscription_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
+    response_model=out.Delivery,
     summary="Send a delivery again with the same webhook-id",
 )
 async def redeliver(ctx: Ctx, subscription_id: str, delivery_id: str) -> dict:
@@ -79,7 +89,12 @@ async def redeliver(ctx: Ctx, subscription_id: str, delivery_id: str) -> dict:
         )
 
 
-@router.post("/{subscription_id}/ping", status_code=202, summary="Queue a webhook.ping to this subscription")
+@router.post(
+    "/{subscription_id}/ping",
+    status_code=202,
+    response_model=out.Delivery,
+    summary="Queue a webhook.ping to this subscription",
+)
 async def ping(ctx: Ctx, subscription_id: str) -> dict:
     async with ctx.begin() as (conn, me):
         return await delivery_log.ping(conn, me, subscription_id, Policy.from_settings(ctx.settings))
