@@ -9,6 +9,9 @@ per process. The run is appended to bench/RESULTS.md with the commit and the mac
 
 Run: ``make bench`` (PostgreSQL from AIDFLOW_TEST_DATABASE_URL, as the tests). Sizes: BENCH_CASES,
 BENCH_CONCURRENCY, BENCH_REPLICAS, BENCH_WORKERS, BENCH_OPEN_TASKS, BENCH_PGBENCH_SECONDS.
+``BENCH_ONLY=inbox`` runs the inbox part alone (a few cases through the API, then the generated open
+tasks, every inbox scope timed; no pgbench, no workers) and appends to its own table;
+``BENCH_KEEP_DB=1`` leaves the database in place (its name is printed) for EXPLAIN.
 """
 
 import asyncio
@@ -40,6 +43,8 @@ REPLICAS = int(os.environ.get("BENCH_REPLICAS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 OPEN_TASKS = int(os.environ.get("BENCH_OPEN_TASKS", "1000000"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "20"))
+ONLY = os.environ.get("BENCH_ONLY", "")
+KEEP_DB = os.environ.get("BENCH_KEEP_DB") == "1"
 TOWNSHIPS = 200
 ADMIN_PASSWORD = "bench-admin-password-1"
 PASSWORD = "bench-reviewer-password-1"
@@ -163,8 +168,12 @@ async def main() -> None:
         os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     server = server.set(drivername="postgresql")
-    print(f"pgbench TPC-B baseline ({PGBENCH_SECONDS} s)...", flush=True)
-    tps = pgbench_tps(server, PGBENCH_SECONDS)
+    if ONLY not in ("", "inbox"):
+        raise SystemExit(f"BENCH_ONLY={ONLY!r}: only 'inbox' is known")
+    tps = 0.0
+    if not ONLY:
+        print(f"pgbench TPC-B baseline ({PGBENCH_SECONDS} s)...", flush=True)
+        tps = pgbench_tps(server, PGBENCH_SECONDS)
     name = f"aidflow_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server.render_as_string(hide_password=False))
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -204,68 +213,82 @@ async def main() -> None:
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         clients = [httpx.AsyncClient(base_url=b, timeout=120, limits=limits) for b in bases]
         try:
-            figures = await _run(clients, url, processes)
+            figures = await (_run_inbox_only if ONLY == "inbox" else _run)(clients, url, processes)
         finally:
             for c in clients:
                 await c.aclose()
     finally:
         processes.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if KEEP_DB:
+            print(f"database kept: {name}", flush=True)
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    _report(tps, figures)
+    if ONLY == "inbox":
+        _report_inbox(figures)
+    else:
+        _report(tps, figures)
 
 
-async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes) -> dict:
-    first = clients[0]
-    counter = iter(range(10**9))
+class _Service:
+    """The replicas behind a round-robin "load balancer", and the people of the benchmark."""
 
-    def client() -> httpx.AsyncClient:  # round robin over the replicas, as a load balancer would
-        return clients[next(counter) % len(clients)]
+    def __init__(self, clients: list[httpx.AsyncClient]):
+        self.clients, self.first, self.counter = clients, clients[0], iter(range(10**9))
+        self.case_tasks: dict[str, str | None] = {}
 
-    async def token(username: str, password: str) -> dict:
-        r = await first.post("/api/v1/auth/token", data={"username": username, "password": password})
+    def client(self) -> httpx.AsyncClient:  # round robin over the replicas, as a load balancer would
+        return self.clients[next(self.counter) % len(self.clients)]
+
+    async def token(self, username: str, password: str) -> dict:
+        r = await self.first.post("/api/v1/auth/token", data={"username": username, "password": password})
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
-    admin = await token("admin", ADMIN_PASSWORD)
-    places = [
-        {"code": "34", "name": "省", "parent_code": None, "level": "province"},
-        {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
-        {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
-    ]
-    places += [
-        {"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
-        for t in range(TOWNSHIPS)
-    ]
-    assert (await first.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
-    for username, role, code in (
-        ("town", "township_civil_affairs", "340621000"),
-        ("county", "county_civil_affairs", "340621"),
-    ):
-        r = await first.post(
-            "/api/v1/admin/users",
+    async def set_up(self) -> None:
+        self.admin = admin = await self.token("admin", ADMIN_PASSWORD)
+        places = [
+            {"code": "34", "name": "省", "parent_code": None, "level": "province"},
+            {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
+            {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
+        ]
+        places += [
+            {"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
+            for t in range(TOWNSHIPS)
+        ]
+        r = await self.first.put("/api/v1/admin/divisions", json=places, headers=admin)
+        assert r.status_code == 200, r.text
+        for username, grants in (
+            ("town", [("township_civil_affairs", "340621000")]),
+            ("county", [("county_civil_affairs", "340621")]),
+            # A reviewer who stands in for 20 townships: 20 grants, a tenth of the open tasks.
+            ("towns", [("township_civil_affairs", f"340621{t:03d}") for t in range(100, 120)]),
+        ):
+            r = await self.first.post(
+                "/api/v1/admin/users",
+                headers=admin,
+                json={
+                    "username": username,
+                    "password": PASSWORD,
+                    "display_name": username,
+                    "grants": [{"role": role, "division_code": code} for role, code in grants],
+                },
+            )
+            assert r.status_code == 201, r.text
+        self.town = await self.token("town", PASSWORD)
+        self.county = await self.token("county", PASSWORD)
+        self.towns = await self.token("towns", PASSWORD)
+        r = await self.first.post(
+            "/api/v1/admin/api-keys",
             headers=admin,
-            json={
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
+            json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
         )
-        assert r.status_code == 201, r.text
-    town, county = await token("town", PASSWORD), await token("county", PASSWORD)
-    r = await first.post(
-        "/api/v1/admin/api-keys",
-        headers=admin,
-        json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
-    )
-    portal = {"X-API-Key": r.json()["key"]}
-    case_tasks: dict[str, str | None] = {}
+        self.portal = {"X-API-Key": r.json()["key"]}
 
-    async def create(i: int) -> None:
-        r = await client().post(
+    async def create(self, i: int) -> None:
+        r = await self.client().post(
             "/api/v1/applications",
-            headers=portal,
+            headers=self.portal,
             json={
                 "program": "dibao",
                 "division_code": "340621000",
@@ -274,19 +297,25 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
             },
         )
         assert r.status_code == 201, r.text
-        case_tasks[r.json()["id"]] = r.json()["open_tasks"][0]["id"]
+        self.case_tasks[r.json()["id"]] = r.json()["open_tasks"][0]["id"]
 
-    def complete_with(headers: dict, data: dict):
+    def complete_with(self, headers: dict, data: dict):
         async def run(app_id: str) -> None:
-            r = await client().post(
-                f"/api/v1/tasks/{case_tasks[app_id]}/complete", headers=headers, json={"data": data}
+            r = await self.client().post(
+                f"/api/v1/tasks/{self.case_tasks[app_id]}/complete", headers=headers, json={"data": data}
             )
             assert r.status_code == 200, r.text
             nxt = r.json()["next_tasks"]
-            case_tasks[app_id] = nxt[0]["id"] if nxt else None
+            self.case_tasks[app_id] = nxt[0]["id"] if nxt else None
 
         return run
 
+
+async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes) -> dict:
+    service = _Service(clients)
+    await service.set_up()
+    admin, town, county = service.admin, service.town, service.county
+    case_tasks, create, complete_with = service.case_tasks, service.create, service.complete_with
     steps = [
         ("accept_application", town, {"decision": "accept"}),
         ("initial_review", town, {"decision": "approve", "opinion": "属实"}),
@@ -306,7 +335,7 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
 
     conn = await asyncpg.connect(url)
     try:
-        await first.post("/api/v1/admin/clock", headers=admin, json={"advance_seconds": 8 * 86400})
+        await service.first.post("/api/v1/admin/clock", headers=admin, json={"advance_seconds": 8 * 86400})
         due = await conn.fetchval("SELECT count(*) FROM timers WHERE fired_at IS NULL AND NOT cancelled")
         start = time.perf_counter()
         for i in range(WORKERS):
@@ -330,33 +359,127 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
             "SELECT avg(octet_length(engine_state::text)) AS avg, max(octet_length(engine_state::text)) AS max "
             "FROM applications"
         )
-
-        any_app = await conn.fetchval("SELECT id FROM applications LIMIT 1")
-        await conn.execute(f"""
-            INSERT INTO tasks (id, application_id, program, engine_task_id, name, title, role, division_code,
-                               division_path, state, created_at, due_at)
-            SELECT gen_random_uuid()::text, '{any_app}', 'dibao', gen_random_uuid()::text, 'initial_review', '初审',
-                   'township_civil_affairs', '340621' || lpad((g % {TOWNSHIPS})::text, 3, '0'),
-                   '/34/3406/340621/340621' || lpad((g % {TOWNSHIPS})::text, 3, '0') || '/', 'open',
-                   now(), now() + (g % 1000) * interval '1 hour'
-            FROM generate_series(1, {OPEN_TASKS}) g""")
-        await conn.execute("ANALYZE tasks")
-        figures["open_tasks"] = await conn.fetchval("SELECT count(*) FROM tasks WHERE state = 'open'")
+        figures["open_tasks"] = await _generate_open_tasks(conn)
     finally:
         await conn.close()
+    figures.update(await _time_inbox(service))
+    return figures
 
-    for scope, headers, params, n in (
-        ("candidate", town, {"limit": 50}, 300),
-        ("all", county, {"scope": "all", "limit": 50}, 100),
-    ):
+
+async def _generate_open_tasks(conn) -> int:
+    """OPEN_TASKS open, unclaimed township steps spread over the townships, written in SQL."""
+    any_app = await conn.fetchval("SELECT id FROM applications LIMIT 1")
+    await conn.execute(f"""
+        INSERT INTO tasks (id, application_id, program, engine_task_id, name, title, role, division_code,
+                           division_path, state, created_at, due_at)
+        SELECT gen_random_uuid()::text, '{any_app}', 'dibao', gen_random_uuid()::text, 'initial_review', '初审',
+               'township_civil_affairs', '340621' || lpad((g % {TOWNSHIPS})::text, 3, '0'),
+               '/34/3406/340621/340621' || lpad((g % {TOWNSHIPS})::text, 3, '0') || '/', 'open',
+               now(), now() + (g % 1000) * interval '1 hour'
+        FROM generate_series(1, {OPEN_TASKS}) g""")
+    await conn.execute("ANALYZE tasks")
+    return await conn.fetchval("SELECT count(*) FROM tasks WHERE state = 'open'")
+
+
+# (name, user, query parameters, requests): every inbox tab on its default sort, the 已办 tab as the
+# web UI shows it, a second page, and a place filter.
+INBOX_CASES = (
+    ("candidate", "town", {"limit": 50}, 300),
+    ("all", "county", {"scope": "all", "limit": 50}, 100),
+    ("candidate_20_townships", "towns", {"limit": 50}, 100),
+    ("candidate_page_2", "town", {"limit": 50, "offset": 50}, 100),
+    ("all_open_town", "town", {"scope": "all", "state": "open", "limit": 50}, 100),
+    ("all_one_township", "county", {"scope": "all", "division_code": "340621007", "limit": 50}, 100),
+    ("mine", "town", {"scope": "mine", "limit": 50}, 100),
+    ("done", "town", {"scope": "done", "sort": "-completed_at", "limit": 50}, 100),
+    ("cc", "town", {"scope": "cc", "limit": 50}, 100),
+    ("started", "portal", {"scope": "started", "limit": 50}, 100),
+    ("counts", "town", None, 100),
+)
+
+
+async def _time_inbox(service: _Service) -> dict:
+    figures = {}
+    for name, who, params, n in INBOX_CASES:
+        headers = getattr(service, who)
+        path = "/api/v1/tasks" if params is not None else "/api/v1/tasks/counts"
+        for _ in range(5):  # warm-up of this query on each replica
+            await service.client().get(path, headers=headers, params=params)
         lat = []
         for _ in range(n):
             t0 = time.perf_counter()
-            r = await client().get("/api/v1/tasks", headers=headers, params=params)
+            r = await service.client().get(path, headers=headers, params=params)
             lat.append(time.perf_counter() - t0)
-            assert r.status_code == 200 and r.json()["items"], r.text
-        figures[f"inbox_{scope}"] = lat
+            assert r.status_code == 200, r.text
+        if name in ("candidate", "all", "mine", "done"):
+            assert r.json()["items"], f"{name}: {r.text}"
+        figures[f"inbox_{name}"] = lat
     return figures
+
+
+async def _run_inbox_only(clients: list[httpx.AsyncClient], url: str, processes: Processes) -> dict:
+    """A few cases through the API (so 我的待办 and 已办 hold rows), then the generated open tasks."""
+    service = _Service(clients)
+    await service.set_up()
+    await _in_parallel(range(60), service.create)
+    accepted = list(service.case_tasks)[:40]
+    await _in_parallel(accepted, service.complete_with(service.town, {"decision": "accept"}))
+    for app_id in list(service.case_tasks)[40:]:  # 20 claimed by the township reviewer: 我的待办
+        r = await service.first.post(
+            f"/api/v1/tasks/{service.case_tasks[app_id]}/claim", headers=service.town
+        )
+        assert r.status_code == 200, r.text
+    conn = await asyncpg.connect(url)
+    try:
+        figures = {"open_tasks": await _generate_open_tasks(conn)}
+    finally:
+        await conn.close()
+    figures.update(await _time_inbox(service))
+    return figures
+
+
+def _report_inbox(figures: dict) -> None:
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
+    load = os.getloadavg()[0]
+    lines = [
+        f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end; commit {commit}; "
+        f"{REPLICAS} API replicas; {figures['open_tasks']:,} open tasks; inbox only"
+    ]
+    cells = []
+    for name, who, params, _ in INBOX_CASES:
+        lat = figures[f"inbox_{name}"]
+        p99 = _pct(lat, 0.99)
+        lines.append(
+            f"{name} ({who}, {params}): p50 {_pct(lat, 0.5):.2f} ms, p99 {p99:.2f} ms "
+            f"(goal ≤ 10 ms: {'met' if p99 <= 10 else 'NOT met'})"
+        )
+        cells.append(f"{_pct(lat, 0.5):.1f} / {p99:.1f}")
+    print("\n".join(lines))
+    results = ROOT / "bench" / "RESULTS.md"
+    text = results.read_text()
+    header = (
+        "\n## `BENCH_ONLY=inbox bench/bench_service.py` runs (inbox pages over real HTTP, p50 / p99 ms)\n\n"
+        "| when (UTC) | commit | machine | open tasks | "
+        + " | ".join(name for name, *_ in INBOX_CASES)
+        + " |\n|"
+        + "---|" * (4 + len(INBOX_CASES))
+        + "\n"
+    )
+    if header.strip() not in text:
+        text = text.rstrip("\n") + "\n" + header
+    row = [
+        datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        commit,
+        f"{os.cpu_count()} cores, load {load:.1f}, {REPLICAS} replicas",
+        f"{figures['open_tasks']:,}",
+        *cells,
+    ]
+    results.write_text(text.rstrip("\n") + "\n| " + " | ".join(row) + " |\n")
 
 
 def _report(tps: float, figures: dict) -> None:

@@ -125,6 +125,8 @@ class Application(SQLModel, table=True):
             sqlite_where=sa.text("status = 'in_progress'"),
         ),
         sa.Index("ix_applications_division_path_created", "division_path", "created_at"),
+        # 我发起的: the cases a person or a portal submitted.
+        sa.Index("ix_applications_created_by", "created_by"),
     )
     id: str = Field(primary_key=True, max_length=36)
     # A number people can say on the phone, e.g. DB-340621-2026-000123 (app/domain/case_numbers.py).
@@ -160,11 +162,40 @@ class Application(SQLModel, table=True):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        # The inbox: "open tasks of these roles under this place, soonest deadline first".
-        sa.Index("ix_tasks_inbox", "state", "role", "division_path", "due_at"),
-        # Supervisors' "everything under my county, soonest deadline first": walk deadlines, filter by place.
-        sa.Index("ix_tasks_due_at", "due_at"),
+        # The inbox pages (domain/tasks/worklist.inbox) in their own order: deadline, arrival, id. A page
+        # reads its first rows off one of these instead of sorting every row in scope.
+        # 待认领: open, unclaimed steps of a role at one place (a grant's place holds its role's steps).
+        sa.Index(
+            "ix_tasks_candidates",
+            "role",
+            "division_path",
+            "due_at",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("state = 'open' AND assignee IS NULL"),
+            sqlite_where=sa.text("state = 'open' AND assignee IS NULL"),
+        ),
+        # Everything at one place in a state.
+        sa.Index("ix_tasks_place_due", "state", "division_path", "due_at", "created_at", "id"),
+        # Everything in a state, walked by deadline and filtered by place: a county's or a city's view
+        # (most rows match), supervisors' late work, reminders.
+        sa.Index("ix_tasks_state_due", "state", "due_at", "created_at", "id"),
         sa.Index("ix_tasks_assignee_state", "assignee", "state"),
+        # 我的待办 (委派: asked for an opinion) and 已办: a person's own rows.
+        sa.Index(
+            "ix_tasks_delegated_to",
+            "delegated_to",
+            postgresql_where=sa.text("delegated_to IS NOT NULL"),
+            sqlite_where=sa.text("delegated_to IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_tasks_completed_by",
+            "completed_by",
+            "state",
+            "completed_at",
+            postgresql_where=sa.text("completed_by IS NOT NULL"),
+            sqlite_where=sa.text("completed_by IS NOT NULL"),
+        ),
         sa.Index("ix_tasks_state_remind_at", "state", "remind_at"),
     )
     id: str = Field(primary_key=True, max_length=36)

@@ -89,12 +89,17 @@ async def get(conn: AsyncConnection, code: str) -> dict | None:
     return dict(row) if row else None
 
 
-async def at_or_below(conn: AsyncConnection, path_column, division_code: str):
-    """SQL filter for a ``division_code=`` query parameter: rows at that place or below it."""
+async def path_of(conn: AsyncConnection, division_code: str) -> str:
+    """The path of a ``division_code=`` query parameter's place (unknown: 422 unknown_division)."""
     division = await get(conn, division_code)
     if division is None:
         raise Invalid("unknown_division", f"division {division_code!r} does not exist")
-    return path_range(path_column, division["path"])
+    return division["path"]
+
+
+async def at_or_below(conn: AsyncConnection, path_column, division_code: str):
+    """SQL filter for a ``division_code=`` query parameter: rows at that place or below it."""
+    return path_range(path_column, await path_of(conn, division_code))
 
 
 # Places never move or change level (both refused), so ancestry is cached per process by path.

@@ -18,6 +18,7 @@ from app.web.render import flash, page
 
 router = APIRouter()
 PAGE_SIZE = 50
+COUNT_CAP = 1000
 SORTS = {
     "due_at": "期限由近到远",
     "-due_at": "期限由远到近",
@@ -107,7 +108,8 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
                     offset=offset,
                     sort=filters["sort"],
                 )
-            counts = await tasks.counts(conn, me.principal)  # per tab, whatever the filters
+            # Per tab, whatever the filters; the template shows "1000+" from COUNT_CAP on.
+            counts = await tasks.counts(conn, me.principal, cap=COUNT_CAP)
             error = ""
         except DomainError as exc:  # e.g. an unknown place typed into the URL: show the inbox, say why
             result, counts, error = {"items": [], "has_more": False}, {}, labels.error(exc.code, exc.detail)
