@@ -74,20 +74,23 @@ async def inbox(
         where = [scope_condition(principal, scope, state), *filters]
         if within:
             where.append(path_range(tasks.c.division_path, within))
-        source = sa.select(tasks).where(*where).subquery("page")
+        query = (
+            sa.select(tasks).where(*where).order_by(*_order(tasks.c, sort)).limit(limit + 1).offset(offset)
+        )
     elif not parts:
         return {"items": [], "limit": limit, "offset": offset, "has_more": False}
     else:
         # UNION ALL of disjoint parts, each read in the page's order off its own index and cut to the
         # rows this page could show; only those few are sorted together. (Without the per-part ORDER BY
-        # and LIMIT, PostgreSQL 15 plans each part for all its rows and sorts them all.)
+        # and LIMIT, PostgreSQL 15 plans each part for all its rows and sorts them all.) The parts carry
+        # the sort keys only; the page's rows are read whole at the end.
         def first_rows(part):
-            ordered = sa.select(tasks).where(part, *filters).order_by(*_order(tasks.c, sort))
+            ordered = sa.select(*_KEYS).where(part, *filters).order_by(*_order(tasks.c, sort))
             return sa.select(ordered.limit(offset + limit + 1).subquery())
 
-        source = sa.union_all(*(first_rows(part) for part in parts)).subquery("page")
-    order = _order(source.c, sort)
-    query = sa.select(source).order_by(*order).limit(limit + 1).offset(offset)
+        union = sa.union_all(*(first_rows(part) for part in parts)).subquery("parts")
+        page = sa.select(union).order_by(*_order(union.c, sort)).limit(limit + 1).offset(offset).subquery()
+        query = sa.select(tasks).join(page, page.c.id == tasks.c.id).order_by(*_order(page.c, sort))
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {
@@ -96,6 +99,9 @@ async def inbox(
         "offset": offset,
         "has_more": len(rows) > limit,
     }
+
+
+_KEYS = (tasks.c.id, tasks.c.due_at, tasks.c.created_at, tasks.c.completed_at)
 
 
 def _order(columns, sort: str) -> tuple:
