@@ -178,8 +178,11 @@ class Task(SQLModel, table=True):
         # Everything at one place in a state.
         sa.Index("ix_tasks_place_due", "state", "division_path", "due_at", "created_at", "id"),
         # Everything in a state, walked by deadline and filtered by place: a county's or a city's view
-        # (most rows match), supervisors' late work, reminders.
-        sa.Index("ix_tasks_state_due", "state", "due_at", "created_at", "id"),
+        # (most rows match), supervisors' late work, reminders. The place rides along (PostgreSQL) so
+        # the filter needs no table row.
+        sa.Index(
+            "ix_tasks_state_due", "state", "due_at", "created_at", "id", postgresql_include=["division_path"]
+        ),
         sa.Index("ix_tasks_assignee_state", "assignee", "state"),
         # 我的待办 (委派: asked for an opinion) and 已办: a person's own rows.
         sa.Index(

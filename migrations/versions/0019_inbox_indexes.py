@@ -32,7 +32,11 @@ def upgrade() -> None:
             sqlite_where=sa.text(CANDIDATES),
         )
         batch.create_index("ix_tasks_place_due", ["state", "division_path", "due_at", "created_at", "id"])
-        batch.create_index("ix_tasks_state_due", ["state", "due_at", "created_at", "id"])
+        batch.create_index(
+            "ix_tasks_state_due",
+            ["state", "due_at", "created_at", "id"],
+            postgresql_include=["division_path"],
+        )
         batch.create_index(
             "ix_tasks_delegated_to",
             ["delegated_to"],
