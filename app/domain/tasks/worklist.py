@@ -22,20 +22,14 @@ from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal, path_range
 from app.domain.programs import definitions, forms
 from app.domain.tasks import actions as task_actions
-from app.domain.tasks import copies, panels, separation, signers
+from app.domain.tasks import copies, pages, panels, separation, signers
 from app.domain.timekeeping import calendar
 from app.metrics import TASK_COMPLETIONS
 
 # 待认领, 我的待办, everything in my places, 已办, 抄送我的, 我发起的.
 SCOPES = ("candidate", "mine", "all", "done", "cc", "started")
 STATES = ("open", "completed", "cancelled")
-SORTS = {
-    "due_at": lambda c: (c.due_at.asc().nulls_last(),),
-    "-due_at": lambda c: (c.due_at.desc().nulls_last(),),
-    "created_at": lambda c: (c.created_at.asc(),),
-    "-created_at": lambda c: (c.created_at.desc(),),
-    "-completed_at": lambda c: (c.completed_at.desc().nulls_last(),),
-}
+SORTS = pages.SORTS
 
 
 async def inbox(
@@ -69,28 +63,17 @@ async def inbox(
         filters.append(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
     if due_before is not None:
         filters.append(tasks.c.due_at < due_before)
-    parts = _disjoint_parts(principal, scope, state, within)
+    parts = pages.disjoint_parts(principal, scope, state, within, STATES)
     if parts is None:  # one condition; a place filter is a range on the path
         where = [scope_condition(principal, scope, state), *filters]
         if within:
             where.append(path_range(tasks.c.division_path, within))
-        query = (
-            sa.select(tasks).where(*where).order_by(*_order(tasks.c, sort)).limit(limit + 1).offset(offset)
-        )
+        query = sa.select(tasks).where(*where).order_by(*pages.order(tasks.c, sort))
+        query = query.limit(limit + 1).offset(offset)
     elif not parts:
         return {"items": [], "limit": limit, "offset": offset, "has_more": False}
     else:
-        # UNION ALL of disjoint parts, each read in the page's order off its own index and cut to the
-        # rows this page could show; only those few are sorted together. (Without the per-part ORDER BY
-        # and LIMIT, PostgreSQL 15 plans each part for all its rows and sorts them all.) The parts carry
-        # the sort keys only; the page's rows are read whole at the end.
-        def first_rows(part):
-            ordered = sa.select(*_keys(sort)).where(part, *filters).order_by(*_order(tasks.c, sort))
-            return sa.select(ordered.limit(offset + limit + 1).subquery())
-
-        union = sa.union_all(*(first_rows(part) for part in parts)).subquery("parts")
-        page = sa.select(union).order_by(*_order(union.c, sort)).limit(limit + 1).offset(offset).subquery()
-        query = sa.select(tasks).join(page, page.c.id == tasks.c.id).order_by(*_order(page.c, sort))
+        query = pages.query(parts, filters, sort, limit, offset)
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {
@@ -99,78 +82,6 @@ async def inbox(
         "offset": offset,
         "has_more": len(rows) > limit,
     }
-
-
-def _keys(sort: str) -> tuple:
-    """The columns a part carries: the sort's (all in the part's index, so PostgreSQL can read the
-    part off the index alone once the table is vacuumed)."""
-    column = tasks.c[sort.lstrip("-")]
-    return (tasks.c.id, tasks.c.created_at) + ((column,) if column is not tasks.c.created_at else ())
-
-
-def _order(columns, sort: str) -> tuple:
-    """The page's order; arrival and id make it total, so pages neither repeat nor skip rows."""
-    return (*SORTS[sort](columns), columns.created_at, columns.id)
-
-
-def _covering(paths: set[str]) -> list[str]:
-    """The paths no other path of the set covers (a grant below another grant adds nothing)."""
-    return sorted(p for p in paths if not any(p != q and p.startswith(q) for q in paths))
-
-
-def _narrowed(paths: list[str], within: str | None) -> list[str]:
-    """Each path cut to the place filter: the filter's place if it lies below, else the path if it
-    lies below the filter's place; paths beside it drop out."""
-    if within is None:
-        return paths
-    return sorted(
-        {within if within.startswith(p) else p for p in paths if within.startswith(p) or p.startswith(within)}
-    )
-
-
-def _at_and_below(paths: list[str]) -> list:
-    """Rows at each place itself (equality: read in order off an index), and rows strictly below any
-    of them (one part); together exactly the ``path_range`` of each path. A grant's place holds its
-    role's steps, so the first parts are nearly all of a 待认领 list and the last nearly all of a
-    county's view. Paths must not cover one another (``_covering``), so the parts are disjoint."""
-    if not paths:
-        return []
-    column = tasks.c.division_path
-    below = sa.or_(*(sa.and_(column > p, column < p[:-1] + "0") for p in paths))
-    return [column == p for p in paths] + [below]
-
-
-def _disjoint_parts(principal: Principal, scope: str, state: str | None, within: str | None):
-    """The scope (and place filter) as disjoint conditions whose union is exactly
-    ``scope_condition`` within ``within``, each matching an index in the page's order; None for the
-    scopes of a person's own rows (few: one condition and a sort is the fast plan)."""
-    if scope == "candidate":
-        base = (tasks.c.state == "open", tasks.c.assignee.is_(None))
-        if principal.is_admin:
-            if within is None:
-                return None
-            return [sa.and_(*base, part) for part in _at_and_below([within])]
-        by_role: dict[str, set[str]] = {}
-        for g in principal.grants:
-            if g.division_path:
-                by_role.setdefault(g.role, set()).add(g.division_path)
-        return [
-            sa.and_(*base, tasks.c.role == role, part)
-            for role, paths in sorted(by_role.items())
-            for part in _at_and_below(_narrowed(_covering(paths), within))
-        ]
-    if scope == "all":
-        if principal.is_admin:
-            paths = [within] if within else None
-        else:
-            paths = _narrowed(
-                _covering({g.division_path for g in principal.grants if g.division_path}), within
-            )
-        states = (state,) if state else STATES
-        if paths is None:
-            return [tasks.c.state == s for s in states]
-        return [sa.and_(tasks.c.state == s, part) for s in states for part in _at_and_below(paths)]
-    return None
 
 
 def scope_condition(principal: Principal, scope: str, state: str | None):

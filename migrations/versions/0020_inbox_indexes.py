@@ -3,16 +3,16 @@ instead of sorting every task in scope: 待认领 (open, unclaimed, by role and 
 place in a state, everything in a state by deadline; 我的待办's 委派, 已办 and 我发起的 (applications by
 who submitted them) get their own indexes. ix_tasks_inbox and ix_tasks_due_at are replaced.
 
-Revision ID: 0019_inbox_indexes
-Revises: 0018_case_numbers
-Create Date: 2026-11-29 03:10:00
+Revision ID: 0020_inbox_indexes
+Revises: 0019_case_followups
+Create Date: 2026-11-29 04:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_inbox_indexes"
-down_revision = "0018_case_numbers"
+revision = "0020_inbox_indexes"
+down_revision = "0019_case_followups"
 branch_labels = None
 depends_on = None
 
