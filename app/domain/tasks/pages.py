@@ -6,6 +6,8 @@ the page's order (deadline, arrival, id) off one index (migration 0020); only th
 together, and the page's rows are read whole at the end.
 """
 
+import functools
+
 import sqlalchemy as sa
 
 from app.db.models import tasks
@@ -18,6 +20,24 @@ SORTS = {
     "-created_at": lambda c: (c.created_at.desc(),),
     "-completed_at": lambda c: (c.completed_at.desc().nulls_last(),),
 }
+
+
+@functools.lru_cache(maxsize=1024)
+def unfiltered(
+    principal: Principal,
+    scope: str,
+    state: str | None,
+    within: str | None,
+    states: tuple[str, ...],
+    sort: str,
+    limit: int,
+    offset: int,
+):
+    """A page without filters (most requests: a tab's first pages) as a statement built once per
+    principal and page and then reused: building a statement of 20 grants' parts costs ~5 ms of
+    Python, executing it a fraction. None or [] as ``disjoint_parts`` answers."""
+    parts = disjoint_parts(principal, scope, state, within, states)
+    return query(parts, [], sort, limit, offset) if parts else parts
 
 
 def query(parts: list, filters: list, sort: str, limit: int, offset: int):

@@ -63,17 +63,21 @@ async def inbox(
         filters.append(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
     if due_before is not None:
         filters.append(tasks.c.due_at < due_before)
-    parts = pages.disjoint_parts(principal, scope, state, within, STATES)
-    if parts is None:  # one condition; a place filter is a range on the path
+    # A statement of disjoint parts (domain/tasks/pages.py); [] when no place is in scope; None for
+    # the scopes of a person's own rows, read with their one condition.
+    if filters:
+        parts = pages.disjoint_parts(principal, scope, state, within, STATES)
+        query = pages.query(parts, filters, sort, limit, offset) if parts else parts
+    else:
+        query = pages.unfiltered(principal, scope, state, within, STATES, sort, limit, offset)
+    if isinstance(query, list):
+        return {"items": [], "limit": limit, "offset": offset, "has_more": False}
+    if query is None:  # a place filter is a range on the path
         where = [scope_condition(principal, scope, state), *filters]
         if within:
             where.append(path_range(tasks.c.division_path, within))
         query = sa.select(tasks).where(*where).order_by(*pages.order(tasks.c, sort))
         query = query.limit(limit + 1).offset(offset)
-    elif not parts:
-        return {"items": [], "limit": limit, "offset": offset, "has_more": False}
-    else:
-        query = pages.query(parts, filters, sort, limit, offset)
     rows = (await conn.execute(query)).mappings().all()
     days = await calendar.load(conn)
     return {
