@@ -14,7 +14,6 @@ OVERSIZED = {
     "app/engine.py",
     "app/db/models.py",
     "app/domain/cases/applications.py",
-    "app/domain/tasks/worklist.py",
     "app/domain/programs/definitions.py",
     "app/domain/programs/settings.py",
 }

@@ -41,7 +41,7 @@ REVIEWER_ACTIONS = {
     ),
     "signers": (
         "加签",
-        "app.domain.tasks.worklist",
+        "app.domain.tasks.signing",
         "add_signers",
         ("app.domain.tasks.signers", "SignersIn"),
         ("usernames", "position", "note"),
@@ -74,7 +74,7 @@ REVIEWER_ACTIONS = {
     ),
     "sign": (
         "签署意见",
-        "app.domain.tasks.worklist",
+        "app.domain.tasks.signing",
         "sign",
         ("app.domain.tasks.signers", "SignIn"),
         ("decision", "opinion"),

@@ -8,7 +8,7 @@ from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED, problem_responses
 from app.domain.tasks import actions as task_actions
 from app.domain.tasks import people as task_people
-from app.domain.tasks import signers
+from app.domain.tasks import signers, signing
 from app.domain.tasks import worklist as tasks
 
 router = api_router(prefix="/tasks", tags=["tasks"], responses=AUTHENTICATED)
@@ -134,21 +134,21 @@ async def resolve(ctx: Ctx, task_id: str, body: task_people.OpinionIn) -> dict:
 async def add_signers(ctx: Ctx, task_id: str, body: signers.SignersIn) -> dict:
     """加签: people who decide before you, or after you."""
     async with ctx.begin() as (conn, me):
-        return await tasks.add_signers(conn, me, task_id, body)
+        return await signing.add_signers(conn, me, task_id, body)
 
 
 @router.delete("/{task_id}/signers/{username}", response_model=out.Signers)
 async def remove_signer(ctx: Ctx, task_id: str, username: str) -> dict:
     """减签: remove a signer you added, before they have signed."""
     async with ctx.begin() as (conn, me):
-        return await tasks.remove_signer(conn, me, task_id, username)
+        return await signing.remove_signer(conn, me, task_id, username)
 
 
 @router.post("/{task_id}/sign", response_model=out.Change | out.Signers)
 async def sign(ctx: Ctx, task_id: str, body: signers.SignIn) -> dict:
     """A signer's or decider's vote (加签, 会签, 或签, 依次)."""
     async with ctx.begin() as (conn, me):
-        return await tasks.sign(conn, me, task_id, body)
+        return await signing.sign(conn, me, task_id, body)
 
 
 @router.post("/{task_id}/cc", response_model=out.Copies)
