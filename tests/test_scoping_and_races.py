@@ -1,8 +1,12 @@
-"""Who sees and acts on which task, and two reviewers racing for the same one."""
+"""Who sees and acts on which task, and two reviewers racing for the same one.
 
-import asyncio
+The races meet for real on PostgreSQL: both requests have read the open, unclaimed task and wait at
+the guarded ``UPDATE tasks`` while another connection holds the row (tests/row_barrier.py); the
+first in line wins, the second's guard finds the winner's committed change. Without the guard's
+conditions both would succeed (checked by removing them)."""
 
 from tests.helpers import VILLAGE_B, Api
+from tests.row_barrier import collide
 
 
 async def test_township_sees_only_its_own_tasks(api: Api):
@@ -79,12 +83,23 @@ async def test_claim_unclaim_assign(api: Api):
 async def test_two_reviewers_race_to_claim(api: Api):
     case = await api.apply()
     task = (await api.open_task(case["id"]))["id"]
-    results = await asyncio.gather(
-        api.post("town_a", f"/tasks/{task}/claim"), api.post("town_a2", f"/tasks/{task}/claim")
+    first, second = await collide(
+        api.database_url,
+        "tasks",
+        task,
+        "UPDATE tasks",
+        api.post("town_a", f"/tasks/{task}/claim"),
+        api.post("town_a2", f"/tasks/{task}/claim"),
     )
-    assert sorted(r.status_code for r in results) == [200, 409]
-    winner = next(r for r in results if r.status_code == 200).json()["assignee"]
-    assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == winner
+    assert first.status_code == 200 and first.json()["assignee"] == "town_a", first.text
+    assert second.status_code == 409 and second.json() == {
+        "type": "https://aidflow.dev/problems/task_claimed",
+        "title": "Conflict",
+        "status": 409,
+        "code": "task_claimed",
+        "detail": "someone else holds this task",
+    }, second.text
+    assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == "town_a"
     assert await api.count("events", "type = 'task.claimed'") == 1
 
 
@@ -92,19 +107,24 @@ async def test_two_reviewers_race_to_complete(api: Api):
     case = await api.apply()
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     task = (await api.open_task(case["id"], "initial_review"))["id"]
-    results = await asyncio.gather(
+    approve, refuse = await collide(
+        api.database_url,
+        "tasks",
+        task,
+        "UPDATE tasks",
         api.post("town_a", f"/tasks/{task}/complete", {"data": {"decision": "approve"}}),
         api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "refuse", "reason": "不符合"}}),
     )
-    assert sorted(r.status_code for r in results) == [200, 409]
-    loser = next(r for r in results if r.status_code == 409)
-    assert loser.headers["content-type"] == "application/problem+json"
-    assert await api.count("tasks", f"id = '{task}' AND state = 'completed'") == 1
+    assert approve.status_code == 200, approve.text
+    assert refuse.status_code == 409 and refuse.headers["content-type"] == "application/problem+json"
+    assert refuse.json()["code"] == "task_not_open", refuse.text
+    assert await api.count("tasks", f"id = '{task}' AND state = 'completed' AND completed_by = 'town_a'") == 1
     assert await api.count("events", f"type = 'task.completed' AND task_id = '{task}'") == 1
-    # The case followed the winner's decision, and only one next step exists.
+    # The case followed the winner's decision (approve: to the notice), and only one next step exists.
     app = await api.application(case["id"])
-    winner = next(r for r in results if r.status_code == 200).json()
-    assert app["open_tasks"] == winner["application"]["open_tasks"]
+    assert [t["name"] for t in app["open_tasks"]] == []
+    assert app["open_tasks"] == approve.json()["application"]["open_tasks"]
+    assert await api.count("notice_entries", f"application_id = '{case['id']}'") == 1
 
 
 async def test_overdue_filter_and_deadline_order(api: Api):
