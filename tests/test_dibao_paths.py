@@ -259,7 +259,7 @@ async def test_case_numbers_are_sequential_per_county_and_year_without_gaps(api:
     year = (await api.today())[:4]
     first = await api.apply()
     refused = await api.apply(expect=409, applicant={**first["applicant"]})  # a duplicate: no number spent
-    assert refused["code"]
+    assert (refused["code"], refused["existing_id"]) == ("active_application_exists", first["id"]), refused
     many = await asyncio.gather(*(api.apply() for _ in range(8)))
     numbers = sorted(c["number"] for c in [first, *many])
     assert numbers == [f"DB-340621-{year}-{n:06d}" for n in range(1, 10)]

@@ -425,8 +425,8 @@ async def test_the_readme_receiver_verifies_a_real_request(api, receiver):
     await api.apply()
     await run(api)
     [request] = receiver.received()
-    assert namespace["verify"](sub["secret"], request["headers"], request["body"])
-    assert not namespace["verify"](sub["secret"], request["headers"], request["body"] + b" ")
+    assert namespace["verify"](sub["secret"], request["headers"], request["body"]) is True
+    assert namespace["verify"](sub["secret"], request["headers"], request["body"] + b" ") is False
 
 
 def test_outcome_events_are_published_once_per_change():
