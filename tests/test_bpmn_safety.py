@@ -158,6 +158,7 @@ def test_parse_reports_every_gateway_problem_at_once():
 
 
 async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
     await api.upload(
         (PROJECT_ROOT / "tests" / "bpmn" / "camunda_hardship.bpmn").read_bytes(), "camunda_hardship.bpmn"
     )
@@ -168,7 +169,7 @@ async def test_camunda_modeler_files_route_by_candidate_groups(api: Api):
         "township_civil_affairs",
         "340621100",
     )
-    assert township["due_at"] is not None
+    assert township["due_at"] == "2026-11-30T15:59:59Z"  # camunda:property time_limit, 5 working days
     r = await api.post("town_b", f"/tasks/{township['id']}/complete", {"data": {}})
     assert r.status_code == 404
     done = await api.complete("town_a", township["id"], {})
@@ -230,6 +231,6 @@ def test_working_day_counts_are_bounded():
     from app.domain.timekeeping import calendar
 
     days = calendar.WorkingDays({})
-    assert days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS).provisional
+    assert days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS).provisional is True
     with pytest.raises(ValueError):
         days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS + 1)

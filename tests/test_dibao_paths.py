@@ -12,6 +12,7 @@ CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 5
 
 
 async def test_full_path_to_approval(api: Api):
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
     case = await api.apply()
     assert case["status"] == "in_progress" and case["definition_version"] == 1
     assert [t["name"] for t in case["open_tasks"]] == ["accept_application"]
@@ -19,7 +20,7 @@ async def test_full_path_to_approval(api: Api):
 
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await api.open_task(case["id"], "initial_review")
-    assert review["due_at"] is not None
+    assert review["due_at"] == "2026-12-07T15:59:59Z"  # 10 working days: Monday 7 December, 24:00
     result = await api.complete("town_a", review["id"], APPROVE)
     assert result["next_tasks"] == []  # the public notice runs on a timer, nobody's task
 
@@ -119,6 +120,7 @@ async def test_objection_upheld_leads_to_refusal(api: Api):
 
 
 async def test_refusal_at_initial_review(api: Api):
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
     case = await api.apply()
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await api.open_task(case["id"], "initial_review")
@@ -127,7 +129,7 @@ async def test_refusal_at_initial_review(api: Api):
     assert r.headers["content-type"] == "application/problem+json"
     await api.complete("town_a", review["id"], {"decision": "refuse", "reason": "收入超过低保标准"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
-    assert notice["due_at"] is not None
+    assert notice["due_at"] == "2026-11-26T15:59:59Z"  # 3 working days: Thursday, 24:00
     for bad in (
         {"delivered_on": await api.today(), "method": "pigeon"},
         {"delivered_on": "30/11/2026", "method": "post"},
