@@ -26,19 +26,21 @@ _WAITING = sa.text(
 
 
 class RowBarrier:
-    def __init__(self, database_url: str, table: str, row_id):
+    def __init__(self, database_url: str, table: str, row):
+        """``row``: the value of its ``id``, or {column: value} for another key."""
         assert database_url.startswith("postgresql"), "row barriers are PostgreSQL's"
         self._db = create_engine(database_url)
-        self._table, self._row_id = table, row_id
+        self._table, self._key = table, row if isinstance(row, dict) else {"id": row}
         self._holder = None
 
     async def __aenter__(self) -> "RowBarrier":
         self._holder = await self._db.connect()
         await self._holder.begin()
+        where = " AND ".join(f"{column} = :{column}" for column in self._key)
         locked = await self._holder.execute(
-            sa.text(f"SELECT 1 FROM {self._table} WHERE id = :id FOR NO KEY UPDATE"), {"id": self._row_id}
+            sa.text(f"SELECT 1 FROM {self._table} WHERE {where} FOR NO KEY UPDATE"), self._key
         )
-        assert locked.scalar_one() == 1, f"no row {self._row_id!r} in {self._table}"
+        assert locked.scalar_one_or_none() == 1, f"no row {self._key!r} in {self._table}"
         return self
 
     async def waiting(self) -> list[str]:
@@ -68,7 +70,7 @@ class RowBarrier:
         await self._db.dispose()
 
 
-async def collide(database_url: str, table: str, row_id, statement: str, *requests) -> list:
+async def collide(database_url: str, table: str, row, statement: str, *requests) -> list:
     """Run ``requests`` (coroutines) so that, on PostgreSQL, each reaches ``statement`` on the row
     while the row is held, one after the other in the order given, and only then all go on: the first
     given writes first, the others meet its committed change inside their own guarded statement. On
@@ -78,7 +80,7 @@ async def collide(database_url: str, table: str, row_id, statement: str, *reques
         return list(await asyncio.gather(*requests))
     started = []
     try:
-        async with RowBarrier(database_url, table, row_id) as barrier:
+        async with RowBarrier(database_url, table, row) as barrier:
             for n, request in enumerate(requests, start=1):
                 started.append(asyncio.ensure_future(request))
                 await barrier.wait_for(n, statement)
