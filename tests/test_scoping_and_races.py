@@ -25,9 +25,9 @@ async def test_township_sees_only_its_own_tasks(api: Api):
         r = await api.get("town_a", path)
         assert r.status_code == 404 and r.json()["code"].endswith("not_found"), path
     r = await api.post("town_a", f"/tasks/{task_b}/claim")
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["code"] == "task_not_found", r.text
     r = await api.post("town_a", f"/tasks/{task_b}/complete", {"data": {"decision": "accept"}})
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["code"] == "task_not_found", r.text
     listed = (await api.get("town_a", "/applications")).json()["items"]
     assert [a["id"] for a in listed] == [case_a["id"]]
 
@@ -49,7 +49,8 @@ async def test_county_supervises_but_does_not_act_on_township_tasks(api: Api):
         assert r.status_code == 403 and r.json()["code"] == "not_your_role", action
     # A county of another place sees nothing here.
     assert (await api.get("other_county", "/tasks", scope="all")).json()["items"] == []
-    assert (await api.get("other_county", f"/applications/{case_a['id']}")).status_code == 404
+    r = await api.get("other_county", f"/applications/{case_a['id']}")
+    assert r.status_code == 404 and r.json()["code"] == "application_not_found", r.text
 
 
 async def test_claim_unclaim_assign(api: Api):
@@ -63,8 +64,9 @@ async def test_claim_unclaim_assign(api: Api):
     r = await api.post("town_a2", f"/tasks/{task}/claim")
     assert r.status_code == 409 and r.json()["code"] == "task_claimed"
     r = await api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "accept"}})
-    assert r.status_code == 409
-    assert (await api.post("town_a2", f"/tasks/{task}/unclaim")).status_code == 409
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed", r.text
+    r = await api.post("town_a2", f"/tasks/{task}/unclaim")
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed", r.text
 
     r = await api.post("town_a", f"/tasks/{task}/assign", {"username": "town_b"})
     assert r.status_code == 422 and r.json()["code"] == "assignee_cannot_act"
