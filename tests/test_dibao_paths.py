@@ -3,6 +3,7 @@
 import pytest
 
 from tests.helpers import Api, id_number
+from tests.row_barrier import collide
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -12,6 +13,7 @@ CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 5
 
 
 async def test_full_path_to_approval(api: Api):
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
     case = await api.apply()
     assert case["status"] == "in_progress" and case["definition_version"] == 1
     assert [t["name"] for t in case["open_tasks"]] == ["accept_application"]
@@ -19,7 +21,7 @@ async def test_full_path_to_approval(api: Api):
 
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await api.open_task(case["id"], "initial_review")
-    assert review["due_at"] is not None
+    assert review["due_at"] == "2026-12-07T15:59:59Z"  # 10 working days: Monday 7 December, 24:00
     result = await api.complete("town_a", review["id"], APPROVE)
     assert result["next_tasks"] == []  # the public notice runs on a timer, nobody's task
 
@@ -119,6 +121,7 @@ async def test_objection_upheld_leads_to_refusal(api: Api):
 
 
 async def test_refusal_at_initial_review(api: Api):
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
     case = await api.apply()
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     review = await api.open_task(case["id"], "initial_review")
@@ -127,7 +130,7 @@ async def test_refusal_at_initial_review(api: Api):
     assert r.headers["content-type"] == "application/problem+json"
     await api.complete("town_a", review["id"], {"decision": "refuse", "reason": "收入超过低保标准"})
     notice = await api.open_task(case["id"], "deliver_refusal_notice")
-    assert notice["due_at"] is not None
+    assert notice["due_at"] == "2026-11-26T15:59:59Z"  # 3 working days: Thursday, 24:00
     for bad in (
         {"delivered_on": await api.today(), "method": "pigeon"},
         {"delivered_on": "30/11/2026", "method": "post"},
@@ -254,13 +257,19 @@ async def test_case_query_by_id_number_name_step_and_date(api: Api):
 
 async def test_case_numbers_are_sequential_per_county_and_year_without_gaps(api: Api):
     """DB-340621-2026-000001, …: said on the phone, accepted wherever a case id is."""
-    import asyncio
 
     year = (await api.today())[:4]
     first = await api.apply()
     refused = await api.apply(expect=409, applicant={**first["applicant"]})  # a duplicate: no number spent
-    assert refused["code"]
-    many = await asyncio.gather(*(api.apply() for _ in range(8)))
+    assert (refused["code"], refused["existing_id"]) == ("active_application_exists", first["id"]), refused
+    # Eight at once, all waiting at the county's counter row until the last has arrived (PostgreSQL).
+    many = await collide(
+        api.database_url,
+        "case_number_counters",
+        {"program": "dibao", "area_code": "340621", "year": int(year)},
+        "INSERT INTO case_number_counters",
+        *(api.apply() for _ in range(8)),
+    )
     numbers = sorted(c["number"] for c in [first, *many])
     assert numbers == [f"DB-340621-{year}-{n:06d}" for n in range(1, 10)]
     elsewhere = await api.apply(division_code="340621101201")  # another township, the same county

@@ -169,7 +169,10 @@ async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api:
     assert (await api.application(case["id"]))["status"] == "terminated"
     [enrolment] = await _ledger(api, case["id"])
     assert enrolment["status"] == "ended" and enrolment["ends_on"] == "2027-06-30"  # stops from next month
-    assert await api.events(case["id"], "application.terminated")
+    [terminated] = await api.events(case["id"], "application.terminated")
+    # Recorded as the act of the termination case's last step, naming that case.
+    assert terminated["actor"] == "town_a", terminated
+    assert terminated["data"] == {"reason": f"dibao_termination {termination['id']}"}, terminated
 
 
 async def test_township_report_and_county_keeps_support(api: Api):

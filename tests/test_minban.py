@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 
 from app import engine
-from app.domain.people.id_numbers import check_character
 from app.domain.programs import definitions
-from tests.helpers import PASSWORD, Api
+from tests.helpers import PASSWORD, Api, check_character
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates

@@ -1,25 +1,12 @@
 """Races that reach the guarded statements for real: two requests on two connections are held at
-the same point by a row lock another connection keeps (a barrier made of the database itself)."""
-
-import asyncio
+the same point by a row lock another connection keeps (tests/row_barrier.py, a barrier made of the
+database itself), then let go in a known order."""
 
 import pytest
-import sqlalchemy as sa
 
-from app.db.engine import create_engine
 from tests.helpers import Api
+from tests.row_barrier import collide
 from tests.test_minban import APPROVE, _apply, edu  # noqa: F401 (fixture)
-
-
-async def _waiting_on_locks(db) -> int:
-    async with db.connect() as conn:
-        return (
-            await conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-        ).scalar_one()
 
 
 async def test_two_steps_of_one_case_at_once_the_second_writer_gets_409_and_a_retry_succeeds(edu: Api):
@@ -28,48 +15,41 @@ async def test_two_steps_of_one_case_at_once_the_second_writer_gets_409_and_a_re
     case = await _apply(edu)
     await edu.step("edu_town", case["id"], "township_initial_review", APPROVE)
     tasks = {t["name"]: t for t in (await edu.application(case["id"]))["open_tasks"]}
-    db = create_engine(edu.database_url)
-    try:
-        async with db.connect() as holder:
-            await holder.execute(
-                sa.text("SELECT 1 FROM applications WHERE id = :id FOR UPDATE"), {"id": case["id"]}
-            )
-            both = asyncio.ensure_future(
-                asyncio.gather(
-                    edu.post(
-                        "edu",
-                        f"/tasks/{tasks['education_review']['id']}/complete",
-                        {"data": {"education_decision": "approve"}},
-                    ),
-                    edu.post(
-                        "finance",
-                        f"/tasks/{tasks['finance_review']['id']}/complete",
-                        {"data": {"finance_decision": "approve"}},
-                    ),
-                )
-            )
-            for _ in range(200):  # both requests have loaded version v and wait to write it
-                if await _waiting_on_locks(db) >= 2:
-                    break
-                await asyncio.sleep(0.02)
-            else:
-                raise AssertionError("the two requests never met at the case row")
-            await holder.rollback()
-        results = await both
-    finally:
-        await db.dispose()
-    assert sorted(r.status_code for r in results) == [200, 409]
-    loser = next(r for r in results if r.status_code == 409)
-    assert (
-        loser.json()["code"] == "concurrent_change"
-        and loser.headers["content-type"] == "application/problem+json"
+    # Both have loaded the case at version v and completed their step in memory; both wait to write
+    # version v + 1 with ``WHERE version = v``. The first in line wins; the second matches no row.
+    education, finance = await collide(
+        edu.database_url,
+        "applications",
+        case["id"],
+        "UPDATE applications",
+        edu.post(
+            "edu",
+            f"/tasks/{tasks['education_review']['id']}/complete",
+            {"data": {"education_decision": "approve"}},
+        ),
+        edu.post(
+            "finance",
+            f"/tasks/{tasks['finance_review']['id']}/complete",
+            {"data": {"finance_decision": "approve"}},
+        ),
     )
+    assert education.status_code == 200, education.text
+    assert finance.status_code == 409 and finance.headers["content-type"] == "application/problem+json"
+    assert finance.json() == {
+        "type": "https://aidflow.dev/problems/concurrent_change",
+        "title": "Conflict",
+        "status": 409,
+        "code": "concurrent_change",
+        "detail": "the case was changed by someone else at the same time; reload and retry",
+    }
+    loser = finance
     # Nothing of the loser's step was kept; sent again, it goes through.
-    names = {t["name"] for t in (await edu.application(case["id"]))["open_tasks"]}
-    assert len(names) == 3
+    names = sorted(t["name"] for t in (await edu.application(case["id"]))["open_tasks"])
+    assert names == ["finance_review", "health_review", "hr_review"], names
     retry = loser.request
     again = await edu.client.send(
         edu.client.build_request(retry.method, retry.url, content=retry.content, headers=retry.headers)
     )
     assert again.status_code == 200, again.text
-    assert len((await edu.application(case["id"]))["open_tasks"]) == 2
+    names = sorted(t["name"] for t in (await edu.application(case["id"]))["open_tasks"])
+    assert names == ["health_review", "hr_review"], names

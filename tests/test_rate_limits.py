@@ -120,4 +120,5 @@ def test_settings_refuse_a_retention_shorter_than_the_window_and_a_bad_rule(tmp_
         make_settings(url, objection_rate_limit="10/day", retention_rate_limit_seconds=3600)
     with pytest.raises(ValueError, match="AIDFLOW_OBJECTION_RATE_LIMIT"):
         make_settings(url, objection_rate_limit="ten a minute")
-    assert make_settings(url, objection_rate_limit="10/day", retention_rate_limit_seconds=86400)
+    accepted = make_settings(url, objection_rate_limit="10/day", retention_rate_limit_seconds=86400)
+    assert (accepted.objection_rate_limit, accepted.retention_rate_limit_seconds) == ("10/day", 86400)

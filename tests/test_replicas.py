@@ -14,9 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.engine import create_engine
-from app.domain.people.id_numbers import check_character
 from tests.conftest import ADMIN_PASSWORD, _empty_postgres
-from tests.helpers import VILLAGE_A, Api
+from tests.helpers import VILLAGE_A, Api, check_character
 from tests.live import free_port, wait_until_up
 from tests.receiver import Receiver
 from tests.test_webhooks import subscribe

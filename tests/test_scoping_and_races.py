@@ -1,8 +1,12 @@
-"""Who sees and acts on which task, and two reviewers racing for the same one."""
+"""Who sees and acts on which task, and two reviewers racing for the same one.
 
-import asyncio
+The races meet for real on PostgreSQL: both requests have read the open, unclaimed task and wait at
+the guarded ``UPDATE tasks`` while another connection holds the row (tests/row_barrier.py); the
+first in line wins, the second's guard finds the winner's committed change. Without the guard's
+conditions both would succeed (checked by removing them)."""
 
 from tests.helpers import VILLAGE_B, Api
+from tests.row_barrier import collide
 
 
 async def test_township_sees_only_its_own_tasks(api: Api):
@@ -21,9 +25,9 @@ async def test_township_sees_only_its_own_tasks(api: Api):
         r = await api.get("town_a", path)
         assert r.status_code == 404 and r.json()["code"].endswith("not_found"), path
     r = await api.post("town_a", f"/tasks/{task_b}/claim")
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["code"] == "task_not_found", r.text
     r = await api.post("town_a", f"/tasks/{task_b}/complete", {"data": {"decision": "accept"}})
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["code"] == "task_not_found", r.text
     listed = (await api.get("town_a", "/applications")).json()["items"]
     assert [a["id"] for a in listed] == [case_a["id"]]
 
@@ -45,7 +49,8 @@ async def test_county_supervises_but_does_not_act_on_township_tasks(api: Api):
         assert r.status_code == 403 and r.json()["code"] == "not_your_role", action
     # A county of another place sees nothing here.
     assert (await api.get("other_county", "/tasks", scope="all")).json()["items"] == []
-    assert (await api.get("other_county", f"/applications/{case_a['id']}")).status_code == 404
+    r = await api.get("other_county", f"/applications/{case_a['id']}")
+    assert r.status_code == 404 and r.json()["code"] == "application_not_found", r.text
 
 
 async def test_claim_unclaim_assign(api: Api):
@@ -59,8 +64,9 @@ async def test_claim_unclaim_assign(api: Api):
     r = await api.post("town_a2", f"/tasks/{task}/claim")
     assert r.status_code == 409 and r.json()["code"] == "task_claimed"
     r = await api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "accept"}})
-    assert r.status_code == 409
-    assert (await api.post("town_a2", f"/tasks/{task}/unclaim")).status_code == 409
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed", r.text
+    r = await api.post("town_a2", f"/tasks/{task}/unclaim")
+    assert r.status_code == 409 and r.json()["code"] == "task_claimed", r.text
 
     r = await api.post("town_a", f"/tasks/{task}/assign", {"username": "town_b"})
     assert r.status_code == 422 and r.json()["code"] == "assignee_cannot_act"
@@ -79,12 +85,23 @@ async def test_claim_unclaim_assign(api: Api):
 async def test_two_reviewers_race_to_claim(api: Api):
     case = await api.apply()
     task = (await api.open_task(case["id"]))["id"]
-    results = await asyncio.gather(
-        api.post("town_a", f"/tasks/{task}/claim"), api.post("town_a2", f"/tasks/{task}/claim")
+    first, second = await collide(
+        api.database_url,
+        "tasks",
+        task,
+        "UPDATE tasks",
+        api.post("town_a", f"/tasks/{task}/claim"),
+        api.post("town_a2", f"/tasks/{task}/claim"),
     )
-    assert sorted(r.status_code for r in results) == [200, 409]
-    winner = next(r for r in results if r.status_code == 200).json()["assignee"]
-    assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == winner
+    assert first.status_code == 200 and first.json()["assignee"] == "town_a", first.text
+    assert second.status_code == 409 and second.json() == {
+        "type": "https://aidflow.dev/problems/task_claimed",
+        "title": "Conflict",
+        "status": 409,
+        "code": "task_claimed",
+        "detail": "someone else holds this task",
+    }, second.text
+    assert (await api.get("admin", f"/tasks/{task}")).json()["assignee"] == "town_a"
     assert await api.count("events", "type = 'task.claimed'") == 1
 
 
@@ -92,19 +109,24 @@ async def test_two_reviewers_race_to_complete(api: Api):
     case = await api.apply()
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
     task = (await api.open_task(case["id"], "initial_review"))["id"]
-    results = await asyncio.gather(
+    approve, refuse = await collide(
+        api.database_url,
+        "tasks",
+        task,
+        "UPDATE tasks",
         api.post("town_a", f"/tasks/{task}/complete", {"data": {"decision": "approve"}}),
         api.post("town_a2", f"/tasks/{task}/complete", {"data": {"decision": "refuse", "reason": "不符合"}}),
     )
-    assert sorted(r.status_code for r in results) == [200, 409]
-    loser = next(r for r in results if r.status_code == 409)
-    assert loser.headers["content-type"] == "application/problem+json"
-    assert await api.count("tasks", f"id = '{task}' AND state = 'completed'") == 1
+    assert approve.status_code == 200, approve.text
+    assert refuse.status_code == 409 and refuse.headers["content-type"] == "application/problem+json"
+    assert refuse.json()["code"] == "task_not_open", refuse.text
+    assert await api.count("tasks", f"id = '{task}' AND state = 'completed' AND completed_by = 'town_a'") == 1
     assert await api.count("events", f"type = 'task.completed' AND task_id = '{task}'") == 1
-    # The case followed the winner's decision, and only one next step exists.
+    # The case followed the winner's decision (approve: to the notice), and only one next step exists.
     app = await api.application(case["id"])
-    winner = next(r for r in results if r.status_code == 200).json()
-    assert app["open_tasks"] == winner["application"]["open_tasks"]
+    assert [t["name"] for t in app["open_tasks"]] == []
+    assert app["open_tasks"] == approve.json()["application"]["open_tasks"]
+    assert await api.count("notice_entries", f"application_id = '{case['id']}'") == 1
 
 
 async def test_overdue_filter_and_deadline_order(api: Api):

@@ -1,5 +1,7 @@
-"""Bearer tokens: an expired one, one signed with another secret and one without an expiry are refused."""
+"""Bearer tokens: an expired one, one signed with another secret and one without an expiry are refused;
+a token the service issued works until its exp and is refused (401 invalid_token) from then on."""
 
+import asyncio
 import time
 
 import jwt
@@ -29,3 +31,24 @@ async def test_expired_foreign_and_expiry_less_tokens_are_refused(api: Api):
     unsigned = jwt.encode({"sub": "admin", "exp": now + 60}, None, algorithm="none")
     r = await api.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {unsigned}"})
     assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+
+
+async def test_a_token_the_service_issued_is_refused_once_its_lifetime_is_over(database_url, running_app):
+    from tests.conftest import ADMIN_PASSWORD
+
+    async with running_app(database_url, token_ttl_seconds=2) as client:
+        r = await client.post("/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 200 and r.json()["expires_in"] == 2, r.text
+        token = r.json()["access_token"]
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["sub"] == "admin" and claims["exp"] - int(claims["iat"]) == 2, claims
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/tasks", headers=headers)).status_code == 200
+        await asyncio.sleep(claims["exp"] - time.time() + 1)  # the same token, its exp now past
+        r = await client.get("/api/v1/tasks", headers=headers)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.json()["code"] == "invalid_token", r.text
+        # A new login gives a working token again: only the lifetime refused the old one.
+        r = await client.post("/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+        fresh = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        assert (await client.get("/api/v1/tasks", headers=fresh)).status_code == 200

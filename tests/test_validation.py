@@ -1,11 +1,11 @@
 """Every bad input gets a clear 4xx problem and changes nothing."""
 
-import asyncio
 from datetime import datetime, timedelta
 
 import pytest
 
 from tests.helpers import Api, id_number
+from tests.row_barrier import collide
 
 
 async def _assert_problem(r, status: int, code: str):
@@ -117,13 +117,29 @@ async def test_one_active_case_per_person_and_program(api: Api):
     assert await api.count("applications") == 1
 
 
+async def _county_counter(api: Api) -> dict:
+    """The case number counter every new 低保 case of the county takes a number from (after its
+    duplicate checks, before its INSERT): where racing submissions are made to meet (PostgreSQL)."""
+    await api.apply()  # another person's case: the counter row exists
+    return {"program": "dibao", "area_code": "340621", "year": int((await api.today())[:4])}
+
+
 async def test_concurrent_duplicate_applications_make_one_case(api: Api):
     person = {"name": "赵六", "id_number": id_number(), "phone": "13900000003"}
-    results = await asyncio.gather(
-        *(api.post("portal", "/applications", _body(applicant=person)) for _ in range(3))
+    # All three passed the duplicate check before any committed; the unique index decides.
+    results = await collide(
+        api.database_url,
+        "case_number_counters",
+        await _county_counter(api),
+        "INSERT INTO case_number_counters",
+        *(api.post("portal", "/applications", _body(applicant=person)) for _ in range(3)),
     )
-    assert sorted(r.status_code for r in results) == [201, 409, 409]
-    assert await api.count("applications") == 1
+    assert sorted(r.status_code for r in results) == [201, 409, 409], [r.text for r in results]
+    [created] = [r.json() for r in results if r.status_code == 201]
+    for refused in (r.json() for r in results if r.status_code == 409):
+        assert (refused["code"], refused["existing_id"]) == ("active_application_exists", created["id"])
+    assert await api.count("applications", f"applicant_id_number = '{person['id_number']}'") == 1
+    assert await api.count("applications") == 2
 
 
 async def test_idempotency_key_returns_the_first_result(api: Api):
@@ -140,10 +156,15 @@ async def test_idempotency_key_returns_the_first_result(api: Api):
     )
     # Racing retries of one request still create one case.
     body3 = _body(external_ref="IDEM-3")
-    results = await asyncio.gather(
-        *(api.post("portal", "/applications", body3, headers={"Idempotency-Key": "k3"}) for _ in range(3))
+    results = await collide(
+        api.database_url,
+        "case_number_counters",
+        {"program": "dibao", "area_code": "340621", "year": int((await api.today())[:4])},
+        "INSERT INTO case_number_counters",
+        *(api.post("portal", "/applications", body3, headers={"Idempotency-Key": "k3"}) for _ in range(3)),
     )
-    assert {r.status_code for r in results} == {201} and len({r.json()["id"] for r in results}) == 1
+    assert [r.status_code for r in results] == [201] * 3, [r.text for r in results]
+    assert len({r.json()["id"] for r in results}) == 1 and len({r.json()["number"] for r in results}) == 1
     assert await api.count("applications") == 2
 
 
@@ -265,11 +286,17 @@ async def test_clock_refuses_insane_instants_and_keeps_its_place(api: Api):
 
 async def test_only_an_admin_moves_the_clock(api: Api):
     await api.set_clock("2026-03-02T09:00:00+08:00")
-    for who in ("county", "town_a", "portal", "stranger"):
+    # Known callers who are not administrators: 403; a caller without credentials: 401.
+    for who, status, code in (
+        ("county", 403, "admin_only"),
+        ("town_a", 403, "admin_only"),
+        ("portal", 403, "admin_only"),
+        ("stranger", 401, "not_authenticated"),
+    ):
         r = await api.post(who, "/admin/clock", {"to": "2030-01-01T00:00:00+08:00"})
-        assert r.status_code in (401, 403), (who, r.text)
+        assert (r.status_code, r.json()["code"]) == (status, code), (who, r.text)
         r = await api.get(who, "/admin/clock")
-        assert r.status_code in (401, 403), (who, r.text)
+        assert (r.status_code, r.json()["code"]) == (status, code), (who, r.text)
     assert (await api.get("admin", "/admin/clock")).json()["now"].startswith("2026-03-02T")
 
 

@@ -2,7 +2,6 @@
 
 import re
 
-from app.web import capabilities
 from tests.helpers import VILLAGE_B
 from tests.web_support import PHONE
 
@@ -42,12 +41,11 @@ async def test_inbox_tabs_filters_and_bulk_claim(live_ui_both):
     await page.wait_for_url(ui.url + f"/ui/tasks/{task_id}")
     claimed = {t["assignee"] for a in mine for t in (await ui.api.application(a["id"]))["open_tasks"]}
     assert claimed == {"town_a"}
-    # 已办 is empty for now; 抄送我的 is an empty state until the reviewer actions land.
+    # 已办 and 抄送我的 are empty for now.
     await page.goto(ui.url + "/ui/?scope=done")
     assert "还没有您办结的任务" in await page.locator("main").inner_text()
     await page.goto(ui.url + "/ui/?scope=cc")
-    empty = "没有抄送给您的案件" if capabilities.scope_supported("cc") else "抄送我的：暂无案件"
-    assert empty in await page.locator("main").inner_text()
+    assert "没有抄送给您的案件" in await page.locator("main").inner_text()
 
 
 async def test_deadlines_show_working_days_and_overdue_in_red(live_ui):

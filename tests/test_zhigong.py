@@ -126,19 +126,27 @@ async def test_an_employer_union_case_goes_to_the_city_union_which_gives_goods(u
 
 
 async def test_exclusions_and_the_income_line_are_named(unions: Api):
+    homes = "拥有2套（含）以上住宅的，不能申报"
+    business = "拥有商业店铺或雇佣他人从事经营活动的，不能申报"
+    schooling = "子女进入高收费私立学校或自费出国留学的，不能申报"
     cases = [
-        ({"homes": 2}, "fewer_than_two_homes"),
-        ({"owns_shop": True}, "no_shop_or_employees"),
-        ({"employs_others": True}, "no_shop_or_employees"),
-        ({"child_in_high_fee_school": True}, "no_costly_schooling"),
-        ({"child_abroad_self_funded": True}, "no_costly_schooling"),
-        ({"union_member": False}, "union_member"),
-        ({"monthly_household_income": 7291}, "income_within_threshold"),
-    ]  # 2,430.33 > 3 × 810
-    for changes, rule in cases:
+        ({"homes": 2}, "fewer_than_two_homes", homes),
+        ({"owns_shop": True}, "no_shop_or_employees", business),
+        ({"employs_others": True}, "no_shop_or_employees", business),
+        ({"child_in_high_fee_school": True}, "no_costly_schooling", schooling),
+        ({"child_abroad_self_funded": True}, "no_costly_schooling", schooling),
+        ({"union_member": False}, "union_member", "限工会会员申报"),
+        (
+            {"monthly_household_income": 7291},  # 2,430.33 > 3 × 810
+            "income_within_threshold",
+            "家庭月人均收入超过当地最低生活保障标准的规定倍数",
+        ),
+    ]
+    for changes, rule, message in cases:  # the messages the BPMN declares (rule_message.*)
         problem = await _apply(unions, "wood_union", "E340621-3", expect=422, **changes)
-        assert (problem["code"], problem["rule"]) == ("not_eligible", rule), problem
-        assert problem["message"]
+        assert (problem["code"], problem["rule"], problem["message"]) == ("not_eligible", rule, message), (
+            problem
+        )
     await _apply(
         unions, "wood_union", "E340621-3", monthly_household_income=7290
     )  # exactly 3 × 810 per person

@@ -151,6 +151,7 @@ async def test_every_school_gets_its_monthly_reports_due_the_20th_and_28th(schoo
     tasks = await _reports(school, "S340621-1")
     assert tasks["monthly_change_report"]["due_at"] == "2027-02-20T15:59:59Z"
     assert tasks["monthly_summary"]["due_at"] == "2027-03-01T15:59:59Z"  # the 28th is a Sunday
+    # A place's own case has no applicant; well formed, it is still not the portal's to start.
     r = await school.post(
         "portal",
         "/applications",
@@ -160,4 +161,8 @@ async def test_every_school_gets_its_monthly_reports_due_the_20th_and_28th(schoo
             "applicant": {"name": "x", "id_number": id_number()},
         },
     )
-    assert r.status_code in (403, 422)
+    assert r.status_code == 422 and r.json()["code"] == "place_case", r.text
+    r = await school.post(
+        "portal", "/applications", {"program": "zizhu_report", "division_code": "S340621-1"}
+    )
+    assert r.status_code == 403 and r.json()["code"] == "not_a_starter", r.text
