@@ -114,13 +114,12 @@ def _plan(rollout: dict) -> dict:
     }
 
 
+_RULES = sa.select(rollouts.c.division_path, rollouts.c.version).where(rollouts.c.key == sa.bindparam("key"))
+
+
 async def for_new_case(conn: AsyncConnection, key: str, division_path: str) -> definitions.Definition:
     """The version a new case at this place starts on: the most specific rule, the default, or the newest."""
-    rows = (
-        await conn.execute(
-            sa.select(rollouts.c.division_path, rollouts.c.version).where(rollouts.c.key == key)
-        )
-    ).all()
+    rows = (await conn.execute(_RULES, {"key": key})).all()
     matching = [
         (len(path or ""), version) for path, version in rows if path is None or division_path.startswith(path)
     ]
