@@ -113,6 +113,10 @@ class ProcessModel:
     _messages: dict = field(repr=False)
     # message name → properties of the message and of the event catching it (``senders``, ``form``, ``keep_early``…)
     message_properties: dict[str, dict[str, str]] = field(default_factory=dict)
+    # element id → its BPMN tag without the namespace (``process``, ``userTask``, ``endEvent``…)
+    element_tags: dict[str, str] = field(default_factory=dict)
+    # bpmn:message id → (message name, line, the message's own properties)
+    message_declarations: dict[str, tuple[str, int | None, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def runs_scripts(self) -> bool:
@@ -344,6 +348,11 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
         _subprocess_specs=subprocess_specs,
         _messages=messages,
         message_properties=message_properties,
+        element_tags={el.get("id"): etree.QName(el).localname for el in process.iter() if el.get("id")},
+        message_declarations={
+            m.get("id"): (message_names[m.get("id")], m.sourceline, _properties_of(m))
+            for m in root.iterfind(f"{{{BPMN_NS}}}message")
+        },
     )
 
 

@@ -13,8 +13,6 @@ APP = Path(__file__).resolve().parent.parent / "app"
 OVERSIZED = {
     "app/engine.py",
     "app/domain/cases/applications.py",
-    "app/domain/programs/definitions.py",
-    "app/domain/programs/settings.py",
 }
 MAX_LINES = 400
 

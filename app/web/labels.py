@@ -247,6 +247,8 @@ BPMN_PROBLEMS = {
     "invalid_level": "层级不正确",
     "invalid_setting": "参数声明有误",
     "invalid_property": "属性值有误",
+    "unknown_property": "该元素没有这个属性（属性名拼写有误或放错了元素）",
+    "invalid_approval_mode": "会签/或签/依次审批的设置有误",
     "invalid_benefit": "待遇声明有误",
     "flow_without_condition": "排他网关的出口缺少条件或默认流向",
     "message_without_name": "消息事件缺少消息名称",

@@ -104,9 +104,7 @@ async def _subject(
     conn: AsyncConnection, principal: Principal, definition: definitions.Definition, body: ApplicationIn
 ) -> dict | None:
     """The enrolment a re-check or termination is about; it lends the case its person and place."""
-    programs = {
-        p.strip() for p in definition.model.properties.get("subject_program", "").split(",") if p.strip()
-    }
+    programs = set(definition.config.process.subject_program)
     if about_place(definition):
         # A place's own case (a school's monthly report) has no applicant.
         if body.applicant is not None or body.subject_id is not None or body.division_code is None:
@@ -155,11 +153,11 @@ async def _subject(
 
 
 def about_place(definition: definitions.Definition) -> bool:
-    return definition.model.properties.get("about") == "place"
+    return definition.config.process.about == "place"
 
 
 def enrols(definition: definitions.Definition) -> bool:
-    return any(p.get("benefit") == "monthly" for p in definition.model.element_properties.values())
+    return any(p.benefit == "monthly" for p in definition.config.benefits().values())
 
 
 async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
@@ -246,14 +244,12 @@ async def create(
     await _check_staff_relative(conn, body.data)
     forms.validate(definition.application_form or SCALARS_ONLY, body.data, code="data_invalid")
     if enrols(definition) and person is not None:
-        exclusive = {
-            p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()
-        }
+        exclusive = set(definition.config.process.exclusive_with)
         await ledger.refuse_if_enrolled(conn, person.id_number, {definition.key, *exclusive})
     settings = await program_settings.in_force(conn, definition, division["path"])
     if person is not None and not subject:  # a re-check or termination is about a case found eligible
         eligibility.check(
-            definition.model.properties,
+            definition.config.process,
             body.data,
             person.model_dump(),
             settings,
@@ -314,7 +310,7 @@ async def create(
     change = await CaseChange.start(conn, row, definition, start_data, rec)
     outcome = change.outcome
     case_deadline = deadlines.compute(
-        rec.at, definition.model.properties.get("case_time_limit"), change.days, what="case"
+        rec.at, definition.config.process.case_time_limit, change.days, what="case"
     )
     row.update(
         engine_state=outcome.state,

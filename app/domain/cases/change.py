@@ -108,7 +108,7 @@ class CaseChange:
 
     async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
         opened: list[dict] = []
-        if not early_messages.kept_by(self.definition.model):
+        if not early_messages.kept_by(self.definition.config):
             return opened
         for name in sorted(names):
             # One message may end the wait for another (an event-based gateway): that one stays kept.

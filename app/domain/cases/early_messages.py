@@ -110,10 +110,10 @@ async def adopt(conn: AsyncConnection, app: dict) -> None:
         )
 
 
-def kept_by(model) -> bool:
-    """Whether a process keeps any message early (``keep_early`` on a catching event): a case of
-    one that keeps none never reads the kept messages."""
-    return any(props.get("keep_early") for props in model.message_properties.values())
+def kept_by(config) -> bool:
+    """Whether a process (its ``config.DefinitionConfig``) keeps any message early (``keep_early`` on a
+    catching event): a case of one that keeps none never reads the kept messages."""
+    return any(message.keep_early for message in config.messages.values())
 
 
 async def take_kept(conn: AsyncConnection, app: dict, name: str) -> dict | None:

@@ -27,31 +27,27 @@ from app.domain.errors import Conflict, Invalid
 from app.domain.money import ledger
 from app.domain.people import divisions as division_service
 from app.domain.programs import eligibility
+from app.domain.programs.config import BenefitConfig, DefinitionConfig, EndEventConfig
 from app.domain.tasks import panels
 from app.domain.timekeeping import calendar
 
-SUBJECT_EFFECTS = ("continue", "adjust", "gradual_exit", "terminate")
 
-
-def _benefit_problems(element_id: str, props: dict) -> list[str]:
+def _benefit_problems(element_id: str, props: BenefitConfig) -> list[str]:
     problems = []
-    if "benefit" in props and props["benefit"] not in ledger.KINDS:
-        problems.append(f"{element_id}: benefit must be one of {ledger.KINDS}")
-    if "subject_effect" in props and props["subject_effect"] not in SUBJECT_EFFECTS:
-        problems.append(f"{element_id}: subject_effect must be one of {SUBJECT_EFFECTS}")
     for name in ("benefit_max", "benefit_min", "benefit_when", "benefit_from_age"):
-        if props.get(name):
+        if getattr(props, name):
             try:
-                sandbox.compile_expression(props[name])
+                sandbox.compile_expression(getattr(props, name))
             except sandbox.ExpressionError as exc:
                 problems.append(f"{element_id}: {name} {exc}")
     return problems
 
 
-def declaration_problems(model: engine.ProcessModel) -> list[tuple[str, str]]:
+def declaration_problems(config: DefinitionConfig) -> list[tuple[str, str]]:
+    """Benefit expressions of the steps and end events (a ``config.DefinitionConfig``) that do not compile."""
     return [
         (element_id, problem)
-        for element_id, props in model.element_properties.items()
+        for element_id, props in config.benefits().items()
         for problem in _benefit_problems(element_id, props)
     ]
 
@@ -70,29 +66,28 @@ def _holds(condition: str, data: dict) -> bool:
         raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
 
-def _bound(props: dict, name: str, settings: dict) -> float | None:
-    if not props.get(name):
+def _bound(props: BenefitConfig, name: str, settings: dict) -> float | None:
+    source = getattr(props, name)
+    if not source:
         return None
     try:
-        value = sandbox.evaluate(props[name], {"settings": settings})
+        value = sandbox.evaluate(source, {"settings": settings})
     except sandbox.LimitExceeded as exc:
-        raise Invalid("script_limit_exceeded", f"{name} {props[name]!r}: {exc}") from exc
+        raise Invalid("script_limit_exceeded", f"{name} {source!r}: {exc}") from exc
     return float(value)
 
 
-def _monthly_start(props: dict, app: dict, today: date) -> date:
+def _monthly_start(props: BenefitConfig, app: dict, today: date) -> date:
     # Support starts from the month after approval (national rules), or after the birthday that
     # makes the person eligible when that comes later (e.g. minban plan 24 六(二)).
     start = ledger.first_of_next_month(today)
-    if not props.get("benefit_from_age"):
+    if not props.benefit_from_age:
         return start
     id_number = app["applicant_id_number"]
     try:
-        age = sandbox.evaluate(props["benefit_from_age"], {"sex": lambda: eligibility.sex(id_number)})
+        age = sandbox.evaluate(props.benefit_from_age, {"sex": lambda: eligibility.sex(id_number)})
     except sandbox.LimitExceeded as exc:
-        raise Invalid(
-            "script_limit_exceeded", f"benefit_from_age {props['benefit_from_age']!r}: {exc}"
-        ) from exc
+        raise Invalid("script_limit_exceeded", f"benefit_from_age {props.benefit_from_age!r}: {exc}") from exc
     return max(start, ledger.first_of_next_month(eligibility.reaches_age_on(id_number, int(age))))
 
 
@@ -100,11 +95,11 @@ async def record_benefit(
     conn: AsyncConnection, app: dict, definition, element_id: str, data: dict, rec: Recorder
 ) -> dict | None:
     """Enter the amount a step or end event pays, if it declares one."""
-    props = definition.model.element_properties.get(element_id, {})
-    kind = props.get("benefit")
-    if not kind or (props.get("benefit_when") and not _holds(props["benefit_when"], data)):
+    props = definition.config.benefit_of(element_id)
+    kind = props.benefit if props else None
+    if not kind or (props.benefit_when and not _holds(props.benefit_when, data)):
         return None
-    variable = props.get("benefit_amount", "amount")
+    variable = props.benefit_amount or "amount"
     if variable not in data:
         raise Invalid(
             "amount_required", f"{element_id} pays a benefit: {variable!r} is required", field=variable
@@ -115,7 +110,7 @@ async def record_benefit(
     if ceiling is not None and ceiling <= 0:
         raise Invalid(
             "limit_not_configured",
-            f"the limit of {element_id} ({props['benefit_max']}) is 0 here: the "
+            f"the limit of {element_id} ({props.benefit_max}) is 0 here: the "
             "county must set its program settings first",
             field=variable,
         )
@@ -135,22 +130,18 @@ async def record_benefit(
             floor=floor,
             field=variable,
         )
-    category = data.get(props["benefit_category"]) if props.get("benefit_category") else None
+    category = data.get(props.benefit_category) if props.benefit_category else None
     if category is not None and (not isinstance(category, str) or len(category) > 32):
-        raise Invalid(
-            "invalid_category", f"{props['benefit_category']} must be a short text (≤ 32 characters)"
-        )
+        raise Invalid("invalid_category", f"{props.benefit_category} must be a short text (≤ 32 characters)")
     today = calendar.today()
-    exclusive = {
-        p.strip() for p in definition.model.properties.get("exclusive_with", "").split(",") if p.strip()
-    }
+    exclusive = set(definition.config.process.exclusive_with)
     row = await ledger.record(
         conn,
         app,
         kind=kind,
         amount=amount,
         category=category,
-        cap_exempt=props.get("benefit_cap_exempt") == "true",
+        cap_exempt=props.benefit_cap_exempt,
         starts_on=_monthly_start(props, app, today) if kind == "monthly" else today,
         next_recheck_on=_next_recheck(settings, category, today) if kind == "monthly" else None,
         exclusive_with=exclusive,
@@ -193,7 +184,7 @@ async def _set_status(conn: AsyncConnection, subject: dict, status: str, rec: Re
 
 
 async def _apply_to_subject(
-    conn: AsyncConnection, app: dict, effect: str, data: dict, props: dict, rec: Recorder
+    conn: AsyncConnection, app: dict, effect: str, data: dict, props: EndEventConfig, rec: Recorder
 ) -> None:
     subject = await ledger.subject_of(conn, app["subject_id"])
     today = calendar.today()
@@ -213,7 +204,7 @@ async def _apply_to_subject(
         active = await ledger.active_enrolment(conn, subject["applicant_id_number"], {subject["program"]})
         if active is None:
             raise Invalid("not_enrolled", "the enrolment to adjust is no longer active")
-        variable = props.get("benefit_amount", "new_amount")
+        variable = props.benefit_amount or "new_amount"
         amount = ledger.parse_amount(data.get(variable), variable)
         await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
         await ledger.record(
@@ -250,11 +241,10 @@ async def _apply_to_subject(
         rec.add("enrolment.continued", subject["id"], {"by": app["id"]}, None, subject["division_path"])
 
 
-def enrolment_messages(model: engine.ProcessModel) -> dict[str, str]:
+def enrolment_messages(definition) -> dict[str, str]:
     """``enrolment_messages`` = ``person_deceased:died_on,…``: messages that end an approved
     case's support, each with the payload field holding the date it happened."""
-    pairs = [p.split(":", 1) for p in model.properties.get("enrolment_messages", "").split(",") if ":" in p]
-    return {name.strip(): field.strip() for name, field in pairs}
+    return definition.config.process.enrolment_messages
 
 
 async def end_by_message(
@@ -262,7 +252,7 @@ async def end_by_message(
 ) -> dict:
     """Stop an approved case's support: monthly payments end with the month of the event,
     scheduled payments after it are cancelled, and the case is terminated."""
-    field = enrolment_messages(definition.model)[name]
+    field = enrolment_messages(definition)[name]
     try:
         day = date.fromisoformat(str(payload.get(field)))
     except ValueError:
@@ -289,9 +279,9 @@ async def end_by_message(
     return {"application_id": app["id"], "status": "terminated", "next_tasks": []}
 
 
-async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) -> None:
+async def _notify(conn: AsyncConnection, app: dict, props: EndEventConfig, rec: Recorder) -> None:
     """An office informed without a task (备案, 知悉): recorded, and published to its portals."""
-    level = props["notify_level"]
+    level = props.notify_level
     code = (
         await division_service.ancestors_by_level(
             conn, {"code": app["division_code"], "path": app["division_path"]}
@@ -300,7 +290,7 @@ async def _notify(conn: AsyncConnection, app: dict, props: dict, rec: Recorder) 
     rec.add(
         "case.notified",
         app["id"],
-        {"level": level, "division_code": code, "purpose": props.get("notify_purpose", "")},
+        {"level": level, "division_code": code, "purpose": props.notify_purpose},
         None,
         app["division_path"],
     )
@@ -353,21 +343,23 @@ async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> No
 async def on_end(
     conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder
 ) -> None:
-    props = definition.model.element_properties.get(outcome.end_event or "", {})
-    if props.get("benefit_schedule") == "terms":
+    props = definition.config.end_events.get(outcome.end_event or "")
+    if props is None:
+        return
+    if props.benefit_schedule == "terms":
         await _schedule_terms(conn, app, rec)
     await record_benefit(conn, app, definition, outcome.end_event or "", outcome.data, rec)
-    if props.get("notify_level"):
+    if props.notify_level:
         await _notify(conn, app, props, rec)
-    effect = props.get("subject_effect")
+    effect = props.subject_effect
     if effect and app.get("subject_id"):
         await _apply_to_subject(conn, app, effect, outcome.data, props, rec)
-    if props.get("then_start") and app.get("subject_id"):
+    if props.then_start and app.get("subject_id"):
         # Started by the worker in a transaction of its own (``followups.start_requested``): a case
         # never starts another inside its own change.
         await conn.execute(
             sa.insert(case_followups).values(
-                application_id=app["id"], program=props["then_start"], requested_at=rec.at, attempts=0
+                application_id=app["id"], program=props.then_start, requested_at=rec.at, attempts=0
             )
         )
 

@@ -91,7 +91,7 @@ async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:
     for benefit in due:
         subject = await ledger.subject_of(conn, benefit["application_id"])
         definition = await definitions.by_id(conn, subject["definition_id"])
-        program = definition.model.properties.get("recheck_program")
+        program = definition.config.process.recheck_program
         months = (subject["settings"] or {}).get(f"recheck_months_{(benefit['category'] or '').lower()}")
         if not program or not isinstance(months, (int, float)) or months <= 0:
             await ledger.set_next_recheck(conn, benefit["id"], None)
@@ -124,7 +124,7 @@ async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
     started = 0
     for listed in await definitions.list_latest(conn):
         definition = await definitions.latest(conn, listed["key"])
-        if definition.model.properties.get("schedule") != "monthly" or not definition.division_levels:
+        if definition.config.process.schedule != "monthly" or not definition.division_levels:
             continue
         ref = divisions.c.code + sa.literal(f":{month}")
         done = sa.select(applications_table.c.id).where(

@@ -25,7 +25,6 @@ from pydantic import BaseModel, Field, TypeAdapter, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import engine
 from app.db.models import applications, idempotency_keys
 from app.domain.audit import Recorder
 from app.domain.cases import early_messages
@@ -37,20 +36,19 @@ from app.domain.notices import objections
 from app.domain.people import id_numbers
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions, forms
+from app.domain.programs.config import DefinitionConfig
 
 # Stored answers are rendered as the API renders them, so a replay is alike.
 _JSON = TypeAdapter(dict)
 OBJECTION = "objection"
-# Who may send a message whose BPMN declares no ``senders``: the safe default is a portal key.
-DEFAULT_SENDERS = "portal"
 
 
-def senders(model: engine.ProcessModel, name: str) -> list[str]:
-    declared = model.message_properties.get(name, {}).get("senders") or DEFAULT_SENDERS
-    return [s.strip() for s in declared.split(",") if s.strip()]
+def senders(config: DefinitionConfig, name: str) -> list[str]:
+    """Who may send it (``senders``); a message whose BPMN declares none: a portal key, the safe default."""
+    return list(config.message(name).senders)
 
 
-def may_send(principal: Principal, model: engine.ProcessModel, name: str, division_path: str | None) -> bool:
+def may_send(principal: Principal, model: DefinitionConfig, name: str, division_path: str | None) -> bool:
     """A declared sender role at or above the case's place; with no case yet, anywhere (``adopt``
     later keeps the message to the sender's places)."""
     roles = senders(model, name)
@@ -59,7 +57,7 @@ def may_send(principal: Principal, model: engine.ProcessModel, name: str, divisi
     return any(principal.can_act(role, division_path) for role in roles)
 
 
-def _not_allowed(name: str, model: engine.ProcessModel) -> Forbidden:
+def _not_allowed(name: str, model: DefinitionConfig) -> Forbidden:
     return Forbidden(
         "message_not_allowed",
         f"{name!r} may be sent only by {', '.join(senders(model, name))} for this case's place",
@@ -202,9 +200,9 @@ async def _deliver_one(
 ) -> dict:
     """From outside (POST /messages): the sender must be one the BPMN declares for this message."""
     definition = await definitions.by_id(conn, app["definition_id"])
-    if not may_send(principal, definition.model, name, app["division_path"]):
-        raise _not_allowed(name, definition.model)
-    if name == OBJECTION and name not in case_effects.enrolment_messages(definition.model):
+    if not may_send(principal, definition.config, name, app["division_path"]):
+        raise _not_allowed(name, definition.config)
+    if name == OBJECTION and name not in case_effects.enrolment_messages(definition):
         form = definition.model.message_forms.get(name)
         forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
         return await objections.relay(conn, principal, app, payload)
@@ -237,11 +235,11 @@ async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, bo
     if body.program is None or body.application_id is not None:
         return None
     definition = await definitions.latest(conn, body.program)
-    keep = definition.model.message_properties.get(body.name, {}).get("keep_early")
+    keep = definition.config.message(body.name).keep_early
     if not keep:
         return None
-    if not may_send(principal, definition.model, body.name, None):
-        raise _not_allowed(body.name, definition.model)
+    if not may_send(principal, definition.config, body.name, None):
+        raise _not_allowed(body.name, definition.config)
     if body.id_number is not None and not id_numbers.is_valid(body.id_number):
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
     form = definition.model.message_forms.get(body.name)

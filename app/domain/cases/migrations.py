@@ -84,7 +84,7 @@ async def migrate_one(
                 tasks.c.engine_task_id == old_id,
                 tasks.c.state == "open",
             )
-            .values(engine_task_id=new_id, name=name, title=step.title, form=step.properties.get("form"))
+            .values(engine_task_id=new_id, name=name, title=step.title, form=new.config.steps[name].form)
         )
     for old_id, new_id in moved["timers"].items():
         await conn.execute(

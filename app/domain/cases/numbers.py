@@ -20,7 +20,7 @@ AREA_LEVELS = ("county", "city", "province")  # a case's area: its county, or wh
 
 
 def prefix_of(definition: Definition) -> str:
-    return definition.model.properties.get("case_number_prefix") or definition.key.upper()
+    return definition.config.process.case_number_prefix or definition.key.upper()
 
 
 def area_of(levels: dict[str, str], fallback: str) -> str:

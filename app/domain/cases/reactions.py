@@ -16,14 +16,13 @@ Reaction = Callable[[events.Changing, object], Awaitable[None]]
 
 
 def _is_notice(changing: events.Changing, element_id: str) -> bool:
-    return changing.definition.model.element_properties.get(element_id, {}).get("notice") == "true"
+    return changing.definition.config.is_notice(element_id)
 
 
 async def copy_by_bpmn(changing: events.Changing, event: events.TasksOpened) -> None:
     """A step's ``cc_roles`` (抄送) are copied when it opens, at the step's own place."""
     for row in event.rows:
-        props = changing.definition.model.steps[row["name"]].properties
-        roles = [r.strip() for r in props.get("cc_roles", "").split(",") if r.strip()]
+        roles = list(changing.definition.config.steps[row["name"]].cc_roles)
         if roles:
             await copies.add(changing.conn, changing.app, row, [], roles, None, changing.rec)
 
@@ -32,13 +31,13 @@ async def set_deciders(changing: events.Changing, event: events.TasksOpened) -> 
     """会签/或签/依次: the deciders are known when the step opens."""
     app = changing.app
     for row in event.rows:
-        props = changing.definition.model.steps[row["name"]].properties
+        props = changing.definition.config.steps[row["name"]]
         if signers.mode_of(props):
             names = await signers.create_deciders(changing.conn, row, props, app["data"] or {})
             changing.rec.add(
                 "task.deciders_set",
                 app["id"],
-                {"mode": props["approval_mode"], "deciders": names},
+                {"mode": props.approval_mode, "deciders": names},
                 row,
                 row["division_path"],
             )
@@ -72,7 +71,7 @@ async def open_notice_entries(changing: events.Changing, event: events.TimersSch
 async def adopt_kept_messages(changing: events.Changing, event: events.CaseStarted) -> None:
     """Messages kept for a case to come (by reference or person) now belong to this one, when its
     process keeps messages at all."""
-    if early_messages.kept_by(changing.definition.model):
+    if early_messages.kept_by(changing.definition.config):
         await early_messages.adopt(changing.conn, changing.app)
 
 

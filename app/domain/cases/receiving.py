@@ -16,7 +16,7 @@ async def deliver_to(
 ) -> dict:
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
-    if name in effects.enrolment_messages(definition.model):
+    if name in effects.enrolment_messages(definition):
         rec = Recorder(principal.name)
         result = await effects.end_by_message(conn, app, definition, name, payload, rec)
         await rec.flush(conn)
@@ -24,7 +24,7 @@ async def deliver_to(
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     if not await store.waits_for(conn, app["id"], name):
-        keep = definition.model.message_properties.get(name, {}).get("keep_early")
+        keep = definition.config.message(name).keep_early
         if keep and app["status"] == "in_progress":
             return await early_messages.keep(conn, principal, app, name, payload, keep)
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")

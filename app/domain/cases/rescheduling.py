@@ -94,7 +94,7 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
     for app in apps:
         definition = await definitions.by_id(conn, app["definition_id"])
         new = deadlines.compute(
-            app["created_at"], definition.model.properties.get("case_time_limit"), days, what="case"
+            app["created_at"], definition.config.process.case_time_limit, days, what="case"
         )
         if (new.due_at, new.basis) != (app["case_due_at"], app["case_due_basis"]):
             await conn.execute(

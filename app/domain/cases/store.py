@@ -229,7 +229,7 @@ async def persist(
     opened = []
     for ready in outcome.opened:
         code, path = await route(conn, app, ready.step.role)
-        time_limit = ready.step.properties.get("time_limit")
+        time_limit = definition.config.steps[ready.step.id].time_limit
         deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
         opened.append(
             {
@@ -245,7 +245,7 @@ async def persist(
                 "division_path": path,
                 "state": "open",
                 "assignee": None,
-                "form": ready.step.properties.get("form"),
+                "form": definition.config.steps[ready.step.id].form,
                 "created_at": now,
                 "due_at": deadline.due_at,
                 "due_basis": deadline.basis,

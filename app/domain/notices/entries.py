@@ -20,6 +20,7 @@ from app.domain.audit import Recorder
 from app.domain.errors import NotFound
 from app.domain.notices.publication import PUBLIC_FIELDS, mask_name, published
 from app.domain.people.divisions import at_or_below
+from app.domain.programs.config import CatchEventConfig
 from app.domain.programs.definitions import Definition
 from app.domain.timekeeping import calendar
 
@@ -33,13 +34,12 @@ POSTING_LABELS = {
 
 
 def declared_fields(definition: Definition) -> list[str]:
-    raw = definition.model.properties.get("notice_fields")
-    return [f.strip() for f in raw.split(",") if f.strip()] if raw else list(PUBLIC_FIELDS)
+    return list(definition.config.process.notice_fields or PUBLIC_FIELDS)
 
 
 def _public_view(definition: Definition, app: dict, village: str, number: int) -> dict:
     """The only data of a case that ever leaves through public endpoints."""
-    children = definition.model.properties.get("notice_subject") == "child"
+    children = definition.config.process.notice_subject == "child"
     values = {
         # Children appear by entry number only, never by name (student and preschool aid).
         "name": None if children else mask_name(app["applicant"]["name"]),
@@ -76,7 +76,7 @@ async def open_entry(
     rec: Recorder,
 ) -> None:
     now = clock.now()
-    props = definition.model.element_properties.get(step, {})
+    props = definition.config.catch_events.get(step) or CatchEventConfig()
     # The place names and how many notices of this step the case had before, in one statement.
     earlier_count = (
         sa.select(sa.func.count())
@@ -100,21 +100,19 @@ async def open_entry(
         "posted_on": now.astimezone(calendar.SHANGHAI).date().isoformat(),
         "round": earlier + 1,
     }
-    title = props.get("notice_title") or f"{definition.name}{'重新' if earlier else ''}公示"
+    title = props.notice_title or f"{definition.name}{'重新' if earlier else ''}公示"
     notice = await _find_or_create_notice(
         conn,
         key,
         {
             "id": str(uuid.uuid4()),
             "title": title,
-            "issuer": names[issuer_code] + props.get("notice_issuer_suffix", "人民政府"),
+            "issuer": names[issuer_code] + props.notice_issuer_suffix,
             "division_path": app["division_path"],
             "starts_at": now,
             "ends_at": ends_at,
             "created_at": now,
-            "postings": [
-                p.strip() for p in props.get("notice_postings", "village_board").split(",") if p.strip()
-            ],
+            "postings": list(props.notice_postings),
         },
     )
     if ends_at > notice["ends_at"]:

@@ -33,7 +33,7 @@ class ObjectionIn(BaseModel):
 
 
 def answering_steps(definition: definitions.Definition) -> set[str]:
-    return {s.id for s in definition.model.steps.values() if s.properties.get("answers_objections") == "true"}
+    return {step_id for step_id, step in definition.config.steps.items() if step.answers_objections}
 
 
 def _closed() -> Conflict:

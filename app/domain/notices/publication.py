@@ -151,16 +151,13 @@ def mask_name(name: str) -> str:
     return surname + "*" * (len(name) - len(surname))
 
 
-def check_declaration(properties: dict[str, str]) -> list[str]:
-    """Problems with a process's notice declaration (checked when it is deployed)."""
-    raw = properties.get("notice_fields")
-    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else []
+def check_declaration(process) -> list[str]:
+    """Problems with a process's notice declaration (``config.ProcessConfig``, checked when it is deployed)."""
+    fields = process.notice_fields or ()
     problems = [f"{f!r} may never be published" for f in fields if f in NEVER_PUBLIC]
     problems += [
         f"{f!r} is not a public field (allowed: {', '.join(PUBLIC_FIELDS)})"
         for f in fields
         if f not in NEVER_PUBLIC and f not in PUBLIC_FIELDS
     ]
-    if properties.get("notice_subject", "adult") not in ("adult", "child"):
-        problems.append("notice_subject must be 'adult' or 'child'")
     return problems

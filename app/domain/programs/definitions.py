@@ -16,12 +16,12 @@ from app.domain.cases import effects as case_effects
 from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.notices.publication import check_declaration as notices_check
 from app.domain.people.divisions import LEVELS, check_role, role_level
+from app.domain.programs import config as bpmn_config
 from app.domain.programs import eligibility
 from app.domain.programs.settings import declaration_problems as settings_check
 from app.domain.tasks import signers
-from app.domain.timekeeping.deadlines import parse_time_limit
 
-OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
+OUTCOMES = bpmn_config.OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -32,23 +32,24 @@ class Definition:
     name: str
     forms: dict
     model: engine.ProcessModel
+    # The process's properties, parsed and checked once (``app.domain.programs.config``).
+    config: bpmn_config.DefinitionConfig
 
     @property
     def starters(self) -> set[str]:
-        return {s.strip() for s in self.model.properties.get("starters", "").split(",") if s.strip()}
+        return set(self.config.process.starters)
 
     @property
     def division_levels(self) -> set[str] | None:
-        raw = self.model.properties.get("division_levels", "")
-        return {s.strip() for s in raw.split(",") if s.strip()} or None
+        return set(self.config.process.division_levels) or None
 
     @property
     def application_form(self) -> dict | None:
-        form = self.model.properties.get("application_form")
+        form = self.config.process.application_form
         return self.forms.get(form) if form else None
 
     def form_for_step(self, step_name: str) -> dict | None:
-        form = self.model.steps[step_name].properties.get("form")
+        form = self.config.steps[step_name].form
         return self.forms.get(form) if form else None
 
 
@@ -60,37 +61,31 @@ def _problem(
 
 
 def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
-    """The checks the service itself relies on; returns the referenced forms. Full validation: issue 5."""
-    errors, forms = [], {}
-    starters = [s.strip() for s in model.properties.get("starters", "").split(",") if s.strip()]
-    if not starters:
+    """The checks the service itself relies on; returns the referenced forms. Every property is
+    parsed first (``config.read``: unknown names and malformed values), then what they mean."""
+    forms = {}
+    config, errors = bpmn_config.read(model)
+    refused = {(e["element_id"], e["property"]) for e in errors}
+    process = config.process
+    if not process.starters and (model.key, "starters") not in refused:
         errors.append(_problem("no_starters", "the process must declare a 'starters' property", model.key))
-    for role in starters:
+    for role in process.starters:
         try:
             check_role(role)
         except DomainError as exc:
-            errors.append(_problem("invalid_role", exc.detail, model.key))
+            errors.append(_problem("invalid_role", exc.detail, model.key, model))
     # Who may send each message (POST /messages): role keys or ``portal``.
-    for name, props in model.message_properties.items():
-        if "senders" in props and not [r for r in props["senders"].split(",") if r.strip()]:
-            errors.append(_problem("invalid_role", f"message {name!r} declares no senders", model.key))
-        for role in (r.strip() for r in props.get("senders", "").split(",") if r.strip()):
+    for name, message in config.messages.items():
+        for role in message.senders:
             try:
                 check_role(role)
             except DomainError as exc:
                 errors.append(
                     _problem("invalid_role", f"senders of message {name!r}: {exc.detail}", model.key)
                 )
-    for level in model.properties.get("division_levels", "").split(","):
-        if level.strip() and level.strip() not in LEVELS:
-            errors.append(
-                _problem(
-                    "invalid_level", f"division level {level.strip()!r} is not one of {LEVELS}", model.key
-                )
-            )
-    references = [(s.id, s.properties.get("form")) for s in model.steps.values()]
+    references = [(step_id, step.form) for step_id, step in config.steps.items()]
     # The application's own data (POST /applications "data") may have a form too.
-    references += [(model.key, model.properties.get("application_form"))]
+    references += [(model.key, process.application_form)]
     references += [(name, form) for name, form in model.message_forms.items()]
     for step in model.steps.values():
         if not step.role:
@@ -121,46 +116,27 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
             continue
         if what == "timer" and (problem := engine.timer_literal_problem(source)):
             errors.append(_problem("invalid_timer", problem, element_id, model))
-    for problem in notices_check(model.properties):
-        errors.append(_problem("invalid_notice_fields", problem, model.key))
-    for problem in settings_check(model):
-        errors.append(_problem("invalid_setting", problem, model.key))
-    for step in model.steps.values():
-        for problem in signers.declaration_problems(step.id, step.properties):
-            errors.append(_problem("invalid_approval_mode", problem, step.id, model))
-    for problem in eligibility.declaration_problems(model.properties):
-        errors.append(_problem("invalid_expression", problem, model.key))
-    for element_id, problem in case_effects.declaration_problems(model):
+    for problem in notices_check(process):
+        errors.append(_problem("invalid_notice_fields", problem, model.key, model))
+    for problem in settings_check(process):
+        errors.append(_problem("invalid_setting", problem, model.key, model))
+    for step_id, step in config.steps.items():
+        for problem in signers.declaration_problems(step_id, step):
+            errors.append(_problem("invalid_approval_mode", problem, step_id, model))
+    for problem in eligibility.declaration_problems(process):
+        errors.append(_problem("invalid_expression", problem, model.key, model))
+    for element_id, problem in case_effects.declaration_problems(config):
         errors.append(_problem("invalid_benefit", problem, element_id, model))
-    for name in ("subject_program", "then_start", "recheck_program"):
-        for element_id, props in [(model.key, model.properties), *model.element_properties.items()]:
-            if name in props and not all(p.strip() for p in props[name].split(",")):
-                errors.append(_problem("invalid_property", f"{name} must name programs", element_id, model))
-    for element_id in model.end_events:
-        outcome = model.element_properties.get(element_id, {}).get("outcome")
-        if outcome not in OUTCOMES:
+    for element_id, end in config.end_events.items():
+        if end.outcome is None and (element_id, "outcome") not in refused:
             errors.append(
                 _problem(
                     "invalid_outcome",
-                    f"end event {element_id!r} must declare an outcome, one of {OUTCOMES} (has {outcome!r})",
+                    f"end event {element_id!r} must declare an outcome, one of {OUTCOMES}",
                     element_id,
                     model,
                 )
             )
-    limits = [(model.key, model.properties.get("case_time_limit"))]
-    limits += [
-        (element_id, props.get("time_limit")) for element_id, props in model.element_properties.items()
-    ]
-    # How long a message that arrives before its case waits for it is kept (POST /messages).
-    limits += [
-        (element_id, props.get("keep_early")) for element_id, props in model.element_properties.items()
-    ]
-    for element_id, limit in limits:
-        if limit:
-            try:
-                parse_time_limit(limit)
-            except ValueError as exc:
-                errors.append(_problem("invalid_time_limit", str(exc), element_id, model))
     for element_id, form in references:
         if not form:
             continue
@@ -350,20 +326,18 @@ async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
     found = _by_id.get(cache_key)
     if found is None:
         row = (await conn.execute(sa.select(defs).where(defs.c.id == definition_id))).mappings().one()
+        model = engine.model_for(row["id"], row["xml"], tuple(sorted(row["decisions"].items())))
         found = Definition(
             row["id"],
             row["key"],
             row["version"],
             row["name"],
             row["forms"],
-            engine.model_for(row["id"], row["xml"], tuple(sorted(row["decisions"].items()))),
+            model,
+            bpmn_config.parse(model, stored=True),
         )
         _by_id[cache_key] = found
     return found
-
-
-def _listed(text: str | None) -> set[str]:
-    return {item.strip() for item in (text or "").split(",") if item.strip()}
 
 
 async def role_keys(conn: AsyncConnection) -> set[str]:
@@ -371,10 +345,10 @@ async def role_keys(conn: AsyncConnection) -> set[str]:
     lanes, who may start it and who may send its messages."""
     found: set[str] = set()
     for definition_id in (await conn.execute(sa.select(defs.c.id))).scalars():
-        model = (await by_id(conn, definition_id)).model
-        found |= set(model.element_lanes.values()) | _listed(model.properties.get("starters"))
-        for properties in model.message_properties.values():
-            found |= _listed(properties.get("senders"))
+        definition = await by_id(conn, definition_id)
+        found |= set(definition.model.element_lanes.values()) | set(definition.config.process.starters)
+        for message in definition.config.messages.values():
+            found |= set(message.senders)
     return found
 
 

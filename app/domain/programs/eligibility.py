@@ -14,27 +14,13 @@ from app import sandbox
 from app.domain.errors import Invalid
 from app.domain.timekeeping import calendar
 
-PREFIX = "rule."
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-MESSAGE_PREFIX = "rule_message."
 
 
-def rules(properties: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(name, expression, message) in the order declared."""
-    return [
-        (
-            name[len(PREFIX) :],
-            source,
-            properties.get(MESSAGE_PREFIX + name[len(PREFIX) :], name[len(PREFIX) :]),
-        )
-        for name, source in properties.items()
-        if name.startswith(PREFIX)
-    ]
-
-
-def declaration_problems(properties: dict[str, str]) -> list[str]:
+def declaration_problems(process) -> list[str]:
+    """Rules of a ``config.ProcessConfig`` that do not compile."""
     problems = []
-    for name, source, _ in rules(properties):
+    for name, source, _ in process.rule_list():
         try:
             sandbox.compile_expression(source)
         except sandbox.ExpressionError as exc:
@@ -85,9 +71,8 @@ def functions(id_number: str) -> dict:
     }
 
 
-def check(
-    properties: dict[str, str], data: dict, applicant: dict, settings: dict, extra: dict | None = None
-) -> None:
+def check(process, data: dict, applicant: dict, settings: dict, extra: dict | None = None) -> None:
+    """Every ``rule.<name>`` of the process (``config.ProcessConfig``) holds, or 422 ``not_eligible``."""
     names = {
         **data,
         "applicant": applicant,
@@ -95,7 +80,7 @@ def check(
         **functions(applicant["id_number"]),
         **(extra or {}),
     }
-    for name, source, message in rules(properties):
+    for name, source, message in process.rule_list():
         try:
             holds = sandbox.evaluate(source, names)
         except sandbox.LimitExceeded as exc:

@@ -22,7 +22,6 @@ The values in force are frozen on each case when it starts, and BPMN expressions
 ``setting:<program>/<division code or country>/<name>``); that history is never deleted.
 """
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -32,12 +31,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import clock, engine
+from app import clock
 from app.db.models import divisions, program_settings
 from app.domain import audit
 from app.domain.errors import Forbidden, Invalid
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal
+from app.domain.programs.config import DefinitionConfig, ProcessConfig
 
 
 class Definition(Protocol):
@@ -45,12 +45,9 @@ class Definition(Protocol):
     checks its declarations with this module at deploy."""
 
     key: str
-    model: engine.ProcessModel
+    config: DefinitionConfig
 
 
-PREFIX = "setting."
-RANGE_PREFIX = "setting_range."
-AUTHORITY_PREFIX = "setting_authority."
 OWNER = "owner_department"
 COUNTRY = "country"
 DIRECTIONS = ("ceiling", "floor", "any")
@@ -85,49 +82,33 @@ class SettingsIn(BaseModel):
     values: dict[str, float | int | bool | str] = Field(max_length=50)
 
 
-def declared(model: engine.ProcessModel) -> dict[str, object]:
+def declared(process: ProcessConfig) -> dict[str, object]:
     """Name → default, from the process's ``setting.*`` properties (JSON values; text otherwise)."""
-    found = {}
-    for name, raw in model.properties.items():
-        if name.startswith(PREFIX):
-            try:
-                found[name[len(PREFIX) :]] = json.loads(raw)
-            except ValueError:
-                found[name[len(PREFIX) :]] = raw
-    return found
+    return dict(process.settings)
 
 
-def _range(model: engine.ProcessModel, name: str) -> tuple[float, float] | None:
-    raw = model.properties.get(RANGE_PREFIX + name)
-    if not raw or ".." not in raw:
-        return None
-    low, high = raw.split("..", 1)
-    return float(low), float(high)
+def _range(process: ProcessConfig, name: str) -> tuple[float, float] | None:
+    return process.setting_ranges.get(name)
 
 
-def authority(model: engine.ProcessModel, name: str) -> Authority | None:
-    raw = model.properties.get(AUTHORITY_PREFIX + name, "")
-    level, _, direction = raw.partition(":")
-    level, direction = level.strip(), direction.strip()
-    if (level == COUNTRY or level in division_service.LEVELS) and direction in DIRECTIONS:
-        return Authority(level, direction)
-    return None
+def authority(process: ProcessConfig, name: str) -> Authority | None:
+    found = process.setting_authorities.get(name)
+    return Authority(found.level, found.direction) if found else None
 
 
-def owner_department(model: engine.ProcessModel) -> str | None:
-    return model.properties.get(OWNER)
+def owner_department(process: ProcessConfig) -> str | None:
+    return process.owner_department
 
 
-def declaration_problems(model: engine.ProcessModel) -> list[str]:
+def declaration_problems(process: ProcessConfig) -> list[str]:
+    """What the parsed declaration (``config.ProcessConfig``: each value's form) says wrong as a whole."""
     problems = []
-    settings = declared(model)
+    settings = declared(process)
     for name, default in settings.items():
-        bounds = _range(model, name) if (RANGE_PREFIX + name) in model.properties else None
-        if (RANGE_PREFIX + name) in model.properties and bounds is None:
-            problems.append(f"setting_range.{name} must be written min..max")
+        bounds = _range(process, name)
         if bounds is not None and isinstance(default, (int, float)) and not bounds[0] <= default <= bounds[1]:
             problems.append(f"default of setting {name!r} ({default}) is outside {bounds[0]}..{bounds[1]}")
-        found = authority(model, name)
+        found = authority(process, name)
         if found is None:
             problems.append(
                 f"setting {name!r} needs setting_authority.{name} = <level>:<direction>, level "
@@ -135,13 +116,12 @@ def declaration_problems(model: engine.ProcessModel) -> list[str]:
             )
         elif found.direction != "any" and not _numeric(default):
             problems.append(f"setting {name!r} is not a number: its direction can only be 'any'")
-    for prefix in (RANGE_PREFIX, AUTHORITY_PREFIX):
-        problems += [
-            f"{key} names no declared setting"
-            for key in model.properties
-            if key.startswith(prefix) and key[len(prefix) :] not in settings
-        ]
-    if settings and not DEPARTMENT_PATTERN.match(owner_department(model) or ""):
+    for prefix, names in (
+        ("setting_range.", process.setting_ranges),
+        ("setting_authority.", process.setting_authorities),
+    ):
+        problems += [f"{prefix}{name} names no declared setting" for name in names if name not in settings]
+    if settings and not DEPARTMENT_PATTERN.match(owner_department(process) or ""):
         problems.append(
             f"a process with settings declares {OWNER} (the department whose offices set them, "
             "e.g. civil_affairs)"
@@ -153,11 +133,14 @@ def _numeric(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_values(model: engine.ProcessModel, values: dict) -> None:
-    defaults = declared(model)
+def check_values(definition: Definition, values: dict) -> None:
+    process = definition.config.process
+    defaults = declared(process)
     for name, value in values.items():
         if name not in defaults:
-            raise Invalid("unknown_setting", f"{model.key} has no setting {name!r}", known=sorted(defaults))
+            raise Invalid(
+                "unknown_setting", f"{definition.key} has no setting {name!r}", known=sorted(defaults)
+            )
         default = defaults[name]
         numeric = _numeric(default)
         if numeric != _numeric(value) or isinstance(default, bool) != isinstance(value, bool):
@@ -167,7 +150,7 @@ def check_values(model: engine.ProcessModel, values: dict) -> None:
         if numeric:
             if not math.isfinite(value) or value < 0:
                 raise Invalid("invalid_setting", f"setting {name!r} must be a finite number ≥ 0")
-            bounds = _range(model, name)
+            bounds = _range(process, name)
             if bounds is not None and not bounds[0] <= value <= bounds[1]:
                 raise Invalid(
                     "invalid_setting", f"setting {name!r} must be within {bounds[0]:g}..{bounds[1]:g}"
@@ -195,13 +178,13 @@ def _source(row: dict) -> str:
     return row["division_code"] or COUNTRY
 
 
-def _effective(model: engine.ProcessModel, rows: list[dict]) -> dict[str, dict]:
+def _effective(process: ProcessConfig, rows: list[dict]) -> dict[str, dict]:
     """Name → {value, source}: the BPMN default, replaced by values set along the path (top down)
     as each setting's direction allows; a value set at a level that may not hold it is ignored."""
-    values = {name: {"value": default, "source": "bpmn"} for name, default in declared(model).items()}
+    values = {name: {"value": default, "source": "bpmn"} for name, default in declared(process).items()}
     for row in rows:
         for name, value in row["values"].items():
-            rule = authority(model, name)
+            rule = authority(process, name)
             if name not in values or rule is None or not rule.allows(row["level"]):
                 continue
             current = values[name]
@@ -212,7 +195,7 @@ def _effective(model: engine.ProcessModel, rows: list[dict]) -> dict[str, dict]:
 
 async def in_force(conn: AsyncConnection, definition: Definition, division_path: str) -> dict:
     """The values a case at this place takes: the strictest set along its path, else the BPMN default."""
-    effective = _effective(definition.model, await _rows_for(conn, definition.key, division_path))
+    effective = _effective(definition.config.process, await _rows_for(conn, definition.key, division_path))
     return {name: entry["value"] for name, entry in effective.items()}
 
 
@@ -233,11 +216,11 @@ async def view(conn: AsyncConnection, definition: Definition, division_code: str
     if division is None:
         rows = [r for r in rows if r["division_code"] is None]
     own = next((r["values"] for r in rows if r["division_code"] == division_code), {})
-    model = definition.model
-    values = _effective(model, rows)
+    process = definition.config.process
+    values = _effective(process, rows)
     for name, entry in values.items():
-        bounds = _range(model, name)
-        rule = authority(model, name)
+        bounds = _range(process, name)
+        rule = authority(process, name)
         entry.update(
             {
                 "range": list(bounds) if bounds else None,
@@ -248,12 +231,12 @@ async def view(conn: AsyncConnection, definition: Definition, division_code: str
     return {
         "program": definition.key,
         "division_code": division_code,
-        "owner_department": owner_department(model),
+        "owner_department": owner_department(process),
         "settings": values,
     }
 
 
-def _check_authority(principal: Principal, model: engine.ProcessModel, division: dict | None) -> None:
+def _check_authority(principal: Principal, definition: Definition, division: dict | None) -> None:
     """The program's own department at that very place (a county's civil affairs office for its
     county), or an administrator; nobody else, whatever else their grants cover."""
     if principal.is_admin:
@@ -269,22 +252,20 @@ def _check_authority(principal: Principal, model: engine.ProcessModel, division:
     ]
     if not here:
         raise Forbidden("not_allowed", "only that place's own office or an administrator may set its values")
-    department = owner_department(model)
+    department = owner_department(definition.config.process)
     if not any(division_service.role_department(g.role) == department for g in here):
         raise Forbidden(
             "not_program_department",
-            f"{model.key} settings are set by the {department} office of a place (or an administrator)",
+            f"{definition.key} settings are set by the {department} office of a place (or an administrator)",
             owner_department=department,
         )
 
 
-def _check_hierarchy(
-    model: engine.ProcessModel, division: dict | None, above: list[dict], values: dict
-) -> None:
+def _check_hierarchy(process: ProcessConfig, division: dict | None, above: list[dict], values: dict) -> None:
     """Each value may be held at this level, and is no less strict than any value set above."""
     level = division["level"] if division else None
     for name, value in values.items():
-        rule = authority(model, name)
+        rule = authority(process, name)
         if rule is None or not rule.allows(level):
             raise Forbidden(
                 "setting_level_not_allowed",
@@ -315,7 +296,7 @@ def _check_hierarchy(
 
 
 async def _overruled_below(
-    conn: AsyncConnection, model: engine.ProcessModel, program: str, division: dict | None, values: dict
+    conn: AsyncConnection, process: ProcessConfig, program: str, division: dict | None, values: dict
 ) -> list[dict]:
     """Values set below this place that the new values now overrule (kept, not in force while so)."""
     rows = (
@@ -334,7 +315,7 @@ async def _overruled_below(
         ):
             continue
         for name, value in row["values"].items():
-            rule = authority(model, name)
+            rule = authority(process, name)
             if (
                 name in values
                 and rule is not None
@@ -357,13 +338,13 @@ async def put(
     body: SettingsIn,
 ) -> dict:
     """Replace a place's own values, within its authority; every changed value is audited."""
-    model = definition.model
+    process = definition.config.process
     division = await _division(conn, division_code)
-    _check_authority(principal, model, division)
-    check_values(model, body.values)
+    _check_authority(principal, definition, division)
+    check_values(definition, body.values)
     rows = await _rows_for(conn, definition.key, division["path"] if division else "/")
     above = [r for r in rows if r["division_code"] != division_code and division is not None]
-    _check_hierarchy(model, division, above, body.values)
+    _check_hierarchy(process, division, above, body.values)
     old = next((r["values"] for r in rows if r["division_code"] == division_code), {})
     where = sa.and_(
         program_settings.c.program == definition.key,
@@ -398,7 +379,7 @@ async def put(
             division_code,
         )
     result = await view(conn, definition, division_code)
-    result["overruled_below"] = await _overruled_below(conn, model, definition.key, division, body.values)
+    result["overruled_below"] = await _overruled_below(conn, process, definition.key, division, body.values)
     return result
 
 

@@ -77,10 +77,9 @@ def _allowed_targets(
 ) -> list[tuple[str, str]]:
     found = case.return_targets(task["engine_task_id"])
     # A step may narrow where it returns to (property return_targets = "a,b").
-    allowed = definition.model.steps[task["name"]].properties.get("return_targets")
+    allowed = definition.config.steps[task["name"]].return_targets
     if allowed:
-        names = {a.strip() for a in allowed.split(",")}
-        found = [(engine_id, name) for engine_id, name in found if name in names]
+        found = [(engine_id, name) for engine_id, name in found if name in allowed]
     return found
 
 
@@ -191,7 +190,7 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
     if task["state"] != "completed" or not principal.is_user(task["completed_by"]):
         raise Conflict("not_withdrawable", "only the person who completed a step may withdraw it")
     definition = await definitions.by_id(conn, app["definition_id"])
-    if definition.model.steps[task["name"]].properties.get("withdrawable") == "false":
+    if not definition.config.steps[task["name"]].withdrawable:
         raise Conflict("not_withdrawable", f"the process does not allow withdrawing {task['name']}")
     if app["status"] != "in_progress":
         raise Conflict("not_withdrawable", f"the case is {app['status']}")

@@ -17,14 +17,12 @@ from app.domain.errors import Forbidden
 from app.domain.people.principal import Principal
 from app.domain.programs.definitions import Definition
 
-MODES = ("none", "review", "strict")
-
 
 def mode_of(definition: Definition, step_name: str) -> str:
-    step = definition.model.steps.get(step_name)
+    step = definition.config.steps.get(step_name)
     if step is None:
         return "none"
-    declared = step.properties.get("separation_of_duties")
+    declared = step.separation_of_duties
     if declared:
         return declared
     form = definition.form_for_step(step_name) or {}

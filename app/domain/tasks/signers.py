@@ -24,7 +24,6 @@ from app import clock
 from app.db.models import grants, task_signers, users
 from app.domain.errors import Conflict, Invalid
 
-MODES = ("all", "any", "sequence")
 ADDED = ("before", "after")
 
 
@@ -48,24 +47,18 @@ class Verdict:
     back_to_holder: bool = False
 
 
-def mode_of(step_properties: dict) -> str | None:
-    return step_properties.get("approval_mode")
+def mode_of(step) -> str | None:
+    """The step's ``approval_mode`` (``config.StepConfig``), if its deciders vote."""
+    return step.approval_mode
 
 
-def declaration_problems(step_id: str, props: dict) -> list[str]:
-    mode = props.get("approval_mode")
-    if mode is None:
+def declaration_problems(step_id: str, step) -> list[str]:
+    """An ``approval_mode`` step names its deciders (the values' forms are checked by ``config``)."""
+    if step.approval_mode is None:
         return []
-    problems = [] if mode in MODES else [f"{step_id}: approval_mode must be one of {MODES}"]
-    if not (props.get("assignees_role") or props.get("assignees_variable")):
-        problems.append(f"{step_id}: approval_mode needs assignees_role or assignees_variable")
-    if "pass_ratio" in props:
-        try:
-            if not 0 < float(props["pass_ratio"]) <= 1:
-                raise ValueError
-        except ValueError:
-            problems.append(f"{step_id}: pass_ratio must be a number in (0, 1]")
-    return problems
+    if not (step.assignees_role or step.assignees_variable):
+        return [f"{step_id}: approval_mode needs assignees_role or assignees_variable"]
+    return []
 
 
 def waiting_for(username: str):
@@ -164,30 +157,28 @@ async def hand_to_after_signers(conn: AsyncConnection, task_id: str) -> None:
     )
 
 
-async def create_deciders(conn: AsyncConnection, task: dict, props: dict, case_data: dict) -> list[str]:
-    """The deciders of an ``approval_mode`` step: holders of a role at the task's place, or a
-    list of usernames in the case data."""
-    if props.get("assignees_variable"):
-        names = case_data.get(props["assignees_variable"])
+async def create_deciders(conn: AsyncConnection, task: dict, props, case_data: dict) -> list[str]:
+    """The deciders of an ``approval_mode`` step (``props``: its ``config.StepConfig``): holders of a
+    role at the task's place, or a list of usernames in the case data."""
+    if props.assignees_variable:
+        names = case_data.get(props.assignees_variable)
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise Invalid(
-                "no_deciders", f"{task['name']} needs a list of usernames in {props['assignees_variable']!r}"
+                "no_deciders", f"{task['name']} needs a list of usernames in {props.assignees_variable!r}"
             )
     else:
         path = task["division_path"]
         rows = await conn.execute(
             sa.select(users.c.username, grants.c.division_code)
             .join(grants, grants.c.user_id == users.c.id)
-            .where(grants.c.role == props["assignees_role"], users.c.active)
+            .where(grants.c.role == props.assignees_role, users.c.active)
             .order_by(users.c.username)
         )
         codes = [c for c in path.strip("/").split("/") if c]
         names = sorted({u for u, code in rows if code in codes})
         if not names:
-            raise Invalid(
-                "no_deciders", f"nobody holds {props['assignees_role']} for {task['division_code']}"
-            )
-    kind = props["approval_mode"]
+            raise Invalid("no_deciders", f"nobody holds {props.assignees_role} for {task['division_code']}")
+    kind = props.approval_mode
     await conn.execute(
         sa.insert(task_signers),
         [
@@ -206,7 +197,7 @@ async def create_deciders(conn: AsyncConnection, task: dict, props: dict, case_d
     return names
 
 
-async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, props: dict) -> Verdict:
+async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, props) -> Verdict:
     """Record one signature or vote; returns what it means for the step."""
     rows = await rows_of(conn, task["id"])
     turn = set(
@@ -240,7 +231,7 @@ async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, p
         if body.decision == "refuse":
             return Verdict(decision="refuse")
         return Verdict(decision="approve") if waiting == 0 else Verdict()
-    needed = math.ceil(float(props.get("pass_ratio", 1)) * len(group) - 1e-9)
+    needed = math.ceil((props.pass_ratio or 1) * len(group) - 1e-9)
     if agreed >= needed:
         return Verdict(decision="approve")
     if refused > len(group) - needed:

@@ -67,7 +67,7 @@ async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: 
     task, app = await worklist._task_and_case(conn, principal, task_id)
     worklist._require_open(task)
     definition = await definitions.by_id(conn, app["definition_id"])
-    props = definition.model.steps[task["name"]].properties
+    props = definition.config.steps[task["name"]]
     await separation.check(conn, principal, definition, task, app["data"])
     verdict = await signers.vote(conn, task, principal.name, body, props)
     rec = Recorder(principal.name)

@@ -289,7 +289,7 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
     if task["delegated_to"]:
         raise Conflict("task_delegated", f"the task waits for {task['delegated_to']}'s opinion (委派)")
     definition = await definitions.by_id(conn, app["definition_id"])
-    props = definition.model.steps[task["name"]].properties
+    props = definition.config.steps[task["name"]]
     if signers.mode_of(props):
         raise Conflict(
             "decided_by_votes", f"{task['name']} is decided by its deciders' votes (POST .../sign)"
@@ -301,7 +301,7 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
         raise Conflict("signers_pending", f"{before} sign before you decide (加签)", signers=before)
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
-    if props.get("panel") == "true":
+    if props.panel:
         data = await panels.decide(conn, task["division_code"], data)
     if has_signers and await signers.has_after(conn, task["id"]):
         return await _hold_for_signers(conn, principal, task, app, data)
@@ -372,7 +372,7 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
     rec.add("task.completed", task["application_id"], data, task, task["division_path"])
     # A step that pays at once (急难型 act first) enters the ledger with its own amount.
-    if definition.model.steps[task["name"]].properties.get("benefit"):
+    if definition.config.steps[task["name"]].benefit:
         await case_effects.record_benefit(
             conn, app, definition, task["name"], change.case.data_of(task["engine_task_id"]), rec
         )

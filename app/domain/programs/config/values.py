@@ -1,0 +1,148 @@
+"""How one property's text becomes a value: the readers, the value types and the base of the models."""
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from app.domain.people.divisions import LEVELS
+from app.domain.timekeeping.deadlines import parse_time_limit
+
+OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
+SUBJECT_EFFECTS = ("continue", "adjust", "gradual_exit", "terminate")
+APPROVAL_MODES = ("all", "any", "sequence")
+SEPARATION_MODES = ("none", "review", "strict")
+SETTING_LEVELS = ("country", *LEVELS)
+SETTING_DIRECTIONS = ("ceiling", "floor", "any")
+DEFAULT_SENDERS = ("portal",)
+
+
+def _text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _items(value: Any) -> Any:
+    """``a, b,`` → ("a", "b"): comma-separated, blanks around and empty items dropped."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def _named_items(value: Any) -> Any:
+    """Like ``_items`` but an empty item (``a,,b``, or nothing at all) is an error: each names something."""
+    if isinstance(value, str):
+        items = tuple(item.strip() for item in value.split(","))
+        if not all(items):
+            raise ValueError("must name one or more, separated by commas, without empty items")
+        return items
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.strip() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value.strip() == "true"
+    return value
+
+
+def _time_limit(value: str) -> str:
+    parse_time_limit(value)  # ValueError says what is wrong
+    return value
+
+
+def _expression(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must be an expression")
+    return value
+
+
+def _json_scalar(value: Any) -> Any:
+    """A setting's default: a JSON number or boolean, else the text itself."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    if parsed is None or isinstance(parsed, (list, dict)):
+        raise ValueError("must be a number, true/false or a text")
+    return parsed
+
+
+def _range(value: Any) -> Any:
+    if isinstance(value, str):
+        low, sep, high = value.partition("..")
+        if not sep:
+            raise ValueError("must be written min..max")
+        try:
+            return float(low), float(high)
+        except ValueError:
+            raise ValueError("must be written min..max with numbers") from None
+    return value
+
+
+def _authority(value: Any) -> Any:
+    if isinstance(value, str):
+        level, sep, direction = value.partition(":")
+        if not sep:
+            raise ValueError("must be written <level>:<direction>")
+        return {"level": level.strip(), "direction": direction.strip()}
+    return value
+
+
+def _pairs(value: Any) -> Any:
+    """``person_deceased:died_on, pupil_left:left_on`` → {message: payload field}."""
+    if isinstance(value, str):
+        found = {}
+        for item in (i.strip() for i in value.split(",") if i.strip()):
+            name, sep, field = item.partition(":")
+            if not sep or not name.strip() or not field.strip():
+                raise ValueError("must be written <message>:<date field>, separated by commas")
+            found[name.strip()] = field.strip()
+        return found
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_items)]
+NamedItems = Annotated[tuple[str, ...], BeforeValidator(_named_items)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+TimeLimit = Annotated[str, AfterValidator(_time_limit)]
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+Levels = Annotated[tuple[Level, ...], BeforeValidator(_items)]
+ProgramKey = Annotated[str, BeforeValidator(_text), Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+Expression = Annotated[str, AfterValidator(_expression)]
+SettingValue = Annotated[bool | int | float | str, BeforeValidator(_json_scalar)]
+SettingRange = Annotated[tuple[float, float], BeforeValidator(_range)]
+
+
+class SettingAuthority(BaseModel):
+    """``<level>:<direction>`` of a setting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: Literal[SETTING_LEVELS]  # type: ignore[valid-type]
+    direction: Literal[SETTING_DIRECTIONS]  # type: ignore[valid-type]
+
+
+def refused_as(code: str) -> dict:
+    """The problem code a malformed value of this property is refused with (default ``invalid_property``)."""
+    return {"problem_code": code}
+
+
+def family(prefix: str, code: str = "invalid_property") -> dict:
+    return {"family": prefix, "problem_code": code}
+
+
+class PropertyModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @classmethod
+    def families(cls) -> dict[str, str]:
+        """Name prefix (``setting.``) → field alias, for the fields holding a family of names."""
+        return {
+            extra["family"]: f.alias or name
+            for name, f in cls.model_fields.items()
+            if isinstance(extra := f.json_schema_extra, dict) and "family" in extra
+        }
