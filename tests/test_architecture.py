@@ -11,7 +11,6 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 # Modules still over the size limit, to be split; the list may only shrink.
 OVERSIZED = {
-    "app/engine.py",
     "app/domain/cases/applications.py",
 }
 MAX_LINES = 400
@@ -91,9 +90,9 @@ def test_imports_go_one_way_http_then_domain_then_engine_and_database(graph):
             assert chain is None, f"{lower} reaches {upper}: {' -> '.join(chain)}"
 
 
-def test_spiffworkflow_is_imported_by_the_engine_adapter_only(graph):
+def test_spiffworkflow_is_imported_by_the_engine_package_only(graph):
     importers = graph.find_modules_that_directly_import("SpiffWorkflow")
-    assert importers == {"app.engine"}
+    assert importers and all(m.startswith("app.engine.") for m in importers), importers
 
 
 def test_the_domain_imports_nothing_inside_functions():
