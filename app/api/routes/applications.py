@@ -7,7 +7,7 @@ from app.api.deps import Ctx, Limit, Offset
 from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED
-from app.domain.cases import applications
+from app.domain.cases import applications, lookup
 from app.domain.cases import record as approval_record
 from app.domain.money import ledger
 from app.domain.tasks import actions as task_actions
@@ -54,7 +54,7 @@ async def list_(
 ) -> dict:
     """案件查询: cases at or below the caller's places (a case in its notice period, without an open step, too)."""
     async with ctx.begin() as (conn, me):
-        return await applications.list_(
+        return await lookup.list_(
             conn,
             me,
             program=program,
@@ -72,13 +72,13 @@ async def list_(
 @router.get("/{application_id}", response_model=out.Application)
 async def get(ctx: Ctx, application_id: str) -> dict:
     async with ctx.begin() as (conn, me):
-        return await applications.get(conn, me, application_id)
+        return await lookup.get(conn, me, application_id)
 
 
 @router.get("/{application_id}/events", response_model=list[out.CaseEvent])
 async def events(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
-        return await applications.timeline(conn, me, application_id)
+        return await lookup.timeline(conn, me, application_id)
 
 
 @router.get("/{application_id}/record", response_model=list[out.RecordStep])
@@ -92,7 +92,7 @@ async def record(ctx: Ctx, application_id: str) -> list[dict]:
 async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
     """The ledger entries of a case (amounts approved, periods, status)."""
     async with ctx.begin() as (conn, me):
-        row = await applications.load_row(conn, me, application_id)
+        row = await lookup.load_row(conn, me, application_id)
         return await ledger.of_application(conn, row["id"])
 
 

@@ -8,7 +8,7 @@ from app.api.routes.public import notice_with_entries
 from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.notices import objections
 from app.domain.programs import definitions
 
@@ -30,7 +30,7 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
 @router.get("/applications/{application_id}/objections", response_model=list[out.Objection])
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
-        row = await applications.load_row(conn, me, application_id)
+        row = await lookup.load_row(conn, me, application_id)
         return await objections.of_application(conn, row["id"])
 
 
@@ -42,7 +42,7 @@ async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
 async def application_diagram(ctx: Ctx, application_id: str) -> Response:
     """The version the case runs on, with completed steps and the current position highlighted."""
     async with ctx.begin() as (conn, me):
-        app = await applications.load_row(conn, me, application_id)
+        app = await lookup.load_row(conn, me, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
         svg = await diagrams.of_application(conn, app["id"], xml)
     return Response(svg, media_type="image/svg+xml")

@@ -2,34 +2,30 @@
 
 import hashlib
 import json
-import re
 import uuid
-from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import applications, events, idempotency_keys, tasks, users
+from app.db.models import applications, idempotency_keys, users
 from app.domain.audit import Recorder
+from app.domain.cases import lookup, views
 from app.domain.cases import numbers as case_numbers
 from app.domain.cases import store as cases
-from app.domain.cases import views
 from app.domain.cases.change import CaseChange
-from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.errors import Conflict, Forbidden, Invalid
 from app.domain.money import ledger
 from app.domain.people import divisions as division_service
 from app.domain.people import id_numbers
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions, eligibility, forms, rollouts
 from app.domain.programs import settings as program_settings
-from app.domain.tasks import copies
-from app.domain.timekeeping import calendar, deadlines
+from app.domain.timekeeping import deadlines
 
 # Stored replies are rendered exactly as the API renders them, so a replay is byte-for-byte alike.
 _JSON = TypeAdapter(dict)
-STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
 # The data of a program that declares no application_form (an uploaded one; every shipped program
@@ -60,19 +56,6 @@ class ApplicationIn(BaseModel):
     subject_id: str | None = Field(default=None, min_length=1, max_length=36)
     data: dict = Field(default_factory=dict)
     external_ref: str | None = Field(default=None, min_length=1, max_length=200)
-
-
-async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
-    """A case by its id or its number (DB-340621-2026-000123), as the caller may see it."""
-    key = applications.c.number if case_numbers.PATTERN.match(application_id) else applications.c.id
-    row = (await conn.execute(sa.select(applications).where(key == application_id))).mappings().first()
-    # A case outside the caller's places answers exactly like one that does not exist,
-    # unless it was copied to them (抄送).
-    if row is None or not (
-        principal.can_see(row["division_path"]) or await copies.can_read_copy(conn, principal, row["id"])
-    ):
-        raise NotFound("application_not_found", f"no application {application_id!r}")
-    return dict(row)
 
 
 def _request_hash(body: ApplicationIn) -> str:
@@ -125,7 +108,7 @@ async def _subject(
             "subject_required",
             f"{body.program} is about an approved case of {sorted(programs)}: give its id as subject_id",
         )
-    row = await load_row(conn, principal, body.subject_id)
+    row = await lookup.load_row(conn, principal, body.subject_id)
     if row["program"] not in programs or row["status"] != "approved":
         raise Conflict(
             "subject_not_enrolled",
@@ -368,117 +351,3 @@ async def create(
         await _check_duplicates(conn, body)
         raise
     return 201, response
-
-
-async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
-    row = await load_row(conn, principal, application_id)
-    return views.application_view(row, await views.open_tasks_of(conn, row["id"]))
-
-
-ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
-CASE_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{8,36}$")
-
-
-def _matching(q: str):
-    """案件查询: an ID number matches exactly, a case id by its beginning (as the pages show it),
-    anything else is part of the applicant's name."""
-    q = q.strip()
-    if case_numbers.PATTERN.match(q.upper()):
-        return applications.c.number == q.upper()
-    if ID_NUMBER.match(q):
-        return applications.c.applicant_id_number == q.upper()
-    name = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
-    if CASE_ID_PREFIX.match(q):
-        return sa.or_(applications.c.id.startswith(q.lower(), autoescape=True), name)
-    return name
-
-
-async def list_(
-    conn: AsyncConnection,
-    principal: Principal,
-    *,
-    program: str | None,
-    division_code: str | None,
-    status: str | None,
-    limit: int,
-    offset: int,
-    q: str | None = None,
-    step: str | None = None,
-    submitted_from: date | None = None,
-    submitted_to: date | None = None,
-) -> dict:
-    """Cases at or below the caller's places, newest first, with the filters of 案件查询."""
-    query = sa.select(applications).where(principal.visible(applications.c.division_path))
-    if q and q.strip():
-        query = query.where(_matching(q))
-    if step:  # where the case is now: an open step of that name
-        query = query.where(
-            sa.exists().where(
-                tasks.c.application_id == applications.c.id, tasks.c.state == "open", tasks.c.name == step
-            )
-        )
-    if submitted_from:
-        query = query.where(
-            applications.c.created_at >= datetime.combine(submitted_from, time(0), calendar.SHANGHAI)
-        )
-    if submitted_to:
-        query = query.where(
-            applications.c.created_at
-            < datetime.combine(submitted_to + timedelta(days=1), time(0), calendar.SHANGHAI)
-        )
-    if program:
-        query = query.where(applications.c.program == program)
-    if status:
-        if status not in STATUSES:
-            raise Invalid("invalid_status", f"status must be one of {STATUSES}")
-        query = query.where(applications.c.status == status)
-    if division_code:
-        query = query.where(
-            await division_service.at_or_below(conn, applications.c.division_path, division_code)
-        )
-    rows = (
-        (
-            await conn.execute(
-                query.order_by(applications.c.created_at.desc(), applications.c.id)
-                .limit(limit + 1)
-                .offset(offset)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return {
-        "items": [views.application_view(r) for r in rows[:limit]],
-        "limit": limit,
-        "offset": offset,
-        "has_more": len(rows) > limit,
-    }
-
-
-async def timeline(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
-    application_id = (await load_row(conn, principal, application_id))["id"]
-    rows = await conn.execute(
-        sa.select(events).where(events.c.application_id == application_id).order_by(events.c.id)
-    )
-    return [
-        {
-            "at": r.at,
-            "actor": r.actor,
-            "type": r.type,
-            "task": r.task_name,
-            "task_id": r.task_id,
-            "data": r.data,
-        }
-        for r in rows
-    ]
-
-
-async def applicants(conn: AsyncConnection, application_ids) -> dict[str, dict | None]:
-    """Application id → applicant (name, id_number, phone) for a page of inbox rows, in one query."""
-    ids = sorted(set(application_ids))
-    if not ids:
-        return {}
-    rows = await conn.execute(
-        sa.select(applications.c.id, applications.c.applicant).where(applications.c.id.in_(ids))
-    )
-    return {r.id: r.applicant for r in rows}

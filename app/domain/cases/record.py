@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import tasks, users
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.people.principal import Principal
 from app.domain.timekeeping import calendar
 
@@ -20,7 +20,7 @@ def _opinion(data: dict) -> str | None:
 
 async def of_application(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
     # The same who-may-see as the case; by its id or its number.
-    application_id = (await applications.load_row(conn, principal, application_id))["id"]
+    application_id = (await lookup.load_row(conn, principal, application_id))["id"]
     rows = (
         await conn.execute(
             sa.select(

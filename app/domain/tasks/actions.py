@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import engine
 from app.db.models import applications, events, tasks, timers
 from app.domain.audit import Recorder
-from app.domain.cases import applications as application_service
+from app.domain.cases import lookup, views
 from app.domain.cases import store as cases
-from app.domain.cases import views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.people import divisions as division_service
@@ -224,7 +223,7 @@ async def cancel_application(
 ) -> dict:
     """撤销: the applicant (through the portal that submitted it) or the township withdraws a case
     until the county has confirmed it."""
-    app = await application_service.load_row(conn, principal, application_id)
+    app = await lookup.load_row(conn, principal, application_id)
     township_office = any(
         division_service.role_level(g.role) == "township"
         and g.division_path

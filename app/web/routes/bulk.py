@@ -7,7 +7,7 @@ decision, an opinion and texts required by the decision (e.g. the reason for a r
 
 from fastapi import APIRouter
 
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.errors import DomainError, Invalid
 from app.domain.programs import definitions
 from app.domain.tasks import worklist as tasks
@@ -38,7 +38,7 @@ async def _claimed(conn, me, program: str, step: str) -> tuple[dict | None, list
         offset=0,
     )
     rows = [t for t in result["items"] if t["name"] == step]
-    people = await applications.applicants(conn, [t["application_id"] for t in rows])
+    people = await lookup.applicants(conn, [t["application_id"] for t in rows])
     for t in rows:
         t["case_number"] = case_number(t)
         t["applicant"] = (people.get(t["application_id"]) or {}).get("name", "")

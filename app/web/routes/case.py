@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from app import diagrams
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
 from app.domain.money import ledger
@@ -57,7 +57,7 @@ async def query(
     }
     async with ctx.begin() as (conn, me):
         try:
-            found = await applications.list_(
+            found = await lookup.list_(
                 conn,
                 me.principal,
                 program=filters["program"] or None,
@@ -104,14 +104,14 @@ def _date(text: str):
 @router.get("/cases/{application_id}")
 async def show(ctx: WebCtx, application_id: str):
     async with ctx.begin() as (conn, me):
-        row = await applications.load_row(conn, me.principal, application_id)  # by id or number
+        row = await lookup.load_row(conn, me.principal, application_id)  # by id or number
         application_id = row["id"]
-        app = await applications.get(conn, me.principal, application_id)
+        app = await lookup.get(conn, me.principal, application_id)
         definition = await definitions.by_id(conn, row["definition_id"])
         places = await divisions.lookup(
             conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])]
         )
-        timeline = await applications.timeline(conn, me.principal, application_id)
+        timeline = await lookup.timeline(conn, me.principal, application_id)
         can_act = (
             any(
                 me.principal.can_act(t["role"], places.get(t["division_code"], {}).get("path", "/"))
@@ -143,7 +143,7 @@ async def show(ctx: WebCtx, application_id: str):
 @router.get("/cases/{application_id}/diagram.svg")
 async def diagram(ctx: WebCtx, application_id: str):
     async with ctx.begin() as (conn, me):
-        app = await applications.load_row(conn, me.principal, application_id)
+        app = await lookup.load_row(conn, me.principal, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
         svg = await diagrams.of_application(conn, app["id"], xml)
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})

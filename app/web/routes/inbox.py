@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from app.api.deps import Offset, RowId
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.errors import DomainError
 from app.domain.people import divisions
 from app.domain.programs import definitions
@@ -52,7 +52,7 @@ def _query(filters: dict, **change) -> str:
 
 async def _rows(conn, me, items: list[dict]) -> list[dict]:
     """Inbox rows with applicant (masked unless the viewer may act on the step) and place names."""
-    people = await applications.applicants(conn, [t["application_id"] for t in items])
+    people = await lookup.applicants(conn, [t["application_id"] for t in items])
     places = await divisions.lookup(conn, [t["division_code"] for t in items])
     rows = []
     for task in items:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.errors import DomainError, Forbidden
 from app.domain.people import divisions
 from app.domain.tasks import supervision
@@ -30,7 +30,7 @@ async def show(ctx: WebCtx, division_code: str | None = None):
             late = soon = {"total": 0, "by_division": [], "items": []}
             error = labels.error(exc.code, exc.detail)
         items = late["items"] + soon["items"]
-        people = await applications.applicants(conn, [t["application_id"] for t in items])
+        people = await lookup.applicants(conn, [t["application_id"] for t in items])
         places = await divisions.lookup(conn, [t["division_code"] for t in items])
         options = await divisions.visible_to(conn, me.principal)
     for t in items:  # supervisors read names masked: the work is not theirs to do

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from app.domain.cases import applications
+from app.domain.cases import lookup
 from app.domain.errors import DomainError, Invalid
 from app.domain.people import divisions
 from app.domain.programs import definitions
@@ -44,7 +44,7 @@ def decision_buttons(schema: dict | None) -> tuple[str | None, list[dict]]:
 async def opinions(conn, principal, application_id: str, definition) -> list[dict]:
     """Earlier decisions of the case: who decided which step, when, with what opinion."""
     result = []
-    for event in await applications.timeline(conn, principal, application_id):
+    for event in await lookup.timeline(conn, principal, application_id):
         if event["type"] in (
             "task.resolved",
             "task.signed",
@@ -118,7 +118,7 @@ async def _task_page(
     view = await tasks.get(conn, me.principal, task_id)
     app = view["application"]
     definition = await definitions.by_id(
-        conn, (await applications.load_row(conn, me.principal, app["id"]))["definition_id"]
+        conn, (await lookup.load_row(conn, me.principal, app["id"]))["definition_id"]
     )
     place = await divisions.lookup(conn, [view["division_code"], app["division_code"]])
     path = place.get(view["division_code"], {}).get("path", "/")
