@@ -1,0 +1,70 @@
+"""Findings of the review of the case-change unit of work (issue 17 item 1), as failing tests.
+
+Each test is marked xfail(strict=True) with the reason: it passes once the finding is fixed (and
+then fails as XPASS, so the mark must go with the fix)."""
+
+import pytest
+
+from tests.helpers import Api
+from tests.test_dynamic_management import _enrolled, _recheck_of, _work
+
+# --- follow-up cases (case_followups, followups.start_requested) ---------------------------------
+
+
+async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tuple[dict, dict]:
+    """A re-check ends with "terminate" (it asks for a dibao_termination), and before the worker's
+    next round the township starts a termination of the same enrolment by hand: the follow-up's
+    program refuses (subject_case_in_progress) for as long as that termination runs."""
+    case = await _enrolled(api, "C")
+    await api.set_clock("2027-05-30T09:00:00+08:00")
+    await _work(api)
+    recheck = await _recheck_of(api, case["id"])
+    await api.step(
+        "town_a",
+        recheck["id"],
+        "recheck_investigation",
+        {"outcome": "terminate", "findings": "家庭购置商品房两套"},
+    )
+    assert await api.count("case_followups", "started_at IS NULL AND attempts = 0") == 1
+    r = await api.post("town_a", "/applications", {"program": "dibao_termination", "subject_id": case["id"]})
+    assert r.status_code == 201, r.text
+    return case, recheck
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: worker._drain repeats followups.start_requested while it 'handled' any request, "
+    "so a refused follow-up uses all MAX_FOLLOWUP_ATTEMPTS (5) in one worker round, not one per round",
+)
+async def test_a_refused_followup_is_tried_once_per_worker_round(api: Api):
+    await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    await _work(api)
+    assert await api.count("case_followups", "started_at IS NULL AND attempts = 1") == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: start_requested returns the requests handled (refused ones too), and _drain adds "
+    "them up: a round that started nothing reports followups_started == 5",
+)
+async def test_a_round_that_starts_no_followup_says_so(api: Api):
+    await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    assert (await _work(api))["followups_started"] == 0
+
+
+# --- the order of the trail and the outbox ---------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: reactions run after store.persist has saved the status, so a notice closed by "
+    "撤销 is recorded (and published) after application.status_changed/application.withdrawn; before "
+    "the unit of work it came first",
+)
+async def test_a_withdrawn_case_closes_its_notice_before_its_status_changes(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    r = await api.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "申请人主动撤回申请"})
+    assert r.status_code == 200, r.text
+    types = [e["type"] for e in await api.events(case["id"])]
+    assert types.index("notice.closed") < types.index("application.status_changed"), types
