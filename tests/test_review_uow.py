@@ -1,0 +1,147 @@
+"""Findings of the review of the case-change unit of work (issue 17 item 1), as failing tests.
+
+Each test is marked xfail(strict=True) with the reason: it passes once the finding is fixed (and
+then fails as XPASS, so the mark must go with the fix)."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Api
+from tests.test_dynamic_management import _enrolled, _recheck_of, _work
+
+# --- follow-up cases (case_followups, followups.start_requested) ---------------------------------
+
+
+async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tuple[dict, dict]:
+    """A re-check ends with "terminate" (it asks for a dibao_termination), and before the worker's
+    next round the township starts a termination of the same enrolment by hand: the follow-up's
+    program refuses (subject_case_in_progress) for as long as that termination runs."""
+    case = await _enrolled(api, "C")
+    await api.set_clock("2027-05-30T09:00:00+08:00")
+    await _work(api)
+    recheck = await _recheck_of(api, case["id"])
+    await api.step(
+        "town_a",
+        recheck["id"],
+        "recheck_investigation",
+        {"outcome": "terminate", "findings": "家庭购置商品房两套"},
+    )
+    assert await api.count("case_followups", "started_at IS NULL AND attempts = 0") == 1
+    r = await api.post("town_a", "/applications", {"program": "dibao_termination", "subject_id": case["id"]})
+    assert r.status_code == 201, r.text
+    return case, recheck
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: worker._drain repeats followups.start_requested while it 'handled' any request, "
+    "so a refused follow-up uses all MAX_FOLLOWUP_ATTEMPTS (5) in one worker round, not one per round",
+)
+async def test_a_refused_followup_is_tried_once_per_worker_round(api: Api):
+    await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    await _work(api)
+    assert await api.count("case_followups", "started_at IS NULL AND attempts = 1") == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: start_requested returns the requests handled (refused ones too), and _drain adds "
+    "them up: a round that started nothing reports followups_started == 5",
+)
+async def test_a_round_that_starts_no_followup_says_so(api: Api):
+    await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    assert (await _work(api))["followups_started"] == 0
+
+
+# --- the order of the trail and the outbox ---------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: reactions run after store.persist has saved the status, so a notice closed by "
+    "撤销 is recorded (and published) after application.status_changed/application.withdrawn; before "
+    "the unit of work it came first",
+)
+async def test_a_withdrawn_case_closes_its_notice_before_its_status_changes(api: Api):
+    case = await api.apply()
+    await api.to_notice(case["id"])
+    r = await api.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "申请人主动撤回申请"})
+    assert r.status_code == 200, r.text
+    types = [e["type"] for e in await api.events(case["id"])]
+    assert types.index("notice.closed") < types.index("application.status_changed"), types
+
+
+# --- kept messages delivered by the unit of work ---------------------------------------------------
+
+KEPT_CANCEL = (Path(__file__).parent / "bpmn" / "kept_cancel_demo.bpmn").read_bytes()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: CaseChange.answer builds next_tasks from the rows the change opened, also when a "
+    "kept message delivered in the same change (_deliver_kept) has cancelled one of them again",
+)
+async def test_a_step_a_kept_message_cancels_at_once_is_not_answered_as_next(api: Api):
+    await api.upload(KEPT_CANCEL, "kept_cancel_demo.bpmn")
+    case = await api.apply(program="kept_cancel_demo")
+    r = await api.post(
+        "portal", "/messages", {"name": "case_closed", "application_id": case["id"], "payload": {}}
+    )
+    assert r.status_code == 202 and r.json()["kept"] is True, r.text
+    done = await api.step("town_a", case["id"], "first_review", {})
+    assert done["application"]["status"] == "refused"  # the kept message took the case to its end
+    assert done["application"]["open_tasks"] == []
+    assert await api.count("tasks", f"application_id = '{case['id']}' AND state = 'open'") == 0
+    assert [(t["name"], t["state"]) for t in done["next_tasks"]] == [], done["next_tasks"]
+
+
+INBOUND = (Path(__file__).parent / "bpmn" / "inbound_demo.bpmn").read_bytes()
+PAID = {"amount": 980.5, "paid_on": "2026-11-02", "bank_ref": "ICBC-0001"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: since a17824c adopt_kept_messages and _deliver_kept do nothing unless the case's "
+    "own version declares keep_early; a message kept for a case to come (accepted because the newest "
+    "version keeps it) is never adopted by a case a rollout starts on an older version, and never "
+    "delivered when that case waits for it (before, it was)",
+)
+async def test_a_message_kept_for_a_case_to_come_reaches_a_case_started_on_a_pinned_version(api: Api):
+    without_keep = INBOUND.replace(b'<spiffworkflow:property name="keep_early" value="3 days" />', b"")
+    assert without_keep != INBOUND
+    await api.upload(without_keep, "inbound_demo.bpmn")  # version 1 keeps nothing
+    await api.upload(INBOUND, "inbound_demo.bpmn")  # version 2 keeps payment_confirmed 3 days
+    r = await api.put("admin", "/process-definitions/inbound_demo/rollout", {"default_version": 1})
+    assert r.status_code == 200, r.text
+    r = await api.post(
+        "portal",
+        "/messages",
+        {"name": "payment_confirmed", "program": "inbound_demo", "external_ref": "FUTURE-1", "payload": PAID},
+    )
+    assert r.status_code == 202 and r.json()["kept"] is True, r.text
+    case = await api.apply(program="inbound_demo", external_ref="FUTURE-1")
+    assert case["definition_version"] == 1
+    await api.step("town_a", case["id"], "township_review", {})
+    # The case now waits for payment_confirmed, which the service accepted and kept for it.
+    assert (await api.application(case["id"]))["status"] == "approved"
+
+
+KEPT_RACE = (Path(__file__).parent / "bpmn" / "kept_race_demo.bpmn").read_bytes()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-uow: CaseChange._deliver_kept delivers kept messages by sorted name, not oldest "
+    "first as change.py's docstring says: at an event-based gateway the later message wins when its "
+    "name sorts first (applicant_refused < bank_paid)",
+)
+async def test_the_message_kept_first_wins_an_event_based_gateway(api: Api):
+    await api.upload(KEPT_RACE, "kept_race_demo.bpmn")
+    case = await api.apply(program="kept_race_demo")
+    for name in ("bank_paid", "applicant_refused"):  # the bank's confirmation came first
+        r = await api.post("portal", "/messages", {"name": name, "application_id": case["id"], "payload": {}})
+        assert r.status_code == 202 and r.json()["kept"] is True, r.text
+    done = await api.step("town_a", case["id"], "review", {})
+    received = [e["data"]["name"] for e in await api.events(case["id"], "message.received")]
+    assert received == ["bank_paid"] and done["application"]["status"] == "approved", received
