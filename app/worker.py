@@ -99,7 +99,9 @@ async def run_due_work(
     result.reminders = await _drain(db, reminders.send_reminders)
     result.overdue = await _drain(db, reminders.mark_overdue)
     result.claims_released = await _drain(db, reminders.release_stale_claims, stale_claim_working_days)
-    result.followups_started = await _drain(db, followups.start_requested)
+    followup_round = followups.FollowUpRound()
+    await _drain(db, followups.start_requested, followup_round)
+    result.followups_started = followup_round.started
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)

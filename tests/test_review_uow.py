@@ -1,11 +1,9 @@
-"""Findings of the review of the case-change unit of work (issue 17 item 1), as failing tests.
-
-Each test is marked xfail(strict=True) with the reason: it passes once the finding is fixed (and
-then fails as XPASS, so the mark must go with the fix)."""
+"""Findings of a hostile review of the case-change unit of work (issue 17 item 1), each a test that
+failed before its fix: follow-ups retried once per round and reported as started only when they
+are, the trail's order (a notice closes before the status changes), kept messages (adopted whatever
+the case's version declares, the oldest delivered first, a step they close not answered as next)."""
 
 from pathlib import Path
-
-import pytest
 
 from tests.helpers import Api
 from tests.test_dynamic_management import _enrolled, _recheck_of, _work
@@ -33,22 +31,26 @@ async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tu
     return case, recheck
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: worker._drain repeats followups.start_requested while it 'handled' any request, "
-    "so a refused follow-up uses all MAX_FOLLOWUP_ATTEMPTS (5) in one worker round, not one per round",
-)
 async def test_a_refused_followup_is_tried_once_per_worker_round(api: Api):
     await _recheck_decided_to_terminate_while_a_termination_runs(api)
     await _work(api)
     assert await api.count("case_followups", "started_at IS NULL AND attempts = 1") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: start_requested returns the requests handled (refused ones too), and _drain adds "
-    "them up: a round that started nothing reports followups_started == 5",
-)
+async def test_a_followup_refused_five_times_is_given_up_on_the_asking_case(api: Api):
+    _, recheck = await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    for attempt in range(1, 6):
+        assert (await _work(api))["followups_started"] == 0
+        assert await api.count("case_followups", f"started_at IS NULL AND attempts = {attempt}") == 1
+        assert (await _work(api))["followups_started"] == 0  # backing off: not tried again at once
+        assert await api.count("case_followups", f"attempts = {attempt}") == 1
+        r = await api.post("admin", "/admin/clock", {"advance_seconds": 2 ** (attempt - 1) * 60 + 1})
+        assert r.status_code == 200, r.text
+    [failed] = await api.events(recheck["id"], "case.followup_failed")
+    assert failed["data"]["program"] == "dibao_termination" and failed["data"]["attempts"] == 5
+    assert failed["data"]["error"].startswith("subject_case_in_progress"), failed["data"]
+
+
 async def test_a_round_that_starts_no_followup_says_so(api: Api):
     await _recheck_decided_to_terminate_while_a_termination_runs(api)
     assert (await _work(api))["followups_started"] == 0
@@ -57,12 +59,6 @@ async def test_a_round_that_starts_no_followup_says_so(api: Api):
 # --- the order of the trail and the outbox ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: reactions run after store.persist has saved the status, so a notice closed by "
-    "撤销 is recorded (and published) after application.status_changed/application.withdrawn; before "
-    "the unit of work it came first",
-)
 async def test_a_withdrawn_case_closes_its_notice_before_its_status_changes(api: Api):
     case = await api.apply()
     await api.to_notice(case["id"])
@@ -77,11 +73,6 @@ async def test_a_withdrawn_case_closes_its_notice_before_its_status_changes(api:
 KEPT_CANCEL = (Path(__file__).parent / "bpmn" / "kept_cancel_demo.bpmn").read_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: CaseChange.answer builds next_tasks from the rows the change opened, also when a "
-    "kept message delivered in the same change (_deliver_kept) has cancelled one of them again",
-)
 async def test_a_step_a_kept_message_cancels_at_once_is_not_answered_as_next(api: Api):
     await api.upload(KEPT_CANCEL, "kept_cancel_demo.bpmn")
     case = await api.apply(program="kept_cancel_demo")
@@ -100,13 +91,6 @@ INBOUND = (Path(__file__).parent / "bpmn" / "inbound_demo.bpmn").read_bytes()
 PAID = {"amount": 980.5, "paid_on": "2026-11-02", "bank_ref": "ICBC-0001"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: since a17824c adopt_kept_messages and _deliver_kept do nothing unless the case's "
-    "own version declares keep_early; a message kept for a case to come (accepted because the newest "
-    "version keeps it) is never adopted by a case a rollout starts on an older version, and never "
-    "delivered when that case waits for it (before, it was)",
-)
 async def test_a_message_kept_for_a_case_to_come_reaches_a_case_started_on_a_pinned_version(api: Api):
     without_keep = INBOUND.replace(b'<spiffworkflow:property name="keep_early" value="3 days" />', b"")
     assert without_keep != INBOUND
@@ -130,12 +114,6 @@ async def test_a_message_kept_for_a_case_to_come_reaches_a_case_started_on_a_pin
 KEPT_RACE = (Path(__file__).parent / "bpmn" / "kept_race_demo.bpmn").read_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-uow: CaseChange._deliver_kept delivers kept messages by sorted name, not oldest "
-    "first as change.py's docstring says: at an event-based gateway the later message wins when its "
-    "name sorts first (applicant_refused < bank_paid)",
-)
 async def test_the_message_kept_first_wins_an_event_based_gateway(api: Api):
     await api.upload(KEPT_RACE, "kept_race_demo.bpmn")
     case = await api.apply(program="kept_race_demo")

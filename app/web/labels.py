@@ -108,6 +108,7 @@ EVENTS = {
     "enrolment.gradual_exit": "进入渐退期",
     "case.notified": "报上级备案",
     "case.followed_up": "启动后续案件",
+    "case.followup_failed": "后续案件未能启动",
     "sample.drawn": "随机抽查",
     # The reviewer actions.
     "task.returned": "退回",

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("started_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("started_application_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_at", app.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.ForeignKeyConstraint(
             ["application_id"],

@@ -314,4 +314,5 @@ class FollowUp(SQLModel, table=True):
     started_at: datetime | None = timestamp(nullable=True)
     started_application_id: str | None = Field(default=None, max_length=36)
     attempts: int = Field(default=0)
+    retry_at: datetime | None = timestamp(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)

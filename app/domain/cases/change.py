@@ -94,12 +94,17 @@ class CaseChange:
     async def save(self, *, closing: str | None = None, is_new: bool = False) -> list[dict]:
         """Persist the outcome, let the reactions follow, deliver kept messages the case now waits
         for, and write the recorded events; returns the task rows opened."""
+        changing = events.Changing(self.conn, self.app, self.definition, self.rec, closing)
         opened, happened = await store.persist(
             self.conn, self.app, self.definition, self.outcome, self.rec, self.ctx, is_new=is_new
         )
-        await reactions.react(
-            events.Changing(self.conn, self.app, self.definition, self.rec, closing), happened
-        )
+        # The trail's order: the case's rows and what they mean (notices, copies, deciders), its
+        # state and status, then what its start or end means (a follow-up sees it ended).
+        await reactions.react(changing, happened, after_state=False)
+        await store.save_draws(self.conn, self.app, self.ctx, self.rec)
+        if not is_new:  # else the caller inserted the application row with its first state
+            await store.save_state(self.conn, self.app, self.outcome, self.rec)
+        await reactions.react(changing, happened, after_state=True)
         for event in happened:
             if isinstance(event, events.WaitsAdded):
                 opened += await self._deliver_kept(event.names)
@@ -107,21 +112,20 @@ class CaseChange:
         return opened
 
     async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
+        """The oldest kept message among those the case now waits for, then again while it waits."""
         opened: list[dict] = []
-        if not early_messages.kept_by(self.definition.config):
-            return opened
-        for name in sorted(names):
-            # One message may end the wait for another (an event-based gateway): that one stays kept.
-            if not await store.waits_for(self.conn, self.app["id"], name):
-                continue
-            kept = await early_messages.take_kept(self.conn, self.app, name)
+        waiting = set(names)
+        while waiting:
+            kept = await early_messages.take_kept(self.conn, self.app, sorted(waiting))
             if kept is None:
-                continue
+                break
             # The change that made the case wait is recorded before the message it receives.
             await self.rec.flush(self.conn)
             change = await CaseChange.load(self.conn, self.app, self.definition, kept["actor"])
             opened += await change.deliver(kept["message_name"], kept["payload"])
             self._moved_on = True
+            # One message may end the wait for another (an event-based gateway): that one stays kept.
+            waiting = {name for name in waiting if await store.waits_for(self.conn, self.app["id"], name)}
         return opened
 
     async def deliver(self, name: str, payload: dict) -> list[dict]:
@@ -147,4 +151,7 @@ class CaseChange:
             open_tasks = next_tasks  # nothing else is open: no need to read the tasks again
         else:
             open_tasks = await views.open_tasks_of(self.conn, self.app["id"], self.ctx.days)
+            # A kept message delivered in the same change may have closed a step it opened.
+            still_open = {t["id"] for t in open_tasks}
+            next_tasks = [t for t in next_tasks if t["id"] in still_open]
         return {"application": views.application_view(self.app, open_tasks), "next_tasks": next_tasks}

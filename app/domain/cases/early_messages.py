@@ -110,22 +110,16 @@ async def adopt(conn: AsyncConnection, app: dict) -> None:
         )
 
 
-def kept_by(config) -> bool:
-    """Whether a process (its ``config.DefinitionConfig``) keeps any message early (``keep_early`` on a
-    catching event): a case of one that keeps none never reads the kept messages."""
-    return any(message.keep_early for message in config.messages.values())
-
-
-async def take_kept(conn: AsyncConnection, app: dict, name: str) -> dict | None:
-    """The oldest unexpired message kept for the case under ``name``, marked delivered (the unit of
-    work, ``cases.change``, delivers it in the same transaction)."""
+async def take_kept(conn: AsyncConnection, app: dict, names: list[str]) -> dict | None:
+    """The oldest unexpired message kept for the case under any of ``names``, marked delivered (the
+    unit of work, ``cases.change``, delivers it in the same transaction)."""
     row = (
         (
             await conn.execute(
                 sa.select(early_messages)
                 .where(
                     early_messages.c.application_id == app["id"],
-                    early_messages.c.message_name == name,
+                    early_messages.c.message_name.in_(names),
                     early_messages.c.delivered_at.is_(None),
                     early_messages.c.expires_at > clock.now(),
                 )

@@ -7,6 +7,7 @@ it is about, so a reaction reads nothing again.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,12 +47,15 @@ class TimerEnded:
 
 @dataclass(frozen=True)
 class CaseStarted:
-    pass
+    # Reacted to after the case's state and status are saved (a kept message adopted by a case that exists).
+    after_state: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
 class CaseEnded:
     outcome: engine.Outcome
+    # Reacted to after the status is saved: the ledger and a follow-up see the case ended.
+    after_state: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,15 @@ fall due, a termination after a re-check that decided to end support (asked for 
 end in ``case_followups``), and each month's case of every place a ``schedule = monthly`` process
 is about (a school's reports). Each is started by the worker in a transaction of its own."""
 
+from dataclasses import dataclass, field
+from datetime import timedelta
+
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
+from app.db.engine import is_unavailable
 from app.db.models import applications as applications_table
 from app.db.models import case_followups, divisions
 from app.domain.audit import Recorder
@@ -38,15 +42,30 @@ async def start(conn: AsyncConnection, program: str, about: dict, rec: Recorder)
 
 
 # A follow-up that cannot start (its program refuses: a termination of this person already runs)
-# is tried this often, once per worker round, then left with its last error for an administrator.
+# is tried again once per worker round at the earliest, backing off (1, 2, 4, 8 minutes), and after
+# MAX_FOLLOWUP_ATTEMPTS it is given up with a ``case.followup_failed`` event on the case that asked.
 MAX_FOLLOWUP_ATTEMPTS = 5
 
 
-async def start_requested(conn: AsyncConnection, limit: int = 20) -> int:
-    """Start the follow-up cases finished cases asked for; returns how many requests were handled."""
+@dataclass
+class FollowUpRound:
+    """One worker round: the requests tried in it (each at most once) and the cases started."""
+
+    tried: set[int] = field(default_factory=set)
+    started: int = 0
+
+
+async def start_requested(conn: AsyncConnection, round_: FollowUpRound, limit: int = 20) -> int:
+    """Start the follow-up cases finished cases asked for; returns how many requests were tried."""
+    now = clock.now()
     query = (
         sa.select(case_followups)
-        .where(case_followups.c.started_at.is_(None), case_followups.c.attempts < MAX_FOLLOWUP_ATTEMPTS)
+        .where(
+            case_followups.c.started_at.is_(None),
+            case_followups.c.attempts < MAX_FOLLOWUP_ATTEMPTS,
+            sa.or_(case_followups.c.retry_at.is_(None), case_followups.c.retry_at <= now),
+            case_followups.c.id.not_in(round_.tried or {-1}),
+        )
         .order_by(case_followups.c.id)
         .limit(limit)
     )
@@ -54,6 +73,7 @@ async def start_requested(conn: AsyncConnection, limit: int = 20) -> int:
         query = query.with_for_update(skip_locked=True)
     requests = (await conn.execute(query)).mappings().all()
     for request in requests:
+        round_.tried.add(request["id"])
         about = dict(
             (
                 await conn.execute(
@@ -68,20 +88,47 @@ async def start_requested(conn: AsyncConnection, limit: int = 20) -> int:
             async with conn.begin_nested():
                 created = await start(conn, request["program"], about, rec)
                 await rec.flush(conn)
-        except DomainError as exc:
-            log.warning(
-                "followup_not_started",
-                application_id=about["id"],
-                program=request["program"],
-                reason=exc.code,
-            )
-            values = {"attempts": request["attempts"] + 1, "last_error": f"{exc.code}: {exc.detail}"[:500]}
+        except Exception as exc:
+            if is_unavailable(exc):  # the database itself: the round waits for it
+                raise
+            await _not_started(conn, request, about, exc)
         else:
-            values = {"started_at": clock.now(), "started_application_id": created["id"]}
-        await conn.execute(
-            sa.update(case_followups).where(case_followups.c.id == request["id"]).values(**values)
-        )
+            round_.started += 1
+            await conn.execute(
+                sa.update(case_followups)
+                .where(case_followups.c.id == request["id"])
+                .values(started_at=clock.now(), started_application_id=created["id"])
+            )
     return len(requests)
+
+
+async def _not_started(conn: AsyncConnection, request, about: dict, exc: Exception) -> None:
+    """Back off, or give up for good after MAX_FOLLOWUP_ATTEMPTS (the asking case's trail says so)."""
+    attempts = request["attempts"] + 1
+    # A domain refusal in our own words; anything else by its class only (its text may quote data).
+    reason = (
+        f"{exc.code}: {exc.detail}" if isinstance(exc, DomainError) else f"unexpected {type(exc).__name__}"
+    )
+    log.warning(
+        "followup_not_started", application_id=about["id"], program=request["program"], reason=reason[:200]
+    )
+    values = {"attempts": attempts, "last_error": reason[:500]}
+    if attempts < MAX_FOLLOWUP_ATTEMPTS:
+        values["retry_at"] = clock.now() + timedelta(minutes=2 ** (attempts - 1))
+    else:
+        rec = Recorder("system")
+        rec.add(
+            "case.followup_failed",
+            about["id"],
+            {"program": request["program"], "attempts": attempts, "error": reason[:500]},
+            None,
+            about["division_path"],
+        )
+        await rec.flush(conn)
+        log.error(
+            "followup_failed", application_id=about["id"], program=request["program"], reason=reason[:200]
+        )
+    await conn.execute(sa.update(case_followups).where(case_followups.c.id == request["id"]).values(**values))
 
 
 async def start_due_rechecks(conn: AsyncConnection, limit: int = 50) -> int:

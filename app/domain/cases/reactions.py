@@ -69,10 +69,9 @@ async def open_notice_entries(changing: events.Changing, event: events.TimersSch
 
 
 async def adopt_kept_messages(changing: events.Changing, event: events.CaseStarted) -> None:
-    """Messages kept for a case to come (by reference or person) now belong to this one, when its
-    process keeps messages at all."""
-    if early_messages.kept_by(changing.definition.config):
-        await early_messages.adopt(changing.conn, changing.app)
+    """Messages kept for a case to come (by reference or person) now belong to this one, whatever its
+    own version declares: the newest version, which accepted them, decided to keep them."""
+    await early_messages.adopt(changing.conn, changing.app)
 
 
 async def case_ended(changing: events.Changing, event: events.CaseEnded) -> None:
@@ -89,7 +88,11 @@ REACTIONS: dict[type, tuple[Reaction, ...]] = {
 }
 
 
-async def react(changing: events.Changing, happened: list[events.Event]) -> None:
+async def react(changing: events.Changing, happened: list[events.Event], *, after_state: bool) -> None:
+    """The reactions to the events of one phase: those about the case's rows come before its state and
+    status are saved, those about its start or end after (the order of the trail and the outbox)."""
     for event in happened:
+        if getattr(event, "after_state", False) != after_state:
+            continue
         for reaction in REACTIONS.get(type(event), ()):
             await reaction(changing, event)

@@ -212,8 +212,9 @@ async def persist(
     *,
     is_new: bool = False,
 ) -> tuple[list[dict], list[events.Event]]:
-    """Write the outcome to the case's own tables; returns the task rows it opened and what
-    happened, for the reactions (``cases.reactions``) to follow up."""
+    """Write the outcome to the case's task, timer and wait rows; returns the rows it opened and what
+    happened, for the reactions (``cases.reactions``) to follow up. The state and status are saved
+    after those reactions (``save_state``), as the trail has always had them."""
     now = rec.at
     happened: list[events.Event] = []
     days = ctx.days
@@ -317,12 +318,6 @@ async def persist(
             ],
         )
 
-    for drawer in ctx.drawers:
-        await sampling.save(conn, drawer.draws)
-        for draw in drawer.draws:
-            rec.add("sample.drawn", app_id, sampling.event_data(draw), None, app["division_path"])
-    if not is_new:  # else the caller inserted the application row with its first state
-        await _save_state(conn, app, outcome, rec)
     if outcome.completed:  # after the status: a follow-up case must see this one ended
         happened.append(events.CaseEnded(outcome))
     else:
@@ -333,7 +328,16 @@ async def persist(
     return opened, happened
 
 
-async def _save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+async def save_draws(conn: AsyncConnection, app: dict, ctx: Context, rec: Recorder) -> None:
+    """The sampling draws the change made (``sample_recheck``)."""
+    for drawer in ctx.drawers:
+        await sampling.save(conn, drawer.draws)
+        for draw in drawer.draws:
+            rec.add("sample.drawn", app["id"], sampling.event_data(draw), None, app["division_path"])
+
+
+async def save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+    """The case's new state, version and status; a writer that lost a race gets a 409."""
     now, app_id = rec.at, app["id"]
     status = status_for(outcome)
     result = await conn.execute(
