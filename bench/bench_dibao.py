@@ -107,7 +107,10 @@ async def main() -> None:
         await admin.close()
 
 
-async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
+async def setup(client: httpx.AsyncClient, townships: int = TOWNSHIPS) -> tuple[dict, dict, dict, dict]:
+    """Places (a county and its townships), a township and a county reviewer, a portal key; returns
+    the admin's, the township's, the county's and the portal's request headers."""
+
     async def token(username, password):
         r = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -120,7 +123,7 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
     ]
     places += [
         {"code": f"340621{t:03d}", "name": f"镇{t}", "parent_code": "340621", "level": "township"}
-        for t in range(TOWNSHIPS)
+        for t in range(townships)
     ]
     assert (await client.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
     for username, role, code in (
@@ -147,6 +150,11 @@ async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
         )
     ).json()["key"]
     portal = {"X-API-Key": key}
+    return admin, town, county, portal
+
+
+async def _run(client: httpx.AsyncClient, url: str, baseline: float) -> None:
+    admin, town, county, portal = await setup(client)
 
     async def create(i):
         r = await client.post(

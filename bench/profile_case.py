@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.config import Settings
 from app.db.migrate import upgrade_to_head
 from app.main import create_app
-from bench.bench_dibao import _id_number
+from bench.bench_dibao import _id_number, setup
 
 CASES = int(os.environ.get("BENCH_CASES", "300"))
 # BENCH_CPROFILE=0: no profiler, only the process's CPU time per operation (client and service are
@@ -60,51 +60,8 @@ def _report(title: str, profile: "_Profile", count: int, seconds: float) -> None
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
 
 
-async def _setup(client: httpx.AsyncClient) -> tuple[dict, dict, dict, dict]:
-    async def token(username, password):
-        r = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    admin = await token("admin", "bench-admin-pass")
-    places = [
-        {"code": "34", "name": "省", "parent_code": None, "level": "province"},
-        {"code": "3406", "name": "市", "parent_code": "34", "level": "city"},
-        {"code": "340621", "name": "县", "parent_code": "3406", "level": "county"},
-        {"code": "340621000", "name": "镇", "parent_code": "340621", "level": "township"},
-    ]
-    assert (await client.put("/api/v1/admin/divisions", json=places, headers=admin)).status_code == 200
-    for username, role, code in (
-        ("town", "township_civil_affairs", "340621000"),
-        ("county", "county_civil_affairs", "340621"),
-    ):
-        r = await client.post(
-            "/api/v1/admin/users",
-            headers=admin,
-            json={
-                "username": username,
-                "password": "bench-password",
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
-    key = (
-        await client.post(
-            "/api/v1/admin/api-keys",
-            headers=admin,
-            json={"name": "portal", "grants": [{"role": "portal", "division_code": "340621"}]},
-        )
-    ).json()["key"]
-    return (
-        admin,
-        await token("town", "bench-password"),
-        await token("county", "bench-password"),
-        {"X-API-Key": key},
-    )
-
-
 async def _run(client: httpx.AsyncClient, only: str | None) -> None:
-    admin, town, _county, portal = await _setup(client)
+    admin, town, _county, portal = await setup(client, townships=1)
     case_tasks: dict[str, str] = {}
     profile = _Profile()
     started = time.perf_counter()
