@@ -14,6 +14,8 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -77,18 +79,20 @@ async def _in_parallel(items, fn):
     return time.perf_counter() - start, latencies
 
 
-async def main() -> None:
+@asynccontextmanager
+async def in_process_service(baseline_writes: int = 0) -> AsyncIterator[tuple[httpx.AsyncClient, str, float]]:
+    """A throw-away database on the test server, the app on it in this process, and a client;
+    with ``baseline_writes``, the raw asyncpg baseline measured on that database first."""
     server = make_url(
         os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
-    server = server.set(drivername="postgresql")
+    ).set(drivername="postgresql")
     name = f"aidflow_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server.render_as_string(hide_password=False))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
         await upgrade_to_head(url)
-        baseline = await _baseline(url, 4000)
+        baseline = await _baseline(url, baseline_writes) if baseline_writes else 0.0
         settings = Settings(
             env="test",
             database_url=url,
@@ -101,10 +105,15 @@ async def main() -> None:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                await _run(client, url, baseline)
+                yield client, url, baseline
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def main() -> None:
+    async with in_process_service(baseline_writes=4000) as (client, url, baseline):
+        await _run(client, url, baseline)
 
 
 async def setup(client: httpx.AsyncClient, townships: int = TOWNSHIPS) -> tuple[dict, dict, dict, dict]:

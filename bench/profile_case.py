@@ -12,19 +12,13 @@ import os
 import pstats
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import Settings
-from app.db.migrate import upgrade_to_head
-from app.main import create_app
-from bench.bench_dibao import _id_number, setup
+from bench.bench_dibao import _id_number, in_process_service, setup
 
 CASES = int(os.environ.get("BENCH_CASES", "300"))
 # BENCH_CPROFILE=0: no profiler, only the process's CPU time per operation (client and service are
@@ -112,31 +106,8 @@ async def _run(client: httpx.AsyncClient, only: str | None) -> None:
 
 
 async def main() -> None:
-    server = make_url(
-        os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    ).set(drivername="postgresql")
-    name = f"aidflow_profile_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_to_head(url)
-        settings = Settings(
-            env="test",
-            database_url=url,
-            secret_key="bench-" + "x" * 40,
-            bootstrap_admin_password="bench-admin-pass",
-            log_level="WARNING",
-            log_json=False,
-        )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                await _run(client, sys.argv[1] if len(sys.argv) > 1 else None)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with in_process_service() as (client, _url, _baseline):
+        await _run(client, sys.argv[1] if len(sys.argv) > 1 else None)
 
 
 if __name__ == "__main__":
