@@ -253,6 +253,13 @@ async def test_case_query_by_id_number_name_step_and_date(api: Api):
     assert await found(q="%") == [] and await found(q="_") == []  # wildcards are plain characters
     # The same masking and scope as everywhere: another county finds nothing.
     assert await found("other_county", q=person["id_number"]) == []
+    # A list row names the open steps as GET /applications/{id} does (it was always empty before).
+    listed = {c["id"]: c for c in (await api.get("county", "/applications")).json()["items"]}
+    assert [t["name"] for t in listed[other["id"]]["open_tasks"]] == ["accept_application"]
+    assert listed[on_notice["id"]]["open_tasks"] == []  # in its notice period: no open step
+    for case in (other, on_notice):
+        detail = (await api.get("county", f"/applications/{case['id']}")).json()
+        assert listed[case["id"]]["open_tasks"] == detail["open_tasks"]
 
 
 async def test_case_numbers_are_sequential_per_county_and_year_without_gaps(api: Api):

@@ -109,8 +109,10 @@ async def list_(
         .mappings()
         .all()
     )
+    page = rows[:limit]
+    open_tasks = await views.open_tasks_of_many(conn, [r["id"] for r in page])
     return {
-        "items": [views.application_view(r) for r in rows[:limit]],
+        "items": [views.application_view(r, open_tasks[r["id"]]) for r in page],
         "limit": limit,
         "offset": offset,
         "has_more": len(rows) > limit,

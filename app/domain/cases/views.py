@@ -69,10 +69,22 @@ def application_view(row: dict, open_tasks: list[dict] | None = None) -> dict:
 async def open_tasks_of(
     conn: AsyncConnection, application_id: str, days: calendar.WorkingDays | None = None
 ) -> list[dict]:
+    return (await open_tasks_of_many(conn, [application_id], days))[application_id]
+
+
+async def open_tasks_of_many(
+    conn: AsyncConnection, application_ids: list[str], days: calendar.WorkingDays | None = None
+) -> dict[str, list[dict]]:
+    """The open tasks of several cases in one query (a list page must not ask once per case)."""
+    by_case: dict[str, list[dict]] = {application_id: [] for application_id in application_ids}
+    if not application_ids:
+        return by_case
     rows = await conn.execute(
         sa.select(tasks)
-        .where(tasks.c.application_id == application_id, tasks.c.state == "open")
-        .order_by(tasks.c.created_at)
+        .where(tasks.c.application_id.in_(application_ids), tasks.c.state == "open")
+        .order_by(tasks.c.created_at, tasks.c.id)
     )
     days = days or await calendar.load(conn)
-    return [task_view(r, days) for r in rows.mappings()]
+    for row in rows.mappings():
+        by_case[row["application_id"]].append(task_view(row, days))
+    return by_case
