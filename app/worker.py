@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import is_unavailable, transaction
 from app.delivery import run_deliveries
-from app.domain.cases import effects as case_effects
-from app.domain.cases import followups, timers
+from app.domain.cases import enrolment_ends, followups, timers
 from app.domain.errors import DomainError
 from app.domain.tasks import reminders
 from app.domain.timekeeping import service_clock
@@ -104,7 +103,7 @@ async def run_due_work(
     result.followups_started = followup_round.started
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
-    result.enrolments_ended = await _drain(db, case_effects.end_expired_enrolments)
+    result.enrolments_ended = await _drain(db, enrolment_ends.end_expired)
     if webhooks is not None:
         result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result

@@ -11,7 +11,7 @@ from tests.test_dynamic_management import _enrolled, _recheck_of, _work
 # --- follow-up cases (case_followups, followups.start_requested) ---------------------------------
 
 
-async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tuple[dict, dict]:
+async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tuple[dict, dict, dict]:
     """A re-check ends with "terminate" (it asks for a dibao_termination), and before the worker's
     next round the township starts a termination of the same enrolment by hand: the follow-up's
     program refuses (subject_case_in_progress) for as long as that termination runs."""
@@ -28,7 +28,7 @@ async def _recheck_decided_to_terminate_while_a_termination_runs(api: Api) -> tu
     assert await api.count("case_followups", "started_at IS NULL AND attempts = 0") == 1
     r = await api.post("town_a", "/applications", {"program": "dibao_termination", "subject_id": case["id"]})
     assert r.status_code == 201, r.text
-    return case, recheck
+    return case, recheck, r.json()
 
 
 async def test_a_refused_followup_is_tried_once_per_worker_round(api: Api):
@@ -38,7 +38,7 @@ async def test_a_refused_followup_is_tried_once_per_worker_round(api: Api):
 
 
 async def test_a_followup_refused_five_times_is_given_up_on_the_asking_case(api: Api):
-    _, recheck = await _recheck_decided_to_terminate_while_a_termination_runs(api)
+    case, recheck, by_hand = await _recheck_decided_to_terminate_while_a_termination_runs(api)
     for attempt in range(1, 6):
         assert (await _work(api))["followups_started"] == 0
         assert await api.count("case_followups", f"started_at IS NULL AND attempts = {attempt}") == 1
@@ -49,6 +49,38 @@ async def test_a_followup_refused_five_times_is_given_up_on_the_asking_case(api:
     [failed] = await api.events(recheck["id"], "case.followup_failed")
     assert failed["data"]["program"] == "dibao_termination" and failed["data"]["attempts"] == 5
     assert failed["data"]["error"].startswith("subject_case_in_progress"), failed["data"]
+
+    # An administrator sees it given up, and once the termination begun by hand is withdrawn, sends it again.
+    [given_up] = (await api.get("admin", "/admin/followups/failed")).json()
+    assert (given_up["application_id"], given_up["program"], given_up["attempts"]) == (
+        recheck["id"],
+        "dibao_termination",
+        5,
+    )
+    assert given_up["last_error"].startswith("subject_case_in_progress"), given_up
+    for who, status in (
+        ("town_a", 403),
+        ("portal", 403),
+        (None, 401),
+    ):  # a reviewer, a portal key, a stranger
+        assert (await api.get(who, "/admin/followups/failed")).status_code == status
+        assert (await api.post(who, f"/admin/followups/{given_up['id']}/retry")).status_code == status
+    assert await api.count("case_followups", "attempts = 5") == 1  # refused calls changed nothing
+    r = await api.post("admin", "/admin/followups/2147483000/retry")
+    assert (r.status_code, r.json()["code"]) == (404, "followup_not_failed")
+    r = await api.post("town_a", f"/applications/{by_hand['id']}/withdraw", {"reason": "重复发起，撤销本件"})
+    assert r.status_code == 200, r.text
+    retried = (await api.post("admin", f"/admin/followups/{given_up['id']}/retry")).json()
+    assert (retried["id"], retried["status"]) == (given_up["id"], "due")
+    assert [e["actor"] for e in await api.events(recheck["id"], "case.followup_retried")] == ["admin"]
+    assert (await api.get("admin", "/admin/followups/failed")).json() == []
+    assert (
+        await api.post("admin", f"/admin/followups/{given_up['id']}/retry")
+    ).status_code == 404  # not twice
+    assert (await _work(api))["followups_started"] == 1
+    started = (await api.get("county", "/applications", program="dibao_termination")).json()["items"]
+    assert {c["status"] for c in started if c["id"] != by_hand["id"]} == {"in_progress"}, started
+    assert case["id"] in {c["subject_id"] for c in started if c["id"] != by_hand["id"]}
 
 
 async def test_a_round_that_starts_no_followup_says_so(api: Api):

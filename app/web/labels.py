@@ -109,6 +109,7 @@ EVENTS = {
     "case.notified": "报上级备案",
     "case.followed_up": "启动后续案件",
     "case.followup_failed": "后续案件未能启动",
+    "case.followup_retried": "重新启动后续案件",
     "sample.drawn": "随机抽查",
     # The reviewer actions.
     "task.returned": "退回",

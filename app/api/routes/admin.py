@@ -11,7 +11,7 @@ from app.api.routing import api_router
 from app.api.schemas import admin as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain import audit
-from app.domain.cases import timers
+from app.domain.cases import followups, timers
 from app.domain.errors import NotFound
 from app.domain.people import account_changes, accounts, divisions
 from app.domain.timekeeping import service_clock
@@ -130,6 +130,22 @@ async def retry_timer(ctx: Ctx, timer_id: RowId) -> dict:
     async with ctx.begin() as (conn, me):
         require_admin(me)
         return await timers.retry(conn, timer_id, me.name)
+
+
+@router.get("/followups/failed", response_model=list[out.FailedFollowUp])
+async def failed_followups(ctx: Ctx, limit: Limit = 200) -> list[dict]:
+    """Follow-up cases (a termination after a re-check) given up after five refusals (newest first)."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await followups.failed(conn, limit)
+
+
+@router.post("/followups/{followup_id}/retry", response_model=out.FollowUpRetried)
+async def retry_followup(ctx: Ctx, followup_id: RowId) -> dict:
+    """Let the worker try a given-up follow-up again, once what refused it is settled."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        return await followups.retry(conn, followup_id, me.name)
 
 
 # Test and demo mode only: the service clock and timers on demand (Camunda's ClockUtil plays this part).

@@ -97,6 +97,24 @@ class TimerRetried(Out):
     status: Literal["due"] = Field(description="it fires in the worker's next round")
 
 
+class FailedFollowUp(Out):
+    id: int
+    application_id: str = Field(
+        description="the case that asked for it (e.g. a re-check that decided to terminate)"
+    )
+    program: str = Field(description="the program it starts")
+    requested_at: Timestamp
+    attempts: Annotated[int, Field(ge=0)]
+    last_error: str | None
+
+
+class FollowUpRetried(Out):
+    id: int
+    application_id: str
+    program: str
+    status: Literal["due"] = Field(description="the worker tries it in its next round")
+
+
 class Clock(Out):
     now: Timestamp
 

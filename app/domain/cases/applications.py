@@ -328,8 +328,8 @@ async def create(
                     None,
                     division["path"],
                 )
-            opened = await change.save(is_new=True)
-            response = views.application_view(row, [views.task_view(t, change.days) for t in opened])
+            saved = await change.save(is_new=True)
+            response = views.application_view(row, [views.task_view(t, change.days) for t in saved.opened])
             if idempotency_key is not None:
                 await conn.execute(
                     sa.insert(idempotency_keys).values(

@@ -4,24 +4,42 @@ the engine did, lets the reactions follow and records the events.
     change = await CaseChange.load(conn, app, definition, actor)
     await change.act(change.case.complete, engine_task_id, data, failure="the process could not continue")
     ...                                   # the caller's own rows (the task it completes, a note)
-    opened = await change.save()          # persist → reactions → kept messages → events flushed
-    return await change.answer(opened)
+    saved = await change.save()           # persist → reactions → kept messages → events flushed
+    return await change.answer(saved)
 
 Every kind of change goes through it: completing, returning, withdrawing and cancelling, a message,
 a timer, a migration to another version, a rescheduled deadline and the start of a case. Messages
 kept for a wait the change opened are delivered here too, as changes of their own, oldest first.
+A case whose process has finished changes through ``EndedCaseChange`` (its support ends).
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.domain.audit import Recorder
-from app.domain.cases import early_messages, events, reactions, store, views
+from app.domain.cases import early_messages, events, reactions, status, store, views
 from app.domain.errors import Conflict
 from app.domain.programs.definitions import Definition
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What one saved change did."""
+
+    # The task rows opened, with those opened by kept messages delivered after the change.
+    opened: list[dict]
+    # What saving it meant, as the reactions saw it (tasks opened, timers, the case's start or end).
+    happened: tuple[events.Event, ...]
+    # The case's status now.
+    status: str
+
+    @property
+    def ended(self) -> bool:
+        return any(isinstance(event, events.CaseEnded) for event in self.happened)
 
 
 class CaseChange:
@@ -91,9 +109,9 @@ class CaseChange:
         self._outcome = self.case.outcome()
         return self._outcome
 
-    async def save(self, *, closing: str | None = None, is_new: bool = False) -> list[dict]:
+    async def save(self, *, closing: str | None = None, is_new: bool = False) -> Saved:
         """Persist the outcome, let the reactions follow, deliver kept messages the case now waits
-        for, and write the recorded events; returns the task rows opened."""
+        for, and write the recorded events."""
         changing = events.Changing(self.conn, self.app, self.definition, self.rec, closing)
         opened, happened = await store.persist(
             self.conn, self.app, self.definition, self.outcome, self.rec, self.ctx, is_new=is_new
@@ -109,7 +127,7 @@ class CaseChange:
             if isinstance(event, events.WaitsAdded):
                 opened += await self._deliver_kept(event.names)
         await self.rec.flush(self.conn)
-        return opened
+        return Saved(opened, tuple(happened), self.app["status"])
 
     async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
         """The oldest kept message among those the case now waits for, then again while it waits."""
@@ -122,13 +140,13 @@ class CaseChange:
             # The change that made the case wait is recorded before the message it receives.
             await self.rec.flush(self.conn)
             change = await CaseChange.load(self.conn, self.app, self.definition, kept["actor"])
-            opened += await change.deliver(kept["message_name"], kept["payload"])
+            opened += (await change.deliver(kept["message_name"], kept["payload"])).opened
             self._moved_on = True
             # One message may end the wait for another (an event-based gateway): that one stays kept.
             waiting = {name for name in waiting if await store.waits_for(self.conn, self.app["id"], name)}
         return opened
 
-    async def deliver(self, name: str, payload: dict) -> list[dict]:
+    async def deliver(self, name: str, payload: dict) -> Saved:
         """A message to the case, which must be waiting for it."""
         delivered = await self.act(
             self.case.deliver_message, name, payload, failure="the process could not continue"
@@ -144,8 +162,9 @@ class CaseChange:
         )
         return await self.save()
 
-    async def answer(self, opened: list[dict]) -> dict:
+    async def answer(self, saved: Saved) -> dict:
         """The usual answer to a reviewer's change: the case as it is now and the steps it opened."""
+        opened = saved.opened
         next_tasks = [views.task_view(t, self.ctx.days) for t in opened]
         if not self._moved_on and {t["engine_task_id"] for t in opened} == self.outcome.ready_engine_task_ids:
             open_tasks = next_tasks  # nothing else is open: no need to read the tasks again
@@ -155,3 +174,17 @@ class CaseChange:
             still_open = {t["id"] for t in open_tasks}
             next_tasks = [t for t in next_tasks if t["id"] in still_open]
         return {"application": views.application_view(self.app, open_tasks), "next_tasks": next_tasks}
+
+
+class EndedCaseChange:
+    """A change to a case whose process has finished: its support ends (a death reported by message, a
+    gradual exit run out). No engine step runs; the status is written version-checked
+    (``status.terminate_ended``) and the events recorded once, as ``CaseChange.save`` does."""
+
+    def __init__(self, conn: AsyncConnection, app: dict, rec: Recorder):
+        self.conn, self.app, self.rec = conn, app, rec
+
+    async def terminate(self, reason: str) -> Saved:
+        await status.terminate_ended(self.conn, self.app, self.rec, reason)
+        await self.rec.flush(self.conn)
+        return Saved([], (), self.app["status"])

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine, sandbox
-from app.db.models import applications, case_followups
+from app.db.models import case_followups
 from app.domain.audit import Recorder
-from app.domain.errors import Conflict, Invalid
+from app.domain.cases import status
+from app.domain.errors import Invalid
 from app.domain.money import ledger
 from app.domain.people import divisions as division_service
 from app.domain.programs import eligibility
@@ -164,25 +165,6 @@ async def record_benefit(
     return row
 
 
-async def _set_status(conn: AsyncConnection, subject: dict, status: str, rec: Recorder, reason: str) -> None:
-    done = await conn.execute(
-        sa.update(applications)
-        .where(applications.c.id == subject["id"], applications.c.version == subject["version"])
-        .values(status=status, version=subject["version"] + 1, updated_at=rec.at)
-    )
-    if done.rowcount != 1:
-        raise Conflict("concurrent_change", "the enrolment's case changed at the same time; retry")
-    rec.add(
-        "application.status_changed",
-        subject["id"],
-        {"from": subject["status"], "to": status, "reason": reason},
-        None,
-        subject["division_path"],
-    )
-    if status == "terminated":
-        rec.add("application.terminated", subject["id"], {"reason": reason}, None, subject["division_path"])
-
-
 async def _apply_to_subject(
     conn: AsyncConnection, app: dict, effect: str, data: dict, props: EndEventConfig, rec: Recorder
 ) -> None:
@@ -192,7 +174,7 @@ async def _apply_to_subject(
     if effect == "terminate":
         # Support ends with this month; the person gets written reasons in the case's last step.
         ended = await ledger.end_enrolment(conn, subject["id"], ledger.end_of_month(today), reason)
-        await _set_status(conn, subject, "terminated", rec, reason)
+        await status.terminate_ended(conn, subject, rec, reason)
         rec.add(
             "enrolment.ended",
             subject["id"],
@@ -245,38 +227,6 @@ def enrolment_messages(definition) -> dict[str, str]:
     """``enrolment_messages`` = ``person_deceased:died_on,…``: messages that end an approved
     case's support, each with the payload field holding the date it happened."""
     return definition.config.process.enrolment_messages
-
-
-async def end_by_message(
-    conn: AsyncConnection, app: dict, definition, name: str, payload: dict, rec: Recorder
-) -> dict:
-    """Stop an approved case's support: monthly payments end with the month of the event,
-    scheduled payments after it are cancelled, and the case is terminated."""
-    field = enrolment_messages(definition)[name]
-    try:
-        day = date.fromisoformat(str(payload.get(field)))
-    except ValueError:
-        raise Invalid(
-            "payload_invalid", f"payload.{field} must be a date (YYYY-MM-DD)", field=field
-        ) from None
-    if day > calendar.today():
-        raise Invalid("payload_invalid", f"payload.{field} is in the future", field=field)
-    if app["status"] != "approved":
-        raise Conflict(
-            "no_waiting_receiver", f"{name!r} ends an approved case's support; this case is {app['status']}"
-        )
-    ended = await ledger.end_enrolment(conn, app["id"], ledger.end_of_month(day), name)
-    cancelled = await ledger.cancel_after(conn, app["id"], day)
-    rec.add("message.received", app["id"], {"name": name, "payload": payload}, None, app["division_path"])
-    rec.add(
-        "enrolment.ended",
-        app["id"],
-        {"by": name, "on": day.isoformat(), "benefits": ended, "cancelled_payments": cancelled},
-        None,
-        app["division_path"],
-    )
-    await _set_status(conn, app, "terminated", rec, name)
-    return {"application_id": app["id"], "status": "terminated", "next_tasks": []}
 
 
 async def _notify(conn: AsyncConnection, app: dict, props: EndEventConfig, rec: Recorder) -> None:
@@ -362,17 +312,3 @@ async def on_end(
                 application_id=app["id"], program=props.then_start, requested_at=rec.at, attempts=0
             )
         )
-
-
-async def end_expired_enrolments(conn: AsyncConnection, limit: int = 100) -> int:
-    """Enrolments whose gradual exit ran out: the enrolment ends and its case is terminated."""
-    today = calendar.today()
-    expired = await ledger.expired(conn, today, limit)
-    for benefit in expired:
-        subject = await ledger.subject_of(conn, benefit["application_id"])
-        rec = Recorder("system")
-        await ledger.end_enrolment(conn, subject["id"], benefit["ends_on"], "gradual exit ended")
-        if subject["status"] == "approved":
-            await _set_status(conn, subject, "terminated", rec, "gradual exit ended")
-        await rec.flush(conn)
-    return len(expired)

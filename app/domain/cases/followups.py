@@ -16,7 +16,7 @@ from app.db.models import applications as applications_table
 from app.db.models import case_followups, divisions
 from app.domain.audit import Recorder
 from app.domain.cases import applications
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, NotFound
 from app.domain.money import ledger
 from app.domain.people.principal import SYSTEM
 from app.domain.programs import definitions
@@ -207,3 +207,49 @@ async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
         if started >= limit:
             break
     return started
+
+
+async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
+    """Follow-ups given up after MAX_FOLLOWUP_ATTEMPTS refusals (newest first), for an administrator."""
+    rows = await conn.execute(
+        sa.select(
+            case_followups.c.id,
+            case_followups.c.application_id,
+            case_followups.c.program,
+            case_followups.c.requested_at,
+            case_followups.c.attempts,
+            case_followups.c.last_error,
+        )
+        .where(case_followups.c.started_at.is_(None), case_followups.c.attempts >= MAX_FOLLOWUP_ATTEMPTS)
+        .order_by(case_followups.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def retry(conn: AsyncConnection, followup_id: int, actor: str) -> dict:
+    """An administrator asks the worker to try a given-up follow-up again (once what refused it is
+    settled: the other termination ended, the program deployed again)."""
+    row = (
+        await conn.execute(
+            sa.update(case_followups)
+            .where(
+                case_followups.c.id == followup_id,
+                case_followups.c.started_at.is_(None),
+                case_followups.c.attempts >= MAX_FOLLOWUP_ATTEMPTS,
+            )
+            .values(attempts=0, retry_at=None)
+            .returning(case_followups.c.application_id, case_followups.c.program)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("followup_not_failed", f"no given-up follow-up {followup_id}")
+    about = (
+        await conn.execute(
+            sa.select(applications_table.c.division_path).where(applications_table.c.id == row.application_id)
+        )
+    ).one()
+    rec = Recorder(actor)
+    rec.add("case.followup_retried", row.application_id, {"program": row.program}, None, about.division_path)
+    await rec.flush(conn)
+    return {"id": followup_id, "application_id": row.application_id, "program": row.program, "status": "due"}

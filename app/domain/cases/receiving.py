@@ -4,7 +4,7 @@ case waits for it (``keep_early``), or is refused with a 409 — in the caller's
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.audit import Recorder
-from app.domain.cases import early_messages, effects, store, views
+from app.domain.cases import early_messages, effects, enrolment_ends, store, views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict
 from app.domain.people.principal import Principal
@@ -17,10 +17,9 @@ async def deliver_to(
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if name in effects.enrolment_messages(definition):
-        rec = Recorder(principal.name)
-        result = await effects.end_by_message(conn, app, definition, name, payload, rec)
-        await rec.flush(conn)
-        return result
+        return await enrolment_ends.end_by_message(
+            conn, app, definition, name, payload, Recorder(principal.name)
+        )
     form = definition.model.message_forms.get(name)
     forms.validate(definition.forms.get(form) if form else None, payload, code="payload_invalid")
     if not await store.waits_for(conn, app["id"], name):
@@ -29,10 +28,10 @@ async def deliver_to(
             return await early_messages.keep(conn, principal, app, name, payload, keep)
         raise Conflict("no_waiting_receiver", f"the case is not waiting for {name!r} now")
     change = await CaseChange.load(conn, app, definition, principal.name)
-    opened = await change.deliver(name, payload)
+    saved = await change.deliver(name, payload)
     return {
         "application_id": app["id"],
-        "status": app["status"],
+        "status": saved.status,
         "kept": False,
-        "next_tasks": [views.task_view(t, change.days) for t in opened],
+        "next_tasks": [views.task_view(t, change.days) for t in saved.opened],
     }

@@ -128,17 +128,17 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
     rec = change.rec
     await _finish_current(conn, principal, task, {"returned_to": body.to, "reason": body.reason}, rec)
     change.outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    opened = await change.save(closing="returned")
+    saved = await change.save(closing="returned")
     note = {"returned_from": task["name"], "reason": body.reason, "by": principal.name}
-    if opened:
+    if saved.opened:
         await conn.execute(
-            sa.update(tasks).where(tasks.c.id.in_([t["id"] for t in opened])).values(note=note)
+            sa.update(tasks).where(tasks.c.id.in_([t["id"] for t in saved.opened])).values(note=note)
         )
-        for row in opened:
+        for row in saved.opened:
             row["note"] = note
     rec.add("task.returned", app["id"], {"to": body.to, "reason": body.reason}, task, task["division_path"])
     await rec.flush(conn)
-    return await change.answer(opened)
+    return await change.answer(saved)
 
 
 async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
@@ -204,8 +204,8 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
             raise
         raise Conflict("not_withdrawable", exc.detail) from exc
     rec = change.rec
-    opened = await change.save(closing="withdrawn")
-    mine = [t for t in opened if t["name"] == task["name"]]
+    saved = await change.save(closing="withdrawn")
+    mine = [t for t in saved.opened if t["name"] == task["name"]]
     if mine:  # the step reopens for the person who withdrew it
         await conn.execute(
             sa.update(tasks)
@@ -215,7 +215,7 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
         mine[0].update(assignee=principal.name, note={"withdrawn_from": task["id"]})
     rec.add("task.withdrawn", app["id"], {}, task, task["division_path"])
     await rec.flush(conn)
-    return await change.answer(opened)
+    return await change.answer(saved)
 
 
 async def cancel_application(

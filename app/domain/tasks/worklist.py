@@ -377,9 +377,9 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
             conn, app, definition, task["name"], change.case.data_of(task["engine_task_id"]), rec
         )
     change.outcome.closed_engine_task_ids.discard(task["engine_task_id"])
-    opened = await change.save()
+    saved = await change.save()
     TASK_COMPLETIONS.labels(program=definition.key).inc()
-    return await change.answer(opened)
+    return await change.answer(saved)
 
 
 async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict]:
