@@ -11,6 +11,9 @@ TIMERS_FIRED = Counter("aidflow_timers_fired_total", "Timers fired by workers")
 TIMERS_FAILED = Counter(
     "aidflow_timers_failed_total", "Timers set aside after their step failed every attempt"
 )
+FOLLOWUPS_FAILED = Counter(
+    "aidflow_followups_failed_total", "Follow-up cases given up after every attempt to start them was refused"
+)
 WEBHOOK_QUEUE_DEPTH = Gauge(
     "aidflow_webhook_queue_depth",
     "Webhook events not yet handed over plus deliveries not yet delivered or dead",

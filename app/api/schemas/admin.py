@@ -83,6 +83,8 @@ class Upserted(Out):
 class FailedTimer(Out):
     id: int
     application_id: str
+    case_number: str | None
+    program: str
     name: str
     due_at: Timestamp
     attempts: Annotated[int, Field(ge=0)]
@@ -102,6 +104,7 @@ class FailedFollowUp(Out):
     application_id: str = Field(
         description="the case that asked for it (e.g. a re-check that decided to terminate)"
     )
+    case_number: str | None
     program: str = Field(description="the program it starts")
     requested_at: Timestamp
     attempts: Annotated[int, Field(ge=0)]

@@ -62,7 +62,7 @@ class Application(SQLModel, table=True):
         sa.Index("ix_applications_created_by", "created_by"),
     )
     id: str = Field(primary_key=True, max_length=36)
-    # A number people can say on the phone, e.g. DB-340621-2026-000123 (app/domain/case_numbers.py).
+    # A number people can say on the phone, e.g. DB-340621-2026-000123 (app/domain/cases/numbers.py).
     number: str | None = Field(default=None, max_length=40, unique=True)
     program: str = Field(max_length=100)
     definition_id: int = Field(foreign_key="process_definitions.id")

@@ -21,6 +21,7 @@ from app.domain.money import ledger
 from app.domain.people.principal import SYSTEM
 from app.domain.programs import definitions
 from app.domain.timekeeping import calendar
+from app.metrics import FOLLOWUPS_FAILED
 
 log = structlog.get_logger()
 
@@ -125,6 +126,7 @@ async def _not_started(conn: AsyncConnection, request, about: dict, exc: Excepti
             about["division_path"],
         )
         await rec.flush(conn)
+        FOLLOWUPS_FAILED.inc()
         log.error(
             "followup_failed", application_id=about["id"], program=request["program"], reason=reason[:200]
         )
@@ -219,7 +221,9 @@ async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
             case_followups.c.requested_at,
             case_followups.c.attempts,
             case_followups.c.last_error,
+            applications_table.c.number.label("case_number"),
         )
+        .join(applications_table, applications_table.c.id == case_followups.c.application_id)
         .where(case_followups.c.started_at.is_(None), case_followups.c.attempts >= MAX_FOLLOWUP_ATTEMPTS)
         .order_by(case_followups.c.id.desc())
         .limit(limit)

@@ -194,7 +194,10 @@ async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
             timers.c.attempts,
             timers.c.failed_at,
             timers.c.last_error,
+            applications.c.number.label("case_number"),
+            applications.c.program,
         )
+        .join(applications, applications.c.id == timers.c.application_id)
         .where(timers.c.failed_at.is_not(None), timers.c.fired_at.is_(None))
         .order_by(timers.c.failed_at.desc())
         .limit(limit)
