@@ -70,6 +70,15 @@ async def startup(app: FastAPI) -> None:
         # First: what start-up records (deployments and their events) is stamped on this database's clock.
         await service_clock.load(conn)
         seeded = await calendar_service.seed_from_package(conn)
+        days = await calendar_service.load(conn)
+        for year in calendar_service.unpublished_years_ahead(days, calendar_service.today()):
+            log.warning(
+                "calendar_year_not_loaded",
+                year=year,
+                effect=f"deadlines reaching {year} count weekends only and are marked provisional",
+                fix=f"load the State Council's holiday notice for {year} (管理 → 工作日历, or PUT "
+                f"/api/v1/admin/calendar/{year}); provisional deadlines are recomputed when it is loaded",
+            )
         if seeded:
             log.info("calendar_seeded", years=seeded)
             for year in seeded:  # a newer chinese-calendar may publish a year cases already count on

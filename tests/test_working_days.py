@@ -256,3 +256,34 @@ async def test_provisional_deadlines_are_counted_in_metrics(api: Api):
     case = await api.apply()
     assert case["case_due_basis"] == "provisional"
     assert provisional_total((await api.client.get("/metrics/")).text) == before + 1
+
+
+async def test_startup_names_the_calendar_years_missing_and_what_to_do(api: Api):
+    from structlog.testing import capture_logs
+
+    from tests.conftest import RunningApp
+
+    async def warned_years() -> list[int]:
+        with capture_logs() as logs:
+            async with RunningApp(api.database_url):
+                pass
+        found = [e for e in logs if e.get("event") == "calendar_year_not_loaded"]
+        assert all("管理 → 工作日历" in e["fix"] and "provisional" in e["effect"] for e in found), found
+        return [e["year"] for e in found]
+
+    await api.set_clock("2031-11-20T10:00:00" + SH)  # 2031 and 2032 unpublished here
+    assert await warned_years() == [2031, 2032]
+    await api.set_clock("2031-06-20T10:00:00" + SH)  # before November: next year's is not out yet anyway
+    assert await warned_years() == [2031]
+    await api.load_year(2031, holidays=["2031-01-01"], working_days=[])
+    assert await warned_years() == []
+
+
+def test_a_provisional_deadline_says_so_where_it_is_shown():
+    from app.web.render import deadline_text
+
+    task = {"state": "open", "due_at": "2032-01-05", "working_days_left": 3, "overdue": False}
+    assert deadline_text({**task, "due_basis": "calendar"}) == "剩余3个工作日"
+    assert deadline_text({**task, "due_basis": "provisional"}) == "剩余3个工作日（暂按周末计）"
+    late = {**task, "working_days_left": -2, "overdue": True, "due_basis": "provisional"}
+    assert deadline_text(late) == "已超期2个工作日（暂按周末计）"

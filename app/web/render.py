@@ -59,9 +59,11 @@ def deadline_text(task: dict) -> str:
     left = task.get("working_days_left")
     if task.get("state") != "open" or task.get("due_at") is None or left is None:
         return ""
+    # Counted into a year whose official calendar is not loaded: weekends only, recomputed once it is.
+    caveat = "（暂按周末计）" if task.get("due_basis") == "provisional" else ""
     if task.get("overdue"):
-        return f"已超期{-left}个工作日" if left < 0 else "已超期"
-    return "今日到期" if left == 0 else f"剩余{left}个工作日"
+        return (f"已超期{-left}个工作日" if left < 0 else "已超期") + caveat
+    return ("今日到期" if left == 0 else f"剩余{left}个工作日") + caveat
 
 
 _env = Environment(

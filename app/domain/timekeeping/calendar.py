@@ -94,6 +94,13 @@ class WorkingDays:
         return end_of_day(answer.value), answer.provisional
 
 
+def unpublished_years_ahead(days: WorkingDays, on: date) -> list[int]:
+    """Years deadlines reach soon whose official calendar is not loaded: this year, and from November
+    the next (the State Council publishes its holiday notice for a year in late autumn)."""
+    years = [on.year, on.year + 1] if on.month >= 11 else [on.year]
+    return [year for year in years if not days.is_known(year)]
+
+
 def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), SHANGHAI).astimezone(UTC)
 

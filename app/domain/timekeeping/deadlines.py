@@ -103,5 +103,6 @@ def compute(
             start=start.isoformat(),
             time_limit=time_limit,
             due_at=due.isoformat(),
+            fix="load that year's official calendar (管理 → 工作日历); the deadline is recomputed then",
         )
     return Deadline(due, PROVISIONAL if provisional else CALENDAR, remind)
