@@ -14,6 +14,8 @@ from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import tasks, timers
+from app.domain.people.divisions import role_level
+from app.domain.people.roles import role_label
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -122,6 +124,15 @@ def _auto_layout(process) -> tuple[dict, list]:
     return shapes, edges
 
 
+def _shown_name(element) -> str:
+    """A lane named by its role key (``township_civil_affairs``, see docs/bpmn.md) shows the role's
+    Chinese name (乡镇（街道）民政); every other name as written."""
+    name = element.get("name") or ""
+    if _kind(element.tag) == "lane" and role_level(name) is not None:
+        return role_label(name)
+    return name
+
+
 def render(xml: str, completed: set[str] = frozenset(), current: set[str] = frozenset()) -> str:
     root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
     process = next(p for p in root.iter(f"{{{BPMN}}}process") if p.get("isExecutable") == "true")
@@ -144,10 +155,12 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
         element = elements.get(element_id)
         if element is None:
             continue
-        kind, name = _kind(element.tag), escape(element.get("name") or "")
+        kind, name = _kind(element.tag), escape(_shown_name(element))
         state = "done" if element_id in completed else "current" if element_id in current else ""
         attrs = f'id="shape-{escape(element_id)}" data-element-id="{escape(element_id)}" class="{(kind + " " + state).strip()}"'
         if kind == "lane":
+            role = element.get("name") or ""
+            attrs += f' data-role="{escape(role)}"' if role_level(role) is not None else ""
             out.append(
                 f'<g {attrs}><rect x="{x}" y="{y}" width="{w}" height="{h}"/>'
                 f'<text x="{x + 8}" y="{y + 18}">{name}</text></g>'

@@ -31,7 +31,9 @@ async def test_definition_diagram_draws_every_step_in_its_lane(api: Api):
         "lane_county",
     ):
         assert step in shapes, step
-    assert "县级审核确认" in r.text and "township_civil_affairs" in r.text
+    assert "县级审核确认" in r.text and 'data-role="township_civil_affairs"' in r.text
+    # Lanes show their role's Chinese name, not the key.
+    assert ">乡镇（街道）民政</text>" in r.text and ">township_civil_affairs</text>" not in r.text
     assert (await api.get("county", "/process-definitions/dibao/versions/5/diagram.svg")).status_code == 404
 
 

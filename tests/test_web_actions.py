@@ -25,7 +25,7 @@ async def test_transfer_cc_withdraw_return_and_urge_from_the_task_page(live_ui):
     await page.get_by_role("button", name="认领").click()
     # 抄送: the county reads it under 抄送我的.
     form = await _open_action(page, "抄送")
-    await form.get_by_label("用户名（多个用逗号分隔）").fill("county")
+    await form.get_by_label("选择人员（可多选）").select_option("county")
     await form.get_by_role("button", name="确认抄送").click()
     assert "已抄送" in await page.get_by_role("status").inner_text()
     county = await ui.login("county")
@@ -39,7 +39,7 @@ async def test_transfer_cc_withdraw_return_and_urge_from_the_task_page(live_ui):
     assert "已催办" in await county.get_by_role("status").inner_text()
     # 转办 to a colleague, who accepts; then 撤回 the acceptance while the next step is untouched.
     form = await _open_action(page, "转办")
-    await form.get_by_label("办理人用户名").fill("town_a2")
+    await form.get_by_label("选择人员").select_option("town_a2")
     await form.get_by_label("理由").fill("休假，转办")
     await form.get_by_role("button", name="确认转办").click()
     assert "已转办" in await page.get_by_role("status").inner_text()
@@ -77,10 +77,10 @@ async def test_delegate_and_signer_give_their_opinion_in_the_browser(live_ui):
     await holder.get_by_role("button", name="认领").click()
     # 委派: the county gives an opinion; the holder still decides.
     form = await _open_action(holder, "委派")
-    await form.get_by_label("办理人用户名").fill("county")
+    await form.get_by_label("选择人员").select_option("county")
     await form.get_by_label("说明").fill("请县局把关")
     await form.get_by_role("button", name="确认委派").click()
-    assert "已委派 county 提出意见" in await holder.locator("#delegated").inner_text()
+    assert "已委派 county（濉溪县民政） 提出意见" in await holder.locator("#delegated").inner_text()
     county = await ui.login("county")
     await county.goto(ui.url + f"/ui/tasks/{task['id']}")
     assert await county.locator("#asked-for-opinion").count() == 1
@@ -91,7 +91,7 @@ async def test_delegate_and_signer_give_their_opinion_in_the_browser(live_ui):
     # 加签 before the holder: town_a2 signs first, then the holder accepts.
     await holder.reload()
     form = await _open_action(holder, "加签")
-    await form.get_by_label("用户名（多个用逗号分隔）").fill("town_a2")
+    await form.get_by_label("选择人员（可多选）").select_option("town_a2")
     await form.get_by_label("加签位置").select_option("before")
     await form.get_by_role("button", name="确认加签").click()
     assert "已加签" in await holder.get_by_role("status").inner_text()

@@ -84,9 +84,9 @@ REVIEWER_ACTIONS = {
 FIELD_LABELS = {
     "to": "退回到环节",
     "reason": "理由",
-    "username": "办理人用户名",
+    "username": "选择人员",
     "note": "说明",
-    "usernames": "用户名（多个用逗号分隔）",
+    "usernames": "选择人员（可多选）",
     "position": "加签位置",
     "opinion": "意见",
     "decision": "结论",

@@ -1,45 +1,8 @@
 """The domain's words in Simplified Chinese, in one place (roles, statuses, audit events, errors)."""
 
-from app.domain.people.divisions import role_level
+# Levels, departments and roles are named in one table, shared with the API and the diagrams.
+from app.domain.people.roles import role_label
 
-LEVELS = {
-    "province": "省",
-    "city": "市",
-    "county": "县（区）",
-    "township": "乡镇（街道）",
-    "village": "村（社区）",
-    "school": "学校",
-    "kindergarten": "幼儿园",
-    "class": "班级",
-    "university": "高校",
-    "department": "基层工会",
-}
-ROLE_LEVELS = {
-    "province": "省级",
-    "city": "市级",
-    "county": "县级",
-    "township": "乡镇（街道）",
-    "village": "村（社区）",
-    "school": "学校",
-    "kindergarten": "幼儿园",
-    "class": "班级",
-    "university": "高校",
-    "department": "部门",
-}
-DEPARTMENTS = {
-    "civil_affairs": "民政",
-    "education": "教育",
-    "finance": "财政",
-    "hr": "人社",
-    "health": "卫健",
-    "union": "工会",
-    "aid_centre": "学生资助中心",
-    "aid_office": "资助办",
-    "head_teacher": "班主任",
-    "head": "园长",
-    "panel": "资助评审小组",
-}
-SPECIAL_ROLES = {"admin": "系统管理员", "portal": "对接平台"}
 # A step's decision as the 审批记录 shows it.
 RESULTS = {
     "approve": "同意",
@@ -210,13 +173,7 @@ ERRORS = {
 
 
 def role(key: str) -> str:
-    if key in SPECIAL_ROLES:
-        return SPECIAL_ROLES[key]
-    level = role_level(key)
-    if level is None:
-        return key
-    department = key[len(level) + 1 :]
-    return ROLE_LEVELS.get(level, level) + DEPARTMENTS.get(department, department)
+    return role_label(key)
 
 
 def error(code: str, detail: str = "") -> str:

@@ -76,9 +76,11 @@ async def get(ctx: Ctx, application_id: str) -> dict:
 
 
 @router.get("/{application_id}/events", response_model=list[out.CaseEvent])
-async def events(ctx: Ctx, application_id: str) -> list[dict]:
+async def events(ctx: Ctx, application_id: str, internal: bool = True) -> list[dict]:
+    """The case's audit timeline, each actor also as a person (``actor_display``); ``internal=false``
+    leaves out the service's own bookkeeping (timers, messages received…), as the reviewer's page does."""
     async with ctx.begin() as (conn, me):
-        return await lookup.timeline(conn, me, application_id)
+        return await lookup.timeline(conn, me, application_id, internal=internal)
 
 
 @router.get("/{application_id}/record", response_model=list[out.RecordStep])

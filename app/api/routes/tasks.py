@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -6,11 +7,15 @@ from app.api.deps import Ctx, Limit, Offset
 from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED, problem_responses
+from app.domain.people import directory
 from app.domain.tasks import actions as task_actions
+from app.domain.tasks import candidates as task_candidates
 from app.domain.tasks import people as task_people
 from app.domain.tasks import signers, signing
 from app.domain.tasks import worklist as tasks
 
+PERSON_FIELDS = ("assignee", "completed_by", "delegated_to")
+CandidateAction = Literal["transfer", "delegate", "add_signer", "copy"]
 router = api_router(prefix="/tasks", tags=["tasks"], responses=AUTHENTICATED)
 
 
@@ -61,7 +66,16 @@ async def counts(ctx: Ctx) -> dict:
 @router.get("/{task_id}", response_model=out.TaskDetail)
 async def get(ctx: Ctx, task_id: str) -> dict:
     async with ctx.begin() as (conn, me):
-        return await tasks.get(conn, me, task_id)
+        return await directory.add_displays(conn, await tasks.get(conn, me, task_id), PERSON_FIELDS)
+
+
+@router.get("/{task_id}/candidates", response_model=list[out.Candidate])
+async def candidates(ctx: Ctx, task_id: str, action: CandidateAction) -> list[dict]:
+    """Who the holder may choose for 转办 (transfer), 委派 (delegate), 加签 (add_signer) or 抄送 (copy):
+    active users whose grants fit the task's department and place, without the caller and whoever
+    the four-eyes and staff-relative rules exclude; nearest place first."""
+    async with ctx.begin() as (conn, me):
+        return await task_candidates.of_task(conn, me, task_id, action)
 
 
 @router.post("/{task_id}/claim", response_model=out.Task)

@@ -110,9 +110,40 @@ class Change(Out):
     )
 
 
+class PersonDisplay(Out):
+    """A login, an API key or the service as people read it (``*_display`` next to a login field)."""
+
+    name: str = Field(
+        description="the user's name; 对接平台 for an API key; 系统（自动办理） for the service"
+    )
+    role: str | None = Field(description="the grant the person is shown with, e.g. township_civil_affairs")
+    role_label: str | None = Field(description="that role in Chinese: 乡镇（街道）民政")
+    department: str | None = Field(description="its department in Chinese: 民政")
+    division_code: DivisionCode | None
+    place: str | None = Field(description="the grant's place: 濉溪镇")
+    text: str = Field(description="one line for a page: 张伟（濉溪镇民政）, 对接平台（濉溪县）")
+
+
+class Candidate(Out):
+    """Someone who may receive a task for an action (转办, 委派, 加签, 抄送)."""
+
+    username: Username
+    name: str
+    role: str
+    role_label: str
+    department: str
+    division_code: DivisionCode
+    place: str
+
+
 class CaseEvent(Out):
     at: Timestamp
     actor: str
+    actor_display: PersonDisplay | None
+    internal: bool = Field(
+        description="the service's own bookkeeping (timers, messages received, recomputed deadlines): "
+        "left out of the reviewer's timeline"
+    )
     type: str
     task: str | None
     task_id: str | None
@@ -130,6 +161,7 @@ class RecordStep(Out):
     state: TaskState
     handler: Username | None
     handler_name: str | None
+    handler_display: PersonDisplay | None
     result: str | None
     opinion: str | None
     arrived_at: Timestamp
@@ -182,6 +214,9 @@ class TaskDetail(Task):
     objections: list[Objection] | None = Field(
         None, description="a step that answers objections: the open ones"
     )
+    assignee_display: PersonDisplay | None = None
+    completed_by_display: PersonDisplay | None = None
+    delegated_to_display: PersonDisplay | None = None
 
 
 class ReturnTarget(Out):

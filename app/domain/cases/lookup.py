@@ -3,6 +3,7 @@ the timeline, and the applicants behind a list of cases (masked where the caller
 
 import re
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,6 +13,7 @@ from app.domain.cases import numbers as case_numbers
 from app.domain.cases import views
 from app.domain.errors import Invalid, NotFound
 from app.domain.people import divisions as division_service
+from app.domain.people.directory import Directory
 from app.domain.people.principal import Principal
 from app.domain.tasks import copies
 from app.domain.timekeeping import calendar
@@ -119,16 +121,80 @@ async def list_(
     }
 
 
-async def timeline(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
+# Events the service records for its own bookkeeping: a timer started or fired (its effect has its
+# own event: notice.closed, task.overdue…), a message arrived (what it did is recorded too), a
+# deadline recomputed for a new calendar, a case moved to a new version. Reviewers' timelines leave
+# them out; the API history and the audit trail keep them for administrators.
+INTERNAL_EVENTS = frozenset(
+    {
+        "timer.scheduled",
+        "timer.fired",
+        "timer.rescheduled",
+        "timer.failed",
+        "timer.retried",
+        "message.received",
+        "message.kept",
+        "task.deadline_recomputed",
+        "application.deadline_recomputed",
+        "application.migrated",
+        "case.followup_failed",
+    }
+)
+
+
+# Where events name people besides their actor (转办 from/to, 委派 to, 加签 usernames…): loaded with
+# the actors, so a page shows them as people without asking again.
+PEOPLE_IN_EVENTS: dict[str, tuple[str, ...]] = {
+    "task.transferred": ("from", "to"),
+    "task.delegated": ("to",),
+    "task.resolved": ("holder",),
+    "task.assigned": ("assignee", "previous_assignee"),
+    "task.unclaimed": ("previous_assignee",),
+    "task.claim_released": ("previous_assignee",),
+    "task.signers_added": ("usernames",),
+    "task.signer_removed": ("username",),
+    "case.copied": ("usernames",),
+}
+
+
+def people_in(event_type: str, data: dict[str, Any] | None) -> list[str]:
+    """The logins an event's data names, in the order of ``PEOPLE_IN_EVENTS``."""
+    found: list[str] = []
+    for key in PEOPLE_IN_EVENTS.get(event_type, ()):
+        value = (data or {}).get(key)
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, list):
+            found += [v for v in value if isinstance(v, str)]
+    return found
+
+
+async def timeline(
+    conn: AsyncConnection,
+    principal: Principal,
+    application_id: str,
+    *,
+    internal: bool = True,
+    directory: Directory | None = None,
+) -> list[dict[str, Any]]:
+    """The case's events, oldest first, each with its actor as a person (``actor_display``);
+    ``internal=False`` leaves out ``INTERNAL_EVENTS`` (the reviewer's timeline)."""
     application_id = (await load_row(conn, principal, application_id))["id"]
-    rows = await conn.execute(
-        sa.select(events).where(events.c.application_id == application_id).order_by(events.c.id)
+    query = sa.select(events).where(events.c.application_id == application_id)
+    if not internal:
+        query = query.where(events.c.type.not_in(sorted(INTERNAL_EVENTS)))
+    rows = (await conn.execute(query.order_by(events.c.id))).all()
+    directory = directory or Directory()
+    await directory.load(
+        conn, [r.actor for r in rows] + [login for r in rows for login in people_in(r.type, r.data)]
     )
     return [
         {
             "at": r.at,
             "actor": r.actor,
+            "actor_display": directory.view(r.actor),
             "type": r.type,
+            "internal": r.type in INTERNAL_EVENTS,
             "task": r.task_name,
             "task_id": r.task_id,
             "data": r.data,

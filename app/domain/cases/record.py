@@ -1,24 +1,29 @@
 """审批记录: the steps of a case as a table — who (name, not login) handled each, with which result and
 opinion, when it arrived and was done, and how many working days it took."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import tasks, users
+from app.db.models import tasks
 from app.domain.cases import lookup
+from app.domain.people.directory import Directory
 from app.domain.people.principal import Principal
 from app.domain.timekeeping import calendar
 
 
-def _opinion(data: dict) -> str | None:
+def _opinion(data: dict[str, Any]) -> str | None:
     for key in ("opinion", "reason", "second_opinion"):
         if isinstance(data.get(key), str) and data[key].strip():
             return data[key].strip()
     return None
 
 
-async def of_application(conn: AsyncConnection, principal: Principal, application_id: str) -> list[dict]:
+async def of_application(
+    conn: AsyncConnection, principal: Principal, application_id: str, directory: Directory | None = None
+) -> list[dict[str, Any]]:
     # The same who-may-see as the case; by its id or its number.
     application_id = (await lookup.load_row(conn, principal, application_id))["id"]
     rows = (
@@ -40,20 +45,8 @@ async def of_application(conn: AsyncConnection, principal: Principal, applicatio
             .order_by(tasks.c.created_at, tasks.c.id)
         )
     ).all()
-    people = {r.completed_by or r.assignee for r in rows} - {None}
-    names = (
-        dict(
-            (
-                await conn.execute(
-                    sa.select(users.c.username, users.c.display_name).where(
-                        users.c.username.in_(sorted(people))
-                    )
-                )
-            ).all()
-        )
-        if people
-        else {}
-    )
+    directory = directory or Directory()
+    await directory.load(conn, (r.completed_by or r.assignee for r in rows))
     days = await calendar.load(conn)
     record = []
     for r in rows:
@@ -72,7 +65,8 @@ async def of_application(conn: AsyncConnection, principal: Principal, applicatio
                 "division_code": r.division_code,
                 "state": r.state,
                 "handler": handler,
-                "handler_name": names.get(handler, handler),
+                "handler_name": directory.person(handler).name if handler else None,
+                "handler_display": directory.view(handler),
                 "result": data.get("decision") if isinstance(data.get("decision"), str) else None,
                 "opinion": _opinion(data),
                 "arrived_at": r.created_at,

@@ -16,6 +16,7 @@ from app.domain.money import ledger
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
 from app.domain.people import divisions
+from app.domain.people.directory import Directory
 from app.domain.programs import definitions
 from app.web import labels
 from app.web.context import WebCtx
@@ -25,13 +26,19 @@ from app.web.routes.task import opinions
 router = APIRouter()
 
 
-def _event_text(event: dict, steps: dict) -> str:
+def _event_text(event: dict, steps: dict, directory: Directory) -> str:
+    """The event's step and what it says, people named as people (转办 to 李娜（濉溪镇民政）)."""
     data = event["data"] or {}
     step = steps.get(event["task"])
     parts = [step.title] if step else []
-    for key in ("opinion", "reason", "assignee", "objection_number"):
+    for key in ("opinion", "reason", "objection_number"):
         if data.get(key):
             parts.append(str(data[key]))
+    people = [directory.text(login) for login in lookup.people_in(event["type"], data)]
+    if event["type"] == "task.transferred" and len(people) == 2:
+        parts.append(f"{people[0]} → {people[1]}")
+    elif people:
+        parts.append("、".join(people))
     return "：".join(parts[:1]) + ("（" + "；".join(parts[1:]) + "）" if len(parts) > 1 else "")
 
 
@@ -102,7 +109,9 @@ def _date(text: str):
 
 
 @router.get("/cases/{application_id}")
-async def show(ctx: WebCtx, application_id: str):
+async def show(ctx: WebCtx, application_id: str, internal: str = ""):
+    """The case page. Its timeline is the reviewer's (``lookup.INTERNAL_EVENTS`` left out); an
+    administrator may ask for the whole history with ``?internal=1``."""
     async with ctx.begin() as (conn, me):
         row = await lookup.load_row(conn, me.principal, application_id)  # by id or number
         application_id = row["id"]
@@ -111,7 +120,14 @@ async def show(ctx: WebCtx, application_id: str):
         places = await divisions.lookup(
             conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])]
         )
-        timeline = await lookup.timeline(conn, me.principal, application_id)
+        # Every person on the page is resolved by these two reads (handlers, then the rest).
+        directory = Directory()
+        record = await approval_record.of_application(conn, me.principal, application_id, directory)
+        show_internal = me.is_admin and internal == "1"
+        timeline = await lookup.timeline(
+            conn, me.principal, application_id, internal=show_internal, directory=directory
+        )
+        await directory.load(conn, (t["assignee"] for t in app["open_tasks"]))
         can_act = (
             any(
                 me.principal.can_act(t["role"], places.get(t["division_code"], {}).get("path", "/"))
@@ -131,12 +147,14 @@ async def show(ctx: WebCtx, application_id: str):
             can_act=can_act,
             application_form=[],
             timeline=timeline,
-            event_text=lambda e: _event_text(e, definition.model.steps),
-            opinions=await opinions(conn, me.principal, application_id, definition),
+            show_internal=show_internal,
+            event_text=lambda e: _event_text(e, definition.model.steps, directory),
+            person=directory.text,
+            opinions=opinions(timeline, definition, directory),
             notice_entries=await notices.entries_of_application(conn, application_id),
             objections=await objections.of_application(conn, application_id),
             benefits=await ledger.of_application(conn, application_id),
-            record=await approval_record.of_application(conn, me.principal, application_id),
+            record=record,
         )
 
 

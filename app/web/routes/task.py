@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from app.domain.cases import lookup
 from app.domain.errors import DomainError, Invalid
 from app.domain.people import divisions
+from app.domain.people.directory import Directory
 from app.domain.programs import definitions
+from app.domain.tasks import candidates
 from app.domain.tasks import worklist as tasks
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
@@ -41,10 +43,10 @@ def decision_buttons(schema: dict | None) -> tuple[str | None, list[dict]]:
     return name, buttons
 
 
-async def opinions(conn, principal, application_id: str, definition) -> list[dict]:
-    """Earlier decisions of the case: who decided which step, when, with what opinion."""
+def opinions(events: list[dict], definition, directory: Directory) -> list[dict]:
+    """Earlier decisions of the case: who (as a person) decided which step, when, with what opinion."""
     result = []
-    for event in await lookup.timeline(conn, principal, application_id):
+    for event in events:
         if event["type"] in (
             "task.resolved",
             "task.signed",
@@ -63,7 +65,7 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
             result.append(
                 {
                     "at": event["at"],
-                    "actor": event["actor"],
+                    "actor": directory.text(event["actor"]),
                     "entries": entries,
                     "step": f"{step.title if step else event['task']}（{labels.EVENTS[event['type']]}）",
                 }
@@ -84,12 +86,38 @@ async def opinions(conn, principal, application_id: str, definition) -> list[dic
         result.append(
             {
                 "at": event["at"],
-                "actor": event["actor"],
+                "actor": directory.text(event["actor"]),
                 "step": step.title if step else event["task"],
                 "entries": items,
             }
         )
     return result
+
+
+# The task page's reviewer actions that choose people, and the candidates' action for each.
+PICKED = {"transfer": "transfer", "delegate": "delegate", "signers": "add_signer", "cc": "copy"}
+
+
+async def _pickers(conn, me, task_id: str, actions: list[dict]) -> dict[str, list[dict]]:
+    """For each offered action that chooses people, whom it may choose (see ``tasks.candidates``)."""
+    found = {}
+    for action in actions:
+        if action["key"] in PICKED:
+            try:
+                found[action["key"]] = await candidates.of_task(
+                    conn, me.principal, task_id, PICKED[action["key"]]
+                )
+            except DomainError:
+                found[action["key"]] = []
+    return found
+
+
+def picker_groups(people: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Candidates grouped by place and department (濉溪镇 · 乡镇（街道）民政), nearest place first."""
+    groups: dict[str, list[dict]] = {}
+    for person in people:
+        groups.setdefault(f"{person['place']} · {person['role_label']}", []).append(person)
+    return list(groups.items())
 
 
 async def _return_targets(conn, me, view: dict) -> list[dict]:
@@ -133,6 +161,10 @@ async def _task_page(
                 {"objection_number": o["number"], "outcome": "", "reply": ""}
                 for o in view.get("objections", [])
             ]
+    directory = Directory()
+    events = await lookup.timeline(conn, me.principal, app["id"], internal=False, directory=directory)
+    await directory.load(conn, (view["assignee"], view["delegated_to"], view["completed_by"]))
+    actions = capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act))
     return page(
         ctx.request,
         "task.html",
@@ -151,8 +183,11 @@ async def _task_page(
         errors=errors or {},
         raw=raw,
         error=error,
-        opinions=await opinions(conn, me.principal, app["id"], definition),
-        actions=capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act)),
+        opinions=opinions(events, definition, directory),
+        person=directory.text,
+        actions=actions,
+        pickers=await _pickers(conn, me, task_id, actions),
+        picker_groups=picker_groups,
         return_targets=await _return_targets(conn, me, view),
         application_form=schema_form.fields_of(definition.application_form),
     )
@@ -224,8 +259,9 @@ async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
     values = {}
     for name in fields:
         value = str(form.get(name, "")).strip()
-        if name == "usernames":
-            values[name] = [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
+        if name == "usernames":  # chosen in a multiple <select>, or typed with commas by hand
+            chosen = [str(v) for v in form.getlist(name)] if hasattr(form, "getlist") else [value]
+            values[name] = [v.strip() for c in chosen for v in c.replace("，", ",").split(",") if v.strip()]
         elif value:
             values[name] = value
     try:

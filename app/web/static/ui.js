@@ -52,4 +52,22 @@
       count.value = String(index + 1);
     });
   });
+  // The people picker's filter: show the options whose name, place or office contain the text.
+  document.querySelectorAll("input.picker-filter").forEach(function (input) {
+    var select = document.getElementById(input.dataset.filterFor);
+    if (!select) { return; }
+    input.hidden = false;
+    input.addEventListener("input", function () {
+      var text = input.value.trim().toLowerCase();
+      select.querySelectorAll("optgroup").forEach(function (group) {
+        var shown = 0;
+        group.querySelectorAll("option").forEach(function (option) {
+          var match = !text || (option.dataset.search || option.textContent).toLowerCase().indexOf(text) >= 0;
+          option.hidden = !match;
+          if (match) { shown += 1; }
+        });
+        group.hidden = shown === 0;
+      });
+    });
+  });
 })();
