@@ -69,7 +69,10 @@ async def test_a_second_reviewer_cannot_act_on_a_claimed_task(live_ui):
     second = await ui.login("town_a2")
     assert await second.locator("tr[data-task-id]").count() == 0  # no longer a candidate
     await second.goto(ui.url + f"/ui/tasks/{task['id']}")
-    assert "该任务已由 town_a 认领，您不能办理" in await second.locator("#held-by-other").inner_text()
+    assert (
+        "该任务已由 town_a（濉溪镇民政） 认领，您不能办理"
+        in await second.locator("#held-by-other").inner_text()
+    )
     assert await second.get_by_role("button", name="通过（予以受理）").count() == 0
     # Even a hand-made request with a valid session and token is refused by the domain.
     csrf = await second.locator("input[name=csrf_token]").first.get_attribute("value")

@@ -16,8 +16,9 @@ from app.domain.timekeeping import calendar
 
 def _opinion(data: dict[str, Any]) -> str | None:
     for key in ("opinion", "reason", "second_opinion"):
-        if isinstance(data.get(key), str) and data[key].strip():
-            return data[key].strip()
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
     return None
 
 

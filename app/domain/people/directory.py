@@ -62,7 +62,7 @@ class Person:
         }
 
 
-def _people_query(logins: list[str]) -> sa.CompoundSelect:
+def _people_query(logins: list[str]) -> sa.CompoundSelect[Any]:
     """Users and API keys of these logins with their grants' roles and places, one row per grant."""
     user_rows = (
         sa.select(

@@ -238,6 +238,7 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
         found = await accounts.list_users(conn)
         keys = await accounts.list_api_keys(conn)
         places = {d["code"]: d["name"] for d in await divisions.list_all(conn)}
+        roles = sorted(await definitions.role_keys(conn) | {"admin"})
     return page(
         ctx.request,
         "admin_users.html",
@@ -248,6 +249,7 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
         users=found,
         keys=keys,
         places=places,
+        roles=roles,
         error=error,
         raw=raw or {},
     )
