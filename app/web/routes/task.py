@@ -260,7 +260,7 @@ async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
     for name in fields:
         value = str(form.get(name, "")).strip()
         if name == "usernames":  # chosen in a multiple <select>, or typed with commas by hand
-            chosen = [str(v) for v in form.getlist(name)] if hasattr(form, "getlist") else [value]
+            chosen = [str(v) for v in form.getlist(name)]
             values[name] = [v.strip() for c in chosen for v in c.replace("，", ",").split(",") if v.strip()]
         elif value:
             values[name] = value
