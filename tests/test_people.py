@@ -142,6 +142,8 @@ async def test_candidates_are_whoever_the_action_accepts(office: Api):
         "zhang.wei", f"/tasks/{task['id']}/signers", {"usernames": ["li.na"], "position": "before"}
     )
     assert r.status_code == 200, r.text
+    [signer] = r.json()["signers"]
+    assert (signer["username"], signer["username_display"]["text"]) == ("li.na", "李娜（濉溪镇民政）")
     assert "li.na" not in await _candidates(api, "zhang.wei", task["id"], "add_signer")
 
 

@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.deps import Ctx, Limit, Offset
 from app.api.routing import api_router
@@ -25,6 +26,13 @@ class AssignIn(BaseModel):
 
 class CompleteIn(BaseModel):
     data: dict = Field(default_factory=dict)
+
+
+async def _signers_as_people(conn: AsyncConnection, result: dict) -> dict:
+    """Signers with ``username_display`` (a decided step's answer has no signers: unchanged)."""
+    if "signers" in result:
+        await directory.add_displays_to_all(conn, result["signers"], ("username",))
+    return result
 
 
 @router.get("", response_model=out.TaskPage)
@@ -148,21 +156,21 @@ async def resolve(ctx: Ctx, task_id: str, body: task_people.OpinionIn) -> dict:
 async def add_signers(ctx: Ctx, task_id: str, body: signers.SignersIn) -> dict:
     """加签: people who decide before you, or after you."""
     async with ctx.begin() as (conn, me):
-        return await signing.add_signers(conn, me, task_id, body)
+        return await _signers_as_people(conn, await signing.add_signers(conn, me, task_id, body))
 
 
 @router.delete("/{task_id}/signers/{username}", response_model=out.Signers)
 async def remove_signer(ctx: Ctx, task_id: str, username: str) -> dict:
     """减签: remove a signer you added, before they have signed."""
     async with ctx.begin() as (conn, me):
-        return await signing.remove_signer(conn, me, task_id, username)
+        return await _signers_as_people(conn, await signing.remove_signer(conn, me, task_id, username))
 
 
 @router.post("/{task_id}/sign", response_model=out.Change | out.Signers)
 async def sign(ctx: Ctx, task_id: str, body: signers.SignIn) -> dict:
     """A signer's or decider's vote (加签, 会签, 或签, 依次)."""
     async with ctx.begin() as (conn, me):
-        return await signing.sign(conn, me, task_id, body)
+        return await _signers_as_people(conn, await signing.sign(conn, me, task_id, body))
 
 
 @router.post("/{task_id}/cc", response_model=out.Copies)

@@ -226,6 +226,7 @@ class ReturnTarget(Out):
 
 class Signer(Out):
     username: Username
+    username_display: PersonDisplay | None = None
     kind: Literal["before", "after", "all", "any", "sequence", "decider"]
     seq: int
     state: Literal["queued", "pending", "decided", "removed"]

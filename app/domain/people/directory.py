@@ -153,3 +153,14 @@ async def add_displays(
     for f in fields:
         row[f + "_display"] = directory.view(row.get(f))
     return row
+
+
+async def add_displays_to_all(
+    conn: AsyncConnection, rows: list[dict[str, Any]], fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """``add_displays`` for a list, its people in one query."""
+    directory = Directory()
+    await directory.load(conn, (row.get(f) for row in rows for f in fields))
+    for row in rows:
+        await add_displays(conn, row, fields, directory)
+    return rows
