@@ -138,6 +138,7 @@ INTERNAL_EVENTS = frozenset(
         "application.deadline_recomputed",
         "application.migrated",
         "case.followup_failed",
+        "case.followup_retried",
     }
 )
 
