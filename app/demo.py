@@ -33,14 +33,15 @@ PLACES = [
 ]
 # Two reviewers per office: the four-eyes rules (who reviewed may not re-investigate or confirm the
 # same case) need a second person to go on.
+# Names only: pages add the office and place from the grant (张伟（濉溪镇民政）).
 USERS = [
     ("admin", "系统管理员", "admin", None),
-    ("zhang.wei", "张伟（濉溪镇民政办）", "township_civil_affairs", "340621100"),
-    ("chen.jing", "陈静（濉溪镇民政办）", "township_civil_affairs", "340621100"),
-    ("li.na", "李娜（临涣镇民政办）", "township_civil_affairs", "340621101"),
-    ("zhou.min", "周敏（临涣镇民政办）", "township_civil_affairs", "340621101"),
-    ("wang.fang", "王芳（濉溪县民政局）", "county_civil_affairs", "340621"),
-    ("liu.yang", "刘洋（濉溪县民政局）", "county_civil_affairs", "340621"),
+    ("zhang.wei", "张伟", "township_civil_affairs", "340621100"),
+    ("chen.jing", "陈静", "township_civil_affairs", "340621100"),
+    ("li.na", "李娜", "township_civil_affairs", "340621101"),
+    ("zhou.min", "周敏", "township_civil_affairs", "340621101"),
+    ("wang.fang", "王芳", "county_civil_affairs", "340621"),
+    ("liu.yang", "刘洋", "county_civil_affairs", "340621"),
 ]
 ACCEPT = {"decision": "accept"}
 APPROVE = {"decision": "approve", "opinion": "经入户调查，情况属实"}

@@ -3,6 +3,7 @@ choose for 转办, 委派, 加签 and 抄送 (``GET /tasks/{id}/candidates``).""
 
 import pytest
 
+from app.domain.people.directory import Person
 from tests.helpers import PASSWORD, Api
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}
@@ -172,3 +173,19 @@ async def test_candidates_leave_out_relatives_and_the_second_pair_of_eyes(office
     assert (
         await api.post("zhang.wei", f"/tasks/{again['id']}/transfer", {"username": "town_a2", "reason": "x"})
     ).status_code == 200
+
+
+def test_a_person_reads_as_name_and_office():
+    assert Person("zhang.wei", "user", "张伟", "township_civil_affairs", "340621100", "濉溪镇").text == (
+        "张伟（濉溪镇民政）"
+    )
+    assert (
+        Person("wang.fang", "user", "王芳", "county_health", "340621", "濉溪县").text == "王芳（濉溪县卫健）"
+    )
+    assert Person("admin", "user", "系统管理员", "admin").text == "系统管理员"
+    assert Person("zhao.liu", "user", "赵六", "admin").text == "赵六（系统管理员）"
+    assert (
+        Person("demo-portal", "api_key", "对接平台", "portal", "340621", "濉溪县").text
+        == "对接平台（濉溪县）"
+    )
+    assert Person("nobody", "user", "无授权").text == "无授权"

@@ -45,8 +45,10 @@ class Person:
         """张伟（濉溪镇民政）, 对接平台（濉溪县）, 系统管理员 — the office as people name it."""
         if self.kind == "api_key":
             return f"{self.name}（{self.place}）" if self.place else self.name
-        if self.role == ADMIN or self.role is None:
-            return self.name if self.role is None else f"{self.name}（{SPECIAL_ROLES[ADMIN]}）"
+        if self.role is None or self.name == SPECIAL_ROLES.get(self.role):
+            return self.name
+        if self.role == ADMIN:
+            return f"{self.name}（{SPECIAL_ROLES[ADMIN]}）"
         return f"{self.name}（{self.place or ''}{self.department}）"
 
     def view(self) -> PersonView:
