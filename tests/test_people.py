@@ -2,8 +2,10 @@
 choose for 转办, 委派, 加签 and 抄送 (``GET /tasks/{id}/candidates``)."""
 
 import pytest
+import sqlalchemy as sa
 
 from app.domain.people.directory import Person
+from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import PASSWORD, Api
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}
@@ -189,3 +191,36 @@ def test_a_person_reads_as_name_and_office():
         == "对接平台（濉溪县）"
     )
     assert Person("nobody", "user", "无授权").text == "无授权"
+
+
+async def test_the_people_of_a_timeline_are_read_in_one_query(database_url, running_app):
+    """More people on a case's timeline cost no more statements: one read for all of them."""
+    service = running_app(database_url)
+    async with service as client:
+        api = Api(client, database_url)
+        await api.setup_places_and_people(ADMIN_PASSWORD)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            statements.append(statement)
+
+        engine = service.app.state.db.sync_engine
+        sa.event.listen(engine, "before_cursor_execute", count)
+
+        async def reading_events(case_id: str) -> tuple[int, set[str]]:
+            statements.clear()
+            events = (await api.get("county", f"/applications/{case_id}/events")).json()
+            return len(statements), {e["actor"] for e in events}
+
+        case = await api.apply()
+        few, actors = await reading_events(case["id"])
+        task = await api.open_task(case["id"], "accept_application")
+        # More people on the timeline: a colleague claims and lets go, the county urges.
+        assert (await api.post("town_a2", f"/tasks/{task['id']}/claim")).status_code == 200
+        assert (await api.post("town_a2", f"/tasks/{task['id']}/unclaim")).status_code == 200
+        assert (await api.post("county", f"/tasks/{task['id']}/urge", {"note": "请尽快"})).status_code == 200
+        await api.complete("town_a", task["id"], {"decision": "accept"})
+        many, more_actors = await reading_events(case["id"])
+        assert len(more_actors) == len(actors) + 3
+        assert many == few
+        sa.event.remove(engine, "before_cursor_execute", count)
