@@ -83,7 +83,7 @@ def worker(
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
     from app.domain.webhooks.deliveries import Policy
-    from app.worker import run_forever
+    from app.worker import PaySchedule, run_forever
 
     settings = get_settings()
     if metrics_port:
@@ -101,6 +101,7 @@ def worker(
                 settings.clock_movable,
                 settings.claim_stale_working_days,
                 Policy.from_settings(settings),
+                PaySchedule(settings.payment_day, settings.payment_lead_days),
             )
         )
         # SIGTERM cancels the round: a timer's transaction rolls back (the timer stays due) and the

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # (the load balancer notices and stops sending), then in-flight requests get GRACE seconds to finish.
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=600)
+    # Payments (docs/payments.md). Fernet keys for bank account numbers, comma-separated, the first
+    # encrypts. Unset in production: bank accounts cannot be stored or read (422 payment_keys_missing);
+    # unset elsewhere: a key derived from the signing secret.
+    payment_account_keys: str | None = None
+    # Monthly allowances are paid on this day of each month; the worker builds the batch this many days
+    # before (and a county office may build it earlier through the API).
+    payment_day: int = Field(default=1, ge=1, le=28)
+    payment_lead_days: int = Field(default=5, ge=0, le=27)
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -21,6 +21,7 @@ from app.api.routes import (
     definitions,
     messages,
     notices,
+    payments,
     programs,
     public,
     supervision,
@@ -39,7 +40,7 @@ from app.domain.programs import definitions as definition_service
 from app.domain.timekeeping import calendar as calendar_service
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
-from app.worker import run_forever
+from app.worker import PaySchedule, run_forever
 
 log = structlog.get_logger(__name__)
 STARTUP_LOCK = 0x41494446  # "AIDF": the advisory lock start-up holds while it seeds and deploys
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                         settings.clock_movable,
                         settings.claim_stale_working_days,
                         Policy.from_settings(settings),
+                        PaySchedule(settings.payment_day, settings.payment_lead_days),
                     )
                 )
             yield
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         definitions,
         applications,
         programs,
+        payments,
         tasks,
         messages,
         supervision,

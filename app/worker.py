@@ -1,5 +1,5 @@
 """The background worker: timers, deadline reminders, overdue marks, stale claims, periodic re-checks,
-the end of gradual exits and webhooks, on the service clock."""
+the end of gradual exits, payment batches as pay dates come near, and webhooks, on the service clock."""
 
 import asyncio
 import time
@@ -13,6 +13,8 @@ from app.db.engine import is_unavailable, transaction
 from app.delivery import run_deliveries
 from app.domain.cases import enrolment_ends, followups, timers
 from app.domain.errors import DomainError
+from app.domain.money import batch_schedule
+from app.domain.money.batch_schedule import PaySchedule
 from app.domain.tasks import reminders
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
@@ -30,6 +32,7 @@ class Round:
     rechecks_started: int = 0
     monthly_cases_started: int = 0
     enrolments_ended: int = 0
+    payment_batches_built: int = 0
     webhook_attempts: int = 0
 
     def as_dict(self) -> dict:
@@ -91,7 +94,11 @@ async def _drain(db: AsyncEngine, step, *args) -> int:
 
 
 async def run_due_work(
-    db: AsyncEngine, stale_claim_working_days: int, limit: int | None = None, webhooks: Policy | None = None
+    db: AsyncEngine,
+    stale_claim_working_days: int,
+    limit: int | None = None,
+    webhooks: Policy | None = None,
+    payments: PaySchedule = batch_schedule.DEFAULT_SCHEDULE,
 ) -> Round:
     """Everything due now; webhooks last, so the events of this round go out in it (None: no sending)."""
     result = Round(fired=await run_due_timers(db, limit))
@@ -104,6 +111,7 @@ async def run_due_work(
     result.rechecks_started = await _drain(db, followups.start_due_rechecks)
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, enrolment_ends.end_expired)
+    result.payment_batches_built = await _drain(db, batch_schedule.build_due, payments)
     if webhooks is not None:
         result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result
@@ -116,6 +124,7 @@ async def run_forever(
     sync_clock: bool,
     stale_claim_working_days: int,
     webhooks: Policy | None = None,
+    payments: PaySchedule = batch_schedule.DEFAULT_SCHEDULE,
 ) -> None:
     log.info("worker_started", poll_seconds=poll_seconds)
     outage_since: float | None = None
@@ -124,7 +133,7 @@ async def run_forever(
             if sync_clock:
                 async with transaction(db) as conn:
                     await service_clock.load(conn)
-            await run_due_work(db, stale_claim_working_days, batch_size, webhooks)
+            await run_due_work(db, stale_claim_working_days, batch_size, webhooks, payments)
             if outage_since is not None:
                 log.warning("database_available_again", seconds=round(time.monotonic() - outage_since, 1))
                 outage_since = None

@@ -16,7 +16,7 @@ from app.domain.errors import NotFound
 from app.domain.people import account_changes, accounts, divisions
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
-from app.worker import run_due_work
+from app.worker import PaySchedule, run_due_work
 
 router = api_router(prefix="/admin", tags=["admin"], responses=AUTHENTICATED)
 
@@ -184,6 +184,9 @@ async def run_timers(ctx: Ctx, request: Request) -> dict:
         await service_clock.load(conn)
     return (
         await run_due_work(
-            ctx.db, ctx.settings.claim_stale_working_days, webhooks=Policy.from_settings(ctx.settings)
+            ctx.db,
+            ctx.settings.claim_stale_working_days,
+            webhooks=Policy.from_settings(ctx.settings),
+            payments=PaySchedule(ctx.settings.payment_day, ctx.settings.payment_lead_days),
         )
     ).as_dict()

@@ -133,4 +133,5 @@ class WorkRound(Out):
     rechecks_started: Count
     monthly_cases_started: Count
     enrolments_ended: Count
+    payment_batches_built: Count
     webhook_attempts: Count

@@ -22,6 +22,7 @@ from app.db.models.cases import (
     TaskSigner,
     Timer,
 )
+from app.db.models.payments import BankAccount, PaymentBatch, PaymentItem, PaymentLeftOut, PaymentScan
 from app.db.models.people import (
     ApiKey,
     Division,
@@ -76,3 +77,8 @@ saved_views = SavedView.__table__
 rate_limit_hits = RateLimitHit.__table__
 case_number_counters = CaseNumberCounter.__table__
 case_followups = FollowUp.__table__
+payment_batches = PaymentBatch.__table__
+payment_items = PaymentItem.__table__
+payment_left_out = PaymentLeftOut.__table__
+bank_accounts = BankAccount.__table__
+payment_scans = PaymentScan.__table__

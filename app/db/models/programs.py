@@ -46,6 +46,8 @@ class Benefit(SQLModel, table=True):
         sa.Index("ix_benefits_family_year", "family_id", "year"),
         sa.Index("ix_benefits_next_recheck", "status", "next_recheck_on"),
         sa.Index("ix_benefits_ends_on", "status", "ends_on"),
+        # Payment batches: a program's benefits in a county (a path range).
+        sa.Index("ix_benefits_program_path", "program", "division_path"),
     )
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(foreign_key="applications.id", max_length=36, index=True)
@@ -68,6 +70,8 @@ class Benefit(SQLModel, table=True):
     note: dict = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = timestamp()
     ended_at: datetime | None = timestamp(nullable=True)
+    # Why a monthly enrolment ended (``person_deceased``, the terminating case…): payment batches name it.
+    ended_reason: str | None = Field(default=None, max_length=100)
 
 
 class SamplePool(SQLModel, table=True):

@@ -266,7 +266,13 @@ async def end_enrolment(
                 benefits.c.kind == "monthly",
                 benefits.c.status == "active",
             )
-            .values(status="ended", ends_on=last_day, ended_at=clock.now(), next_recheck_on=None)
+            .values(
+                status="ended",
+                ends_on=last_day,
+                ended_at=clock.now(),
+                next_recheck_on=None,
+                ended_reason=reason[:100],
+            )
             .returning(benefits.c.id, benefits.c.amount)
         )
     ).all()

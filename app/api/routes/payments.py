@@ -1,0 +1,105 @@
+"""Payments: batches built from the ledger, prepared by the program's county office and approved by
+the county finance office; recipients' bank accounts (docs/payments.md)."""
+
+from typing import Annotated
+
+from fastapi import Query
+
+from app.api.deps import Ctx, Limit
+from app.api.routing import api_router
+from app.api.schemas import payments as out
+from app.api.schemas.problems import AUTHENTICATED
+from app.domain.money import bank_accounts, batch_review, batch_views
+from app.domain.money.vault import Vault
+
+router = api_router(tags=["payments"], responses=AUTHENTICATED)
+
+
+def _vault(ctx: Ctx) -> Vault:
+    settings = ctx.settings
+    signing = settings.secret_key if settings.env != "production" else None
+    return Vault.from_settings(settings.payment_account_keys, signing)
+
+
+@router.post("/payments/batches", response_model=out.Batch)
+async def build_batch(ctx: Ctx, body: out.BuildIn) -> dict:
+    """Build a county's batch of a program for a pay date, or build its draft again (idempotent: one
+    item per benefit and period, ever). Only the program's county office."""
+    async with ctx.begin() as (conn, me):
+        batch = await batch_review.build(conn, me, body.county_code, body.program, body.pay_date)
+        return batch_views.batch_view(batch)
+
+
+@router.get("/payments/batches", response_model=list[out.Batch])
+async def list_batches(
+    ctx: Ctx,
+    county_code: str | None = None,
+    program: str | None = None,
+    status: out.Status | None = None,
+    limit: Limit = 50,
+) -> list[dict]:
+    """The batches of the programs and counties whose preparing or finance office the caller is."""
+    async with ctx.begin() as (conn, me):
+        return await batch_views.listing(conn, me, county_code, program, status, limit)
+
+
+@router.get("/payments/batches/{batch_id}", response_model=out.Batch)
+async def get_batch(ctx: Ctx, batch_id: int) -> dict:
+    async with ctx.begin() as (conn, me):
+        return batch_views.batch_view(await batch_review.readable(conn, me, batch_id))
+
+
+@router.get("/payments/batches/{batch_id}/items", response_model=list[out.Item])
+async def batch_items(
+    ctx: Ctx, batch_id: int, after_id: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+) -> list[dict]:
+    """The batch's payments in id order; page with ``after_id`` = the last id seen."""
+    async with ctx.begin() as (conn, me):
+        await batch_review.readable(conn, me, batch_id)
+        return await batch_views.items(conn, batch_id, after_id, limit)
+
+
+@router.get("/payments/batches/{batch_id}/left-out", response_model=list[out.LeftOut])
+async def batch_left_out(ctx: Ctx, batch_id: int) -> list[dict]:
+    """What the batch did not pay, and why."""
+    async with ctx.begin() as (conn, me):
+        await batch_review.readable(conn, me, batch_id)
+        return await batch_views.left_out(conn, batch_id)
+
+
+@router.post("/payments/batches/{batch_id}/submit", response_model=out.Batch)
+async def submit_batch(ctx: Ctx, batch_id: int) -> dict:
+    """The county office hands the batch to the county finance office."""
+    async with ctx.begin() as (conn, me):
+        return batch_views.batch_view(await batch_review.submit(conn, me, batch_id))
+
+
+@router.post("/payments/batches/{batch_id}/approve", response_model=out.Batch)
+async def approve_batch(ctx: Ctx, batch_id: int) -> dict:
+    """The county finance office approves; never the person who submitted it."""
+    async with ctx.begin() as (conn, me):
+        return batch_views.batch_view(await batch_review.approve(conn, me, batch_id))
+
+
+@router.post("/payments/batches/{batch_id}/refuse", response_model=out.Batch)
+async def refuse_batch(ctx: Ctx, batch_id: int, body: out.RefuseIn) -> dict:
+    """The county finance office sends the batch back to draft with its reason."""
+    async with ctx.begin() as (conn, me):
+        return batch_views.batch_view(await batch_review.refuse(conn, me, batch_id, body.reason))
+
+
+@router.put("/payments/accounts", response_model=out.Account)
+async def put_account(ctx: Ctx, body: bank_accounts.AccountIn) -> dict:
+    """Set or change a recipient's bank account (audited); answers with the masked account."""
+    vault = _vault(ctx)
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.put(conn, me, vault, body)
+
+
+@router.get("/payments/accounts", response_model=out.Account | None)
+async def get_account(
+    ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]
+) -> dict | None:
+    """A recipient's account in force, masked (null: none yet)."""
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.current(conn, me, id_number)

@@ -1,0 +1,164 @@
+"""Two people for money: the program's county office submits a batch, the county finance office
+approves or refuses it. The guarded UPDATEs below are the separation of duties (the approver is not
+the submitter, checked in the statement itself), and the table's CHECK constraint backs them up."""
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import clock
+from app.db.models import payment_batches
+from app.domain import audit
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.money import batches, offices
+from app.domain.people.principal import Principal
+
+
+def _audit_data(batch: sa.RowMapping) -> dict[str, Any]:
+    """The whitelist: a batch's identity, counts and total. Never a recipient, and not a refusal's
+    free text either (it may name one): that stays on the batch row."""
+    return {
+        "batch_id": batch["id"],
+        "program": batch["program"],
+        "pay_date": batch["pay_date"].isoformat(),
+        "status": batch["status"],
+        "items": batch["item_count"],
+        "total": str(batch["total_amount"]),
+        "left_out": batch["left_out_count"],
+    }
+
+
+async def record(conn: AsyncConnection, actor: str, verb: str, batch: sa.RowMapping) -> None:
+    await audit.record_change(
+        conn,
+        actor,
+        f"payment_batch.{verb}",
+        f"payment_batch:{batch['id']}",
+        None,
+        _audit_data(batch),
+        batch["county_code"],
+    )
+
+
+async def load(conn: AsyncConnection, batch_id: int) -> sa.RowMapping:
+    row = (
+        (await conn.execute(sa.select(payment_batches).where(payment_batches.c.id == batch_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("batch_not_found", f"没有发放批次 {batch_id}")
+    return row
+
+
+async def readable(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowMapping:
+    """The batch, if the caller is of its county's preparing or finance office (or an administrator);
+    others are told it does not exist."""
+    batch = await load(conn, batch_id)
+    program_offices = await offices.of_program(conn, batch["program"])
+    if not offices.may_read(me, program_offices, offices.County(batch["county_code"], batch["county_path"])):
+        raise NotFound("batch_not_found", f"没有发放批次 {batch_id}")
+    return batch
+
+
+async def build(
+    conn: AsyncConnection, me: Principal, county_code: str, program: str, pay_date: date
+) -> sa.RowMapping:
+    place = await offices.county(conn, county_code)
+    program_offices = await offices.of_program(conn, program)
+    offices.require(me, program_offices.preparer, place, "生成发放批次")
+    batch_id = await batches.build(conn, place, program, pay_date, me.name)
+    batch = await load(conn, batch_id)
+    await record(conn, me.name, "built", batch)
+    return batch
+
+
+async def _guarded(
+    conn: AsyncConnection, batch_id: int, where: Any, values: dict[str, Any]
+) -> sa.RowMapping | None:
+    return (
+        (
+            await conn.execute(
+                sa.update(payment_batches)
+                .where(payment_batches.c.id == batch_id, where)
+                .values(**values)
+                .returning(*payment_batches.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+async def submit(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowMapping:
+    batch = await readable(conn, me, batch_id)
+    program_offices = await offices.of_program(conn, batch["program"])
+    offices.require(
+        me,
+        program_offices.preparer,
+        offices.County(batch["county_code"], batch["county_path"]),
+        "提交发放批次",
+    )
+    if batch["item_count"] == 0:
+        raise Conflict("batch_empty", "发放批次没有发放明细，不能提交")
+    done = await _guarded(
+        conn,
+        batch_id,
+        payment_batches.c.status == "draft",
+        {"status": "submitted", "submitted_by": me.name, "submitted_at": clock.now()},
+    )
+    if done is None:
+        raise Conflict("batch_not_draft", "发放批次不是待提交状态（可能已被他人提交）")
+    await record(conn, me.name, "submitted", done)
+    return done
+
+
+async def _check_reviewer(conn: AsyncConnection, me: Principal, batch: sa.RowMapping, action: str) -> None:
+    program_offices = await offices.of_program(conn, batch["program"])
+    offices.require(
+        me, program_offices.approver, offices.County(batch["county_code"], batch["county_path"]), action
+    )
+    if batch["submitted_by"] == me.name:
+        raise Forbidden("same_person", "提交人不能审核自己提交的发放批次")
+
+
+async def approve(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowMapping:
+    batch = await readable(conn, me, batch_id)
+    await _check_reviewer(conn, me, batch, "审核发放批次")
+    done = await _guarded(
+        conn,
+        batch_id,
+        sa.and_(payment_batches.c.status == "submitted", payment_batches.c.submitted_by != me.name),
+        {"status": "approved", "approved_by": me.name, "approved_at": clock.now()},
+    )
+    if done is None:
+        raise Conflict("batch_not_submitted", "发放批次不是待审核状态（可能已被他人处理）")
+    await record(conn, me.name, "approved", done)
+    return done
+
+
+async def refuse(conn: AsyncConnection, me: Principal, batch_id: int, reason: str) -> sa.RowMapping:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("reason_required", "退回发放批次须说明理由", field="reason")
+    batch = await readable(conn, me, batch_id)
+    await _check_reviewer(conn, me, batch, "退回发放批次")
+    done = await _guarded(
+        conn,
+        batch_id,
+        sa.and_(payment_batches.c.status == "submitted", payment_batches.c.submitted_by != me.name),
+        {
+            "status": "draft",
+            "submitted_by": None,
+            "submitted_at": None,
+            "refused_by": me.name,
+            "refused_at": clock.now(),
+            "refusal_reason": reason,
+        },
+    )
+    if done is None:
+        raise Conflict("batch_not_submitted", "发放批次不是待审核状态（可能已被他人处理）")
+    await record(conn, me.name, "refused", done)
+    return done
