@@ -152,6 +152,34 @@ def prune(
     typer.echo(f"total: {verb} {sum(counts.values())}")
 
 
+@cli.command("rotate-account-keys")
+def rotate_account_keys() -> None:
+    """Re-encrypt bank account numbers under the first of AIDFLOW_PAYMENT_ACCOUNT_KEYS (docs/payments.md)."""
+    from app.db.engine import create_engine, transaction
+    from app.domain import installation
+    from app.domain.money import bank_accounts
+    from app.domain.money.vault import Vault
+
+    settings = get_settings()
+
+    async def _main() -> int:
+        db = create_engine(settings.database_url)
+        try:
+            secret = settings.secret_key or await installation.signing_secret(db)
+            vault = Vault.from_settings(settings.payment_account_keys, secret, settings.env)
+            total = 0
+            while True:  # bounded transactions, so it runs beside the service
+                async with transaction(db) as conn:
+                    done = await bank_accounts.rotate(conn, vault)
+                total += done
+                if done == 0:
+                    return total
+        finally:
+            await db.dispose()
+
+    typer.echo(f"bank accounts re-encrypted: {asyncio.run(_main())}")
+
+
 keys = typer.Typer(help="API keys for portals (the key is shown once, when made).")
 cli.add_typer(keys, name="keys")
 

@@ -2,6 +2,8 @@
 their reason, building twice giving one set of items, maker and checker, bank accounts encrypted."""
 
 import asyncio
+import os
+import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.db.engine import create_engine
-from app.domain.money import batches, ledger, offices
+from app.domain.errors import Invalid
+from app.domain.money import bank_accounts, batches, ledger, offices
+from app.domain.money.vault import Vault, derived_key
+from tests.conftest import make_settings
 from tests.helpers import PASSWORD, Api, id_number
+from tests.time_travel import command
 
 BPMN = (Path(__file__).parent / "bpmn" / "payments_monthly.bpmn").read_bytes()
 STAFF = {
@@ -429,3 +435,42 @@ async def test_scheduled_one_time_payments_are_paid_once_and_caps_checked_again(
     assert [i for i in await _items(api, december["id"]) if i["period"] == "once"] == []
     r = await api.get("county", f"/payments/batches/{december['id']}/left-out")
     assert sorted(Decimal(row["amount"]) for row in r.json() if row["reason"] == "cap_exceeded") == [50, 600]
+
+
+async def test_account_keys_rotate_with_the_cli(api: Api, month: dict):
+    """A new key goes first, the old one after it; `aidflow rotate-account-keys` re-encrypts every
+    account under the new one, after which the old key can be dropped."""
+    secret = make_settings(api.database_url).secret_key
+    old = derived_key(secret)  # what the tests' service used: no key configured outside production
+    new = b"Q0hBTkdFLU1FLUNIQU5HRS1NRS1DSEFOR0UtTUUtMDE="
+    env = {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": api.database_url,
+        "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_ENV": "development",
+        "AIDFLOW_SECRET_KEY": secret,
+        "AIDFLOW_PAYMENT_ACCOUNT_KEYS": f"{new.decode()},{old.decode()}",
+    }
+    done = subprocess.run(
+        command("aidflow", "rotate-account-keys"), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "re-encrypted: 4" in done.stdout, done.stdout + done.stderr
+    again = subprocess.run(
+        command("aidflow", "rotate-account-keys"), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "re-encrypted: 0" in again.stdout, again.stdout + again.stderr
+    db = create_engine(api.database_url)
+    try:
+        async with db.connect() as conn:
+            account_id = (
+                await conn.execute(
+                    sa.text("SELECT id FROM bank_accounts WHERE person_id_number = :p"),
+                    {"p": month["a"]["person"]},
+                )
+            ).scalar_one()
+            assert await bank_accounts.number_of(conn, Vault((new,)), account_id) == ACCOUNT
+            with pytest.raises(Invalid) as refused:
+                await bank_accounts.number_of(conn, Vault((old,)), account_id)
+            assert refused.value.code == "payment_key_unknown"
+    finally:
+        await db.dispose()

@@ -17,8 +17,7 @@ router = api_router(tags=["payments"], responses=AUTHENTICATED)
 
 def _vault(ctx: Ctx) -> Vault:
     settings = ctx.settings
-    signing = settings.secret_key if settings.env != "production" else None
-    return Vault.from_settings(settings.payment_account_keys, signing)
+    return Vault.from_settings(settings.payment_account_keys, settings.secret_key, settings.env)
 
 
 @router.post("/payments/batches", response_model=out.Batch)

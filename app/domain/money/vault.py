@@ -33,13 +33,22 @@ class Vault:
     keys: tuple[bytes, ...]
 
     @classmethod
-    def from_settings(cls, configured: str | None, signing_secret: str | None) -> "Vault":
+    def from_settings(cls, configured: str | None, signing_secret: str | None, env: str) -> "Vault":
         keys = tuple(k.strip().encode() for k in (configured or "").split(",") if k.strip())
-        if not keys and signing_secret:
+        if not keys and signing_secret and env != "production":
             keys = (derived_key(signing_secret),)
         if not keys:
             raise Invalid("payment_keys_missing", "未配置银行账号加密密钥（AIDFLOW_PAYMENT_ACCOUNT_KEYS）")
         return cls(keys)
+
+    def __post_init__(self) -> None:
+        for key in self.keys:
+            try:
+                Fernet(key)
+            except ValueError:
+                raise Invalid(
+                    "payment_keys_invalid", "银行账号加密密钥格式错误（应为 Fernet 密钥）"
+                ) from None
 
     @property
     def current(self) -> str:
