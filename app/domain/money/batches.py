@@ -74,7 +74,7 @@ def _name(applicant: dict[str, Any] | None) -> str:
     return str((applicant or {}).get("name") or "")[:100]
 
 
-def _due(row: sa.Row[Any], period: str) -> Due:
+def _due(row: Any, period: str) -> Due:
     return Due(
         row.id,
         period,
@@ -87,7 +87,7 @@ def _due(row: sa.Row[Any], period: str) -> Due:
     )
 
 
-def _left_out(row: sa.Row[Any], period: str, reason: str, detail: str | None = None) -> LeftOut:
+def _left_out(row: Any, period: str, reason: str, detail: str | None = None) -> LeftOut:
     return LeftOut(row.id, period, Decimal(row.amount), reason, detail)
 
 
@@ -163,7 +163,7 @@ async def _one_time(conn: AsyncConnection, place: County, program: str, pay_date
             plan.due.append(_due(row, ONCE))
 
 
-async def _cap_exceeded(conn: AsyncConnection, program: str, row: sa.Row[Any]) -> str | None:
+async def _cap_exceeded(conn: AsyncConnection, program: str, row: Any) -> str | None:
     """The ledger's cap rules again: what was paid this year, and what was scheduled before this row,
     plus this amount within ``person_year_cap`` and ``family_year_cap`` (the case's frozen settings)."""
     settings = row.settings or {}
