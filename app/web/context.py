@@ -62,6 +62,11 @@ class Me:
     def is_admin(self) -> bool:
         return self.principal.is_admin
 
+    @property
+    def handles_money(self) -> bool:
+        """A county office (or the county finance office) that may prepare or approve payment batches."""
+        return any(g.role.startswith("county_") for g in self.principal.grants)
+
 
 @dataclass
 class WebContext:

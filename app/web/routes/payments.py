@@ -1,0 +1,144 @@
+"""资金发放 (/ui/payments): payment batches for the county offices that prepare them and the county
+finance offices that approve them — the same domain calls as /api/v1/payments."""
+
+from datetime import date
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from app.domain.errors import DomainError, Invalid
+from app.domain.money import batch_review, batch_views, offices
+from app.domain.people import divisions
+from app.domain.people.principal import Principal
+from app.domain.programs import definitions
+from app.web import labels
+from app.web.context import WebCtx
+from app.web.render import flash, page
+
+router = APIRouter(prefix="/payments")
+HERE = "/ui/payments"
+STATUS = {"draft": "待提交", "submitted": "待财政审核", "approved": "审核通过"}
+LEFT_OUT = {
+    "deceased": "已死亡",
+    "ended": "待遇已终止",
+    "cap_exceeded": "超过年度上限",
+    "no_bank_account": "无银行账号",
+}
+
+
+async def _list_page(ctx: WebCtx, error: str = "", status: int = 200):
+    async with ctx.begin() as (conn, me):
+        batches = await batch_views.listing(conn, me.principal, None, None, None, 100)
+        programs = {d["key"]: d["name"] for d in await definitions.list_latest(conn)}
+        counties = sorted(
+            {g.division_code for g in me.principal.grants if g.division_code and g.role.startswith("county_")}
+        )
+        places = await divisions.lookup(conn, counties + [b["county_code"] for b in batches])
+    return page(
+        ctx.request,
+        "payments.html",
+        status=status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="payments",
+        batches=batches,
+        programs=programs,
+        counties=counties,
+        place_names={code: place["name"] for code, place in places.items()},
+        statuses=STATUS,
+        error=error,
+    )
+
+
+@router.get("")
+async def show(ctx: WebCtx):
+    return await _list_page(ctx)
+
+
+@router.post("")
+async def build(ctx: WebCtx):
+    form = await ctx.form()
+    try:
+        try:
+            pay_date = date.fromisoformat(str(form.get("pay_date", "")))
+        except ValueError:
+            raise Invalid("invalid_date", "请填写发放日期") from None
+        async with ctx.begin() as (conn, me):
+            batch = await batch_review.build(
+                conn, me.principal, str(form.get("county_code", "")), str(form.get("program", "")), pay_date
+            )
+    except DomainError as exc:
+        return await _list_page(ctx, labels.error(exc.code, exc.detail), exc.status)
+    message = f"已生成发放批次：{batch['item_count']}笔，另有{batch['left_out_count']}笔未列入"
+    return RedirectResponse(
+        f"{HERE}/{batch['id']}?" + urlencode(flash(ctx.request, message)), status_code=303
+    )
+
+
+@router.get("/{batch_id}")
+async def batch_page(ctx: WebCtx, batch_id: int):
+    return await _batch_page(ctx, batch_id)
+
+
+def _holds(me: Principal, role: str, path: str) -> bool:
+    return any(g.role == role and g.division_path and path.startswith(g.division_path) for g in me.grants)
+
+
+async def _batch_page(ctx: WebCtx, batch_id: int, error: str = "", status: int = 200):
+    async with ctx.begin() as (conn, me):
+        row = await batch_review.readable(conn, me.principal, batch_id)
+        batch = batch_views.batch_view(row)
+        program_offices = await offices.of_program(conn, row["program"])
+        # Buttons only for who may press them (the domain checks again on every press).
+        may_prepare = _holds(me.principal, program_offices.preparer, row["county_path"])
+        may_review = _holds(me.principal, program_offices.approver, row["county_path"]) and (
+            row["submitted_by"] != me.name
+        )
+        places = await divisions.lookup(conn, [row["county_code"]])
+        items = await batch_views.items(conn, batch_id, 0, 1000)
+        left_out = await batch_views.left_out(conn, batch_id)
+        programs = {d["key"]: d["name"] for d in await definitions.list_latest(conn)}
+    return page(
+        ctx.request,
+        "payment_batch.html",
+        status=status,
+        me=me,
+        csrf=ctx.csrf,
+        nav="payments",
+        batch=batch,
+        items=items,
+        left_out=left_out,
+        program_name=programs.get(batch["program"], batch["program"]),
+        county_name=places.get(row["county_code"], {}).get("name", row["county_code"]),
+        may_prepare=may_prepare and me.principal.kind == "user",
+        may_review=may_review and me.principal.kind == "user",
+        statuses=STATUS,
+        reasons=LEFT_OUT,
+        error=error,
+    )
+
+
+_ACTIONS = {"submit": "已提交财政审核", "approve": "已审核通过", "refuse": "已退回"}
+
+
+@router.post("/{batch_id}/{action}")
+async def act(ctx: WebCtx, batch_id: int, action: str):
+    form = await ctx.form()
+    try:
+        async with ctx.begin() as (conn, me):
+            if action == "submit":
+                await batch_review.submit(conn, me.principal, batch_id)
+            elif action == "approve":
+                await batch_review.approve(conn, me.principal, batch_id)
+            elif action == "refuse":
+                await batch_review.refuse(conn, me.principal, batch_id, str(form.get("reason", "")))
+            else:
+                raise Invalid("unknown_action", f"no batch action {action!r}")
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await _batch_page(ctx, batch_id, labels.error(exc.code, exc.detail), exc.status)
+    return RedirectResponse(
+        f"{HERE}/{batch_id}?" + urlencode(flash(ctx.request, _ACTIONS[action])), status_code=303
+    )
