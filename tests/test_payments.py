@@ -377,6 +377,36 @@ async def test_two_builders_at_once_pay_each_period_once(api: Api, month: dict):
     assert await api.count("payment_items") == 4
 
 
+async def test_two_builders_of_one_batch_at_once_make_one_batch_with_one_set_of_items(api: Api, month: dict):
+    await api.set_clock("2026-10-28T09:00:00+08:00")
+    db = create_engine(api.database_url)
+    try:
+        async with db.connect() as conn:
+            place = await offices.county(conn, "340621")
+        first = await db.connect()
+        await first.begin()
+        first_id = await batches.build(first, place, "paytest", date(2026, 11, 1), "system")
+
+        async def second() -> int:
+            async with db.begin() as conn:
+                return await batches.build(conn, place, "paytest", date(2026, 11, 1), "county")
+
+        if api.database_url.startswith("postgresql"):
+            racing = asyncio.create_task(second())
+            await _waits_at(db, "INSERT INTO payment_batches")  # the first's batch row is not committed yet
+            await first.commit()
+            await first.close()
+            second_id = await racing
+        else:
+            await first.commit()
+            await first.close()
+            second_id = await second()
+    finally:
+        await db.dispose()
+    assert second_id == first_id
+    assert await api.count("payment_batches") == 1 and await api.count("payment_items") == 4
+
+
 async def test_the_worker_builds_the_batch_once_as_the_pay_date_comes_near(api: Api, month: dict):
     async def work() -> dict:
         r = await api.post("admin", "/admin/timers/run")
