@@ -13,7 +13,7 @@ from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
 from app.web.context import WebCtx, require_admin
 from app.web.render import flash, page
-from app.worker import run_due_work
+from app.worker import PaySchedule, run_due_work
 
 router = APIRouter(prefix="/admin/clock")
 STEPS = {"1": "一天", "7": "七天"}
@@ -53,7 +53,10 @@ async def advance(ctx: WebCtx):
         require_admin(me)
         await service_clock.move(conn, advance_seconds=int(days) * 86400, to=None)
     done = await run_due_work(
-        ctx.db, ctx.settings.claim_stale_working_days, webhooks=Policy.from_settings(ctx.settings)
+        ctx.db,
+        ctx.settings.claim_stale_working_days,
+        webhooks=Policy.from_settings(ctx.settings),
+        payments=PaySchedule(ctx.settings.payment_day, ctx.settings.payment_lead_days),
     )
     message = f"时间已前进{STEPS[days]}；到期的计时已处理 {done.fired} 个"
     return RedirectResponse("/ui/admin/clock?" + urlencode(flash(ctx.request, message)), status_code=303)
