@@ -504,3 +504,35 @@ async def test_account_keys_rotate_with_the_cli(api: Api, month: dict):
             assert refused.value.code == "payment_key_unknown"
     finally:
         await db.dispose()
+
+
+async def test_bad_requests_leave_the_database_untouched(api: Api, month: dict):
+    await api.set_clock("2026-10-28T09:00:00+08:00")
+    for body, status, code in [
+        ({"pay_date": "2020-11-01"}, 422, "invalid_pay_date"),
+        ({"pay_date": "2026-02-30"}, 422, None),
+        ({"program": "no_such_program"}, 422, "unknown_program"),
+        ({"program": "zizhu_report"}, 422, "program_not_payable"),  # no owner department: nobody submits it
+        ({"county_code": "340621100"}, 404, "county_not_found"),  # a township
+        ({"county_code": "999999"}, 404, "county_not_found"),
+    ]:
+        r = await api.post(
+            "county",
+            "/payments/batches",
+            {"county_code": "340621", "program": "paytest", "pay_date": "2026-11-01", **body},
+        )
+        assert r.status_code == status and r.headers["content-type"] == "application/problem+json", (
+            body,
+            r.text,
+        )
+        assert code is None or r.json()["code"] == code, (body, r.text)
+    assert (
+        await api.count("payment_batches") == 0 and await api.count("events", "subject LIKE 'payment%'") == 0
+    )
+    # A batch with nothing to pay cannot be submitted.
+    empty = await _build(api, "2026-10-01")  # the enrolments start in November
+    assert empty["item_count"] == 0
+    r = await api.post("county", f"/payments/batches/{empty['id']}/submit")
+    assert r.status_code == 409 and r.json()["code"] == "batch_empty", r.text
+    assert (await api.get("county", f"/payments/batches/{empty['id']}")).json()["status"] == "draft"
+    assert (await api.get("county", "/payments/batches/999999")).status_code == 404

@@ -14,6 +14,7 @@ from app.domain import audit
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.money import batches, offices
 from app.domain.people.principal import Principal
+from app.domain.timekeeping import calendar
 
 
 def _audit_data(batch: sa.RowMapping) -> dict[str, Any]:
@@ -63,9 +64,15 @@ async def readable(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.Ro
     return batch
 
 
+# A pay date further away than this is a typing error (a batch is built days, not years, ahead).
+PAY_DATE_RANGE_DAYS = 366
+
+
 async def build(
     conn: AsyncConnection, me: Principal, county_code: str, program: str, pay_date: date
 ) -> sa.RowMapping:
+    if abs((pay_date - calendar.today()).days) > PAY_DATE_RANGE_DAYS:
+        raise Invalid("invalid_pay_date", "发放日期应在今天前后一年之内", field="pay_date")
     place = await offices.county(conn, county_code)
     program_offices = await offices.of_program(conn, program)
     offices.require(me, program_offices.preparer, place, "生成发放批次")
