@@ -263,9 +263,10 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
     return result
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, executed with a list of rows (one cached statement, executemany)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(rows).on_conflict_do_nothing()
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 async def _batch_row(
@@ -273,25 +274,22 @@ async def _batch_row(
 ) -> sa.Row[Any]:
     """The batch, created if missing; on PostgreSQL locked, so builds of one batch take turns."""
     await conn.execute(
-        _insert_ignoring_duplicates(
-            conn,
-            payment_batches,
-            [
-                {
-                    "county_code": place.code,
-                    "county_path": place.path,
-                    "program": program,
-                    "pay_date": pay_date,
-                    "pay_month": pay_date.strftime("%Y-%m"),
-                    "status": "draft",
-                    "item_count": 0,
-                    "total_amount": Decimal(0),
-                    "left_out_count": 0,
-                    "built_at": clock.now(),
-                    "built_by": actor,
-                }
-            ],
-        )
+        _insert_ignoring_duplicates(conn, payment_batches),
+        [
+            {
+                "county_code": place.code,
+                "county_path": place.path,
+                "program": program,
+                "pay_date": pay_date,
+                "pay_month": pay_date.strftime("%Y-%m"),
+                "status": "draft",
+                "item_count": 0,
+                "total_amount": Decimal(0),
+                "left_out_count": 0,
+                "built_at": clock.now(),
+                "built_by": actor,
+            }
+        ],
     )
     query = sa.select(payment_batches).where(
         payment_batches.c.county_code == place.code,
@@ -344,10 +342,8 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
         for d in found.due
         if (d.benefit_id, d.period) not in already
     ]
-    for start in range(0, len(new_rows), _CHUNK // 10):
-        await conn.execute(
-            _insert_ignoring_duplicates(conn, payment_items, new_rows[start : start + _CHUNK // 10])
-        )
+    if new_rows:
+        await conn.execute(_insert_ignoring_duplicates(conn, payment_items), new_rows)
     left_out_rows = [
         {
             "batch_id": batch.id,
@@ -359,8 +355,8 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
         }
         for x in found.left_out
     ]
-    for start in range(0, len(left_out_rows), _CHUNK // 10):
-        await conn.execute(sa.insert(payment_left_out).values(left_out_rows[start : start + _CHUNK // 10]))
+    if left_out_rows:
+        await conn.execute(sa.insert(payment_left_out), left_out_rows)
     count, total = (
         await conn.execute(
             sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(payment_items.c.amount), 0)).where(
