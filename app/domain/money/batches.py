@@ -32,9 +32,9 @@ from app.domain.money.offices import County
 from app.domain.people.principal import path_range
 
 ONCE = "once"
+STATUS_WORDS = {"draft": "待提交", "submitted": "提交审核", "approved": "审核通过"}
 DECEASED = "person_deceased"
-# Why a benefit due by the ledger is not in a batch.
-LEFT_OUT_REASONS = ("deceased", "ended", "cap_exceeded", "no_bank_account")
+# Why a benefit due by the ledger is not in a batch: deceased, ended, cap_exceeded, no_bank_account.
 _CHUNK = 500  # keys per IN (...) list, well under every driver's parameter limit
 
 
@@ -44,7 +44,6 @@ class Due:
     period: str
     application_id: str
     person_id_number: str
-    family_id: str
     recipient_name: str
     division_path: str
     amount: Decimal
@@ -80,7 +79,6 @@ def _due(row: Any, period: str) -> Due:
         period,
         row.application_id,
         row.person_id_number,
-        row.family_id,
         _name(row.applicant),
         row.division_path,
         Decimal(row.amount),
@@ -376,6 +374,3 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
         )
     )
     return int(batch.id)
-
-
-STATUS_WORDS = {"draft": "待提交", "submitted": "提交审核", "approved": "审核通过"}
