@@ -25,7 +25,14 @@ from app.engine.model import (
     ScriptLimitError,
     Step,
 )
-from app.engine.parsing import _safe_xml_parser, decision_refs, model_for, parse_bpmn, timer_literal_problem
+from app.engine.parsing import (
+    _safe_xml_parser,
+    decision_refs,
+    model_for,
+    parse_bpmn,
+    timer_literal_problem,
+    utf8_document,
+)
 from app.engine.state import STATE_FORMAT
 
 __all__ = [
@@ -49,4 +56,5 @@ __all__ = [
     "model_for",
     "parse_bpmn",
     "timer_literal_problem",
+    "utf8_document",
 ]

@@ -19,9 +19,11 @@ DMN_NAMESPACES = (
 class BpmnError(Exception):
     """The file is not an executable BPMN process; ``errors`` lists each problem."""
 
-    def __init__(self, errors: list[dict]):
-        super().__init__("; ".join(e["message"] for e in errors))
+    def __init__(self, errors: list[dict], model: ProcessModel | None = None):
+        super().__init__("; ".join(str(e["message"]) for e in errors))
         self.errors = errors
+        # The process as far as it could be read, for the service's own checks; None when unreadable.
+        self.model = model
 
 
 class EngineError(Exception):

@@ -3,7 +3,9 @@ checks of the engine (gateways, messages, timers); ``model_for`` caches a parsed
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -15,7 +17,9 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
-from app.engine.model import BPMN_NS, CAMUNDA_NS, DMN_NAMESPACES, SPIFF_NS, BpmnError, ProcessModel, Step
+from app.engine import checks, dialects
+from app.engine.dialects import EXTENSION_NAMESPACES, Problem
+from app.engine.model import BPMN_NS, DMN_NAMESPACES, SPIFF_NS, BpmnError, ProcessModel, Step
 
 
 def _safe_xml_parser() -> etree.XMLParser:
@@ -25,63 +29,98 @@ def _safe_xml_parser() -> etree.XMLParser:
     )
 
 
-def _properties_of(element) -> dict[str, str]:
-    props = {}
-    for ns in (SPIFF_NS, CAMUNDA_NS):
+def _properties_of(element: etree._Element) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for ns in (SPIFF_NS, *EXTENSION_NAMESPACES):
         for prop in element.iterfind(f"./{{{BPMN_NS}}}extensionElements/{{{ns}}}properties/{{{ns}}}property"):
-            if prop.get("name"):
-                props[prop.get("name")] = prop.get("value", "")
+            name = prop.get("name")
+            if name:
+                props[name] = prop.get("value", "")
     return props
 
 
-def _parse_xml(xml: bytes):
+def _parse_xml(xml: bytes) -> etree._Element:
     try:
         return etree.fromstring(xml, parser=_safe_xml_parser())
     except etree.XMLSyntaxError as exc:
+        # Every error libxml2 met before it gave up, each on its line.
+        seen = [e for e in exc.error_log if e.message] or [None]
         raise BpmnError(
-            [{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]
+            [
+                {
+                    "line": e.line if e is not None else exc.lineno,
+                    "element_id": None,
+                    "code": "xml_syntax",
+                    "message": (e.message if e is not None else str(exc)).strip(),
+                }
+                for e in seen
+            ]
         ) from exc
+
+
+def utf8_document(xml: bytes) -> bytes:
+    """The file as UTF-8 (what is stored and parsed again later): a declared GBK, GB18030 or other
+    encoding is decoded and its declaration rewritten; an encoding that cannot be read is a problem."""
+    root = _parse_xml(xml)
+    declared = (root.getroottree().docinfo.encoding or "UTF-8").strip()
+    if declared.replace("-", "").replace("_", "").lower() == "utf8" and not xml.startswith(b"\xef\xbb\xbf"):
+        return xml
+    try:
+        text = xml.decode(declared)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise BpmnError(
+            [
+                {
+                    "line": 1,
+                    "element_id": None,
+                    "code": "invalid_encoding",
+                    "message": f"the file does not read as its declared encoding {declared!r} ({exc}); "
+                    "save it as UTF-8",
+                }
+            ]
+        ) from exc
+    text = _DECLARATION.sub(lambda m: m.group(1) + "UTF-8" + m.group(3), text.lstrip("\ufeff"), count=1)
+    return text.encode("utf-8")
+
+
+_DECLARATION = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*["'])([^"']*)(["'])""")
 
 
 def decision_refs(xml: bytes) -> dict[str, str]:
     """Business rule task id → the DMN decision id it calls (``spiffworkflow:calledDecisionId``)."""
     root = _parse_xml(xml)
-    refs = {}
+    refs: dict[str, str] = {}
     for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         called = task.find(f"./{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
-        refs[task.get("id")] = (called.text or "").strip() if called is not None else ""
+        refs[task.get("id") or ""] = (called.text or "").strip() if called is not None else ""
     return refs
 
 
-def _add_decisions(parser: SpiffBpmnParser, decisions: dict[str, bytes]) -> list[tuple[str, str, str]]:
-    """Load DMN tables into the parser; returns their expressions (decision id, what, source) for checking."""
-    expressions = []
+def _add_decisions(
+    parser: SpiffBpmnParser, decisions: dict[str, bytes]
+) -> tuple[list[tuple[str, str, str]], list[Problem]]:
+    """Load DMN tables into the parser: their expressions (decision id, what, source) for checking,
+    and a problem per table that does not load."""
+    expressions: list[tuple[str, str, str]] = []
+    problems: list[Problem] = []
     for name, dmn in sorted(decisions.items()):
-        root = _parse_xml(dmn)
+        try:
+            root = _parse_xml(dmn)
+        except BpmnError as exc:
+            problems += [{**e, "element_id": name, "code": "invalid_dmn"} for e in exc.errors]
+            continue
         if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
-            raise BpmnError(
-                [
-                    {
-                        "line": root.sourceline,
-                        "element_id": name,
-                        "code": "invalid_dmn",
-                        "message": f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)",
-                    }
-                ]
+            message = f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)"
+            problems.append(
+                {"line": root.sourceline, "element_id": name, "code": "invalid_dmn", "message": message}
             )
+            continue
         try:
             parser.add_dmn_xml(root, filename=f"{name}.dmn")
         except (ValidationException, SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
-            raise BpmnError(
-                [
-                    {
-                        "line": None,
-                        "element_id": name,
-                        "code": "invalid_dmn",
-                        "message": str(exc).splitlines()[0],
-                    }
-                ]
-            ) from exc
+            found = checks.engine_problem(str(exc), getattr(exc, "id", None), None, root)
+            problems.append({**found, "element_id": found["element_id"] or name, "code": "invalid_dmn"})
+            continue
         ns = root.tag[1:].split("}")[0]
         for tag, what in (
             ("inputExpression", "dmn_input"),
@@ -92,103 +131,126 @@ def _add_decisions(parser: SpiffBpmnParser, decisions: dict[str, bytes]) -> list
                 text = element.findtext(f"{{{ns}}}text")
                 if text and text.strip() and text.strip() != "-":
                     expressions.append((name, what, text))
-    return expressions
+    return expressions, problems
 
 
 def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> ProcessModel:
     """Parse one BPMN file holding one executable process (and the DMN tables its business rule
-    tasks call); raise ``BpmnError`` with every problem found."""
+    tasks call); raise ``BpmnError`` with every problem found. Each stage runs whatever the one
+    before found, where what it checks can still be read; the error then carries the model as far
+    as it could be read, for the service's own checks."""
     root = _parse_xml(xml)
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise BpmnError(
-            [
-                {
-                    "line": root.sourceline,
-                    "element_id": None,
-                    "code": "not_bpmn",
-                    "message": "the document is not BPMN 2.0 (root must be bpmn:definitions)",
-                }
-            ]
+            [checks.problem(root, "not_bpmn", "the document is not BPMN 2.0 (root must be bpmn:definitions)")]
         )
-    processes = [p for p in root.iterfind(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
-    if len(processes) != 1:
-        raise BpmnError(
-            [
-                {
-                    "line": root.sourceline,
-                    "element_id": None,
-                    "code": "process_count",
-                    "message": f"expected exactly one executable process, found {len(processes)}",
-                }
-            ]
-        )
-    process = processes[0]
-    structural = _gateway_problems(process) + _message_problems(root, process)
-    if structural:
-        raise BpmnError(structural)
-    key = process.get("id")
+    process, problems = checks.executable_process(root)
+    if process is None:
+        raise BpmnError(problems)
+    problems += checks.missing_ids(process)
+    if not (process.get("id") or "").strip():
+        raise BpmnError(problems)
+    problems += dialects.translate(process)
+    problems += checks.gateway_problems(process) + checks.message_problems(root, process)
+    key = process.get("id") or ""
     parser = SpiffBpmnParser()
-    decision_expressions = _add_decisions(parser, decisions or {})
+    decision_expressions, dmn_problems = _add_decisions(parser, decisions or {})
+    problems += dmn_problems
+    spec, subprocess_specs = None, {}
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
-    except ValidationException as exc:
-        raise BpmnError(
-            [
-                {
-                    "line": getattr(exc, "line_number", None) or None,
-                    "element_id": getattr(exc, "id", None),
-                    "code": "invalid_bpmn",
-                    "message": str(exc).splitlines()[0],
-                }
-            ]
-        ) from exc
-    except (SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
-        raise BpmnError(
-            [{"line": None, "element_id": None, "code": "invalid_bpmn", "message": str(exc)}]
-        ) from exc
+    except (SpiffWorkflowException, ValueError, KeyError, AttributeError, TypeError) as exc:
+        found = checks.engine_problem(
+            str(exc), getattr(exc, "id", None) or None, getattr(exc, "line_number", None) or None, root
+        )
+        # Said already, in AidFlow's words, when the same element has a problem of its own.
+        if found["element_id"] is None or found["element_id"] not in {p["element_id"] for p in problems}:
+            problems.append(found)
+    model, form_problems = _model(root, process, spec, subprocess_specs, decision_expressions)
+    problems += form_problems
+    if problems:
+        raise BpmnError(problems, model)
+    return model
 
+
+def _steps_from_xml(process: etree._Element, roles: dict[str, str | None]) -> dict[str, Step]:
+    """User tasks read from the file when the engine could not read it (for the service's checks)."""
+    lanes = {
+        (ref.text or "").strip(): lane.get("name")
+        for lane in process.iter(f"{{{BPMN_NS}}}lane")
+        for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef")
+    }
+    return {
+        task.get("id") or "": Step(
+            task.get("id") or "",
+            task.get("name") or task.get("id") or "",
+            roles.get(task.get("id") or "") or lanes.get(task.get("id") or ""),
+            {},
+        )
+        for task in process.iter(f"{{{BPMN_NS}}}userTask")
+        if task.get("id")
+    }
+
+
+def _model(
+    root: etree._Element,
+    process: etree._Element,
+    spec: Any,
+    subprocess_specs: dict[str, Any],
+    decision_expressions: list[tuple[str, str, str]],
+) -> tuple[ProcessModel, list[Problem]]:
+    key = process.get("id") or ""
     element_properties = {el.get("id"): _properties_of(el) for el in process.iter() if el.get("id")}
-    inline_forms = _camunda_user_tasks(process, element_properties)
+    inline_forms, problems = dialects.camunda_user_tasks(process, element_properties)
+    # A task's own candidate groups name its role; a lane's name only when the task has none
+    # (modelers draw lanes like "HR" for people to read).
     candidate_groups = {
-        el.get("id"): el.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+        el.get("id") or "": dialects.extension_attribute(el, "candidateGroups")
         for el in process.iter(f"{{{BPMN_NS}}}userTask")
     }
     steps: dict[str, Step] = {}
     messages: dict[str, MessageEventDefinition] = {}
     message_forms: dict[str, str] = {}
     message_properties: dict[str, dict[str, str]] = {}
-    for name, task_spec in spec.task_specs.items():
+    task_specs = spec.task_specs if spec is not None else {}
+    for name, task_spec in task_specs.items():
         if isinstance(task_spec, UserTask):
-            role = task_spec.lane or candidate_groups.get(name)
+            role = candidate_groups.get(name) or task_spec.lane
             steps[name] = Step(name, task_spec.bpmn_name or name, role, element_properties.get(name, {}))
         if isinstance(task_spec, CatchingEvent):
             for definition in _flatten(task_spec.event_definition):
                 if isinstance(definition, MessageEventDefinition):
                     messages[definition.name] = definition
+    if spec is None:
+        steps = _steps_from_xml(process, candidate_groups)
+        steps = {k: Step(s.id, s.title, s.role, element_properties.get(k, {})) for k, s in steps.items()}
     # Catch events after an event-based gateway hold no definition of their own in the spec,
     # so the form of a message's payload is read from the XML.
-    message_names = {
-        m.get("id"): m.get("name") or m.get("id") for m in root.iterfind(f"{{{BPMN_NS}}}message")
-    }
+    declared = [m for m in root.iterfind(f"{{{BPMN_NS}}}message") if m.get("id")]
+    message_names = {m.get("id") or "": m.get("name") or m.get("id") or "" for m in declared}
     # Properties of the message itself (``senders``) hold wherever it is caught, or when no event
     # catches it (``enrolment_messages``); a catching event's own properties come on top.
-    for message in root.iterfind(f"{{{BPMN_NS}}}message"):
+    for message in declared:
         if props := _properties_of(message):
-            message_properties.setdefault(message_names[message.get("id")], {}).update(props)
+            message_properties.setdefault(message_names[message.get("id") or ""], {}).update(props)
     for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
-        props = element_properties.get(definition.getparent().get("id"), {})
+        owner = definition.getparent()
+        props = element_properties.get(owner.get("id") if owner is not None else None, {})
+        ref = definition.get("messageRef") or ""
         form = props.get("form")
-        if form and definition.get("messageRef") in message_names:
-            message_forms[message_names[definition.get("messageRef")]] = form
-        if definition.get("messageRef") in message_names:
-            message_properties.setdefault(message_names[definition.get("messageRef")], {}).update(props)
+        if form and ref in message_names:
+            message_forms[message_names[ref]] = form
+        if ref in message_names:
+            message_properties.setdefault(message_names[ref], {}).update(props)
     properties = _properties_of(process)
     # Camunda Modeler declares starters as an attribute; AidFlow's own property wins when both exist.
-    if "starters" not in properties and process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"):
-        properties["starters"] = process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
-    return ProcessModel(
+    starters = dialects.extension_attribute(process, "candidateStarterGroups")
+    if "starters" not in properties and starters:
+        properties["starters"] = starters
+    with_ids = [el for el in process.iter() if el.get("id")]
+    model = ProcessModel(
         key=key,
         name=process.get("name") or key,
         properties=properties,
@@ -196,137 +258,56 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
         message_names=frozenset(messages),
         message_forms=message_forms,
         element_properties=element_properties,
-        element_lanes={name: ts.lane for name, ts in spec.task_specs.items() if getattr(ts, "lane", None)},
-        element_lines={el.get("id"): el.sourceline for el in process.iter() if el.get("id")},
+        element_lanes={name: ts.lane for name, ts in task_specs.items() if getattr(ts, "lane", None)},
+        element_lines={el.get("id") or "": el.sourceline or 0 for el in with_ids},
         expressions=_expressions(process) + decision_expressions,
-        end_events=[e.get("id") for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
+        end_events=[e.get("id") or "" for e in process.iter(f"{{{BPMN_NS}}}endEvent")],
         inline_forms=inline_forms,
         _spec=spec,
         _subprocess_specs=subprocess_specs,
         _messages=messages,
         message_properties=message_properties,
-        element_tags={el.get("id"): etree.QName(el).localname for el in process.iter() if el.get("id")},
+        element_tags={el.get("id") or "": etree.QName(el).localname for el in with_ids},
         message_declarations={
-            m.get("id"): (message_names[m.get("id")], m.sourceline, _properties_of(m))
-            for m in root.iterfind(f"{{{BPMN_NS}}}message")
+            m.get("id") or "": (message_names[m.get("id") or ""], m.sourceline, _properties_of(m))
+            for m in declared
         },
     )
+    return model, problems
 
 
-_FORM_TYPES = {
-    "string": {"type": "string"},
-    "long": {"type": "integer"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-}
+def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
+    def owner_id(element: etree._Element | None) -> str:
+        return (element.get("id") if element is not None else None) or ""
 
-
-def _camunda_user_tasks(process, element_properties: dict[str, dict[str, str]]) -> dict[str, dict]:
-    """Read what Camunda Modeler writes on user tasks into AidFlow's own properties:
-    ``formKey`` (a form file) and ``formData`` (an inline form) → ``form``; an ISO-duration
-    ``dueDate`` → ``time_limit``. AidFlow's own properties win when both are given."""
-    forms = {}
-    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        props = element_properties.setdefault(task.get("id"), {})
-        form_key = task.get(f"{{{CAMUNDA_NS}}}formKey")
-        if form_key and "form" not in props:
-            props["form"] = form_key.replace(":", "/").rsplit("/", 1)[-1]
-        due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
-        if due and due.strip().upper().startswith("P") and "time_limit" not in props:
-            props["time_limit"] = due.strip().upper()
-        fields = list(
-            task.iterfind(
-                f"./{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}formData/{{{CAMUNDA_NS}}}formField"
-            )
-        )
-        if fields and "form" not in props:
-            schema = {
-                "title": task.get("name") or task.get("id"),
-                "type": "object",
-                "properties": {},
-                "required": [],
-                "additionalProperties": False,
-            }
-            for field in fields:
-                values = [v.get("id") for v in field.iterfind(f"{{{CAMUNDA_NS}}}value")]
-                spec = (
-                    {"type": "string", "enum": values}
-                    if field.get("type") == "enum"
-                    else dict(_FORM_TYPES.get(field.get("type"), {"type": "string"}))
-                )
-                schema["properties"][field.get("id")] = {
-                    "title": field.get("label") or field.get("id"),
-                    **spec,
-                }
-                if any(c.get("name") == "required" for c in field.iter(f"{{{CAMUNDA_NS}}}constraint")):
-                    schema["required"].append(field.get("id"))
-            props["form"] = f"{task.get('id')}.formData"
-            forms[props["form"]] = schema
-    return forms
-
-
-def _gateway_problems(process) -> list[dict]:
-    """Exclusive and inclusive gateways with several ways out need a condition on each, or a default."""
-    flows = {f.get("id"): f for f in process.iter(f"{{{BPMN_NS}}}sequenceFlow")}
-    problems = []
-    for kind in ("exclusiveGateway", "inclusiveGateway"):
-        for gateway in process.iter(f"{{{BPMN_NS}}}{kind}"):
-            outgoing = [f for f in flows.values() if f.get("sourceRef") == gateway.get("id")]
-            if len(outgoing) < 2:
-                continue
-            for flow in outgoing:
-                if (
-                    flow.get("id") != gateway.get("default")
-                    and flow.find(f"{{{BPMN_NS}}}conditionExpression") is None
-                ):
-                    problems.append(
-                        {
-                            "line": flow.sourceline,
-                            "element_id": flow.get("id"),
-                            "code": "flow_without_condition",
-                            "message": f"flow {flow.get('id')!r} leaves gateway {gateway.get('id')!r} "
-                            "with no condition and is not its default",
-                        }
-                    )
-    return problems
-
-
-def _message_problems(root, process) -> list[dict]:
-    """Every message a case may wait for needs a name the service can route (POST /messages)."""
-    names = {m.get("id"): m.get("name") for m in root.iterfind(f"{{{BPMN_NS}}}message")}
-    problems = []
-    for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
-        ref = definition.get("messageRef")
-        if not ref or ref not in names or not (names[ref] or "").strip():
-            owner = definition.getparent()
-            problems.append(
-                {
-                    "line": definition.sourceline,
-                    "element_id": owner.get("id"),
-                    "code": "message_without_name",
-                    "message": f"{owner.get('id')!r} waits for a message with no declared name",
-                }
-            )
-    return problems
-
-
-def _expressions(process) -> list[tuple[str, str, str]]:
-    found = []
+    found: list[tuple[str, str, str]] = []
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
         if condition is not None and (condition.text or "").strip():
-            found.append((flow.get("id"), "condition", condition.text))
+            found.append((owner_id(flow), "condition", condition.text or ""))
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for timer in process.iter(f"{{{BPMN_NS}}}{tag}"):
-            owner = timer.getparent().getparent()
-            found.append((owner.get("id"), "timer", timer.text or ""))
+            definition = timer.getparent()
+            found.append(
+                (
+                    owner_id(definition.getparent() if definition is not None else None),
+                    "timer",
+                    timer.text or "",
+                )
+            )
     for script in process.iter(f"{{{BPMN_NS}}}script"):
-        found.append((script.getparent().get("id"), "script", script.text or ""))
+        found.append((owner_id(script.getparent()), "script", script.text or ""))
     for tag in ("preScript", "postScript"):
         for script in process.iter(f"{{{SPIFF_NS}}}{tag}"):
-            owner = script.getparent().getparent()
+            extensions = script.getparent()
             if (script.text or "").strip():
-                found.append((owner.get("id"), "script", script.text))
+                found.append(
+                    (
+                        owner_id(extensions.getparent() if extensions is not None else None),
+                        "script",
+                        script.text or "",
+                    )
+                )
     return found
 
 

@@ -123,7 +123,7 @@ ERRORS = {
     "admin_only": "此页面仅限系统管理员。",
     "not_a_supervisor": "督办页面仅限县级及以上的业务科室。",
     "invalid_bpmn": "流程文件未通过校验，请按下列问题逐条修改。",
-    "not_bpmn_file": "请上传扩展名为 .bpmn 的流程文件。",
+    "not_bpmn_file": "请上传扩展名为 .bpmn 或 .bpmn20.xml 的流程文件。",
     "upload_too_large": "文件过大。",
     "unknown_division": "没有这个行政区划代码。",
     "username_taken": "该用户名已存在。",

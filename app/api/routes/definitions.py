@@ -10,7 +10,7 @@ from app.api.schemas.problems import AUTHENTICATED, problem_responses
 from app.db.engine import transaction
 from app.domain.cases import migrations
 from app.domain.errors import Invalid, TooLarge
-from app.domain.programs import definitions, rollouts
+from app.domain.programs import definitions, rollouts, validation
 
 router = api_router(prefix="/process-definitions", tags=["process definitions"], responses=AUTHENTICATED)
 
@@ -36,15 +36,15 @@ async def upload(
     version_tag: Annotated[str | None, Form(max_length=100)] = None,
     comment: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> dict:
-    """Deploy a .bpmn (a new version when its content changed); ``dry_run=true`` only validates."""
+    """Deploy a .bpmn or .bpmn20.xml (a new version when its content changed); ``dry_run=true`` only validates."""
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
     xml = await file.read(limit + 1)
     if len(xml) > limit:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
-    if not (file.filename or "").lower().endswith(".bpmn"):
-        raise Invalid("not_bpmn_file", "upload a .bpmn file")
+    if not validation.is_bpmn_name(file.filename):
+        raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file")
     async with ctx.begin() as (conn, me):
         require_admin(me)
         result, created = await definitions.deploy(

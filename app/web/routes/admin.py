@@ -13,7 +13,7 @@ from app.api.deps import VersionNo
 from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
 from app.domain.people import account_changes, accounts, divisions
-from app.domain.programs import definitions, rollouts
+from app.domain.programs import definitions, rollouts, validation
 from app.domain.timekeeping import calendar
 from app.web import labels
 from app.web.context import WebCtx, require_admin
@@ -55,8 +55,8 @@ async def upload(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
     try:
-        if file is None or not hasattr(file, "read") or not (file.filename or "").lower().endswith(".bpmn"):
-            raise Invalid("not_bpmn_file", "upload a .bpmn file")
+        if file is None or not hasattr(file, "read") or not validation.is_bpmn_name(file.filename):
+            raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file")
         limit = ctx.settings.max_upload_bytes
         xml = await file.read(limit + 1)
         if len(xml) > limit:
