@@ -67,14 +67,30 @@ def executable_process(root: etree._Element) -> tuple[etree._Element | None, lis
     return (every[0] if len(every) == 1 else None), [found]
 
 
-def missing_ids(process: etree._Element) -> list[Problem]:
+def missing_ids(root: etree._Element, process: etree._Element) -> list[Problem]:
+    """Elements the engine and AidFlow find by id, without one; flows from or to nothing."""
     problems = [problem(process, "missing_id", "the process has no id; give it the program key as id")]
     problems = problems if not (process.get("id") or "").strip() else []
     for tag in _NEEDS_ID:
-        for element in process.iter(f"{{{BPMN_NS}}}{tag}"):
+        for element in (root if tag == "message" else process).iter(f"{{{BPMN_NS}}}{tag}"):
             if not (element.get("id") or "").strip():
                 name = f" {element.get('name')!r}" if element.get("name") else ""
                 problems.append(problem(element, "missing_id", f"a bpmn:{tag}{name} has no id; give it one"))
+    ids = {element.get("id") for element in process.iter() if element.get("id")}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        for end, word in (("sourceRef", "from"), ("targetRef", "to")):
+            ref = flow.get(end)
+            if ref not in ids:
+                problems.append(
+                    problem(
+                        flow,
+                        "unknown_reference",
+                        f"flow {flow.get('id')!r} goes {word} {ref!r}, which is no element of the process: "
+                        f"connect it again in the modeler (its {end})"
+                        if ref
+                        else f"flow {flow.get('id')!r} has no {end}: connect it in the modeler",
+                    )
+                )
     return problems
 
 

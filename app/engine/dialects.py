@@ -100,7 +100,7 @@ def translate_juel(source: str) -> str | None:
     return " ".join(words) if words else None
 
 
-def _is_juel(text: str) -> bool:
+def is_juel(text: str) -> bool:
     return "${" in text or "#{" in text
 
 
@@ -114,7 +114,7 @@ def translate(process: etree._Element) -> list[Problem]:
             quoted = iso_timer_literal(text)
             if quoted is not None:
                 timer.text = quoted
-            elif _is_juel(text):
+            elif is_juel(text):
                 _translate_juel_text(timer, text, "timer", problems)
             if tag == "timeCycle":
                 problems.append(
@@ -127,7 +127,7 @@ def translate(process: etree._Element) -> list[Problem]:
                     )
                 )
     for condition in process.iter(f"{{{BPMN_NS}}}conditionExpression"):
-        if _is_juel(condition.text or ""):
+        if is_juel(condition.text or ""):
             _translate_juel_text(condition, condition.text or "", "condition", problems)
     problems += _refused_elements(process)
     return problems

@@ -40,21 +40,35 @@ def _properties_of(element: etree._Element) -> dict[str, str]:
 
 
 def _parse_xml(xml: bytes) -> etree._Element:
+    parser = _safe_xml_parser()
     try:
-        return etree.fromstring(xml, parser=_safe_xml_parser())
+        return etree.fromstring(xml, parser=parser)
     except etree.XMLSyntaxError as exc:
-        # Every error libxml2 met before it gave up, each on its line.
-        seen = [e for e in exc.error_log if e.message] or [None]
+        # Every error libxml2 met before it gave up, each on its line; an encoding it cannot read
+        # is one problem (what follows it is noise).
+        seen = [e for e in parser.error_log if e.message]
+        unreadable = [e for e in seen if "encoding" in e.message.lower()]
+        if unreadable:
+            message = (
+                f"the file does not read as the encoding it declares ({unreadable[-1].message.strip()}): "
+                'save it as UTF-8, or declare the encoding it is saved in (encoding="GB18030")'
+            )
+            raise BpmnError(
+                [
+                    {
+                        "line": unreadable[0].line,
+                        "element_id": None,
+                        "code": "invalid_encoding",
+                        "message": message,
+                    }
+                ]
+            ) from exc
         raise BpmnError(
             [
-                {
-                    "line": e.line if e is not None else exc.lineno,
-                    "element_id": None,
-                    "code": "xml_syntax",
-                    "message": (e.message if e is not None else str(exc)).strip(),
-                }
+                {"line": e.line, "element_id": None, "code": "xml_syntax", "message": e.message.strip()}
                 for e in seen
             ]
+            or [{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]
         ) from exc
 
 
@@ -147,9 +161,11 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     process, problems = checks.executable_process(root)
     if process is None:
         raise BpmnError(problems)
-    problems += checks.missing_ids(process)
+    problems += checks.missing_ids(root, process)
     if not (process.get("id") or "").strip():
         raise BpmnError(problems)
+    # Without ids or with flows to nowhere the engine's reading of the file is noise: it is not asked.
+    unreadable = any(p["code"] in {"missing_id", "unknown_reference"} for p in problems)
     problems += dialects.translate(process)
     problems += checks.gateway_problems(process) + checks.message_problems(root, process)
     key = process.get("id") or ""
@@ -158,9 +174,10 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
     problems += dmn_problems
     spec, subprocess_specs = None, {}
     try:
-        parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        if not unreadable:
+            parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
+            spec = parser.get_spec(key)
+            subprocess_specs = parser.get_subprocess_specs(key)
     except (SpiffWorkflowException, ValueError, KeyError, AttributeError, TypeError) as exc:
         found = checks.engine_problem(
             str(exc), getattr(exc, "id", None) or None, getattr(exc, "line_number", None) or None, root
@@ -281,6 +298,8 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
         return (element.get("id") if element is not None else None) or ""
 
     found: list[tuple[str, str, str]] = []
+    # What is still JUEL (``${…}``) after translation is refused as such (``dialects``), not compiled.
+    found_juel = dialects.is_juel
     for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
         if condition is not None and (condition.text or "").strip():
@@ -308,7 +327,7 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
                         script.text or "",
                     )
                 )
-    return found
+    return [(element_id, what, source) for element_id, what, source in found if not found_juel(source)]
 
 
 def timer_literal_problem(source: str) -> str | None:
