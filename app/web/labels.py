@@ -194,7 +194,7 @@ MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "mont
 BPMN_PROBLEMS = {
     "xml_syntax": "XML 格式错误",
     "not_bpmn": "不是 BPMN 文件",
-    "process_count": "文件须恰好包含一个可执行流程",
+    "process_count": '文件须恰好包含一个可执行流程：在要运行的流程上勾选“可执行”（isExecutable="true"），其余流程取消勾选或另存为单独的文件',
     "invalid_bpmn": "流程结构错误",
     "invalid_role": "泳道或候选组不是有效的角色（应为“层级_部门”）",
     "no_role": "任务没有指定办理角色",
@@ -216,4 +216,12 @@ BPMN_PROBLEMS = {
     "message_without_name": "消息事件缺少消息名称",
     "unknown_decision": "找不到引用的决策表",
     "invalid_dmn": "决策表（DMN）有误",
+    "invalid_encoding": "文件编码与声明不符：请另存为 UTF-8，或在首行声明实际编码（如 GB18030）",
+    "missing_id": "元素缺少 id：请在建模工具中为它填写 id",
+    "unknown_reference": "连线的起点或终点不存在：请在建模工具中重新连接",
+    "form_field_without_id": "表单字段缺少 id：请填写数据中使用的字段名（如 decision）",
+    "unsupported_element": "本系统不执行此类元素：服务任务请改为用户任务、脚本任务或消息事件，调用活动请改为内嵌子流程",
+    "unsupported_assignee": "不能指定具体办理人（assignee / candidateUsers）：请删除，改用候选组（candidateGroups）填写角色，如 township_civil_affairs",
+    "unsupported_timer": "不支持循环计时（timeCycle）：请改用时长计时（如 P1D）并用连线返回，或设置办理时限",
+    "unsupported_expression": '无法转换的 JUEL 表达式（${…}）：请按数据字段名改写为 Python 表达式，如 decision == "approve"',
 }
