@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from app import engine
 from app.config import PROJECT_ROOT
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import Api
@@ -240,3 +241,13 @@ async def test_the_admin_page_lists_every_problem_in_chinese(live_ui, tmp_path):
     assert f"第{process_line}行，元素 camunda_hardship：文件须恰好包含一个可执行流程" in text, text
     assert f"第{task_line}行，元素 county_approve：不能指定具体办理人" in text, text
     await live_ui.shot(page, "admin-bpmn-modeler-problems")
+
+
+def test_a_stored_version_loads_without_what_uploads_are_now_refused_for():
+    """Running cases of a version deployed before an idiom was refused go on: the stored file loads."""
+    older = CAMUNDA.replace(b'camunda:dueDate="P10D"', b'camunda:dueDate="P10D" camunda:assignee="zhang"')
+    with pytest.raises(engine.BpmnError) as refused:
+        engine.parse_bpmn(older)
+    assert [e["code"] for e in refused.value.errors] == ["unsupported_assignee"]
+    model = engine.model_for(-1, older.decode(), ())
+    assert model.steps["county_approve"].role == "county_civil_affairs"

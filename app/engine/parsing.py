@@ -148,11 +148,12 @@ def _add_decisions(
     return expressions, problems
 
 
-def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> ProcessModel:
+def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None, stored: bool = False) -> ProcessModel:
     """Parse one BPMN file holding one executable process (and the DMN tables its business rule
     tasks call); raise ``BpmnError`` with every problem found. Each stage runs whatever the one
     before found, where what it checks can still be read; the error then carries the model as far
-    as it could be read, for the service's own checks."""
+    as it could be read, for the service's own checks. A ``stored`` version (deployed before today's
+    rules) loads whenever the engine can read it: its running cases must go on."""
     root = _parse_xml(xml)
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise BpmnError(
@@ -187,7 +188,7 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None) -> Process
             problems.append(found)
     model, form_problems = _model(root, process, spec, subprocess_specs, decision_expressions)
     problems += form_problems
-    if problems:
+    if problems and not (stored and spec is not None):
         raise BpmnError(problems, model)
     return model
 
@@ -359,7 +360,9 @@ def _flatten(definition) -> list:
 @lru_cache(maxsize=256)
 def model_for(definition_id: int, xml: str, decisions: tuple[tuple[str, str], ...] = ()) -> ProcessModel:
     """Parsed models are immutable and cached per deployed definition version."""
-    return parse_bpmn(xml.encode("utf-8"), {name: dmn.encode("utf-8") for name, dmn in decisions})
+    return parse_bpmn(
+        xml.encode("utf-8"), {name: dmn.encode("utf-8") for name, dmn in decisions}, stored=True
+    )
 
 
 # Saved state is SpiffWorkflow's own serialization, zlib-compressed: a case's task tree
