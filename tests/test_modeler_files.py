@@ -251,3 +251,18 @@ def test_a_stored_version_loads_without_what_uploads_are_now_refused_for():
     assert [e["code"] for e in refused.value.errors] == ["unsupported_assignee"]
     model = engine.model_for(-1, older.decode(), ())
     assert model.steps["county_approve"].role == "county_civil_affairs"
+
+
+async def test_a_department_named_only_by_candidate_groups_may_be_granted(api: Api):
+    """A role that only a task's candidate groups name (no lane) is a known department for grants."""
+    user = {
+        "username": "modeler_county",
+        "password": "granite-harbour-lantern-7",
+        "display_name": "县民政建模",
+        "grants": [{"role": "county_relief_office", "division_code": "340621"}],
+    }
+    r = await api.post("admin", "/admin/users", user)
+    assert r.status_code == 422 and r.json()["code"] == "unknown_role", r.text
+    await api.upload(FLOWABLE.replace(b'"county_civil_affairs"', b'"county_relief_office"'), "h.bpmn20.xml")
+    r = await api.post("admin", "/admin/users", user)
+    assert r.status_code == 201, r.text

@@ -191,11 +191,12 @@ async def by_id(conn: AsyncConnection, definition_id: int) -> Definition:
 
 async def role_keys(conn: AsyncConnection) -> set[str]:
     """Every role some deployed version (old ones too: their cases still run) gives work to: its
-    lanes, who may start it and who may send its messages."""
+    lanes, its steps' roles (candidate groups), who may start it and who may send its messages."""
     found: set[str] = set()
     for definition_id in (await conn.execute(sa.select(defs.c.id))).scalars():
         definition = await by_id(conn, definition_id)
         found |= set(definition.model.element_lanes.values()) | set(definition.config.process.starters)
+        found |= {step.role for step in definition.model.steps.values() if step.role}
         for message in definition.config.messages.values():
             found |= set(message.senders)
     return found
