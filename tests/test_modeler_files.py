@@ -266,3 +266,13 @@ async def test_a_department_named_only_by_candidate_groups_may_be_granted(api: A
     await api.upload(FLOWABLE.replace(b'"county_civil_affairs"', b'"county_relief_office"'), "h.bpmn20.xml")
     r = await api.post("admin", "/admin/users", user)
     assert r.status_code == 201, r.text
+
+
+async def test_an_empty_timer_is_refused_with_what_to_write(api: Api):
+    content = FLOWABLE.replace(DURATION_TIMER, b"<timeDuration />")
+    r = await _upload(api, content, "h.bpmn20.xml")
+    assert r.status_code == 422, r.text
+    assert [(e["code"], e["element_id"], e["line"]) for e in r.json()["errors"]] == [
+        ("invalid_timer", "publicity", _line_of(content, b'id="publicity"'))
+    ], r.text
+    assert "P7D" in r.json()["errors"][0]["message"]

@@ -112,7 +112,16 @@ def translate(process: etree._Element) -> list[Problem]:
         for timer in process.iter(f"{{{BPMN_NS}}}{tag}"):
             text = timer.text or ""
             quoted = iso_timer_literal(text)
-            if quoted is not None:
+            if not text.strip():
+                problems.append(
+                    _problem(
+                        _owner(timer),
+                        "invalid_timer",
+                        f"the timer of {_owner(timer).get('id')!r} is empty: write an ISO 8601 duration "
+                        "(P7D) or date (2030-01-01T09:00:00+08:00), or an expression such as working_days(5)",
+                    )
+                )
+            elif quoted is not None:
                 timer.text = quoted
             elif is_juel(text):
                 _translate_juel_text(timer, text, "timer", problems)

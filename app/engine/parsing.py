@@ -308,6 +308,8 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for timer in process.iter(f"{{{BPMN_NS}}}{tag}"):
             definition = timer.getparent()
+            if not (timer.text or "").strip():
+                continue  # refused as an empty timer (``dialects``)
             found.append(
                 (
                     owner_id(definition.getparent() if definition is not None else None),
