@@ -160,7 +160,7 @@ ELEMENT_REPR = re.compile(r"<Element|0x[0-9a-f]{6,}|Exception|SpiffWorkflow|Task
 
 
 async def test_problems_of_every_stage_come_in_one_reply(api: Api):
-    """Not executable, a service task, an assignee, a cycle timer, an untranslatable JUEL condition, a
+    """Not executable, a service task, a Groovy script, an assignee, a cycle timer, an untranslatable JUEL condition, a
     flow with no condition, an unknown property, a missing form: each reported, with element and line."""
     broken = (
         CAMUNDA.replace(b'isExecutable="true"', b'isExecutable="false"')
@@ -178,7 +178,10 @@ async def test_problems_of_every_stage_come_in_one_reply(api: Api):
             b"  <bpmn:timeCycle>R6/P1D</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>\n"
             b'<bpmn:sequenceFlow id="Flow_w" sourceRef="wait" targetRef="county_approve" />\n'
             b'<bpmn:serviceTask id="notify" camunda:class="org.example.Notify" />\n'
-            b'<bpmn:sequenceFlow id="Flow_n" sourceRef="notify" targetRef="county_approve" />',
+            b'<bpmn:sequenceFlow id="Flow_n" sourceRef="notify" targetRef="groovy" />\n'
+            b'<bpmn:scriptTask id="groovy" scriptFormat="groovy"><bpmn:script>println "x"</bpmn:script>'
+            b"</bpmn:scriptTask>\n"
+            b'<bpmn:sequenceFlow id="Flow_g" sourceRef="groovy" targetRef="county_approve" />',
         )
         .replace(
             b'<bpmn:userTask id="county_approve"',
@@ -198,6 +201,7 @@ async def test_problems_of_every_stage_come_in_one_reply(api: Api):
         ("flow_without_condition", "Flow_no"): b'<bpmn:sequenceFlow id="Flow_no"',
         ("unsupported_timer", "wait"): b'<bpmn:intermediateCatchEvent id="wait"',
         ("unsupported_element", "notify"): b'<bpmn:serviceTask id="notify"',
+        ("unsupported_script", "groovy"): b'<bpmn:scriptTask id="groovy"',
         ("unknown_form", "county_approve"): b'<bpmn:userTask camunda:formKey="nothing.json"',
     }
     assert set(found) == set(expected), found

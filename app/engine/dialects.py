@@ -138,8 +138,25 @@ def translate(process: etree._Element) -> list[Problem]:
     for condition in process.iter(f"{{{BPMN_NS}}}conditionExpression"):
         if is_juel(condition.text or ""):
             _translate_juel_text(condition, condition.text or "", "condition", problems)
+    for script_task in process.iter(f"{{{BPMN_NS}}}scriptTask"):
+        if not runs_as_python(script_task):
+            language = script_task.get("scriptFormat")
+            problems.append(
+                _problem(
+                    script_task,
+                    "unsupported_script",
+                    f"script task {script_task.get('id')!r} is written in {language}: AidFlow runs Python "
+                    "scripts only, sandboxed; rewrite it in Python over the case's data (scriptFormat python)",
+                )
+            )
     problems += _refused_elements(process)
     return problems
+
+
+def runs_as_python(script_task: etree._Element | None) -> bool:
+    """Whether a script task's script is Python (others are refused as ``unsupported_script``)."""
+    language = (script_task.get("scriptFormat") if script_task is not None else None) or "python"
+    return language.strip().lower() in {"python", "py", "text/x-python"}
 
 
 def _translate_juel_text(element: etree._Element, text: str, what: str, problems: list[Problem]) -> None:

@@ -179,7 +179,7 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None, stored: bo
             parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
-    except (SpiffWorkflowException, ValueError, KeyError, AttributeError, TypeError) as exc:
+    except Exception as exc:  # any refusal of the engine's parser is the file's problem, never a 500
         found = checks.engine_problem(
             str(exc), getattr(exc, "id", None) or None, getattr(exc, "line_number", None) or None, root
         )
@@ -305,7 +305,7 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
         condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
         if condition is not None and (condition.text or "").strip():
             found.append((owner_id(flow), "condition", condition.text or ""))
-    for tag in ("timeDuration", "timeDate", "timeCycle"):
+    for tag in ("timeDuration", "timeDate"):  # cycles are refused as such (``dialects``)
         for timer in process.iter(f"{{{BPMN_NS}}}{tag}"):
             definition = timer.getparent()
             if not (timer.text or "").strip():
@@ -318,6 +318,8 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
                 )
             )
     for script in process.iter(f"{{{BPMN_NS}}}script"):
+        if not dialects.runs_as_python(script.getparent()):
+            continue  # refused as unsupported_script
         found.append((owner_id(script.getparent()), "script", script.text or ""))
     for tag in ("preScript", "postScript"):
         for script in process.iter(f"{{{SPIFF_NS}}}{tag}"):

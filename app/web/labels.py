@@ -223,5 +223,6 @@ BPMN_PROBLEMS = {
     "unsupported_element": "本系统不执行此类元素：服务任务请改为用户任务、脚本任务或消息事件，调用活动请改为内嵌子流程",
     "unsupported_assignee": "不能指定具体办理人（assignee / candidateUsers）：请删除，改用候选组（candidateGroups）填写角色，如 township_civil_affairs",
     "unsupported_timer": "不支持循环计时（timeCycle）：请改用时长计时（如 P1D）并用连线返回，或设置办理时限",
+    "unsupported_script": "脚本不是 Python：本系统只在沙箱中运行 Python 脚本，请改写（scriptFormat 设为 python）",
     "unsupported_expression": '无法转换的 JUEL 表达式（${…}）：请按数据字段名改写为 Python 表达式，如 decision == "approve"',
 }
