@@ -182,6 +182,8 @@ _REFUSED_TAGS = {
     "answer (POST /messages)",
     "sendTask": "a send task calls a system AidFlow does not run: webhooks announce every step "
     "(docs/webhooks.md); use a message catch event for the answer",
+    "dataStoreReference": "a data store is kept outside the case, and AidFlow keeps none: what steps fill in "
+    "is the case's data; remove the data store and its associations",
     "callActivity": "a call activity starts another process file: put the steps in an embedded "
     "sub-process in this file, or start the other program from an end event (then_start)",
 }
