@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from app import engine, sandbox
 from app.domain.cases import effects as case_effects
@@ -143,10 +144,10 @@ def load_decisions(xml: bytes, decisions_dir: Path) -> dict[str, bytes]:
     return found
 
 
-def find_decisions(xml: bytes, decisions_dir: Path) -> tuple[dict[str, bytes], list[dict]]:
+def find_decisions(xml: bytes, decisions_dir: Path) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """The DMN tables found, and a problem per business rule task whose table is missing."""
     found: dict[str, bytes] = {}
-    errors: list[dict] = []
+    errors: list[dict[str, Any]] = []
     for task_id, decision_id in engine.decision_refs(xml).items():
         path = decisions_dir / f"{decision_id}.dmn"
         if not decision_id or Path(decision_id).name != decision_id or not path.is_file():
@@ -176,7 +177,9 @@ def find_decisions(xml: bytes, decisions_dir: Path) -> tuple[dict[str, bytes], l
     return found, errors
 
 
-def validate(xml: bytes, forms_dir: Path) -> tuple[bytes, dict[str, bytes], engine.ProcessModel, dict]:
+def validate(
+    xml: bytes, forms_dir: Path
+) -> tuple[bytes, dict[str, bytes], engine.ProcessModel, dict[str, Any]]:
     """Every stage of checking an upload (encoding, XML, decisions, the engine's parser, the
     service's own rules), each run on what the ones before could read; ``Invalid`` lists every
     problem found. Returns the file as UTF-8, its decision tables, its model and its forms."""
@@ -193,7 +196,7 @@ def validate(xml: bytes, forms_dir: Path) -> tuple[bytes, dict[str, bytes], engi
         said = {p["element_id"] for p in problems}
         problems += [e for e in exc.errors if e["code"] != "invalid_bpmn" or e["element_id"] not in said]
         model = exc.model
-    forms: dict = {}
+    forms: dict[str, Any] = {}
     if model is not None:
         try:
             forms = check_model(model, forms_dir)
