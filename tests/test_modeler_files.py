@@ -209,6 +209,7 @@ async def test_problems_of_every_stage_come_in_one_reply(api: Api):
         assert found[key]["line"] == _line_of(broken, marker), found[key]
         assert not ELEMENT_REPR.search(found[key]["message"]), found[key]
     assert "isExecutable" in found[("process_count", "camunda_hardship")]["message"]
+    assert "write it as ok," in found[("unsupported_expression", "Flow_yes")]["message"]  # the equivalent
     assert await api.count("process_definitions", "key = 'camunda_hardship'") == 0
 
 

@@ -165,15 +165,24 @@ def _translate_juel_text(element: etree._Element, text: str, what: str, problems
         element.text = python
         return
     owner = _owner(element)
+    # ``execution.getVariable("x")`` is the variable x: the equivalent, when the rest translates.
+    equivalent = translate_juel(_GET_VARIABLE.sub(r"\1", text))
+    instead = (
+        f"write it as {equivalent}"
+        if equivalent
+        else 'write it in Python over the case\'s data, e.g. decision == "approve" and amount > 0'
+    )
     problems.append(
         _problem(
             owner,
             "unsupported_expression",
-            f"{what} {text.strip()[:80]!r} of {owner.get('id')!r} is a JUEL expression AidFlow cannot "
-            "translate; write it in Python over the case's data, without ${…}, e.g. "
-            'decision == "approve" and amount > 0 (data values by name, no execution.getVariable)',
+            f"{what} {text.strip()[:80]!r} of {owner.get('id')!r} is a JUEL expression AidFlow does not "
+            f"translate (only names, literals, comparisons and and/or/not): {instead}, without ${{…}}",
         )
     )
+
+
+_GET_VARIABLE = re.compile(r"""execution\.getVariable\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']\s*\)""")
 
 
 _REFUSED_TAGS = {
