@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     # before (and a county office may build it earlier through the API).
     payment_day: int = Field(default=1, ge=1, le=28)
     payment_lead_days: int = Field(default=5, ge=0, le=27)
+    # Materials (docs/materials.md): where attachments are kept and how large one may be.
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_directory: Path = PROJECT_ROOT / "materials"
+    storage_s3_endpoint: str | None = None  # unset: the cloud's own endpoint for the region
+    storage_s3_bucket: str | None = None
+    storage_s3_region: str | None = None
+    storage_s3_access_key_id: str | None = None  # unset: the client's usual chain (environment, role)
+    storage_s3_secret_access_key: str | None = None
+    # Server-side encryption: "AES256" (SSE-S3), "aws:kms" (with a key id below) or unset.
+    storage_s3_encryption: Literal["AES256", "aws:kms"] | None = None
+    storage_s3_kms_key_id: str | None = None
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # Images above this many pixels are refused before they are decoded (decompression bombs).
+    max_image_pixels: int = Field(default=40_000_000, ge=10_000)
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -108,6 +122,14 @@ class Settings(BaseSettings):
                 f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at least "
                 f"the objection rate limit's window ({window} s)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.storage_backend == "s3" and not self.storage_s3_bucket:
+            raise ValueError("AIDFLOW_STORAGE_S3_BUCKET must be set when AIDFLOW_STORAGE_BACKEND=s3")
+        if self.storage_s3_kms_key_id and self.storage_s3_encryption != "aws:kms":
+            raise ValueError("AIDFLOW_STORAGE_S3_KMS_KEY_ID needs AIDFLOW_STORAGE_S3_ENCRYPTION=aws:kms")
         return self
 
     @field_validator("trusted_proxies")

@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
-from app import web
+from app import storage, web
 from app.api import docs_pages, openapi, problems
 from app.api.body_limit import BodyLimit
 from app.api.input_guard import InputGuard
@@ -16,6 +16,7 @@ from app.api.problems import problem
 from app.api.routes import (
     admin,
     applications,
+    attachments,
     auth,
     calendar,
     definitions,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     )
     docs_pages.install(app)
     app.state.settings = settings
+    app.state.store = storage.from_settings(settings)  # materials' bytes (app/storage)
     app.state.shutting_down = False  # set by `aidflow serve` on SIGTERM (app/cli.py)
     problems.install(app)
     openapi.install(app)
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         calendar,
         definitions,
         applications,
+        attachments,
         programs,
         payments,
         tasks,
@@ -174,7 +177,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
     app.add_middleware(
-        BodyLimit, max_json_bytes=settings.max_json_bytes, max_upload_bytes=settings.max_upload_bytes
+        BodyLimit,
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_attachment_bytes=settings.max_attachment_bytes,
     )
     app.mount("/metrics", make_asgi_app())
 

@@ -7,6 +7,7 @@ at the end.  SQLite: one migrated file per session, copied for each test.
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.models import metadata
 from app.main import create_app
 from tests.helpers import Api
+from tests.s3_server import s3_bucket, s3_endpoint  # noqa: F401  (the S3-compatible server for materials)
 from tests.time_travel import start_if_asked
 from tests.web_support import browser, live_ui, live_ui_both  # noqa: F401  (browser-test fixtures)
 
@@ -100,6 +102,8 @@ def make_settings(url: str, **overrides) -> Settings:
             "secret_key": "test-secret-" + "x" * 32,
             "bootstrap_admin_password": ADMIN_PASSWORD,
             "log_json": False,
+            # Materials a test adds stay out of the project directory (tests that look at the store set their own).
+            "storage_directory": Path(tempfile.gettempdir()) / f"aidflow-test-materials-{os.getpid()}",
             **overrides,
         }
     )

@@ -2,7 +2,8 @@
 
 The public objection endpoint takes JSON from strangers: without a cap a single request could
 make the service read gigabytes into memory. Multipart uploads (BPMN files) get their own,
-larger cap; everything else is JSON and small.
+larger cap, and uploads of materials (paths ending in ``/attachments``) theirs; everything else is
+JSON and small.
 """
 
 import json
@@ -11,17 +12,19 @@ from app.api.problems import PROBLEM_BASE
 
 
 class BodyLimit:
-    def __init__(self, app, max_json_bytes: int, max_upload_bytes: int):
+    def __init__(self, app, max_json_bytes: int, max_upload_bytes: int, max_attachment_bytes: int = 0):
         self.app = app
         self.max_json = max_json_bytes
         self.max_upload = max_upload_bytes
+        self.max_attachment = max_attachment_bytes or max_upload_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
-        limit = self.max_upload + 64 * 1024 if multipart else self.max_json
+        upload = self.max_attachment if scope["path"].endswith("/attachments") else self.max_upload
+        limit = upload + 64 * 1024 if multipart else self.max_json
         code = "upload_too_large" if multipart else "body_too_large"
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

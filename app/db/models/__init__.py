@@ -22,6 +22,7 @@ from app.db.models.cases import (
     TaskSigner,
     Timer,
 )
+from app.db.models.materials import Attachment
 from app.db.models.payments import BankAccount, PaymentBatch, PaymentItem, PaymentLeftOut, PaymentScan
 from app.db.models.people import (
     ApiKey,
@@ -82,3 +83,4 @@ payment_items = PaymentItem.__table__
 payment_left_out = PaymentLeftOut.__table__
 bank_accounts = BankAccount.__table__
 payment_scans = PaymentScan.__table__
+attachments = Attachment.__table__

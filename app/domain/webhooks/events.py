@@ -120,6 +120,13 @@ class NotifiedData(_Data):
     purpose: str
 
 
+class AttachmentAddedData(_Data):
+    """That a document was added, never what it is called or holds (read it through the API)."""
+
+    key: str = Field(description="the checklist item it was added for")
+    size: int
+
+
 # type → model of its ``data``; the order is the order of the docs.
 DATA_MODELS: dict[str, type[_Data]] = {
     "application.submitted": SubmittedData,
@@ -149,6 +156,7 @@ DATA_MODELS: dict[str, type[_Data]] = {
     "task.urged": NoData,
     "case.copied": CopiedData,
     "case.notified": NotifiedData,
+    "application.attachment_added": AttachmentAddedData,
     "webhook.ping": PingData,
 }
 # Types a subscription may ask for (the ping is sent on request only).

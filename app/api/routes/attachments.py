@@ -1,0 +1,56 @@
+"""Materials (材料) of a case: add, list, read. Rules in ``app/domain/materials``; bytes in the store."""
+
+from typing import Annotated
+
+from fastapi import Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from app.api import materials_io
+from app.api.deps import Ctx
+from app.api.routing import api_router
+from app.api.schemas import materials as out
+from app.api.schemas.problems import AUTHENTICATED
+from app.domain.materials import attachments
+
+router = api_router(tags=["materials"], responses=AUTHENTICATED)
+
+
+@router.post("/applications/{application_id}/attachments", status_code=201, response_model=out.Attachment)
+async def add(
+    ctx: Ctx,
+    request: Request,
+    application_id: str,
+    file: UploadFile,
+    key: Annotated[str, Form(max_length=64, description="the checklist item, e.g. hukou, id_card")],
+) -> dict:
+    """Add a document (PDF, JPEG, PNG, WebP; type by content; images re-encoded without EXIF): the
+    portal that submitted the case, or a reviewer who may act on one of its open steps."""
+    data = await materials_io.read_upload(file, ctx.settings)
+    return await materials_io.upload(
+        ctx.begin, request.app.state.store, ctx.settings, application_id, key, data, file.filename
+    )
+
+
+@router.get("/applications/{application_id}/attachments", response_model=list[out.Attachment])
+async def list_(ctx: Ctx, application_id: str) -> list[dict]:
+    async with ctx.begin() as (conn, me):
+        return await attachments.of_case(conn, me, application_id)
+
+
+@router.get(
+    "/attachments/{attachment_id}/content",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}, "image/webp": {}}}
+    },
+)
+async def content(
+    ctx: Ctx,
+    request: Request,
+    attachment_id: str,
+    preview: Annotated[
+        bool, Query(description="PDF and images inline for a preview; others stay a download")
+    ] = False,
+) -> Response:
+    """The document (recorded in the audit trail as a download or a preview)."""
+    return await materials_io.content(ctx.begin, request.app.state.store, attachment_id, preview)

@@ -1,0 +1,23 @@
+"""Materials (材料): a document of a case as the API lists it (never its content)."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from app.api.schemas import Count, Out, Timestamp, Username
+
+
+class Attachment(Out):
+    id: str
+    application_id: str
+    key: str = Field(description="the checklist item it was added for")
+    file_name: str = Field(description="sanitised, with the extension of what the content is")
+    content_type: Annotated[
+        str, Field(description="decided from the content: application/pdf, image/jpeg, image/png, image/webp")
+    ]
+    size: Count = Field(description="bytes stored (an image after re-encoding)")
+    sha256: str
+    uploaded_by: Username
+    uploaded_at: Timestamp
+    task_id: str | None = Field(description="the step it was added on, for a reviewer's upload")
+    previewable: bool = Field(description="whether ?preview=true shows it inline (PDF, images)")

@@ -1,0 +1,185 @@
+"""Who may add and read a case's materials, the rows that say what is stored, and the audit of
+every upload, download and preview (who read whose household register, when, which bytes).
+
+Reading follows the case (``lookup.load_row``: the caller's places, or a copy 抄送 to them); a portal
+reads and adds only on the cases it submitted itself. Adding also needs an open case and, for a
+reviewer, an open step of the case they may act on. The bytes are put into the store before the
+row is written (``add``); a refused file never reaches either.
+"""
+
+import re
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import attachments, tasks
+from app.domain.audit import Recorder
+from app.domain.cases import lookup
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.materials.files import PREVIEWABLE, CleanFile
+from app.domain.people.principal import Principal
+
+CHECKLIST_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+ADDED = "application.attachment_added"
+DOWNLOADED, PREVIEWED = "attachment.downloaded", "attachment.previewed"
+
+Row = dict[str, Any]
+
+
+async def case_for_reading(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row:
+    """The case as the caller may read its materials; anything else answers like a missing case."""
+    case = await lookup.load_row(conn, principal, case_ref)
+    if principal.kind == "api_key" and case["created_by"] != principal.name:
+        raise NotFound("application_not_found", f"no application {case_ref!r}")
+    return case
+
+
+async def _open_tasks_i_may_act_on(conn: AsyncConnection, principal: Principal, case_id: str) -> list[Row]:
+    rows = await conn.execute(
+        sa.select(tasks)
+        .where(tasks.c.application_id == case_id, tasks.c.state == "open")
+        .order_by(tasks.c.id)
+    )
+    return [dict(r) for r in rows.mappings() if principal.can_act(r["role"], r["division_path"])]
+
+
+async def case_for_upload(
+    conn: AsyncConnection, principal: Principal, case_ref: str, task_id: str | None = None
+) -> tuple[Row, Row | None]:
+    """The case (and the step, when one is named) a caller may add materials to, or the problem."""
+    case = await case_for_reading(conn, principal, case_ref)
+    if case["status"] != "in_progress":
+        raise Conflict("case_closed", f"the case is {case['status']}; materials can no longer be added")
+    mine = [] if principal.kind == "api_key" else await _open_tasks_i_may_act_on(conn, principal, case["id"])
+    if task_id is not None:
+        task = next((t for t in mine if t["id"] == task_id), None)
+        if task is None:
+            raise Forbidden("not_your_task", "materials can be added only on an open step you may act on")
+        return case, task
+    if principal.kind != "api_key" and not (mine or principal.is_admin):
+        raise Forbidden(
+            "not_allowed_to_add", "only the submitting portal or a reviewer of an open step may add materials"
+        )
+    return case, None
+
+
+def check_key(key: str) -> str:
+    if not CHECKLIST_KEY.match(key):
+        raise Invalid(
+            "invalid_checklist_key",
+            "the checklist key is 1-64 characters: lower-case letters, digits, '_', '.', '-'",
+        )
+    return key
+
+
+def view(row: Row) -> Row:
+    return {
+        "id": row["id"],
+        "application_id": row["application_id"],
+        "key": row["checklist_key"],
+        "file_name": row["file_name"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "uploaded_by": row["uploaded_by"],
+        "uploaded_at": row["uploaded_at"],
+        "task_id": row["task_id"],
+        "previewable": row["content_type"] in PREVIEWABLE,
+    }
+
+
+async def add(
+    conn: AsyncConnection,
+    principal: Principal,
+    case_ref: str,
+    key: str,
+    clean: CleanFile,
+    storage_key: str,
+    backend: str,
+    task_id: str | None = None,
+) -> Row:
+    """Record a file already put into the store; the right to add it is checked again here, in the
+    transaction that writes the row (it may have changed while the file was being checked)."""
+    case, task = await case_for_upload(conn, principal, case_ref, task_id)
+    rec = Recorder(principal.name)
+    row: Row = {
+        "id": str(uuid.uuid4()),
+        "application_id": case["id"],
+        "checklist_key": check_key(key),
+        "file_name": clean.file_name,
+        "content_type": clean.content_type,
+        "size": len(clean.content),
+        "sha256": storage_key,
+        "storage_key": storage_key,
+        "storage_backend": backend,
+        "uploaded_by": principal.name,
+        "uploaded_by_kind": principal.kind,
+        "task_id": task["id"] if task else None,
+        "uploaded_at": rec.at,
+        "deleted_at": None,
+    }
+    await conn.execute(sa.insert(attachments).values(**row))
+    # The audit record names the file; the webhook (published by the Recorder) carries key and size only.
+    rec.add(
+        ADDED,
+        case["id"],
+        {
+            "attachment_id": row["id"],
+            "key": key,
+            "size": row["size"],
+            "sha256": row["sha256"],
+            "content_type": row["content_type"],
+            "file_name": row["file_name"],
+            "original_size": clean.original_size,
+        },
+        task,
+        case["division_path"],
+    )
+    await rec.flush(conn)
+    return view(row)
+
+
+async def of_case(conn: AsyncConnection, principal: Principal, case_ref: str) -> list[Row]:
+    case = await case_for_reading(conn, principal, case_ref)
+    rows = await conn.execute(
+        sa.select(attachments)
+        .where(attachments.c.application_id == case["id"], attachments.c.deleted_at.is_(None))
+        .order_by(attachments.c.uploaded_at, attachments.c.id)
+    )
+    return [view(dict(r)) for r in rows.mappings()]
+
+
+async def open_for_reading(
+    conn: AsyncConnection, principal: Principal, attachment_id: str, *, preview: bool
+) -> tuple[Row, bool]:
+    """The row of a document the caller may read, and whether it is shown inline; the read is
+    recorded in the caller's transaction (a failed read of the store rolls the record back)."""
+    row = (
+        (await conn.execute(sa.select(attachments).where(attachments.c.id == attachment_id[:36])))
+        .mappings()
+        .first()
+    )
+    if row is None or row["deleted_at"] is not None:
+        raise NotFound("attachment_not_found", f"no attachment {attachment_id!r}")
+    try:
+        case = await case_for_reading(conn, principal, row["application_id"])
+    except NotFound:
+        raise NotFound("attachment_not_found", f"no attachment {attachment_id!r}") from None
+    inline = preview and row["content_type"] in PREVIEWABLE
+    rec = Recorder(principal.name)
+    rec.add(
+        PREVIEWED if inline else DOWNLOADED,
+        case["id"],
+        {
+            "attachment_id": row["id"],
+            "key": row["checklist_key"],
+            "sha256": row["sha256"],
+            "reader_kind": principal.kind,
+        },
+        None,
+        case["division_path"],
+    )
+    await rec.flush(conn)
+    return dict(row), inline

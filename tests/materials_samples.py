@@ -1,0 +1,45 @@
+"""Real files for the materials tests, made here with the same libraries a scanner's output is read
+with: PDFs with pypdf, photos with Pillow (one carrying an EXIF GPS position)."""
+
+import io
+
+from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+GPS_TAG, GPS_LATITUDE = 0x8825, 2
+
+
+def pdf(pages: int = 1, *, javascript: str | None = None, password: str | None = None) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    if javascript:
+        # A document-level script in the catalog's /Names tree, as an authoring tool writes it.
+        action = DictionaryObject(
+            {NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject(javascript)}
+        )
+        tree = DictionaryObject({NameObject("/Names"): ArrayObject([TextStringObject("run"), action])})
+        writer.root_object[NameObject("/Names")] = DictionaryObject({NameObject("/JavaScript"): tree})
+    if password:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def photo_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    image = Image.new("RGB", size, (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "Phone maker"  # Make
+    exif[0x0112] = 6  # Orientation: rotated 90°, so the re-encoded photo comes out upright (48×64)
+    exif.get_ifd(GPS_TAG)[GPS_LATITUDE] = (33.0, 55.0, 12.0)
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif)
+    return out.getvalue()
+
+
+def png(size: tuple[int, int] = (32, 32), mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, "PNG")
+    return out.getvalue()

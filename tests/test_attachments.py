@@ -1,0 +1,206 @@
+"""Materials over REST: a portal and a reviewer add documents to a case, those who may read the case
+list, download and preview them, every read is in the audit trail, webhooks say only that a document
+was added; bad files and wrong callers are refused with the database and the store untouched.
+Both databases, both stores (a local directory and a real S3-compatible server)."""
+
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from app.db.engine import create_engine
+from tests.conftest import RunningApp
+from tests.helpers import VILLAGE_B, Api
+from tests.materials_samples import GPS_TAG, pdf, photo_with_gps
+from tests.s3_server import s3_client, s3_settings
+
+SMALL_LIMIT = 256 * 1024
+
+
+@pytest.fixture(params=["local", "s3"])
+async def materials(request, database_url, tmp_path):
+    """(api, what is in the store) on one of the two backends."""
+    if request.param == "local":
+        root = tmp_path / "materials"
+        settings = {"storage_directory": root}
+
+        def stored() -> list[str]:
+            return sorted(p.name for p in root.rglob("*") if p.is_file())
+    else:
+        endpoint, bucket = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3_bucket")
+        settings = s3_settings(endpoint, bucket, storage_s3_encryption="AES256")
+
+        def stored() -> list[str]:
+            listed = s3_client(endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])
+            return sorted(o["Key"].removeprefix("sha256/") for o in listed)
+
+    async with RunningApp(database_url, max_attachment_bytes=SMALL_LIMIT, **settings) as client:
+        api = Api(client, database_url)
+        await api.setup_places_and_people("admin-password-1")
+        yield api, stored
+
+
+async def add(api: Api, who: str, case: str, content: bytes, name: str = "户口簿.pdf", key: str = "hukou"):
+    return await api.client.post(
+        f"/api/v1/applications/{case}/attachments",
+        files={"file": (name, content, "application/octet-stream")},
+        data={"key": key},
+        headers=api.headers.get(who, {}),
+    )
+
+
+async def outbox_payloads(api: Api, type_: str) -> list[dict]:
+    db = create_engine(api.database_url)
+    try:
+        async with db.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT payload FROM outbox WHERE event_type = :t"), {"t": type_}
+            )
+            return [p if isinstance(p, dict) else json.loads(p) for (p,) in rows]
+    finally:
+        await db.dispose()
+
+
+async def test_a_portal_and_a_reviewer_add_documents_that_readers_download_and_preview(materials):
+    api, stored = materials
+    case = await api.apply()
+    document = pdf(2)
+    r = await add(api, "portal", case["number"], document, "C:\\scans\\户口簿.PDF")
+    assert r.status_code == 201, r.text
+    added = r.json()
+    assert added["file_name"] == "户口簿.pdf" and added["content_type"] == "application/pdf"
+    assert added["size"] == len(document) and added["key"] == "hukou" and added["uploaded_by"] == "portal"
+    assert stored() == [added["sha256"]]
+
+    # The township reviewer holds the acceptance step: a home-visit photo, stripped of its position.
+    r = await add(api, "town_a", case["id"], photo_with_gps(), "IMG_0001.JPG", key="home_visit_photo")
+    assert r.status_code == 201, r.text
+    photo = r.json()
+    assert photo["content_type"] == "image/jpeg" and photo["file_name"] == "IMG_0001.jpg"
+
+    listed = (await api.get("county", f"/applications/{case['number']}/attachments")).json()
+    assert [a["id"] for a in listed] == [added["id"], photo["id"]]
+    assert sorted(stored()) == sorted([added["sha256"], photo["sha256"]])
+
+    r = await api.get("county", f"/attachments/{added['id']}/content")
+    assert r.status_code == 200 and r.content == document
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''%E6%88%B7%E5%8F%A3%E7%B0%BF.pdf" in r.headers["content-disposition"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+
+    r = await api.get("town_a", f"/attachments/{photo['id']}/content", preview="true")
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("inline;")
+    assert r.headers["content-type"] == "image/jpeg" and "sandbox" in r.headers["content-security-policy"]
+    image = Image.open(io.BytesIO(r.content))
+    assert not image.getexif().get_ifd(GPS_TAG) and not image.getexif()
+
+    # Every upload and every read is in the trail: who, which case, which bytes.
+    trail = await api.events(case["id"])
+    reads = [
+        (e["type"], e["actor"], e["data"]["sha256"]) for e in trail if e["type"].startswith("attachment.")
+    ]
+    assert reads == [
+        ("attachment.downloaded", "county", added["sha256"]),
+        ("attachment.previewed", "town_a", photo["sha256"]),
+    ]
+    [first, _] = [e for e in trail if e["type"] == "application.attachment_added"]
+    assert first["actor"] == "portal" and first["data"]["file_name"] == "户口簿.pdf"
+    # The webhook says a document was added: its checklist key and size, never its name or content.
+    payloads = await outbox_payloads(api, "application.attachment_added")
+    assert [p["data"] for p in payloads] == [
+        {"key": "hukou", "size": len(document)},
+        {"key": "home_visit_photo", "size": photo["size"]},
+    ]
+    assert "户口簿" not in json.dumps(payloads, ensure_ascii=False)
+
+
+async def test_refused_files_leave_the_database_and_the_store_untouched(materials):
+    api, stored = materials
+    case = await api.apply()
+    cases = [
+        (b"MZ\x90\x00" + b"\x00" * 500, "申请书.pdf", 422, "unsupported_type"),
+        (b"PK\x03\x04" + b"\x00" * 500, "材料.pdf", 422, "unsupported_type"),
+        (b"", "空.pdf", 422, "empty_file"),
+        (pdf(password="x"), "加密.pdf", 422, "pdf_encrypted"),
+        (pdf(javascript="app.alert(1)"), "脚本.pdf", 422, "pdf_active_content"),
+        (b"%PDF-" + b"0" * (SMALL_LIMIT + 10), "大.pdf", 413, "file_too_large"),
+        (b"%PDF-" + b"0" * (SMALL_LIMIT + 100_000), "太大.pdf", 413, "upload_too_large"),
+    ]
+    for content, name, status, code in cases:
+        r = await add(api, "portal", case["id"], content, name)
+        assert (r.status_code, r.json()["code"]) == (status, code), (name, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    r = await add(api, "portal", case["id"], pdf(), key="../hukou")
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_checklist_key")
+    assert await api.count("attachments") == 0
+    assert [e for e in await api.events(case["id"]) if "attachment" in e["type"]] == []
+    assert await outbox_payloads(api, "application.attachment_added") == []
+    assert stored() == []
+
+
+async def test_who_may_not_add_or_read(api: Api):
+    case = await api.apply()
+    r = await add(api, "portal", case["id"], pdf())
+    assert r.status_code == 201, r.text
+    doc = r.json()["id"]
+    # Another portal at the same county, another office of the same department elsewhere, a stranger.
+    r = await api.post(
+        "admin",
+        "/admin/api-keys",
+        {"name": "portal2", "grants": [{"role": "portal", "division_code": "340621"}]},
+    )
+    api.headers["portal2"] = {"X-API-Key": r.json()["key"]}
+    r = await api.post(
+        "admin",
+        "/admin/users",
+        {
+            "username": "town_edu",
+            "password": "reviewer-password-1",
+            "display_name": "town_edu",
+            "grants": [{"role": "township_education", "division_code": "340621100"}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    await api.login("town_edu")
+    for who in ("portal2", "town_b", "other_county"):
+        assert (await add(api, who, case["id"], pdf())).json()["code"] == "application_not_found", who
+        r = await api.get(who, f"/applications/{case['id']}/attachments")
+        assert (r.status_code, r.json()["code"]) == (404, "application_not_found"), who
+        r = await api.get(who, f"/attachments/{doc}/content")
+        assert (r.status_code, r.json()["code"]) == (404, "attachment_not_found"), who
+    # Another department at the same township, and the county with no open step: they may read
+    # the case (and so its materials) but not add to it.
+    for who in ("town_edu", "county"):
+        r = await add(api, who, case["id"], pdf())
+        assert (r.status_code, r.json()["code"]) == (403, "not_allowed_to_add"), who
+    for stranger in ({}, {"Authorization": "Bearer nonsense"}, {"X-API-Key": "nonsense"}):
+        r = await api.client.get(f"/api/v1/attachments/{doc}/content", headers=stranger)
+        assert r.status_code == 401
+        r = await api.client.get(f"/api/v1/applications/{case['id']}/attachments", headers=stranger)
+        assert r.status_code == 401
+        r = await api.client.post(
+            f"/api/v1/applications/{case['id']}/attachments",
+            files={"file": ("a.pdf", pdf())},
+            data={"key": "hukou"},
+            headers=stranger,
+        )
+        assert r.status_code == 401
+    # A portal's case at another township: the portal may add to its own case wherever it is.
+    other = await api.apply(division_code=VILLAGE_B)
+    assert (await add(api, "town_a", other["id"], pdf())).status_code == 404
+    assert (await add(api, "portal", other["id"], pdf())).status_code == 201
+    assert await api.count("attachments") == 2
+    assert [e["type"] for e in await api.events(case["id"]) if e["type"].startswith("attachment.")] == []
+
+
+async def test_a_closed_case_takes_no_more_documents(api: Api):
+    case = await api.apply()
+    r = await api.post("portal", f"/applications/{case['id']}/withdraw", {"reason": "申请人撤回"})
+    assert r.status_code == 200, r.text
+    r = await add(api, "portal", case["id"], pdf())
+    assert (r.status_code, r.json()["code"]) == (409, "case_closed")
+    assert (await api.get("portal", f"/applications/{case['id']}/attachments")).json() == []

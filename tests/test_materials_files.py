@@ -1,0 +1,106 @@
+"""What an upload is, decided by its content: real PDFs and photos pass (photos re-encoded without
+EXIF or GPS), everything else is refused with its own problem code and a Chinese message."""
+
+import io
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from app.domain.errors import DomainError
+from app.domain.materials import files, names
+from tests.materials_samples import GPS_TAG, pdf, photo_with_gps, png
+
+LIMITS = {"max_bytes": 1024 * 1024, "max_pixels": 40_000_000}
+
+
+def refused(data: bytes, name: str = "x.pdf", **limits) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        files.clean(data, name, **{**LIMITS, **limits})
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in caught.value.detail), caught.value.detail
+    return caught.value
+
+
+def test_a_pdf_is_kept_as_it_is_and_named_by_what_it_is():
+    data = pdf(2)
+    clean = files.clean(data, "户口簿.PDF", **LIMITS)
+    assert (clean.content, clean.content_type, clean.file_name) == (data, "application/pdf", "户口簿.pdf")
+    assert len(PdfReader(io.BytesIO(clean.content)).pages) == 2
+
+
+@pytest.mark.parametrize(
+    "fmt,content_type", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")]
+)
+def test_photos_are_re_encoded_upright_without_exif_or_gps(fmt, content_type):
+    data = photo_with_gps(fmt)
+    before = Image.open(io.BytesIO(data))
+    assert before.getexif().get_ifd(GPS_TAG), "the sample must carry a GPS position"
+    clean = files.clean(data, "入户照片.jpg", **LIMITS)
+    assert clean.content_type == content_type
+    after = Image.open(io.BytesIO(clean.content))
+    assert after.size == (48, 64)  # orientation applied to the pixels
+    assert not after.getexif()
+    assert "exif" not in after.info and "icc_profile" not in after.info
+    assert b"Phone maker" not in clean.content
+
+
+def test_the_name_never_decides_the_type():
+    clean = files.clean(png(), "scan.pdf", **LIMITS)
+    assert (clean.content_type, clean.file_name) == ("image/png", "scan.png")
+
+
+@pytest.mark.parametrize(
+    "data,kind",
+    [
+        (b"MZ\x90\x00" + b"\x00" * 200, "Windows 可执行程序"),
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 200, "Linux 可执行程序"),
+        (b"PK\x03\x04" + b"\x00" * 200, "ZIP"),
+        (b"<html><script>alert(1)</script></html>", "网页"),
+        (b"GIF89a" + b"\x00" * 50, "GIF"),
+        (b"just some text", "未知格式"),
+    ],
+)
+def test_other_kinds_are_refused_and_named(data, kind):
+    problem = refused(data, "申请书.pdf")
+    assert problem.code == "unsupported_type" and problem.status == 422
+    assert kind in problem.detail
+
+
+def test_empty_oversized_and_broken_files_are_refused():
+    assert refused(b"").code == "empty_file"
+    too_big = refused(pdf(), max_bytes=100)
+    assert (too_big.code, too_big.status) == ("file_too_large", 413)
+    assert refused(b"%PDF-1.7\n garbage without objects").code == "file_unreadable"
+    assert refused(b"\xff\xd8\xff\xe0 not really a jpeg").code == "file_unreadable"
+    assert refused(png()[:40]).code == "file_unreadable"
+
+
+def test_encrypted_pdfs_and_pdfs_with_scripts_are_refused():
+    assert refused(pdf(password="secret")).code == "pdf_encrypted"
+    assert refused(pdf(javascript="app.alert('hi')")).code == "pdf_active_content"
+
+
+def test_decompression_bombs_are_refused_from_the_header():
+    bomb = png((8000, 8000), mode="1")  # 64 megapixels in a few kilobytes
+    assert len(bomb) < 100_000
+    problem = refused(bomb, "photo.png")
+    assert (problem.code, problem.status) == ("image_too_large", 413)
+
+
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+        ("C:\\Users\\a\\身份证 正面.pdf", "身份证 正面.pdf"),
+        ("bad\x00name\x07\u202e.pdf", "badname.pdf"),
+        ("..pdf", "pdf.pdf"),
+        ("...", "材料.pdf"),
+        ("", "材料.pdf"),
+        (None, "材料.pdf"),
+        ('a<b>c:"d|e?*.pdf', "a_b_c__d_e.pdf"),
+        ("x" * 300 + ".pdf", "x" * 96 + ".pdf"),
+        ("report.exe", "report.pdf"),
+    ],
+)
+def test_file_names_are_made_safe(given, expected):
+    assert names.sanitise(given, "pdf") == expected
