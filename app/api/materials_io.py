@@ -14,9 +14,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import UploadFile
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.domain.errors import NotFound, TooLarge

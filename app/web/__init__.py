@@ -14,14 +14,14 @@ from app.domain.errors import DomainError
 from app.web import labels
 from app.web.context import LoginRequired, login_redirect
 from app.web.render import page
-from app.web.routes import admin, auth, bulk, case, clock, inbox, payments, public, stuck, supervision, task
+from app.web.routes import admin, auth, bulk, case, clock, inbox, materials, payments, public, stuck, supervision, task
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger()
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, inbox, task, bulk, case, supervision, payments, clock, stuck, admin):
+    for module in (auth, inbox, task, bulk, case, supervision, payments, clock, stuck, admin, materials):
         app.include_router(module.router, prefix="/ui", include_in_schema=False)
     app.include_router(public.router, prefix="/ui/public", include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -36,6 +36,9 @@ NOTICE_ENTRY_STATUSES = {
     "resolved": "异议已处理",
 }
 EVENTS = {
+    "application.attachment_added": "上传材料",
+    "attachment.downloaded": "下载材料",
+    "attachment.previewed": "查看材料",
     "application.submitted": "提交申请",
     "application.status_changed": "案件状态变更",
     "application.staff_relative_declared": "申报近亲属备案",
@@ -169,6 +172,14 @@ ERRORS = {
     "decided_by_votes": "本环节由表决决定。",
     "not_allowed": "您没有进行此操作的权限。",
     "no_deciders": "没有可参与表决的人员。",
+    # materials (材料); problems about the file itself already carry their Chinese detail
+    "not_allowed_to_add": "只有提交申请的平台或本案件当前环节的经办人可以上传材料。",
+    "not_your_task": "只能在您可以办理的待办环节上传材料。",
+    "case_closed": "案件已结束，不能再上传材料。",
+    "invalid_checklist_key": "请选择材料类别。",
+    "attachment_not_found": "材料不存在或您无权查看。",
+    "attachment_content_missing": "材料文件在存储中不存在，请联系管理员。",
+    "upload_too_large": "上传的文件过大。",
 }
 
 

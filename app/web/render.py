@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.domain.notices.publication import mask_name
 from app.domain.timekeeping import calendar
-from app.web import capabilities, labels
+from app.web import capabilities, labels, material_items
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -80,8 +80,10 @@ _env.filters.update(
     mask_name=mask_name,
     role=labels.role,
     deadline=deadline_text,
+    material=material_items.label,
+    filesize=material_items.size,
 )
-_env.globals.update(labels=labels, capabilities=capabilities)
+_env.globals.update(labels=labels, capabilities=capabilities, material_items=material_items.ITEMS)
 
 
 def _flash_signature(request: Request, message: str) -> str:

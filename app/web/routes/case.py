@@ -12,6 +12,7 @@ from app.api.routes.public import notice_with_entries
 from app.domain.cases import lookup
 from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
+from app.domain.materials import attachments
 from app.domain.money import ledger
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
@@ -155,6 +156,8 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             objections=await objections.of_application(conn, application_id),
             benefits=await ledger.of_application(conn, application_id),
             record=record,
+            materials=await attachments.of_case(conn, me.principal, application_id),
+            upload_task=None,
         )
 
 

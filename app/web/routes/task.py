@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.domain.cases import lookup
 from app.domain.errors import DomainError, Invalid
+from app.domain.materials import attachments
 from app.domain.people import divisions
 from app.domain.people.directory import Directory
 from app.domain.programs import definitions
@@ -190,6 +191,8 @@ async def _task_page(
         picker_groups=picker_groups,
         return_targets=await _return_targets(conn, me, view),
         application_form=schema_form.fields_of(definition.application_form),
+        materials=await attachments.of_case(conn, me.principal, app["id"]),
+        upload_task=view["id"] if can_act and view["state"] == "open" else None,
     )
 
 
