@@ -179,7 +179,6 @@ ERRORS = {
     "invalid_checklist_key": "请选择材料类别。",
     "attachment_not_found": "材料不存在或您无权查看。",
     "attachment_content_missing": "材料文件在存储中不存在，请联系管理员。",
-    "upload_too_large": "上传的文件过大。",
 }
 
 
