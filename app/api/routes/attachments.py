@@ -11,6 +11,7 @@ from app.api.routing import api_router
 from app.api.schemas import materials as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain.materials import attachments
+from app.domain.materials.files import PREVIEWABLE
 
 router = api_router(tags=["materials"], responses=AUTHENTICATED)
 
@@ -41,7 +42,10 @@ async def list_(ctx: Ctx, application_id: str) -> list[dict]:
     "/attachments/{attachment_id}/content",
     response_class=Response,
     responses={
-        200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}, "image/webp": {}}}
+        200: {
+            "description": "the document's bytes",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(PREVIEWABLE)},
+        }
     },
 )
 async def content(
