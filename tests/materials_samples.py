@@ -43,3 +43,27 @@ def png(size: tuple[int, int] = (32, 32), mode: str = "RGB") -> bytes:
     out = io.BytesIO()
     Image.new(mode, size).save(out, "PNG")
     return out.getvalue()
+
+
+def pdf_with_link_action(action: str) -> bytes:
+    """A page whose link annotation runs an action when clicked (``/JavaScript``, ``/Launch``, ``/URI``)."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    target = "/c/windows/system32/calc.exe" if action == "/Launch" else "app.alert(1)"
+    value_key = {"/Launch": "/F", "/JavaScript": "/JS", "/URI": "/URI"}[action]
+    if action == "/URI":
+        target = "https://example.org/"
+    link = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([]),
+            NameObject("/A"): DictionaryObject(
+                {NameObject("/S"): NameObject(action), NameObject(value_key): TextStringObject(target)}
+            ),
+        }
+    )
+    page[NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from app.domain.errors import DomainError
 from app.domain.materials import files, names
-from tests.materials_samples import GPS_TAG, pdf, photo_with_gps, png
+from tests.materials_samples import GPS_TAG, pdf, pdf_with_link_action, photo_with_gps, png
 
 LIMITS = {"max_bytes": 1024 * 1024, "max_pixels": 40_000_000}
 
@@ -78,6 +78,11 @@ def test_empty_oversized_and_broken_files_are_refused():
 def test_encrypted_pdfs_and_pdfs_with_scripts_are_refused():
     assert refused(pdf(password="secret")).code == "pdf_encrypted"
     assert refused(pdf(javascript="app.alert('hi')")).code == "pdf_active_content"
+    # Deeper in the document: a link on a page that runs a script or starts a program.
+    assert refused(pdf_with_link_action("/JavaScript")).code == "pdf_active_content"
+    assert refused(pdf_with_link_action("/Launch")).code == "pdf_active_content"
+    # An ordinary web link is fine.
+    assert files.clean(pdf_with_link_action("/URI"), "a.pdf", **LIMITS).content_type == "application/pdf"
 
 
 def test_decompression_bombs_are_refused_from_the_header():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
-from pypdf.generic import DictionaryObject
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
 from app.domain.errors import Invalid, TooLarge
 from app.domain.materials import names
@@ -38,6 +38,10 @@ _REFUSED_KINDS: tuple[tuple[bytes, str], ...] = (
 )
 # A PDF name that runs something when the document is opened or read.
 _ACTIVE_PDF_KEYS = ("/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFiles", "/RichMedia")
+_ACTIVE_ACTIONS = ("/JavaScript", "/Launch", "/ImportData", "/SubmitForm")
+# Dictionaries and arrays looked at in one PDF; scans have a few per page, so this is far above any
+# real document and below what a crafted one could make the check cost.
+_MAX_PDF_NODES = 200_000
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,30 @@ def _reencode_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
     return out.getvalue()
 
 
-def _active(obj: object) -> bool:
-    return isinstance(obj, DictionaryObject) and any(key in obj for key in _ACTIVE_PDF_KEYS)
+def _scripted(root: PdfObject) -> bool:
+    """Whether anything reachable from the catalog runs or launches something: document scripts,
+    open and additional actions, link or form actions of JavaScript or Launch, embedded files.
+    Walks dictionaries and arrays once each (never stream contents), within a budget."""
+    seen: set[tuple[int, int]] = set()
+    stack: list[PdfObject | None] = [root]
+    budget = _MAX_PDF_NODES
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            if (obj.idnum, obj.generation) in seen:
+                continue
+            seen.add((obj.idnum, obj.generation))
+            obj = obj.get_object()
+        budget -= 1
+        if budget < 0:
+            raise Invalid("file_unreadable", "PDF 文件结构过于复杂，无法检查，请打印为普通 PDF 后上传")
+        if isinstance(obj, DictionaryObject):  # streams too (their dictionaries only)
+            if any(key in obj for key in _ACTIVE_PDF_KEYS) or dict.get(obj, "/S") in _ACTIVE_ACTIONS:
+                return True
+            stack.extend(dict.values(obj))
+        elif isinstance(obj, ArrayObject):
+            stack.extend(list.__iter__(obj))
+    return False
 
 
 def _check_pdf(data: bytes) -> None:
@@ -105,13 +131,9 @@ def _check_pdf(data: bytes) -> None:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise Invalid("pdf_encrypted", "PDF 文件已加密，请上传未加密的文件")
-        root = reader.trailer["/Root"].get_object()
-        names_tree = root.get("/Names")
-        scripted = _active(root) or (names_tree is not None and _active(names_tree.get_object()))
-        pages = reader.pages
-        if len(pages) == 0:
+        if len(reader.pages) == 0:
             raise Invalid("file_unreadable", "PDF 文件没有页面")
-        scripted = scripted or any(_active(page) for page in pages)
+        scripted = _scripted(reader.trailer.raw_get("/Root"))
     except (PdfReadError, KeyError, ValueError, TypeError, AttributeError, RecursionError):
         raise Invalid("file_unreadable", "PDF 文件已损坏或无法读取，请重新导出后上传") from None
     if scripted:
