@@ -204,3 +204,43 @@ async def test_a_closed_case_takes_no_more_documents(api: Api):
     r = await add(api, "portal", case["id"], pdf())
     assert (r.status_code, r.json()["code"]) == (409, "case_closed")
     assert (await api.get("portal", f"/applications/{case['id']}/attachments")).json() == []
+
+
+@pytest.mark.dates
+async def test_a_dibao_case_with_its_documents_from_application_to_approval(materials):
+    """Application with documents, acceptance finds one missing (一次性告知), the portal supplements
+    it while the case waits, and the case is approved; on both stores and both databases."""
+    api, stored = materials
+    await api.set_clock("2026-11-23T09:00:00+08:00")  # a Monday
+    case = await api.apply()
+    for key, name in (("hukou", "户口簿.pdf"), ("id_card", "身份证.jpg")):
+        content = pdf() if name.endswith(".pdf") else photo_with_gps()
+        assert (await add(api, "portal", case["id"], content, name, key)).status_code == 201
+    await api.step(
+        "town_a",
+        case["id"],
+        "accept_application",
+        {"decision": "incomplete", "missing_materials": ["收入证明"]},
+    )
+    # Waiting for the supplement: no open step, the portal may still add to its own case.
+    assert (await api.application(case["id"]))["open_tasks"] == []
+    r = await add(api, "portal", case["id"], pdf(3), "收入证明.pdf", "income_certificate")
+    assert r.status_code == 201, r.text
+    await api.message("materials_supplemented", case["id"], {"materials": ["收入证明"]})
+    listed = (await api.get("town_a", f"/applications/{case['id']}/attachments")).json()
+    assert [a["key"] for a in listed] == ["hukou", "id_card", "income_certificate"]
+    for a in listed:
+        assert (await api.get("town_a", f"/attachments/{a['id']}/content", preview="true")).status_code == 200
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    await api.step(
+        "town_a", case["id"], "initial_review", {"decision": "approve", "opinion": "材料齐全，情况属实"}
+    )
+    await api.advance(days=8)
+    assert await api.run_timers() == 1
+    confirm = {"decision": "approve", "opinion": "同意", "monthly_amount": 580, "dibao_class": "B"}
+    done = await api.step("county", case["id"], "county_confirm", confirm)
+    assert done["application"]["status"] == "approved"
+    assert len(stored()) == 3
+    assert (await add(api, "portal", case["id"], pdf(4))).json()["code"] == "case_closed"
+    previews = [e for e in await api.events(case["id"]) if e["type"] == "attachment.previewed"]
+    assert sorted(e["data"]["sha256"] for e in previews) == sorted(a["sha256"] for a in listed)

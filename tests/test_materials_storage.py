@@ -5,8 +5,10 @@ import hashlib
 import os
 
 import pytest
+from pydantic import ValidationError
 
-from app.storage import LocalDirectoryStore, S3Store, StoredObjectMissing
+from app.storage import LocalDirectoryStore, S3Store, StoredObjectMissing, from_settings
+from tests.conftest import make_settings
 from tests.s3_server import CREDENTIALS, REGION, s3_client
 
 
@@ -81,3 +83,18 @@ async def test_the_objects_are_under_their_key_in_the_bucket(s3_endpoint, s3_buc
     key = await store.put(b"photo")
     listed = s3_client(s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]
     assert [o["Key"] for o in listed] == [f"sha256/{key}"]
+
+
+def test_the_settings_refuse_an_s3_store_without_a_bucket_or_a_kms_key_without_kms():
+    with pytest.raises(ValidationError, match="STORAGE_S3_BUCKET"):
+        make_settings("sqlite+aiosqlite:///x.db", storage_backend="s3")
+    with pytest.raises(ValidationError, match="KMS_KEY_ID"):
+        make_settings(
+            "sqlite+aiosqlite:///x.db",
+            storage_s3_bucket="b",
+            storage_s3_kms_key_id="k",
+            storage_s3_encryption="AES256",
+        )
+    settings = make_settings("sqlite+aiosqlite:///x.db", storage_backend="s3", storage_s3_bucket="b")
+    assert isinstance(from_settings(settings), S3Store)
+    assert isinstance(from_settings(make_settings("sqlite+aiosqlite:///x.db")), LocalDirectoryStore)
