@@ -244,3 +244,47 @@ async def test_a_dibao_case_with_its_documents_from_application_to_approval(mate
     assert (await add(api, "portal", case["id"], pdf(4))).json()["code"] == "case_closed"
     previews = [e for e in await api.events(case["id"]) if e["type"] == "attachment.previewed"]
     assert sorted(e["data"]["sha256"] for e in previews) == sorted(a["sha256"] for a in listed)
+
+
+async def test_the_checklist_says_what_is_there_and_what_is_missing(api: Api):
+    case = await api.apply()
+    assert (await add(api, "portal", case["id"], pdf(), "户口簿.pdf", "hukou")).status_code == 201
+    assert (await add(api, "portal", case["id"], pdf(), "户口簿2.pdf", "hukou")).status_code == 201
+    # A program that declares its materials takes only those keys (and "other").
+    r = await add(api, "portal", case["id"], pdf(), key="passport")
+    assert (r.status_code, r.json()["code"]) == (422, "unknown_checklist_key")
+    assert "hukou" in r.json()["accepted"] and "other" in r.json()["accepted"]
+    assert (await add(api, "portal", case["id"], pdf(), key="other")).status_code == 201
+    assert await api.count("attachments") == 3
+
+    checklist = (await api.get("town_a", f"/applications/{case['number']}/checklist")).json()
+    items = {i["key"]: i for i in checklist["items"]}
+    assert items["hukou"] == {
+        "key": "hukou",
+        "label": "户口簿",
+        "required": True,
+        "count": 2,
+        "missing": False,
+    }
+    assert items["id_card"]["missing"] and not items["disability_certificate"]["missing"]
+    assert items["other"]["count"] == 1
+    assert "home_visit_photo" not in items  # the initial review's own item: not reached yet
+    assert checklist["missing"] == ["申请书（签字）", "身份证", "家庭收入证明", "家庭财产申报"]
+    assert {"key": "home_visit_photo", "label": "入户调查照片"} in checklist["choices"]
+
+    await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
+    items = {
+        i["key"]: i
+        for i in (await api.get("town_a", f"/applications/{case['id']}/checklist")).json()["items"]
+    }
+    assert items["home_visit_photo"] == {
+        "key": "home_visit_photo",
+        "label": "入户调查照片",
+        "required": False,
+        "count": 0,
+        "missing": False,
+    }
+    for who in ("town_b", "other_county"):
+        r = await api.get(who, f"/applications/{case['id']}/checklist")
+        assert (r.status_code, r.json()["code"]) == (404, "application_not_found")
+    assert (await api.client.get(f"/api/v1/applications/{case['id']}/checklist")).status_code == 401

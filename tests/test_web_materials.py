@@ -87,6 +87,22 @@ async def test_a_reviewer_uploads_previews_and_downloads_materials_on_the_task(l
     response = await other.goto(ui.url + f"/ui/attachments/{attachment}/content?preview=1")
     assert response.status == 404 and "材料不存在或您无权查看" in await other.content()
 
+    # 材料不齐 without a list: the form comes back with the checklist's missing items proposed.
+    assert (
+        "缺少的必交材料（一次性告知）：申请书（签字）、身份证"
+        in await materials.locator("[data-missing]").inner_text()
+    )
+    await page.get_by_role("button", name="认领").click()
+    await page.get_by_role("button", name="不通过（材料不齐，一次性告知）").click()
+    await page.locator("#form-error").wait_for()
+    proposed = await page.get_by_label("需补齐的材料（一次性告知全部）").input_value()
+    assert proposed.splitlines() == ["申请书（签字）", "身份证", "家庭收入证明", "家庭财产申报"]
+    await ui.shot(page, "one-time-notice")
+    await page.get_by_role("button", name="不通过（材料不齐，一次性告知）").click()
+    await page.wait_for_url(ui.url + "/ui/?*")
+    [done] = [e for e in await ui.api.events(case["id"]) if e["type"] == "task.completed"]
+    assert done["data"]["missing_materials"] == proposed.splitlines()
+
     # The case page at 360 px: nothing wider than the screen.
     phone = await ui.login("county", PASSWORD, viewport=PHONE)
     await phone.goto(ui.url + f"/ui/cases/{case['number']}")

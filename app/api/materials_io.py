@@ -56,7 +56,7 @@ async def upload(
 ) -> dict[str, Any]:
     attachments.check_key(key)
     async with begin() as (conn, me):
-        await attachments.case_for_upload(conn, me, case_ref, task_id)
+        await attachments.case_for_upload(conn, me, case_ref, key, task_id)
     clean = await asyncio.to_thread(
         files.clean,
         data,

@@ -38,6 +38,13 @@ async def list_(ctx: Ctx, application_id: str) -> list[dict]:
         return await attachments.of_case(conn, me, application_id)
 
 
+@router.get("/applications/{application_id}/checklist", response_model=out.Checklist)
+async def checklist(ctx: Ctx, application_id: str) -> dict:
+    """What the program asks for, what the case has, and what is missing (一次性告知)."""
+    async with ctx.begin() as (conn, me):
+        return await attachments.checklist(conn, me, application_id)
+
+
 @router.get(
     "/attachments/{attachment_id}/content",
     response_class=Response,

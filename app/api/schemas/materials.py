@@ -21,3 +21,24 @@ class Attachment(Out):
     uploaded_at: Timestamp
     task_id: str | None = Field(description="the step it was added on, for a reviewer's upload")
     previewable: bool = Field(description="whether ?preview=true shows it inline (PDF, images)")
+
+
+class ChecklistEntry(Out):
+    key: str
+    label: str
+    required: bool
+    count: Count = Field(description="documents of this item on the case")
+    missing: bool = Field(description="required and not there yet")
+
+
+class Choice(Out):
+    key: str
+    label: str
+
+
+class Checklist(Out):
+    items: list[ChecklistEntry] = Field(
+        description="the program's materials and those of the steps the case has reached"
+    )
+    missing: list[str] = Field(description="labels of the required items not there: the 一次性告知 list")
+    choices: list[Choice] = Field(description="the keys an upload may name (empty: any key)")

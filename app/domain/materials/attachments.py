@@ -18,8 +18,10 @@ from app.db.models import attachments, tasks
 from app.domain.audit import Recorder
 from app.domain.cases import lookup
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.materials import checklists
 from app.domain.materials.files import PREVIEWABLE, CleanFile
 from app.domain.people.principal import Principal
+from app.domain.programs import definitions
 
 CHECKLIST_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 ADDED = "application.attachment_added"
@@ -46,12 +48,14 @@ async def _open_tasks_i_may_act_on(conn: AsyncConnection, principal: Principal, 
 
 
 async def case_for_upload(
-    conn: AsyncConnection, principal: Principal, case_ref: str, task_id: str | None = None
+    conn: AsyncConnection, principal: Principal, case_ref: str, key: str, task_id: str | None = None
 ) -> tuple[Row, Row | None]:
-    """The case (and the step, when one is named) a caller may add materials to, or the problem."""
+    """The case (and the step, when one is named) a caller may add materials to, or the problem;
+    ``key`` must be on the program's checklist when it declares one."""
     case = await case_for_reading(conn, principal, case_ref)
     if case["status"] != "in_progress":
         raise Conflict("case_closed", f"the case is {case['status']}; materials can no longer be added")
+    checklists.check_key((await definitions.by_id(conn, case["definition_id"])).config, check_key(key))
     mine = [] if principal.kind == "api_key" else await _open_tasks_i_may_act_on(conn, principal, case["id"])
     if task_id is not None:
         task = next((t for t in mine if t["id"] == task_id), None)
@@ -102,12 +106,12 @@ async def add(
 ) -> Row:
     """Record a file already put into the store; the right to add it is checked again here, in the
     transaction that writes the row (it may have changed while the file was being checked)."""
-    case, task = await case_for_upload(conn, principal, case_ref, task_id)
+    case, task = await case_for_upload(conn, principal, case_ref, key, task_id)
     rec = Recorder(principal.name)
     row: Row = {
         "id": str(uuid.uuid4()),
         "application_id": case["id"],
-        "checklist_key": check_key(key),
+        "checklist_key": key,
         "file_name": clean.file_name,
         "content_type": clean.content_type,
         "size": len(clean.content),
@@ -149,6 +153,25 @@ async def of_case(conn: AsyncConnection, principal: Principal, case_ref: str) ->
         .order_by(attachments.c.uploaded_at, attachments.c.id)
     )
     return [view(dict(r)) for r in rows.mappings()]
+
+
+async def checklist(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row:
+    """The case's checklist (what the program asks for, what is there, what is missing) and the
+    keys an upload may name."""
+    case = await case_for_reading(conn, principal, case_ref)
+    config = (await definitions.by_id(conn, case["definition_id"])).config
+    present = await conn.execute(
+        sa.select(attachments.c.checklist_key).where(
+            attachments.c.application_id == case["id"], attachments.c.deleted_at.is_(None)
+        )
+    )
+    reached = await conn.execute(sa.select(tasks.c.name).where(tasks.c.application_id == case["id"]))
+    items = checklists.status(config, present.scalars(), reached.scalars())
+    return {
+        "items": items,
+        "missing": [i["label"] for i in items if i["missing"]],
+        "choices": checklists.choices(config),
+    }
 
 
 async def open_for_reading(

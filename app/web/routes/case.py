@@ -157,6 +157,7 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             benefits=await ledger.of_application(conn, application_id),
             record=record,
             materials=await attachments.of_case(conn, me.principal, application_id),
+            checklist=await attachments.checklist(conn, me.principal, application_id),
             upload_task=None,
         )
 

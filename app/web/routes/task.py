@@ -156,6 +156,11 @@ async def _task_page(
     fields = schema_form.fields_of(schema)
     decision, buttons = decision_buttons(schema)
     raw = dict(raw or {})
+    checklist = await attachments.checklist(conn, me.principal, app["id"])
+    # 材料不齐 chosen without a list: the form comes back with the checklist's missing items proposed
+    # as the one-time notice (一次性告知), for the reviewer to confirm or change.
+    if raw.get("decision") == "incomplete" and not str(raw.get("missing_materials", "")).strip():
+        raw["missing_materials"] = "\n".join(checklist["missing"])
     for f in fields:  # answering objections: one row per open objection, its number filled in
         if f.kind == "rows" and f.name == "objection_outcomes" and f.name not in raw:
             raw[f.name] = [
@@ -192,6 +197,7 @@ async def _task_page(
         return_targets=await _return_targets(conn, me, view),
         application_form=schema_form.fields_of(definition.application_form),
         materials=await attachments.of_case(conn, me.principal, app["id"]),
+        checklist=checklist,
         upload_task=view["id"] if can_act and view["state"] == "open" else None,
     )
 

@@ -13,6 +13,7 @@ from app.domain.programs.config.values import (
     OUTCOMES,
     SEPARATION_MODES,
     SUBJECT_EFFECTS,
+    Checklist,
     Expression,
     Flag,
     Level,
@@ -67,6 +68,12 @@ class StepConfig(BenefitConfig):
         None,
         description="JSON Schema file under `processes/forms/` the step's data must satisfy "
         "(Camunda's `formKey` or `formData` when absent).",
+    )
+    materials: Checklist = Field(
+        (),
+        description="材料 this step adds to the program's list (home-visit photos, a signed record), "
+        "written like the process's `materials`.",
+        json_schema_extra=refused_as("invalid_materials"),
     )
     time_limit: TimeLimit | None = Field(
         None,

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field
 
 from app.domain.programs.config.values import (
+    Checklist,
     Expression,
     Levels,
     NamedItems,
@@ -26,6 +27,13 @@ from app.domain.programs.config.values import (
 class ProcessConfig(PropertyModel):
     """Properties of the ``bpmn:process`` element: the program as a whole."""
 
+    materials: Checklist = Field(
+        (),
+        description="材料 the program asks for with an application: `<key>:<label>` separated by commas, "
+        "the label ending in `?` when not required (`hukou:户口簿, property:家庭财产申报?`). Uploads then "
+        "name one of these keys (or a step's, or `other`); the acceptance step lists what is missing.",
+        json_schema_extra=refused_as("invalid_materials"),
+    )
     starters: Names = Field(
         (),
         description="Who may start a case: comma-separated role keys and `portal` "

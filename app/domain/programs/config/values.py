@@ -104,7 +104,36 @@ def _pairs(value: Any) -> Any:
     return value
 
 
+class ChecklistItem(BaseModel):
+    """One material a program asks for: its key (what uploads name), its label, whether it is required."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    label: str = Field(min_length=1, max_length=50)
+    required: bool = True
+
+
+def _checklist(value: Any) -> Any:
+    """``hukou:户口簿, property:家庭财产申报?`` → items; a label ending in ``?`` is not required."""
+    if isinstance(value, str):
+        found = []
+        for item in (i.strip() for i in value.replace("，", ",").split(",") if i.strip()):
+            key, sep, label = item.partition(":")
+            label = label.strip()
+            if not sep or not key.strip() or not label.rstrip("?？"):
+                raise ValueError("must be written <key>:<label>, a label ending in ? when not required")
+            found.append(
+                {"key": key.strip(), "label": label.rstrip("?？").strip(), "required": label[-1] not in "?？"}
+            )
+        if len({i["key"] for i in found}) != len(found):
+            raise ValueError("names a material twice")
+        return tuple(found)
+    return value
+
+
 Text = Annotated[str, BeforeValidator(_text)]
+Checklist = Annotated[tuple[ChecklistItem, ...], BeforeValidator(_checklist)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_items)]
 NamedItems = Annotated[tuple[str, ...], BeforeValidator(_named_items)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
