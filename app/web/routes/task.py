@@ -159,8 +159,11 @@ async def _task_page(
     checklist = await attachments.checklist(conn, me.principal, app["id"])
     # 材料不齐 chosen without a list: the form comes back with the checklist's missing items proposed
     # as the one-time notice (一次性告知), for the reviewer to confirm or change.
+    errors = dict(errors or {})
     if raw.get("decision") == "incomplete" and not str(raw.get("missing_materials", "")).strip():
         raw["missing_materials"] = "\n".join(checklist["missing"])
+        if checklist["missing"] and "missing_materials" in errors:
+            errors["missing_materials"] += "。已按材料清单列出缺少的必交材料，请核对后再次提交"
     for f in fields:  # answering objections: one row per open objection, its number filled in
         if f.kind == "rows" and f.name == "objection_outcomes" and f.name not in raw:
             raw[f.name] = [
@@ -186,7 +189,7 @@ async def _task_page(
         fields=fields,
         decision=decision,
         buttons=list(buttons),
-        errors=errors or {},
+        errors=errors,
         raw=raw,
         error=error,
         opinions=opinions(events, definition, directory),
