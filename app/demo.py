@@ -1,15 +1,19 @@
 """Demo data: places of 濉溪县, reviewers at township and county, a portal key and cases in several stages."""
 
 import contextlib
+import io
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from PIL import Image, ImageDraw
 
+from app import storage
 from app.config import Settings
 from app.db.engine import create_engine, transaction
 from app.db.models import applications as app_table
 from app.domain.cases import applications, views
 from app.domain.errors import Conflict
+from app.domain.materials import attachments, files
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
 from app.domain.people import accounts, divisions
@@ -103,6 +107,38 @@ async def _advance(conn, reviewer: Principal, app_id: str, steps) -> None:
         await tasks.complete(conn, reviewer, open_tasks[0]["id"], data)
 
 
+# Documents every demo case comes with (低保 asks for more: acceptance shows what is missing).
+DEMO_MATERIALS = (
+    ("application_form", "申请书.pdf", "PDF"),
+    ("id_card", "身份证.jpg", "JPEG"),
+    ("hukou", "户口簿.pdf", "PDF"),
+)
+
+
+def _scan(text: str, fmt: str) -> bytes:
+    """A page that looks scanned enough for a demo (ASCII: Pillow's own font has no Chinese)."""
+    image = Image.new("RGB", (620, 400), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((16, 16, 604, 384), outline=(180, 40, 40), width=4)
+    draw.text((48, 60), text, fill="black", font_size=28)
+    draw.text((48, 120), "AidFlow demo document", fill=(90, 90, 90), font_size=20)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+async def _attach_materials(conn, settings: Settings, reviewer: Principal, case_id: str) -> None:
+    store = storage.from_settings(settings)
+    for key, name, fmt in DEMO_MATERIALS:
+        clean = files.clean(
+            _scan(key, fmt),
+            name,
+            max_bytes=settings.max_attachment_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+        await attachments.add(conn, reviewer, case_id, key, clean, await store.put(clean.content), store.name)
+
+
 async def _exists(db, ref: str) -> bool:
     async with transaction(db) as conn:
         return (
@@ -133,6 +169,7 @@ async def _tell(db, settings: Settings, serial: int, story: Story) -> None:
                     data={"household_size": 2 + serial % 3, "monthly_income_per_person": 300},
                 ),
             )
+            await _attach_materials(conn, settings, reviewer, created["id"])
             await _advance(conn, reviewer, created["id"], story.steps)
             if story.objection:  # a villager objects on the public form, as citizens do
                 (entry,) = await notices.entries_of_application(conn, created["id"])

@@ -321,6 +321,7 @@ def test_a_live_server_stays_responsive_small_and_stoppable_under_attack(tmp_pat
         **os.environ,
         "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'limits.db'}",
         "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_STORAGE_DIRECTORY": str(tmp_path / "materials"),  # the demo's documents
     }
     env.pop("AIDFLOW_ENV", None)
     for args in (("migrate",), ("demo",)):

@@ -26,6 +26,7 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
         **os.environ,
         "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
         "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_STORAGE_DIRECTORY": str(tmp_path / "materials"),
     }
     env.pop("AIDFLOW_ENV", None)
 
@@ -58,6 +59,13 @@ def test_cli_migrate_demo_and_serve_over_real_http(tmp_path):
             f"{base}/tasks", headers={"Authorization": f"Bearer {token['access_token']}"}
         ).json()
         assert {t["name"] for t in inbox["items"]} >= {"accept_application", "initial_review"}
+        # Every demo case comes with three documents, in the store under their SHA-256.
+        reviewer = {"Authorization": f"Bearer {token['access_token']}"}
+        first_case = inbox["items"][0]["application_id"]
+        documents = httpx.get(f"{base}/applications/{first_case}/attachments", headers=reviewer).json()
+        assert [d["key"] for d in documents] == ["application_form", "id_card", "hukou"]
+        for d in documents:
+            assert (tmp_path / "materials" / d["sha256"][:2] / d["sha256"][2:4] / d["sha256"]).is_file()
         cases = {
             c["external_ref"]: c
             for c in httpx.get(f"{base}/applications", headers={"X-API-Key": key}).json()["items"]
@@ -95,6 +103,7 @@ def test_a_demo_lets_time_pass_from_the_admin_page_and_makes_keys(tmp_path):
         "AIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
         "AIDFLOW_LOG_JSON": "false",
         "AIDFLOW_ENV": "demo",
+        "AIDFLOW_STORAGE_DIRECTORY": str(tmp_path / "materials"),  # the demo's documents
     }
 
     def run(*args):
