@@ -14,7 +14,20 @@ from app.domain.errors import DomainError
 from app.web import labels
 from app.web.context import LoginRequired, login_redirect
 from app.web.render import page
-from app.web.routes import admin, auth, bulk, case, clock, inbox, materials, payments, public, stuck, supervision, task
+from app.web.routes import (
+    admin,
+    auth,
+    bulk,
+    case,
+    clock,
+    inbox,
+    materials,
+    payments,
+    public,
+    stuck,
+    supervision,
+    task,
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger()

@@ -1,7 +1,7 @@
 """Materials (材料): the attachments of a case; their bytes live in the object store.
 
-Revision ID: 0021_materials
-Revises: 0020_inbox_indexes
+Revision ID: 0022_materials
+Revises: 0021_payments
 Create Date: 2026-11-29 06:00:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 import app.db.types
 
-revision = "0021_materials"
-down_revision = "0020_inbox_indexes"
+revision = "0022_materials"
+down_revision = "0021_payments"
 branch_labels = None
 depends_on = None
 
