@@ -180,6 +180,29 @@ def rotate_account_keys() -> None:
     typer.echo(f"bank accounts re-encrypted: {asyncio.run(_main())}")
 
 
+stats = typer.Typer(help="Report figures (docs/reports.md).")
+cli.add_typer(stats, name="stats")
+
+
+@stats.command("rebuild")
+def rebuild_stats() -> None:
+    """Recompute every report rollup from the audit trail, in one transaction (safe while the service runs)."""
+    from app.db.engine import create_engine, transaction
+    from app.domain.reports import rollups
+
+    settings = get_settings()
+
+    async def _main() -> int:
+        db = create_engine(settings.database_url)
+        try:
+            async with transaction(db) as conn:
+                return await rollups.rebuild(conn)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"report rollups rebuilt: {asyncio.run(_main())} rows")
+
+
 keys = typer.Typer(help="API keys for portals (the key is shown once, when made).")
 cli.add_typer(keys, name="keys")
 

@@ -15,6 +15,7 @@ from app.domain.cases import enrolment_ends, followups, timers
 from app.domain.errors import DomainError
 from app.domain.money import batch_schedule
 from app.domain.money.batch_schedule import PaySchedule
+from app.domain.reports import rollups
 from app.domain.tasks import reminders
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
@@ -34,6 +35,7 @@ class Round:
     enrolments_ended: int = 0
     payment_batches_built: int = 0
     webhook_attempts: int = 0
+    report_deltas_folded: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +114,7 @@ async def run_due_work(
     result.monthly_cases_started = await _drain(db, followups.start_monthly_cases)
     result.enrolments_ended = await _drain(db, enrolment_ends.end_expired)
     result.payment_batches_built = await _drain(db, batch_schedule.build_due, payments)
+    result.report_deltas_folded = await _drain(db, rollups.fold)
     if webhooks is not None:
         result.webhook_attempts = await run_deliveries(db, webhooks, limit)
     return result

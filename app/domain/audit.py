@@ -6,11 +6,25 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import events, outbox
+from app.db.models import applications, events, outbox, report_deltas
+from app.db.types import PathType
+from app.domain.reports import metrics
 from app.domain.webhooks.events import DATA_MODELS, OUTCOME_TYPES, public_data
 
 _INSERT_EVENTS = sa.insert(events)
 _INSERT_OUTBOX = sa.insert(outbox)
+# One report delta per figure an event adds to, with the case's program read in the same statement.
+_INSERT_DELTAS = sa.insert(report_deltas).from_select(
+    ["month", "program", "place_path", "metric", "count", "amount"],
+    sa.select(
+        sa.bindparam("month", type_=sa.Date),
+        applications.c.program,
+        sa.bindparam("place_path", type_=PathType),
+        sa.bindparam("metric", type_=sa.String),
+        sa.literal(1),
+        sa.literal(0),
+    ).where(applications.c.id == sa.bindparam("application_id")),
+)
 
 # Audit event types that portals also receive (webhooks, app/delivery.py); their payloads
 # carry only the fields of ``webhook_events.DATA_MODELS``.
@@ -25,6 +39,7 @@ class Recorder:
         self.at = clock.now()
         self._events: list[dict] = []
         self._outbox: list[dict] = []
+        self._deltas: list[dict[str, object]] = []
         # (type, case) of the outcomes published, flushed or not: one per case and change.
         self._outcomes: set[tuple[str, str | None]] = set()
 
@@ -47,6 +62,9 @@ class Recorder:
                 "data": data,
             }
         )
+        if application_id is not None and division_path is not None:
+            for metric in metrics.event_metrics(type_, task, self.at):
+                self._count(metric, application_id, division_path)
         if type_ in OUTCOME_TYPES.values():
             self._publish_outcome(type_.split(".", 1)[1], application_id, division_path)
         elif type_ in PUBLISHED:
@@ -60,7 +78,20 @@ class Recorder:
         type_ = OUTCOME_TYPES[status]
         if (type_, application_id) not in self._outcomes:
             self._outcomes.add((type_, application_id))
+            if application_id is not None and division_path is not None:
+                self._count(status, application_id, division_path)
             self.publish(type_, application_id, {"status": status}, None, division_path)
+
+    def _count(self, metric: str, application_id: str, division_path: str) -> None:
+        """A report delta (domain/reports), written with the events: counting never locks a shared row."""
+        self._deltas.append(
+            {
+                "month": metrics.month_of(self.at),
+                "place_path": metrics.grain_path(division_path),
+                "metric": metric,
+                "application_id": application_id,
+            }
+        )
 
     def publish(
         self, type_: str, application_id: str | None, data: dict, task: dict | None, division_path: str | None
@@ -97,7 +128,9 @@ class Recorder:
             await conn.execute(_INSERT_EVENTS, self._events)
         if self._outbox:
             await conn.execute(_INSERT_OUTBOX, self._outbox)
-        self._events, self._outbox = [], []
+        if self._deltas:
+            await conn.execute(_INSERT_DELTAS, self._deltas)
+        self._events, self._outbox, self._deltas = [], [], []
 
 
 # What changes authority or behaviour (settings, grants, keys, subscriptions, panels, rollouts,

@@ -135,3 +135,4 @@ class WorkRound(Out):
     enrolments_ended: Count
     payment_batches_built: Count
     webhook_attempts: Count
+    report_deltas_folded: Count = Field(description="report deltas folded into the rollups (docs/reports.md)")

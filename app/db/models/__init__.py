@@ -44,6 +44,7 @@ from app.db.models.records import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from app.db.models.reports import ReportDelta, ReportRollup
 
 divisions = Division.__table__
 users = User.__table__
@@ -84,3 +85,5 @@ payment_left_out = PaymentLeftOut.__table__
 bank_accounts = BankAccount.__table__
 payment_scans = PaymentScan.__table__
 attachments = Attachment.__table__
+report_deltas = ReportDelta.__table__
+report_rollups = ReportRollup.__table__
