@@ -11,6 +11,7 @@ Run: ``make bench`` (PostgreSQL from AIDFLOW_TEST_DATABASE_URL, as the tests). S
 BENCH_CONCURRENCY, BENCH_REPLICAS, BENCH_WORKERS, BENCH_OPEN_TASKS, BENCH_PGBENCH_SECONDS.
 ``BENCH_ONLY=inbox`` runs the inbox part alone (a few cases through the API, then the generated open
 tasks, every inbox scope timed; no pgbench, no workers) and appends to its own table;
+``BENCH_ONLY=reports`` times the reports over rollups of 1,000,000 cases (bench/bench_reports.py);
 ``BENCH_KEEP_DB=1`` leaves the database in place (its name is printed) for EXPLAIN.
 """
 
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.domain.people.id_numbers import check_character  # noqa: E402
+from bench import bench_reports  # noqa: E402
 
 CASES = int(os.environ.get("BENCH_CASES", "2000"))
 WARM_UP = 100
@@ -168,8 +170,8 @@ async def main() -> None:
         os.environ.get("AIDFLOW_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     server = server.set(drivername="postgresql")
-    if ONLY not in ("", "inbox"):
-        raise SystemExit(f"BENCH_ONLY={ONLY!r}: only 'inbox' is known")
+    if ONLY not in ("", "inbox", "reports"):
+        raise SystemExit(f"BENCH_ONLY={ONLY!r}: only 'inbox' and 'reports' are known")
     tps = 0.0
     if not ONLY:
         print(f"pgbench TPC-B baseline ({PGBENCH_SECONDS} s)...", flush=True)
@@ -213,7 +215,8 @@ async def main() -> None:
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         clients = [httpx.AsyncClient(base_url=b, timeout=120, limits=limits) for b in bases]
         try:
-            figures = await (_run_inbox_only if ONLY == "inbox" else _run)(clients, url, processes)
+            runs = {"inbox": _run_inbox_only, "reports": bench_reports.run}
+            figures = await runs.get(ONLY, _run)(clients, url, processes)
         finally:
             for c in clients:
                 await c.aclose()
@@ -226,6 +229,8 @@ async def main() -> None:
         await admin.close()
     if ONLY == "inbox":
         _report_inbox(figures)
+    elif ONLY == "reports":
+        bench_reports.report(figures)
     else:
         _report(tps, figures)
 

@@ -134,6 +134,8 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
     own = await _report(api, "town_a", "summary", **{"from": "2026-11"}, to="2026-12")
     assert own["place"]["code"] == "340621100" and own["received"] == 3 and own["withdrawn"] == 1
 
+    r = await api.get("town_a", "/reports/by-place")  # nothing is kept below a township
+    assert r.status_code == 422 and r.json()["code"] == "report_place_too_low"
     # Who may not: another county, a township asking about its county, a portal key, a stranger.
     for who, place in (
         ("other_county", "340621"),

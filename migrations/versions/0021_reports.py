@@ -32,6 +32,7 @@ def upgrade() -> None:
     op.create_index("ix_report_deltas_place", "report_deltas", ["place_path", "month"])
     op.create_table(
         "report_rollups",
+        sa.Column("grain", sa.SmallInteger(), primary_key=True),
         sa.Column("place_path", PATH, primary_key=True),
         sa.Column("month", sa.Date(), primary_key=True),
         sa.Column("program", sa.String(100), primary_key=True),

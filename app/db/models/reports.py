@@ -34,7 +34,9 @@ class ReportDelta(SQLModel, table=True):
 
 class ReportRollup(SQLModel, table=True):
     __tablename__ = "report_rollups"
-    # The key starts with the place: a report for a place is one range scan of its path prefix.
+    # How deep place_path is cut (domain/reports/metrics.GRAINS): every figure is kept at each grain.
+    grain: int = Field(sa_type=sa.SmallInteger, primary_key=True)
+    # Then the place: a report for a place is one range scan of its path prefix within a grain.
     place_path: str = Field(sa_type=PathType, primary_key=True)
     month: date = Field(primary_key=True)
     program: str = Field(max_length=100, primary_key=True)

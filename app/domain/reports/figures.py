@@ -101,6 +101,7 @@ async def scope(
 
 
 def _grouped(table: sa.Table, where: Scope, *, by_place: bool) -> sa.Select[tuple[object, ...]]:
+    """Sums under the place's prefix; rollups at the coarsest grain that tells the places asked apart."""
     columns = [table.c.metric, sa.func.sum(table.c.count).label("n")]
     if by_place:
         columns.insert(0, table.c.place_path)
@@ -111,6 +112,8 @@ def _grouped(table: sa.Table, where: Scope, *, by_place: bool) -> sa.Select[tupl
     )
     if where.program is not None:
         query = query.where(table.c.program == where.program)
+    if table is report_rollups:
+        query = query.where(table.c.grain == metrics.grain_for(metrics.depth(where.path) + int(by_place)))
     group = [table.c.place_path, table.c.metric] if by_place else [table.c.metric]
     return query.group_by(*group)
 
@@ -139,6 +142,8 @@ async def summary(conn: AsyncConnection, where: Scope) -> dict[str, object]:
 
 async def by_place(conn: AsyncConnection, where: Scope) -> dict[str, object]:
     """The place's figures split by the places one level down (those with no figures are listed too)."""
+    if metrics.depth(where.path) >= metrics.GRAIN_DEPTH:
+        raise Invalid("report_place_too_low", "figures are not kept below this place; list its cases instead")
     children = (
         await conn.execute(
             sa.select(divisions.c.code, divisions.c.name, divisions.c.path)

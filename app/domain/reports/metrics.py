@@ -12,6 +12,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # is a township in the usual province/city/county/township tree); a village's case counts at its
 # township. Reports are asked for places at this depth or above.
 GRAIN_DEPTH = 4
+# Rollups are kept twice: at that grain, and cut to the second level (the city), so a province's
+# report sums a few thousand rows instead of every township's (docs/reports.md, "Speed").
+GRAINS = (2, GRAIN_DEPTH)
 
 # The outcome of a case (its final status) and the figure it counts in, once per case.
 OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
@@ -33,10 +36,19 @@ def depth(path: str) -> int:
     return path.strip("/").count("/") + 1 if path.strip("/") else 0
 
 
+def cut(path: str, levels: int) -> str:
+    """The path itself, or its ancestor ``levels`` deep."""
+    return "/" + "/".join(path.strip("/").split("/")[:levels]) + "/"
+
+
 def grain_path(division_path: str) -> str:
     """The place a case's figures are kept at: its own, or its ancestor at ``GRAIN_DEPTH``."""
-    parts = division_path.strip("/").split("/")
-    return "/" + "/".join(parts[:GRAIN_DEPTH]) + "/"
+    return cut(division_path, GRAIN_DEPTH)
+
+
+def grain_for(levels: int) -> int:
+    """The coarsest rollup grain that still tells places ``levels`` deep apart."""
+    return min(g for g in GRAINS if g >= levels)
 
 
 def month_of(at: datetime) -> date:

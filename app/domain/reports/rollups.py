@@ -13,7 +13,7 @@ from app.domain.reports import metrics
 
 FOLD_BATCH = 5000
 
-Key = tuple[str, date, str, str]  # place_path, month, program, metric
+Key = tuple[str, date, str, str]  # place_path (at the finest grain), month, program, metric
 Totals = dict[Key, tuple[int, Decimal]]
 
 _TAKE_BATCH = (
@@ -51,18 +51,34 @@ async def fold(conn: AsyncConnection, batch: int = FOLD_BATCH) -> int:
     return len(taken)
 
 
-async def _add(conn: AsyncConnection, totals: Totals) -> None:
-    """Upsert in key order, so two workers touching the same rollups never wait on each other in a circle."""
+async def _add(conn: AsyncConnection, totals: Totals) -> int:
+    """Add to the rollups at every grain. Upsert in key order, so two workers touching the same rollups never wait on each other in a circle."""
     if not totals:
-        return
+        return 0
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    at_grains: dict[tuple[int, str, date, str, str], tuple[int, Decimal]] = defaultdict(
+        lambda: (0, Decimal(0))
+    )
+    for (place_path, month, program, metric), (count, amount) in totals.items():
+        for grain in metrics.GRAINS:
+            key = (grain, metrics.cut(place_path, grain), month, program, metric)
+            before = at_grains[key]
+            at_grains[key] = (before[0] + count, before[1] + amount)
     rows = [
-        {"place_path": k[0], "month": k[1], "program": k[2], "metric": k[3], "count": c, "amount": a}
-        for k, (c, a) in sorted(totals.items())
+        {
+            "grain": k[0],
+            "place_path": k[1],
+            "month": k[2],
+            "program": k[3],
+            "metric": k[4],
+            "count": c,
+            "amount": a,
+        }
+        for k, (c, a) in sorted(at_grains.items())
     ]
     statement = insert(report_rollups)
     statement = statement.on_conflict_do_update(
-        index_elements=["place_path", "month", "program", "metric"],
+        index_elements=["grain", "place_path", "month", "program", "metric"],
         set_={
             "count": report_rollups.c.count + statement.excluded.count,
             "amount": report_rollups.c.amount + statement.excluded.amount,
@@ -70,6 +86,7 @@ async def _add(conn: AsyncConnection, totals: Totals) -> None:
     )
     for start in range(0, len(rows), 1000):
         await conn.execute(statement, rows[start : start + 1000])
+    return len(rows)
 
 
 _TRAIL_TYPES = (*metrics.EVENT_METRICS, "task.completed", "application.status_changed")
@@ -110,8 +127,7 @@ async def rebuild(conn: AsyncConnection) -> int:
         for metric in _metrics_of(row, outcomes_seen):
             key = (metrics.grain_path(place), metrics.month_of(row.at), row.program, metric)
             totals[key] = (totals[key][0] + 1, totals[key][1])
-    await _add(conn, totals)
-    return len(totals)
+    return await _add(conn, totals)
 
 
 def _metrics_of(row: sa.Row[tuple[object, ...]], outcomes_seen: set[tuple[str, str]]) -> list[str]:
