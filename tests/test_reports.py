@@ -2,6 +2,9 @@
 checked against counts worked out by hand from the story below; who may not read them; folding and a
 rebuild from the trail leave every figure as it was."""
 
+import asyncio
+from datetime import date
+
 import sqlalchemy as sa
 
 from app.db.engine import create_engine, transaction
@@ -210,3 +213,36 @@ async def test_folding_and_rebuilding_change_no_figure(api: Api):
         await _report(api, "admin", "summary", **params),
         await _report(api, "admin", "by-place", **params),
     ) == before
+
+
+async def test_workers_folding_at_once_count_each_delta_once(api: Api):
+    """Four folds racing over 600 deltas (PostgreSQL: SKIP LOCKED; SQLite: one writer at a time)."""
+    places = ("/34/3406/340621/340621100/", "/34/3406/340621/340621101/", "/34/3406/340622/")
+    rows = [
+        {"month": date(2026, 11, 1), "program": "dibao", "place_path": places[i % 3], "metric": "received"}
+        for i in range(600)
+    ]
+    db = create_engine(api.database_url)
+    try:
+        async with transaction(db) as conn:
+            await conn.execute(sa.insert(report_deltas).values(count=1, amount=0), rows)
+
+        async def fold_all() -> int:
+            total = 0
+            while True:
+                async with transaction(db) as conn:
+                    done = await rollups.fold(conn, batch=25)
+                total += done
+                if done == 0:
+                    return total
+
+        assert sum(await asyncio.gather(*(fold_all() for _ in range(4)))) == 600
+    finally:
+        await db.dispose()
+    assert await api.count("report_deltas") == 0
+    assert [(r[0], r[1], r[5]) for r in await _rollup_rows(api.database_url)] == [
+        (2, "/34/3406/", 600),
+        (4, "/34/3406/340621/340621100/", 200),
+        (4, "/34/3406/340621/340621101/", 200),
+        (4, "/34/3406/340622/", 200),
+    ]
