@@ -3,6 +3,8 @@ checked against counts worked out by hand from the story below; who may not read
 rebuild from the trail leave every figure as it was."""
 
 import asyncio
+import csv
+import io
 from datetime import date
 
 import sqlalchemy as sa
@@ -128,6 +130,65 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
         "notices_closed": 1,
         "overdue_now": 1,
     }
+    # The same table as CSV, opened as a spreadsheet would: Chinese headers, the API's values.
+    r = await api.get("county", "/reports/by-place.csv", place="340621", **{"from": "2026-11"}, to="2026-12")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())
+    table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert table[0][:11] == [
+        "地区代码",
+        "地区",
+        "收到申请",
+        "批准",
+        "不予批准",
+        "撤销",
+        "终止",
+        "收到异议",
+        "开始公示",
+        "结束公示",
+        "当前超期待办",
+    ]
+    # The county's own confirmation counts at the county, not in a township's row.
+    assert table[0][11:] == [
+        "accept_application 办结",
+        "accept_application 按时率",
+        "initial_review 办结",
+        "initial_review 按时率",
+    ]
+    assert table[1] == [
+        "340621100",
+        "濉溪镇",
+        "3",
+        "1",
+        "0",
+        "1",
+        "0",
+        "0",
+        "2",
+        "1",
+        "0",
+        "2",
+        "",
+        "2",
+        "50.00%",
+    ]
+    assert table[2] == [
+        "340621101",
+        "临涣镇",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "1",
+        "1",
+        "1",
+        "1",
+        "1",
+        "",
+        "1",
+        "100.00%",
+    ]
     city = await _report(api, "admin", "by-place", place="3406", **{"from": "2026-11"}, to="2026-12")
     assert [(p["code"], p["received"], p["overdue_now"]) for p in city["places"]] == [
         ("340621", 4, 1),
@@ -146,11 +207,11 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
         ("town_b", "340621100"),
         ("portal", "340621"),
     ):
-        for path in ("summary", "by-place"):
+        for path in ("summary", "by-place", "by-place.csv"):
             r = await api.get(who, f"/reports/{path}", place=place)
             assert r.status_code == 403, (who, path, r.text)
             assert r.json()["code"] == "report_not_allowed"
-    for path in ("summary", "by-place"):
+    for path in ("summary", "by-place", "by-place.csv"):
         assert (await api.client.get(f"/api/v1/reports/{path}", params={"place": "34"})).status_code == 401
     # Bad input: unknown place, a place below the grain, months that are no months or run backwards.
     for params, status, code in (

@@ -125,19 +125,26 @@ async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[
     return found
 
 
-async def overdue_now(conn: AsyncConnection, path: str) -> int:
-    """Open steps past their deadline at or below the place, now (ix_tasks_state_due carries the path)."""
-    query = sa.select(sa.func.count()).where(
-        tasks.c.state == "open", tasks.c.due_at < clock.now(), path_range(tasks.c.division_path, path)
+async def overdue_now(conn: AsyncConnection, path: str) -> dict[str, int]:
+    """Open steps past their deadline at or below the place, now, per place holding them
+    (ix_tasks_state_due carries the path)."""
+    query = (
+        sa.select(tasks.c.division_path, sa.func.count())
+        .where(tasks.c.state == "open", tasks.c.due_at < clock.now(), path_range(tasks.c.division_path, path))
+        .group_by(tasks.c.division_path)
     )
-    return int((await conn.execute(query)).scalar_one())
+    return {str(place): int(n) for place, n in (await conn.execute(query)).all()}
 
 
 async def summary(conn: AsyncConnection, where: Scope) -> dict[str, object]:
     figures = Figures()
     for metric, n in await _rows(conn, where, by_place=False):
         figures.add(str(metric), int(n))  # type: ignore[call-overload]
-    return {**_header(where), **figures.view(), "overdue_now": await overdue_now(conn, where.path)}
+    return {
+        **_header(where),
+        **figures.view(),
+        "overdue_now": sum((await overdue_now(conn, where.path)).values()),
+    }
 
 
 async def by_place(conn: AsyncConnection, where: Scope) -> dict[str, object]:
@@ -157,12 +164,15 @@ async def by_place(conn: AsyncConnection, where: Scope) -> dict[str, object]:
         parts = str(place_path).strip("/").split("/")
         if len(parts) >= level:  # figures kept at the place itself have no child to go to
             per_child["/" + "/".join(parts[:level]) + "/"].add(str(metric), int(n))  # type: ignore[call-overload]
+    overdue: dict[str, int] = defaultdict(int)
+    for place_path, n in (await overdue_now(conn, where.path)).items():
+        overdue[metrics.cut(place_path, level)] += n
     places = [
         {
             "code": code,
             "name": name,
             **per_child[path].view(),
-            "overdue_now": await overdue_now(conn, path),
+            "overdue_now": overdue[path],
         }
         for code, name, path in children
         if metrics.depth(path) <= metrics.GRAIN_DEPTH
