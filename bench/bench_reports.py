@@ -84,6 +84,11 @@ async def _generate(conn: asyncpg.Connection) -> int:
         INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
         SELECT 2, '/' || split_part(place_path, '/', 2) || '/' || split_part(place_path, '/', 3) || '/',
                month, program, metric, sum(count), 0
+        FROM report_rollups WHERE grain = 4 GROUP BY 2, 3, 4, 5;
+        INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
+        SELECT 3, '/' || split_part(place_path, '/', 2) || '/' || split_part(place_path, '/', 3) || '/'
+                  || split_part(place_path, '/', 4) || '/',
+               month, program, metric, sum(count), 0
         FROM report_rollups WHERE grain = 4 GROUP BY 2, 3, 4, 5
     """)
     await conn.execute(f"""

@@ -303,6 +303,8 @@ async def test_workers_folding_at_once_count_each_delta_once(api: Api):
     assert await api.count("report_deltas") == 0
     assert [(r[0], r[1], r[5]) for r in await _rollup_rows(api.database_url)] == [
         (2, "/34/3406/", 600),
+        (3, "/34/3406/340621/", 400),
+        (3, "/34/3406/340622/", 200),
         (4, "/34/3406/340621/340621100/", 200),
         (4, "/34/3406/340621/340621101/", 200),
         (4, "/34/3406/340622/", 200),

@@ -62,7 +62,11 @@ async def by_place(
         return await figures.by_place(conn, where)
 
 
-@router.get("/by-place.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/by-place.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, UTF-8"}},
+)
 async def by_place_csv(
     ctx: Ctx,
     place: PlaceQuery = None,

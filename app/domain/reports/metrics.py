@@ -12,9 +12,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # is a township in the usual province/city/county/township tree); a village's case counts at its
 # township. Reports are asked for places at this depth or above.
 GRAIN_DEPTH = 4
-# Rollups are kept twice: at that grain, and cut to the second level (the city), so a province's
-# report sums a few thousand rows instead of every township's (docs/reports.md, "Speed").
-GRAINS = (2, GRAIN_DEPTH)
+# Rollups are kept at that grain and also cut to the second and third levels (city, county), so a
+# province's or a city's report sums a few thousand rows instead of every township's (docs/reports.md).
+GRAINS = (2, 3, GRAIN_DEPTH)
 
 # The outcome of a case (its final status) and the figure it counts in, once per case.
 OUTCOMES = ("approved", "refused", "withdrawn", "terminated")
