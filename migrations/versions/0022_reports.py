@@ -1,16 +1,16 @@
 """Report figures: delta rows appended by case changes and the rollups the worker folds them into
 (docs/reports.md).
 
-Revision ID: 0021_reports
-Revises: 0020_inbox_indexes
+Revision ID: 0022_reports
+Revises: 0021_payments
 Create Date: 2026-11-29 06:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_reports"
-down_revision = "0020_inbox_indexes"
+revision = "0022_reports"
+down_revision = "0021_payments"
 branch_labels = None
 depends_on = None
 
