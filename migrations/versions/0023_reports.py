@@ -1,16 +1,16 @@
 """Report figures: delta rows appended by case changes and the rollups the worker folds them into
 (docs/reports.md).
 
-Revision ID: 0022_reports
-Revises: 0021_payments
+Revision ID: 0023_reports
+Revises: 0022_materials
 Create Date: 2026-11-29 06:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022_reports"
-down_revision = "0021_payments"
+revision = "0023_reports"
+down_revision = "0022_materials"
 branch_labels = None
 depends_on = None
 
