@@ -2,8 +2,10 @@
 
 Drawn from the file's BPMN DI (shapes, lanes, edges) when it has one; files written by hand
 without DI get a simple automatic layout: lanes as bands, steps in columns by their distance
-from the start.  Element ids are kept on the shapes (``data-element-id``), so portals can
-style or link them.
+from the start (the same layout scripts/add_bpmn_di.py writes into the shipped files as DI).
+Element ids are kept on the shapes (``data-element-id``), so portals can style or link them.
+Browsers show processes with bpmn-js (``for_viewer``); this SVG is for the A4 sheet and pages
+without scripts.
 """
 
 from collections import deque
@@ -36,6 +38,7 @@ TASKS = {
 EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"}
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 STYLE = """
+.participant rect { fill: none; stroke: #333; } .participant text { font-size: 13px; font-weight: bold; }
 .lane rect { fill: #fafafa; stroke: #999; } .lane text { font-size: 12px; fill: #555; }
 .node { fill: #fff; stroke: #333; stroke-width: 1.5; } .label { font-size: 11px; text-anchor: middle; }
 .flow { fill: none; stroke: #555; stroke-width: 1.2; marker-end: url(#arrow); }
@@ -47,11 +50,11 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
-def _kind(tag) -> str:
+def _kind(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""  # comments and processing instructions
 
 
-def _layout_from_di(root) -> tuple[dict, list] | None:
+def _layout_from_di(root: etree._Element) -> tuple[dict, list] | None:
     shapes = {s.get("bpmnElement"): s.find(f"{{{DC}}}Bounds") for s in root.iter(f"{{{BPMNDI}}}BPMNShape")}
     shapes = {
         k: tuple(float(b.get(a)) for a in ("x", "y", "width", "height"))
@@ -67,7 +70,12 @@ def _layout_from_di(root) -> tuple[dict, list] | None:
     return shapes, edges
 
 
-def _auto_layout(process) -> tuple[dict, list]:
+POOL_HEADER = 30  # the pool's name is written in a band this wide, left of its lanes
+
+
+def auto_layout(process: etree._Element) -> tuple[dict, list]:
+    """Shapes ``{id: (x, y, width, height)}`` for the process's steps and lanes, and edges
+    ``[(flow id, [(x, y), ...])]`` routed at right angles; flows going back run under their steps."""
     nodes = {
         el.get("id"): _kind(el.tag)
         for el in process
@@ -115,16 +123,28 @@ def _auto_layout(process) -> tuple[dict, list]:
         y = tops[row] + 20 + slots[node] * row_height + (row_height - h) / 2
         shapes[node] = (x, y, w, h)
     for i, (lane_id, _) in enumerate(lanes):
-        shapes[lane_id] = (0, tops[i], width, heights[i])
-    edges = []
-    for flow_id, source, target in flows:
-        if source in shapes and target in shapes:
-            (sx, sy, sw, sh), (tx, ty, _, th) = shapes[source], shapes[target]
-            edges.append((flow_id, [(sx + sw, sy + sh / 2), (tx, ty + th / 2)]))
+        shapes[lane_id] = (POOL_HEADER, tops[i], width - POOL_HEADER, heights[i])
+    edges = [
+        (flow_id, _route(shapes[source], shapes[target]))
+        for flow_id, source, target in flows
+        if source in shapes and target in shapes
+    ]
     return shapes, edges
 
 
-def _shown_name(element) -> str:
+def _route(source: tuple[float, ...], target: tuple[float, ...]) -> list[tuple[float, float]]:
+    (sx, sy, sw, sh), (tx, ty, tw, th) = source, target
+    start, end = (sx + sw, sy + sh / 2), (tx, ty + th / 2)
+    if tx > sx + sw:
+        if start[1] == end[1]:
+            return [start, end]
+        middle = (start[0] + end[0]) / 2
+        return [start, (middle, start[1]), (middle, end[1]), end]
+    below = max(sy + sh, ty + th) + 15
+    return [(sx + sw / 2, sy + sh), (sx + sw / 2, below), (tx + tw / 2, below), (tx + tw / 2, ty + th)]
+
+
+def _shown_name(element: etree._Element) -> str:
     """A lane named by its role key (``township_civil_affairs``, see docs/bpmn.md) shows the role's
     Chinese name (乡镇（街道）民政); every other name as written."""
     name = element.get("name") or ""
@@ -137,7 +157,7 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
     root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
     process = next(p for p in root.iter(f"{{{BPMN}}}process") if p.get("isExecutable") == "true")
     elements = {el.get("id"): el for el in root.iter() if el.get("id")}
-    shapes, edges = _layout_from_di(root) or _auto_layout(process)
+    shapes, edges = _layout_from_di(root) or auto_layout(process)
     width = max((x + w for x, y, w, h in shapes.values()), default=100) + 20
     height = max((y + h for x, y, w, h in shapes.values()), default=100) + 20
     out = [
@@ -147,9 +167,11 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
         'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
     ]
+    # Pools, then lanes, then steps: what is drawn later lies on top.
+    layer = {"participant": 0, "lane": 1}
     ordered = sorted(
         shapes.items(),
-        key=lambda item: _kind(elements[item[0]].tag) != "lane" if item[0] in elements else True,
+        key=lambda item: layer.get(_kind(elements[item[0]].tag), 2) if item[0] in elements else 2,
     )
     for element_id, (x, y, w, h) in ordered:
         element = elements.get(element_id)
@@ -158,7 +180,13 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
         kind, name = _kind(element.tag), escape(_shown_name(element))
         state = "done" if element_id in completed else "current" if element_id in current else ""
         attrs = f'id="shape-{escape(element_id)}" data-element-id="{escape(element_id)}" class="{(kind + " " + state).strip()}"'
-        if kind == "lane":
+        if kind == "participant":
+            out.append(
+                f'<g {attrs}><rect x="{x}" y="{y}" width="{w}" height="{h}"/>'
+                f'<text x="{x + 20}" y="{y + h / 2}" transform="rotate(-90 {x + 20} {y + h / 2})" '
+                f'text-anchor="middle">{name}</text></g>'
+            )
+        elif kind == "lane":
             role = element.get("name") or ""
             attrs += f' data-role="{escape(role)}"' if role_level(role) is not None else ""
             out.append(
@@ -191,8 +219,31 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
     return "\n".join(out)
 
 
-async def of_application(conn: AsyncConnection, application_id: str, xml: str) -> str:
-    """The case's version, with the steps it went through and where it stands now."""
+def for_viewer(xml: str) -> str:
+    """The definition as bpmn-js shows it: lanes named by their roles' Chinese names. The file keeps
+    the role key as the lane's name, because that is where the engine reads it (docs/bpmn.md)."""
+    root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
+    for lane in root.iter(f"{{{BPMN}}}lane"):
+        lane.set("name", _shown_name(lane))
+    return etree.tostring(root, encoding="unicode")
+
+
+def notice_steps(xml: str) -> list[str]:
+    """Ids of the elements that post a public notice (a ``notice`` property set to true)."""
+    root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
+    found = []
+    for prop in root.iter("{*}property"):
+        # property → properties → extensionElements → the element carrying them
+        holder = next(
+            (a for a in prop.iterancestors() if _kind(a.tag) not in {"properties", "extensionElements"}), None
+        )
+        if prop.get("name") == "notice" and prop.get("value") == "true" and holder is not None:
+            found.append(holder.get("id") or "")
+    return found
+
+
+async def progress(conn: AsyncConnection, application_id: str) -> tuple[set[str], set[str]]:
+    """The steps (and waits) a case went through, and those it is at now."""
     rows = (
         await conn.execute(
             sa.select(tasks.c.name, tasks.c.state).where(tasks.c.application_id == application_id)
@@ -209,4 +260,10 @@ async def of_application(conn: AsyncConnection, application_id: str, xml: str) -
         w.name for w in waits if w.fired_at and not w.cancelled
     }
     current = {r.name for r in rows if r.state == "open"} | {w.name for w in waits if w.fired_at is None}
-    return render(xml, completed, current - completed)
+    return completed, current - completed
+
+
+async def of_application(conn: AsyncConnection, application_id: str, xml: str) -> str:
+    """The case's version, with the steps it went through and where it stands now."""
+    completed, current = await progress(conn, application_id)
+    return render(xml, completed, current)

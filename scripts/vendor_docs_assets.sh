@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Refreshes the API documentation pages' browser assets (/docs: Swagger UI, /redoc: ReDoc) from
-# their npm packages, checked against the registry's sha512 integrity, into app/api/static/.
+# Refreshes the browser assets taken from npm packages, checked against the registry's sha512
+# integrity: the API documentation pages' (/docs: Swagger UI, /redoc: ReDoc) into app/api/static/,
+# and the web UI's process viewer (bpmn-js, its prebuilt bundle: no build step) into app/web/static/.
 # They are committed: a government intranet cannot reach a CDN, and `make install` needs no npm.
 # To upgrade, change a version and its integrity (`npm view <package>@<version> dist.integrity`).
 set -euo pipefail
@@ -9,7 +10,7 @@ OUT=app/api/static
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-fetch() {  # package version integrity files...
+fetch() {  # package version integrity files...  (into $OUT)
   local package=$1 version=$2 integrity=$3; shift 3
   (cd "$work" && npm pack --silent "$package@$version" >/dev/null)
   local tarball="$work/${package}-${version}.tgz"
@@ -26,3 +27,8 @@ fetch swagger-ui-dist 5.35.0 'sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbA
   LICENSE NOTICE swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css favicon-32x32.png
 fetch redoc 2.5.4 'sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==' \
   LICENSE bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt
+
+# bpmn-js's licence asks that the bpmn.io watermark stays visible on the diagram: it does.
+OUT=app/web/static
+fetch bpmn-js 18.31.1 'sha512-Hc7LzrgwfcBRUAdI/380Q2v1MJ115atGEVGadawLfDbHdo+r+IkmNj8fuYPFmWglUYt1KYIaC46OeX16HGTKQw==' \
+  LICENSE dist/bpmn-navigated-viewer.production.min.js dist/assets/diagram-js.css dist/assets/bpmn-js.css

@@ -64,3 +64,23 @@ async def test_diagram_follows_the_files_own_layout(api: Api):
     assert (rect.get("x"), rect.get("y"), rect.get("width")) == ("240.0", "80.0", "100.0")
     flows = [p.get("data-element-id") for p in etree.fromstring(r.content).iter(f"{SVG}polyline")]
     assert flows == ["Flow_1", "Flow_2", "Flow_3"]
+
+
+def test_the_pool_is_drawn_under_its_lanes_and_steps():
+    from app import diagrams
+
+    svg = diagrams.render((PROJECT_ROOT / "processes" / "dibao.bpmn").read_text(encoding="utf-8"))
+    order = [g.get("data-element-id") for g in etree.fromstring(svg.encode()).iter(f"{SVG}g")]
+    assert order[0] == "dibao_participant"  # first drawn, so under the rest
+    assert order.index("lane_township") < order.index("accept_application")
+    assert ".participant rect { fill: none;" in svg and ">最低生活保障</text>" in svg
+
+
+def test_the_viewer_copy_names_lanes_in_chinese_and_finds_the_notice():
+    from app import diagrams
+
+    xml = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_text(encoding="utf-8")
+    shown = etree.fromstring(diagrams.for_viewer(xml).encode())
+    lanes = {lane.get("id"): lane.get("name") for lane in shown.iter("{*}lane")}
+    assert lanes == {"lane_township": "乡镇（街道）民政", "lane_county": "县级民政"}
+    assert diagrams.notice_steps(xml) == ["public_notice"]

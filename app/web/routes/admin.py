@@ -98,6 +98,9 @@ async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = No
         require_admin(me)
         found = await definitions.list_versions(conn, key)
         rollout = await rollouts.get(conn, key)
+        # The version new cases take where no pilot rule applies.
+        shown = rollout["default_version"] or found[0]["version"]
+        viewer = {"version": shown, "xml": diagrams.for_viewer(await definitions.xml_of(conn, key, shown))}
         # What each version changed against the one before it (steps added, removed, changed).
         changes = {
             v["version"]: await definitions.diff(conn, key, v["version"] - 1, v["version"])
@@ -123,6 +126,7 @@ async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = No
         rollout=rollout,
         error=error,
         changes=changes,
+        viewer=viewer,
     )
 
 

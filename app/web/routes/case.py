@@ -129,6 +129,8 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             conn, me.principal, application_id, internal=show_internal, directory=directory
         )
         await directory.load(conn, (t["assignee"] for t in app["open_tasks"]))
+        xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
+        done_steps, current_steps = await diagrams.progress(conn, application_id)
         can_act = (
             any(
                 me.principal.can_act(t["role"], places.get(t["division_code"], {}).get("path", "/"))
@@ -159,7 +161,18 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             materials=await attachments.of_case(conn, me.principal, application_id),
             checklist=await attachments.checklist(conn, me.principal, application_id),
             upload_task=None,
+            viewer=_viewer(xml, done_steps, current_steps),
         )
+
+
+def _viewer(xml: str, done: set[str], current: set[str]) -> dict:
+    """What the page's bpmn-js viewer shows: the definition and the case's progress on it."""
+    return {
+        "xml": diagrams.for_viewer(xml),
+        "done": sorted(done),
+        "current": sorted(current),
+        "notice": diagrams.notice_steps(xml),
+    }
 
 
 @router.get("/cases/{application_id}/diagram.svg")
