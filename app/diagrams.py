@@ -39,6 +39,7 @@ EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrow
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 STYLE = """
 .participant rect { fill: none; stroke: #333; } .participant text { font-size: 13px; font-weight: bold; }
+.group rect { fill: none; stroke: #777; stroke-dasharray: 8 4 1 4; } .group text { font-size: 12px; fill: #555; }
 .lane rect { fill: #fafafa; stroke: #999; } .lane text { font-size: 12px; fill: #555; }
 .node { fill: #fff; stroke: #333; stroke-width: 1.5; } .label { font-size: 11px; text-anchor: middle; }
 .flow { fill: none; stroke: #555; stroke-width: 1.2; marker-end: url(#arrow); }
@@ -148,6 +149,14 @@ def _shown_name(element: etree._Element) -> str:
     """A lane named by its role key (``township_civil_affairs``, see docs/bpmn.md) shows the role's
     Chinese name (乡镇（街道）民政); every other name as written."""
     name = element.get("name") or ""
+    if _kind(element.tag) == "group" and element.get(
+        "categoryValueRef"
+    ):  # a group is named by its category value
+        ref = element.get("categoryValueRef")
+        value = next(
+            (v for v in element.getroottree().iter(f"{{{BPMN}}}categoryValue") if v.get("id") == ref), None
+        )
+        return (value.get("value") or "") if value is not None else ""
     if _kind(element.tag) == "lane" and role_level(name) is not None:
         return role_label(name)
     return name
@@ -168,7 +177,7 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
         'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
     ]
     # Pools, then lanes, then steps: what is drawn later lies on top.
-    layer = {"participant": 0, "lane": 1}
+    layer = {"participant": 0, "lane": 1, "group": 3}  # a group is a frame: over its steps, not hiding them
     ordered = sorted(
         shapes.items(),
         key=lambda item: layer.get(_kind(elements[item[0]].tag), 2) if item[0] in elements else 2,
@@ -185,6 +194,11 @@ def render(xml: str, completed: set[str] = frozenset(), current: set[str] = froz
                 f'<g {attrs}><rect x="{x}" y="{y}" width="{w}" height="{h}"/>'
                 f'<text x="{x + 20}" y="{y + h / 2}" transform="rotate(-90 {x + 20} {y + h / 2})" '
                 f'text-anchor="middle">{name}</text></g>'
+            )
+        elif kind == "group":
+            out.append(
+                f'<g {attrs}><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6"/>'
+                f'<text x="{x + 8}" y="{y + 16}">{name}</text></g>'
             )
         elif kind == "lane":
             role = element.get("name") or ""

@@ -84,3 +84,29 @@ def test_the_viewer_copy_names_lanes_in_chinese_and_finds_the_notice():
     lanes = {lane.get("id"): lane.get("name") for lane in shown.iter("{*}lane")}
     assert lanes == {"lane_township": "乡镇（街道）民政", "lane_county": "县级民政"}
     assert diagrams.notice_steps(xml) == ["public_notice"]
+
+
+def test_a_group_is_a_frame_over_its_steps_named_by_its_category():
+    from app import diagrams
+
+    xml = (PROJECT_ROOT / "processes" / "dibao.bpmn").read_text(encoding="utf-8")
+    xml = xml.replace(
+        "<bpmn:collaboration ",
+        '<bpmn:category id="cat"><bpmn:categoryValue id="cat_notice" value="公示阶段" /></bpmn:category>\n'
+        "  <bpmn:collaboration ",
+    )
+    xml = xml.replace(
+        '<bpmn:startEvent id="start"',
+        '<bpmn:group id="notice_group" categoryValueRef="cat_notice" />\n    <bpmn:startEvent id="start"',
+    )
+    xml = xml.replace(
+        "    </bpmndi:BPMNPlane>",
+        '      <bpmndi:BPMNShape id="notice_group_di" bpmnElement="notice_group">'
+        '<dc:Bounds x="900" y="20" width="300" height="200" /></bpmndi:BPMNShape>\n    </bpmndi:BPMNPlane>',
+    )
+    svg = diagrams.render(xml)
+    groups = list(etree.fromstring(svg.encode()).iter(f"{SVG}g"))
+    order = [g.get("data-element-id") for g in groups]
+    assert order.index("notice_group") > order.index("public_notice")  # drawn over its steps...
+    assert ".group rect { fill: none;" in svg  # ...without hiding them
+    assert groups[order.index("notice_group")][1].text == "公示阶段"
