@@ -106,3 +106,16 @@ async def test_without_scripts_the_case_page_shows_the_server_drawn_diagram(live
     image = page.get_by_role("img", name=re.compile("最低生活保障流程图，当前环节：受理"))
     assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
     assert not await page.locator(".viewer-canvas").is_visible()
+
+
+async def test_a_version_without_a_diagram_keeps_the_laid_out_svg(live_ui):
+    ui = live_ui
+    plain = (PROJECT_ROOT / "tests" / "bpmn" / "escalation_demo.bpmn").read_bytes()
+    assert b"BPMNDiagram" not in plain
+    await ui.api.upload(plain, "escalation_demo.bpmn")
+    page = await ui.login("admin", ADMIN_PASSWORD)
+    await page.goto(ui.url + "/ui/admin/processes/escalation_demo")
+    await page.wait_for_selector(".process-viewer[data-viewer-error]")
+    image = page.locator(".process-viewer .diagram img")
+    assert await image.is_visible()
+    assert await image.evaluate("img => img.complete && img.naturalWidth > 0")

@@ -12,6 +12,10 @@
     var viewer = new window.BpmnJS({ container: box.querySelector(".viewer-canvas") });
     viewer.importXML(box.getAttribute("data-bpmn-xml")).then(function () {
       var canvas = viewer.get("canvas"), registry = viewer.get("elementRegistry");
+      // A file without BPMN DI imports as an empty canvas: the laid-out SVG says more.
+      if (!registry.filter(function (e) { return /Task|Event|Gateway/.test(e.type); }).length) {
+        throw new Error("no diagram (BPMN DI) in this file");
+      }
       box.classList.add("viewer-ready");  // shows the canvas: it has a width to fit into now
       canvas.resized();
       // As tall as the diagram needs at the box's width (processes are wide), within bounds.
