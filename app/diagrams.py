@@ -72,6 +72,7 @@ def _layout_from_di(root: etree._Element) -> tuple[dict, list] | None:
 
 
 POOL_HEADER = 30  # the pool's name is written in a band this wide, left of its lanes
+LEFT, COLUMN = 130, 150  # steps stand in columns, at least 25 px from a column's edges
 
 
 def auto_layout(process: etree._Element) -> tuple[dict, list]:
@@ -103,7 +104,7 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
                 queue.append(target)
     for node in nodes:
         depth.setdefault(node, max(depth.values(), default=0) + 1)
-    column, row_height = 150, 80
+    column, row_height = COLUMN, 80
     slots, stacked = {}, {}
     for node in sorted(nodes, key=lambda n: depth[n]):
         key = (lane_of.get(node, len(lanes)), depth[node])
@@ -115,34 +116,44 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
         for r in range(rows)
     ]
     tops = [sum(heights[:r]) for r in range(rows)]
-    width = 130 + (max(depth.values(), default=0) + 1) * column
+    width = LEFT + (max(depth.values(), default=0) + 1) * column
     shapes = {}
     for node, kind in nodes.items():
         row = lane_of.get(node, len(lanes))
         w, h = (100, 60) if kind in TASKS else (36, 36) if kind in EVENTS else (50, 50)
-        x = 130 + depth[node] * column + (column - w) / 2
+        x = LEFT + depth[node] * column + (column - w) / 2
         y = tops[row] + 20 + slots[node] * row_height + (row_height - h) / 2
         shapes[node] = (x, y, w, h)
     for i, (lane_id, _) in enumerate(lanes):
         shapes[lane_id] = (POOL_HEADER, tops[i], width - POOL_HEADER, heights[i])
-    edges = [
-        (flow_id, _route(shapes[source], shapes[target]))
-        for flow_id, source, target in flows
-        if source in shapes and target in shapes
-    ]
+    edges, backs = [], {}
+    for flow_id, source, target in flows:
+        if source in shapes and target in shapes:
+            # A flow going back runs along the free strip at the bottom of its source's lane,
+            # a few pixels apart from the others there.
+            row = lane_of.get(source, len(lanes))
+            if depth[target] <= depth[source]:
+                backs[row] = backs.get(row, 0) + 1
+            strip = tops[row] + heights[row] - 5 - 5 * (backs.get(row, 0) % 3)
+            edges.append((flow_id, _route(shapes[source], shapes[target], strip)))
     return shapes, edges
 
 
-def _route(source: tuple[float, ...], target: tuple[float, ...]) -> list[tuple[float, float]]:
-    (sx, sy, sw, sh), (tx, ty, tw, th) = source, target
+def _column_start(x: float) -> float:
+    return LEFT + (x - LEFT) // COLUMN * COLUMN
+
+
+def _route(source: tuple[float, ...], target: tuple[float, ...], strip: float) -> list[tuple[float, float]]:
+    """Right angles, turning in the gaps between columns, where no step stands."""
+    (sx, sy, sw, sh), (tx, ty, _, th) = source, target
     start, end = (sx + sw, sy + sh / 2), (tx, ty + th / 2)
-    if tx > sx + sw:
+    if _column_start(tx) > _column_start(sx):
         if start[1] == end[1]:
             return [start, end]
-        middle = (start[0] + end[0]) / 2
+        middle = _column_start(tx)
         return [start, (middle, start[1]), (middle, end[1]), end]
-    below = max(sy + sh, ty + th) + 15
-    return [(sx + sw / 2, sy + sh), (sx + sw / 2, below), (tx + tw / 2, below), (tx + tw / 2, ty + th)]
+    out, back = _column_start(sx) + COLUMN - 8, _column_start(tx) + 8
+    return [start, (out, start[1]), (out, strip), (back, strip), (back, end[1]), end]
 
 
 def _shown_name(element: etree._Element) -> str:
