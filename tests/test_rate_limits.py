@@ -109,8 +109,11 @@ async def test_the_web_page_refuses_with_the_same_retry_after_as_the_api(api: Ap
         f"/ui/public/notices/{notice['id']}/objections",
         data={"csrf_token": token, "entry_id": entry["id"], "reason": "网页提交的异议理由"},
     )
-    assert r.status_code == 429, r.text[:500]
-    assert 0 < int(r.headers["retry-after"]) <= 600
+    # POST/redirect/GET: the refusal is shown by the notice's GET page, with the API's status and header.
+    assert r.status_code == 303 and "draft=" in r.headers["location"], r.text[:500]
+    shown = await api.client.get(r.headers["location"])
+    assert shown.status_code == 429 and "提交过于频繁" in shown.text, shown.text[:500]
+    assert 0 < int(shown.headers["retry-after"]) <= 600
     assert await api.count("objections") == 10
 
 

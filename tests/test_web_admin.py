@@ -209,7 +209,10 @@ async def test_who_may_not_close_accounts_in_the_web_ui(live_ui):
     stranger = await ui.page()
     for path in paths:
         r = await stranger.request.post(ui.url + path, form={"csrf_token": "x"}, max_redirects=0)
-        assert r.status == 403, path  # no session: the CSRF check refuses before anything else
+        # No session: the CSRF check refuses before anything else, said on a GET page (POST/redirect/GET).
+        assert r.status == 303 and r.headers["location"].startswith("/ui/problem?draft="), path
+        shown = await stranger.request.get(ui.url + r.headers["location"])
+        assert shown.status == 403 and "页面已过期" in await shown.text(), path
     assert (await ui.api.get("portal", "/auth/me")).status_code == 200
     assert (
         await ui.api.client.post("/api/v1/auth/token", data={"username": "town_b", "password": PASSWORD})

@@ -72,8 +72,10 @@ async def test_forms_without_the_csrf_token_change_nothing(live_ui):
         r = await page.request.post(
             live_ui.url + "/ui/tasks/claim", form={"one": task["id"], "csrf_token": token}, max_redirects=0
         )
-        assert r.status == 403
-        assert "页面已过期或来源不明" in await r.text()
+        # Refused, and said on a GET page (POST/redirect/GET): the refusal keeps its status there.
+        assert r.status == 303 and r.headers["location"].startswith("/ui/problem?draft=")
+        shown = await page.request.get(live_ui.url + r.headers["location"])
+        assert shown.status == 403 and "页面已过期或来源不明" in await shown.text()
     assert (await live_ui.api.open_task(app["id"]))["assignee"] is None
     # The login form is protected too (token bound to the visitor's cookie).
     other = await live_ui.page()
@@ -82,7 +84,10 @@ async def test_forms_without_the_csrf_token_change_nothing(live_ui):
         form={"username": "town_a", "password": PASSWORD, "csrf_token": "x"},
         max_redirects=0,
     )
-    assert r.status == 403 and "aidflow_session" not in r.headers.get("set-cookie", "")
+    assert r.status == 303 and "aidflow_session" not in r.headers.get("set-cookie", "")
+    assert r.headers["location"].startswith("/ui/login?draft=")
+    shown = await other.request.get(live_ui.url + r.headers["location"])
+    assert shown.status == 403 and "页面已过期，请重新提交" in await shown.text()
 
 
 async def test_an_expired_session_goes_back_to_login_and_returns_to_the_page(live_ui):

@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.problems import log_internal_error
 from app.db.engine import is_unavailable
 from app.domain.errors import DomainError
-from app.web import labels
-from app.web.context import LoginRequired, login_redirect
+from app.web import drafts, labels
+from app.web.context import LoginRequired, WebContext, login_redirect
 from app.web.render import page
 from app.web.routes import (
     admin,
@@ -29,6 +29,7 @@ from app.web.routes import (
     task,
 )
 
+PROBLEM_PAGE = "/ui/problem"  # where a form refused outright is explained
 STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger()
 
@@ -54,7 +55,21 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError):
         if not request.url.path.startswith("/ui/"):
             return await api_handler(request, exc)
-        return page(request, "error.html", exc.status, message=labels.error(exc.code, exc.detail))
+        if request.method == "POST":  # a form refused outright: the message on a GET page (PRG)
+            ctx = WebContext(request, request.app.state.db, request.app.state.settings)
+            return await drafts.redirect(
+                ctx, PROBLEM_PAGE, {"status": exc.status, "message": labels.problem(exc)}
+            )
+        return page(request, "error.html", exc.status, message=labels.problem(exc))
+
+    @app.get(PROBLEM_PAGE, include_in_schema=False)
+    async def _problem(request: Request):
+        ctx = WebContext(request, request.app.state.db, request.app.state.settings)
+        async with ctx.begin_anonymous() as conn:
+            draft = await drafts.recall(ctx, conn)
+        if not draft:
+            return page(request, "error.html", 404, message="该提示已过期。")
+        return page(request, "error.html", int(draft["status"]), message=str(draft["message"]))  # type: ignore[call-overload]
 
     http_handler = app.exception_handlers[StarletteHTTPException]
 

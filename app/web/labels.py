@@ -1,7 +1,13 @@
 """The domain's words in Simplified Chinese, in one place (roles, statuses, audit events, errors)."""
 
+from collections.abc import Mapping
+
+from app.domain.errors import DomainError
+from app.domain.people.divisions import role_level
+
 # Levels, departments and roles are named in one table, shared with the API and the diagrams.
-from app.domain.people.roles import role_label
+from app.domain.people.roles import DEPARTMENTS, LEVELS, SPECIAL_ROLES, role_label
+from app.web import problem_texts
 
 # A step's decision as the 审批记录 shows it.
 RESULTS = {
@@ -186,8 +192,30 @@ def role(key: str) -> str:
     return role_label(key)
 
 
-def error(code: str, detail: str = "") -> str:
-    return ERRORS.get(code) or detail or code
+def error(
+    code: str,
+    detail: str = "",
+    extra: Mapping[str, object] | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> str:
+    """A problem in Chinese: its template with the parameters (``fields`` names form fields by their
+    labels), else its plain sentence; never the English ``detail``, which stays for the API."""
+
+    def word(value: str) -> str:
+        if fields and value in fields:
+            return fields[value]
+        if value in problem_texts.FIELDS:
+            return problem_texts.FIELDS[value]
+        if value in DATA or value in LEVELS or value in DEPARTMENTS:
+            return DATA.get(value) or LEVELS.get(value) or DEPARTMENTS[value]
+        return role(value) if role_level(value) or value in SPECIAL_ROLES else value
+
+    filled = problem_texts.fill(code, extra or {}, word)
+    return filled or ERRORS.get(code) or problem_texts.PLAIN.get(code) or f"操作未能完成（错误代码 {code}）。"
+
+
+def problem(exc: DomainError, fields: Mapping[str, str] | None = None) -> str:
+    return error(exc.code, exc.detail, exc.extra, fields)
 
 
 # Application data shown in the case summary when the program's application form does not name it.

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.domain.notices.publication import mask_name
 from app.domain.timekeeping import calendar
-from app.web import capabilities, labels, material_items
+from app.web import capabilities, labels, material_items, problem_texts
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -83,7 +83,12 @@ _env.filters.update(
     material=material_items.label,
     filesize=material_items.size,
 )
-_env.globals.update(labels=labels, capabilities=capabilities, material_items=material_items.ITEMS)
+_env.globals.update(
+    labels=labels,
+    capabilities=capabilities,
+    material_items=material_items.ITEMS,
+    problem_texts=problem_texts,
+)
 
 
 def _flash_signature(request: Request, message: str) -> str:

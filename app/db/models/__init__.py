@@ -27,6 +27,7 @@ from app.db.models.payments import BankAccount, PaymentBatch, PaymentItem, Payme
 from app.db.models.people import (
     ApiKey,
     Division,
+    FormDraft,
     Grant,
     InstallationSecret,
     RateLimitHit,
@@ -75,6 +76,7 @@ panels = Panel.__table__
 task_signers = TaskSigner.__table__
 case_copies = CaseCopy.__table__
 web_sessions = WebSession.__table__
+form_drafts = FormDraft.__table__
 saved_views = SavedView.__table__
 rate_limit_hits = RateLimitHit.__table__
 case_number_counters = CaseNumberCounter.__table__

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.db.models.base import timestamp
-from app.db.types import PathType
+from app.db.types import JSONType, PathType
 
 
 class Division(SQLModel, table=True):
@@ -70,6 +70,18 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = timestamp()
     last_seen_at: datetime = timestamp()
     expires_at: datetime = timestamp()
+
+
+class FormDraft(SQLModel, table=True):
+    """What a refused web form showed, kept for the GET page it redirects to (POST/redirect/GET):
+    the entered values and the messages, for half an hour, readable only by the same browser."""
+
+    __tablename__ = "form_drafts"
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the token in the redirect's URL
+    owner: str = Field(max_length=64)  # sha256 of the session (or anonymous) cookie that made it
+    path: str = Field(max_length=300)  # the page it belongs to
+    body: dict = Field(sa_type=JSONType)
+    expires_at: datetime = timestamp(index=True)
 
 
 class RateLimitHit(SQLModel, table=True):

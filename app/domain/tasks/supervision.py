@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import divisions, tasks
+from app.db.models import process_definitions as definitions
 from app.domain.cases import views
 from app.domain.errors import Forbidden
 from app.domain.people import divisions as division_service
@@ -77,6 +78,26 @@ async def _late_work(
         "by_division": by_division,
         "items": [views.task_view(r, days) for r in rows.mappings()],
     }
+
+
+# An export lists every overdue task in scope (the page and GET /supervision/overdue show the first 200).
+EXPORT_LIMIT = 10_000
+
+
+async def overdue_export(
+    conn: AsyncConnection, principal: Principal, division_code: str | None
+) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """The overdue list for a spreadsheet: ``overdue``'s answer, place code → name, program key → name."""
+    result = await overdue(conn, principal, division_code, EXPORT_LIMIT)
+    items: list[dict] = result["items"]
+    places = await division_service.lookup(conn, [t["division_code"] for t in items])
+    programs = await conn.execute(
+        sa.select(definitions.c.key, definitions.c.name)
+        .where(definitions.c.key.in_({t["program"] for t in items}))
+        .order_by(definitions.c.key, definitions.c.version)
+    )
+    names = {row.key: row.name for row in programs}  # the newest version's name wins
+    return result, {code: p["name"] for code, p in places.items()}, names
 
 
 SUPERVISING_LEVELS = ("province", "city", "county")

@@ -15,8 +15,8 @@ from app.domain.errors import DomainError, Invalid
 from app.domain.people import account_changes, accounts, divisions
 from app.domain.programs import definitions, rollouts, validation
 from app.domain.timekeeping import calendar
-from app.web import labels
-from app.web.context import WebCtx, require_admin
+from app.web import drafts, labels
+from app.web.context import WebContext, WebCtx, require_admin
 from app.web.render import flash, page
 
 router = APIRouter(prefix="/admin")
@@ -26,8 +26,24 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in str(text or "").splitlines() if line.strip()]
 
 
-def _invalid(exc: ValidationError) -> str:
-    return "；".join(f"{'.'.join(str(p) for p in e['loc'])}：{e['msg']}" for e in exc.errors()[:5])
+# What pydantic refused, in the form's words (its English ``msg`` stays out of the page).
+_REFUSALS = {
+    "missing": "必填",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长",
+    "int_parsing": "须为整数",
+}
+
+
+def _invalid(exc: ValidationError, names: dict[str, str]) -> str:
+    said = []
+    for e in exc.errors()[:5]:
+        where = names.get(str(e["loc"][0]), str(e["loc"][0])) if e["loc"] else ""
+        row = next((p for p in e["loc"][1:] if isinstance(p, int)), None)
+        where += f"第{row + 1}行" if row is not None else ""
+        refusal = _REFUSALS.get(e["type"], "日期格式不正确" if "date" in e["type"] else "格式不正确")
+        said.append(f"{where}{refusal}")
+    return "；".join(said)
 
 
 @router.get("")
@@ -35,15 +51,18 @@ async def index(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         latest = await definitions.list_latest(conn)
+        draft = await drafts.recall(ctx, conn)  # the last upload's problems or result
     return page(
         ctx.request,
         "admin_processes.html",
+        int(draft.get("status", 200)),  # type: ignore[call-overload]
         me=me,
         csrf=ctx.csrf,
         nav="admin",
         latest=latest,
-        problems=[],
-        result=None,
+        problems=draft.get("problems", []),
+        result=draft.get("result"),
+        error=draft.get("error", ""),
     )
 
 
@@ -51,7 +70,6 @@ async def index(ctx: WebCtx):
 async def upload(ctx: WebCtx):
     form = await ctx.form()
     file = form.get("file")
-    problems, result, error = [], None, ""
     async with ctx.begin() as (conn, me):
         require_admin(me)
     try:
@@ -74,28 +92,17 @@ async def upload(ctx: WebCtx):
             )
             result["created"] = created
     except DomainError as exc:
-        error = labels.error(exc.code, exc.detail)
-        problems = exc.extra.get("errors", [])
-    async with ctx.begin() as (conn, me):
-        latest = await definitions.list_latest(conn)
-    return page(
-        ctx.request,
-        "admin_processes.html",
-        422 if error else 200,
-        me=me,
-        csrf=ctx.csrf,
-        nav="admin",
-        latest=latest,
-        problems=problems,
-        result=result,
-        error=error,
-    )
+        body = {"status": exc.status, "error": labels.problem(exc), "problems": exc.extra.get("errors", [])}
+        return await drafts.redirect(ctx, "/ui/admin", body)
+    return await drafts.redirect(ctx, "/ui/admin", {"result": result})
 
 
 @router.get("/processes/{key}")
-async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = None):
+async def versions(ctx: WebCtx, key: str):
     async with ctx.begin() as (conn, me):
         require_admin(me)
+        draft = await drafts.recall(ctx, conn)  # a refused rollout: what was typed and why
+        error, raw = str(draft.get("error", "")), draft.get("raw")
         found = await definitions.list_versions(conn, key)
         rollout = await rollouts.get(conn, key)
         # The version new cases take where no pilot rule applies.
@@ -107,7 +114,7 @@ async def versions(ctx: WebCtx, key: str, error: str = "", raw: dict | None = No
             for v in found
             if v["version"] > 1
         }
-    if raw:  # a refused form shows what was typed, not what is stored
+    if isinstance(raw, dict):  # a refused form shows what was typed, not what is stored
         rollout = {
             "default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
             "rules_text": raw["rules"],
@@ -144,11 +151,12 @@ async def put_rollout(ctx: WebCtx, key: str):
             require_admin(me)
             await rollouts.put(conn, key, body, me.name)
     except ValidationError as exc:
-        return await versions(
-            ctx, key, "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc), raw
-        )
+        names = {"default_version": "默认版本", "rules": "试点规则"}
+        error = "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc, names)
+        return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", {"error": error, "raw": raw})
     except DomainError as exc:
-        return await versions(ctx, key, labels.error(exc.code, exc.detail), raw)
+        body = {"error": labels.problem(exc), "raw": raw}
+        return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", body)
     return RedirectResponse(
         f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303
     )
@@ -181,24 +189,29 @@ def _months(year: int, days: calendar.WorkingDays) -> list[dict]:
 
 
 @router.get("/calendar")
-async def calendar_page(ctx: WebCtx, year: int | None = None, error: str = "", status: int = 200):
+async def calendar_page(ctx: WebCtx, year: int | None = None):
     async with ctx.begin() as (conn, me):
         require_admin(me)
+        draft = await drafts.recall(ctx, conn)  # a refused year: why
         year = year or calendar.today().year
         stored = await calendar.get_year(conn, calendar.parse_year(str(year)))
         days = await calendar.load(conn)
     return page(
         ctx.request,
         "admin_calendar.html",
-        status,
+        int(draft.get("status", 200)),  # type: ignore[call-overload]
         me=me,
         csrf=ctx.csrf,
         nav="admin",
         year=year,
         stored=stored,
         months=_months(year, days),
-        error=error,
+        error=draft.get("error", ""),
     )
+
+
+def _year(year: str) -> dict[str, str]:
+    return {"year": year} if year.isdigit() else {}
 
 
 @router.post("/calendar")
@@ -216,19 +229,12 @@ async def store_calendar(ctx: WebCtx):
             stored = await calendar.store_year(conn, calendar.parse_year(year), body, me.name)
             moved = await rescheduling.recompute_year(conn, stored["year"], me.name)
     except ValidationError as exc:
-        return await calendar_page(
-            ctx,
-            int(year) if year.isdigit() else None,
-            status=422,
-            error="日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc),
-        )
+        names = {"source": "依据", "holidays": "法定节假日", "working_days": "调休上班日"}
+        error = "日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc, names)
+        return await drafts.redirect(ctx, "/ui/admin/calendar", {"status": 422, "error": error}, _year(year))
     except DomainError as exc:
-        return await calendar_page(
-            ctx,
-            int(year) if year.isdigit() else None,
-            status=exc.status,
-            error=labels.error(exc.code, exc.detail),
-        )
+        body = {"status": exc.status, "error": labels.problem(exc)}
+        return await drafts.redirect(ctx, "/ui/admin/calendar", body, _year(year))
     msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
     return RedirectResponse(
         "/ui/admin/calendar?" + urlencode({"year": year, **flash(ctx.request, msg)}), status_code=303
@@ -236,9 +242,10 @@ async def store_calendar(ctx: WebCtx):
 
 
 @router.get("/users")
-async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict | None = None):
+async def users_page(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
+        draft = await drafts.recall(ctx, conn)  # a refused form: why, and what was typed
         found = await accounts.list_users(conn)
         keys = await accounts.list_api_keys(conn)
         places = {d["code"]: d["name"] for d in await divisions.list_all(conn)}
@@ -246,7 +253,7 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
     return page(
         ctx.request,
         "admin_users.html",
-        status,
+        int(draft.get("status", 200)),  # type: ignore[call-overload]
         me=me,
         csrf=ctx.csrf,
         nav="admin",
@@ -254,9 +261,13 @@ async def users_page(ctx: WebCtx, error: str = "", status: int = 200, raw: dict 
         keys=keys,
         places=places,
         roles=roles,
-        error=error,
-        raw=raw or {},
+        error=draft.get("error", ""),
+        raw=draft.get("raw") or {},
     )
+
+
+async def _refused(ctx: WebContext, status: int, error: str, raw: dict[str, str] | None = None):
+    return await drafts.redirect(ctx, "/ui/admin/users", {"status": status, "error": error, "raw": raw or {}})
 
 
 def _grants_of(text: str) -> list[dict]:
@@ -297,9 +308,9 @@ async def create_user(ctx: WebCtx):
             "display_name": "请填写姓名",
             "grants": "授权格式：每行“角色 行政区划代码”",
         }
-        return await users_page(ctx, "；".join(messages.get(f, f) for f in sorted(fields)), 422, raw)
+        return await _refused(ctx, 422, "；".join(messages.get(f, f) for f in sorted(fields)), raw)
     except DomainError as exc:
-        return await users_page(ctx, labels.error(exc.code, exc.detail), exc.status, raw)
+        return await _refused(ctx, exc.status, labels.problem(exc), raw)
     return RedirectResponse(
         "/ui/admin/users?" + urlencode(flash(ctx.request, f"已创建用户 {raw['username'].strip()}")),
         status_code=303,
@@ -331,9 +342,9 @@ async def user_action(ctx: WebCtx, username: str, action: str):
             else:
                 raise Invalid("unknown_action", f"no user action {action!r}")
     except ValidationError:
-        return await users_page(ctx, f"{username}：姓名不能为空；授权格式：每行“角色 行政区划代码”", 422)
+        return await _refused(ctx, 422, f"{username}：姓名不能为空；授权格式：每行“角色 行政区划代码”")
     except DomainError as exc:
-        return await users_page(ctx, f"{username}：{labels.error(exc.code, exc.detail)}", exc.status)
+        return await _refused(ctx, exc.status, f"{username}：{labels.problem(exc)}")
     msg = f"{done}：{username}" + ("（其现有登录已全部失效）" if action in ("password", "disable") else "")
     return RedirectResponse("/ui/admin/users?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
@@ -346,7 +357,7 @@ async def revoke_api_key(ctx: WebCtx, name: str):
             require_admin(me)
             await account_changes.revoke_api_key(conn, name, me.name)
     except DomainError as exc:
-        return await users_page(ctx, f"{name}：{labels.error(exc.code, exc.detail)}", exc.status)
+        return await _refused(ctx, exc.status, f"{name}：{labels.problem(exc)}")
     return RedirectResponse(
         "/ui/admin/users?" + urlencode(flash(ctx.request, f"已吊销接口密钥：{name}")), status_code=303
     )

@@ -9,8 +9,8 @@ from app.api.deps import log_in
 from app.db.engine import transaction
 from app.domain.errors import DomainError, Unauthorized
 from app.domain.people import account_changes, web_sessions
-from app.web import labels
-from app.web.context import SESSION_COOKIE, CsrfFailed, WebCtx
+from app.web import drafts, labels
+from app.web.context import SESSION_COOKIE, CsrfFailed, WebContext, WebCtx
 from app.web.render import flash, page
 
 router = APIRouter()
@@ -40,11 +40,25 @@ def _login_page(ctx, *, status: int = 200, error: str = "", username: str = "", 
 
 @router.get("/login")
 async def login_form(ctx: WebCtx, next: str | None = None):
-    if ctx.session_token:  # already signed in: straight on
-        async with transaction(ctx.db) as conn:
-            if await web_sessions.resolve(conn, ctx.session_token, ctx.settings.ui_idle_seconds):
-                return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(ctx, next_url=_safe_next(next))
+    async with transaction(ctx.db) as conn:
+        if ctx.session_token and await web_sessions.resolve(
+            conn, ctx.session_token, ctx.settings.ui_idle_seconds
+        ):  # already signed in: straight on
+            return RedirectResponse(_safe_next(next), status_code=303)
+        draft = await drafts.recall(ctx, conn)  # a refused login: why, and the username typed
+    return _login_page(
+        ctx,
+        status=int(draft.get("status", 200)),  # type: ignore[call-overload]
+        error=str(draft.get("error", "")),
+        username=str(draft.get("username", "")),
+        next_url=_safe_next(next),
+    )
+
+
+async def _refused(ctx: WebContext, status: int, error: str, username: str, next_url: str):
+    """Back to the login page (GET) with the message; the password is never kept."""
+    body = {"status": status, "error": error, "username": username}
+    return await drafts.redirect(ctx, "/ui/login", body, {"next": next_url} if next_url != "/ui/" else None)
 
 
 @router.post("/login")
@@ -56,17 +70,13 @@ async def login(ctx: WebCtx):
         if form.get("csrf_token") != ctx.anon_csrf():
             raise CsrfFailed("csrf_failed", "the login form's CSRF token is missing or wrong")
         if not username or not password:
-            return _login_page(
-                ctx, status=422, error="请输入用户名和密码。", username=username, next_url=next_url
-            )
+            return await _refused(ctx, 422, "请输入用户名和密码。", username, next_url)
         await log_in(ctx.db, username, password)
     except DomainError as exc:
-        message = (
-            "页面已过期，请重新提交。" if exc.code == "csrf_failed" else labels.error(exc.code, exc.detail)
-        )
+        message = "页面已过期，请重新提交。" if exc.code == "csrf_failed" else labels.problem(exc)
         if exc.code == "account_locked":
             message += f"（约{(exc.extra.get('retry_after', 60) + 59) // 60}分钟后可再试）"
-        return _login_page(ctx, status=exc.status, error=message, username=username, next_url=next_url)
+        return await _refused(ctx, exc.status, message, username, next_url)
     async with transaction(ctx.db) as conn:
         await web_sessions.purge_expired(conn)
         token = await web_sessions.start(conn, username, ctx.settings.token_ttl_seconds)
@@ -95,8 +105,11 @@ async def logout(ctx: WebCtx):
 
 @router.get("/password")
 async def password_form(ctx: WebCtx):
-    async with ctx.begin() as (_, me):
-        return page(ctx.request, "account_password.html", me=me, csrf=ctx.csrf, error="")
+    async with ctx.begin() as (conn, me):
+        draft = await drafts.recall(ctx, conn)  # a refused change: why (never the passwords)
+        status = int(draft.get("status", 200))  # type: ignore[call-overload]
+        error = str(draft.get("error", ""))
+        return page(ctx.request, "account_password.html", status, me=me, csrf=ctx.csrf, error=error)
 
 
 @router.post("/password")
@@ -115,14 +128,7 @@ async def change_password(ctx: WebCtx):
             await account_changes.set_password(conn, me.name, str(form.get("new_password", "")), me.name)
     except DomainError as exc:
         status = 403 if exc.code == "wrong_password" else exc.status
-        return page(
-            ctx.request,
-            "account_password.html",
-            status,
-            me=me,
-            csrf=ctx.csrf,
-            error=labels.error(exc.code, exc.detail),
-        )
+        return await drafts.redirect(ctx, "/ui/password", {"status": status, "error": labels.problem(exc)})
     response = RedirectResponse(
         "/ui/login?" + urlencode(flash(ctx.request, "密码已修改，请用新密码重新登录。")), status_code=303
     )

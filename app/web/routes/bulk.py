@@ -11,7 +11,7 @@ from app.domain.cases import lookup
 from app.domain.errors import DomainError, Invalid
 from app.domain.programs import definitions
 from app.domain.tasks import worklist as tasks
-from app.web import labels, schema_form
+from app.web import drafts, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import page
 from app.web.routes.inbox import case_number
@@ -75,7 +75,11 @@ def _page(ctx, me, schema, rows, definition, step, status=200, **extra):
 async def show(ctx: WebCtx, program: str, step: str):
     async with ctx.begin() as (conn, me):
         schema, rows, definition = await _claimed(conn, me, program, step)
-    return _page(ctx, me, schema, rows, definition, step)
+        draft = await drafts.recall(ctx, conn)  # a refused form, or the results of the last submit
+    if "chosen" in draft:
+        draft["chosen"] = set(draft["chosen"])  # type: ignore[call-overload]
+    status = int(draft.pop("status", 200))  # type: ignore[call-overload]
+    return _page(ctx, me, schema, rows, definition, step, status, **draft)
 
 
 @router.post("/bulk/{program}/{step}")
@@ -83,7 +87,7 @@ async def complete(ctx: WebCtx, program: str, step: str):
     form = await ctx.form()
     chosen = [str(i) for i in form.getlist("task_id")][:MAX_BULK]
     async with ctx.begin() as (conn, me):
-        schema, rows, definition = await _claimed(conn, me, program, step)
+        schema, rows, _ = await _claimed(conn, me, program, step)
     fields = schema_form.bulk_fields(schema)
     if fields is None:
         raise Invalid(
@@ -94,21 +98,11 @@ async def complete(ctx: WebCtx, program: str, step: str):
     errors = {**schema_form.explain(schema, data), **errors}
     if not chosen:
         errors["_tasks"] = "请勾选要办理的任务"
+    here = ctx.request.url.path
     if errors:
-        return _page(
-            ctx,
-            me,
-            schema,
-            rows,
-            definition,
-            step,
-            422,
-            errors=errors,
-            raw=raw,
-            chosen=set(chosen),
-            error="表单填写有误，没有办理任何任务。",
-        )
-    titles = {t["id"]: t for t in rows}
+        body = {"status": 422, "errors": errors, "raw": raw, "chosen": chosen}
+        return await drafts.redirect(ctx, here, {**body, "error": "表单填写有误，没有办理任何任务。"})
+    titles = {t["id"]: {"case_number": t["case_number"], "applicant": t["applicant"]} for t in rows}
     results = []
     for task_id in chosen:  # one transaction per case: one refusal by the rules stops no other case
         try:
@@ -121,19 +115,9 @@ async def complete(ctx: WebCtx, program: str, step: str):
                     "task": titles.get(task_id),
                     "id": task_id,
                     "ok": False,
-                    "message": labels.error(exc.code, exc.detail),
+                    "message": labels.problem(exc),
                 }
             )
-    async with ctx.begin() as (conn, me):
-        schema, rows, definition = await _claimed(conn, me, program, step)
     done = sum(r["ok"] for r in results)
-    return _page(
-        ctx,
-        me,
-        schema,
-        rows,
-        definition,
-        step,
-        results=results,
-        summary=f"办结{done}件" + (f"，{len(results) - done}件未能办结" if done < len(results) else ""),
-    )
+    summary = f"办结{done}件" + (f"，{len(results) - done}件未能办结" if done < len(results) else "")
+    return await drafts.redirect(ctx, here, {"results": results, "summary": summary})

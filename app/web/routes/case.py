@@ -80,7 +80,7 @@ async def query(
             )
             error = ""
         except DomainError as exc:
-            found, error = {"items": [], "has_more": False, "offset": 0}, labels.error(exc.code, exc.detail)
+            found, error = {"items": [], "has_more": False, "offset": 0}, labels.problem(exc)
         programs = await definitions.list_latest(conn)
         places = await divisions.lookup(conn, [c["division_code"] for c in found["items"]])
     next_url = "/ui/cases?" + urlencode(

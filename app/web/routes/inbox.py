@@ -112,7 +112,7 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
             counts = await tasks.counts(conn, me.principal, cap=COUNT_CAP)
             error = ""
         except DomainError as exc:  # e.g. an unknown place typed into the URL: show the inbox, say why
-            result, counts, error = {"items": [], "has_more": False}, {}, labels.error(exc.code, exc.detail)
+            result, counts, error = {"items": [], "has_more": False}, {}, labels.problem(exc)
         rows = await _rows(conn, me, result["items"])
         programs = await definitions.list_latest(conn)
         places = await divisions.visible_to(conn, me.principal)
@@ -167,7 +167,7 @@ async def bulk_claim(ctx: WebCtx):
                 await tasks.claim(conn, me.principal, task_id)
             claimed += 1
         except DomainError as exc:
-            failed.append(labels.error(exc.code, exc.detail))
+            failed.append(labels.problem(exc))
     if len(ids) == 1 and not failed:
         return RedirectResponse(f"/ui/tasks/{ids[0]}", status_code=303)
     msg = f"已认领{claimed}件" if ids else "请先勾选要认领的任务"
@@ -187,7 +187,7 @@ async def save_view(ctx: WebCtx):
             await saved_views.save(conn, me.name, str(form.get("name", "")), query)
         msg = "视图已保存"
     except DomainError as exc:
-        msg = labels.error(exc.code, exc.detail)
+        msg = labels.problem(exc)
     return RedirectResponse(
         "/ui/?" + urlencode({**saved_views.clean(query), **flash(ctx.request, msg)}), status_code=303
     )

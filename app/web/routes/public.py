@@ -19,7 +19,7 @@ from app.domain.errors import DomainError
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
 from app.domain.people import divisions, rate_limits
-from app.web import labels
+from app.web import drafts, labels
 from app.web.context import WebCtx
 from app.web.render import page
 
@@ -44,7 +44,7 @@ async def list_notices(ctx: WebCtx, division_code: str | None = None):
         try:
             found, error = await notices.list_open(conn, division_code or None), ""
         except DomainError as exc:
-            found, error = [], labels.error(exc.code, exc.detail)
+            found, error = [], labels.problem(exc)
     return page(
         ctx.request,
         "public_notices.html",
@@ -82,7 +82,14 @@ async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
 
 @router.get("/notices/{notice_id}")
 async def show_notice(ctx: WebCtx, notice_id: str):
-    return await _notice_page(ctx, notice_id)
+    async with ctx.begin_anonymous() as conn:
+        draft = await drafts.recall(ctx, conn)  # a refused objection: what was typed and why
+    status = int(draft.pop("status", 200))  # type: ignore[call-overload]
+    retry_after = draft.pop("retry_after", None)
+    response = await _notice_page(ctx, notice_id, status, **draft)
+    if retry_after is not None:  # the same header the API sends, so browsers and proxies back off
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @router.get("/notices/{notice_id}/sheet")
@@ -100,7 +107,8 @@ async def object_to(ctx: WebCtx, notice_id: str):
         body = objections.ObjectionIn(**{k: v for k, v in raw.items() if v or k in ("entry_id", "reason")})
     except ValidationError as exc:
         errors = {str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()}
-        return await _notice_page(ctx, notice_id, 422, errors=errors, raw=raw, error="请按提示修改后再提交。")
+        body = {"status": 422, "errors": errors, "raw": raw, "error": "请按提示修改后再提交。"}
+        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", body)
     try:
         address = ctx.request.client.host if ctx.request.client else None
         async with ctx.begin_anonymous() as conn:
@@ -108,12 +116,10 @@ async def object_to(ctx: WebCtx, notice_id: str):
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
     except DomainError as exc:
-        response = await _notice_page(
-            ctx, notice_id, exc.status, raw=raw, error=labels.error(exc.code, exc.detail)
-        )
-        if "retry_after" in exc.extra:  # the same header the API sends, so browsers and proxies back off
-            response.headers["Retry-After"] = str(exc.extra["retry_after"])
-        return response
+        body = {"status": exc.status, "raw": raw, "error": labels.problem(exc)}
+        if "retry_after" in exc.extra:
+            body["retry_after"] = exc.extra["retry_after"]
+        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", body)
     # Post/redirect/get: reloading the receipt must not file the objection again. The receipt rides
     # in a signed cookie of this browser only (the check code never goes into a URL or a log).
     response = RedirectResponse("/ui/public/objections/receipt", status_code=303)
@@ -161,30 +167,32 @@ def _unsign(ctx, value: str) -> dict | None:
 
 @router.get("/objections")
 async def follow_form(ctx: WebCtx):
+    async with ctx.begin_anonymous() as conn:
+        draft = await drafts.recall(ctx, conn)  # the answer to the number and code just posted
     response = page(
-        ctx.request, "public_objection.html", result=None, error="", number="", csrf=ctx.anon_csrf()
+        ctx.request,
+        "public_objection.html",
+        int(draft.get("status", 200)),  # type: ignore[call-overload]
+        result=draft.get("result"),
+        error=draft.get("error", ""),
+        number=draft.get("number", ""),
+        csrf=ctx.anon_csrf(),
     )
     return ctx.set_anon_cookie(response)
 
 
 @router.post("/objections")
 async def follow(ctx: WebCtx):
-    """Number and check code come in a POST body, so the code never lands in URLs and access logs."""
+    """Number and check code come in a POST body, so the code never lands in URLs and access logs; the
+    answer is kept as a draft of this browser's for the GET page (reload shows it again)."""
     form = await ctx.form()
     number, code = str(form.get("number", "")).strip()[:32], str(form.get("code", "")).strip()[:64]
-    result, error = None, ""
     try:
         async with ctx.begin_anonymous() as conn:
-            result = await objections.follow(conn, number, code)
+            body: dict[str, object] = {
+                "result": await objections.follow(conn, number, code),
+                "number": number,
+            }
     except DomainError as exc:
-        error = labels.error(exc.code, exc.detail)
-    response = page(
-        ctx.request,
-        "public_objection.html",
-        404 if error else 200,
-        result=result,
-        error=error,
-        number=number,
-        csrf=ctx.anon_csrf(),
-    )
-    return ctx.set_anon_cookie(response)
+        body = {"status": 404, "error": labels.problem(exc), "number": number}
+    return await drafts.redirect(ctx, "/ui/public/objections", body)

@@ -19,7 +19,7 @@ from app.domain.people.directory import Directory
 from app.domain.programs import definitions
 from app.domain.tasks import candidates
 from app.domain.tasks import worklist as tasks
-from app.web import capabilities, labels, schema_form
+from app.web import capabilities, drafts, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import flash, page
 
@@ -208,7 +208,17 @@ async def _task_page(
 @router.get("/tasks/{task_id}")
 async def show(ctx: WebCtx, task_id: str):
     async with ctx.begin() as (conn, me):
-        return await _task_page(ctx, conn, me, task_id)
+        draft = await drafts.recall(ctx, conn)  # a refused completion: its values and messages
+        return await _task_page(
+            ctx,
+            conn,
+            me,
+            task_id,
+            status=int(draft.get("status", 200)),
+            errors=draft.get("errors"),
+            raw=draft.get("raw"),
+            error=str(draft.get("error", "")),
+        )
 
 
 @router.post("/tasks/{task_id}/complete")
@@ -219,25 +229,25 @@ async def complete(ctx: WebCtx, task_id: str):
         schema = view["form_schema"]
         data, errors, raw = schema_form.parse(schema, form)
         errors = {**schema_form.explain(schema, data), **errors}
-        if errors:
-            return await _task_page(
-                ctx,
-                conn,
-                me,
-                task_id,
-                status=422,
-                errors=errors,
-                raw=raw,
-                error="表单填写有误，请按红字提示修改后再提交。",
-            )
+        labelled = {f.name: f.label for f in schema_form.fields_of(schema)}
+    here = f"/ui/tasks/{task_id}"
+    if errors:
+        body = {
+            "status": 422,
+            "errors": errors,
+            "raw": raw,
+            "error": "表单填写有误，请按红字提示修改后再提交。",
+        }
+        return await drafts.redirect(ctx, here, body)
     try:
         async with ctx.begin() as (conn, me):
             result = await tasks.complete(conn, me.principal, task_id, data)
     except DomainError as exc:
-        async with ctx.begin() as (conn, me):
-            return await _task_page(
-                ctx, conn, me, task_id, status=exc.status, raw=raw, error=labels.error(exc.code, exc.detail)
-            )
+        message = labels.problem(exc, labelled)
+        field = exc.extra.get("field")  # an amount the rules refuse: said beside its field too
+        beside = {str(field): message} if isinstance(field, str) and field in labelled else {}
+        body = {"status": exc.status, "errors": beside, "raw": raw, "error": message}
+        return await drafts.redirect(ctx, here, body)
     status = labels.STATUSES.get(result["application"]["status"], "")
     nxt = "、".join(t["title"] for t in result["next_tasks"]) or status
     msg = f"已办结：{view['title']}。案件进入：{nxt}" if nxt else f"已办结：{view['title']}"
@@ -254,7 +264,7 @@ async def claim(ctx: WebCtx, task_id: str):
             await tasks.claim(conn, me.principal, task_id)
         msg = "已认领，请办理。"
     except DomainError as exc:
-        msg = labels.error(exc.code, exc.detail)
+        msg = labels.problem(exc)
     return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
@@ -284,7 +294,7 @@ async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
     except ValidationError:
         msg = f"{label}：请把" + "、".join(capabilities.FIELD_LABELS[f] for f in fields) + "填写完整"
     except DomainError as exc:
-        msg = labels.error(exc.code, exc.detail)
+        msg = labels.problem(exc)
     return RedirectResponse(f"/ui/tasks/{task_id}?" + urlencode({**flash(ctx.request, msg)}), status_code=303)
 
 
