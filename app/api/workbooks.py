@@ -35,8 +35,10 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 
 
 def _local(value: datetime | None) -> datetime | None:
-    """Shanghai wall-clock time without a zone (what a spreadsheet cell holds)."""
-    return value.astimezone(calendar.SHANGHAI).replace(tzinfo=None) if value is not None else None
+    """Shanghai wall-clock time without a zone, to the second (what a spreadsheet cell holds)."""
+    if value is None:
+        return None
+    return value.astimezone(calendar.SHANGHAI).replace(tzinfo=None, microsecond=0)
 
 
 def _header(sheet, columns: tuple[tuple[str, int], ...]) -> None:
