@@ -16,6 +16,7 @@ from app.db.engine import create_engine
 from app.db.models import (
     early_messages,
     events,
+    form_drafts,
     idempotency_keys,
     outbox,
     rate_limit_hits,
@@ -173,6 +174,25 @@ async def _seed(url: str) -> datetime:
                     },
                 ],
             )
+            await conn.execute(
+                sa.insert(form_drafts),
+                [
+                    {
+                        "id": "expired",
+                        "owner": "o",
+                        "path": "/ui/",
+                        "body": {},
+                        "expires_at": real - timedelta(minutes=1),
+                    },
+                    {
+                        "id": "shown",
+                        "owner": "o",
+                        "path": "/ui/",
+                        "body": {},
+                        "expires_at": real + timedelta(minutes=20),
+                    },
+                ],
+            )
             real_ms = int(real.timestamp() * 1000)
             await conn.execute(
                 sa.insert(rate_limit_hits),
@@ -240,6 +260,7 @@ async def _ids(url: str) -> dict[str, set]:
                 "outbox": await col(sa.select(outbox.c.id)),
                 "webhook_deliveries": await col(sa.select(webhook_deliveries.c.id)),
                 "web_sessions": await col(sa.select(web_sessions.c.id)),
+                "form_drafts": await col(sa.select(form_drafts.c.id)),
                 "idempotency_keys": await col(sa.select(idempotency_keys.c.key)),
                 "rate_limit_hits": {r.hits for r in (await conn.execute(sa.select(rate_limit_hits))).all()},
                 "early_messages": await col(sa.select(early_messages.c.id)),
@@ -260,6 +281,7 @@ async def test_prune_deletes_rows_past_retention_and_keeps_younger_ones_and_what
         "webhook_deliveries": 2,
         "outbox": 6,
         "web_sessions": 2,
+        "form_drafts": 1,
         "idempotency_keys": 1,
         "rate_limit_hits": 1,
         "early_messages": 2,
@@ -269,6 +291,7 @@ async def test_prune_deletes_rows_past_retention_and_keeps_younger_ones_and_what
     assert left["outbox"] == {2, 3, 5, 6, 8}
     assert left["webhook_deliveries"] == {"msg_pending", "msg_sending", "msg_delivered_young"}
     assert left["web_sessions"] == {"live"}
+    assert left["form_drafts"] == {"shown"}
     assert left["idempotency_keys"] == {"young"}
     assert left["rate_limit_hits"] == {1}
     assert left["early_messages"] == {3, 4}
@@ -287,6 +310,7 @@ async def test_dry_run_counts_the_same_rows_and_deletes_nothing(database_url):
         "webhook_deliveries": 2,
         "outbox": 4,
         "web_sessions": 2,
+        "form_drafts": 1,
         "idempotency_keys": 1,
         "rate_limit_hits": 1,
         "early_messages": 2,
@@ -348,10 +372,11 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "webhook_deliveries: would delete 2",
         "outbox: would delete 4",
         "web_sessions: would delete 2",
+        "form_drafts: would delete 1",
         "idempotency_keys: would delete 1",
         "rate_limit_hits: would delete 1",
         "early_messages: would delete 2",
-        "total: would delete 12",
+        "total: would delete 13",
     ]
     assert await _ids(database_url) == before
     done = _aidflow(database_url, "prune")
@@ -363,10 +388,11 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "webhook_deliveries: deleted 2",
         "outbox: deleted 6",
         "web_sessions: deleted 2",
+        "form_drafts: deleted 1",
         "idempotency_keys: deleted 1",
         "rate_limit_hits: deleted 1",
         "early_messages: deleted 2",
-        "total: deleted 14",
+        "total: deleted 15",
     ]
     assert (await _ids(database_url))["outbox"] == {2, 3, 5, 6, 8}
     again = _aidflow(database_url, "prune")

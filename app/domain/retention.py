@@ -1,7 +1,8 @@
 """Retention: deleting what has served its purpose, in small transactions, while the service runs.
 
 Only working rows go: outbox rows already handed over (and no longer referenced by any delivery),
-webhook deliveries that are delivered or dead, ended web sessions, old idempotency keys, old
+webhook deliveries that are delivered or dead, ended web sessions, expired drafts of refused web
+forms, old idempotency keys, old
 rate-limit hits and early messages that were used or expired. The record is never touched:
 ``events`` (audit trail and case history), applications and tasks (decisions), benefits (the
 ledger), notices, notice entries and objections stay forever.
@@ -14,7 +15,7 @@ being sent (``sending``) or still due (``pending``) is never a candidate, and ne
 outbox row it points to (the foreign key would refuse it anyway).
 
 Times: rows written on the service clock (outbox, deliveries, idempotency keys, early messages)
-are aged on the service clock; web sessions and rate-limit hits live on the wall clock, like
+are aged on the service clock; web sessions, form drafts and rate-limit hits live on the wall clock, like
 the code that writes them.
 """
 
@@ -26,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
 from app.db import partitions
-from app.db.models import early_messages, idempotency_keys, outbox, rate_limit_hits, web_sessions
+from app.db.models import (
+    early_messages,
+    form_drafts,
+    idempotency_keys,
+    outbox,
+    rate_limit_hits,
+    web_sessions,
+)
 from app.db.models import webhook_deliveries as d
 
 # The tables prune may delete from, in the order it works (deliveries before the outbox rows they use).
@@ -34,6 +42,7 @@ TABLES = (
     "webhook_deliveries",
     "outbox",
     "web_sessions",
+    "form_drafts",
     "idempotency_keys",
     "rate_limit_hits",
     "early_messages",
@@ -99,6 +108,8 @@ def _conditions(
                 web_sessions.c.last_seen_at <= session_cut - timedelta(seconds=policy.ui_idle_seconds),
             ),
         ),
+        # A refused web form's draft is shown for 30 minutes; each new draft also clears expired ones.
+        "form_drafts": (form_drafts, [form_drafts.c.id], form_drafts.c.expires_at <= real_now),
         "idempotency_keys": (
             idempotency_keys,
             [idempotency_keys.c.principal, idempotency_keys.c.key],

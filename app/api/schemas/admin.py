@@ -76,6 +76,15 @@ class Division(Out):
     complaint_phone: str | None = Field(max_length=40)
 
 
+class Place(Out):
+    """A place as portals see it (GET /divisions): the code to file a case under."""
+
+    code: DivisionCode
+    name: str = Field(max_length=200)
+    level: str = Field(max_length=32, description="province, city, county, township, village, school…")
+    parent_code: DivisionCode | None
+
+
 class Upserted(Out):
     upserted: Count
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import divisions
 from app.domain import audit
-from app.domain.errors import Conflict, Invalid
-from app.domain.people.principal import ADMIN, path_range
+from app.domain.errors import Conflict, Invalid, NotFound
+from app.domain.people.principal import ADMIN, Principal, path_range
 
 # Administrative divisions from the top down; a child's level must be below its parent's.
 ADMINISTRATIVE_LEVELS = ("province", "city", "county", "township", "village")
@@ -247,4 +247,21 @@ async def visible_to(conn: AsyncConnection, principal, limit: int = 500) -> list
         principal.visible(divisions.c.path)
     )
     rows = await conn.execute(query.order_by(divisions.c.path).limit(limit))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def places_for(conn: AsyncConnection, principal: Principal, parent_code: str | None) -> list[dict]:
+    """Division codes for whoever files or reviews cases (GET /divisions), one level at a time: without
+    ``parent_code`` the caller's own places (its grants'; an administrator: the top places), with it the
+    places directly under that place, which the caller must see (else 404, as for a place that is not)."""
+    columns = (divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.parent_code)
+    if parent_code is None:
+        own = sorted({g.division_path for g in principal.grants if g.division_path})
+        where = divisions.c.parent_code.is_(None) if principal.is_admin else divisions.c.path.in_(own)
+    else:
+        parent = await get(conn, parent_code)
+        if parent is None or not principal.can_see(parent["path"]):
+            raise NotFound("unknown_division", f"no division {parent_code!r} among the caller's places")
+        where = divisions.c.parent_code == parent_code
+    rows = await conn.execute(sa.select(*columns).where(where).order_by(divisions.c.code))
     return [dict(r) for r in rows.mappings()]
