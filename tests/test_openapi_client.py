@@ -74,8 +74,12 @@ def generate_client(document: dict, where: Path):
                 "package_name_override": name,
                 "project_name_override": name,
                 "post_hooks": [],
-                # bodies that are not JSON (BPMN, SVG diagrams) come back as text
-                "content_type_overrides": {"application/xml": "text/plain", "image/svg+xml": "text/plain"},
+                # bodies that are not JSON: BPMN and SVG diagrams come back as text, spreadsheets as bytes
+                "content_type_overrides": {
+                    "application/xml": "text/plain",
+                    "image/svg+xml": "text/plain",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "application/octet-stream",
+                },
             }
         )
     )

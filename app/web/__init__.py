@@ -4,13 +4,14 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.problems import log_internal_error
 from app.db.engine import is_unavailable
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, Invalid
 from app.web import drafts, labels
 from app.web.context import LoginRequired, WebContext, login_redirect
 from app.web.render import page
@@ -70,6 +71,15 @@ def install(app: FastAPI) -> None:
         if not draft:
             return page(request, "error.html", 404, message="该提示已过期。")
         return page(request, "error.html", int(draft["status"]), message=str(draft["message"]))  # type: ignore[call-overload]
+
+    validation_handler = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError):
+        """A malformed address or query under /ui/ (``/ui/views/abc/delete``): Chinese words, not JSON."""
+        if not request.url.path.startswith("/ui/"):
+            return await validation_handler(request, exc)
+        return await _domain(request, Invalid("validation_error", "the request is malformed or incomplete"))
 
     http_handler = app.exception_handlers[StarletteHTTPException]
 
