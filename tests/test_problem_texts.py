@@ -111,3 +111,27 @@ def test_parameters_are_filled_in_with_the_forms_words():
         labels.problem(DomainError("no_such_code_yet", "English"))
         == "操作未能完成（错误代码 no_such_code_yet）。"
     )
+
+
+def test_bpmn_syntax_errors_from_lxml_are_said_in_chinese():
+    from lxml import etree
+
+    broken = {
+        b"<a><b></a>": "与结束标签",
+        b"<a>": "结束之前就结束了",
+        b'<a x="1" x="2"/>': "重复出现",
+        b"<a/><b/>": "多余内容",
+        b"<a:b/>": "命名空间前缀",
+    }
+    for xml, words in broken.items():
+        try:
+            etree.fromstring(xml)
+        except etree.XMLSyntaxError as exc:
+            said = problem_texts.bpmn_detail("xml_syntax", str(exc))
+        assert words in said and not re.search(r"[A-Za-z]{4,}", said), (xml, said)
+    lane = "lane 'county_nobody at all' of 'county_confirm' is not a role key <level>_<department>"
+    assert (
+        problem_texts.bpmn_detail("invalid_role", lane)
+        == "环节 county_confirm 所在的泳道“county_nobody at all”不是有效的角色"
+    )
+    assert problem_texts.bpmn_detail("invalid_timer", "anything else") == ""  # the headline alone then

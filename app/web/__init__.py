@@ -70,7 +70,7 @@ def install(app: FastAPI) -> None:
             draft = await drafts.recall(ctx, conn)
         if not draft:
             return page(request, "error.html", 404, message="该提示已过期。")
-        return page(request, "error.html", int(draft["status"]), message=str(draft["message"]))  # type: ignore[call-overload]
+        return page(request, "error.html", drafts.status(draft), message=str(draft["message"]))
 
     validation_handler = app.exception_handlers[RequestValidationError]
 

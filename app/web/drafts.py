@@ -38,6 +38,12 @@ async def redirect(
     return ctx.set_anon_cookie(response)
 
 
+def status(draft: Mapping[str, object]) -> int:
+    """The HTTP status the kept page answers with: the refusal's (422, 403…), 200 without a draft."""
+    value = draft.get("status", 200)
+    return value if isinstance(value, int) else 200
+
+
 async def recall(ctx: WebContext, conn: AsyncConnection) -> dict[str, object]:
     """The draft this GET page was redirected with, or {} (none, expired, or another browser's)."""
     token = ctx.request.query_params.get(PARAM)

@@ -250,7 +250,9 @@ async def visible_to(conn: AsyncConnection, principal, limit: int = 500) -> list
     return [dict(r) for r in rows.mappings()]
 
 
-async def places_for(conn: AsyncConnection, principal: Principal, parent_code: str | None) -> list[dict]:
+async def places_for(
+    conn: AsyncConnection, principal: Principal, parent_code: str | None
+) -> list[dict[str, str | None]]:
     """Division codes for whoever files or reviews cases (GET /divisions), one level at a time: without
     ``parent_code`` the caller's own places (its grants'; an administrator: the top places), with it the
     places directly under that place, which the caller must see (else 404, as for a place that is not)."""

@@ -1,5 +1,7 @@
 """Supervision: the same department one level up watches the overdue work below it."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,10 +88,10 @@ EXPORT_LIMIT = 10_000
 
 async def overdue_export(
     conn: AsyncConnection, principal: Principal, division_code: str | None
-) -> tuple[dict, dict[str, str], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """The overdue list for a spreadsheet: ``overdue``'s answer, place code → name, program key → name."""
     result = await overdue(conn, principal, division_code, EXPORT_LIMIT)
-    items: list[dict] = result["items"]
+    items: list[dict[str, Any]] = result["items"]
     places = await division_service.lookup(conn, [t["division_code"] for t in items])
     programs = await conn.execute(
         sa.select(definitions.c.key, definitions.c.name)

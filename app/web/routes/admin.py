@@ -55,7 +55,7 @@ async def index(ctx: WebCtx):
     return page(
         ctx.request,
         "admin_processes.html",
-        int(draft.get("status", 200)),  # type: ignore[call-overload]
+        drafts.status(draft),
         me=me,
         csrf=ctx.csrf,
         nav="admin",
@@ -199,7 +199,7 @@ async def calendar_page(ctx: WebCtx, year: int | None = None):
     return page(
         ctx.request,
         "admin_calendar.html",
-        int(draft.get("status", 200)),  # type: ignore[call-overload]
+        drafts.status(draft),
         me=me,
         csrf=ctx.csrf,
         nav="admin",
@@ -253,7 +253,7 @@ async def users_page(ctx: WebCtx):
     return page(
         ctx.request,
         "admin_users.html",
-        int(draft.get("status", 200)),  # type: ignore[call-overload]
+        drafts.status(draft),
         me=me,
         csrf=ctx.csrf,
         nav="admin",

@@ -48,7 +48,7 @@ async def login_form(ctx: WebCtx, next: str | None = None):
         draft = await drafts.recall(ctx, conn)  # a refused login: why, and the username typed
     return _login_page(
         ctx,
-        status=int(draft.get("status", 200)),  # type: ignore[call-overload]
+        status=drafts.status(draft),
         error=str(draft.get("error", "")),
         username=str(draft.get("username", "")),
         next_url=_safe_next(next),
@@ -107,7 +107,7 @@ async def logout(ctx: WebCtx):
 async def password_form(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         draft = await drafts.recall(ctx, conn)  # a refused change: why (never the passwords)
-        status = int(draft.get("status", 200))  # type: ignore[call-overload]
+        status = drafts.status(draft)
         error = str(draft.get("error", ""))
         return page(ctx.request, "account_password.html", status, me=me, csrf=ctx.csrf, error=error)
 

@@ -76,9 +76,11 @@ async def show(ctx: WebCtx, program: str, step: str):
     async with ctx.begin() as (conn, me):
         schema, rows, definition = await _claimed(conn, me, program, step)
         draft = await drafts.recall(ctx, conn)  # a refused form, or the results of the last submit
-    if "chosen" in draft:
-        draft["chosen"] = set(draft["chosen"])  # type: ignore[call-overload]
-    status = int(draft.pop("status", 200))  # type: ignore[call-overload]
+    chosen = draft.get("chosen")
+    if isinstance(chosen, list):  # the ticked rows stay ticked
+        draft["chosen"] = {str(c) for c in chosen}
+    status = drafts.status(draft)
+    draft.pop("status", None)
     return _page(ctx, me, schema, rows, definition, step, status, **draft)
 
 

@@ -84,7 +84,8 @@ async def _notice_page(ctx, notice_id: str, status: int = 200, **extra):
 async def show_notice(ctx: WebCtx, notice_id: str):
     async with ctx.begin_anonymous() as conn:
         draft = await drafts.recall(ctx, conn)  # a refused objection: what was typed and why
-    status = int(draft.pop("status", 200))  # type: ignore[call-overload]
+    status = drafts.status(draft)
+    draft.pop("status", None)
     retry_after = draft.pop("retry_after", None)
     response = await _notice_page(ctx, notice_id, status, **draft)
     if retry_after is not None:  # the same header the API sends, so browsers and proxies back off
@@ -172,7 +173,7 @@ async def follow_form(ctx: WebCtx):
     response = page(
         ctx.request,
         "public_objection.html",
-        int(draft.get("status", 200)),  # type: ignore[call-overload]
+        drafts.status(draft),
         result=draft.get("result"),
         error=draft.get("error", ""),
         number=draft.get("number", ""),
