@@ -60,7 +60,7 @@ async def _retry(ctx: WebCtx, retry, row_id: int, done: str) -> RedirectResponse
     except DomainError as exc:
         if exc.status not in (404, 409):
             raise
-        message = labels.error(exc.code, exc.detail)  # already retried (another tab, another admin)
+        message = labels.problem(exc)  # already retried (another tab, another admin)
     return RedirectResponse(f"{HERE}?" + urlencode(flash(ctx.request, message)), status_code=303)
 
 
