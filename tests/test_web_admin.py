@@ -71,6 +71,12 @@ async def test_admin_calendar_and_users(live_ui):
     await page.get_by_label(re.compile("法定节假日")).fill("2031-10-01\n2031-10-02\n2031-10-03\n十月四日")
     await page.get_by_role("button", name="保存并重新计算期限").click()
     assert "日期格式应为" in await page.locator("#form-error").inner_text()
+    # POST/redirect/GET: the refused year comes back as a GET page with what was typed, in Chinese.
+    assert (
+        "draft=" in page.url
+        and "法定节假日第4行日期格式不正确" in await page.locator("#form-error").inner_text()
+    )
+    assert (await page.get_by_label(re.compile("法定节假日")).input_value()).endswith("十月四日")
     await page.get_by_label(re.compile("依据")).fill("国务院办公厅关于2031年部分节假日安排的通知")
     await page.get_by_label(re.compile("法定节假日")).fill("2031-10-01\n2031-10-02\n2031-10-03")
     await page.get_by_label(re.compile("调休上班")).fill("2031-09-28")

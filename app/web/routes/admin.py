@@ -207,6 +207,7 @@ async def calendar_page(ctx: WebCtx, year: int | None = None):
         stored=stored,
         months=_months(year, days),
         error=draft.get("error", ""),
+        raw=draft.get("raw") or {},  # a refused year shows what was typed
     )
 
 
@@ -218,6 +219,7 @@ def _year(year: str) -> dict[str, str]:
 async def store_calendar(ctx: WebCtx):
     form = await ctx.form()
     year = str(form.get("year", ""))
+    raw = {k: str(form.get(k, "")) for k in ("source", "holidays", "working_days")}
     try:
         body = calendar.YearIn(
             source=str(form.get("source", "")).strip(),
@@ -231,9 +233,10 @@ async def store_calendar(ctx: WebCtx):
     except ValidationError as exc:
         names = {"source": "依据", "holidays": "法定节假日", "working_days": "调休上班日"}
         error = "日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc, names)
-        return await drafts.redirect(ctx, "/ui/admin/calendar", {"status": 422, "error": error}, _year(year))
+        body = {"status": 422, "error": error, "raw": raw}
+        return await drafts.redirect(ctx, "/ui/admin/calendar", body, _year(year))
     except DomainError as exc:
-        body = {"status": exc.status, "error": labels.problem(exc)}
+        body = {"status": exc.status, "error": labels.problem(exc), "raw": raw}
         return await drafts.redirect(ctx, "/ui/admin/calendar", body, _year(year))
     msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
     return RedirectResponse(
