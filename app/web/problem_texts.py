@@ -108,6 +108,7 @@ PLAIN: dict[str, str] = {
     "subject_not_allowed": "这项业务不针对已有案件，请不要填写所指案件。",
     "subject_required": "这项业务针对已批准的案件，请填写所指案件编号。",
     "unknown_action": "没有这个操作。",
+    "invalid_action": "没有这种办理操作（可选：转办、委派、加签、抄送）。",
     "webhook_url_refused": "推送地址不被允许（须为允许的外部 https 地址）。",
     "delivery_not_found": "没有这条推送记录。",
     "subscription_not_found": "没有这个订阅。",
