@@ -41,7 +41,8 @@ async def test_a_batch_from_building_to_approval_in_the_browser(live_ui):
         batch_url + "/approve",
         form={"csrf_token": await clerk.locator("input[name=csrf_token]").first.get_attribute("value")},
     )
-    assert forged.status == 403 and "county_finance" in await forged.text()
+    # (POST/redirect/GET: the batch page says why, with the refusal's status, and names the office in Chinese)
+    assert forged.status == 403 and "只有县级财政可以" in await forged.text()
     await clerk.reload()
     assert "待财政审核" in await clerk.locator("#batch-status").inner_text()
 

@@ -34,6 +34,9 @@ TEMPLATES: dict[str, str] = {
     "level_order": "行政区划{division_code}的层级不能隶属于所填的上级。",
     "unknown_parent": "行政区划{division_code}的上级代码不存在。",
     "rate_limited": "提交过于频繁，请{retry_after}秒后再试。",
+    "not_payment_office": "只有{role}可以进行这项发放操作。",
+    "county_not_found": "没有代码为 {division_code} 的县级行政区划。",
+    "program_not_payable": "项目“{program}”未声明主管部门，不能发放。",
 }
 
 # The same codes without their parameters, and every code no older table words.
@@ -126,6 +129,23 @@ PLAIN: dict[str, str] = {
     "database_unavailable": "系统正在切换数据库，请稍候几秒后重试。",
     "internal_error": "系统内部错误，请稍后再试。",
     "no_overdue_selected": "请先勾选要催办的任务。",
+    # 资金发放 (domain/money: batches, bank accounts)
+    "not_payment_office": "只有本县的主管科室或财政部门可以进行这项发放操作。",
+    "county_not_found": "没有这个县级行政区划。",
+    "program_not_payable": "该项目未声明主管部门，不能发放。",
+    "account_not_found": "没有这个银行账号。",
+    "batch_empty": "发放批次没有发放明细，不能提交。",
+    "batch_not_draft": "发放批次不是待提交状态（可能已被他人提交）。",
+    "batch_not_found": "没有这个发放批次，或您无权查看。",
+    "batch_not_submitted": "发放批次不是待审核状态（可能已被他人处理）。",
+    "invalid_account_number": "银行账号应为12至30位数字。",
+    "invalid_pay_date": "发放日期应在今天前后一年之内。",
+    "payment_key_unknown": "银行账号无法解密：加密它的密钥已不在配置中，请联系管理员。",
+    "payment_keys_invalid": "银行账号加密密钥格式错误，请联系管理员。",
+    "payment_keys_missing": "未配置银行账号加密密钥，请联系管理员。",
+    "person_not_paid_here": "您所在单位不向此人发放待遇。",
+    "reason_required": "退回发放批次须说明理由。",
+    "same_person": "提交人不能审核自己提交的发放批次。",
 }
 
 # Data fields named in problems when the page has no form label for them.

@@ -12,7 +12,7 @@ from app.domain.money import batch_review, batch_views, offices
 from app.domain.people import divisions
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
-from app.web import labels
+from app.web import drafts, labels
 from app.web.context import WebCtx
 from app.web.render import flash, page
 
@@ -27,8 +27,9 @@ LEFT_OUT = {
 }
 
 
-async def _list_page(ctx: WebCtx, error: str = "", status: int = 200):
+async def _list_page(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
+        draft = await drafts.recall(ctx, conn)  # a refused build: why (POST/redirect/GET)
         batches = await batch_views.listing(conn, me.principal, None, None, None, 100)
         programs = {d["key"]: d["name"] for d in await definitions.list_latest(conn)}
         counties = sorted(
@@ -38,7 +39,7 @@ async def _list_page(ctx: WebCtx, error: str = "", status: int = 200):
     return page(
         ctx.request,
         "payments.html",
-        status=status,
+        status=drafts.status(draft),
         me=me,
         csrf=ctx.csrf,
         nav="payments",
@@ -47,7 +48,7 @@ async def _list_page(ctx: WebCtx, error: str = "", status: int = 200):
         counties=counties,
         place_names={code: place["name"] for code, place in places.items()},
         statuses=STATUS,
-        error=error,
+        error=draft.get("error", ""),
     )
 
 
@@ -69,7 +70,7 @@ async def build(ctx: WebCtx):
                 conn, me.principal, str(form.get("county_code", "")), str(form.get("program", "")), pay_date
             )
     except DomainError as exc:
-        return await _list_page(ctx, labels.error(exc.code, exc.detail), exc.status)
+        return await drafts.redirect(ctx, HERE, {"status": exc.status, "error": labels.problem(exc)})
     message = f"已生成发放批次：{batch['item_count']}笔，另有{batch['left_out_count']}笔未列入"
     return RedirectResponse(
         f"{HERE}/{batch['id']}?" + urlencode(flash(ctx.request, message)), status_code=303
@@ -85,8 +86,9 @@ def _holds(me: Principal, role: str, path: str) -> bool:
     return any(g.role == role and g.division_path and path.startswith(g.division_path) for g in me.grants)
 
 
-async def _batch_page(ctx: WebCtx, batch_id: int, error: str = "", status: int = 200):
+async def _batch_page(ctx: WebCtx, batch_id: int):
     async with ctx.begin() as (conn, me):
+        draft = await drafts.recall(ctx, conn)  # a refused submit, approval or refusal: why
         row = await batch_review.readable(conn, me.principal, batch_id)
         batch = batch_views.batch_view(row)
         program_offices = await offices.of_program(conn, row["program"])
@@ -102,7 +104,7 @@ async def _batch_page(ctx: WebCtx, batch_id: int, error: str = "", status: int =
     return page(
         ctx.request,
         "payment_batch.html",
-        status=status,
+        status=drafts.status(draft),
         me=me,
         csrf=ctx.csrf,
         nav="payments",
@@ -115,7 +117,7 @@ async def _batch_page(ctx: WebCtx, batch_id: int, error: str = "", status: int =
         may_review=may_review and me.principal.kind == "user",
         statuses=STATUS,
         reasons=LEFT_OUT,
-        error=error,
+        error=draft.get("error", ""),
     )
 
 
@@ -138,7 +140,8 @@ async def act(ctx: WebCtx, batch_id: int, action: str):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return await _batch_page(ctx, batch_id, labels.error(exc.code, exc.detail), exc.status)
+        body = {"status": exc.status, "error": labels.problem(exc)}
+        return await drafts.redirect(ctx, f"{HERE}/{batch_id}", body)
     return RedirectResponse(
         f"{HERE}/{batch_id}?" + urlencode(flash(ctx.request, _ACTIONS[action])), status_code=303
     )
