@@ -87,7 +87,15 @@ def test_every_template_has_a_plain_sentence_and_reads_chinese():
         assert re.search(r"[\u4e00-\u9fff]", template)
     for code, text in {**labels.ERRORS, **problem_texts.PLAIN}.items():
         ascii_words = re.findall(r"[A-Za-z]{3,}", text)
-        allowed = {"bpmn", "whsec", "https", "township", "civil", "affairs"}  # a file type, a role as typed
+        allowed = {
+            "bpmn",
+            "xml",
+            "whsec",
+            "https",
+            "township",
+            "civil",
+            "affairs",
+        }  # file types, a role as typed
         assert set(ascii_words) <= allowed, (code, ascii_words)
 
 
