@@ -146,6 +146,22 @@ PLAIN: dict[str, str] = {
     "person_not_paid_here": "您所在单位不向此人发放待遇。",
     "reason_required": "退回发放批次须说明理由。",
     "same_person": "提交人不能审核自己提交的发放批次。",
+    # 申请材料 (domain/materials) and 统计报表 (domain/reports)
+    "no_file": "请选择要上传的文件。",
+    "empty_file": "文件是空的（0 字节），请重新选择。",
+    "file_too_large": "文件过大，请压缩后再上传。",
+    "file_unreadable": "图片文件已损坏或无法识别，请重新拍摄或扫描后上传。",
+    "image_too_large": "图片像素过多，请缩小后再上传。",
+    "pdf_active_content": "PDF 文件含有脚本或自动操作，请打印为普通 PDF 后上传。",
+    "pdf_encrypted": "PDF 文件已加密，请上传未加密的文件。",
+    "unsupported_type": "不接受此类文件：只接受 PDF、JPEG、PNG、WebP。",
+    "unknown_checklist_key": "该业务的材料清单中没有这项材料，请选择清单中的材料或“其他材料”。",
+    "division_not_found": "没有这个行政区划，或您无权查看。",
+    "invalid_month": "月份格式应为 2026-10。",
+    "invalid_period": "起始月份不能晚于截止月份。",
+    "place_required": "请选择要统计的地区。",
+    "report_not_allowed": "无权查看该地区的统计。",
+    "report_place_too_low": "统计只细分到较高层级的地区，请选择上一级地区。",
 }
 
 # Data fields named in problems when the page has no form label for them.

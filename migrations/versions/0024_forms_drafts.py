@@ -1,8 +1,8 @@
 """Web forms follow POST/redirect/GET: a refused form's values and messages wait in form_drafts for the
 page it redirects to (half an hour, any replica can show them).
 
-Revision ID: 0022_forms_drafts
-Revises: 0021_payments
+Revision ID: 0024_forms_drafts
+Revises: 0023_reports
 Create Date: 2026-11-29 05:50:00
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import app.db.types
 
-revision = "0022_forms_drafts"
-down_revision = "0021_payments"
+revision = "0024_forms_drafts"
+down_revision = "0023_reports"
 branch_labels = None
 depends_on = None
 
