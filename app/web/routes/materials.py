@@ -53,7 +53,7 @@ async def upload(ctx: WebCtx, request: Request, task_id: str):
         )
         msg = f"已上传材料：{added['file_name']}"
     except DomainError as exc:
-        msg = "上传未成功：" + labels.error(exc.code, exc.detail)
+        msg = "上传未成功：" + labels.problem(exc)
     return RedirectResponse(
         f"/ui/tasks/{task_id}?" + urlencode(flash(ctx.request, msg)) + "#materials", status_code=303
     )
