@@ -118,6 +118,9 @@ def test_parameters_are_filled_in_with_the_forms_words():
     )
     role = Invalid("no_division_for_role", "…", role="county_civil_affairs")
     assert "县级民政" in labels.problem(role)
+    # A domain's own Chinese words are shown as they are (they say more than the table).
+    said = Invalid("unsupported_type", "不接受此类文件（Windows 可执行程序）：只接受 PDF、JPEG、PNG、WebP")
+    assert labels.problem(said) == said.detail
     # A parameter missing: the plain sentence, never a half-filled template or the English detail.
     assert labels.problem(Invalid("amount_above_limit", "English")) == "金额超过了本地规定的上限。"
     assert (

@@ -211,7 +211,15 @@ def error(
         return role(value) if role_level(value) or value in SPECIAL_ROLES else value
 
     filled = problem_texts.fill(code, extra or {}, word)
-    return filled or ERRORS.get(code) or problem_texts.PLAIN.get(code) or f"操作未能完成（错误代码 {code}）。"
+    # A domain that words its refusals in Chinese itself (materials, payments) says more than a table can.
+    said_in_chinese = detail if problem_texts.is_chinese(detail) else None
+    return (
+        filled
+        or said_in_chinese
+        or ERRORS.get(code)
+        or problem_texts.PLAIN.get(code)
+        or f"操作未能完成（错误代码 {code}）。"
+    )
 
 
 def problem(exc: DomainError, fields: Mapping[str, str] | None = None) -> str:

@@ -177,6 +177,12 @@ FIELDS: dict[str, str] = {
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def is_chinese(text: str) -> bool:
+    """A sentence in Chinese (a domain's own words), not an English detail meant for portals."""
+    # Names in it (Windows, PDF) are fine; two English words in a row are an English sentence.
+    return bool(re.search(r"[\u4e00-\u9fff]", text)) and not re.search(r"[A-Za-z]+ +[A-Za-z]+", text)
+
+
 def shown(value: object, word: Callable[[str], str]) -> str:
     """A parameter as a reviewer reads it: lists joined with 、, numbers without a useless .0."""
     if isinstance(value, (list, tuple)):
