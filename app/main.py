@@ -35,7 +35,7 @@ from app.api.schemas.auth import Health, Ready
 from app.api.schemas.problems import problem_responses
 from app.config import Settings, get_settings
 from app.db import readiness
-from app.db.engine import create_engine, is_unavailable, transaction
+from app.db.engine import create_engine, create_read_engine, is_unavailable, reading, transaction
 from app.domain import installation
 from app.domain.cases import rescheduling
 from app.domain.people import accounts, credentials, rate_limits
@@ -97,6 +97,24 @@ async def startup(app: FastAPI) -> None:
         await service_clock.load(conn)
 
 
+class SharedTestClock:
+    """Reads the test clock's stored offset before each HTTP request (a plain ASGI middleware: one
+    autocommit statement, none of BaseHTTPMiddleware's task and streams per request)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            try:
+                async with reading(scope["app"].state.reads) as conn:
+                    await service_clock.load(conn)
+            except Exception as exc:  # the request itself then answers 503 database_unavailable
+                if not is_unavailable(exc):
+                    raise
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if settings.env == "test":
@@ -105,6 +123,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.db = create_engine(settings.database_url)
+        app.state.reads = create_read_engine(settings.database_url, app.state.db)
         worker = None
         try:
             await startup(app)
@@ -126,6 +145,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
                 worker.cancel()
                 with suppress(asyncio.CancelledError):
                     await worker
+            if app.state.reads is not app.state.db:
+                await app.state.reads.dispose()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -169,16 +190,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     if settings.clock_movable and not settings.database_url.startswith("sqlite"):
         # Several test- or demo-mode processes on one PostgreSQL database: each request reads the clock another
         # process may have moved (SQLite is one process; its in-process apps share the module's clock).
-        @app.middleware("http")
-        async def shared_test_clock(request, call_next):
-            try:
-                async with transaction(app.state.db) as conn:
-                    await service_clock.load(conn)
-            except Exception as exc:  # the request itself then answers 503 database_unavailable
-                if not is_unavailable(exc):
-                    raise
-            return await call_next(request)
-
+        app.add_middleware(SharedTestClock)
     app.add_middleware(InputGuard)  # inside BodyLimit: it only ever buffers a bounded body
     app.add_middleware(
         BodyLimit,

@@ -16,6 +16,7 @@ tasks, every inbox scope timed; no pgbench, no workers) and appends to its own t
 """
 
 import asyncio
+import hashlib
 import os
 import re
 import shutil
@@ -371,18 +372,60 @@ async def _run(clients: list[httpx.AsyncClient], url: str, processes: Processes)
     return figures
 
 
+# Names of the generated cases: 20 surnames × 40 × 40 given names, so each name belongs to ~30 cases
+# of a million (as Chinese names repeat) and a surname to one in twenty; drawn from a hash of the
+# case's index, so a name says nothing of the case's place or deadline.
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文淑珍凤云辉鹏宇浩"
+
+
+def generated_case(g: int) -> dict:
+    """What ``_generate_open_tasks`` writes for case ``g`` (1-based), for the search benchmark."""
+    return {
+        "number": f"DB-340621-2026-{g:07d}",
+        "name": "".join(
+            letters[byte % len(letters)]
+            for letters, byte in zip(
+                (SURNAMES, GIVEN, GIVEN), hashlib.md5(str(g).encode()).digest()[:3], strict=True
+            )
+        ),
+        "id_number": f"340621{date(1950, 1, 1) + timedelta(days=g // 1000):%Y%m%d}{g % 1000:03d}"
+        + str(g % 10),
+    }
+
+
 async def _generate_open_tasks(conn) -> int:
-    """OPEN_TASKS open, unclaimed township steps spread over the townships, written in SQL."""
-    any_app = await conn.fetchval("SELECT id FROM applications LIMIT 1")
+    """OPEN_TASKS open, unclaimed township steps spread over the townships, each of its own case (a
+    number, an applicant's name and ID number, as ``generated_case`` says), written in SQL."""
+    template = await conn.fetchval("SELECT id FROM applications LIMIT 1")
     await conn.execute(f"""
-        INSERT INTO tasks (id, application_id, program, engine_task_id, name, title, role, division_code,
-                           division_path, state, created_at, due_at)
-        SELECT gen_random_uuid()::text, '{any_app}', 'dibao', gen_random_uuid()::text, 'initial_review', '初审',
+        INSERT INTO applications (id, number, program, definition_id, definition_version, division_code,
+                                  division_path, status, applicant, applicant_id_number, data, engine_state,
+                                  version, created_by, created_at, updated_at, settings)
+        SELECT md5(g::text)::uuid::text, 'DB-340621-2026-' || lpad(g::text, 7, '0'), t.program,
+               t.definition_id, t.definition_version, '340621' || lpad((g % {TOWNSHIPS})::text, 3, '0'),
+               '/34/3406/340621/340621' || lpad((g % {TOWNSHIPS})::text, 3, '0') || '/', 'in_progress',
+               jsonb_build_object('name', substr('{SURNAMES}', get_byte(n.h, 0) % 20 + 1, 1)
+                                  || substr('{GIVEN}', get_byte(n.h, 1) % 40 + 1, 1)
+                                  || substr('{GIVEN}', get_byte(n.h, 2) % 40 + 1, 1),
+                                  'id_number', n.id_number),
+               n.id_number, '{{}}', '{{}}', 1, t.created_by, now(), now(), '{{}}'
+        FROM applications t, generate_series(1, {OPEN_TASKS}) g,
+             LATERAL (SELECT '340621' || to_char(date '1950-01-01' + g / 1000, 'YYYYMMDD')
+                             || lpad((g % 1000)::text, 3, '0') || (g % 10)::text AS id_number,
+                             decode(md5(g::text), 'hex') AS h) n
+        WHERE t.id = '{template}'""")
+    await conn.execute(f"""
+        INSERT INTO tasks (id, application_id, case_number, program, engine_task_id, name, title, role,
+                           division_code, division_path, state, created_at, due_at)
+        SELECT gen_random_uuid()::text, md5(g::text)::uuid::text, 'DB-340621-2026-' || lpad(g::text, 7, '0'),
+               'dibao', gen_random_uuid()::text, 'initial_review', '初审',
                'township_civil_affairs', '340621' || lpad((g % {TOWNSHIPS})::text, 3, '0'),
                '/34/3406/340621/340621' || lpad((g % {TOWNSHIPS})::text, 3, '0') || '/', 'open',
                now(), now() + (g % 1000) * interval '1 hour'
         FROM generate_series(1, {OPEN_TASKS}) g""")
-    await conn.execute("ANALYZE tasks")
+    await conn.execute("VACUUM ANALYZE applications")
+    await conn.execute("VACUUM ANALYZE tasks")
     return await conn.fetchval("SELECT count(*) FROM tasks WHERE state = 'open'")
 
 

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
-from app.db.engine import transaction
+from app.db.engine import reading, transaction
 from app.domain.errors import Forbidden, Unauthorized
 from app.domain.people import accounts, credentials
 from app.domain.people.principal import Principal
@@ -22,6 +22,7 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 @dataclass
 class RequestContext:
     db: AsyncEngine
+    reads: AsyncEngine
     settings: Settings
     token: str | None
     api_key: str | None
@@ -30,6 +31,13 @@ class RequestContext:
     async def begin(self) -> AsyncIterator[tuple[AsyncConnection, Principal]]:
         """Authenticate and open the request's one transaction; it commits when the block ends."""
         async with transaction(self.db) as conn:
+            yield conn, await self._principal(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[tuple[AsyncConnection, Principal]]:
+        """As ``begin`` for a request that only reads (``db.engine.reading``): no BEGIN and COMMIT
+        round trips on PostgreSQL."""
+        async with reading(self.reads) as conn:
             yield conn, await self._principal(conn)
 
     @asynccontextmanager
@@ -60,17 +68,20 @@ async def log_in(db: AsyncEngine, username: str, password: str) -> str:
     return username
 
 
-def _context(
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a hop per request.
+async def _context(
     request: Request,
     token: Annotated[str | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> RequestContext:
-    return RequestContext(request.app.state.db, request.app.state.settings, token, api_key)
+    state = request.app.state
+    return RequestContext(state.db, state.reads, state.settings, token, api_key)
 
 
-def _public_context(request: Request) -> RequestContext:
+async def _public_context(request: Request) -> RequestContext:
     """The same context without reading credentials: public routes carry no security requirement."""
-    return RequestContext(request.app.state.db, request.app.state.settings, None, None)
+    state = request.app.state
+    return RequestContext(state.db, state.reads, state.settings, None, None)
 
 
 Ctx = Annotated[RequestContext, Depends(_context)]

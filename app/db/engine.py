@@ -38,6 +38,22 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_pre_ping=True)
 
 
+def create_read_engine(url: str, writes: AsyncEngine) -> AsyncEngine:
+    """A second pool for requests that only read (an inbox page), in autocommit: no BEGIN and COMMIT
+    round trips, and its pre-ping is one round trip (``;``) instead of three (BEGIN, ``;``, ROLLBACK,
+    which SQLAlchemy sends on a connection outside autocommit). SQLite: the one engine itself."""
+    if writes.dialect.name == "sqlite":
+        return writes
+    return create_async_engine(
+        normalize_url(url),
+        isolation_level="AUTOCOMMIT",
+        pool_size=5,
+        max_overflow=10,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+    )
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     # SQLite upgrades a read lock to a write lock lazily and then fails with "database is
     # locked" under concurrency; taking the write lock at BEGIN (IMMEDIATE) makes writers queue.
@@ -87,4 +103,17 @@ def is_unavailable(exc: BaseException) -> bool:
 async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One unit of work: commits when the block ends normally, rolls back on any exception."""
     async with engine.begin() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Reads on the engine of ``create_read_engine``: on PostgreSQL each statement sees its own
+    snapshot (what a request reads in turn, e.g. the caller's grants and then a page, needs no common
+    one); on SQLite a transaction as ``transaction``. Writing in here is a mistake: nothing rolls back."""
+    if engine.dialect.name == "sqlite":
+        async with transaction(engine) as conn:
+            yield conn
+        return
+    async with engine.connect() as conn:
         yield conn

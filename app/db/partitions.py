@@ -21,8 +21,15 @@ _PARTITION = re.compile(r"^events_(y\d{4}m\d{2}|default)$")
 _LOCK = 0x41494450  # one partition maker at a time, whatever process runs it
 
 
+# Indexes of PostgreSQL's own expressions, made by their migration and not declared by the models.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_applications_name_chars"})
+
+
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Alembic's filter: partitions are storage of ``events``, not tables of the model."""
+    """Alembic's filter: partitions are storage of ``events``, not tables of the model; nor are the
+    indexes of ``POSTGRESQL_ONLY_INDEXES``."""
+    if type_ == "index" and name in POSTGRESQL_ONLY_INDEXES:
+        return False
     table = name if type_ == "table" else parent_names.get("table_name")
     return not (table and _PARTITION.match(table))
 

@@ -142,7 +142,7 @@ class WebContext:
         return self.settings.env == "production" or self.request.url.scheme == "https"
 
 
-def _context(request: Request) -> WebContext:
+async def _context(request: Request) -> WebContext:
     return WebContext(request, request.app.state.db, request.app.state.settings)
 
 

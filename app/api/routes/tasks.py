@@ -47,8 +47,11 @@ async def inbox(
     sort: str = "due_at",
     limit: Limit = 50,
     offset: Offset = 0,
+    q: str | None = None,
 ) -> dict:
-    async with ctx.begin() as (conn, me):
+    """An inbox tab (``scope``), filtered; ``q`` finds cases by number (DB-340621-2026-000123), ID
+    number or part of the applicant's name."""
+    async with ctx.read() as (conn, me):
         return await tasks.inbox(
             conn,
             me,
@@ -61,6 +64,7 @@ async def inbox(
             offset=offset,
             due_before=due_before,
             sort=sort,
+            q=q,
         )
 
 

@@ -12,7 +12,7 @@ from app import clock
 from app.db.models import applications, case_copies, tasks, users
 from app.domain.audit import Recorder
 from app.domain.cases import effects as case_effects
-from app.domain.cases import views
+from app.domain.cases import search, views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.notices import objections
@@ -45,6 +45,7 @@ async def inbox(
     offset: int,
     due_before: datetime | None = None,
     sort: str = "due_at",
+    q: str | None = None,
 ) -> dict:
     if scope not in SCOPES:
         raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
@@ -63,9 +64,15 @@ async def inbox(
         filters.append(late if overdue else sa.not_(late) | tasks.c.due_at.is_(None))
     if due_before is not None:
         filters.append(tasks.c.due_at < due_before)
+    q = search.clean(q)
+    if q:  # read from the few matching cases (their indexes), not from the scope's
+        found = sa.select(applications.c.id).where(search.matching(q, conn.dialect.name))
+        filters.append(tasks.c.application_id.in_(found))
     # A statement of disjoint parts (domain/tasks/pages.py); [] when no place is in scope; None for
-    # the scopes of a person's own rows, read with their one condition.
-    if filters:
+    # the scopes of a person's own rows and searches, read with their one condition.
+    if q:
+        query = None
+    elif filters:
         parts = pages.disjoint_parts(principal, scope, state, within, STATES)
         query = pages.query(parts, filters, sort, limit, offset) if parts else parts
     else:
@@ -380,19 +387,3 @@ async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, defin
     saved = await change.save()
     TASK_COMPLETIONS.labels(program=definition.key).inc()
     return await change.answer(saved)
-
-
-async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict]:
-    """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
-    rows = await conn.execute(
-        sa.select(
-            tasks.c.program,
-            tasks.c.name,
-            sa.func.min(tasks.c.title).label("title"),
-            sa.func.count().label("count"),
-        )
-        .where(principal.personal(tasks.c.assignee), tasks.c.state == "open")
-        .group_by(tasks.c.program, tasks.c.name)
-        .order_by(tasks.c.program, tasks.c.name)
-    )
-    return [dict(r) for r in rows.mappings()]

@@ -5,13 +5,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
+from app import clock
 from app.api.deps import Offset, RowId
-from app.domain.cases import lookup
+from app.domain.cases import briefs, search
 from app.domain.errors import DomainError
 from app.domain.people import divisions
 from app.domain.programs import definitions
-from app.domain.tasks import saved_views
+from app.domain.tasks import held, saved_views
 from app.domain.tasks import worklist as tasks
+from app.domain.timekeeping import calendar
+from app.domain.timekeeping.calendar import WorkingDays
 from app.web import capabilities, labels, schema_form
 from app.web.context import WebCtx
 from app.web.render import flash, page
@@ -19,6 +22,8 @@ from app.web.render import flash, page
 router = APIRouter()
 PAGE_SIZE = 50
 COUNT_CAP = 1000
+# Tabs whose rows show where their case stands now: a step I decided, a case I submitted.
+STATUS_SCOPES = ("done", "started")
 SORTS = {
     "due_at": "期限由近到远",
     "-due_at": "期限由远到近",
@@ -39,6 +44,7 @@ def _filters(params) -> dict:
         "program": params.get("program") or None,
         "division_code": params.get("division_code") or None,
         "overdue": True if params.get("overdue") == "1" else None,
+        "q": (params.get("q") or "").strip()[: search.MAX_LENGTH] or None,
         "sort": params.get("sort")
         if params.get("sort") in SORTS
         else ("-completed_at" if scope == "done" else "due_at"),
@@ -50,33 +56,64 @@ def _query(filters: dict, **change) -> str:
     return urlencode({k: ("1" if v is True else v) for k, v in merged.items() if v not in (None, "", False)})
 
 
-async def _rows(conn, me, items: list[dict]) -> list[dict]:
-    """Inbox rows with applicant (masked unless the viewer may act on the step) and place names."""
-    people = await lookup.applicants(conn, [t["application_id"] for t in items])
+async def _rows(conn, me, items: list[dict], scope: str) -> list[dict]:
+    """Inbox rows with applicant (masked unless the viewer may act on the step), who submitted the
+    case, place names, working days since the step arrived and, in 已办 and 我发起的, where the case
+    stands now."""
+    cases = await briefs.of_cases(
+        conn, [t["application_id"] for t in items], with_steps=scope in STATUS_SCOPES
+    )
     places = await divisions.lookup(conn, [t["division_code"] for t in items])
+    days = await calendar.load(conn) if items else None
     rows = []
     for task in items:
-        person = people.get(task["application_id"]) or {}
+        case = cases.get(task["application_id"])
         place = places.get(task["division_code"], {"name": "", "path": "/"})
         # Who may act on the step reads the name in full; supervisors and other departments see 张*.
         full = me.principal.can_act(task["role"], place["path"])
+        name = case.applicant_name if case else ""
         rows.append(
             {
                 **task,
                 "case_number": case_number(task),
                 "place": place["name"],
-                "applicant_name": person.get("name", "") if full else None,
-                "applicant_masked": person.get("name", ""),
-                "id_number": person.get("id_number"),
+                "applicant_name": name if full else None,
+                "applicant_masked": name,
+                "id_number": case.applicant_id_number if case else None,
+                "submitter": _submitter(case.submitter) if case else "",
+                "working_days": _working_days(days, task),
+                "case_status": _case_status(case) if case and scope in STATUS_SCOPES else "",
             }
         )
     return rows
 
 
+def _submitter(who: briefs.Submitter) -> str:
+    if who.kind == "api_key":
+        return f"{labels.SPECIAL_ROLES['portal']}（{who.name}）"
+    return who.name if who.kind == "user" else "系统"
+
+
+def _working_days(days: WorkingDays | None, task: dict) -> int | None:
+    """Working days from the step's arrival to its completion, or to today while it is open."""
+    if days is None:
+        return None
+    end = task["completed_at"] if task["state"] != "open" and task["completed_at"] else clock.now()
+    arrived = task["created_at"].astimezone(calendar.SHANGHAI).date()
+    return days.count(arrived, end.astimezone(calendar.SHANGHAI).date()).value
+
+
+def _case_status(case: briefs.CaseBrief) -> str:
+    """The case's current step(s) while it runs, else how it ended."""
+    if case.status == "in_progress" and case.current_steps:
+        return "、".join(case.current_steps)
+    return labels.STATUSES.get(case.status, case.status)
+
+
 async def _bulk_groups(conn, me) -> list[dict]:
     """Steps with two or more of my claimed tasks whose form allows one shared decision."""
     groups = []
-    for group in await tasks.mine_by_step(conn, me.principal):
+    for group in await held.mine_by_step(conn, me.principal):
         if group["count"] < 2:
             continue
         definition = await definitions.latest(conn, group["program"])
@@ -107,13 +144,14 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
                     limit=PAGE_SIZE,
                     offset=offset,
                     sort=filters["sort"],
+                    q=filters["q"],
                 )
             # Per tab, whatever the filters; the template shows "1000+" from COUNT_CAP on.
             counts = await tasks.counts(conn, me.principal, cap=COUNT_CAP)
             error = ""
         except DomainError as exc:  # e.g. an unknown place typed into the URL: show the inbox, say why
             result, counts, error = {"items": [], "has_more": False}, {}, labels.problem(exc)
-        rows = await _rows(conn, me, result["items"])
+        rows = await _rows(conn, me, result["items"], filters["scope"])
         programs = await definitions.list_latest(conn)
         places = await divisions.visible_to(conn, me.principal)
         views = await saved_views.list_(conn, me.name)

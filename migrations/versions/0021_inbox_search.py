@@ -1,0 +1,35 @@
+"""The inbox's search box (app/domain/cases/search.py): an index of applicants' ID numbers (both
+dialects), and on PostgreSQL a GIN index of each applicant's name split into characters, so part of a
+name is found without reading every case. The GIN index is PostgreSQL's own (an expression of its
+functions): the models do not declare it and the schema comparison skips it (app/db/partitions.py).
+
+Revision ID: 0021_inbox_search
+Revises: 0020_inbox_indexes
+Create Date: 2026-11-29 06:10:00
+"""
+
+from alembic import op
+
+revision = "0021_inbox_search"
+down_revision = "0020_inbox_indexes"
+branch_labels = None
+depends_on = None
+
+NAME_CHARS = "ix_applications_name_chars"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("applications") as batch:
+        batch.create_index("ix_applications_applicant_id_number", ["applicant_id_number"])
+    if op.get_bind().dialect.name == "postgresql":
+        # The expression exactly as search.name_characters() writes it, or the planner will not match it.
+        op.execute(
+            f"CREATE INDEX {NAME_CHARS} ON applications USING gin (regexp_split_to_array(applicant ->> 'name', ''))"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX {NAME_CHARS}")
+    with op.batch_alter_table("applications") as batch:
+        batch.drop_index("ix_applications_applicant_id_number")
