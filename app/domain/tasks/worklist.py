@@ -76,7 +76,9 @@ async def inbox(
         parts = pages.disjoint_parts(principal, scope, state, within, STATES)
         query = pages.query(parts, filters, sort, limit, offset) if parts else parts
     else:
-        query = pages.unfiltered(principal, scope, state, within, STATES, sort, limit, offset)
+        query = pages.unfiltered(
+            conn.dialect.name, principal, scope, state, within, STATES, sort, limit, offset
+        )
     if isinstance(query, list):
         return {"items": [], "limit": limit, "offset": offset, "has_more": False}
     if query is None:  # a place filter is a range on the path
