@@ -9,8 +9,9 @@ per process. The run is appended to bench/RESULTS.md with the commit and the mac
 
 Run: ``make bench`` (PostgreSQL from AIDFLOW_TEST_DATABASE_URL, as the tests). Sizes: BENCH_CASES,
 BENCH_CONCURRENCY, BENCH_REPLICAS, BENCH_WORKERS, BENCH_OPEN_TASKS, BENCH_PGBENCH_SECONDS.
-``BENCH_ONLY=inbox`` runs the inbox part alone (a few cases through the API, then the generated open
-tasks, every inbox scope timed; no pgbench, no workers) and appends to its own table;
+``BENCH_ONLY=inbox`` runs the inbox part alone (pgbench, a few cases through the API, then the
+generated open tasks each of its own case, every inbox scope and the search timed; no workers) and
+appends to its own table;
 ``BENCH_ONLY=reports`` times the reports over rollups of 1,000,000 cases (bench/bench_reports.py);
 ``BENCH_KEEP_DB=1`` leaves the database in place (its name is printed) for EXPLAIN.
 """
@@ -174,7 +175,7 @@ async def main() -> None:
     if ONLY not in ("", "inbox", "reports"):
         raise SystemExit(f"BENCH_ONLY={ONLY!r}: only 'inbox' and 'reports' are known")
     tps = 0.0
-    if not ONLY:
+    if ONLY != "reports":  # the inbox's runs, like the full one, stand beside pgbench of the same run
         print(f"pgbench TPC-B baseline ({PGBENCH_SECONDS} s)...", flush=True)
         tps = pgbench_tps(server, PGBENCH_SECONDS)
     name = f"aidflow_bench_{uuid.uuid4().hex[:8]}"
@@ -229,7 +230,7 @@ async def main() -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     if ONLY == "inbox":
-        _report_inbox(figures)
+        _report_inbox(tps, figures)
     elif ONLY == "reports":
         bench_reports.report(figures)
     else:
@@ -430,7 +431,9 @@ async def _generate_open_tasks(conn) -> int:
 
 
 # (name, user, query parameters, requests): every inbox tab on its default sort, the 已办 tab as the
-# web UI shows it, a second page, and a place filter.
+# web UI shows it, a second page, a place filter, and the search box (one case of the million by
+# number, ID number, name and part of a name; a township's search by part of a name).
+SEARCHED = generated_case(123457)
 INBOX_CASES = (
     ("candidate", "town", {"limit": 50}, 300),
     ("all", "county", {"scope": "all", "limit": 50}, 100),
@@ -443,10 +446,17 @@ INBOX_CASES = (
     ("cc", "town", {"scope": "cc", "limit": 50}, 100),
     ("started", "portal", {"scope": "started", "limit": 50}, 100),
     ("counts", "town", None, 100),
+    ("search_number", "county", {"scope": "all", "q": SEARCHED["number"]}, 100),
+    ("search_id_number", "county", {"scope": "all", "q": SEARCHED["id_number"]}, 100),
+    ("search_name", "county", {"scope": "all", "q": SEARCHED["name"]}, 100),
+    ("search_name_part", "county", {"scope": "all", "q": SEARCHED["name"][1:]}, 100),
+    ("search_town_name_part", "town", {"q": SEARCHED["name"][1:]}, 100),
 )
+# Each of these must list rows (the search ones: the searched case among them).
+MUST_LIST = ("candidate", "all", "search_number", "search_id_number", "search_name", "search_name_part")
 
 
-async def _time_inbox(service: _Service, must_list=("candidate", "all")) -> dict:
+async def _time_inbox(service: _Service, must_list=MUST_LIST) -> dict:
     figures = {}
     for name, who, params, n in INBOX_CASES:
         headers = getattr(service, who)
@@ -461,6 +471,8 @@ async def _time_inbox(service: _Service, must_list=("candidate", "all")) -> dict
             assert r.status_code == 200, r.text
         if name in must_list:
             assert r.json()["items"], f"{name}: {r.text}"
+        if name in must_list and params.get("q") and name != "search_name_part":
+            assert SEARCHED["number"] in [t["case_number"] for t in r.json()["items"]], f"{name}: {r.text}"
         figures[f"inbox_{name}"] = lat
     return figures
 
@@ -482,11 +494,11 @@ async def _run_inbox_only(clients: list[httpx.AsyncClient], url: str, processes:
         figures = {"open_tasks": await _generate_open_tasks(conn)}
     finally:
         await conn.close()
-    figures.update(await _time_inbox(service, ("candidate", "all", "mine", "done")))
+    figures.update(await _time_inbox(service, (*MUST_LIST, "mine", "done")))
     return figures
 
 
-def _report_inbox(figures: dict) -> None:
+def _report_inbox(tps: float, figures: dict) -> None:
     commit = (
         subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -496,7 +508,8 @@ def _report_inbox(figures: dict) -> None:
     load = os.getloadavg()[0]
     lines = [
         f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end; commit {commit}; "
-        f"{REPLICAS} API replicas; {figures['open_tasks']:,} open tasks; inbox only"
+        f"{REPLICAS} API replicas; {figures['open_tasks']:,} open tasks; inbox only",
+        f"pgbench TPC-B (scale 10, 8 clients): {tps:,.0f} tps, a transaction every {8000 / tps:.2f} ms per client",
     ]
     cells = []
     for name, who, params, _ in INBOX_CASES:
@@ -512,10 +525,10 @@ def _report_inbox(figures: dict) -> None:
     text = results.read_text()
     header = (
         "\n## `BENCH_ONLY=inbox bench/bench_service.py` runs (inbox pages over real HTTP, p50 / p99 ms)\n\n"
-        "| when (UTC) | commit | machine | open tasks | "
+        "| when (UTC) | commit | machine | pgbench tps | open tasks | "
         + " | ".join(name for name, *_ in INBOX_CASES)
         + " |\n|"
-        + "---|" * (4 + len(INBOX_CASES))
+        + "---|" * (5 + len(INBOX_CASES))
         + "\n"
     )
     if header.strip() not in text:
@@ -524,6 +537,7 @@ def _report_inbox(figures: dict) -> None:
         datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         commit,
         f"{os.cpu_count()} cores, load {load:.1f}, {REPLICAS} replicas",
+        f"{tps:,.0f}",
         f"{figures['open_tasks']:,}",
         *cells,
     ]
