@@ -103,6 +103,7 @@ ERRORS = {
     "timer_not_failed": "该计时已不在异常列表中（可能已被重新处理）。",
     "followup_not_failed": "该后续案件已不在异常列表中（可能已被重新处理）。",
     "subject_case_in_progress": "该救助对象已有同类案件正在办理，须等其办结后再启动。",
+    "invalid_search": "查找内容最多40个字。",
     "task_claimed": "该任务已被他人认领，您不能办理。",
     "task_not_open": "该任务已办结或案件已进入下一环节。",
     "not_your_role": "您没有办理该任务的权限。",
