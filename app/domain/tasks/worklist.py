@@ -88,7 +88,8 @@ async def inbox(
         query = sa.select(tasks).where(*where).order_by(*pages.order(tasks.c, sort))
         query = query.limit(limit + 1).offset(offset)
     rows = (await conn.execute(query)).mappings().all()
-    days = await calendar.load(conn)
+    # Working days left (the calendar: a round trip) only where a row has them: open with a deadline.
+    days = await calendar.load(conn) if any(r["state"] == "open" and r["due_at"] for r in rows) else None
     return {
         "items": [views.task_view(r, days) for r in rows[:limit]],
         "limit": limit,
