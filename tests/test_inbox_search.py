@@ -1,7 +1,11 @@
 """The inbox's search (``GET /tasks?q=``): a case by its number, its applicant's ID number or name (or
 part of it), only among the tasks the caller's tab holds, on both databases; a search never widens
-what a caller sees, and a search too long is a 422 that touches nothing."""
+what a caller sees, and a search too long is a 422 that touches nothing. And what a page costs the
+database: three statements outside any transaction."""
 
+from sqlalchemy import event
+
+from tests.conftest import ADMIN_PASSWORD, RunningApp
 from tests.helpers import VILLAGE_B, Api, id_number
 
 
@@ -76,3 +80,40 @@ async def test_a_search_too_long_is_refused(api: Api):
     assert r.json()["code"] == "invalid_search"
     assert await api.count("tasks") == before
     assert await _found(api, "town_a", "李" * 40) == []
+
+
+async def test_an_inbox_page_is_three_statements_and_no_transaction(database_url):
+    """Who is calling, the page, the calendar: on PostgreSQL on the read pool in autocommit (no
+    BEGIN, no COMMIT), nothing on the pool that writes; a page without deadlines skips the calendar."""
+    running = RunningApp(database_url)
+    async with running as client:
+        api = Api(client, database_url)
+        await api.setup_places_and_people(ADMIN_PASSWORD)
+        case = await api.apply()
+        await api.step(
+            "town_a", case["id"], "accept_application", {"decision": "accept"}
+        )  # 初审 has a deadline
+        seen: dict[str, list[str]] = {"reads": [], "writes": []}
+        listeners = []
+        for name, engine in (("reads", running.app.state.reads), ("writes", running.app.state.db)):
+
+            def record(_conn, _cursor, statement, *_args, into=seen[name]):
+                if "service_clock" not in statement:  # the test clock's middleware (test mode only)
+                    into.append(statement.split()[0].upper())
+
+            event.listen(engine.sync_engine, "before_cursor_execute", record)
+            listeners.append((engine.sync_engine, record))
+        try:
+            r = await api.get("town_a", "/tasks")
+            assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
+            statements = [s for s in seen["reads"] if s != "BEGIN"]  # SQLite's BEGIN IMMEDIATE
+            assert statements == ["SELECT"] * 3, seen
+            if database_url.startswith("postgresql"):
+                assert seen["reads"] == ["SELECT"] * 3 and running.app.state.reads is not running.app.state.db
+            seen["reads"].clear()
+            r = await api.get("town_a", "/tasks", scope="cc")
+            assert r.status_code == 200 and r.json()["items"] == [], r.text
+            assert [s for s in seen["reads"] if s != "BEGIN"] == ["SELECT"] * 2, seen
+        finally:
+            for engine, record in listeners:
+                event.remove(engine, "before_cursor_execute", record)
