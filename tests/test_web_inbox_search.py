@@ -35,11 +35,13 @@ async def test_search_columns_and_case_status(live_ui_both):
         assert column in headers
     assert await page.locator("tr[data-task-id]").count() == 3
     row = page.locator("tr[data-task-id]", has_text=li["number"])
-    assert (await row.locator("td.submitter").inner_text()).strip() == "对接平台（portal）"
+    assert (
+        await row.locator("td.submitter").inner_text()
+    ).strip() == "对接平台（濉溪县）"  # the portal's place
     assert (await row.locator("td.taken").inner_text()).strip() == "0个工作日"
     assert "年" in await row.locator("td.arrived").inner_text()
     own = page.locator("tr[data-task-id]", has_text=mine["number"])
-    assert (await own.locator("td.submitter").inner_text()).strip() == "李科员"  # the name, not the login
+    assert (await own.locator("td.submitter").inner_text()).strip() == "李科员（濉溪镇民政）"  # not the login
 
     found = await _search(page, li["number"])
     assert len(found) == 1 and li["number"] in found[0] and "李超丽" in found[0]

@@ -1,5 +1,5 @@
 """What an inbox row shows of its case beyond the task: the applicant, who submitted the case (a
-person by their display name, a portal by its key's name) and where the case stands now (its open
+login; ``people.directory`` names the person or the portal) and where the case stands now (its open
 steps, or how it ended). Read for one page of rows in at most two queries."""
 
 from collections.abc import Iterable
@@ -8,20 +8,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.models import api_keys, applications, tasks, users
-
-
-@dataclass(frozen=True)
-class Submitter:
-    kind: str  # "user" (a person, by display name) | "api_key" (a portal, by its key's name) | "system"
-    name: str
+from app.db.models import applications, tasks
 
 
 @dataclass(frozen=True)
 class CaseBrief:
     applicant_name: str
     applicant_id_number: str | None
-    submitter: Submitter
+    submitted_by: str  # a login (a user's, a portal key's) or "system"
     status: str  # applications.status: in_progress, approved, refused, withdrawn, terminated
     current_steps: tuple[str, ...]  # titles of the open steps (only when asked for)
 
@@ -40,15 +34,7 @@ async def of_cases(
                 applications.c.applicant_id_number,
                 applications.c.created_by,
                 applications.c.status,
-                users.c.display_name,
-                api_keys.c.name.label("key_name"),
-            )
-            .select_from(
-                applications.outerjoin(users, users.c.username == applications.c.created_by).outerjoin(
-                    api_keys, api_keys.c.name == applications.c.created_by
-                )
-            )
-            .where(applications.c.id.in_(ids))
+            ).where(applications.c.id.in_(ids))
         )
     ).all()
     steps: dict[str, list[str]] = {}
@@ -65,17 +51,9 @@ async def of_cases(
         r.id: CaseBrief(
             applicant_name=str((r.applicant or {}).get("name", "")),
             applicant_id_number=r.applicant_id_number,
-            submitter=_submitter(r.created_by, r.display_name, r.key_name),
+            submitted_by=r.created_by,
             status=r.status,
             current_steps=tuple(steps.get(r.id, ())),
         )
         for r in rows
     }
-
-
-def _submitter(created_by: str, display_name: str | None, key_name: str | None) -> Submitter:
-    if display_name is not None:
-        return Submitter("user", display_name)
-    if key_name is not None:
-        return Submitter("api_key", key_name)
-    return Submitter("system", created_by)

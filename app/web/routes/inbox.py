@@ -10,6 +10,7 @@ from app.api.deps import Offset, RowId
 from app.domain.cases import briefs, search
 from app.domain.errors import DomainError
 from app.domain.people import divisions
+from app.domain.people.directory import Directory
 from app.domain.programs import definitions
 from app.domain.tasks import held, saved_views
 from app.domain.tasks import worklist as tasks
@@ -64,6 +65,8 @@ async def _rows(conn, me, items: list[dict], scope: str) -> list[dict]:
         conn, [t["application_id"] for t in items], with_steps=scope in STATUS_SCOPES
     )
     places = await divisions.lookup(conn, [t["division_code"] for t in items])
+    people = Directory()
+    await people.load(conn, [c.submitted_by for c in cases.values()])
     days = await calendar.load(conn) if items else None
     rows = []
     for task in items:
@@ -80,18 +83,12 @@ async def _rows(conn, me, items: list[dict], scope: str) -> list[dict]:
                 "applicant_name": name if full else None,
                 "applicant_masked": name,
                 "id_number": case.applicant_id_number if case else None,
-                "submitter": _submitter(case.submitter) if case else "",
+                "submitter": people.text(case.submitted_by) if case else "",
                 "working_days": _working_days(days, task),
                 "case_status": _case_status(case) if case and scope in STATUS_SCOPES else "",
             }
         )
     return rows
-
-
-def _submitter(who: briefs.Submitter) -> str:
-    if who.kind == "api_key":
-        return f"{labels.SPECIAL_ROLES['portal']}（{who.name}）"
-    return who.name if who.kind == "user" else "系统"
 
 
 def _working_days(days: WorkingDays | None, task: dict) -> int | None:
