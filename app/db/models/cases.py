@@ -60,7 +60,7 @@ class Application(SQLModel, table=True):
         sa.Index("ix_applications_division_path_created", "division_path", "created_at"),
         # 我发起的: the cases a person or a portal submitted.
         sa.Index("ix_applications_created_by", "created_by"),
-        # The inbox's search by ID number (PostgreSQL also indexes names: migration 0024_inbox_search).
+        # The inbox's search by ID number (PostgreSQL also indexes names: migration 0025_inbox_search).
         sa.Index("ix_applications_applicant_id_number", "applicant_id_number"),
     )
     id: str = Field(primary_key=True, max_length=36)

@@ -3,7 +3,7 @@ an ID number, or the applicant's name or part of it.
 
 A number or an ID number is one index lookup. Part of a name is a substring: on PostgreSQL the name's
 characters are indexed (``ix_applications_name_chars``, a GIN index of the name split into
-characters, migration 0024_inbox_search), so ``超丽`` reads the cases whose names hold both characters and checks
+characters, migration 0025_inbox_search), so ``超丽`` reads the cases whose names hold both characters and checks
 the order with LIKE; Chinese names are two to four characters, too short for trigrams. SQLite scans.
 """
 

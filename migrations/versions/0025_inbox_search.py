@@ -6,15 +6,15 @@ PostgreSQL also keeps a finer histogram of tasks' places (1,000 buckets instead 
 township's share of a county's million tasks (0.5 %) was estimated at 118 rows instead of 5,000, and a
 township's search walked its 5,000 tasks instead of reading the few matching cases.
 
-Revision ID: 0024_inbox_search
-Revises: 0023_reports
+Revision ID: 0025_inbox_search
+Revises: 0024_forms_drafts
 Create Date: 2026-11-29 06:10:00
 """
 
 from alembic import op
 
-revision = "0024_inbox_search"
-down_revision = "0023_reports"
+revision = "0025_inbox_search"
+down_revision = "0024_forms_drafts"
 branch_labels = None
 depends_on = None
 
