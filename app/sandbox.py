@@ -25,8 +25,10 @@ This module imports no SpiffWorkflow and nothing of the service but its guards (
 import ast
 from dataclasses import dataclass
 from functools import lru_cache
+from types import CodeType
+from typing import Any
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 
 from app.sandbox_guards import (
     BUILTINS,
@@ -39,6 +41,19 @@ from app.sandbox_guards import (
     LimitExceeded,
     RestrictingPolicy,
 )
+
+# What the engine, the domain and the script worker use of the sandbox, the two errors included.
+__all__ = [
+    "ExpressionError",
+    "LimitExceeded",
+    "ScriptResult",
+    "compile_expression",
+    "compile_script",
+    "evaluate",
+    "execute",
+    "is_internal",
+    "namespace",
+]
 
 _FORBIDDEN = (
     ast.Import,
@@ -186,7 +201,7 @@ def _never_ends(loop: ast.While) -> bool:
     """``while True:`` (or any constant true test) with no ``break`` of its own."""
     if not (isinstance(loop.test, ast.Constant) and loop.test.value):
         return False
-    pending = list(loop.body)
+    pending: list[ast.AST] = list(loop.body)
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Break):
@@ -204,36 +219,39 @@ def _check_script(tree: ast.Module) -> None:
             raise ExpressionError(f"{_where(node)}: this loop never ends (a constant condition and no break)")
 
 
-def _compile(source: str, mode: str):
+def _compile(source: str, mode: str) -> CodeType:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         raise ExpressionError(f"line {exc.lineno}: {exc.msg}") from None
     _check_common(tree)
-    (_check_expression if mode == "eval" else _check_script)(tree)
+    if isinstance(tree, ast.Expression):
+        _check_expression(tree)
+    elif isinstance(tree, ast.Module):
+        _check_script(tree)
     result = (compile_restricted_eval if mode == "eval" else compile_restricted_exec)(
         source, "<bpmn>", policy=RestrictingPolicy
     )
-    if result.errors:
+    if result.errors or result.code is None:
         raise ExpressionError("; ".join(result.errors))
     return result.code
 
 
 @lru_cache(maxsize=2048)
-def compile_expression(source: str):
+def compile_expression(source: str) -> CodeType:
     return _compile(source.strip(), "eval")
 
 
 @lru_cache(maxsize=512)
-def compile_script(source: str):
+def compile_script(source: str) -> CodeType:
     return _compile(source, "exec")
 
 
-def namespace(values: dict) -> dict:
+def namespace(values: dict[str, Any]) -> dict[str, Any]:
     return {"__builtins__": BUILTINS, **GUARDS, **values}
 
 
-def evaluate(source: str, values: dict):
+def evaluate(source: str, values: dict[str, Any]) -> Any:
     """The value of an expression over ``values`` (the case's data and the service's functions).
     Bounded by construction: no loops, at most ``MAX_EXPRESSION_NODES`` operations, each bounded."""
     code = compile_expression(source)
@@ -251,10 +269,10 @@ def is_internal(name: str) -> bool:
 @dataclass
 class ScriptResult:
     # Names the script created or changed, with their new values.
-    changed: dict
+    changed: dict[str, Any]
 
 
-def execute(source: str, values: dict, before: dict) -> ScriptResult:
+def execute(source: str, values: dict[str, Any], before: dict[str, Any]) -> ScriptResult:
     """Run a script over ``values``; only ``app.script_worker`` calls this, inside its rlimits.
     ``before`` is an untouched copy of ``values``, to tell what the script changed in place."""
     code = compile_script(source)

@@ -7,7 +7,6 @@ import ast
 import itertools
 import operator
 
-from RestrictedPython import RestrictingNodeTransformer
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -16,6 +15,7 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from RestrictedPython.Limits import limited_range
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 MAX_EXPONENT = 64
 MAX_INT_LITERAL = 10**15

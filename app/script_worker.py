@@ -21,6 +21,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 MAX_RESULT_BYTES = 1_000_000
 
@@ -52,6 +53,8 @@ def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     stdout.write(b'{"ready": true}\n')
     stdout.flush()
+    job: Any = None  # a JSON object from the service
+    result: sandbox.ScriptResult | None = None
     for line in stdin:
         try:
             signal.setitimer(signal.ITIMER_PROF, cpu_seconds)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -18,6 +20,7 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflo
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from app import clock, sandbox, script_pool
@@ -29,8 +32,10 @@ from app.engine.state import _pack, _registry, _serializer, _unpack
 class _ServiceClockDatetime(datetime):
     """SpiffWorkflow's timers call ``datetime.now(timezone.utc)`` themselves; route that to the service clock."""
 
+    # A plain datetime, not this class (datetime.now's stub promises Self): only SpiffWorkflow's timer
+    # module calls it, and what it gets is compared and formatted like any datetime.
     @classmethod
-    def now(cls, tz=None):
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
         current = clock.now()
         return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
 
@@ -42,7 +47,9 @@ class _RestrictedEnvironment(TaskDataEnvironment):
     """Conditions, timers and DMN entries run in ``app.sandbox``'s bounded evaluator, in this
     process; scripts run in a worker process (``app.script_pool``). Never plain eval/exec."""
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> Any:
         try:
             return sandbox.evaluate(expression, {**self.globals, **(external_context or {}), **context})
         except sandbox.LimitExceeded as exc:
@@ -50,7 +57,9 @@ class _RestrictedEnvironment(TaskDataEnvironment):
         except sandbox.ExpressionError as exc:
             raise EngineError(f"expression {expression!r}: {exc}") from exc
 
-    def execute(self, script, context, external_context=None):
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> bool:
         self.check_for_overwrite(context, external_context or {})
         external = external_context or {}
         # The worker gets data only: the service's functions (working_days…) are for expressions.
@@ -63,9 +72,9 @@ class _RestrictedEnvironment(TaskDataEnvironment):
         except sandbox.ExpressionError as exc:
             raise EngineError(f"script: {exc}") from exc
         # What the script created or changed becomes task data.
-        for key, value in changed.items():
-            if key not in self.globals and key not in external:
-                context[key] = value
+        context.update(
+            {key: value for key, value in changed.items() if key not in self.globals and key not in external}
+        )
         return True
 
 
@@ -81,7 +90,7 @@ def _failure(exc: SpiffWorkflowException) -> EngineError:
     return EngineError(str(exc))
 
 
-def _script_engine(functions: dict | None) -> PythonScriptEngine:
+def _script_engine(functions: dict[str, Any] | None) -> PythonScriptEngine:
     # The script engine is not part of saved state: it is set after every load, with the
     # functions the service offers to expressions (e.g. working_days(N) in timers).
     return PythonScriptEngine(environment=_RestrictedEnvironment(dict(functions or {})))
@@ -93,7 +102,7 @@ NEVER = "2999-12-31T00:00:00+00:00"  # the due time a held timer shows SpiffWork
 class Case:
     """One running workflow, loaded for exactly one change."""
 
-    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow, functions: dict | None = None):
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow, functions: dict[str, Any] | None = None):
         self.model = model
         self._wf = workflow
         self._wf.script_engine = _script_engine(functions)
@@ -102,13 +111,15 @@ class Case:
         self._messages_before = self.waiting_messages()
         self._held_timers: frozenset[str] = frozenset()
 
-    def hold_timers(self, engine_task_ids) -> None:
+    def hold_timers(self, engine_task_ids: Iterable[str]) -> None:
         """Timers set aside (their step failed) that no change of this case may fire, due or not,
         until an administrator sends them round again."""
         self._held_timers = frozenset(engine_task_ids)
 
     @classmethod
-    def start(cls, model: ProcessModel, data: dict, functions: dict | None = None) -> Case:
+    def start(
+        cls, model: ProcessModel, data: dict[str, Any], functions: dict[str, Any] | None = None
+    ) -> Case:
         wf = BpmnWorkflow(model._spec, model._subprocess_specs)
         case = cls(model, wf, functions)
         wf.get_tasks(state=TaskState.READY)[0].set_data(**copy.deepcopy(data))
@@ -116,7 +127,9 @@ class Case:
         return case
 
     @classmethod
-    def load(cls, model: ProcessModel, state: dict, functions: dict | None = None) -> Case:
+    def load(
+        cls, model: ProcessModel, state: dict[str, Any], functions: dict[str, Any] | None = None
+    ) -> Case:
         dct = _unpack(state)
         _serializer.migrate(dct)
         # Unregistered objects pass through restore unchanged, so the cached spec objects are reused.
@@ -143,13 +156,13 @@ class Case:
             for key, task in held.items():
                 task.internal_data["event_value"] = due[key]
 
-    def _ready_user_tasks(self):
+    def _ready_user_tasks(self) -> list[SpiffTask]:
         return [t for t in self._wf.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, UserTask)]
 
     def is_ready(self, engine_task_id: str) -> bool:
         return engine_task_id in {str(t.id) for t in self._ready_user_tasks()}
 
-    def complete(self, engine_task_id: str, data: dict) -> None:
+    def complete(self, engine_task_id: str, data: dict[str, Any]) -> None:
         task = next((t for t in self._ready_user_tasks() if str(t.id) == engine_task_id), None)
         if task is None:
             raise EngineError(f"task {engine_task_id} is not ready")
@@ -160,7 +173,7 @@ class Case:
             raise _failure(exc) from exc
         self._run()
 
-    def _task(self, engine_task_id: str):
+    def _task(self, engine_task_id: str) -> SpiffTask:
         try:
             return self._wf.get_task_from_id(uuid.UUID(engine_task_id))
         except (ValueError, SpiffWorkflowException) as exc:
@@ -201,7 +214,7 @@ class Case:
     def cancel(self) -> None:
         self._wf.cancel()
 
-    def data_of(self, engine_task_id: str) -> dict:
+    def data_of(self, engine_task_id: str) -> dict[str, Any]:
         """A step's data as it completed: the case's data with the step's own answers."""
         return copy.deepcopy(self._task(engine_task_id).data)
 
@@ -220,7 +233,7 @@ class Case:
         task.task_spec._update(task)
         self._run()
 
-    def deliver_message(self, name: str, payload: dict) -> bool:
+    def deliver_message(self, name: str, payload: dict[str, Any]) -> bool:
         definition = self.model._messages.get(name)
         if definition is None or name not in self.waiting_messages():
             return False
@@ -228,7 +241,7 @@ class Case:
         self._run()
         return True
 
-    def _waiting_catchers(self):
+    def _waiting_catchers(self) -> list[SpiffTask]:
         return [
             t for t in self._wf.get_tasks(state=TaskState.WAITING) if isinstance(t.task_spec, CatchingEvent)
         ]
@@ -264,7 +277,7 @@ class Case:
         """Timers the case started waiting on since it was loaded."""
         return [t for t in self.pending_timers() if t.engine_task_id not in self._timers_before]
 
-    def migrate_to(self, new: ProcessModel, step_mapping: dict[str, str]) -> dict:
+    def migrate_to(self, new: ProcessModel, step_mapping: dict[str, str]) -> dict[str, Any]:
         """Move this case onto another version of its process.
 
         Steps keep their identity by BPMN id (or ``step_mapping`` for renamed ones). Open steps

@@ -41,8 +41,9 @@ def _problem(element: etree._Element, code: str, message: str) -> Problem:
 
 def _owner(element: etree._Element) -> etree._Element:
     """The nearest ancestor with an id (the event of a timer, the flow of a condition)."""
-    while element.getparent() is not None and element.get("id") is None:
-        element = element.getparent()
+    parent = element.getparent()
+    while parent is not None and element.get("id") is None:
+        element, parent = parent, parent.getparent()
     return element
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -19,7 +20,7 @@ DMN_NAMESPACES = (
 class BpmnError(Exception):
     """The file is not an executable BPMN process; ``errors`` lists each problem."""
 
-    def __init__(self, errors: list[dict], model: ProcessModel | None = None):
+    def __init__(self, errors: list[dict[str, Any]], model: ProcessModel | None = None):
         super().__init__("; ".join(str(e["message"]) for e in errors))
         self.errors = errors
         # The process as far as it could be read, for the service's own checks; None when unreadable.
@@ -63,10 +64,10 @@ class ProcessModel:
     expressions: list[tuple[str, str, str]]
     end_events: list[str]
     # Forms declared inside the file (Camunda's formData), by the name steps refer to them with
-    inline_forms: dict[str, dict]
-    _spec: object = field(repr=False)
-    _subprocess_specs: dict = field(repr=False)
-    _messages: dict = field(repr=False)
+    inline_forms: dict[str, dict[str, Any]]
+    _spec: Any = field(repr=False)  # SpiffWorkflow's BpmnProcessSpec (untyped)
+    _subprocess_specs: dict[str, Any] = field(repr=False)
+    _messages: dict[str, Any] = field(repr=False)
     # message name → properties of the message and of the event catching it (``senders``, ``form``, ``keep_early``…)
     message_properties: dict[str, dict[str, str]] = field(default_factory=dict)
     # element id → its BPMN tag without the namespace (``process``, ``userTask``, ``endEvent``…)
@@ -98,7 +99,7 @@ class PendingTimer:
 class Outcome:
     """What a change did to a case, for the caller to persist."""
 
-    state: dict
+    state: dict[str, Any]
     # Human steps that became ready with this change.
     opened: list[ReadyStep]
     # Human steps that were open before the change and are no longer ready (completed or cancelled).
@@ -112,6 +113,6 @@ class Outcome:
     end_outcome: str | None
     # The end event reached and the case's data there (amounts, decisions), when completed.
     end_event: str | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     # Every human step ready after the change (those it opened and those open before it).
     ready_engine_task_ids: frozenset[str] = frozenset()

@@ -220,7 +220,9 @@ def _model(
     decision_expressions: list[tuple[str, str, str]],
 ) -> tuple[ProcessModel, list[Problem]]:
     key = process.get("id") or ""
-    element_properties = {el.get("id"): _properties_of(el) for el in process.iter() if el.get("id")}
+    element_properties = {
+        element_id: _properties_of(el) for el in process.iter() if (element_id := el.get("id"))
+    }
     inline_forms, problems = dialects.camunda_user_tasks(process, element_properties)
     # A task's own candidate groups name its role; a lane's name only when the task has none
     # (modelers draw lanes like "HR" for people to read).
@@ -255,7 +257,7 @@ def _model(
             message_properties.setdefault(message_names[message.get("id") or ""], {}).update(props)
     for definition in process.iter(f"{{{BPMN_NS}}}messageEventDefinition"):
         owner = definition.getparent()
-        props = element_properties.get(owner.get("id") if owner is not None else None, {})
+        props = element_properties.get((owner.get("id") if owner is not None else None) or "", {})
         ref = definition.get("messageRef") or ""
         form = props.get("form")
         if form and ref in message_names:
@@ -355,7 +357,7 @@ def timer_literal_problem(source: str) -> str | None:
     return None
 
 
-def _flatten(definition) -> list:
+def _flatten(definition: Any) -> list[Any]:  # SpiffWorkflow's event definitions
     if isinstance(definition, MultipleEventDefinition):
         return [d for sub in definition.event_definitions for d in _flatten(sub)]
     return [definition]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -16,7 +17,7 @@ from app.engine.model import EngineError
 STATE_FORMAT = "spiff-json+zlib+base64"
 
 
-def _pack(state: dict) -> dict:
+def _pack(state: dict[str, Any]) -> dict[str, Any]:
     raw = json.dumps(state, separators=(",", ":")).encode()
     return {
         "format": STATE_FORMAT,
@@ -25,10 +26,11 @@ def _pack(state: dict) -> dict:
     }
 
 
-def _unpack(state: dict) -> dict:
+def _unpack(state: dict[str, Any]) -> dict[str, Any]:
     if state.get("format") != STATE_FORMAT:
         raise EngineError(f"unknown saved state format {state.get('format')!r}")
-    return json.loads(zlib.decompress(base64.b64decode(state["data"])))
+    unpacked: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(state["data"])))
+    return unpacked
 
 
 class _StateConverter(BpmnWorkflowConverter):
@@ -36,8 +38,8 @@ class _StateConverter(BpmnWorkflowConverter):
     state never carries it, ``Case.load`` puts the cached one back), so it is never converted only
     to be thrown away."""
 
-    def to_dict(self, workflow):
-        dct = WorkflowConverter.to_dict(self, workflow)
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
