@@ -95,7 +95,8 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        exc = exc.orig.__cause__ or exc.orig  # SQLAlchemy's adapter wraps asyncpg's own exception
+        if exc.orig is not None:  # SQLAlchemy's adapter wraps asyncpg's own exception
+            exc = exc.orig.__cause__ or exc.orig
     return isinstance(exc, UNAVAILABLE)
 
 

@@ -6,6 +6,9 @@ classes are the single declaration of each table and its indexes, grouped by wha
 code imports.
 """
 
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
 from app.db.models.base import metadata as metadata
 from app.db.models.cases import (
     Application,
@@ -47,45 +50,54 @@ from app.db.models.records import (
 )
 from app.db.models.reports import ReportDelta, ReportRollup
 
-divisions = Division.__table__
-users = User.__table__
-api_keys = ApiKey.__table__
-grants = Grant.__table__
-process_definitions = ProcessDefinition.__table__
-applications = Application.__table__
-tasks = Task.__table__
-timers = Timer.__table__
-message_waits = MessageWait.__table__
-idempotency_keys = IdempotencyKey.__table__
-events = Event.__table__
-outbox = OutboxMessage.__table__
-service_clock = ServiceClock.__table__
-installation_secrets = InstallationSecret.__table__
-calendar_years = CalendarYear.__table__
-rollouts = Rollout.__table__
-notices = Notice.__table__
-notice_entries = NoticeEntry.__table__
-objections = Objection.__table__
-webhook_subscriptions = WebhookSubscription.__table__
-webhook_deliveries = WebhookDelivery.__table__
-early_messages = EarlyMessage.__table__
-program_settings = ProgramSetting.__table__
-benefits = Benefit.__table__
-sample_pools = SamplePool.__table__
-panels = Panel.__table__
-task_signers = TaskSigner.__table__
-case_copies = CaseCopy.__table__
-web_sessions = WebSession.__table__
-form_drafts = FormDraft.__table__
-saved_views = SavedView.__table__
-rate_limit_hits = RateLimitHit.__table__
-case_number_counters = CaseNumberCounter.__table__
-case_followups = FollowUp.__table__
-payment_batches = PaymentBatch.__table__
-payment_items = PaymentItem.__table__
-payment_left_out = PaymentLeftOut.__table__
-bank_accounts = BankAccount.__table__
-payment_scans = PaymentScan.__table__
-attachments = Attachment.__table__
-report_deltas = ReportDelta.__table__
-report_rollups = ReportRollup.__table__
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    """The Core table SQLModel made for ``model``."""
+    # SQLModel's metaclass sets __table__ on every table=True class but its types do not declare it.
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+divisions = _table(Division)
+users = _table(User)
+api_keys = _table(ApiKey)
+grants = _table(Grant)
+process_definitions = _table(ProcessDefinition)
+applications = _table(Application)
+tasks = _table(Task)
+timers = _table(Timer)
+message_waits = _table(MessageWait)
+idempotency_keys = _table(IdempotencyKey)
+events = _table(Event)
+outbox = _table(OutboxMessage)
+service_clock = _table(ServiceClock)
+installation_secrets = _table(InstallationSecret)
+calendar_years = _table(CalendarYear)
+rollouts = _table(Rollout)
+notices = _table(Notice)
+notice_entries = _table(NoticeEntry)
+objections = _table(Objection)
+webhook_subscriptions = _table(WebhookSubscription)
+webhook_deliveries = _table(WebhookDelivery)
+early_messages = _table(EarlyMessage)
+program_settings = _table(ProgramSetting)
+benefits = _table(Benefit)
+sample_pools = _table(SamplePool)
+panels = _table(Panel)
+task_signers = _table(TaskSigner)
+case_copies = _table(CaseCopy)
+web_sessions = _table(WebSession)
+saved_views = _table(SavedView)
+rate_limit_hits = _table(RateLimitHit)
+case_number_counters = _table(CaseNumberCounter)
+case_followups = _table(FollowUp)
+payment_batches = _table(PaymentBatch)
+payment_items = _table(PaymentItem)
+payment_left_out = _table(PaymentLeftOut)
+bank_accounts = _table(BankAccount)
+payment_scans = _table(PaymentScan)
+attachments = _table(Attachment)
+report_deltas = _table(ReportDelta)
+report_rollups = _table(ReportRollup)
+form_drafts = _table(FormDraft)
