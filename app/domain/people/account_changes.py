@@ -3,6 +3,7 @@ disabling, names and grants, revoking tokens and API keys — each audited, each
 and tokens it must."""
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -25,7 +26,7 @@ class OwnPasswordIn(BaseModel):
     new_password: str = Field(min_length=1, max_length=200)
 
 
-async def _user_row(conn: AsyncConnection, username: str):
+async def _user_row(conn: AsyncConnection, username: str) -> sa.Row[Any, Any, Any]:
     row = (
         await conn.execute(
             sa.select(users.c.id, users.c.active, users.c.tokens_valid_after).where(
@@ -46,7 +47,7 @@ async def _end_tokens_and_sessions(conn: AsyncConnection, username: str) -> date
     return now
 
 
-async def set_password(conn: AsyncConnection, username: str, password: str, actor: str) -> dict:
+async def set_password(conn: AsyncConnection, username: str, password: str, actor: str) -> dict[str, Any]:
     """A new password (by the user, or by an admin for them); it revokes the user's tokens and
     sessions and lifts a lock-out. The audit names who did it, never the value or the hash."""
     await _user_row(conn, username)
@@ -68,7 +69,7 @@ async def set_password(conn: AsyncConnection, username: str, password: str, acto
     return {"username": username, "tokens_valid_after": revoked_at}
 
 
-async def set_active(conn: AsyncConnection, username: str, active: bool, actor: str) -> dict:
+async def set_active(conn: AsyncConnection, username: str, active: bool, actor: str) -> dict[str, Any]:
     """Disable (cannot log in; tokens and sessions stop at once) or enable a user again. Enabling
     does not bring old tokens back: the user logs in anew. An admin cannot disable themselves."""
     row = await _user_row(conn, username)
@@ -100,11 +101,11 @@ class UserChangeIn(BaseModel):
     grants: list[accounts.GrantIn] | None = Field(default=None, max_length=100)
 
 
-def _grant_key(g: dict) -> tuple:
+def _grant_key(g: dict[str, Any]) -> tuple[str, str]:
     return g["role"], g["division_code"] or ""
 
 
-async def update_user(conn: AsyncConnection, username: str, body: UserChangeIn, actor: str) -> dict:
+async def update_user(conn: AsyncConnection, username: str, body: UserChangeIn, actor: str) -> dict[str, Any]:
     """Rename or re-grant a user; in force on their next request (grants are read on every one).
     An administrator cannot take the admin role from themselves (someone must be left to give it)."""
     row = await _user_row(conn, username)
@@ -157,7 +158,7 @@ async def update_user(conn: AsyncConnection, username: str, body: UserChangeIn, 
     return {"username": username, "display_name": name, "grants": new_grants}
 
 
-async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dict:
+async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dict[str, Any]:
     """Every bearer token issued so far and every web session of the user stop working."""
     row = await _user_row(conn, username)
     revoked_at = await _end_tokens_and_sessions(conn, username)
@@ -172,7 +173,7 @@ async def revoke_tokens(conn: AsyncConnection, username: str, actor: str) -> dic
     return {"username": username, "tokens_valid_after": revoked_at}
 
 
-async def revoke_api_key(conn: AsyncConnection, name: str, actor: str) -> dict:
+async def revoke_api_key(conn: AsyncConnection, name: str, actor: str) -> dict[str, Any]:
     """The key stops working at once (looked up on every request); revoking is final — issue a new key."""
     row = (
         await conn.execute(sa.select(api_keys.c.active, api_keys.c.revoked_at).where(api_keys.c.name == name))

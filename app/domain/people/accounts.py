@@ -3,7 +3,9 @@
 Passwords, the lock-out and tokens are ``people.credentials``."""
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -68,7 +70,11 @@ async def check_grants(conn: AsyncConnection, items: list[GrantIn]) -> None:
         # A department some deployed process works with: a village committee's civil-affairs member
         # holds no step of their own yet sees their village's cases, but "civl_affairs" is a typo.
         if known is None:
-            known = {division_service.role_department(r) for r in await definitions.role_keys(conn)} - {None}
+            known = {
+                department
+                for r in await definitions.role_keys(conn)
+                if (department := division_service.role_department(r)) is not None
+            }
         if division_service.role_department(g.role) not in known:
             raise Invalid(
                 "unknown_role",
@@ -88,7 +94,7 @@ async def insert_grants(conn: AsyncConnection, items: list[GrantIn], **owner: in
 
 # Password rules (issue 15): long enough, not one repeated character, not the username, and what
 # zxcvbn scores at least 3 ("safely unguessable") — it knows common passwords, words and patterns.
-async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> dict:
+async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> dict[str, Any]:
     credentials.check_password(body.password, body.username)
     await check_grants(conn, body.grants)
     if (await conn.execute(sa.select(users.c.id).where(users.c.username == body.username))).first():
@@ -126,7 +132,7 @@ async def create_user(conn: AsyncConnection, body: UserIn, created_by: str) -> d
     }
 
 
-async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str) -> dict:
+async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str) -> dict[str, Any]:
     await check_grants(conn, body.grants)
     if (await conn.execute(sa.select(api_keys.c.id).where(api_keys.c.name == body.name))).first():
         raise Conflict("api_key_name_taken", f"an API key named {body.name!r} already exists")
@@ -160,7 +166,9 @@ async def create_api_key(conn: AsyncConnection, body: ApiKeyIn, created_by: str)
     return {"id": key_id, "name": body.name, "key": key, "grants": [g.model_dump() for g in body.grants]}
 
 
-def _with_grants(owner, owner_fk, *where):
+def _with_grants(
+    owner: sa.Table, owner_fk: sa.ColumnElement[bool], *where: sa.ColumnElement[bool]
+) -> sa.Select[Any]:
     """One round trip: the owner row and its grants (a row per grant; grant columns NULL when none)."""
     return (
         sa.select(owner.c.id, grants.c.role, grants.c.division_code, divisions.c.path)
@@ -173,7 +181,7 @@ def _with_grants(owner, owner_fk, *where):
     )
 
 
-def _scopes(rows) -> tuple[GrantScope, ...]:
+def _scopes(rows: Iterable[sa.Row[Any]]) -> tuple[GrantScope, ...]:
     return tuple(GrantScope(r.role, r.division_code, r.path) for r in rows if r.role is not None)
 
 
@@ -225,7 +233,7 @@ async def display_name(conn: AsyncConnection, username: str) -> str:
     ).scalar() or username
 
 
-async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
+async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict[str, Any]]:
     """Users with their grants (for the admin page), by username."""
     rows = await conn.execute(
         sa.select(
@@ -239,7 +247,7 @@ async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
         .select_from(users.outerjoin(grants, grants.c.user_id == users.c.id))
         .order_by(users.c.username, grants.c.id)
     )
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for r in rows:
         locked = r.locked_until is not None and r.locked_until > clock.real_now()
         user = found.setdefault(
@@ -259,7 +267,7 @@ async def list_users(conn: AsyncConnection, limit: int = 500) -> list[dict]:
 
 # The day someone leaves: what an administrator (or the user) changes. Each takes effect at once on
 # every replica (the database is read on every request) and is audited without secrets.
-async def list_api_keys(conn: AsyncConnection) -> list[dict]:
+async def list_api_keys(conn: AsyncConnection) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(
             api_keys.c.name,

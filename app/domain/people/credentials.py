@@ -5,6 +5,7 @@ Users and keys themselves are ``people.accounts``.
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import sqlalchemy as sa
@@ -146,7 +147,7 @@ def _refuse_if_locked(locked_until: datetime | None) -> None:
         )
 
 
-def issue_token(username: str, secret: str, ttl_seconds: int) -> dict:
+def issue_token(username: str, secret: str, ttl_seconds: int) -> dict[str, Any]:
     now = clock.real_now()
     # iat to the microsecond (a JWT NumericDate may have a fraction): revoking tokens at 12:00:00.5
     # must refuse one issued at 12:00:00.2 and accept one issued at 12:00:00.8 (a password change

@@ -1,6 +1,8 @@
 """Places (行政区划) and the rule that routes a role to the place that holds it."""
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -84,7 +86,7 @@ def check_role(role: str) -> None:
         )
 
 
-async def get(conn: AsyncConnection, code: str) -> dict | None:
+async def get(conn: AsyncConnection, code: str) -> dict[str, Any] | None:
     row = (await conn.execute(sa.select(divisions).where(divisions.c.code == code))).mappings().first()
     return dict(row) if row else None
 
@@ -94,10 +96,13 @@ async def path_of(conn: AsyncConnection, division_code: str) -> str:
     division = await get(conn, division_code)
     if division is None:
         raise Invalid("unknown_division", f"division {division_code!r} does not exist")
-    return division["path"]
+    path: str = division["path"]
+    return path
 
 
-async def at_or_below(conn: AsyncConnection, path_column, division_code: str):
+async def at_or_below(
+    conn: AsyncConnection, path_column: sa.ColumnElement[str], division_code: str
+) -> sa.ColumnElement[bool]:
     """SQL filter for a ``division_code=`` query parameter: rows at that place or below it."""
     return path_range(path_column, await path_of(conn, division_code))
 
@@ -106,7 +111,7 @@ async def at_or_below(conn: AsyncConnection, path_column, division_code: str):
 _ancestry_cache: dict[tuple[str, str], dict[str, str]] = {}
 
 
-async def ancestors_by_level(conn: AsyncConnection, division: dict) -> dict[str, str]:
+async def ancestors_by_level(conn: AsyncConnection, division: dict[str, Any]) -> dict[str, str]:
     """Level → code of the division itself and each ancestor."""
     cache_key = (str(conn.engine.url), division["path"])
     cached = _ancestry_cache.get(cache_key)
@@ -132,7 +137,7 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
             await conn.execute(sa.select(divisions).where(divisions.c.code.in_([d.code for d in items])))
         ).mappings()
     }
-    known: dict[str, dict] = {}
+    known: dict[str, dict[str, Any]] = {}
     pending = {d.code: d for d in items}
     # Resolve parents in dependency order, so a batch may list children before parents.
     while pending:
@@ -223,25 +228,25 @@ async def upsert(conn: AsyncConnection, items: list[DivisionIn], actor: str) -> 
     return len(known)
 
 
-async def list_all(conn: AsyncConnection) -> list[dict]:
+async def list_all(conn: AsyncConnection) -> list[dict[str, Any]]:
     rows = await conn.execute(sa.select(divisions).order_by(divisions.c.path))
     return [dict(r) for r in rows.mappings()]
 
 
-async def lookup(conn: AsyncConnection, codes) -> dict[str, dict]:
+async def lookup(conn: AsyncConnection, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Code → {name, level, path} of the given places (for lists that show where each row is)."""
-    codes = sorted(set(codes))
-    if not codes:
+    wanted = sorted(set(codes))
+    if not wanted:
         return {}
     rows = await conn.execute(
         sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path).where(
-            divisions.c.code.in_(codes)
+            divisions.c.code.in_(wanted)
         )
     )
     return {r.code: dict(r._mapping) for r in rows}
 
 
-async def visible_to(conn: AsyncConnection, principal, limit: int = 500) -> list[dict]:
+async def visible_to(conn: AsyncConnection, principal: Principal, limit: int = 500) -> list[dict[str, Any]]:
     """Places a principal can see (its grants' places and everything below), top-down, for filters."""
     query = sa.select(divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.path).where(
         principal.visible(divisions.c.path)

@@ -19,7 +19,7 @@ class GrantScope:
     division_path: str | None  # None only for the global admin grant
 
 
-def path_range(column, path: str):
+def path_range(column: sa.ColumnElement[str], path: str) -> sa.ColumnElement[bool]:
     """SQL for "column is at or below path" as an index-friendly range ('/' + 1 == '0')."""
     return sa.and_(column >= path, column < path[:-1] + "0")
 
@@ -50,18 +50,20 @@ class Principal:
         tasks and have inboxes; an API key whose name is a user's is not that user."""
         return self.kind == "user" and name is not None and name == self.name
 
-    def personal(self, column):
+    def personal(self, column: sa.ColumnElement[str | None]) -> sa.ColumnElement[bool]:
         """SQL for ``column == my name`` where the column holds usernames; never true for an API key."""
         return column == self.name if self.kind == "user" else sa.false()
 
-    def visible(self, path_column):
+    def visible(self, path_column: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
         """SQL condition: rows whose division is covered by any grant."""
         if self.is_admin:
             return sa.true()
         paths = {g.division_path for g in self.grants if g.division_path}
         return sa.or_(sa.false(), *(path_range(path_column, p) for p in sorted(paths)))
 
-    def actionable(self, role_column, path_column):
+    def actionable(
+        self, role_column: sa.ColumnElement[str], path_column: sa.ColumnElement[str]
+    ) -> sa.ColumnElement[bool]:
         """SQL condition: rows of a role this principal holds, under a division its grant covers."""
         if self.is_admin:
             return sa.true()

@@ -59,9 +59,10 @@ def client_key(address: str | None) -> str:
 
 async def _now_ms(conn: AsyncConnection) -> int:
     if conn.dialect.name == "postgresql":
-        return (
+        now_ms: int = (
             await conn.execute(sa.text("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"))
         ).scalar_one()
+        return now_ms
     return int(clock.real_now().timestamp() * 1000)  # SQLite: one process, its clock is the only one
 
 
@@ -74,7 +75,7 @@ async def _lock(conn: AsyncConnection, scope: str, client: str) -> None:
         )
 
 
-def _upsert(dialect: str):
+def _upsert(dialect: str) -> postgresql.Insert | sqlite.Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(hits).on_conflict_do_update(
         index_elements=["scope", "client", "at_ms"], set_={"hits": hits.c.hits + 1}

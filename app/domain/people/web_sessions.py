@@ -57,7 +57,8 @@ async def resolve(conn: AsyncConnection, token: str | None, idle_seconds: int) -
         await conn.execute(
             sa.update(web_sessions).where(web_sessions.c.id == row["id"]).values(last_seen_at=now)
         )
-    return row["username"]
+    username: str = row["username"]
+    return username
 
 
 async def end(conn: AsyncConnection, token: str | None) -> None:
