@@ -6,6 +6,7 @@ slip under a cap.
 """
 
 import calendar as monthly
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,7 @@ from app import clock
 from app.db.models import applications, benefits
 from app.domain.errors import Conflict, Invalid
 from app.domain.timekeeping import calendar
+from app.shapes import Json, RowLike, Visibility
 
 KINDS = ("monthly", "one_time")
 # one_time rows: "ended" once paid, "scheduled" for a later payment date, "cancelled" if stopped before.
@@ -25,7 +27,7 @@ COUNTED = ("active", "ended", "scheduled")
 ABSURD_AMOUNT = Decimal("1000000")
 
 
-def parse_amount(value, field: str = "amount") -> Decimal:
+def parse_amount(value: object, field: str = "amount") -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise Invalid("invalid_amount", f"{field} must be a number of yuan", field=field)
     try:
@@ -91,7 +93,7 @@ async def totals(conn: AsyncConnection, person_id_number: str, family_id: str, y
     return Totals(person, family)
 
 
-def functions(snapshot: Totals, own_program: str) -> dict:
+def functions(snapshot: Totals, own_program: str) -> Json:
     """``person_year_total()`` / ``family_year_total()`` for BPMN conditions (yuan, as float)."""
 
     def person_year_total(program: str | None = None) -> float:
@@ -129,7 +131,7 @@ _PAYMENTS_BY_PROGRAM = (
 )
 
 
-async def active_enrolment(conn: AsyncConnection, person_id_number: str, programs: set[str]) -> dict | None:
+async def active_enrolment(conn: AsyncConnection, person_id_number: str, programs: set[str]) -> Json | None:
     row = (
         (await conn.execute(_ACTIVE_ENROLMENT, {"person": person_id_number, "programs": sorted(programs)}))
         .mappings()
@@ -151,15 +153,17 @@ async def refuse_if_enrolled(conn: AsyncConnection, person_id_number: str, progr
 
 
 async def _check_cap(
-    conn: AsyncConnection, app: dict, amount: Decimal, year: int, column, key: str, cap, rule: str
+    conn: AsyncConnection, app: Json, amount: Decimal, year: int, whose: sa.ColumnElement[bool], rule: str
 ) -> None:
+    """``rule`` names the program setting that holds the cap (yuan), if any."""
+    cap = (app.get("settings") or {}).get(rule)
     if cap is None:
         return
     rows = (
         await conn.execute(
             sa.select(benefits.c.application_id, benefits.c.amount, benefits.c.starts_on)
             .where(
-                column == key,
+                whose,
                 benefits.c.program == app["program"],
                 benefits.c.kind == "one_time",
                 benefits.c.year == year,
@@ -186,18 +190,18 @@ async def _check_cap(
 
 async def record(
     conn: AsyncConnection,
-    app: dict,
+    app: Json,
     *,
     kind: str,
-    amount,
+    amount: object,  # checked by parse_amount
     category: str | None = None,
     cap_exempt: bool = False,
     starts_on: date | None = None,
     next_recheck_on: date | None = None,
-    exclusive_with: set[str] = frozenset(),
-    note: dict | None = None,
+    exclusive_with: AbstractSet[str] = frozenset(),
+    note: Json | None = None,
     scheduled: bool = False,
-) -> dict:
+) -> Json:
     """Enter an approved amount; raises with the rule and the earlier cases when a cap or an
     existing enrolment forbids it (the caller's whole transaction then rolls back)."""
     if kind not in KINDS:
@@ -207,30 +211,12 @@ async def record(
     await _lock_family(conn, family_id)
     today = calendar.today()
     starts = starts_on or today
-    settings = app.get("settings") or {}
     if kind == "monthly":
         await refuse_if_enrolled(conn, app["applicant_id_number"], {app["program"], *exclusive_with})
     elif not cap_exempt:
-        await _check_cap(
-            conn,
-            app,
-            value,
-            starts.year,
-            benefits.c.person_id_number,
-            app["applicant_id_number"],
-            settings.get("person_year_cap"),
-            "person_year_cap",
-        )
-        await _check_cap(
-            conn,
-            app,
-            value,
-            starts.year,
-            benefits.c.family_id,
-            family_id,
-            settings.get("family_year_cap"),
-            "family_year_cap",
-        )
+        person = benefits.c.person_id_number == app["applicant_id_number"]
+        await _check_cap(conn, app, value, starts.year, person, "person_year_cap")
+        await _check_cap(conn, app, value, starts.year, benefits.c.family_id == family_id, "family_year_cap")
     row = {
         "application_id": app["id"],
         "program": app["program"],
@@ -256,7 +242,7 @@ async def record(
 
 async def end_enrolment(
     conn: AsyncConnection, application_id: str, last_day: date, reason: str
-) -> list[dict]:
+) -> list[Json]:
     """Stop a monthly enrolment after ``last_day`` (paid through it)."""
     rows = (
         await conn.execute(
@@ -282,7 +268,7 @@ async def end_enrolment(
     ]
 
 
-async def of_application(conn: AsyncConnection, application_id: str) -> list[dict]:
+async def of_application(conn: AsyncConnection, application_id: str) -> list[Json]:
     rows = (
         await conn.execute(
             sa.select(benefits).where(benefits.c.application_id == application_id).order_by(benefits.c.id)
@@ -291,7 +277,7 @@ async def of_application(conn: AsyncConnection, application_id: str) -> list[dic
     return [view(r) for r in rows]
 
 
-async def of_person(conn: AsyncConnection, visible, person_id_number: str) -> list[dict]:
+async def of_person(conn: AsyncConnection, visible: Visibility, person_id_number: str) -> list[Json]:
     rows = (
         await conn.execute(
             sa.select(benefits)
@@ -302,7 +288,7 @@ async def of_person(conn: AsyncConnection, visible, person_id_number: str) -> li
     return [view(r) for r in rows]
 
 
-def view(row) -> dict:
+def view(row: RowLike) -> Json:
     return {
         "id": row["id"],
         "application_id": row["application_id"],
@@ -320,14 +306,14 @@ def view(row) -> dict:
     }
 
 
-async def subject_of(conn: AsyncConnection, subject_id: str) -> dict:
+async def subject_of(conn: AsyncConnection, subject_id: str) -> Json:
     row = (
         (await conn.execute(sa.select(applications).where(applications.c.id == subject_id))).mappings().one()
     )
     return dict(row)
 
 
-async def extend_until(conn: AsyncConnection, application_id: str, last_day: date, note: dict) -> None:
+async def extend_until(conn: AsyncConnection, application_id: str, last_day: date, note: Json) -> None:
     """Keep paying an enrolment until ``last_day``, then end it (gradual exit, 渐退期)."""
     rows = (
         await conn.execute(
@@ -346,7 +332,7 @@ async def extend_until(conn: AsyncConnection, application_id: str, last_day: dat
         )
 
 
-async def expired(conn: AsyncConnection, today: date, limit: int) -> list[dict]:
+async def expired(conn: AsyncConnection, today: date, limit: int) -> list[Json]:
     query = (
         sa.select(benefits.c.id, benefits.c.application_id, benefits.c.ends_on)
         .where(benefits.c.status == "active", benefits.c.kind == "monthly", benefits.c.ends_on < today)
@@ -358,7 +344,7 @@ async def expired(conn: AsyncConnection, today: date, limit: int) -> list[dict]:
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
-async def due_rechecks(conn: AsyncConnection, today: date, limit: int) -> list[dict]:
+async def due_rechecks(conn: AsyncConnection, today: date, limit: int) -> list[Json]:
     query = (
         sa.select(benefits)
         .where(
@@ -376,9 +362,10 @@ async def set_next_recheck(conn: AsyncConnection, benefit_id: int, day: date | N
     await conn.execute(sa.update(benefits).where(benefits.c.id == benefit_id).values(next_recheck_on=day))
 
 
-async def rule_functions(conn: AsyncConnection, person_id_number: str) -> dict:
+async def rule_functions(conn: AsyncConnection, person_id_number: str) -> Json:
     """For eligibility rules: how many payments a person has had or has scheduled in a program."""
-    counts = dict((await conn.execute(_PAYMENTS_BY_PROGRAM, {"person": person_id_number})).all())
+    rows = (await conn.execute(_PAYMENTS_BY_PROGRAM, {"person": person_id_number})).all()
+    counts: dict[str, int] = dict(rows)
 
     def payments(program: str) -> int:
         return counts.get(program, 0)

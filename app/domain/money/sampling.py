@@ -11,6 +11,7 @@ import math
 import random
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,7 +50,7 @@ def decide(seed: str, number: int, sampled_before: int, ratio: float) -> tuple[f
     return value, forced, forced or value < ratio
 
 
-async def pool_for(conn: AsyncConnection, program: str, app: dict) -> Pool:
+async def pool_for(conn: AsyncConnection, program: str, app: dict[str, Any]) -> Pool:
     county = (
         await division_service.ancestors_by_level(
             conn, {"code": app["division_code"], "path": app["division_path"]}
@@ -130,7 +131,7 @@ async def save(conn: AsyncConnection, draws: list[Draw]) -> None:
         raise Conflict("concurrent_change", "another case was drawn for re-check at the same moment; retry")
 
 
-def event_data(draw: Draw) -> dict:
+def event_data(draw: Draw) -> dict[str, Any]:
     return {
         "county_code": draw.pool.county_code,
         "month": draw.pool.month,
