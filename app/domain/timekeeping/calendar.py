@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -42,11 +43,14 @@ class YearIn(BaseModel):
     working_days: list[date] = Field(default_factory=list, max_length=366)
 
 
+Value = TypeVar("Value", date, int)
+
+
 @dataclass(frozen=True)
-class Answer:
+class Answer(Generic[Value]):
     """A computed date or count, and whether an unpublished year was involved."""
 
-    value: date | int
+    value: Value
     provisional: bool
 
 
@@ -65,7 +69,7 @@ class WorkingDays:
             return True
         return day.weekday() < 5 and day not in holidays
 
-    def add(self, start: date, count: int) -> Answer:
+    def add(self, start: date, count: int) -> Answer[date]:
         """The Nth working day after ``start`` (``start`` itself never counts)."""
         if not 0 <= count <= MAX_DAYS:
             raise ValueError(f"a count of working days must be between 0 and {MAX_DAYS}")
@@ -77,7 +81,7 @@ class WorkingDays:
                 count -= 1
         return Answer(day, provisional)
 
-    def count(self, start: date, end: date) -> Answer:
+    def count(self, start: date, end: date) -> Answer[int]:
         """Working days d with start < d <= end (negative when end is before start)."""
         sign = 1
         if end < start:
@@ -112,7 +116,7 @@ def today() -> date:
 # Parsing the years is kept per process, but whether it is still current is asked of the database
 # on every load (one small query): a year loaded through any replica is in force on every replica
 # from the commit on, with no window in which another replica computes deadlines on the old one.
-_cache: dict[str, tuple[tuple, WorkingDays]] = {}
+_cache: dict[str, tuple[tuple[Any, ...], WorkingDays]] = {}
 _STAMPS = sa.select(calendar_years.c.year, calendar_years.c.updated_at).order_by(calendar_years.c.year)
 
 
@@ -173,7 +177,7 @@ def check_year(year: int, body: YearIn) -> None:
         raise Invalid("invalid_calendar", f"the calendar for {year} is inconsistent", errors=problems)
 
 
-async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str) -> dict:
+async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str) -> dict[str, Any]:
     check_year(year, body)
     values = {
         "source": body.source,
@@ -199,7 +203,7 @@ async def store_year(conn: AsyncConnection, year: int, body: YearIn, actor: str)
     return await get_year(conn, year)
 
 
-async def get_year(conn: AsyncConnection, year: int) -> dict:
+async def get_year(conn: AsyncConnection, year: int) -> dict[str, Any]:
     row = (
         (await conn.execute(sa.select(calendar_years).where(calendar_years.c.year == year)))
         .mappings()
@@ -250,7 +254,7 @@ def parse_day(text: str, name: str) -> date:
         raise Invalid("invalid_date", f"{name} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
-async def answer_query(conn: AsyncConnection, start: str, add: int | None, end: str | None) -> dict:
+async def answer_query(conn: AsyncConnection, start: str, add: int | None, end: str | None) -> dict[str, Any]:
     if (add is None) == (end is None):
         raise Invalid("calendar_bad_request", "give exactly one of add or to")
     wd = await load(conn)
@@ -260,8 +264,9 @@ async def answer_query(conn: AsyncConnection, start: str, add: int | None, end: 
             raise Invalid("calendar_bad_request", f"add must be between 0 and {MAX_DAYS}")
         answer = wd.add(start_day, add)
         return {"date": answer.value.isoformat(), "provisional": answer.provisional}
+    assert end is not None  # exactly one of add and end, checked above
     end_day = parse_day(end, "to")
     if abs((end_day - start_day).days) > 3660 * 2:
         raise Invalid("calendar_bad_request", "the span is too long")
-    answer = wd.count(start_day, end_day)
-    return {"count": answer.value, "provisional": answer.provisional}
+    counted = wd.count(start_day, end_day)
+    return {"count": counted.value, "provisional": counted.provisional}

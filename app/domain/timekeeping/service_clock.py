@@ -32,6 +32,7 @@ def _target(advance_seconds: float | None, to: datetime | None) -> datetime:
             raise Invalid("clock_bad_request", "'to' needs a timezone offset")
         target = to.astimezone(UTC)
     else:
+        assert advance_seconds is not None  # exactly one of the two, checked above
         span = (clock.LATEST - clock.EARLIEST).total_seconds()
         if not math.isfinite(advance_seconds) or abs(advance_seconds) > span:
             raise Invalid("clock_out_of_range", f"advance_seconds must be a finite number within ±{span:.0f}")
