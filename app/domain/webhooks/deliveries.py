@@ -11,15 +11,18 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
+from app.config import Settings
 from app.db.models import applications, outbox
 from app.db.models import webhook_deliveries as d
 from app.db.models import webhook_subscriptions as subs
 from app.domain.audit import Recorder
+from app.shapes import AnyRow
 
 # Fan-out runs in one worker at a time (PostgreSQL advisory lock; SQLite has one writer anyway),
 # so the deliveries of one case are created in the order of its events.
@@ -42,12 +45,12 @@ class Policy:
     test_mode: bool = False
     lease_margin_seconds: float = 60.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.lease_margin_seconds < MIN_LEASE_MARGIN_SECONDS:
             raise ValueError(f"the webhook lease margin must be at least {MIN_LEASE_MARGIN_SECONDS:g} s")
 
     @classmethod
-    def from_settings(cls, settings) -> "Policy":
+    def from_settings(cls, settings: Settings) -> "Policy":
         return cls(
             settings.webhook_timeout_seconds,
             settings.webhook_retry_base_seconds,
@@ -74,7 +77,7 @@ class Attempt:
     error: str | None = None
 
 
-def _legacy(row) -> dict:
+def _legacy(row: AnyRow) -> dict[str, Any]:
     """Outbox rows written before webhooks existed carry a shorter payload."""
     p = row.payload
     return {
@@ -160,7 +163,7 @@ def new_delivery(
     event_type: str,
     now: datetime,
     policy: Policy,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "id": "msg_" + uuid.uuid4().hex,
         "subscription_id": subscription_id,
@@ -181,7 +184,7 @@ def new_delivery(
     }
 
 
-async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]:
+async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict[str, Any]]:
     """Take up to ``limit`` due deliveries, at most the oldest unsent one per subscription and case."""
     now = clock.now()
     earlier = d.alias("earlier")
@@ -255,11 +258,12 @@ async def claim(conn: AsyncConnection, policy: Policy, limit: int) -> list[dict]
 async def database_now(conn: AsyncConnection) -> datetime:
     """The database server's wall clock (SQLite runs in this process: its clock is ours)."""
     if conn.dialect.name == "postgresql":
-        return (await conn.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
+        now: datetime = (await conn.execute(sa.select(sa.func.clock_timestamp()))).scalar_one()
+        return now
     return clock.real_now()
 
 
-async def release(conn: AsyncConnection, batch: list[dict]) -> int:
+async def release(conn: AsyncConnection, batch: list[dict[str, Any]]) -> int:
     """A worker stopping mid-send gives its claims back: due at once for another worker instead of
     after the lease. The cut-off send may have arrived; receivers de-duplicate on webhook-id."""
     released = 0
@@ -274,7 +278,7 @@ async def release(conn: AsyncConnection, batch: list[dict]) -> int:
 
 
 async def record(
-    conn: AsyncConnection, claimed: dict, attempt: Attempt, policy: Policy, *, gone: bool = False
+    conn: AsyncConnection, claimed: dict[str, Any], attempt: Attempt, policy: Policy, *, gone: bool = False
 ) -> str:
     """Store one attempt's result; returns delivered | retry | dead | stale (the lease was lost meanwhile)."""
     now = clock.now()

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,9 +13,10 @@ from app.db.models import webhook_deliveries as d
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.people.principal import Principal
 from app.domain.webhooks import deliveries, subscriptions
+from app.shapes import RowLike
 
 
-def view(row) -> dict:
+def view(row: RowLike) -> dict[str, Any]:
     return {
         "id": row["id"],
         "event_id": (row["payload"] or {}).get("id"),
@@ -44,7 +46,7 @@ async def list_(
     status: str | None,
     limit: int,
     offset: int,
-) -> dict:
+) -> dict[str, Any]:
     await subscriptions.load(conn, principal, subscription_id)
     query = _VIEW.where(d.c.subscription_id == subscription_id)
     if status is not None:
@@ -70,7 +72,7 @@ async def redeliver(
     subscription_id: str,
     delivery_id: str,
     policy: deliveries.Policy,
-) -> dict:
+) -> dict[str, Any]:
     """Send a delivery again with the same id (receivers that saw it already can tell)."""
     await subscriptions.load_own(conn, principal, subscription_id)
     now = clock.now()
@@ -98,7 +100,7 @@ async def redeliver(
 
 async def ping(
     conn: AsyncConnection, principal: Principal, subscription_id: str, policy: deliveries.Policy
-) -> dict:
+) -> dict[str, Any]:
     """Queue a ``webhook.ping`` for this subscription only."""
     sub = await subscriptions.load_own(conn, principal, subscription_id)
     if not sub["active"]:

@@ -6,6 +6,7 @@ admins change, rotate, pause, delete, ping or redeliver it; offices covering its
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from app.domain.people.principal import Principal
 from app.domain.webhooks import signatures
 from app.domain.webhooks import urls as webhook_urls
 from app.domain.webhooks.events import SUBSCRIBABLE
+from app.shapes import RowLike
 
 
 class SubscriptionIn(BaseModel):
@@ -47,7 +49,7 @@ class Target(BaseModel):
     own_hosts: set[str]
 
 
-def view(row) -> dict:
+def view(row: RowLike) -> dict[str, Any]:
     return {
         "id": row["id"],
         "url": row["url"],
@@ -72,7 +74,7 @@ def _event_types(requested: list[str]) -> list[str]:
     return [t for t in SUBSCRIBABLE if t in requested]
 
 
-async def _division(conn: AsyncConnection, principal: Principal, code: str) -> dict:
+async def _division(conn: AsyncConnection, principal: Principal, code: str) -> dict[str, Any]:
     division = await divisions.get(conn, code)
     if division is None:
         raise Invalid("unknown_division", f"division {code!r} does not exist")
@@ -81,7 +83,7 @@ async def _division(conn: AsyncConnection, principal: Principal, code: str) -> d
     return division
 
 
-async def load(conn: AsyncConnection, principal: Principal, subscription_id: str) -> dict:
+async def load(conn: AsyncConnection, principal: Principal, subscription_id: str) -> dict[str, Any]:
     row = (await conn.execute(sa.select(subs).where(subs.c.id == subscription_id))).mappings().first()
     # Another place's subscription answers like one that does not exist.
     if row is None or not principal.can_see(row["division_path"]):
@@ -89,13 +91,13 @@ async def load(conn: AsyncConnection, principal: Principal, subscription_id: str
     return dict(row)
 
 
-def owns(principal: Principal, row: dict) -> bool:
+def owns(principal: Principal, row: dict[str, Any]) -> bool:
     return principal.is_admin or (
         row["created_by"] == principal.name and row["created_by_kind"] == principal.kind
     )
 
 
-async def load_own(conn: AsyncConnection, principal: Principal, subscription_id: str) -> dict:
+async def load_own(conn: AsyncConnection, principal: Principal, subscription_id: str) -> dict[str, Any]:
     """The subscription, for a change: 404 outside the caller's places, 403 when not the owner's."""
     row = await load(conn, principal, subscription_id)
     if not owns(principal, row):
@@ -107,7 +109,7 @@ async def load_own(conn: AsyncConnection, principal: Principal, subscription_id:
     return row
 
 
-def _audited(row: dict) -> dict:
+def _audited(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "url": row["url"],
         "event_types": row["event_types"],
@@ -116,7 +118,9 @@ def _audited(row: dict) -> dict:
     }
 
 
-async def create(conn: AsyncConnection, principal: Principal, body: SubscriptionIn, target: Target) -> dict:
+async def create(
+    conn: AsyncConnection, principal: Principal, body: SubscriptionIn, target: Target
+) -> dict[str, Any]:
     url = webhook_urls.check(body.url, test_mode=target.test_mode, own_hosts=target.own_hosts)
     types = _event_types(body.event_types)
     division = await _division(conn, principal, body.division_code)
@@ -156,7 +160,7 @@ async def create(conn: AsyncConnection, principal: Principal, body: Subscription
     return {**view(row), "secret": secret}
 
 
-async def list_(conn: AsyncConnection, principal: Principal) -> list[dict]:
+async def list_(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(subs).where(principal.visible(subs.c.division_path)).order_by(subs.c.created_at, subs.c.id)
     )
@@ -170,11 +174,11 @@ async def update(
     body: SubscriptionPatch,
     target: Target,
     overlap_seconds: float,
-) -> dict:
+) -> dict[str, Any]:
     row = await load_own(conn, principal, subscription_id)
     old = _audited(row)
     now = clock.now()
-    values: dict = {"updated_at": now}
+    values: dict[str, Any] = {"updated_at": now}
     if body.url is not None:
         values["url"] = webhook_urls.check(body.url, test_mode=target.test_mode, own_hosts=target.own_hosts)
     if body.event_types is not None:

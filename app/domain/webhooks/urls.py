@@ -9,6 +9,7 @@ later resolves to a refused address is not followed.
 """
 
 import ipaddress
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from app.domain.errors import Invalid
@@ -58,7 +59,7 @@ def is_loopback_host(host: str) -> bool:
 def check(url: str, *, test_mode: bool, own_hosts: set[str]) -> str:
     """The URL, normalized, or ``Invalid`` with code ``webhook_url_refused``."""
 
-    def refuse(why: str):
+    def refuse(why: str) -> NoReturn:
         raise Invalid("webhook_url_refused", f"webhook URL refused: {why}", url=url)
 
     if len(url) > 2000:
