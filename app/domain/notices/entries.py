@@ -9,6 +9,7 @@ never touch the application.
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,9 +21,9 @@ from app.domain.audit import Recorder
 from app.domain.errors import NotFound
 from app.domain.notices.publication import PUBLIC_FIELDS, mask_name, published
 from app.domain.people.divisions import at_or_below
-from app.domain.programs.config import CatchEventConfig
-from app.domain.programs.definitions import Definition
+from app.domain.programs.config import CatchEventConfig, Deployed
 from app.domain.timekeeping import calendar
+from app.shapes import RowLike
 
 POSTING_LABELS = {
     "village_board": "村（居）务公开栏",
@@ -33,11 +34,11 @@ POSTING_LABELS = {
 }
 
 
-def declared_fields(definition: Definition) -> list[str]:
+def declared_fields(definition: Deployed) -> list[str]:
     return list(definition.config.process.notice_fields or PUBLIC_FIELDS)
 
 
-def _public_view(definition: Definition, app: dict, village: str, number: int) -> dict:
+def _public_view(definition: Deployed, app: dict[str, Any], village: str, number: int) -> dict[str, Any]:
     """The only data of a case that ever leaves through public endpoints."""
     children = definition.config.process.notice_subject == "child"
     values = {
@@ -51,7 +52,9 @@ def _public_view(definition: Definition, app: dict, village: str, number: int) -
     return published({"entry_number": number, **{f: values[f] for f in declared_fields(definition)}})
 
 
-async def _find_or_create_notice(conn: AsyncConnection, key: dict, values: dict) -> dict:
+async def _find_or_create_notice(
+    conn: AsyncConnection, key: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
     query = sa.select(notices).where(*(notices.c[k] == v for k, v in key.items()))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # entries of one notice are numbered one at a time
@@ -68,8 +71,8 @@ async def _find_or_create_notice(conn: AsyncConnection, key: dict, values: dict)
 
 async def open_entry(
     conn: AsyncConnection,
-    app: dict,
-    definition: Definition,
+    app: dict[str, Any],
+    definition: Deployed,
     step: str,
     ends_at: datetime,
     issuer_code: str,
@@ -190,11 +193,11 @@ async def close_entries(
         )
 
 
-def _state(row) -> str:
+def _state(row: RowLike) -> str:
     return "open" if clock.now() < row["ends_at"] else "closed"
 
 
-async def how_to_object(conn: AsyncConnection, notice: dict, base_url: str | None) -> str:
+async def how_to_object(conn: AsyncConnection, notice: dict[str, Any], base_url: str | None) -> str:
     """How to object, in words for the board and the web page: the deadline, the web address (when
     the installation knows its public one), the issuer, and the complaint telephone of the nearest
     place at or above the notice that has one (监督电话). No API paths: people read this."""
@@ -223,7 +226,9 @@ async def how_to_object(conn: AsyncConnection, notice: dict, base_url: str | Non
     return text
 
 
-def notice_view(notice: dict, entries: list[dict] | None = None, how_to_object: str | None = None) -> dict:
+def notice_view(
+    notice: dict[str, Any], entries: list[dict[str, Any]] | None = None, how_to_object: str | None = None
+) -> dict[str, Any]:
     view = {
         k: notice[k]
         for k in (
@@ -251,7 +256,9 @@ def notice_view(notice: dict, entries: list[dict] | None = None, how_to_object: 
     return view
 
 
-async def list_open(conn: AsyncConnection, division_code: str | None, limit: int = 200) -> list[dict]:
+async def list_open(
+    conn: AsyncConnection, division_code: str | None, limit: int = 200
+) -> list[dict[str, Any]]:
     query = sa.select(notices).where(notices.c.ends_at > clock.now())
     if division_code:
         query = query.where(await at_or_below(conn, notices.c.division_path, division_code))
@@ -261,7 +268,7 @@ async def list_open(conn: AsyncConnection, division_code: str | None, limit: int
     return [notice_view(dict(r)) for r in rows]
 
 
-async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict, list[dict]]:
+async def get(conn: AsyncConnection, notice_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     notice = (await conn.execute(sa.select(notices).where(notices.c.id == notice_id))).mappings().first()
     if notice is None:
         raise NotFound("notice_not_found", "no such notice")
@@ -293,9 +300,10 @@ _PERIOD_END = (
 )
 
 
-async def open_period_end(conn: AsyncConnection, application_id: str):
+async def open_period_end(conn: AsyncConnection, application_id: str) -> datetime | None:
     """When the notice period of the case's newest entry ends (None: the case was never posted)."""
-    return (await conn.execute(_PERIOD_END, {"app_id": application_id})).scalar()
+    end: datetime | None = (await conn.execute(_PERIOD_END, {"app_id": application_id})).scalar()
+    return end
 
 
 async def has_open_answering_task(
@@ -316,7 +324,7 @@ async def has_open_answering_task(
     )
 
 
-async def entries_of_application(conn: AsyncConnection, application_id: str) -> list[dict]:
+async def entries_of_application(conn: AsyncConnection, application_id: str) -> list[dict[str, Any]]:
     """The notices a case was posted on, with its entry there (number, status, period)."""
     rows = await conn.execute(
         sa.select(

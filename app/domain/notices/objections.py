@@ -7,6 +7,7 @@ objection record with a number and check code, which the answering step must ans
 
 import hashlib
 import secrets
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from app.domain.notices import entries as notices
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
 from app.domain.timekeeping import calendar
+from app.shapes import RowLike
 
 PUBLIC = Principal(name="public", kind="system")
 
@@ -42,7 +44,7 @@ def _closed() -> Conflict:
     )
 
 
-async def submit(conn: AsyncConnection, notice_id: str, body: ObjectionIn) -> dict:
+async def submit(conn: AsyncConnection, notice_id: str, body: ObjectionIn) -> dict[str, Any]:
     await notices.get(conn, notice_id)
     entry = (
         (
@@ -71,7 +73,9 @@ async def submit(conn: AsyncConnection, notice_id: str, body: ObjectionIn) -> di
     }
 
 
-async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload: dict) -> dict:
+async def relay(
+    conn: AsyncConnection, principal: Principal, app: dict[str, Any], payload: dict[str, Any]
+) -> dict[str, Any]:
     """A portal passes on a citizen's objection to a case on notice: the same record as the public
     form's (number and check code for the citizen), and the case reacts alike."""
     entry = (
@@ -108,8 +112,8 @@ async def relay(conn: AsyncConnection, principal: Principal, app: dict, payload:
 async def _record(
     conn: AsyncConnection,
     principal: Principal,
-    entry: dict,
-    app: dict,
+    entry: dict[str, Any],
+    app: dict[str, Any],
     reason: str,
     name: str | None,
     contact: str | None,
@@ -184,7 +188,7 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def objection_view(row, *, private: bool) -> dict:
+def objection_view(row: RowLike, *, private: bool) -> dict[str, Any]:
     view = {
         "number": row["number"],
         "status": row["status"],
@@ -205,7 +209,7 @@ def objection_view(row, *, private: bool) -> dict:
     return view
 
 
-async def follow(conn: AsyncConnection, number: str, code: str) -> dict:
+async def follow(conn: AsyncConnection, number: str, code: str) -> dict[str, Any]:
     """Number and code as people type them: spaces, lower case and the dashes of the printed code
     do not matter (codes made before they were grouped are compared as given)."""
     number = "".join(number.split()).upper()
@@ -219,7 +223,9 @@ async def follow(conn: AsyncConnection, number: str, code: str) -> dict:
     return objection_view(row, private=False)
 
 
-async def of_application(conn: AsyncConnection, application_id: str, open_only: bool = False) -> list[dict]:
+async def of_application(
+    conn: AsyncConnection, application_id: str, open_only: bool = False
+) -> list[dict[str, Any]]:
     query = sa.select(objections).where(objections.c.application_id == application_id)
     if open_only:
         query = query.where(objections.c.status == "received")

@@ -1,6 +1,10 @@
 """What a public notice may show, and how names are masked (Personal Information Protection Law)."""
 
 import math
+from collections.abc import Callable
+from typing import Any
+
+from app.domain.programs.config.process import ProcessConfig
 
 # Fields a program may publish, and fields it never may, whatever its BPMN says.
 PUBLIC_FIELDS = ("name", "household_size", "proposed_decision", "amount", "village")
@@ -101,11 +105,11 @@ COMPOUND_SURNAMES = frozenset(
 )
 
 
-def _count(value, low: int, high: int) -> bool:
+def _count(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _money(value) -> bool:
+def _money(value: object) -> bool:
     return (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
@@ -114,13 +118,13 @@ def _money(value) -> bool:
     )
 
 
-def _text(value, longest: int) -> bool:
+def _text(value: object, longest: int) -> bool:
     return isinstance(value, str) and 0 < len(value.strip()) <= longest
 
 
 # What each public field must be to be shown: a value of another kind (an ID number typed into
 # household_size, "abc" as an amount) is withheld, never published and never breaks a page.
-PUBLIC_TYPES = {
+PUBLIC_TYPES: dict[str, Callable[[Any], bool]] = {
     "entry_number": lambda v: _count(v, 1, 10_000_000),
     "name": lambda v: _text(v, 100),
     "household_size": lambda v: _count(v, 1, 50),
@@ -130,16 +134,16 @@ PUBLIC_TYPES = {
 }
 
 
-def published(values: dict) -> dict:
+def published(values: dict[str, Any]) -> dict[str, Any]:
     """The public fields of an entry that have their declared type; the names of those present but
     not fit to show are listed in ``data_withheld`` (so a reader knows something is missing)."""
     shown = {k: v for k, v in values.items() if k in PUBLIC_TYPES and v is not None and PUBLIC_TYPES[k](v)}
-    withheld = {k for k, v in values.items() if k in PUBLIC_TYPES and v is not None and k not in shown}
+    unfit = {k for k, v in values.items() if k in PUBLIC_TYPES and v is not None and k not in shown}
     earlier = values.get("data_withheld")  # an entry read back: what was withheld when it was made
     withheld = sorted(
-        withheld | {k for k in earlier if isinstance(k, str) and k in PUBLIC_TYPES}
+        unfit | {k for k in earlier if isinstance(k, str) and k in PUBLIC_TYPES}
         if isinstance(earlier, list)
-        else withheld
+        else unfit
     )
     return {**shown, "data_withheld": withheld} if withheld else shown
 
@@ -151,7 +155,7 @@ def mask_name(name: str) -> str:
     return surname + "*" * (len(name) - len(surname))
 
 
-def check_declaration(process) -> list[str]:
+def check_declaration(process: ProcessConfig) -> list[str]:
     """Problems with a process's notice declaration (``config.ProcessConfig``, checked when it is deployed)."""
     fields = process.notice_fields or ()
     problems = [f"{f!r} may never be published" for f in fields if f in NEVER_PUBLIC]
