@@ -4,6 +4,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +31,7 @@ class Definition:
     key: str
     version: int
     name: str
-    forms: dict
+    forms: dict[str, Any]
     model: engine.ProcessModel
     # The process's properties, parsed and checked once (``app.domain.programs.config``).
     config: bpmn_config.DefinitionConfig
@@ -44,11 +45,11 @@ class Definition:
         return set(self.config.process.division_levels) or None
 
     @property
-    def application_form(self) -> dict | None:
+    def application_form(self) -> dict[str, Any] | None:
         form = self.config.process.application_form
         return self.forms.get(form) if form else None
 
-    def form_for_step(self, step_name: str) -> dict | None:
+    def form_for_step(self, step_name: str) -> dict[str, Any] | None:
         form = self.config.steps[step_name].form
         return self.forms.get(form) if form else None
 
@@ -61,7 +62,7 @@ async def deploy(
     dry_run: bool = False,
     version_tag: str | None = None,
     comment: str | None = None,
-) -> tuple[dict, bool]:
+) -> tuple[dict[str, Any], bool]:
     """Store a new version unless the newest version of that key has the same content (or on a dry run).
     Forms and decision tables are read from beside ``forms_dir`` and frozen with the version."""
     xml, decisions, model, forms = validate(xml, forms_dir)
@@ -121,7 +122,7 @@ async def deploy(
     return {"key": model.key, "version": version, "name": model.name}, True
 
 
-async def deploy_directory(conn: AsyncConnection, processes_dir: Path) -> list[dict]:
+async def deploy_directory(conn: AsyncConnection, processes_dir: Path) -> list[dict[str, Any]]:
     deployed = []
     for path in sorted(processes_dir.glob("*.bpmn")):  # noqa: ASYNC240 (start-up, a few small files)
         result, created = await deploy(conn, path.read_bytes(), "system", processes_dir / "forms")
@@ -142,7 +143,7 @@ _COLUMNS = (
 )
 
 
-async def list_latest(conn: AsyncConnection) -> list[dict]:
+async def list_latest(conn: AsyncConnection) -> list[dict[str, Any]]:
     newest = (
         sa.select(defs.c.key, sa.func.max(defs.c.version).label("version")).group_by(defs.c.key).subquery()
     )
@@ -154,7 +155,7 @@ async def list_latest(conn: AsyncConnection) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-async def list_versions(conn: AsyncConnection, key: str) -> list[dict]:
+async def list_versions(conn: AsyncConnection, key: str) -> list[dict[str, Any]]:
     rows = [
         dict(r)
         for r in (
@@ -212,7 +213,7 @@ async def version_of(conn: AsyncConnection, key: str, version: int) -> Definitio
 
 
 async def xml_of(conn: AsyncConnection, key: str, version: int) -> str:
-    xml = (
+    xml: str | None = (
         await conn.execute(sa.select(defs.c.xml).where(defs.c.key == key, defs.c.version == version))
     ).scalar()
     if xml is None:
@@ -220,7 +221,7 @@ async def xml_of(conn: AsyncConnection, key: str, version: int) -> str:
     return xml
 
 
-async def diff(conn: AsyncConnection, key: str, old: int, new: int) -> dict:
+async def diff(conn: AsyncConnection, key: str, old: int, new: int) -> dict[str, Any]:
     """Which steps a revision added, removed or changed (title, role or properties)."""
     before, after = (
         (await version_of(conn, key, old)).model.steps,

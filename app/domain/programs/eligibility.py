@@ -9,15 +9,17 @@ below; a rule that fails refuses the application with 422 ``not_eligible`` namin
 
 import re
 from datetime import date
+from typing import Any
 
 from app import sandbox
 from app.domain.errors import Invalid
+from app.domain.programs.config.process import ProcessConfig
 from app.domain.timekeeping import calendar
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def declaration_problems(process) -> list[str]:
+def declaration_problems(process: ProcessConfig) -> list[str]:
     """Rules of a ``config.ProcessConfig`` that do not compile."""
     problems = []
     for name, source, _ in process.rule_list():
@@ -51,7 +53,7 @@ def reaches_age_on(id_number: str, age: int) -> date:
         return date(born.year + age, 3, 1)
 
 
-def functions(id_number: str) -> dict:
+def functions(id_number: str) -> dict[str, Any]:
     today = calendar.today()
 
     def in_window(month: int, day: int, days: int) -> bool:
@@ -71,7 +73,13 @@ def functions(id_number: str) -> dict:
     }
 
 
-def check(process, data: dict, applicant: dict, settings: dict, extra: dict | None = None) -> None:
+def check(
+    process: ProcessConfig,
+    data: dict[str, Any],
+    applicant: dict[str, Any],
+    settings: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Every ``rule.<name>`` of the process (``config.ProcessConfig``) holds, or 422 ``not_eligible``."""
     names = {
         **data,

@@ -14,16 +14,24 @@ form, the API and every program refuse them alike (docs/bpmn.md, "Form keywords"
 """
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.protocols import Validator
 
 from app.domain.errors import Invalid
 from app.domain.timekeeping import calendar
+from app.shapes import Json
+
+# A keyword of our own: called by jsonschema with the validator, the keyword's value in the schema,
+# the instance and the schema; yields what is wrong.
+Keyword = Iterator[ValidationError]
 
 
-def _not_after_today(validator, enabled, instance, schema):
+def _not_after_today(validator: Validator, enabled: object, instance: object, schema: Json) -> Keyword:
     if not (enabled and isinstance(instance, str)):
         return
     try:
@@ -38,7 +46,7 @@ def _not_after_today(validator, enabled, instance, schema):
         )
 
 
-def _decision_by_objections(validator, rule, instance, schema):
+def _decision_by_objections(validator: Validator, rule: object, instance: object, schema: Json) -> Keyword:
     if not isinstance(instance, dict) or not isinstance(rule, dict):
         return
     outcomes = [o.get("outcome") for o in instance.get("objection_outcomes") or [] if isinstance(o, dict)]
@@ -53,7 +61,7 @@ def _decision_by_objections(validator, rule, instance, schema):
         )
 
 
-def _distinct_people(validator, names, instance, schema):
+def _distinct_people(validator: Validator, names: object, instance: object, schema: Json) -> Keyword:
     if not isinstance(instance, dict) or not isinstance(names, list):
         return
     seen: dict[str, str] = {}
@@ -71,7 +79,7 @@ def _distinct_people(validator, names, instance, schema):
             seen.setdefault(person.strip(), name)
 
 
-_FormValidator = validators.extend(
+_FormValidator: type[Validator] = validators.extend(
     Draft202012Validator,
     {
         "x-not-after-today": _not_after_today,
@@ -82,11 +90,11 @@ _FormValidator = validators.extend(
 
 
 @lru_cache(maxsize=512)
-def _validator(schema_json: str):
+def _validator(schema_json: str) -> Validator:
     return _FormValidator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def check(schema: dict | None, data: dict) -> list:
+def check(schema: dict[str, Any] | None, data: dict[str, Any]) -> list[ValidationError]:
     """Every way ``data`` fails ``schema`` (jsonschema errors, for callers that explain them in their words)."""
     if schema is None:
         return []
@@ -95,7 +103,7 @@ def check(schema: dict | None, data: dict) -> list:
     )
 
 
-def validate(schema: dict | None, data: dict, code: str = "form_invalid") -> None:
+def validate(schema: dict[str, Any] | None, data: dict[str, Any], code: str = "form_invalid") -> None:
     errors = check(schema, data)
     if errors:
         raise Invalid(

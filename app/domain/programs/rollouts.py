@@ -3,6 +3,8 @@
 Running cases never change version here; only new applications read the rollout.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +28,7 @@ class RolloutIn(BaseModel):
     rules: list[RolloutRule] = Field(default_factory=list, max_length=500)
 
 
-async def get(conn: AsyncConnection, key: str) -> dict:
+async def get(conn: AsyncConnection, key: str) -> dict[str, Any]:
     await definitions.list_versions(conn, key)  # 404 for an unknown program
     rows = (
         (
@@ -53,7 +55,7 @@ async def get(conn: AsyncConnection, key: str) -> dict:
     }
 
 
-async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> dict:
+async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> dict[str, Any]:
     known = set(
         (
             await conn.execute(
@@ -107,7 +109,7 @@ async def put(conn: AsyncConnection, key: str, body: RolloutIn, actor: str) -> d
     return result
 
 
-def _plan(rollout: dict) -> dict:
+def _plan(rollout: dict[str, Any]) -> dict[str, Any]:
     return {
         "default_version": rollout["default_version"],
         "rules": [{"division_code": r["division_code"], "version": r["version"]} for r in rollout["rules"]],

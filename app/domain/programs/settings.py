@@ -25,7 +25,6 @@ The values in force are frozen on each case when it starts, and BPMN expressions
 import math
 import re
 from dataclasses import dataclass
-from typing import Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -37,15 +36,11 @@ from app.domain import audit
 from app.domain.errors import Forbidden, Invalid
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal
-from app.domain.programs.config import DefinitionConfig, ProcessConfig
+from app.domain.programs.config import Deployed, ProcessConfig
+from app.shapes import Json
 
-
-class Definition(Protocol):
-    """What settings need of a deployed definition (``programs.definitions.Definition``), which
-    checks its declarations with this module at deploy."""
-
-    key: str
-    config: DefinitionConfig
+# A deployed definition; ``programs.definitions`` checks its declarations with this module at deploy.
+Definition = Deployed
 
 
 OWNER = "owner_department"
@@ -67,14 +62,14 @@ class Authority:
             return False
         return level == self.level or self.level in division_service.levels_below(level)
 
-    def stricter(self, value, than) -> bool:
+    def stricter(self, value: float, than: float) -> bool:
         if self.direction == "ceiling":
             return value < than
         if self.direction == "floor":
             return value > than
         return True  # ``any``: the nearer place wins
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Json:
         return {"level": self.level, "direction": self.direction}
 
 
@@ -129,11 +124,11 @@ def declaration_problems(process: ProcessConfig) -> list[str]:
     return problems
 
 
-def _numeric(value) -> bool:
+def _numeric(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_values(definition: Definition, values: dict) -> None:
+def check_values(definition: Definition, values: Json) -> None:
     process = definition.config.process
     defaults = declared(process)
     for name, value in values.items():
@@ -157,7 +152,7 @@ def check_values(definition: Definition, values: dict) -> None:
                 )
 
 
-async def _rows_for(conn: AsyncConnection, program: str, division_path: str) -> list[dict]:
+async def _rows_for(conn: AsyncConnection, program: str, division_path: str) -> list[Json]:
     """The stored rows along the path to a place, country-wide first, each with its place's level."""
     rows = (
         await conn.execute(
@@ -174,14 +169,16 @@ async def _rows_for(conn: AsyncConnection, program: str, division_path: str) -> 
     return sorted(matching, key=lambda r: len(r["division_path"] or ""))
 
 
-def _source(row: dict) -> str:
+def _source(row: Json) -> str:
     return row["division_code"] or COUNTRY
 
 
-def _effective(process: ProcessConfig, rows: list[dict]) -> dict[str, dict]:
+def _effective(process: ProcessConfig, rows: list[Json]) -> dict[str, Json]:
     """Name → {value, source}: the BPMN default, replaced by values set along the path (top down)
     as each setting's direction allows; a value set at a level that may not hold it is ignored."""
-    values = {name: {"value": default, "source": "bpmn"} for name, default in declared(process).items()}
+    values: dict[str, Json] = {
+        name: {"value": default, "source": "bpmn"} for name, default in declared(process).items()
+    }
     for row in rows:
         for name, value in row["values"].items():
             rule = authority(process, name)
@@ -193,13 +190,13 @@ def _effective(process: ProcessConfig, rows: list[dict]) -> dict[str, dict]:
     return values
 
 
-async def in_force(conn: AsyncConnection, definition: Definition, division_path: str) -> dict:
+async def in_force(conn: AsyncConnection, definition: Definition, division_path: str) -> Json:
     """The values a case at this place takes: the strictest set along its path, else the BPMN default."""
     effective = _effective(definition.config.process, await _rows_for(conn, definition.key, division_path))
     return {name: entry["value"] for name, entry in effective.items()}
 
 
-async def _division(conn: AsyncConnection, division_code: str | None) -> dict | None:
+async def _division(conn: AsyncConnection, division_code: str | None) -> Json | None:
     if division_code is None:
         return None
     division = await division_service.get(conn, division_code)
@@ -208,14 +205,14 @@ async def _division(conn: AsyncConnection, division_code: str | None) -> dict | 
     return division
 
 
-async def view(conn: AsyncConnection, definition: Definition, division_code: str | None) -> dict:
+async def view(conn: AsyncConnection, definition: Definition, division_code: str | None) -> Json:
     """Each setting's value in force at a place (or country-wide), where it comes from (the place that
     set it, ``country`` or ``bpmn``), its range and authority, and the place's own stored value."""
     division = await _division(conn, division_code)
     rows = await _rows_for(conn, definition.key, division["path"] if division else "/")
     if division is None:
         rows = [r for r in rows if r["division_code"] is None]
-    own = next((r["values"] for r in rows if r["division_code"] == division_code), {})
+    own: Json = next((r["values"] for r in rows if r["division_code"] == division_code), {})
     process = definition.config.process
     values = _effective(process, rows)
     for name, entry in values.items():
@@ -236,7 +233,7 @@ async def view(conn: AsyncConnection, definition: Definition, division_code: str
     }
 
 
-def _check_authority(principal: Principal, definition: Definition, division: dict | None) -> None:
+def _check_authority(principal: Principal, definition: Definition, division: Json | None) -> None:
     """The program's own department at that very place (a county's civil affairs office for its
     county), or an administrator; nobody else, whatever else their grants cover."""
     if principal.is_admin:
@@ -261,7 +258,7 @@ def _check_authority(principal: Principal, definition: Definition, division: dic
         )
 
 
-def _check_hierarchy(process: ProcessConfig, division: dict | None, above: list[dict], values: dict) -> None:
+def _check_hierarchy(process: ProcessConfig, division: Json | None, above: list[Json], values: Json) -> None:
     """Each value may be held at this level, and is no less strict than any value set above."""
     level = division["level"] if division else None
     for name, value in values.items():
@@ -296,8 +293,8 @@ def _check_hierarchy(process: ProcessConfig, division: dict | None, above: list[
 
 
 async def _overruled_below(
-    conn: AsyncConnection, process: ProcessConfig, program: str, division: dict | None, values: dict
-) -> list[dict]:
+    conn: AsyncConnection, process: ProcessConfig, program: str, division: Json | None, values: Json
+) -> list[Json]:
     """Values set below this place that the new values now overrule (kept, not in force while so)."""
     rows = (
         await conn.execute(
@@ -336,7 +333,7 @@ async def put(
     definition: Definition,
     division_code: str | None,
     body: SettingsIn,
-) -> dict:
+) -> Json:
     """Replace a place's own values, within its authority; every changed value is audited."""
     process = definition.config.process
     division = await _division(conn, division_code)
@@ -345,7 +342,7 @@ async def put(
     rows = await _rows_for(conn, definition.key, division["path"] if division else "/")
     above = [r for r in rows if r["division_code"] != division_code and division is not None]
     _check_hierarchy(process, division, above, body.values)
-    old = next((r["values"] for r in rows if r["division_code"] == division_code), {})
+    old: Json = next((r["values"] for r in rows if r["division_code"] == division_code), {})
     where = sa.and_(
         program_settings.c.program == definition.key,
         program_settings.c.division_code.is_(None)
@@ -389,7 +386,7 @@ async def history(
     division_code: str | None,
     before_id: int | None,
     limit: int,
-) -> list[dict]:
+) -> list[Json]:
     """Changes of the values that shape what is in force at a place: its own and its ancestors'
     (country-wide included), newest first."""
     division = await _division(conn, division_code)

@@ -25,12 +25,12 @@ def is_bpmn_name(filename: str | None) -> bool:
 
 def _problem(
     code: str, message: str, element_id: str | None = None, model: engine.ProcessModel | None = None
-) -> dict:
+) -> dict[str, Any]:
     line = model.element_lines.get(element_id) if model is not None and element_id else None
     return {"line": line, "element_id": element_id, "code": code, "message": message}
 
 
-def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
+def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict[str, Any]:
     """The checks the service itself relies on; returns the referenced forms. Every property is
     parsed first (``config.read``: unknown names and malformed values), then what they mean."""
     forms = {}
@@ -90,8 +90,8 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict:
         errors.append(_problem("invalid_notice_fields", problem, model.key, model))
     for problem in settings_check(process):
         errors.append(_problem("invalid_setting", problem, model.key, model))
-    for step_id, step in config.steps.items():
-        for problem in signers.declaration_problems(step_id, step):
+    for step_id, step_config in config.steps.items():
+        for problem in signers.declaration_problems(step_id, step_config):
             errors.append(_problem("invalid_approval_mode", problem, step_id, model))
     for problem in eligibility.declaration_problems(process):
         errors.append(_problem("invalid_expression", problem, model.key, model))

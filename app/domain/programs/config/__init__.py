@@ -12,6 +12,7 @@ each field is the documentation: ``scripts/gen_bpmn_properties.py`` writes
 ``docs/bpmn-properties.md`` from these models.
 """
 
+from app.domain.programs.config.deployed import Deployed
 from app.domain.programs.config.elements import (
     BY_TAG,
     BenefitConfig,
@@ -32,6 +33,7 @@ __all__ = [
     "BenefitConfig",
     "CatchEventConfig",
     "DefinitionConfig",
+    "Deployed",
     "EndEventConfig",
     "MessageConfig",
     "ProcessConfig",

@@ -27,6 +27,7 @@ from app.domain.programs.config.values import (
 )
 
 
+# Literal[a tuple]: see config/values.py on the valid-type ignores.
 class BenefitConfig(PropertyModel):
     """What reaching the element pays (an end event, or a step that pays at once)."""
 

@@ -1,14 +1,16 @@
 """Reading a parsed process's properties into its configuration, with every problem found."""
 
 import difflib
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from app import engine
 from app.domain.programs.config.elements import (
     BY_TAG,
+    CatchEventConfig,
     DefinitionConfig,
     EndEventConfig,
     MessageConfig,
@@ -16,6 +18,9 @@ from app.domain.programs.config.elements import (
 )
 from app.domain.programs.config.process import ProcessConfig
 from app.domain.programs.config.values import PropertyModel
+
+# The config model of one kind of element
+Config = TypeVar("Config", bound=PropertyModel)
 
 log = structlog.get_logger(__name__)
 
@@ -32,14 +37,14 @@ def _grouped(cls: type[PropertyModel], properties: dict[str, str]) -> dict[str, 
     return data
 
 
-def _property_name(cls: type[PropertyModel], loc: tuple) -> str:
+def _property_name(cls: type[PropertyModel], loc: tuple[str | int, ...]) -> str:
     prefixes = {alias: prefix for prefix, alias in cls.families().items()}
     if loc and loc[0] in prefixes and len(loc) > 1:
         return f"{prefixes[loc[0]]}{loc[1]}"
     return str(loc[0]) if loc else ""
 
 
-def _field_of(cls: type[PropertyModel], name: str):
+def _field_of(cls: type[PropertyModel], name: str) -> FieldInfo | None:
     for field_name, f in cls.model_fields.items():
         if name in (field_name, f.alias):
             return f
@@ -52,14 +57,15 @@ def _known_names(cls: type[PropertyModel]) -> list[str]:
 
 
 def _validate(
-    cls: type[PropertyModel], element_id: str, tag: str, line: int | None, properties: dict[str, str]
-) -> tuple[PropertyModel, list[dict]]:
+    cls: type[Config], element_id: str, tag: str, line: int | None, properties: dict[str, str]
+) -> tuple[Config, list[dict[str, Any]]]:
     """The element's config, and a problem per unknown or malformed property (those are left out)."""
     try:
         return cls.model_validate(_grouped(cls, properties)), []
     except ValidationError as exc:
         errors = exc.errors()
-    problems, bad = [], set()
+    problems: list[dict[str, Any]] = []
+    bad: set[str] = set()
     for error in errors:
         name = _property_name(cls, tuple(error["loc"]))
         if name in bad:
@@ -98,19 +104,23 @@ def _validate(
         return cls(), problems
 
 
-def read(model: engine.ProcessModel) -> tuple[DefinitionConfig, list[dict]]:
+def read(model: engine.ProcessModel) -> tuple[DefinitionConfig, list[dict[str, Any]]]:
     """The configuration of a parsed process, and every problem with its properties (each with
     ``line``, ``element_id``, ``code``, ``property`` and ``message``)."""
-    problems: list[dict] = []
+    problems: list[dict[str, Any]] = []
     lines, tags = model.element_lines, model.element_tags
 
-    def check(cls, element_id, tag, line, properties):
+    def check(
+        cls: type[Config], element_id: str, tag: str, line: int | None, properties: dict[str, str]
+    ) -> Config:
         config, found = _validate(cls, element_id, tag, line, properties)
         problems.extend(found)
         return config
 
     process = check(ProcessConfig, model.key, "process", lines.get(model.key), model.properties)
-    steps, ends, catches = {}, {}, {}
+    steps: dict[str, StepConfig] = {}
+    ends: dict[str, EndEventConfig] = {}
+    catches: dict[str, CatchEventConfig] = {}
     for element_id, properties in model.element_properties.items():
         tag = tags.get(element_id, "element")
         if element_id == model.key:
@@ -130,15 +140,15 @@ def read(model: engine.ProcessModel) -> tuple[DefinitionConfig, list[dict]]:
                 )
             continue
         config = check(cls, element_id, tag, lines.get(element_id), properties)
-        if cls is StepConfig:
+        if isinstance(config, StepConfig):
             steps[element_id] = config
-        elif cls is EndEventConfig:
+        elif isinstance(config, EndEventConfig):
             ends[element_id] = config
-        else:
+        elif isinstance(config, CatchEventConfig):
             catches[element_id] = config
     for message_id, (_, line, properties) in model.message_declarations.items():
         check(MessageConfig, message_id, "message", line, properties)
-    messages = {}
+    messages: dict[str, MessageConfig] = {}
     for name, properties in model.message_properties.items():
         # the message's own properties and those of the events catching it, as the engine merged them
         known = {k: v for k, v in properties.items() if k in MessageConfig.model_fields}
@@ -147,10 +157,10 @@ def read(model: engine.ProcessModel) -> tuple[DefinitionConfig, list[dict]]:
         steps.setdefault(step_id, StepConfig())
     for element_id in model.end_events:
         ends.setdefault(element_id, EndEventConfig())
-    config = DefinitionConfig(
+    definition_config = DefinitionConfig(
         process=process, steps=steps, end_events=ends, catch_events=catches, messages=messages
     )
-    return config, problems
+    return definition_config, problems
 
 
 def parse(model: engine.ProcessModel, *, stored: bool = False) -> DefinitionConfig:

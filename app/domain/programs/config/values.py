@@ -138,6 +138,8 @@ Names = Annotated[tuple[str, ...], BeforeValidator(_items)]
 NamedItems = Annotated[tuple[str, ...], BeforeValidator(_named_items)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 TimeLimit = Annotated[str, AfterValidator(_time_limit)]
+# Literal[a tuple] gives pydantic the tuple's values, kept in one place; type checkers want literals
+# written out, hence the valid-type ignores here and in elements.py.
 Level = Literal[LEVELS]  # type: ignore[valid-type]
 Levels = Annotated[tuple[Level, ...], BeforeValidator(_items)]
 ProgramKey = Annotated[str, BeforeValidator(_text), Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
@@ -155,12 +157,12 @@ class SettingAuthority(BaseModel):
     direction: Literal[SETTING_DIRECTIONS]  # type: ignore[valid-type]
 
 
-def refused_as(code: str) -> dict:
+def refused_as(code: str) -> dict[str, Any]:
     """The problem code a malformed value of this property is refused with (default ``invalid_property``)."""
     return {"problem_code": code}
 
 
-def family(prefix: str, code: str = "invalid_property") -> dict:
+def family(prefix: str, code: str = "invalid_property") -> dict[str, Any]:
     return {"family": prefix, "problem_code": code}
 
 
@@ -171,7 +173,7 @@ class PropertyModel(BaseModel):
     def families(cls) -> dict[str, str]:
         """Name prefix (``setting.``) → field alias, for the fields holding a family of names."""
         return {
-            extra["family"]: f.alias or name
+            str(extra["family"]): f.alias or name
             for name, f in cls.model_fields.items()
             if isinstance(extra := f.json_schema_extra, dict) and "family" in extra
         }
