@@ -6,6 +6,8 @@ audit/outbox rows follow through the unit of work (``cases.change``), and the op
 case makes a racing completion and this action end with one winner and one 409.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +44,9 @@ _TASK_AND_CASE = (
 )
 
 
-async def load(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
+async def load(
+    conn: AsyncConnection, principal: Principal, task_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The task and its case, as one row; 404 outside the caller's places."""
     row = (await conn.execute(_TASK_AND_CASE, {"task_id": task_id})).mappings().first()
     if row is None or not principal.can_see(row["division_path"]):
@@ -53,7 +57,7 @@ async def load(conn: AsyncConnection, principal: Principal, task_id: str) -> tup
     )
 
 
-def require_holder(principal: Principal, task: dict) -> None:
+def require_holder(principal: Principal, task: dict[str, Any]) -> None:
     """The person who may act on an open task now: its role, and it is theirs or nobody's."""
     if task["state"] != "open":
         raise Conflict("task_not_open", f"the task is {task['state']}")
@@ -72,7 +76,7 @@ def require_person(principal: Principal) -> None:
 
 
 def _allowed_targets(
-    definition: definitions.Definition, task: dict, case: engine.Case
+    definition: definitions.Definition, task: dict[str, Any], case: engine.Case
 ) -> list[tuple[str, str]]:
     found = case.return_targets(task["engine_task_id"])
     # A step may narrow where it returns to (property return_targets = "a,b").
@@ -82,7 +86,7 @@ def _allowed_targets(
     return found
 
 
-async def return_targets(conn: AsyncConnection, principal: Principal, task_id: str) -> list[dict]:
+async def return_targets(conn: AsyncConnection, principal: Principal, task_id: str) -> list[dict[str, Any]]:
     task, app = await load(conn, principal, task_id)
     definition = await definitions.by_id(conn, app["definition_id"])
     if task["state"] != "open":
@@ -95,7 +99,7 @@ async def return_targets(conn: AsyncConnection, principal: Principal, task_id: s
 
 
 async def _finish_current(
-    conn: AsyncConnection, principal: Principal, task: dict, note: dict, rec: Recorder
+    conn: AsyncConnection, principal: Principal, task: dict[str, Any], note: dict[str, Any], rec: Recorder
 ) -> None:
     # The guarded update referees a race with a reviewer completing the same step.
     done = await conn.execute(
@@ -111,7 +115,9 @@ async def _finish_current(
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
 
 
-async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, body: ReturnIn) -> dict:
+async def return_to(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: ReturnIn
+) -> dict[str, Any]:
     task, app = await load(conn, principal, task_id)
     require_holder(principal, task)
     definition = await definitions.by_id(conn, app["definition_id"])
@@ -141,7 +147,7 @@ async def return_to(conn: AsyncConnection, principal: Principal, task_id: str, b
     return await change.answer(saved)
 
 
-async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
+async def _moved_on_since(conn: AsyncConnection, task: dict[str, Any]) -> str | None:
     """Why the case has moved past a completed step, or None if nothing happened after it."""
     since = task["completed_at"]
     later = (
@@ -183,7 +189,7 @@ async def _moved_on_since(conn: AsyncConnection, task: dict) -> str | None:
     return None
 
 
-async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) -> dict[str, Any]:
     """撤回: reopen one's own completed step while nothing after it has been touched."""
     task, app = await load(conn, principal, task_id)
     if task["state"] != "completed" or not principal.is_user(task["completed_by"]):
@@ -220,7 +226,7 @@ async def withdraw(conn: AsyncConnection, principal: Principal, task_id: str) ->
 
 async def cancel_application(
     conn: AsyncConnection, principal: Principal, application_id: str, body: ReasonIn
-) -> dict:
+) -> dict[str, Any]:
     """撤销: the applicant (through the portal that submitted it) or the township withdraws a case
     until the county has confirmed it."""
     app = await lookup.load_row(conn, principal, application_id)

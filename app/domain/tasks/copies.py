@@ -1,5 +1,7 @@
 """抄送 (copies): who may read a case without acting on it, and find it under 抄送我的."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -10,8 +12,8 @@ from app.domain.people.principal import Principal
 
 async def add(
     conn: AsyncConnection,
-    app: dict,
-    task: dict | None,
+    app: dict[str, Any],
+    task: dict[str, Any] | None,
     usernames: list[str],
     roles: list[str],
     note: str | None,
@@ -55,7 +57,7 @@ async def add(
         )
 
 
-def copied_to(principal: Principal):
+def copied_to(principal: Principal) -> sa.ColumnElement[bool]:
     """SQL: case copies addressed to this principal, by name or by a role it holds at that place."""
     by_role = [
         sa.and_(case_copies.c.role == g.role, case_copies.c.division_path.startswith(g.division_path))

@@ -7,12 +7,19 @@ together, and the page's rows are read whole at the end.
 """
 
 import functools
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from app.db.models import tasks
 from app.domain.people.principal import Principal
+
+# A condition on tasks: a part of a scope, or a filter.
+Condition = sa.ColumnElement[bool]
+# The columns of the tasks table, or of a subquery carrying the sort keys.
+Columns = ReadOnlyColumnCollection[str, Any]
 
 SORTS = {
     "due_at": lambda c: (c.due_at.asc().nulls_last(),),
@@ -34,7 +41,7 @@ def unfiltered(
     sort: str,
     limit: int,
     offset: int,
-):
+) -> sa.Select[Any] | list[Condition] | None:
     """A page without filters (most requests: a tab's first pages) as a statement built once per
     principal and page and then reused: building a statement of 20 grants' parts costs ~5 ms of
     Python, executing it a fraction. None or [] as ``disjoint_parts`` answers.
@@ -53,12 +60,14 @@ def unfiltered(
     return sa.text(sql.replace(":", "\\:")).columns(*tasks.c)  # a colon is no bind parameter here
 
 
-def query(parts: list, filters: list, sort: str, limit: int, offset: int):
+def query(
+    parts: list[Condition], filters: list[Condition], sort: str, limit: int, offset: int
+) -> sa.Select[Any]:
     """UNION ALL of the parts, each cut to the rows this page could show. (Without the per-part ORDER
     BY and LIMIT, PostgreSQL 15 plans each part for all its rows and sorts them all.) The parts carry
     the sort keys only; the page's rows are read whole at the end."""
 
-    def first_rows(part):
+    def first_rows(part: Condition) -> sa.Select[Any]:
         ordered = sa.select(*_keys(sort)).where(part, *filters).order_by(*order(tasks.c, sort))
         return sa.select(ordered.limit(offset + limit + 1).subquery())
 
@@ -67,14 +76,14 @@ def query(parts: list, filters: list, sort: str, limit: int, offset: int):
     return sa.select(tasks).join(page, page.c.id == tasks.c.id).order_by(*order(page.c, sort))
 
 
-def _keys(sort: str) -> tuple:
+def _keys(sort: str) -> tuple[sa.Column[Any], ...]:
     """The columns a part carries: the sort's (all in the part's index, so PostgreSQL can read the
     part off the index alone once the table is vacuumed)."""
     column = tasks.c[sort.lstrip("-")]
     return (tasks.c.id, tasks.c.created_at) + ((column,) if column is not tasks.c.created_at else ())
 
 
-def order(columns, sort: str) -> tuple:
+def order(columns: Columns, sort: str) -> tuple[sa.ColumnElement[Any], ...]:
     """The page's order; arrival and id make it total, so pages neither repeat nor skip rows."""
     return (*SORTS[sort](columns), columns.created_at, columns.id)
 
@@ -94,7 +103,7 @@ def _narrowed(paths: list[str], within: str | None) -> list[str]:
     )
 
 
-def _at_and_below(paths: list[str]) -> list:
+def _at_and_below(paths: list[str]) -> list[Condition]:
     """Rows at each place itself (equality: read in order off an index), and rows strictly below any
     of them (one part); together exactly the ``path_range`` of each path. A grant's place holds its
     role's steps, so the first parts are nearly all of a 待认领 list and the last nearly all of a
@@ -108,7 +117,7 @@ def _at_and_below(paths: list[str]) -> list:
 
 def disjoint_parts(
     principal: Principal, scope: str, state: str | None, within: str | None, states: tuple[str, ...]
-):
+) -> list[Condition] | None:
     """The scope (and place filter) as disjoint conditions whose union is exactly
     ``worklist.scope_condition`` within ``within``, each matching an index in the page's order;
     None for the scopes of a person's own rows (few: one condition and a sort is the fast plan)."""

@@ -7,6 +7,7 @@ and hands the process ``panel_decision`` (approve when more than half of the vot
 """
 
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -40,7 +41,7 @@ def school_year(day: date) -> int:
 
 async def put(
     conn: AsyncConnection, principal: Principal, division_code: str, year: int, body: PanelIn
-) -> dict:
+) -> dict[str, Any]:
     division = await division_service.get(conn, division_code)
     if division is None:
         raise Invalid("unknown_division", f"division {division_code!r} does not exist")
@@ -102,7 +103,7 @@ async def put(
     return {"division_code": division_code, "school_year": year, "members": members}
 
 
-async def read(conn: AsyncConnection, principal: Principal, division_code: str, year: int) -> dict:
+async def read(conn: AsyncConnection, principal: Principal, division_code: str, year: int) -> dict[str, Any]:
     """A panel as its readers see it: members' names (parents among them) only for those whose
     grants cover the institution; elsewhere it answers like a panel never registered."""
     division = await division_service.get(conn, division_code)
@@ -111,7 +112,7 @@ async def read(conn: AsyncConnection, principal: Principal, division_code: str, 
     return await get(conn, division_code, year)
 
 
-async def get(conn: AsyncConnection, division_code: str, year: int) -> dict:
+async def get(conn: AsyncConnection, division_code: str, year: int) -> dict[str, Any]:
     row = (
         (
             await conn.execute(
@@ -126,7 +127,7 @@ async def get(conn: AsyncConnection, division_code: str, year: int) -> dict:
     return {"division_code": division_code, "school_year": year, "members": row["members"]}
 
 
-async def decide(conn: AsyncConnection, division_code: str, data: dict) -> dict:
+async def decide(conn: AsyncConnection, division_code: str, data: dict[str, Any]) -> dict[str, Any]:
     """Check the votes in ``data`` against the registered panel; returns the data with the count."""
     year = school_year(calendar.today())
     try:

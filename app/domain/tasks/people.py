@@ -2,6 +2,7 @@
 (delegate for an opinion, then resolve), 抄送 (copy) and 催办 (urge)."""
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, model_validator
@@ -59,11 +60,13 @@ async def _user(conn: AsyncConnection, username: str) -> Principal:
     return await accounts.principal_for_user(conn, username)
 
 
-def _view(task: dict) -> dict:
+def _view(task: dict[str, Any]) -> dict[str, Any]:
     return {**views.task_view(task), "delegated_to": task["delegated_to"], "note": task["note"]}
 
 
-async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, body: TransferIn) -> dict:
+async def transfer(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: TransferIn
+) -> dict[str, Any]:
     """转办: the new holder replaces the old one; only someone who may act on the task."""
     task, app = await load(conn, principal, task_id)
     require_holder(principal, task)
@@ -101,7 +104,9 @@ async def transfer(conn: AsyncConnection, principal: Principal, task_id: str, bo
     return _view(task)
 
 
-async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, body: DelegateIn) -> dict:
+async def delegate(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: DelegateIn
+) -> dict[str, Any]:
     """委派: ask someone (any role at or above the task's place) for an opinion; the holder decides."""
     task, app = await load(conn, principal, task_id)
     require_person(principal)
@@ -138,7 +143,9 @@ async def delegate(conn: AsyncConnection, principal: Principal, task_id: str, bo
     return _view(task)
 
 
-async def resolve(conn: AsyncConnection, principal: Principal, task_id: str, body: OpinionIn) -> dict:
+async def resolve(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: OpinionIn
+) -> dict[str, Any]:
     """The delegate's opinion: recorded with the task, and the task is back with its holder."""
     task, app = await load(conn, principal, task_id)
     if task["state"] != "open" or not principal.is_user(task["delegated_to"]):
@@ -172,7 +179,7 @@ def _program_roles(definition: definitions.Definition) -> set[str]:
     return {s.role for s in definition.model.steps.values() if s.role}
 
 
-async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: CopyIn) -> dict:
+async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: CopyIn) -> dict[str, Any]:
     """抄送: the copied people (or holders of a role at the task's place) can read the case.
 
     Only the task's holder copies (a step's ``cc_roles`` are copied by the service when it opens),
@@ -201,7 +208,7 @@ async def copy(conn: AsyncConnection, principal: Principal, task_id: str, body: 
     return {"task_id": task["id"], "usernames": body.usernames, "roles": body.roles}
 
 
-def _supervises(principal: Principal, task: dict) -> bool:
+def _supervises(principal: Principal, task: dict[str, Any]) -> bool:
     """Same department, a higher level, covering the task's place (a county office over a township)."""
     level = division_service.role_level(task["role"])
     department = task["role"][len(level) + 1 :] if level else None
@@ -218,7 +225,7 @@ def _supervises(principal: Principal, task: dict) -> bool:
     return False
 
 
-async def urge(conn: AsyncConnection, principal: Principal, task_id: str, body: UrgeIn) -> dict:
+async def urge(conn: AsyncConnection, principal: Principal, task_id: str, body: UrgeIn) -> dict[str, Any]:
     """催办: a supervisor or the submitting portal reminds the holders, once per working day."""
     task, app = await load(conn, principal, task_id)
     if task["state"] != "open":

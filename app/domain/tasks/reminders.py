@@ -5,6 +5,7 @@ PostgreSQL and changed with a guarded update, so any number of workers may run.
 """
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,16 +16,25 @@ from app.domain.audit import Recorder
 from app.domain.timekeeping import calendar
 
 
-def _lock(conn: AsyncConnection, query):
+def _lock(conn: AsyncConnection, query: sa.Select[Any]) -> sa.Select[Any]:
     return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
 
 
-async def _due_rows(conn: AsyncConnection, where, order, limit: int) -> list[dict]:
+async def _due_rows(
+    conn: AsyncConnection, where: list[sa.ColumnElement[bool]], order: sa.ColumnElement[Any], limit: int
+) -> list[dict[str, Any]]:
     query = sa.select(tasks).where(tasks.c.state == "open", *where).order_by(order).limit(limit)
     return [dict(r) for r in (await conn.execute(_lock(conn, query))).mappings()]
 
 
-async def _mark_once(conn: AsyncConnection, event: str, stamp, when, where: list, limit: int) -> int:
+async def _mark_once(
+    conn: AsyncConnection,
+    event: str,
+    stamp: sa.Column[Any],
+    when: sa.Column[Any],
+    where: list[sa.ColumnElement[bool]],
+    limit: int,
+) -> int:
     """Stamp each due open task once (``stamp`` IS NULL → now) and record ``event`` for it."""
     now = clock.now()
     rows = await _due_rows(conn, [stamp.is_(None), when <= now, *where], when, limit)

@@ -1,5 +1,7 @@
 """A reviewer's saved inbox views: a name and the inbox filters it stands for."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,11 +15,11 @@ KEYS = ("scope", "program", "division_code", "overdue", "sort")
 MAX_PER_USER = 20
 
 
-def clean(query: dict) -> dict:
+def clean(query: dict[str, Any]) -> dict[str, Any]:
     return {k: str(query[k]) for k in KEYS if query.get(k) not in (None, "")}
 
 
-async def list_(conn: AsyncConnection, username: str) -> list[dict]:
+async def list_(conn: AsyncConnection, username: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(saved_views.c.id, saved_views.c.name, saved_views.c.query)
         .where(saved_views.c.username == username)
@@ -26,7 +28,7 @@ async def list_(conn: AsyncConnection, username: str) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-async def save(conn: AsyncConnection, username: str, name: str, query: dict) -> dict:
+async def save(conn: AsyncConnection, username: str, name: str, query: dict[str, Any]) -> dict[str, Any]:
     name = name.strip()
     if not 1 <= len(name) <= 50:
         raise Invalid("invalid_view_name", "a view name has 1 to 50 characters")

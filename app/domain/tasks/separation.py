@@ -24,7 +24,7 @@ def mode_of(definition: Definition, step_name: str) -> str:
     step = definition.config.steps.get(step_name)
     if step is None:
         return "none"
-    declared = step.separation_of_duties
+    declared: str | None = step.separation_of_duties
     if declared:
         return declared
     form = definition.form_for_step(step_name) or {}
@@ -51,7 +51,11 @@ _DECIDED_BY = sa.union(
 
 
 async def check(
-    conn: AsyncConnection, principal: Principal, definition: Definition, task: dict, application_data: dict
+    conn: AsyncConnection,
+    principal: Principal,
+    definition: Definition,
+    task: dict[str, Any],
+    application_data: dict[str, Any],
 ) -> None:
     """Raise 403 if ``principal`` may not handle ``task`` of this case."""
     if principal.kind == "system":

@@ -15,6 +15,7 @@ what a vote means for the step. Completing the engine step stays in ``domain.tas
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import grants, task_signers, users
 from app.domain.errors import Conflict, Invalid
+from app.domain.programs.config import StepConfig
 
 ADDED = ("before", "after")
 
@@ -47,12 +49,12 @@ class Verdict:
     back_to_holder: bool = False
 
 
-def mode_of(step) -> str | None:
+def mode_of(step: StepConfig) -> str | None:
     """The step's ``approval_mode`` (``config.StepConfig``), if its deciders vote."""
     return step.approval_mode
 
 
-def declaration_problems(step_id: str, step) -> list[str]:
+def declaration_problems(step_id: str, step: StepConfig) -> list[str]:
     """An ``approval_mode`` step names its deciders (the values' forms are checked by ``config``)."""
     if step.approval_mode is None:
         return []
@@ -61,7 +63,7 @@ def declaration_problems(step_id: str, step) -> list[str]:
     return []
 
 
-def waiting_for(username: str):
+def waiting_for(username: str) -> sa.Select[tuple[str]]:
     """SQL: ids of open tasks where it is this person's turn to sign or vote."""
     earlier = sa.alias(task_signers)
     not_first = sa.exists().where(
@@ -77,7 +79,7 @@ def waiting_for(username: str):
     )
 
 
-async def rows_of(conn: AsyncConnection, task_id: str) -> list[dict]:
+async def rows_of(conn: AsyncConnection, task_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(task_signers)
         .where(task_signers.c.task_id == task_id)
@@ -86,7 +88,7 @@ async def rows_of(conn: AsyncConnection, task_id: str) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-def view(rows: list[dict]) -> list[dict]:
+def view(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {k: r[k] for k in ("username", "kind", "seq", "state", "decision", "opinion", "decided_at")}
         for r in rows
@@ -108,7 +110,9 @@ async def has_after(conn: AsyncConnection, task_id: str) -> bool:
     )
 
 
-async def add(conn: AsyncConnection, task: dict, usernames: list[str], position: str, added_by: str) -> None:
+async def add(
+    conn: AsyncConnection, task: dict[str, Any], usernames: list[str], position: str, added_by: str
+) -> None:
     present = {r["username"] for r in await rows_of(conn, task["id"]) if r["state"] != "removed"}
     again = sorted(set(usernames) & present)
     if again or len(set(usernames)) != len(usernames):
@@ -130,7 +134,7 @@ async def add(conn: AsyncConnection, task: dict, usernames: list[str], position:
     )
 
 
-async def remove(conn: AsyncConnection, task: dict, username: str) -> None:
+async def remove(conn: AsyncConnection, task: dict[str, Any], username: str) -> None:
     done = await conn.execute(
         sa.update(task_signers)
         .where(
@@ -157,7 +161,9 @@ async def hand_to_after_signers(conn: AsyncConnection, task_id: str) -> None:
     )
 
 
-async def create_deciders(conn: AsyncConnection, task: dict, props, case_data: dict) -> list[str]:
+async def create_deciders(
+    conn: AsyncConnection, task: dict[str, Any], props: StepConfig, case_data: dict[str, Any]
+) -> list[str]:
     """The deciders of an ``approval_mode`` step (``props``: its ``config.StepConfig``): holders of a
     role at the task's place, or a list of usernames in the case data."""
     if props.assignees_variable:
@@ -197,7 +203,9 @@ async def create_deciders(conn: AsyncConnection, task: dict, props, case_data: d
     return names
 
 
-async def vote(conn: AsyncConnection, task: dict, username: str, body: SignIn, props) -> Verdict:
+async def vote(
+    conn: AsyncConnection, task: dict[str, Any], username: str, body: SignIn, props: StepConfig
+) -> Verdict:
     """Record one signature or vote; returns what it means for the step."""
     rows = await rows_of(conn, task["id"])
     turn = set(

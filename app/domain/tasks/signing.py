@@ -1,6 +1,8 @@
 """加签/减签 and signing: the holder adds or removes signers of a step, and signers and deciders
 (会签, 或签, 依次) sign it; when the votes decide, the step completes (``worklist.finish``)."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,7 +17,7 @@ from app.domain.tasks import separation, signers, worklist
 
 async def add_signers(
     conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignersIn
-) -> dict:
+) -> dict[str, Any]:
     """加签: only the holder, to people who work at or above the step's place."""
     task, app = await worklist._task_and_case(conn, principal, task_id)
     worklist._require_open(task)
@@ -49,7 +51,9 @@ async def add_signers(
     return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
 
 
-async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+async def remove_signer(
+    conn: AsyncConnection, principal: Principal, task_id: str, username: str
+) -> dict[str, Any]:
     """减签: only signers added this way, only before they have signed."""
     task, app = await worklist._task_and_case(conn, principal, task_id)
     worklist._require_open(task)
@@ -62,7 +66,9 @@ async def remove_signer(conn: AsyncConnection, principal: Principal, task_id: st
     return {"task_id": task["id"], "signers": signers.view(await signers.rows_of(conn, task["id"]))}
 
 
-async def sign(conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignIn) -> dict:
+async def sign(
+    conn: AsyncConnection, principal: Principal, task_id: str, body: signers.SignIn
+) -> dict[str, Any]:
     """A signer's or decider's vote; the step completes when the votes decide it."""
     task, app = await worklist._task_and_case(conn, principal, task_id)
     worklist._require_open(task)

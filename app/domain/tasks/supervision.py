@@ -15,7 +15,7 @@ from app.domain.people.principal import Principal, path_range
 from app.domain.timekeeping import calendar
 
 
-def _supervised(principal: Principal):
+def _supervised(principal: Principal) -> sa.ColumnElement[bool]:
     """Tasks of a grant's department at a lower level, under the grant's place (admins: all)."""
     if principal.is_admin:
         return sa.true()
@@ -38,7 +38,7 @@ def _supervised(principal: Principal):
 
 async def overdue(
     conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int = 200
-) -> dict:
+) -> dict[str, Any]:
     return await _late_work(conn, principal, division_code, limit, tasks.c.due_at < clock.now())
 
 
@@ -48,7 +48,7 @@ async def due_soon(
     division_code: str | None,
     working_days: int = 2,
     limit: int = 200,
-) -> dict:
+) -> dict[str, Any]:
     """Open tasks not yet late whose deadline falls within the next ``working_days`` working days."""
     days = await calendar.load(conn)
     until, _ = days.deadline(clock.now(), working_days)
@@ -58,8 +58,12 @@ async def due_soon(
 
 
 async def _late_work(
-    conn: AsyncConnection, principal: Principal, division_code: str | None, limit: int, due
-) -> dict:
+    conn: AsyncConnection,
+    principal: Principal,
+    division_code: str | None,
+    limit: int,
+    due: sa.ColumnElement[bool],
+) -> dict[str, Any]:
     where = [tasks.c.state == "open", due, _supervised(principal)]
     if division_code:
         where.append(await division_service.at_or_below(conn, tasks.c.division_path, division_code))

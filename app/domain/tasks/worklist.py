@@ -16,7 +16,6 @@ from app.domain.cases import search, views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.notices import objections
-from app.domain.notices.objections import answering_steps
 from app.domain.people import accounts
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal, path_range
@@ -25,6 +24,7 @@ from app.domain.tasks import actions as task_actions
 from app.domain.tasks import copies, pages, panels, separation, signers
 from app.domain.timekeeping import calendar
 from app.metrics import TASK_COMPLETIONS
+from app.shapes import Json
 
 # 待认领, 我的待办, everything in my places, 已办, 抄送我的, 我发起的.
 SCOPES = ("candidate", "mine", "all", "done", "cc", "started")
@@ -46,7 +46,7 @@ async def inbox(
     due_before: datetime | None = None,
     sort: str = "due_at",
     q: str | None = None,
-) -> dict:
+) -> Json:
     if scope not in SCOPES:
         raise Invalid("invalid_scope", f"scope must be one of {SCOPES}")
     if sort not in SORTS:
@@ -98,7 +98,7 @@ async def inbox(
     }
 
 
-def scope_condition(principal: Principal, scope: str, state: str | None):
+def scope_condition(principal: Principal, scope: str, state: str | None) -> sa.ColumnElement[bool]:
     if scope == "candidate":
         return sa.and_(
             tasks.c.state == "open",
@@ -136,12 +136,12 @@ def scope_condition(principal: Principal, scope: str, state: str | None):
     return sa.and_(condition, tasks.c.state == state) if state else condition
 
 
-async def counts(conn: AsyncConnection, principal: Principal, cap: int | None = None) -> dict:
+async def counts(conn: AsyncConnection, principal: Principal, cap: int | None = None) -> Json:
     """How many tasks each inbox tab holds (open ones; 已办: all I decided), in one round trip.
     With ``cap``, a count stops there (the web UI shows "1000+"): a page then reads at most ``cap``
     index entries per tab instead of every task in a county's scope."""
 
-    def count(scope: str):
+    def count(scope: str) -> sa.Label[int]:
         rows = sa.select(tasks.c.id).where(scope_condition(principal, scope, None))
         if cap is not None:
             rows = rows.limit(cap)
@@ -151,14 +151,14 @@ async def counts(conn: AsyncConnection, principal: Principal, cap: int | None = 
     return dict((await conn.execute(sa.select(*columns))).mappings().one())
 
 
-async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+async def _load(conn: AsyncConnection, principal: Principal, task_id: str) -> Json:
     row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).mappings().first()
     if row is None or not principal.can_see(row["division_path"]):
         raise NotFound("task_not_found", f"no task {task_id!r}")
     return dict(row)
 
 
-def _require_act(principal: Principal, task: dict) -> None:
+def _require_act(principal: Principal, task: Json) -> None:
     if not principal.can_act(task["role"], task["division_path"]):
         raise Forbidden(
             "not_your_role",
@@ -166,12 +166,12 @@ def _require_act(principal: Principal, task: dict) -> None:
         )
 
 
-def _require_open(task: dict) -> None:
+def _require_open(task: Json) -> None:
     if task["state"] != "open":
         raise Conflict("task_not_open", f"the task is {task['state']}")
 
 
-async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> Json:
     task = await _load(conn, principal, task_id)
     app = (
         (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"])))
@@ -187,12 +187,12 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> dict
         else None,
         "application": views.application_view(app),
     }
-    if task["name"] in answering_steps(definition):
+    if task["name"] in objections.answering_steps(definition):
         view["objections"] = await objections.of_application(conn, task["application_id"], open_only=True)
     return view
 
 
-async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expected: str | None) -> bool:
+async def _set_assignee(conn: AsyncConnection, task: Json, new: str | None, expected: str | None) -> bool:
     result = await conn.execute(
         sa.update(tasks)
         .where(
@@ -205,7 +205,7 @@ async def _set_assignee(conn: AsyncConnection, task: dict, new: str | None, expe
     return result.rowcount == 1
 
 
-async def _check_separation(conn: AsyncConnection, principal: Principal, task: dict) -> None:
+async def _check_separation(conn: AsyncConnection, principal: Principal, task: Json) -> None:
     app = (
         await conn.execute(
             sa.select(applications.c.definition_id, applications.c.data).where(
@@ -216,7 +216,7 @@ async def _check_separation(conn: AsyncConnection, principal: Principal, task: d
     await separation.check(conn, principal, await definitions.by_id(conn, app.definition_id), task, app.data)
 
 
-async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> Json:
     task = await _load(conn, principal, task_id)
     task_actions.require_person(principal)
     _require_act(principal, task)
@@ -233,7 +233,7 @@ async def claim(conn: AsyncConnection, principal: Principal, task_id: str) -> di
     return views.task_view(task)
 
 
-async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> dict:
+async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> Json:
     task = await _load(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
@@ -256,7 +256,7 @@ async def unclaim(conn: AsyncConnection, principal: Principal, task_id: str) -> 
     return views.task_view(task)
 
 
-async def assign(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> dict:
+async def assign(conn: AsyncConnection, principal: Principal, task_id: str, username: str) -> Json:
     task = await _load(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
@@ -285,12 +285,12 @@ async def assign(conn: AsyncConnection, principal: Principal, task_id: str, user
     return views.task_view(task)
 
 
-async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[dict, dict]:
+async def _task_and_case(conn: AsyncConnection, principal: Principal, task_id: str) -> tuple[Json, Json]:
     # The task and its case in one round trip: this is the hottest path of the service.
     return await task_actions.load(conn, principal, task_id)
 
 
-async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: dict) -> dict:
+async def complete(conn: AsyncConnection, principal: Principal, task_id: str, data: Json) -> Json:
     task, app = await _task_and_case(conn, principal, task_id)
     _require_act(principal, task)
     _require_open(task)
@@ -319,8 +319,8 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
 
 
 async def _hold_for_signers(
-    conn: AsyncConnection, principal: Principal, task: dict, app: dict, data: dict
-) -> dict:
+    conn: AsyncConnection, principal: Principal, task: Json, app: Json, data: Json
+) -> Json:
     """The holder decided; the signers added after them decide next (the decision waits on the task)."""
     note = {**(task["note"] or {}), "pending_decision": {"by": principal.name, "data": data}}
     done = await conn.execute(
@@ -363,11 +363,13 @@ _COMPLETE = (
 )
 
 
-async def finish(conn: AsyncConnection, actor: str, task: dict, app: dict, definition, data: dict) -> dict:
+async def finish(
+    conn: AsyncConnection, actor: str, task: Json, app: Json, definition: definitions.Definition, data: Json
+) -> Json:
     """Complete the engine step with ``data`` as ``actor`` and persist what follows."""
     change = await CaseChange.load(conn, app, definition, actor)
     rec = change.rec
-    if task["name"] in answering_steps(definition):
+    if task["name"] in objections.answering_steps(definition):
         await objections.answer(
             conn, app["id"], data.get("objection_outcomes"), actor, rec, app["division_path"]
         )
