@@ -3,6 +3,7 @@
 import hashlib
 import json
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, TypeAdapter
@@ -54,7 +55,7 @@ class ApplicationIn(BaseModel):
     family_id: str | None = Field(default=None, min_length=1, max_length=64)
     # For a re-check or termination (终止): the approved case it is about.
     subject_id: str | None = Field(default=None, min_length=1, max_length=36)
-    data: dict = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
     external_ref: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -64,7 +65,7 @@ def _request_hash(body: ApplicationIn) -> str:
 
 async def _replay(
     conn: AsyncConnection, principal: Principal, key: str, request_hash: str
-) -> tuple[int, dict] | None:
+) -> tuple[int, dict[str, Any]] | None:
     row = (
         (
             await conn.execute(
@@ -85,7 +86,7 @@ async def _replay(
 
 async def _subject(
     conn: AsyncConnection, principal: Principal, definition: definitions.Definition, body: ApplicationIn
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The enrolment a re-check or termination is about; it lends the case its person and place."""
     programs = set(definition.config.process.subject_program)
     if about_place(definition):
@@ -177,7 +178,7 @@ async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
         )
 
 
-async def _check_staff_relative(conn: AsyncConnection, data: dict) -> None:
+async def _check_staff_relative(conn: AsyncConnection, data: dict[str, Any]) -> None:
     flag = data.get("staff_relative", False)
     if not isinstance(flag, bool):
         raise Invalid("invalid_staff_relative", "data.staff_relative must be true or false")
@@ -194,7 +195,7 @@ async def _check_staff_relative(conn: AsyncConnection, data: dict) -> None:
 
 async def create(
     conn: AsyncConnection, principal: Principal, body: ApplicationIn, idempotency_key: str | None = None
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     request_hash = _request_hash(body)
     if idempotency_key is not None:
         replay = await _replay(conn, principal, idempotency_key, request_hash)
@@ -207,6 +208,7 @@ async def create(
         raise Invalid(
             "invalid_id_number", "applicant.id_number is not a valid 18-character resident ID number"
         )
+    assert body.division_code is not None  # _subject refused a case without one
     division = await division_service.get(conn, body.division_code)
     if division is None:
         raise Invalid("unknown_division", f"division {body.division_code!r} does not exist")

@@ -24,6 +24,7 @@ from app.domain.audit import Recorder
 from app.domain.cases import early_messages, events, reactions, status, store, views
 from app.domain.errors import Conflict
 from app.domain.programs.definitions import Definition
+from app.domain.timekeeping import calendar
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Saved:
     """What one saved change did."""
 
     # The task rows opened, with those opened by kept messages delivered after the change.
-    opened: list[dict]
+    opened: list[dict[str, Any]]
     # What saving it meant, as the reactions saw it (tasks opened, timers, the case's start or end).
     happened: tuple[events.Event, ...]
     # The case's status now.
@@ -46,7 +47,7 @@ class CaseChange:
     def __init__(
         self,
         conn: AsyncConnection,
-        app: dict,
+        app: dict[str, Any],
         definition: Definition,
         case: engine.Case,
         ctx: store.Context,
@@ -59,13 +60,20 @@ class CaseChange:
         self._moved_on = False
 
     @classmethod
-    async def load(cls, conn: AsyncConnection, app: dict, definition: Definition, actor: str) -> "CaseChange":
+    async def load(
+        cls, conn: AsyncConnection, app: dict[str, Any], definition: Definition, actor: str
+    ) -> "CaseChange":
         case, ctx = await store.load_case(conn, definition, app)
         return cls(conn, app, definition, case, ctx, Recorder(actor))
 
     @classmethod
     async def start(
-        cls, conn: AsyncConnection, row: dict, definition: Definition, data: dict, rec: Recorder
+        cls,
+        conn: AsyncConnection,
+        row: dict[str, Any],
+        definition: Definition,
+        data: dict[str, Any],
+        rec: Recorder,
     ) -> "CaseChange":
         """A new case run to its first wait; the caller inserts ``row`` and then calls ``save(is_new=True)``."""
         try:
@@ -75,7 +83,7 @@ class CaseChange:
         return cls(conn, row, definition, case, ctx, rec)
 
     @property
-    def days(self):
+    def days(self) -> calendar.WorkingDays:
         return self.ctx.days
 
     async def act(self, change: Callable[..., Any], *args: Any, failure: str | None) -> Any:
@@ -88,12 +96,12 @@ class CaseChange:
                 raise
             raise store.engine_failure(exc, failure) from exc
 
-    async def migrate(self, new: Definition, step_mapping: dict[str, str]) -> dict:
+    async def migrate(self, new: Definition, step_mapping: dict[str, str]) -> dict[str, Any]:
         """Re-plan the case on another version of its process; an ``engine.EngineError`` comes back
         as is (a dry run reports it). Saving afterwards writes the case under ``new``."""
         # Scripts of either version may run while the case is re-planned.
         runner = new if new.model.runs_scripts else self.definition
-        moved = await store.run_engine(runner, self.case.migrate_to, new.model, step_mapping)
+        moved: dict[str, Any] = await store.run_engine(runner, self.case.migrate_to, new.model, step_mapping)
         self.definition = new
         return moved
 
@@ -129,9 +137,9 @@ class CaseChange:
         await self.rec.flush(self.conn)
         return Saved(opened, tuple(happened), self.app["status"])
 
-    async def _deliver_kept(self, names: frozenset[str]) -> list[dict]:
+    async def _deliver_kept(self, names: frozenset[str]) -> list[dict[str, Any]]:
         """The oldest kept message among those the case now waits for, then again while it waits."""
-        opened: list[dict] = []
+        opened: list[dict[str, Any]] = []
         waiting = set(names)
         while waiting:
             kept = await early_messages.take_kept(self.conn, self.app, sorted(waiting))
@@ -146,7 +154,7 @@ class CaseChange:
             waiting = {name for name in waiting if await store.waits_for(self.conn, self.app["id"], name)}
         return opened
 
-    async def deliver(self, name: str, payload: dict) -> Saved:
+    async def deliver(self, name: str, payload: dict[str, Any]) -> Saved:
         """A message to the case, which must be waiting for it."""
         delivered = await self.act(
             self.case.deliver_message, name, payload, failure="the process could not continue"
@@ -162,7 +170,7 @@ class CaseChange:
         )
         return await self.save()
 
-    async def answer(self, saved: Saved) -> dict:
+    async def answer(self, saved: Saved) -> dict[str, Any]:
         """The usual answer to a reviewer's change: the case as it is now and the steps it opened."""
         opened = saved.opened
         next_tasks = [views.task_view(t, self.ctx.days) for t in opened]
@@ -181,7 +189,7 @@ class EndedCaseChange:
     gradual exit run out). No engine step runs; the status is written version-checked
     (``status.terminate_ended``) and the events recorded once, as ``CaseChange.save`` does."""
 
-    def __init__(self, conn: AsyncConnection, app: dict, rec: Recorder):
+    def __init__(self, conn: AsyncConnection, app: dict[str, Any], rec: Recorder):
         self.conn, self.app, self.rec = conn, app, rec
 
     async def terminate(self, reason: str) -> Saved:

@@ -8,7 +8,10 @@ is kept when the program's newest version declares ``keep_early`` for it, and ad
 case created later with that reference or person, inside the sender's places (``adopt``).
 """
 
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
@@ -19,10 +22,16 @@ from app.domain.timekeeping import calendar, deadlines
 
 
 async def keep(
-    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict, limit: str
-) -> dict:
+    conn: AsyncConnection,
+    principal: Principal,
+    app: dict[str, Any],
+    name: str,
+    payload: dict[str, Any],
+    limit: str,
+) -> dict[str, Any]:
     now = clock.now()
     expires_at = deadlines.compute(now, limit, await calendar.load(conn), what=f"early message {name}").due_at
+    assert expires_at is not None  # keep_early is a time limit
     await conn.execute(
         sa.insert(early_messages).values(
             application_id=app["id"],
@@ -59,11 +68,12 @@ async def keep_for_case_to_come(
     external_ref: str | None,
     id_number: str | None,
     name: str,
-    payload: dict,
+    payload: dict[str, Any],
     limit: str,
-) -> dict:
+) -> dict[str, Any]:
     now = clock.now()
     expires_at = deadlines.compute(now, limit, await calendar.load(conn), what=f"early message {name}").due_at
+    assert expires_at is not None  # keep_early is a time limit
     paths = (
         None if principal.is_admin else sorted({g.division_path for g in principal.grants if g.division_path})
     )
@@ -85,7 +95,7 @@ async def keep_for_case_to_come(
     return {"application_id": None, "status": None, "kept": True, "kept_until": expires_at, "next_tasks": []}
 
 
-async def adopt(conn: AsyncConnection, app: dict) -> None:
+async def adopt(conn: AsyncConnection, app: dict[str, Any]) -> None:
     """A new case takes the unexpired messages kept for its reference or its person, if their sender covers it."""
     ref = early_messages.c.external_ref == app["external_ref"] if app.get("external_ref") else sa.false()
     rows = (
@@ -110,7 +120,7 @@ async def adopt(conn: AsyncConnection, app: dict) -> None:
         )
 
 
-async def take_kept(conn: AsyncConnection, app: dict, names: list[str]) -> dict | None:
+async def take_kept(conn: AsyncConnection, app: dict[str, Any], names: list[str]) -> RowMapping | None:
     """The oldest unexpired message kept for the case under any of ``names``, marked delivered (the
     unit of work, ``cases.change``, delivers it in the same transaction)."""
     row = (

@@ -16,6 +16,7 @@ Declared in the BPMN as properties, so a program says what it pays without code:
 """
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,7 +29,7 @@ from app.domain.errors import Invalid
 from app.domain.money import ledger
 from app.domain.people import divisions as division_service
 from app.domain.programs import eligibility
-from app.domain.programs.config import BenefitConfig, DefinitionConfig, EndEventConfig
+from app.domain.programs.config import BenefitConfig, DefinitionConfig, Deployed, EndEventConfig
 from app.domain.tasks import panels
 from app.domain.timekeeping import calendar
 
@@ -53,12 +54,12 @@ def declaration_problems(config: DefinitionConfig) -> list[tuple[str, str]]:
     ]
 
 
-def _next_recheck(settings: dict, category: str | None, today: date) -> date | None:
+def _next_recheck(settings: dict[str, Any], category: str | None, today: date) -> date | None:
     months = settings.get(f"recheck_months_{(category or '').lower()}") if category else None
     return ledger.add_months(today, int(months)) if isinstance(months, (int, float)) and months > 0 else None
 
 
-def _holds(condition: str, data: dict) -> bool:
+def _holds(condition: str, data: dict[str, Any]) -> bool:
     try:
         return bool(sandbox.evaluate(condition, dict(data)))
     except sandbox.LimitExceeded as exc:
@@ -67,7 +68,7 @@ def _holds(condition: str, data: dict) -> bool:
         raise Invalid("engine_error", f"benefit_when {condition!r}: {exc}") from exc
 
 
-def _bound(props: BenefitConfig, name: str, settings: dict) -> float | None:
+def _bound(props: BenefitConfig, name: str, settings: dict[str, Any]) -> float | None:
     source = getattr(props, name)
     if not source:
         return None
@@ -78,7 +79,7 @@ def _bound(props: BenefitConfig, name: str, settings: dict) -> float | None:
     return float(value)
 
 
-def _monthly_start(props: BenefitConfig, app: dict, today: date) -> date:
+def _monthly_start(props: BenefitConfig, app: dict[str, Any], today: date) -> date:
     # Support starts from the month after approval (national rules), or after the birthday that
     # makes the person eligible when that comes later (e.g. minban plan 24 六(二)).
     start = ledger.first_of_next_month(today)
@@ -93,13 +94,18 @@ def _monthly_start(props: BenefitConfig, app: dict, today: date) -> date:
 
 
 async def record_benefit(
-    conn: AsyncConnection, app: dict, definition, element_id: str, data: dict, rec: Recorder
-) -> dict | None:
+    conn: AsyncConnection,
+    app: dict[str, Any],
+    definition: Deployed,
+    element_id: str,
+    data: dict[str, Any],
+    rec: Recorder,
+) -> dict[str, Any] | None:
     """Enter the amount a step or end event pays, if it declares one."""
     props = definition.config.benefit_of(element_id)
-    kind = props.benefit if props else None
-    if not kind or (props.benefit_when and not _holds(props.benefit_when, data)):
+    if props is None or not props.benefit or (props.benefit_when and not _holds(props.benefit_when, data)):
         return None
+    kind = props.benefit
     variable = props.benefit_amount or "amount"
     if variable not in data:
         raise Invalid(
@@ -166,7 +172,12 @@ async def record_benefit(
 
 
 async def _apply_to_subject(
-    conn: AsyncConnection, app: dict, effect: str, data: dict, props: EndEventConfig, rec: Recorder
+    conn: AsyncConnection,
+    app: dict[str, Any],
+    effect: str,
+    data: dict[str, Any],
+    props: EndEventConfig,
+    rec: Recorder,
 ) -> None:
     subject = await ledger.subject_of(conn, app["subject_id"])
     today = calendar.today()
@@ -223,20 +234,24 @@ async def _apply_to_subject(
         rec.add("enrolment.continued", subject["id"], {"by": app["id"]}, None, subject["division_path"])
 
 
-def enrolment_messages(definition) -> dict[str, str]:
+def enrolment_messages(definition: Deployed) -> dict[str, str]:
     """``enrolment_messages`` = ``person_deceased:died_on,…``: messages that end an approved
     case's support, each with the payload field holding the date it happened."""
     return definition.config.process.enrolment_messages
 
 
-async def _notify(conn: AsyncConnection, app: dict, props: EndEventConfig, rec: Recorder) -> None:
+async def _notify(conn: AsyncConnection, app: dict[str, Any], props: EndEventConfig, rec: Recorder) -> None:
     """An office informed without a task (备案, 知悉): recorded, and published to its portals."""
     level = props.notify_level
     code = (
-        await division_service.ancestors_by_level(
-            conn, {"code": app["division_code"], "path": app["division_path"]}
-        )
-    ).get(level)
+        (
+            await division_service.ancestors_by_level(
+                conn, {"code": app["division_code"], "path": app["division_path"]}
+            )
+        ).get(level)
+        if level
+        else None
+    )  # (no place is None)
     rec.add(
         "case.notified",
         app["id"],
@@ -246,7 +261,7 @@ async def _notify(conn: AsyncConnection, app: dict, props: EndEventConfig, rec: 
     )
 
 
-def _filed_month(app: dict) -> date:
+def _filed_month(app: dict[str, Any]) -> date:
     created = app.get("created_at")
     if not isinstance(created, datetime):
         return calendar.today().replace(day=1)
@@ -255,7 +270,7 @@ def _filed_month(app: dict) -> date:
     return created.astimezone(calendar.SHANGHAI).date().replace(day=1)
 
 
-async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> None:
+async def _schedule_terms(conn: AsyncConnection, app: dict[str, Any], rec: Recorder) -> None:
     """Payments in the last month of each term of this school year (学前教育资助: half the yearly
     amount per term), no more than ``max_terms`` for a child in all; each can be cancelled."""
     settings = app.get("settings") or {}
@@ -291,7 +306,7 @@ async def _schedule_terms(conn: AsyncConnection, app: dict, rec: Recorder) -> No
 
 
 async def on_end(
-    conn: AsyncConnection, app: dict, definition, outcome: engine.Outcome, rec: Recorder
+    conn: AsyncConnection, app: dict[str, Any], definition: Deployed, outcome: engine.Outcome, rec: Recorder
 ) -> None:
     props = definition.config.end_events.get(outcome.end_event or "")
     if props is None:

@@ -3,6 +3,7 @@ by message (``enrolment_messages``), or a gradual exit (渐退期) that ran out.
 and the case becomes terminated through ``change.EndedCaseChange``."""
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,8 +19,13 @@ GRADUAL_EXIT_ENDED = "gradual exit ended"
 
 
 async def end_by_message(
-    conn: AsyncConnection, app: dict, definition: Definition, name: str, payload: dict, rec: Recorder
-) -> dict:
+    conn: AsyncConnection,
+    app: dict[str, Any],
+    definition: Definition,
+    name: str,
+    payload: dict[str, Any],
+    rec: Recorder,
+) -> dict[str, Any]:
     """Stop an approved case's support: monthly payments end with the month of the event,
     scheduled payments after it are cancelled, and the case is terminated."""
     field = enrolment_messages(definition)[name]

@@ -7,12 +7,13 @@ it is about, so a reaction reads nothing again.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import engine
 from app.domain.audit import Recorder
+from app.domain.programs.config import Deployed
 
 
 @dataclass
@@ -20,8 +21,8 @@ class Changing:
     """The case being changed, as the reactions see it (the change's own transaction and recorder)."""
 
     conn: AsyncConnection
-    app: dict
-    definition: object  # programs.definitions.Definition
+    app: dict[str, Any]
+    definition: Deployed  # a programs.definitions.Definition
     rec: Recorder
     # Why open notice entries close early when it is not an objection: "returned", "withdrawn".
     closing: str | None = None
@@ -29,7 +30,7 @@ class Changing:
 
 @dataclass(frozen=True)
 class TasksOpened:
-    rows: list[dict]
+    rows: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ is about (a school's reports). Each is started by the worker in a transaction of
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -22,11 +23,12 @@ from app.domain.people.principal import SYSTEM
 from app.domain.programs import definitions
 from app.domain.timekeeping import calendar
 from app.metrics import FOLLOWUPS_FAILED
+from app.shapes import RowLike
 
 log = structlog.get_logger()
 
 
-async def start(conn: AsyncConnection, program: str, about: dict, rec: Recorder) -> dict:
+async def start(conn: AsyncConnection, program: str, about: dict[str, Any], rec: Recorder) -> dict[str, Any]:
     """Start ``program`` about the same enrolment as the case ``about`` (its ``subject_id``)."""
     body = applications.ApplicationIn(
         program=program, subject_id=about["subject_id"], data={"started_by_case": about["id"]}
@@ -103,7 +105,9 @@ async def start_requested(conn: AsyncConnection, round_: FollowUpRound, limit: i
     return len(requests)
 
 
-async def _not_started(conn: AsyncConnection, request, about: dict, exc: Exception) -> None:
+async def _not_started(
+    conn: AsyncConnection, request: RowLike, about: dict[str, Any], exc: Exception
+) -> None:
     """Back off, or give up for good after MAX_FOLLOWUP_ATTEMPTS (the asking case's trail says so)."""
     attempts = request["attempts"] + 1
     # A domain refusal in our own words; anything else by its class only (its text may quote data).
@@ -211,7 +215,7 @@ async def start_monthly_cases(conn: AsyncConnection, limit: int = 100) -> int:
     return started
 
 
-async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
+async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict[str, Any]]:
     """Follow-ups given up after MAX_FOLLOWUP_ATTEMPTS refusals (newest first), for an administrator."""
     rows = await conn.execute(
         sa.select(
@@ -231,7 +235,7 @@ async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-async def retry(conn: AsyncConnection, followup_id: int, actor: str) -> dict:
+async def retry(conn: AsyncConnection, followup_id: int, actor: str) -> dict[str, Any]:
     """An administrator asks the worker to try a given-up follow-up again (once what refused it is
     settled: the other termination ended, the program deployed again)."""
     row = (

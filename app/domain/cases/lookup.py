@@ -2,6 +2,7 @@
 the timeline, and the applicants behind a list of cases (masked where the caller may not see them)."""
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from app.domain.timekeeping import calendar
 STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
-async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
+async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict[str, Any]:
     """A case by its id or its number (DB-340621-2026-000123), as the caller may see it."""
     key = applications.c.number if case_numbers.PATTERN.match(application_id) else applications.c.id
     row = (await conn.execute(sa.select(applications).where(key == application_id))).mappings().first()
@@ -34,7 +35,7 @@ async def load_row(conn: AsyncConnection, principal: Principal, application_id: 
     return dict(row)
 
 
-async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict:
+async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict[str, Any]:
     row = await load_row(conn, principal, application_id)
     return views.application_view(row, await views.open_tasks_of(conn, row["id"]))
 
@@ -43,7 +44,7 @@ ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
 CASE_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{8,36}$")
 
 
-def _matching(q: str):
+def _matching(q: str) -> sa.ColumnElement[bool]:
     """案件查询: an ID number matches exactly, a case id by its beginning (as the pages show it),
     anything else is part of the applicant's name."""
     q = q.strip()
@@ -51,7 +52,7 @@ def _matching(q: str):
         return applications.c.number == q.upper()
     if ID_NUMBER.match(q):
         return applications.c.applicant_id_number == q.upper()
-    name = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
+    name: sa.ColumnElement[bool] = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
     if CASE_ID_PREFIX.match(q):
         return sa.or_(applications.c.id.startswith(q.lower(), autoescape=True), name)
     return name
@@ -70,7 +71,7 @@ async def list_(
     step: str | None = None,
     submitted_from: date | None = None,
     submitted_to: date | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Cases at or below the caller's places, newest first, with the filters of 案件查询."""
     query = sa.select(applications).where(principal.visible(applications.c.division_path))
     if q and q.strip():
@@ -204,7 +205,9 @@ async def timeline(
     ]
 
 
-async def applicants(conn: AsyncConnection, application_ids) -> dict[str, dict | None]:
+async def applicants(
+    conn: AsyncConnection, application_ids: Iterable[str]
+) -> dict[str, dict[str, Any] | None]:
     """Application id → applicant (name, id_number, phone) for a page of inbox rows, in one query."""
     ids = sorted(set(application_ids))
     if not ids:

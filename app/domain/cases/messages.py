@@ -19,6 +19,7 @@ from the public form (``objections.relay``).
 
 import hashlib
 import json
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
@@ -82,7 +83,7 @@ class MessageIn(BaseModel):
         max_length=150,
         description="the sender's id for this message; same role as Idempotency-Key",
     )
-    payload: dict = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> "MessageIn":
@@ -91,7 +92,7 @@ class MessageIn(BaseModel):
         return self
 
 
-async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict]:
+async def _find(conn: AsyncConnection, principal: Principal, body: MessageIn) -> list[dict[str, Any]]:
     query = sa.select(applications)
     if body.application_id is not None:
         by_number = case_numbers.PATTERN.match(
@@ -135,7 +136,9 @@ def _key(body: MessageIn, header: str | None) -> str | None:
     return None if key is None else "message:" + key
 
 
-async def _replay(conn: AsyncConnection, principal: Principal, key: str, request_hash: str) -> dict | None:
+async def _replay(
+    conn: AsyncConnection, principal: Principal, key: str, request_hash: str
+) -> dict[str, Any] | None:
     row = (
         await conn.execute(
             sa.select(idempotency_keys.c.request_sha256, idempotency_keys.c.response).where(
@@ -147,12 +150,13 @@ async def _replay(conn: AsyncConnection, principal: Principal, key: str, request
         return None
     if row.request_sha256 != request_hash:
         raise Conflict("idempotency_key_reused", "this message id was used for a different message")
-    return row.response
+    response: dict[str, Any] = row.response
+    return response
 
 
 async def receive(
     conn: AsyncConnection, principal: Principal, body: MessageIn, idempotency_key: str | None
-) -> dict:
+) -> dict[str, Any]:
     key = _key(body, idempotency_key)
     request_hash = hashlib.sha256(
         json.dumps(body.model_dump(mode="json", exclude={"message_id"}), sort_keys=True).encode()
@@ -196,8 +200,8 @@ async def receive(
 
 
 async def _deliver_one(
-    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict
-) -> dict:
+    conn: AsyncConnection, principal: Principal, app: dict[str, Any], name: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     """From outside (POST /messages): the sender must be one the BPMN declares for this message."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if not may_send(principal, definition.config, name, app["division_path"]):
@@ -210,8 +214,8 @@ async def _deliver_one(
 
 
 async def _deliver_all(
-    conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict]
-) -> dict:
+    conn: AsyncConnection, principal: Principal, body: MessageIn, targets: list[dict[str, Any]]
+) -> dict[str, Any]:
     if body.id_number is None:
         return await _deliver_one(conn, principal, targets[0], body.name, body.payload)
     reached, refused = [], None
@@ -230,7 +234,9 @@ async def _deliver_all(
     return {"deliveries": reached}
 
 
-async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict | None:
+async def _keep_for_case_to_come(
+    conn: AsyncConnection, principal: Principal, body: MessageIn
+) -> dict[str, Any] | None:
     """No case yet: keep the message if it names one to come and the program's BPMN allows it."""
     if body.program is None or body.application_id is not None:
         return None
@@ -249,5 +255,5 @@ async def _keep_for_case_to_come(conn: AsyncConnection, principal: Principal, bo
     )
 
 
-async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict:
+async def deliver(conn: AsyncConnection, principal: Principal, body: MessageIn) -> dict[str, Any]:
     return await receive(conn, principal, body, None)

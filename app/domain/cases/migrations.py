@@ -1,5 +1,7 @@
 """Moving running cases to another version of their process, with a dry run first."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -51,7 +53,7 @@ async def candidates(conn: AsyncConnection, key: str, body: MigrationIn) -> list
 
 async def migrate_one(
     conn: AsyncConnection, key: str, application_id: str, body: MigrationIn, actor: str
-) -> dict:
+) -> dict[str, Any]:
     app = dict(
         (await conn.execute(sa.select(applications).where(applications.c.id == application_id)))
         .mappings()

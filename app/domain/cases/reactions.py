@@ -7,16 +7,19 @@ itself — a change of the case is the unit of work's alone (kept messages are d
 """
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.domain.cases import early_messages, effects, events, store
 from app.domain.notices import entries as notices
 from app.domain.tasks import copies, signers
 
-Reaction = Callable[[events.Changing, object], Awaitable[None]]
+# Each reaction takes the type of event it is registered for below.
+Reaction = Callable[[events.Changing, Any], Awaitable[None]]
 
 
 def _is_notice(changing: events.Changing, element_id: str) -> bool:
-    return changing.definition.config.is_notice(element_id)
+    notice: bool = changing.definition.config.is_notice(element_id)
+    return notice
 
 
 async def copy_by_bpmn(changing: events.Changing, event: events.TasksOpened) -> None:

@@ -1,6 +1,8 @@
 """A message to one case: it ends an enrolment, reaches the event waiting for it, is kept until the
 case waits for it (``keep_early``), or is refused with a 409 — in the caller's transaction."""
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.audit import Recorder
@@ -12,8 +14,8 @@ from app.domain.programs import definitions, forms
 
 
 async def deliver_to(
-    conn: AsyncConnection, principal: Principal, app: dict, name: str, payload: dict
-) -> dict:
+    conn: AsyncConnection, principal: Principal, app: dict[str, Any], name: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Deliver a message to a case that waits for it, keep it if its BPMN says so, or 409 — in the caller's transaction."""
     definition = await definitions.by_id(conn, app["definition_id"])
     if name in effects.enrolment_messages(definition):

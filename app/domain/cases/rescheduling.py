@@ -4,7 +4,8 @@ Provisional deadlines (counted on weekends only because the year was unpublished
 official ones, and deadlines whose span touches a corrected year move with it.
 """
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,12 +21,14 @@ from app.domain.timekeeping import calendar, deadlines
 WORKING_BASES = (deadlines.CALENDAR, deadlines.PROVISIONAL)
 
 
-def _touches(created_column, due_column, year: int):
+def _touches(
+    created_column: sa.ColumnElement[datetime], due_column: sa.ColumnElement[datetime], year: int
+) -> sa.ColumnElement[bool]:
     start, end = calendar.end_of_day(date(year - 1, 12, 31)), calendar.end_of_day(date(year, 12, 31))
     return sa.and_(created_column <= end, due_column > start)
 
 
-async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
+async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict[str, Any]:
     # Waits for timers being fired and holds new firings off until this transaction ends: both
     # lock tasks, cases and timers, in opposite orders (see ``timers.RESCHEDULE_LOCK``).
     await timer_firing.exclude_rescheduling(conn, exclusive=True)
@@ -50,6 +53,7 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
     )
     for task in rows:
         new = deadlines.compute(task["created_at"], task["time_limit"], days, what=f"task {task['name']}")
+        assert new.due_at is not None  # the tasks read have a time limit
         if (new.due_at, new.basis) == (task["due_at"], task["due_basis"]):
             continue
         await conn.execute(
@@ -96,6 +100,9 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
         new = deadlines.compute(
             app["created_at"], definition.config.process.case_time_limit, days, what="case"
         )
+        assert (
+            new.due_at is not None
+        )  # the case was given a deadline in working days: its process has a limit
         if (new.due_at, new.basis) != (app["case_due_at"], app["case_due_basis"]):
             await conn.execute(
                 sa.update(applications)
@@ -131,13 +138,13 @@ async def recompute_year(conn: AsyncConnection, year: int, actor: str) -> dict:
         basis = deadlines.PROVISIONAL if provisional else deadlines.CALENDAR
         if (due, basis) == (timer["due_at"], timer["due_basis"]):
             continue
-        app = dict(
+        case_row = dict(
             (await conn.execute(sa.select(applications).where(applications.c.id == timer["application_id"])))
             .mappings()
             .one()
         )
-        definition = await definitions.by_id(conn, app["definition_id"])
-        change = await CaseChange.load(conn, app, definition, actor)
+        definition = await definitions.by_id(conn, case_row["definition_id"])
+        change = await CaseChange.load(conn, case_row, definition, actor)
         change.case.reschedule_timer(timer["engine_task_id"], due)
         await change.save()
         await conn.execute(

@@ -6,6 +6,8 @@ message, a gradual exit that ran out, or a re-check ending in termination. Both 
 they read, so two writers of one case never both win.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,7 +18,7 @@ from app.domain.errors import Conflict
 TERMINATED = "terminated"
 
 
-async def terminate_ended(conn: AsyncConnection, case: dict, rec: Recorder, reason: str) -> None:
+async def terminate_ended(conn: AsyncConnection, case: dict[str, Any], rec: Recorder, reason: str) -> None:
     """``case`` (an application row, updated in place) becomes terminated, with the events saying why."""
     done = await conn.execute(
         sa.update(applications)

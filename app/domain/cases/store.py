@@ -8,8 +8,10 @@ that lost a race gets a 409 and its whole transaction rolls back.
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -79,7 +81,7 @@ _WAITS_FOR = (
 WORKING_DAYS_TIMER = re.compile(r"^\s*working_days\(\s*(\d+)\s*\)\s*$")
 
 
-def expression_functions(days: calendar.WorkingDays) -> dict:
+def expression_functions(days: calendar.WorkingDays) -> dict[str, Any]:
     """Functions BPMN expressions may call. ``working_days(N)`` is a timer duration that ends
     at the end of the Nth working day after today (the calendar's rule), on the service clock."""
 
@@ -102,7 +104,9 @@ def _uses(definition: Definition, function: str) -> bool:
     return any(f"{function}(" in source for _, _, source in definition.model.expressions)
 
 
-async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[dict, Context]:
+async def _context(
+    conn: AsyncConnection, definition: Definition, app: dict[str, Any]
+) -> tuple[dict[str, Any], Context]:
     """Functions for the case's expressions; ledger and sample pools are read only when used."""
     ctx = Context(await calendar.load(conn))
     functions = expression_functions(ctx.days)
@@ -132,7 +136,11 @@ async def _context(conn: AsyncConnection, definition: Definition, app: dict) -> 
     return functions, ctx
 
 
-async def run_engine(definition: Definition, change, *args):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def run_engine(definition: Definition, change: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run one engine change (start, complete, fire timers, deliver, go back, migrate).
 
     A process with scripts runs them in worker processes (``app.script_pool``) and waits up to
@@ -140,8 +148,8 @@ async def run_engine(definition: Definition, change, *args):
     meanwhile. Every other process stays on the loop: its conditions are bounded by the sandbox
     and a thread hop would cost every completion."""
     if definition.model.runs_scripts:
-        return await asyncio.to_thread(change, *args)
-    return change(*args)
+        return await asyncio.to_thread(change, *args, **kwargs)
+    return change(*args, **kwargs)
 
 
 def engine_failure(exc: engine.EngineError, what: str) -> Invalid:
@@ -152,13 +160,15 @@ def engine_failure(exc: engine.EngineError, what: str) -> Invalid:
 
 
 async def start_case(
-    conn: AsyncConnection, definition: Definition, data: dict, app: dict
+    conn: AsyncConnection, definition: Definition, data: dict[str, Any], app: dict[str, Any]
 ) -> tuple[engine.Case, Context]:
     functions, ctx = await _context(conn, definition, app)
     return await run_engine(definition, engine.Case.start, definition.model, data, functions), ctx
 
 
-async def load_case(conn: AsyncConnection, definition: Definition, app: dict) -> tuple[engine.Case, Context]:
+async def load_case(
+    conn: AsyncConnection, definition: Definition, app: dict[str, Any]
+) -> tuple[engine.Case, Context]:
     functions, ctx = await _context(conn, definition, app)
     return engine.Case.load(definition.model, app["engine_state"], functions), ctx
 
@@ -184,7 +194,7 @@ def timer_basis(
     return count, deadlines.PROVISIONAL if provisional else deadlines.CALENDAR
 
 
-async def route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
+async def route(conn: AsyncConnection, app: dict[str, Any], role: str) -> tuple[str, str]:
     """The place that holds ``role`` for this case: its ancestor (or itself) at the role's level."""
     level = division_service.role_level(role)
     by_level = await division_service.ancestors_by_level(
@@ -204,14 +214,14 @@ async def route(conn: AsyncConnection, app: dict, role: str) -> tuple[str, str]:
 
 async def persist(
     conn: AsyncConnection,
-    app: dict,
+    app: dict[str, Any],
     definition: Definition,
     outcome: engine.Outcome,
     rec: Recorder,
     ctx: Context,
     *,
     is_new: bool = False,
-) -> tuple[list[dict], list[events.Event]]:
+) -> tuple[list[dict[str, Any]], list[events.Event]]:
     """Write the outcome to the case's task, timer and wait rows; returns the rows it opened and what
     happened, for the reactions (``cases.reactions``) to follow up. The state and status are saved
     after those reactions (``save_state``), as the trail has always had them."""
@@ -227,9 +237,11 @@ async def persist(
         for row in cancelled:
             rec.add("task.cancelled", app_id, {}, {"id": row.id, "name": row.name}, app["division_path"])
 
-    opened = []
+    opened: list[dict[str, Any]] = []
     for ready in outcome.opened:
-        code, path = await route(conn, app, ready.step.role)
+        role = ready.step.role
+        assert role is not None  # a user task in no lane is refused at deploy
+        code, path = await route(conn, app, role)
         time_limit = definition.config.steps[ready.step.id].time_limit
         deadline = deadlines.compute(now, time_limit, days, what=f"task {ready.step.id}")
         opened.append(
@@ -264,17 +276,17 @@ async def persist(
         )
     if opened:
         await conn.execute(_INSERT_TASKS, opened)
-        for row in opened:
+        for task in opened:
             rec.add(
                 "task.created",
                 app_id,
                 {
-                    "role": row["role"],
-                    "division_code": row["division_code"],
-                    "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+                    "role": task["role"],
+                    "division_code": task["division_code"],
+                    "due_at": task["due_at"].isoformat() if task["due_at"] else None,
                 },
-                row,
-                row["division_path"],
+                task,
+                task["division_path"],
             )
         happened.append(events.TasksOpened(opened))
 
@@ -328,7 +340,7 @@ async def persist(
     return opened, happened
 
 
-async def save_draws(conn: AsyncConnection, app: dict, ctx: Context, rec: Recorder) -> None:
+async def save_draws(conn: AsyncConnection, app: dict[str, Any], ctx: Context, rec: Recorder) -> None:
     """The sampling draws the change made (``sample_recheck``)."""
     for drawer in ctx.drawers:
         await sampling.save(conn, drawer.draws)
@@ -336,7 +348,9 @@ async def save_draws(conn: AsyncConnection, app: dict, ctx: Context, rec: Record
             rec.add("sample.drawn", app["id"], sampling.event_data(draw), None, app["division_path"])
 
 
-async def save_state(conn: AsyncConnection, app: dict, outcome: engine.Outcome, rec: Recorder) -> None:
+async def save_state(
+    conn: AsyncConnection, app: dict[str, Any], outcome: engine.Outcome, rec: Recorder
+) -> None:
     """The case's new state, version and status; a writer that lost a race gets a 409."""
     now, app_id = rec.at, app["id"]
     status = status_for(outcome)

@@ -12,6 +12,7 @@ event on the case, for an administrator to look at (``GET /admin/timers/failed``
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -24,6 +25,7 @@ from app.domain.cases.change import CaseChange
 from app.domain.errors import NotFound
 from app.domain.programs import definitions
 from app.metrics import TIMERS_FAILED, TIMERS_FIRED
+from app.shapes import AnyRow
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 8
@@ -63,7 +65,8 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     timer = (await conn.execute(query)).first()
     if timer is None:
         return None
-    skip.add(timer.id)
+    timer_id: int = timer.id
+    skip.add(timer_id)
     app = dict(
         (await conn.execute(sa.select(applications).where(applications.c.id == timer.application_id)))
         .mappings()
@@ -90,18 +93,18 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
             "timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc)
         )
         await _failed(conn, timer, app, reason_of(exc, error_id))
-        return timer.id
+        return timer_id
     if timer.engine_task_id not in change.outcome.timers_removed:
         await _failed(conn, timer, app, "the engine did not fire this timer")
-        return timer.id
+        return timer_id
     change.rec.add("timer.fired", app["id"], {"name": timer.name})
     await change.save()
     TIMERS_FIRED.inc()
     log.debug("timer_fired", application_id=app["id"], timer=timer.name)
-    return timer.id
+    return timer_id
 
 
-async def _failed(conn: AsyncConnection, timer, app: dict, error: str) -> None:
+async def _failed(conn: AsyncConnection, timer: AnyRow, app: dict[str, Any], error: str) -> None:
     """Back off, or set the timer aside for good after MAX_ATTEMPTS (the case's trail says so)."""
     attempts = timer.attempts + 1
     now = clock.now()
@@ -184,7 +187,7 @@ async def record_failure(conn: AsyncConnection, timer_id: int, reason: str) -> N
     await _failed(conn, timer, {"id": timer.application_id}, reason)
 
 
-async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
+async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(
             timers.c.id,
@@ -205,7 +208,7 @@ async def failed(conn: AsyncConnection, limit: int = 200) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-async def retry(conn: AsyncConnection, timer_id: int, actor: str) -> dict:
+async def retry(conn: AsyncConnection, timer_id: int, actor: str) -> dict[str, Any]:
     """An administrator sends a failed timer round again (after fixing what made its step fail)."""
     row = (
         await conn.execute(

@@ -1,11 +1,14 @@
 """How a case and its tasks are shown to callers (API answers, pages): plain dicts of stable fields."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import tasks
 from app.domain.timekeeping import calendar
+from app.shapes import RowLike
 
 TASK_FIELDS = (
     "id",
@@ -29,7 +32,7 @@ TASK_FIELDS = (
 )
 
 
-def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
+def task_view(row: RowLike, days: calendar.WorkingDays | None = None) -> dict[str, Any]:
     """A task as the API shows it; with a calendar, also whether it is late and working days left."""
     view = {k: row[k] for k in TASK_FIELDS}
     due = row["due_at"]
@@ -43,7 +46,7 @@ def task_view(row, days: calendar.WorkingDays | None = None) -> dict:
     return view
 
 
-def application_view(row: dict, open_tasks: list[dict] | None = None) -> dict:
+def application_view(row: RowLike, open_tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "number": row.get("number"),
@@ -68,15 +71,15 @@ def application_view(row: dict, open_tasks: list[dict] | None = None) -> dict:
 
 async def open_tasks_of(
     conn: AsyncConnection, application_id: str, days: calendar.WorkingDays | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     return (await open_tasks_of_many(conn, [application_id], days))[application_id]
 
 
 async def open_tasks_of_many(
     conn: AsyncConnection, application_ids: list[str], days: calendar.WorkingDays | None = None
-) -> dict[str, list[dict]]:
+) -> dict[str, list[dict[str, Any]]]:
     """The open tasks of several cases in one query (a list page must not ask once per case)."""
-    by_case: dict[str, list[dict]] = {application_id: [] for application_id in application_ids}
+    by_case: dict[str, list[dict[str, Any]]] = {application_id: [] for application_id in application_ids}
     if not application_ids:
         return by_case
     rows = await conn.execute(
