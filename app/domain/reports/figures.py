@@ -16,6 +16,7 @@ from app.domain.errors import Forbidden, Invalid, NotFound
 from app.domain.people.principal import Principal, path_range
 from app.domain.reports import metrics
 from app.domain.reports.metrics import CASE_METRICS, STEP_PREFIXES
+from app.shapes import AnyRow
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,10 @@ async def scope(
             raise Invalid("place_required", "name the place (division code) the report is for")
         row = (await conn.execute(sa.select(divisions).where(divisions.c.path == paths[0]))).mappings().one()
     else:
-        row = (await conn.execute(sa.select(divisions).where(divisions.c.code == place))).mappings().first()
-        if row is None:
+        found = (await conn.execute(sa.select(divisions).where(divisions.c.code == place))).mappings().first()
+        if found is None:
             raise NotFound("division_not_found", f"no division {place}")
+        row = found
     if not may_read(principal, row["path"]):
         raise Forbidden("report_not_allowed", "无权查看该地区的统计")
     if metrics.depth(row["path"]) > metrics.GRAIN_DEPTH:
@@ -118,8 +120,8 @@ def _grouped(table: sa.Table, where: Scope, *, by_place: bool) -> sa.Select[tupl
     return query.group_by(*group)
 
 
-async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[sa.Row[tuple[object, ...]]]:
-    found: list[sa.Row[tuple[object, ...]]] = []
+async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[AnyRow]:
+    found: list[AnyRow] = []
     for table in (report_rollups, report_deltas):
         found.extend((await conn.execute(_grouped(table, where, by_place=by_place))).all())
     return found
@@ -139,7 +141,7 @@ async def overdue_now(conn: AsyncConnection, path: str) -> dict[str, int]:
 async def summary(conn: AsyncConnection, where: Scope) -> dict[str, object]:
     figures = Figures()
     for metric, n in await _rows(conn, where, by_place=False):
-        figures.add(str(metric), int(n))  # type: ignore[call-overload]
+        figures.add(str(metric), int(n))
     return {
         **_header(where),
         **figures.view(),
@@ -163,7 +165,7 @@ async def by_place(conn: AsyncConnection, where: Scope) -> dict[str, object]:
     for place_path, metric, n in await _rows(conn, where, by_place=True):
         parts = str(place_path).strip("/").split("/")
         if len(parts) >= level:  # figures kept at the place itself have no child to go to
-            per_child["/" + "/".join(parts[:level]) + "/"].add(str(metric), int(n))  # type: ignore[call-overload]
+            per_child["/" + "/".join(parts[:level]) + "/"].add(str(metric), int(n))
     overdue: dict[str, int] = defaultdict(int)
     for place_path, n in (await overdue_now(conn, where.path)).items():
         overdue[metrics.cut(place_path, level)] += n

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from app.shapes import RowLike
+
 # Months are counted in China's time (as timekeeping.calendar does; importing it would make a cycle via audit).
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -55,7 +57,7 @@ def month_of(at: datetime) -> date:
     return at.astimezone(SHANGHAI).date().replace(day=1)
 
 
-def event_metrics(type_: str, task: Mapping[str, object] | None, at: datetime) -> list[str]:
+def event_metrics(type_: str, task: RowLike | None, at: datetime) -> list[str]:
     """The figures an event (other than an outcome) adds one to."""
     if type_ in EVENT_METRICS:
         return [EVENT_METRICS[type_]]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, events, report_deltas, report_rollups, tasks
 from app.domain.reports import metrics
+from app.shapes import AnyRow
 
 FOLD_BATCH = 5000
 
@@ -130,7 +131,7 @@ async def rebuild(conn: AsyncConnection) -> int:
     return await _add(conn, totals)
 
 
-def _metrics_of(row: sa.Row[tuple[object, ...]], outcomes_seen: set[tuple[str, str]]) -> list[str]:
+def _metrics_of(row: AnyRow, outcomes_seen: set[tuple[str, str]]) -> list[str]:
     """An outcome counts once per case (the Recorder: once per change, and a case reaches each once)."""
     status = _OUTCOME_EVENTS.get(row.type)
     if row.type == "application.status_changed":
