@@ -1,6 +1,7 @@
 """The audit trail and the outbox, both written inside the caller's transaction."""
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,6 +11,7 @@ from app.db.models import applications, events, outbox, report_deltas
 from app.db.types import PathType
 from app.domain.reports import metrics
 from app.domain.webhooks.events import DATA_MODELS, OUTCOME_TYPES, public_data
+from app.shapes import RowLike
 
 _INSERT_EVENTS = sa.insert(events)
 _INSERT_OUTBOX = sa.insert(outbox)
@@ -37,8 +39,8 @@ class Recorder:
     def __init__(self, actor: str):
         self.actor = actor
         self.at = clock.now()
-        self._events: list[dict] = []
-        self._outbox: list[dict] = []
+        self._events: list[dict[str, Any]] = []
+        self._outbox: list[dict[str, Any]] = []
         self._deltas: list[dict[str, object]] = []
         # (type, case) of the outcomes published, flushed or not: one per case and change.
         self._outcomes: set[tuple[str, str | None]] = set()
@@ -47,8 +49,8 @@ class Recorder:
         self,
         type_: str,
         application_id: str | None,
-        data: dict,
-        task: dict | None = None,
+        data: dict[str, Any],
+        task: RowLike | None = None,
         division_path: str | None = None,
     ) -> None:
         self._events.append(
@@ -94,7 +96,12 @@ class Recorder:
         )
 
     def publish(
-        self, type_: str, application_id: str | None, data: dict, task: dict | None, division_path: str | None
+        self,
+        type_: str,
+        application_id: str | None,
+        data: dict[str, Any],
+        task: RowLike | None,
+        division_path: str | None,
     ) -> None:
         """An outbox row only; the fan-out adds the case's program and division."""
         if type_ == "task.claimed" and task:
@@ -139,7 +146,7 @@ class Recorder:
 SECRET_FIELDS = frozenset({"password", "password_hash", "key", "key_hash", "secret", "secrets", "token"})
 
 
-def _check_no_secrets(value: dict | None) -> None:
+def _check_no_secrets(value: dict[str, Any] | None) -> None:
     if value and (leaked := SECRET_FIELDS & set(value)):
         raise ValueError(f"an audit record must not carry {sorted(leaked)}")
 
@@ -149,8 +156,8 @@ async def record_change(
     actor: str,
     type_: str,
     subject: str,
-    old: dict | None,
-    new: dict | None,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
     division_code: str | None = None,
 ) -> None:
     """One authority change in the caller's transaction: ``old`` is None for a creation, ``new`` for
@@ -179,7 +186,7 @@ async def changes(
     subject_prefixes: list[str] | None = None,
     before_id: int | None = None,
     limit: int = 100,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Authority changes, newest first (pages by ``before_id``); history is never deleted.
     ``subject_prefixes``: any subject starting with one of them (a program's settings at a place)."""
     query = sa.select(events).where(events.c.subject.is_not(None))

@@ -21,11 +21,13 @@ the code that writes them.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import clock
+from app.config import Settings
 from app.db import partitions
 from app.db.models import (
     early_messages,
@@ -62,7 +64,7 @@ class Retention:
     ui_idle_seconds: int = 2 * 3600
 
     @classmethod
-    def from_settings(cls, settings) -> "Retention":
+    def from_settings(cls, settings: Settings) -> "Retention":
         return cls(
             outbox_days=settings.retention_outbox_days,
             webhook_deliveries_days=settings.retention_webhook_deliveries_days,
@@ -77,7 +79,7 @@ class Retention:
 
 def _conditions(
     policy: Retention, now: datetime, real_now: datetime
-) -> dict[str, tuple[sa.Table, list, sa.ColumnElement]]:
+) -> dict[str, tuple[sa.Table, list[sa.Column[Any]], sa.ColumnElement[bool]]]:
     """Per table: (table, its primary-key columns, what makes a row deletable)."""
     delivery_done = sa.func.coalesce(d.c.delivered_at, d.c.last_attempt_at, d.c.created_at)
     session_cut = real_now - timedelta(seconds=policy.web_sessions_grace_seconds)
@@ -132,7 +134,7 @@ def _conditions(
     }
 
 
-def _key(columns: list) -> sa.ColumnElement:
+def _key(columns: list[sa.Column[Any]]) -> sa.ColumnElement[Any]:
     return columns[0] if len(columns) == 1 else sa.tuple_(*columns)
 
 
