@@ -50,7 +50,8 @@ def serve(
         log_config=None,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # Annotated int by uvicorn, used as asyncio.wait_for's timeout, which takes fractions of a second.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
     )
     _DrainingServer(config, app, settings.shutdown_drain_seconds).run()
 
@@ -82,8 +83,9 @@ def worker(
 ) -> None:
     """Run only the background worker (timers, webhooks), for scaled deployments."""
     from app.db.engine import create_engine
+    from app.domain.money.batch_schedule import PaySchedule
     from app.domain.webhooks.deliveries import Policy
-    from app.worker import PaySchedule, run_forever
+    from app.worker import run_forever
 
     settings = get_settings()
     if metrics_port:

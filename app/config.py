@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
 
+    @property
+    def signing_key(self) -> str:
+        """What tokens, sessions and CSRF tokens are signed with: ``secret_key``, which start-up sets
+        to the installation's own when it is not configured (``app.main``)."""
+        if not self.secret_key:
+            raise RuntimeError("no signing key: the service sets one when it starts")
+        return self.secret_key
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":
         # Fail fast: a production service signing tokens with a published key is worse than none.

@@ -37,7 +37,7 @@ async def _blocked(url: str, policy: Policy) -> str | None:
     except OSError as exc:
         return f"cannot resolve {parts.hostname}: {exc}"
     for info in infos:
-        why = webhook_urls.address_problem(info[4][0], allow_loopback=policy.test_mode)
+        why = webhook_urls.address_problem(str(info[4][0]), allow_loopback=policy.test_mode)
         if why:
             return f"{parts.hostname} resolves to {why}"
     return None

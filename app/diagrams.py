@@ -9,6 +9,7 @@ without scripts.
 """
 
 from collections import deque
+from collections.abc import Set as AbstractSet
 from html import escape
 
 import sqlalchemy as sa
@@ -105,7 +106,8 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
     for node in nodes:
         depth.setdefault(node, max(depth.values(), default=0) + 1)
     column, row_height = COLUMN, 80
-    slots, stacked = {}, {}
+    slots: dict[str, int] = {}
+    stacked: dict[tuple[int, int], int] = {}
     for node in sorted(nodes, key=lambda n: depth[n]):
         key = (lane_of.get(node, len(lanes)), depth[node])
         slots[node] = stacked.get(key, 0)
@@ -173,7 +175,9 @@ def _shown_name(element: etree._Element) -> str:
     return name
 
 
-def render(xml: str, completed: set[str] = frozenset(), current: set[str] = frozenset()) -> str:
+def render(
+    xml: str, completed: AbstractSet[str] = frozenset(), current: AbstractSet[str] = frozenset()
+) -> str:
     root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
     process = next(p for p in root.iter(f"{{{BPMN}}}process") if p.get("isExecutable") == "true")
     elements = {el.get("id"): el for el in root.iter() if el.get("id")}

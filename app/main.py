@@ -38,12 +38,13 @@ from app.db import readiness
 from app.db.engine import create_engine, create_read_engine, is_unavailable, reading, transaction
 from app.domain import installation
 from app.domain.cases import rescheduling
+from app.domain.money.batch_schedule import PaySchedule
 from app.domain.people import accounts, credentials, rate_limits
 from app.domain.programs import definitions as definition_service
 from app.domain.timekeeping import calendar as calendar_service
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
-from app.worker import PaySchedule, run_forever
+from app.worker import run_forever
 
 log = structlog.get_logger(__name__)
 STARTUP_LOCK = 0x41494446  # "AIDF": the advisory lock start-up holds while it seeds and deploys

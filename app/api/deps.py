@@ -49,7 +49,7 @@ class RequestContext:
         if self.api_key:
             return await accounts.principal_for_api_key(conn, self.api_key)
         if self.token:
-            username, issued_at = credentials.claims_from_token(self.token, self.settings.secret_key)
+            username, issued_at = credentials.claims_from_token(self.token, self.settings.signing_key)
             return await accounts.principal_for_user(conn, username, issued_at)
         raise Unauthorized("not_authenticated", "send a bearer token or an X-API-Key header")
 
@@ -61,7 +61,8 @@ async def log_in(db: AsyncEngine, username: str, password: str) -> str:
     one resets the count. So concurrent wrong guesses get no more checks than sequential ones."""
     async with transaction(db) as conn:
         attempt = await credentials.take_login_attempt(conn, username)
-    if not credentials.password_matches(attempt, password) or not attempt.active:
+    matches = credentials.password_matches(attempt, password)  # as slow for an unknown username
+    if attempt is None or not matches or not attempt.active:
         raise Unauthorized("invalid_credentials", "wrong username or password")
     async with transaction(db) as conn:
         await credentials.login_succeeded(conn, username)

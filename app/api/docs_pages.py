@@ -29,6 +29,12 @@ def _local_only(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+def _document_url(app: FastAPI) -> str:
+    """Where the pages read the OpenAPI document from (the service always serves one)."""
+    assert app.openapi_url is not None
+    return app.openapi_url
+
+
 def install(app: FastAPI) -> None:
     """Call with a FastAPI made with ``docs_url=None, redoc_url=None``."""
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="docs-assets")
@@ -37,7 +43,7 @@ def install(app: FastAPI) -> None:
     async def swagger_ui() -> HTMLResponse:
         return _local_only(
             get_swagger_ui_html(
-                openapi_url=app.openapi_url,
+                openapi_url=_document_url(app),
                 title=f"{app.title} — API",
                 swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
                 swagger_css_url=f"{SWAGGER}/swagger-ui.css",
@@ -55,7 +61,7 @@ def install(app: FastAPI) -> None:
         # No Google Fonts either: the page uses the browser's own fonts.
         return _local_only(
             get_redoc_html(
-                openapi_url=app.openapi_url,
+                openapi_url=_document_url(app),
                 title=f"{app.title} — API",
                 with_google_fonts=False,
                 redoc_js_url=f"{REDOC}/redoc.standalone.js",

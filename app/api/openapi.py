@@ -11,12 +11,14 @@ def install(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = generate()
+        document = app.openapi_schema
+        if document is None:
+            document = generate()  # FastAPI's, which it also keeps as app.openapi_schema
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
-        return app.openapi_schema
+        return document
 
+    # Replacing app.openapi is how FastAPI documents extending the document; mypy sees a method.
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,11 +1,12 @@
 """The reviewer web UI under /ui: server-rendered Jinja2 pages over the same domain services as the API."""
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,6 +36,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 log = structlog.get_logger()
 
 
+async def _answer(
+    handler: Callable[[Request, Exception], Response | Awaitable[Response]], request: Request, exc: Exception
+) -> Response:
+    """The answer of the API's own handler, which Starlette types as possibly synchronous."""
+    answer = handler(request, exc)
+    return await answer if isinstance(answer, Awaitable) else answer
+
+
 def install(app: FastAPI) -> None:
     for module in (auth, inbox, task, bulk, case, supervision, payments, clock, stuck, admin, materials):
         app.include_router(module.router, prefix="/ui", include_in_schema=False)
@@ -55,7 +64,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
         if not request.url.path.startswith("/ui/"):
-            return await api_handler(request, exc)
+            return await _answer(api_handler, request, exc)
         if request.method == "POST":  # a form refused outright: the message on a GET page (PRG)
             ctx = WebContext(request, request.app.state.db, request.app.state.settings)
             return await drafts.redirect(
@@ -78,7 +87,7 @@ def install(app: FastAPI) -> None:
     async def _malformed(request: Request, exc: RequestValidationError):
         """A malformed address or query under /ui/ (``/ui/views/abc/delete``): Chinese words, not JSON."""
         if not request.url.path.startswith("/ui/"):
-            return await validation_handler(request, exc)
+            return await _answer(validation_handler, request, exc)
         return await _domain(request, Invalid("validation_error", "the request is malformed or incomplete"))
 
     http_handler = app.exception_handlers[StarletteHTTPException]
@@ -86,7 +95,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         if not request.url.path.startswith("/ui/") or request.url.path.startswith("/ui/static/"):
-            return await http_handler(request, exc)
+            return await _answer(http_handler, request, exc)
         message = {404: "页面不存在。", 405: "不支持这种访问方式。"}.get(exc.status_code, "请求无法完成。")
         return page(request, "error.html", exc.status_code, message=message)
 
@@ -95,7 +104,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
         if not request.url.path.startswith("/ui/"):
-            return await api_internal(request, exc)
+            return await _answer(api_internal, request, exc)
         if is_unavailable(exc):  # a failover or restart: nothing to report, just wait a moment
             log.warning("database_unavailable", method=request.method, path=request.url.path, error=repr(exc))
             response = page(

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.datastructures import FormData
 
 from app.config import Settings
 from app.db.engine import transaction
@@ -81,7 +82,7 @@ class WebContext:
 
     @property
     def csrf(self) -> str:
-        return csrf_for(self.settings.secret_key, self.session_token or "")
+        return csrf_for(self.settings.signing_key, self.session_token or "")
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[tuple[AsyncConnection, Me]]:
@@ -113,7 +114,7 @@ class WebContext:
             else "/ui/"
         )
 
-    async def form(self) -> dict:
+    async def form(self) -> FormData:
         """The posted form (a multidict) after checking its CSRF token against the session."""
         form = await self.request.form()
         expected = self.csrf if self.session_token else self.anon_csrf()
@@ -125,7 +126,7 @@ class WebContext:
     def anon_csrf(self) -> str:
         if self.anon_token is None:
             self.anon_token = self.request.cookies.get(ANON_COOKIE) or secrets.token_urlsafe(24)
-        return csrf_for(self.settings.secret_key, "anon:" + self.anon_token)
+        return csrf_for(self.settings.signing_key, "anon:" + self.anon_token)
 
     def set_anon_cookie(self, response: Response) -> Response:
         if self.anon_token and self.anon_token != self.request.cookies.get(ANON_COOKIE):

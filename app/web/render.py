@@ -92,7 +92,7 @@ _env.globals.update(
 
 
 def _flash_signature(request: Request, message: str) -> str:
-    key = request.app.state.settings.secret_key.encode()
+    key = request.app.state.settings.signing_key.encode()
     return hmac.new(key, b"flash:" + message.encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -6,6 +6,7 @@ with the same schema (``domain.forms.check``) before the domain checks it again 
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.domain.programs import forms
 
@@ -134,7 +135,9 @@ def _scalar(f: Field, raw: str, errors: dict, key: str):
 
 def parse(schema: dict | None, form) -> tuple[dict, dict[str, str], dict]:
     """Posted form → (data for the domain, errors that stop before validation, raw values to show again)."""
-    data, errors, raw = {}, {}, {}
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    raw: dict[str, Any] = {}
     for f in fields_of(schema):
         if f.kind == "lines":
             text = str(form.get(f.name, ""))
@@ -198,11 +201,8 @@ def explain(schema: dict | None, data: dict) -> dict[str, str]:
     for error in forms.check(schema, data):
         path = list(error.path)
         if error.validator == "required":
-            missing = [
-                p
-                for p in error.validator_value
-                if isinstance(error.instance, dict) and p not in error.instance
-            ]
+            required = error.validator_value if isinstance(error.validator_value, list) else []
+            missing = [p for p in required if isinstance(error.instance, dict) and p not in error.instance]
             for name in missing:
                 key = ".".join(str(p) for p in [*path, name])
                 top = by_name.get(str(path[0] if path else name))

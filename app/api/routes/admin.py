@@ -13,10 +13,11 @@ from app.api.schemas.problems import AUTHENTICATED
 from app.domain import audit
 from app.domain.cases import followups, timers
 from app.domain.errors import NotFound
+from app.domain.money.batch_schedule import PaySchedule
 from app.domain.people import account_changes, accounts, divisions
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
-from app.worker import PaySchedule, run_due_work
+from app.worker import run_due_work
 
 router = api_router(prefix="/admin", tags=["admin"], responses=AUTHENTICATED)
 

@@ -17,7 +17,7 @@ router = api_router(prefix="/auth", tags=["auth"])
 @router.post("/token", response_model=out.Token, responses=problem_responses(401, 422, 429, 500, 503))
 async def token(ctx: PublicCtx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     username = await log_in(ctx.db, form.username, form.password)
-    return credentials.issue_token(username, ctx.settings.secret_key, ctx.settings.token_ttl_seconds)
+    return credentials.issue_token(username, ctx.settings.signing_key, ctx.settings.token_ttl_seconds)
 
 
 @router.get("/me", response_model=out.Me, responses=AUTHENTICATED)

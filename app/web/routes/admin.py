@@ -2,11 +2,13 @@
 calendar of a year, users and grants. Each action is the same domain call as its REST route."""
 
 from datetime import date, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from app import diagrams
 from app.api.deps import VersionNo
@@ -22,7 +24,7 @@ from app.web.render import flash, page
 router = APIRouter(prefix="/admin")
 
 
-def _lines(text: str) -> list[str]:
+def _lines(text: object) -> list[str]:
     return [line.strip() for line in str(text or "").splitlines() if line.strip()]
 
 
@@ -73,7 +75,7 @@ async def upload(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
     try:
-        if file is None or not hasattr(file, "read") or not validation.is_bpmn_name(file.filename):
+        if not isinstance(file, UploadFile) or not validation.is_bpmn_name(file.filename):
             raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file")
         limit = ctx.settings.max_upload_bytes
         xml = await file.read(limit + 1)
@@ -174,7 +176,8 @@ def _months(year: int, days: calendar.WorkingDays) -> list[dict]:
     months = []
     for month in range(1, 13):
         first = date(year, month, 1)
-        weeks, week = [], [None] * first.weekday()
+        weeks: list[list[dict[str, Any] | None]] = []
+        week: list[dict[str, Any] | None] = [None] * first.weekday()
         day = first
         while day.month == month:
             week.append({"day": day.day, "working": days.is_working_day(day), "weekend": day.weekday() >= 5})

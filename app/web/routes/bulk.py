@@ -5,6 +5,8 @@ Only steps whose form needs nothing case-specific allow it (``schema_form.bulk_f
 decision, an opinion and texts required by the decision (e.g. the reason for a refusal).
 """
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from app.domain.cases import lookup
@@ -91,7 +93,7 @@ async def complete(ctx: WebCtx, program: str, step: str):
     async with ctx.begin() as (conn, me):
         schema, rows, _ = await _claimed(conn, me, program, step)
     fields = schema_form.bulk_fields(schema)
-    if fields is None:
+    if schema is None or fields is None:  # (no schema has no bulk fields)
         raise Invalid(
             "bulk_not_allowed", "this step needs case-specific data; complete each task on its own page"
         )
@@ -105,7 +107,7 @@ async def complete(ctx: WebCtx, program: str, step: str):
         body = {"status": 422, "errors": errors, "raw": raw, "chosen": chosen}
         return await drafts.redirect(ctx, here, {**body, "error": "表单填写有误，没有办理任何任务。"})
     titles = {t["id"]: {"case_number": t["case_number"], "applicant": t["applicant"]} for t in rows}
-    results = []
+    results: list[dict[str, Any]] = []
     for task_id in chosen:  # one transaction per case: one refusal by the rules stops no other case
         try:
             async with ctx.begin() as (conn, me):

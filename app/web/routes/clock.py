@@ -9,11 +9,12 @@ from fastapi.responses import RedirectResponse
 
 from app import clock
 from app.domain.errors import NotFound
+from app.domain.money.batch_schedule import PaySchedule
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
 from app.web.context import WebCtx, require_admin
 from app.web.render import flash, page
-from app.worker import PaySchedule, run_due_work
+from app.worker import run_due_work
 
 router = APIRouter(prefix="/admin/clock")
 STEPS = {"1": "一天", "7": "七天"}

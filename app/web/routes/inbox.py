@@ -1,5 +1,6 @@
 """The inbox (/ui/): tabs with counts, filters, saved views, claim and bulk claim."""
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -128,7 +129,7 @@ async def inbox(ctx: WebCtx, offset: Offset = 0):
     offset = max(0, min(offset, 100_000))
     async with ctx.begin() as (conn, me):
         try:
-            result = {"items": [], "has_more": False}
+            result: dict[str, Any] = {"items": [], "has_more": False}
             if capabilities.scope_supported(filters["scope"]):
                 result = await tasks.inbox(
                     conn,

@@ -151,7 +151,9 @@ async def receipt_page(ctx: WebCtx):
 
 
 def _signature(ctx, body: str) -> str:
-    return hmac.new(ctx.settings.secret_key.encode(), b"receipt:" + body.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        ctx.settings.signing_key.encode(), b"receipt:" + body.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def _sign(ctx, receipt: dict) -> str:

@@ -57,7 +57,9 @@ def opinions(events: list[dict], definition, directory: Directory) -> list[dict]
             entries = [
                 (
                     "结论",
-                    {"approve": "通过", "refuse": "不通过"}.get(data.get("decision"), data.get("decision")),
+                    {"approve": "通过", "refuse": "不通过"}.get(
+                        data.get("decision") or "", data.get("decision")
+                    ),
                 )
             ]
             entries = [e for e in entries if e[1]] + (
@@ -278,7 +280,7 @@ async def reviewer_action(ctx: WebCtx, task_id: str, action: str):
         raise Invalid("action_unavailable", f"the action {action!r} is not available")
     function, model = found
     label, fields = capabilities.REVIEWER_ACTIONS[action][0], capabilities.REVIEWER_ACTIONS[action][4]
-    values = {}
+    values: dict[str, str | list[str]] = {}
     for name in fields:
         value = str(form.get(name, "")).strip()
         if name == "usernames":  # chosen in a multiple <select>, or typed with commas by hand
