@@ -98,6 +98,8 @@ if [ $# -eq 0 ]; then
   # Style first: a lint error or an unformatted file fails in seconds, not after the suite.
   .venv/bin/ruff check app tests scripts bench migrations
   .venv/bin/ruff format --check app tests scripts bench migrations
+  # Types next (settings in pyproject.toml: strict for app/domain and app/engine).
+  .venv/bin/mypy app
 fi
 if [ $# -gt 0 ]; then
   exec "$PY" -m pytest "$@"
