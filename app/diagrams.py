@@ -57,16 +57,19 @@ def _kind(tag: object) -> str:
 
 
 def _layout_from_di(root: etree._Element) -> tuple[dict, list] | None:
-    shapes = {s.get("bpmnElement"): s.find(f"{{{DC}}}Bounds") for s in root.iter(f"{{{BPMNDI}}}BPMNShape")}
+    bounds = {s.get("bpmnElement"): s.find(f"{{{DC}}}Bounds") for s in root.iter(f"{{{BPMNDI}}}BPMNShape")}
     shapes = {
-        k: tuple(float(b.get(a)) for a in ("x", "y", "width", "height"))
-        for k, b in shapes.items()
+        k: tuple(float(b.get(a) or 0) for a in ("x", "y", "width", "height"))
+        for k, b in bounds.items()
         if b is not None
     }
     if not shapes:
         return None
     edges = [
-        (e.get("bpmnElement"), [(float(w.get("x")), float(w.get("y"))) for w in e.iter(f"{{{DI}}}waypoint")])
+        (
+            e.get("bpmnElement"),
+            [(float(w.get("x") or 0), float(w.get("y") or 0)) for w in e.iter(f"{{{DI}}}waypoint")],
+        )
         for e in root.iter(f"{{{BPMNDI}}}BPMNEdge")
     ]
     return shapes, edges
@@ -80,7 +83,7 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
     """Shapes ``{id: (x, y, width, height)}`` for the process's steps and lanes, and edges
     ``[(flow id, [(x, y), ...])]`` routed at right angles; flows going back run under their steps."""
     nodes = {
-        el.get("id"): _kind(el.tag)
+        el.get("id") or "": _kind(el.tag)
         for el in process
         if _kind(el.tag) in TASKS | EVENTS | GATEWAYS and el.get("id")
     }
@@ -90,7 +93,7 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
     for boundary in process.iter(f"{{{BPMN}}}boundaryEvent"):
         flows.append((None, boundary.get("attachedToRef"), boundary.get("id")))
     lanes = [
-        (lane.get("id"), [r.text for r in lane.iter(f"{{{BPMN}}}flowNodeRef")])
+        (lane.get("id") or "", [r.text for r in lane.iter(f"{{{BPMN}}}flowNodeRef")])
         for lane in process.iter(f"{{{BPMN}}}lane")
     ]
     lane_of = {node: i for i, (_, refs) in enumerate(lanes) for node in refs}
@@ -128,7 +131,8 @@ def auto_layout(process: etree._Element) -> tuple[dict, list]:
         shapes[node] = (x, y, w, h)
     for i, (lane_id, _) in enumerate(lanes):
         shapes[lane_id] = (POOL_HEADER, tops[i], width - POOL_HEADER, heights[i])
-    edges, backs = [], {}
+    edges: list[tuple[str | None, list[tuple[float, float]]]] = []
+    backs: dict[int, int] = {}
     for flow_id, source, target in flows:
         if source in shapes and target in shapes:
             # A flow going back runs along the free strip at the bottom of its source's lane,

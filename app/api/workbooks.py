@@ -55,7 +55,8 @@ def overdue_workbook(
 ) -> bytes:
     """``result`` is ``supervision.overdue``'s answer; ``places`` code → name, ``programs`` key → name."""
     book = Workbook()
-    sheet = book.active
+    sheet = book.create_sheet(index=0)  # the typed way to the first sheet (``active`` may be None)
+    book.remove(book.worksheets[1])  # the empty sheet a new workbook starts with
     sheet.title = "超期任务"
     _header(sheet, COLUMNS)
     items: list[dict[str, object]] = list(result["items"])  # type: ignore[call-overload]

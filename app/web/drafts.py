@@ -8,10 +8,11 @@ ERR_CACHE_MISS), and reloading after success files nothing twice.
 """
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.people import form_drafts
@@ -28,7 +29,7 @@ def _owner(ctx: WebContext) -> str:
 
 async def redirect(
     ctx: WebContext, path: str, body: Mapping[str, object], query: Mapping[str, str] | None = None
-) -> RedirectResponse:
+) -> Response:
     """303 to ``path`` showing ``body`` (``error``, ``errors``, ``raw``… as the page's template takes them)."""
     if not ctx.session_token:
         ctx.anon_csrf()  # a visitor without a cookie gets one, so the draft is theirs alone
@@ -44,7 +45,7 @@ def status(draft: Mapping[str, object]) -> int:
     return value if isinstance(value, int) else 200
 
 
-async def recall(ctx: WebContext, conn: AsyncConnection) -> dict[str, object]:
+async def recall(ctx: WebContext, conn: AsyncConnection) -> dict[str, Any]:
     """The draft this GET page was redirected with, or {} (none, expired, or another browser's)."""
     token = ctx.request.query_params.get(PARAM)
     found = await form_drafts.recall(conn, token, _owner(ctx), ctx.request.url.path)

@@ -42,8 +42,9 @@ def matching(q: str, dialect: str) -> ColumnElement[bool]:
         return applications.c.number == q.upper()
     if ID_NUMBER.match(q):
         return applications.c.applicant_id_number == q.upper()
-    contains = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
+    contains: ColumnElement[bool] = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
     if dialect != "postgresql":
         return contains
     characters = sa.literal(sorted(set(q)), type_=postgresql.ARRAY(sa.Text))
-    return sa.and_(name_characters().contains(characters), contains)
+    has_characters: ColumnElement[bool] = name_characters().contains(characters)
+    return sa.and_(has_characters, contains)

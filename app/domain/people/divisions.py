@@ -264,7 +264,9 @@ async def places_for(
     columns = (divisions.c.code, divisions.c.name, divisions.c.level, divisions.c.parent_code)
     if parent_code is None:
         own = sorted({g.division_path for g in principal.grants if g.division_path})
-        where = divisions.c.parent_code.is_(None) if principal.is_admin else divisions.c.path.in_(own)
+        where: sa.ColumnElement[bool] = (
+            divisions.c.parent_code.is_(None) if principal.is_admin else divisions.c.path.in_(own)
+        )
     else:
         parent = await get(conn, parent_code)
         if parent is None or not principal.can_see(parent["path"]):

@@ -1,5 +1,7 @@
 """The steps a reviewer holds, grouped for bulk completion (批量办理)."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -7,7 +9,7 @@ from app.db.models import tasks
 from app.domain.people.principal import Principal
 
 
-async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict[str, str | int]]:
+async def mine_by_step(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
     """The caller's claimed open tasks grouped by program and step, with counts (bulk completion)."""
     rows = await conn.execute(
         sa.select(

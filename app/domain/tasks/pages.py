@@ -18,6 +18,8 @@ from app.domain.people.principal import Principal
 
 # A condition on tasks: a part of a scope, or a filter.
 Condition = sa.ColumnElement[bool]
+# A page's statement, or [] when no place is in scope, or None for a read with one condition.
+Page = sa.Select[Any] | sa.TextualSelect | list[Condition] | None
 # The columns of the tasks table, or of a subquery carrying the sort keys.
 Columns = ReadOnlyColumnCollection[str, Any]
 
@@ -41,7 +43,7 @@ def unfiltered(
     sort: str,
     limit: int,
     offset: int,
-) -> sa.Select[Any] | list[Condition] | None:
+) -> Page:
     """A page without filters (most requests: a tab's first pages) as a statement built once per
     principal and page and then reused: building a statement of 20 grants' parts costs ~5 ms of
     Python, executing it a fraction. None or [] as ``disjoint_parts`` answers.
@@ -56,7 +58,8 @@ def unfiltered(
     page = query(parts, [], sort, limit, offset)
     if dialect != "postgresql":
         return page
-    sql = str(page.compile(dialect=asyncpg.dialect(), compile_kwargs={"literal_binds": True}))
+    dialect_ = asyncpg.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are untyped
+    sql = str(page.compile(dialect=dialect_, compile_kwargs={"literal_binds": True}))
     return sa.text(sql.replace(":", "\\:")).columns(*tasks.c)  # a colon is no bind parameter here
 
 

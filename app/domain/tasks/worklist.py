@@ -70,6 +70,7 @@ async def inbox(
         filters.append(tasks.c.application_id.in_(found))
     # A statement of disjoint parts (domain/tasks/pages.py); [] when no place is in scope; None for
     # the scopes of a person's own rows and searches, read with their one condition.
+    query: pages.Page
     if q:
         query = None
     elif filters:

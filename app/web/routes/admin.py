@@ -157,8 +157,8 @@ async def put_rollout(ctx: WebCtx, key: str):
         error = "试点规则格式不正确（每行“行政区划代码 版本号”）：" + _invalid(exc, names)
         return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", {"error": error, "raw": raw})
     except DomainError as exc:
-        body = {"error": labels.problem(exc), "raw": raw}
-        return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", body)
+        refused = {"error": labels.problem(exc), "raw": raw}
+        return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", refused)
     return RedirectResponse(
         f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303
     )
@@ -236,11 +236,11 @@ async def store_calendar(ctx: WebCtx):
     except ValidationError as exc:
         names = {"source": "依据", "holidays": "法定节假日", "working_days": "调休上班日"}
         error = "日期格式应为 2026-10-01，每行一个；来源必填：" + _invalid(exc, names)
-        body = {"status": 422, "error": error, "raw": raw}
-        return await drafts.redirect(ctx, "/ui/admin/calendar", body, _year(year))
+        invalid = {"status": 422, "error": error, "raw": raw}
+        return await drafts.redirect(ctx, "/ui/admin/calendar", invalid, _year(year))
     except DomainError as exc:
-        body = {"status": exc.status, "error": labels.problem(exc), "raw": raw}
-        return await drafts.redirect(ctx, "/ui/admin/calendar", body, _year(year))
+        refused = {"status": exc.status, "error": labels.problem(exc), "raw": raw}
+        return await drafts.redirect(ctx, "/ui/admin/calendar", refused, _year(year))
     msg = f"{year}年日历已保存，重新计算了{moved['tasks']}项办理期限、{moved['timers']}个计时"
     return RedirectResponse(
         "/ui/admin/calendar?" + urlencode({"year": year, **flash(ctx.request, msg)}), status_code=303

@@ -108,8 +108,8 @@ async def object_to(ctx: WebCtx, notice_id: str):
         body = objections.ObjectionIn(**{k: v for k, v in raw.items() if v or k in ("entry_id", "reason")})
     except ValidationError as exc:
         errors = {str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()}
-        body = {"status": 422, "errors": errors, "raw": raw, "error": "请按提示修改后再提交。"}
-        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", body)
+        refused = {"status": 422, "errors": errors, "raw": raw, "error": "请按提示修改后再提交。"}
+        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", refused)
     try:
         address = ctx.request.client.host if ctx.request.client else None
         async with ctx.begin_anonymous() as conn:
@@ -117,10 +117,10 @@ async def object_to(ctx: WebCtx, notice_id: str):
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
     except DomainError as exc:
-        body = {"status": exc.status, "raw": raw, "error": labels.problem(exc)}
+        failed: dict[str, object] = {"status": exc.status, "raw": raw, "error": labels.problem(exc)}
         if "retry_after" in exc.extra:
-            body["retry_after"] = exc.extra["retry_after"]
-        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", body)
+            failed["retry_after"] = exc.extra["retry_after"]
+        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", failed)
     # Post/redirect/get: reloading the receipt must not file the objection again. The receipt rides
     # in a signed cookie of this browser only (the check code never goes into a URL or a log).
     response = RedirectResponse("/ui/public/objections/receipt", status_code=303)

@@ -89,12 +89,14 @@ async def urge(ctx: WebCtx):
     division_code = str(form.get("division_code", "")).strip()
     async with ctx.begin() as (_, me):
         _require_supervisor(me)
+    body: task_people.UrgeIn | None
     try:
         body = task_people.UrgeIn(note=str(form.get("note", "")).strip() or None)
     except ValidationError:
         body = None
-    urged, refused = 0, {}  # refusal message → how many
+    urged, refused = 0, dict[str, int]()  # refusal message → how many
     for task_id in chosen if body is not None else []:
+        assert body is not None
         try:
             async with ctx.begin() as (conn, me):
                 await task_people.urge(conn, me.principal, task_id, body)
