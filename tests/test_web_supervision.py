@@ -37,10 +37,15 @@ async def _overdue_cases(ui) -> list[dict]:
 async def test_supervision_tables_export_and_urge(live_ui, viewport, tmp_path):
     ui = live_ui
     cases = await _overdue_cases(ui)
+    claimed = await ui.api.open_task(cases[1]["id"], "initial_review")
+    assert (await ui.api.post("town_a", f"/tasks/{claimed['id']}/claim")).status_code == 200
     page = await ui.login("county", viewport=viewport)
     await page.goto(ui.url + "/ui/supervision")
     late = page.locator("#urge-form table")
     assert await late.locator("tbody tr").count() == 2
+    # Who holds a task: the person and office (people, not logins), or 待认领.
+    handlers = sorted(await late.locator("td[data-label=办理人]").all_inner_texts())
+    assert handlers == ["town_a（濉溪镇民政）", "待认领"], handlers
     # Readable: the place and the case number each on one line, even beside the long name.
     for cell in await late.locator("td.place").all() + await late.locator("td.number").all():
         assert await cell.evaluate(ONE_LINE), await cell.inner_text()

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from app.api import workbooks
 from app.domain.cases import lookup
 from app.domain.errors import DomainError, Forbidden
-from app.domain.people import divisions
+from app.domain.people import directory, divisions
 from app.domain.tasks import people as task_people
 from app.domain.tasks import supervision
 from app.web import labels
@@ -46,10 +46,13 @@ async def show(ctx: WebCtx, division_code: str | None = None):
         people = await lookup.applicants(conn, [t["application_id"] for t in items])
         places = await divisions.lookup(conn, [t["division_code"] for t in items])
         options = await divisions.visible_to(conn, me.principal)
+        handlers = directory.Directory()  # people, not logins: 张伟（濉溪镇民政）
+        await handlers.load(conn, (t["assignee"] for t in items))
     for t in items:  # supervisors read names masked: the work is not theirs to do
         t["applicant"] = (people.get(t["application_id"]) or {}).get("name", "")
         t["place"] = places.get(t["division_code"], {}).get("name", t["division_code"])
         t["case_number"] = case_number(t)
+        t["assignee_text"] = handlers.text(t["assignee"])
     return page(
         ctx.request,
         "supervision.html",
