@@ -44,6 +44,7 @@ from app.domain.programs import definitions as definition_service
 from app.domain.timekeeping import calendar as calendar_service
 from app.domain.timekeeping import service_clock
 from app.domain.webhooks.deliveries import Policy
+from app.web.refusals import PageForRefusals
 from app.worker import run_forever
 
 log = structlog.get_logger(__name__)
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         max_upload_bytes=settings.max_upload_bytes,
         max_attachment_bytes=settings.max_attachment_bytes,
     )
+    app.add_middleware(PageForRefusals)  # outside both: their refusals under /ui/ as Chinese pages
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/healthz", tags=["ops"], response_model=Health, responses=problem_responses(500))

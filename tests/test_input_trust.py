@@ -58,7 +58,9 @@ async def test_nul_is_refused_where_strangers_can_send_it(api: Api):
     r = await api.client.get(f"/api/v1/public/notices/{notice['id']}%00")
     _problem(r, 422, "invalid_character")
     r = await api.client.get("/ui/public/notices", params={"division_code": "34\x00"})
-    _problem(r, 422, "invalid_character")
+    # A person reads it: the same refusal as a Chinese page (web/refusals.py), not problem JSON.
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.headers
+    assert "内容包含不允许的字符" in r.text
     assert await api.count("objections") == before
 
 

@@ -30,3 +30,18 @@ async def test_a_malformed_web_address_is_explained_in_chinese(api: Api):
     r = await api.client.get("/ui/admin/processes/dibao/versions/abc/diagram.svg")
     assert r.status_code == 422 and "提交的内容不完整或格式不正确" in r.text and "malformed" not in r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+async def test_refusals_before_any_route_are_chinese_pages_under_ui(api: Api):
+    """The input guard (NUL in a query) and the body limit (a huge form) answer before the web UI sees
+    the request: under /ui/ a person gets the error page in Chinese, the API keeps its problem JSON."""
+    r = await api.client.get("/ui/cases", params={"q": "a\x00b"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "内容包含不允许的字符" in r.text and "U+0000" not in r.text
+    big = {"username": "x" * 3_000_000, "password": "y"}
+    r = await api.client.post("/ui/login", data=big)
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html"), r.text[:200]
+    assert "提交的内容过大" in r.text
+    r = await api.client.get("/api/v1/applications", params={"q": "a\x00b"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "invalid_character"
