@@ -147,6 +147,9 @@ async def test_the_day_someone_leaves_in_the_admin_pages(live_ui):
     assert leaver.url.startswith(ui.url + "/ui/login")  # the session ended at once
     r = await ui.api.client.get("/api/v1/tasks", headers=token)
     assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+    # Who made the portal's key: the administrator by name and office, not the login.
+    maker = await admin.locator("td[data-label=创建人]").first.inner_text()
+    assert "系统管理员" in maker and maker != "admin", maker
     await admin.get_by_role("button", name="吊销 portal").click()
     assert "已吊销接口密钥：portal" in await admin.get_by_role("status").inner_text()
     assert (await ui.api.get("portal", "/auth/me")).status_code == 401

@@ -14,7 +14,7 @@ from app import diagrams
 from app.api.deps import VersionNo
 from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
-from app.domain.people import account_changes, accounts, divisions
+from app.domain.people import account_changes, accounts, directory, divisions
 from app.domain.programs import definitions, rollouts, validation
 from app.domain.timekeeping import calendar
 from app.web import drafts, labels
@@ -254,6 +254,10 @@ async def users_page(ctx: WebCtx):
         draft = await drafts.recall(ctx, conn)  # a refused form: why, and what was typed
         found = await accounts.list_users(conn)
         keys = await accounts.list_api_keys(conn)
+        creators = directory.Directory()  # who made a key, by name and office (people, not logins)
+        await creators.load(conn, (k["created_by"] for k in keys))
+        for key in keys:
+            key["created_by_text"] = creators.text(key["created_by"])
         places = {d["code"]: d["name"] for d in await divisions.list_all(conn)}
         roles = sorted(await definitions.role_keys(conn) | {"admin"})
     return page(
