@@ -91,6 +91,7 @@ async def test_a_key_named_like_a_user_sees_and_takes_nothing_of_his(api: Api):
     review = await api.open_task(first["id"], "initial_review")
     assert (await api.post("town_a2", f"/tasks/{review['id']}/claim")).status_code == 200
     r = await api.post("town_a2", f"/tasks/{review['id']}/cc", {"usernames": ["town_a"]})  # 抄送我的
+    assert [p["text"] for p in r.json()["usernames_display"]] == ["town_a（濉溪镇民政）"], r.text
     assert r.status_code == 200, r.text
     held = await api.open_task(second["id"], "accept_application")
     assert (await api.post("town_a", f"/tasks/{held['id']}/claim")).status_code == 200  # 我的待办

@@ -62,6 +62,10 @@ async def test_objections_on_day_1_and_day_6_of_a_7_day_dibao_notice(api: Api):
     await api.open_task(case["id"], "county_confirm")
     answered = await api.count("objections", f"application_id = '{case['id']}' AND status = 'answered'")
     assert answered == 2 and await api.count("objections") == 2
+    # Who answered, as a person and office beside the login (people, not logins).
+    listed = (await api.get("county", f"/applications/{case['id']}/objections")).json()
+    assert {o["answered_by"] for o in listed} == {"town_a2"}
+    assert {o["answered_by_display"]["text"] for o in listed} == {"town_a2（濉溪镇民政）"}, listed
 
 
 async def test_an_objection_while_re_investigating_is_answered_by_that_step(api: Api):

@@ -74,11 +74,17 @@ def generate_client(document: dict, where: Path):
                 "package_name_override": name,
                 "project_name_override": name,
                 "post_hooks": [],
-                # bodies that are not JSON: BPMN and SVG diagrams come back as text, spreadsheets as bytes
+                # bodies that are not JSON: BPMN, SVG and CSV come back as text, spreadsheets and documents as bytes
                 "content_type_overrides": {
                     "application/xml": "text/plain",
                     "image/svg+xml": "text/plain",
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "application/octet-stream",
+                    # a document's bytes (materials) and a report as CSV
+                    "application/pdf": "application/octet-stream",
+                    "image/jpeg": "application/octet-stream",
+                    "image/png": "application/octet-stream",
+                    "image/webp": "application/octet-stream",
+                    "text/csv": "text/plain",
                 },
             }
         )

@@ -10,6 +10,7 @@ from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain.cases import lookup
 from app.domain.notices import objections
+from app.domain.people import directory
 from app.domain.programs import definitions
 
 router = api_router(tags=["notices"], responses=AUTHENTICATED)
@@ -31,7 +32,8 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         row = await lookup.load_row(conn, me, application_id)
-        return await objections.of_application(conn, row["id"])
+        found = await objections.of_application(conn, row["id"])
+        return await directory.add_displays_to_all(conn, found, ("answered_by",))
 
 
 @router.get(

@@ -181,7 +181,11 @@ async def sign(ctx: Ctx, task_id: str, body: signers.SignIn) -> dict:
 async def cc(ctx: Ctx, task_id: str, body: task_people.CopyIn) -> dict:
     """抄送: let people or roles read the case; they cannot act on it."""
     async with ctx.begin() as (conn, me):
-        return await task_people.copy(conn, me, task_id, body)
+        copied = await task_people.copy(conn, me, task_id, body)
+        people = directory.Directory()
+        await people.load(conn, copied["usernames"])
+        copied["usernames_display"] = [people.view(username) for username in copied["usernames"]]
+        return copied
 
 
 @router.post("/{task_id}/urge", response_model=out.Urged, responses=problem_responses(429))

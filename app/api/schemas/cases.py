@@ -203,6 +203,7 @@ class Objection(Out):
     entry_id: str
     notice_id: str
     answered_by: Username | None
+    answered_by_display: PersonDisplay | None = None
 
 
 class TaskDetail(Task):
@@ -246,6 +247,7 @@ class Copies(Out):
 
     task_id: str
     usernames: list[Username]
+    usernames_display: list[PersonDisplay] = Field(default_factory=list, description="who they are")
     roles: list[str]
 
 

@@ -9,7 +9,7 @@ from app.api.schemas import Count, DivisionCode, Out
 Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]
 
 
-class Place(Out):
+class ReportPlace(Out):
     code: DivisionCode
     name: str
 
@@ -36,7 +36,7 @@ class Figures(Out):
 
 
 class Summary(Figures):
-    place: Place
+    place: ReportPlace
     program: str | None
     from_: Month = Field(alias="from")
     to: Month
@@ -48,7 +48,7 @@ class PlaceFigures(Figures):
 
 
 class ByPlace(Out):
-    place: Place
+    place: ReportPlace
     program: str | None
     from_: Month = Field(alias="from")
     to: Month
