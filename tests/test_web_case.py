@@ -2,7 +2,17 @@
 
 import re
 
+import pytest
+
 from tests.helpers import id_number
+from tests.web_support import DESKTOP, PHONE
+
+# How many lines a cell's text takes.
+LINES = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+}"""
 
 
 async def test_case_page_shows_timeline_diagram_and_notice(live_ui):
@@ -44,18 +54,31 @@ async def test_a_case_outside_the_reviewers_places_is_not_found(live_ui):
     assert "找不到该案件" in await page.locator("main").inner_text()
 
 
-async def test_the_case_query_page_finds_a_case_in_its_notice_by_name(live_ui):
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_the_case_query_page_finds_a_case_in_its_notice_by_name(live_ui, viewport):
     ui = live_ui
     case = await ui.api.apply(
         applicant={"name": "欧阳娜娜", "id_number": id_number(), "phone": "13900000000"}
     )
     await ui.api.to_notice(case["id"])  # no open step: not in any inbox
-    page = await ui.login("county")
-    await page.get_by_role("link", name="案件查询").click()
+    page = await ui.login("county", viewport=viewport)
+    await page.goto(ui.url + "/ui/cases")  # 案件查询 (in the main navigation)
     await page.get_by_label("身份证号、案件编号或姓名").fill("娜娜")
     await page.get_by_role("button", name="查询").click()
     await page.get_by_role("link", name=case["number"]).click()
     await page.wait_for_url(f"{ui.url}/ui/cases/{case['id']}")
+    # 审批记录: each step done so far with who did it (person and office), its result and opinion.
+    rows = page.locator("table.record tbody tr")
+    assert await rows.count() == 2
+    accepted, reviewed = await rows.nth(0).inner_text(), await rows.nth(1).inner_text()
+    assert "受理" in accepted and "town_a（濉溪镇民政）" in accepted, accepted
+    assert "情况属实" in reviewed and "个工作日" in reviewed, reviewed
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    if viewport == DESKTOP:  # headers and results on one line (on a phone rows become labelled cards)
+        cells = page.locator("table.record th, table.record td[data-label=结果]")
+        for cell in await cells.all():
+            assert await cell.evaluate(LINES) == 1, await cell.inner_text()
+    await ui.shot(page, "case-record")
     stranger = await ui.login("other_county")
     await stranger.goto(f"{ui.url}/ui/cases?q=%E5%A8%9C%E5%A8%9C")
     assert "没有符合条件的案件" in await stranger.locator("main").inner_text()
