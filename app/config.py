@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     claim_stale_working_days: int = 3
     # Objections accepted per client address (syntax of the `limits` library).
     objection_rate_limit: str = "10/10 minutes"
+    # Refused forms of visitors without a session (login, objections, looking one up) kept as drafts
+    # per client address; past it the page shows "too many" and nothing is kept.
+    anonymous_form_rate_limit: str = "30/10 minutes"
     # Outgoing webhooks (retry times are on the service clock).
     webhook_timeout_seconds: float = 10.0
     webhook_retry_base_seconds: float = 30.0
@@ -121,15 +124,19 @@ class Settings(BaseSettings):
     def _rate_limit_fits_retention(self) -> "Settings":
         # A typo in the rule stops the start, not the first objection; pruning hits still inside the
         # window would hand every client a fresh allowance.
-        try:
-            window = parse_limit(self.objection_rate_limit).get_expiry()
-        except ValueError as exc:
-            raise ValueError(f"AIDFLOW_OBJECTION_RATE_LIMIT {self.objection_rate_limit!r}: {exc}") from None
-        if self.retention_rate_limit_seconds < window:
-            raise ValueError(
-                f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at least "
-                f"the objection rate limit's window ({window} s)"
-            )
+        for name, rule in (
+            ("AIDFLOW_OBJECTION_RATE_LIMIT", self.objection_rate_limit),
+            ("AIDFLOW_ANONYMOUS_FORM_RATE_LIMIT", self.anonymous_form_rate_limit),
+        ):
+            try:
+                window = parse_limit(rule).get_expiry()
+            except ValueError as exc:
+                raise ValueError(f"{name} {rule!r}: {exc}") from None
+            if self.retention_rate_limit_seconds < window:
+                raise ValueError(
+                    f"AIDFLOW_RETENTION_RATE_LIMIT_SECONDS ({self.retention_rate_limit_seconds}) must be at "
+                    f"least the window of {name} ({window} s)"
+                )
         return self
 
     @model_validator(mode="after")

@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     problems.install(app)
     openapi.install(app)
     app.state.objection_rate_limit = rate_limits.Rule.parse(settings.objection_rate_limit)
+    app.state.anonymous_form_rate_limit = rate_limits.Rule.parse(settings.anonymous_form_rate_limit)
     for module in (
         auth,
         admin,

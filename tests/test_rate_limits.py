@@ -109,12 +109,16 @@ async def test_the_web_page_refuses_with_the_same_retry_after_as_the_api(api: Ap
         f"/ui/public/notices/{notice['id']}/objections",
         data={"csrf_token": token, "entry_id": entry["id"], "reason": "网页提交的异议理由"},
     )
-    # POST/redirect/GET: the refusal is shown by the notice's GET page, with the API's status and header.
-    assert r.status_code == 303 and "draft=" in r.headers["location"], r.text[:500]
+    # POST/redirect/GET: the refusal is shown by the notice's GET page, with the API's status and header;
+    # past the allowance nothing of what was posted is kept, not even as a draft.
+    assert r.status_code == 303 and "limited=" in r.headers["location"], r.text[:500]
+    assert "draft=" not in r.headers["location"]
     shown = await api.client.get(r.headers["location"])
     assert shown.status_code == 429 and "提交过于频繁" in shown.text, shown.text[:500]
     assert 0 < int(shown.headers["retry-after"]) <= 600
+    assert "网页提交的异议理由" not in shown.text
     assert await api.count("objections") == 10
+    assert await api.count("form_drafts") == 0
 
 
 def test_settings_refuse_a_retention_shorter_than_the_window_and_a_bad_rule(tmp_path):
@@ -123,5 +127,7 @@ def test_settings_refuse_a_retention_shorter_than_the_window_and_a_bad_rule(tmp_
         make_settings(url, objection_rate_limit="10/day", retention_rate_limit_seconds=3600)
     with pytest.raises(ValueError, match="AIDFLOW_OBJECTION_RATE_LIMIT"):
         make_settings(url, objection_rate_limit="ten a minute")
+    with pytest.raises(ValueError, match="AIDFLOW_ANONYMOUS_FORM_RATE_LIMIT"):
+        make_settings(url, anonymous_form_rate_limit="1/week", retention_rate_limit_seconds=86400)
     accepted = make_settings(url, objection_rate_limit="10/day", retention_rate_limit_seconds=86400)
     assert (accepted.objection_rate_limit, accepted.retention_rate_limit_seconds) == ("10/day", 86400)

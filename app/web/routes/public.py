@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, TooMany
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
 from app.domain.people import divisions, rate_limits
@@ -31,6 +31,7 @@ FIELD_MESSAGES = {
     "name": "姓名不能超过100字",
     "contact": "联系方式不能超过200字",
 }
+RAW_LENGTHS = {"entry_id": 36, "reason": 2000, "name": 100, "contact": 200}
 
 
 @router.get("/notices")
@@ -103,23 +104,30 @@ async def sheet(ctx: WebCtx, notice_id: str):
 @router.post("/notices/{notice_id}/objections")
 async def object_to(ctx: WebCtx, notice_id: str):
     form = await ctx.form()
-    raw = {k: str(form.get(k, "")).strip() for k in ("entry_id", "reason", "name", "contact")}
+    entered = {k: str(form.get(k, "")).strip() for k in RAW_LENGTHS}
+    # What was typed comes back on a refused form, no longer than its field may be.
+    raw = {k: v[: RAW_LENGTHS[k]] for k, v in entered.items()}
+    address = ctx.request.client.host if ctx.request.client else None
     try:
-        body = objections.ObjectionIn(**{k: v for k, v in raw.items() if v or k in ("entry_id", "reason")})
-    except ValidationError as exc:
-        errors = {str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()}
-        refused = {"status": 422, "errors": errors, "raw": raw, "error": "请按提示修改后再提交。"}
-        return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", refused)
-    try:
-        address = ctx.request.client.host if ctx.request.client else None
+        # Every post counts, refused ones too: nothing of a client past its allowance is kept.
         async with ctx.begin_anonymous() as conn:
             await rate_limits.hit(conn, "objection", address, ctx.request.app.state.objection_rate_limit)
+        try:
+            body = objections.ObjectionIn(
+                **{k: v for k, v in entered.items() if v or k in ("entry_id", "reason")}
+            )
+        except ValidationError as exc:
+            errors = {
+                str(e["loc"][0]): FIELD_MESSAGES.get(str(e["loc"][0]), "填写不正确") for e in exc.errors()
+            }
+            refused = {"status": 422, "errors": errors, "raw": raw, "error": "请按提示修改后再提交。"}
+            return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", refused)
         async with ctx.begin_anonymous() as conn:
             receipt = await objections.submit(conn, notice_id, body)
+    except TooMany as exc:  # past the allowance nothing this client posts is kept, not even a draft
+        return drafts.limited(ctx, f"/ui/public/notices/{notice_id}", exc)
     except DomainError as exc:
         failed: dict[str, object] = {"status": exc.status, "raw": raw, "error": labels.problem(exc)}
-        if "retry_after" in exc.extra:
-            failed["retry_after"] = exc.extra["retry_after"]
         return await drafts.redirect(ctx, f"/ui/public/notices/{notice_id}", failed)
     # Post/redirect/get: reloading the receipt must not file the objection again. The receipt rides
     # in a signed cookie of this browser only (the check code never goes into a URL or a log).
