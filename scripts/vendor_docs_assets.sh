@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Refreshes the browser assets taken from npm packages, checked against the registry's sha512
 # integrity: the API documentation pages' (/docs: Swagger UI, /redoc: ReDoc) into app/api/static/,
-# and the web UI's process viewer (bpmn-js, its prebuilt bundle: no build step) into app/web/static/.
+# the web UI's process viewer (bpmn-js, its prebuilt bundle: no build step) and the reports' charts
+# (Apache ECharts, its prebuilt "common" bundle: line, bar, pie, tooltip, legend) into app/web/static/.
 # They are committed: a government intranet cannot reach a CDN, and `make install` needs no npm.
 # To upgrade, change a version and its integrity (`npm view <package>@<version> dist.integrity`).
 set -euo pipefail
@@ -32,3 +33,7 @@ fetch redoc 2.5.4 'sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9og
 OUT=app/web/static
 fetch bpmn-js 18.31.1 'sha512-Hc7LzrgwfcBRUAdI/380Q2v1MJ115atGEVGadawLfDbHdo+r+IkmNj8fuYPFmWglUYt1KYIaC46OeX16HGTKQw==' \
   LICENSE dist/bpmn-navigated-viewer.production.min.js dist/assets/diagram-js.css dist/assets/bpmn-js.css
+# ECharts is Apache-2.0: its LICENSE and NOTICE are served beside it, and the BSD licence of the d3 code
+# it embeds (licenses/LICENSE-d3, named in its LICENSE).
+fetch echarts 6.1.0 'sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==' \
+  LICENSE NOTICE licenses/LICENSE-d3 dist/echarts.common.min.js

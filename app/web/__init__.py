@@ -26,6 +26,7 @@ from app.web.routes import (
     materials,
     payments,
     public,
+    reports,
     stuck,
     supervision,
     task,
@@ -45,7 +46,20 @@ async def _answer(
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, inbox, task, bulk, case, supervision, payments, clock, stuck, admin, materials):
+    for module in (
+        auth,
+        inbox,
+        task,
+        bulk,
+        case,
+        supervision,
+        reports,
+        payments,
+        clock,
+        stuck,
+        admin,
+        materials,
+    ):
         app.include_router(module.router, prefix="/ui", include_in_schema=False)
     app.include_router(public.router, prefix="/ui/public", include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -27,6 +27,7 @@ from app.db.engine import transaction
 from app.domain.errors import DomainError, Forbidden
 from app.domain.people import accounts, web_sessions
 from app.domain.people.principal import Principal
+from app.domain.reports import places as report_places
 from app.domain.tasks import supervision
 
 SESSION_COOKIE = "aidflow_session"
@@ -62,6 +63,11 @@ class Me:
     @property
     def is_admin(self) -> bool:
         return self.principal.is_admin
+
+    @property
+    def reads_reports(self) -> bool:
+        """Whether 统计报表 is offered: staff at a township or above, or an administrator."""
+        return report_places.reads_reports(self.principal)
 
     @property
     def handles_money(self) -> bool:

@@ -161,6 +161,7 @@ PLAIN: dict[str, str] = {
     "invalid_period": "起始月份不能晚于截止月份。",
     "place_required": "请选择要统计的地区。",
     "report_not_allowed": "无权查看该地区的统计。",
+    "report_table_not_found": "没有这张统计表。",
     "report_place_too_low": "统计只细分到较高层级的地区，请选择上一级地区。",
 }
 

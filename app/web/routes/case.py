@@ -50,6 +50,7 @@ async def query(
     program: str = "",
     status: str = "",
     step: str = "",
+    division_code: str = "",
     submitted_from: str = "",
     submitted_to: str = "",
     offset: int = 0,
@@ -60,6 +61,7 @@ async def query(
         "program": program[:100],
         "status": status[:20],
         "step": step[:100],
+        "division_code": division_code[:32],
         "submitted_from": submitted_from[:10],
         "submitted_to": submitted_to[:10],
     }
@@ -69,7 +71,7 @@ async def query(
                 conn,
                 me.principal,
                 program=filters["program"] or None,
-                division_code=None,
+                division_code=filters["division_code"] or None,
                 status=filters["status"] or None,
                 limit=50,
                 offset=max(0, min(offset, 100_000)),
@@ -83,6 +85,7 @@ async def query(
             found, error = {"items": [], "has_more": False, "offset": 0}, labels.problem(exc)
         programs = await definitions.list_latest(conn)
         places = await divisions.lookup(conn, [c["division_code"] for c in found["items"]])
+        choices = await divisions.visible_to(conn, me.principal)
     next_url = "/ui/cases?" + urlencode(
         {**{k: v for k, v in filters.items() if v}, "offset": found["offset"] + 50}
     )
@@ -96,6 +99,7 @@ async def query(
         filters=filters,
         programs=programs,
         places=places,
+        choices=choices,
         statuses=labels.STATUSES,
         error=error,
         next_url=next_url,

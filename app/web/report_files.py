@@ -1,0 +1,61 @@
+"""The reports page's tables as files: CSV (UTF-8 with a byte order mark, so spreadsheets read the
+Chinese) and XLSX (openpyxl: Chinese headers, counts as numbers, shares as percentages, months as dates
+shown 2026年11月; one sheet per table, so the drill-down's levels each get a sheet)."""
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from app.web.report_tables import Column, Table
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = {"count": "#,##0", "share": "0.00%", "month": 'yyyy"年"m"月"', "text": "@"}
+WIDTHS = {"count": 12, "share": 10, "month": 12, "text": 16}
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
+
+
+def _csv_value(table: Table, row: dict[str, object], column: Column) -> object:
+    value = row.get(column.key)
+    if column.kind == "month" and isinstance(value, date):
+        return f"{value:%Y-%m}"  # sorts as text; a spreadsheet reads it as a month
+    return table.cell(row, column)
+
+
+def csv_text(table: Table) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([c.header for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_csv_value(table, row, c) for c in table.columns])
+    return out.getvalue()
+
+
+def workbook(tables: Sequence[Table]) -> bytes:
+    """One sheet per table, titled by it (Excel allows 31 characters), header row frozen."""
+    book = Workbook()
+    first = book.worksheets[0]
+    for index, table in enumerate(tables):
+        sheet = first if index == 0 else book.create_sheet()
+        sheet.title = table.title[:31]
+        sheet.append([c.header for c in table.columns])
+        for number, column in enumerate(table.columns, start=1):
+            cell = sheet.cell(row=1, column=number)
+            cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, Alignment(horizontal="center")
+            width = max(WIDTHS[column.kind], 2 * len(column.header) + 2)
+            sheet.column_dimensions[get_column_letter(number)].width = width
+        for row in table.rows:
+            sheet.append([row.get(c.key) for c in table.columns])
+        for number, column in enumerate(table.columns, start=1):
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=number, max_col=number):
+                cell.number_format = FORMATS[column.kind]
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,120 @@
+"""The reports page's tables (统计报表), each defined once for the page, its CSV and its XLSX, so the three
+always say the same. A table is columns (key, Chinese header, kind) and rows of the domain's figures;
+a new figure is one more column here (the case figures follow ``tables.HEADERS`` of the domain)."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from app.domain.reports.tables import HEADERS
+
+Kind = Literal["text", "count", "share", "month"]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: Kind = "count"
+
+
+@dataclass
+class Table:
+    """``name`` is the table's address on the page and in its download's file name."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict[str, object]]
+    links: list[str | None] = field(default_factory=list)  # per row: where its place or step leads
+
+    def cell(self, row: Mapping[str, object], column: Column) -> str:
+        """A value as the page shows it (the CSV writes counts and shares the same way)."""
+        value = row.get(column.key)
+        if value is None:
+            return ""
+        if column.kind == "share":
+            return f"{float(value):.2%}"  # type: ignore[arg-type]
+        if column.kind == "month":
+            assert isinstance(value, date)
+            return f"{value.year}年{value.month}月"
+        return str(value)
+
+
+# The case figures of a period (not ``overdue_now``: it is now, not a month's).
+CASE_COLUMNS = tuple(Column(key, header) for key, header in HEADERS.items() if key != "overdue_now")
+OVERDUE = Column("overdue_now", HEADERS["overdue_now"])
+# The figures the trend chart draws, month by month (the table beside it has them all).
+TREND_KEYS = ("received", "approved", "refused", "withdrawn", "terminated")
+
+
+def summary_table(report: Mapping[str, object]) -> Table:
+    """The place's figures over the period, one row per figure (指标, 数值)."""
+    rows: list[dict[str, object]] = [
+        {"figure": c.header, "value": report[c.key]} for c in (*CASE_COLUMNS, OVERDUE)
+    ]
+    return Table("summary", "汇总", (Column("figure", "指标", "text"), Column("value", "数值")), rows)
+
+
+def months_table(months: Sequence[Mapping[str, object]]) -> Table:
+    rows = [{"month": m["month"], **{c.key: m[c.key] for c in CASE_COLUMNS}} for m in months]
+    return Table("months", "按月趋势", (Column("month", "月份", "month"), *CASE_COLUMNS), rows)
+
+
+def steps_table(report: Mapping[str, object], titles: Mapping[str, str]) -> Table:
+    """Per step: done, done with a time limit, done on time, the on-time share (empty: no limit)."""
+    steps: Sequence[Mapping[str, object]] = report["steps"]  # type: ignore[assignment]
+    rows = [{**s, "title": titles.get(str(s["step"]), str(s["step"]))} for s in steps]
+    columns = (
+        Column("title", "环节", "text"),
+        Column("step", "环节代码", "text"),
+        Column("done", "办结"),
+        Column("timed", "有办理时限"),
+        Column("on_time", "按时办结"),
+        Column("on_time_share", "按时率", "share"),
+    )
+    return Table("steps", "各环节按时率", columns, rows)
+
+
+PLACE_COLUMNS = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *CASE_COLUMNS, OVERDUE)
+
+
+def places_table(report: Mapping[str, object], links: Sequence[str | None] = ()) -> Table:
+    """The places one level down, in the domain's order (by code)."""
+    places: Sequence[Mapping[str, object]] = report["places"]  # type: ignore[assignment]
+    rows = [{c.key: p[c.key] for c in PLACE_COLUMNS} for p in places]
+    return Table("places", "分地区", PLACE_COLUMNS, rows, list(links))
+
+
+def level_table(title: str, reports: Sequence[Mapping[str, object]]) -> Table:
+    """All places of one level under the report's place (one sheet of the drill-down workbook): each
+    parent's ``by_place`` report in turn, with the parent's name in front."""
+    rows = [
+        {"parent": report["place"]["name"], **{c.key: p[c.key] for c in PLACE_COLUMNS}}  # type: ignore[index]
+        for report in reports
+        for p in report["places"]  # type: ignore[attr-defined]
+    ]
+    return Table("places", title, (Column("parent", "上级地区", "text"), *PLACE_COLUMNS), rows)
+
+
+def overdue_table(report: Mapping[str, object], links: Sequence[str | None] = ()) -> Table:
+    """The places one level down ranked by open steps past their deadline now (most first; ties by code)."""
+    places: Sequence[Mapping[str, object]] = report["places"]  # type: ignore[assignment]
+    order = sorted(range(len(places)), key=lambda i: -int(places[i]["overdue_now"]))  # type: ignore[call-overload]
+    rows = [
+        {
+            "rank": rank,
+            "code": places[i]["code"],
+            "name": places[i]["name"],
+            "overdue_now": places[i]["overdue_now"],
+        }
+        for rank, i in enumerate(order, start=1)
+    ]
+    columns = (
+        Column("rank", "排名"),
+        Column("code", "地区代码", "text"),
+        Column("name", "地区", "text"),
+        OVERDUE,
+    )
+    return Table("overdue", "超期待办排名", columns, rows, [links[i] for i in order] if links else [])
