@@ -193,7 +193,11 @@ async def _page_context(conn: AsyncConnection, me: Me, f: Filters) -> dict[str, 
         "places": choices,
         "ancestors": await places.ancestors(conn, me.principal, loaded.where.path),
         "own_cases": _cases_link(loaded.where.code, loaded.where) if lowest else None,
-        "query": f.query(place=loaded.where.code),
+        # Downloads and the print view: exactly the period shown, even across a month's turn.
+        "query": f.query(
+            place=loaded.where.code,
+            **{"from": f"{loaded.where.first_month:%Y-%m}", "to": f"{loaded.where.last_month:%Y-%m}"},
+        ),
     }
 
 
