@@ -219,11 +219,24 @@ def _check_script(tree: ast.Module) -> None:
             raise ExpressionError(f"{_where(node)}: this loop never ends (a constant condition and no break)")
 
 
+# Longer than any script a procedure needs; Python's parser recurses per operator, so a huge
+# source ("1+1+…" thirty thousand times) exhausts the stack or memory before any node cap applies.
+MAX_SOURCE_CHARS = 50_000
+
+
 def _compile(source: str, mode: str) -> CodeType:
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ExpressionError(
+            f"the code is {len(source)} characters long; at most {MAX_SOURCE_CHARS} are allowed"
+        )
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         raise ExpressionError(f"line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(
+            "the code is nested too deeply to be read: split it into simpler steps"
+        ) from None
     _check_common(tree)
     if isinstance(tree, ast.Expression):
         _check_expression(tree)

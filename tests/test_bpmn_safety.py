@@ -217,6 +217,13 @@ async def test_more_broken_files_each_with_its_reason(api: Api):
             ),
         ),
         ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P7X"')),
+        # Durations SpiffWorkflow would count out month by month for days, or that overflow a timedelta.
+        ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P99999999999M"')),
+        ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P99999999999D"')),
+        ("invalid_timer", DIBAO.replace(b'"P7D"', b'"R/P99999999999M"')),
+        ("invalid_timer", DIBAO.replace(b'"P7D"', b'"P10Y1D"')),
+        # A parser recursing per operator: refused, not a 500.
+        ("invalid_expression", DIBAO.replace(CONDITION, b"1+" * 20_000 + b"1")),
     ]
     for code, content in cases:
         r = await _upload(api, content)
@@ -234,3 +241,46 @@ def test_working_day_counts_are_bounded():
     assert days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS).provisional is True
     with pytest.raises(ValueError):
         days.add(calendar.date(2030, 1, 1), calendar.MAX_DAYS + 1)
+
+
+async def test_a_doctype_is_not_kept(api: Api):
+    """Inert here, but the stored file is served to portals and modelers whose parsers may resolve it."""
+    doctype = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    )
+    r = await _upload(api, DIBAO.replace(b'<?xml version="1.0" encoding="UTF-8"?>', doctype, 1))
+    assert r.status_code == 422 and [e["code"] for e in r.json()["errors"]] == ["doctype_not_allowed"], r.text
+    assert await api.count("process_definitions", "key = 'dibao'") == 1
+
+
+def test_thousands_of_gateways_are_checked_in_linear_time():
+    """Every gateway used to be compared with every flow: 7,000 gateways held an upload for minutes.
+    Counted, not timed: the check looks at each flow a bounded number of times."""
+    from lxml import etree
+
+    from app.engine import checks
+    from app.engine.model import BPMN_NS
+
+    n = 3000
+    parts = [f'<process xmlns="{BPMN_NS}" id="p">']
+    for i in range(n):
+        parts.append(f'<exclusiveGateway id="g{i}"/>')
+        parts.append(f'<sequenceFlow id="a{i}" sourceRef="g{i}" targetRef="g{(i + 1) % n}"/>')
+        parts.append(f'<sequenceFlow id="b{i}" sourceRef="g{i}" targetRef="g{(i + 2) % n}"/>')
+    parts.append("</process>")
+    looked = 0
+    real_get = etree._Element.get
+
+    class Counting(etree.ElementBase):
+        def get(self, key, default=None):
+            nonlocal looked
+            looked += 1
+            return real_get(self, key, default)
+
+    lookup = etree.ElementDefaultClassLookup(element=Counting)
+    parser = etree.XMLParser()
+    parser.set_element_class_lookup(lookup)
+    process = etree.fromstring("".join(parts).encode(), parser)
+    problems = checks.gateway_problems(process)
+    assert len(problems) == 2 * n  # each flow has no condition and no default
+    assert looked < 40 * n, looked  # quadratic would be about 2 * n * n = 18,000,000

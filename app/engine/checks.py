@@ -96,11 +96,15 @@ def missing_ids(root: etree._Element, process: etree._Element) -> list[Problem]:
 
 def gateway_problems(process: etree._Element) -> list[Problem]:
     """Exclusive and inclusive gateways with several ways out need a condition on each, or a default."""
-    flows = list(process.iter(f"{{{BPMN_NS}}}sequenceFlow"))
+    # Flows by where they leave, once: comparing every gateway with every flow is quadratic, and a
+    # file of thousands of gateways would hold the upload for minutes.
+    leaving: dict[str, list[etree._Element]] = {}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        leaving.setdefault(flow.get("sourceRef") or "", []).append(flow)
     problems = []
     for kind in ("exclusiveGateway", "inclusiveGateway"):
         for gateway in process.iter(f"{{{BPMN_NS}}}{kind}"):
-            outgoing = [f for f in flows if gateway.get("id") and f.get("sourceRef") == gateway.get("id")]
+            outgoing = leaving.get(gateway.get("id") or "", []) if gateway.get("id") else []
             if len(outgoing) < 2:
                 continue
             for flow in outgoing:

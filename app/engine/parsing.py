@@ -76,6 +76,11 @@ def utf8_document(xml: bytes) -> bytes:
     """The file as UTF-8 (what is stored and parsed again later): a declared GBK, GB18030 or other
     encoding is decoded and its declaration rewritten; an encoding that cannot be read is a problem."""
     root = _parse_xml(xml)
+    if root.getroottree().docinfo.doctype:
+        # Inert here (no DTD is loaded, no entity expanded), but the file is served again to portals and
+        # modelers, whose parsers might resolve its entities (file:///etc/passwd): not kept at all.
+        message = "the file declares a DOCTYPE; BPMN needs none: delete the <!DOCTYPE …> line"
+        raise BpmnError([{"line": 1, "element_id": None, "code": "doctype_not_allowed", "message": message}])
     declared = (root.getroottree().docinfo.encoding or "UTF-8").strip()
     if declared.replace("-", "").replace("_", "").lower() == "utf8" and not xml.startswith(b"\xef\xbb\xbf"):
         return xml
@@ -337,17 +342,45 @@ def _expressions(process: etree._Element) -> list[tuple[str, str, str]]:
     return [(element_id, what, source) for element_id, what, source in found if not found_juel(source)]
 
 
+# A longer timer is a typo ("P99999999999M"), and a costly one: SpiffWorkflow counts a duration out
+# month by month when a case reaches it (and when a cycle is parsed), which would hold an engine thread
+# for days; a day count past timedelta's range crashes the case instead.
+MAX_TIMER_DAYS = 3660
+_DAYS_PER = {
+    "years": 366.0,
+    "months": 31.0,
+    "weeks": 7.0,
+    "days": 1.0,
+    "hours": 1 / 24,
+    "minutes": 1 / 1440,
+    "seconds": 1 / 86400,
+}
+
+
+def _longest_days(value: str) -> float:
+    """The longest duration in a timer value, in days (at most 31 a month); 0 for a date."""
+    parts = value.upper().replace("--", "/").split("/")
+    durations = [TimerEventDefinition.parse_iso_duration(p) for p in parts if p.startswith("P")]
+    return max((sum(_DAYS_PER[k] * float(n) for k, n in d.items()) for d in durations), default=0.0)
+
+
 def timer_literal_problem(source: str) -> str | None:
-    """For a timer written as a plain string ("P7D", "2030-01-01T00:00:00+08:00"), why it would not parse."""
+    """For a timer written as a plain string ("P7D", "2030-01-01T00:00:00+08:00"), why it would not parse
+    or why it may not be used (longer than ``MAX_TIMER_DAYS``)."""
     import ast
 
     try:
         value = ast.literal_eval(source.strip())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None  # an expression (e.g. working_days(5)): checked when it compiles and when it runs
     if not isinstance(value, str):
         return f"timer value {value!r} is not a string"
     try:
+        if _longest_days(value) > MAX_TIMER_DAYS:
+            return (
+                f"timer {value!r} is longer than {MAX_TIMER_DAYS} days: a time limit is counted in "
+                "working days or months (e.g. P30D, working_days(20))"
+            )
         if value.upper().startswith("R"):
             TimerEventDefinition.parse_iso_recurring_interval(value)
         else:

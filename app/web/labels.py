@@ -240,6 +240,7 @@ MONEY = {"proposed_amount", "amount", "monthly_amount", "approved_amount", "mont
 # BPMN validation problems: a Chinese headline per code; the engine's English message follows as detail.
 BPMN_PROBLEMS = {
     "xml_syntax": "XML 格式错误",
+    "doctype_not_allowed": "文件含有 DOCTYPE 声明：BPMN 文件不需要它，请删除 <!DOCTYPE …> 一行",
     "not_bpmn": "不是 BPMN 文件",
     "process_count": '文件须恰好包含一个可执行流程：在要运行的流程上勾选“可执行”（isExecutable="true"），其余流程取消勾选或另存为单独的文件',
     "invalid_bpmn": "流程结构错误",
