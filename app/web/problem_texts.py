@@ -37,6 +37,7 @@ TEMPLATES: dict[str, str] = {
     "not_payment_office": "只有{role}可以进行这项发放操作。",
     "county_not_found": "没有代码为 {division_code} 的县级行政区划。",
     "program_not_payable": "项目“{program}”未声明主管部门，不能发放。",
+    "result_file_invalid": "回盘文件有{count}处问题，未导入任何一行，请核对后重新导入。",
 }
 
 # The same codes without their parameters, and every code no older table words.
@@ -146,6 +147,13 @@ PLAIN: dict[str, str] = {
     "person_not_paid_here": "您所在单位不向此人发放待遇。",
     "reason_required": "退回发放批次须说明理由。",
     "same_person": "提交人不能审核自己提交的发放批次。",
+    # 银行文件与回盘 (domain/money: bank_files, bank_results, reconciliation)
+    "unknown_bank_template": "没有这个银行文件模板，请从列表中选择。",
+    "bank_file_unencodable": "有发放对象的姓名或开户行含所选银行文件编码无法表示的字，请改用其他模板或联系银行。",
+    "batch_not_exportable": "只有审核通过、尚未全部回盘的发放批次可以导出银行文件。",
+    "batch_not_exported": "发放批次尚未导出银行文件，不能导入回盘。",
+    "result_file_unreadable": "无法读取回盘文件，请确认文件格式、编码与所选模板一致。",
+    "result_file_invalid": "回盘文件有问题，未导入任何一行，请核对后重新导入。",
     # 申请材料 (domain/materials) and 统计报表 (domain/reports)
     "no_file": "请选择要上传的文件。",
     "empty_file": "文件是空的（0 字节），请重新选择。",

@@ -3,13 +3,23 @@ the county finance office; recipients' bank accounts (docs/payments.md)."""
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Form, Query, UploadFile
+from fastapi.responses import Response
 
 from app.api.deps import Ctx, Limit
+from app.api.materials_io import read_upload
 from app.api.routing import api_router
 from app.api.schemas import payments as out
 from app.api.schemas.problems import AUTHENTICATED
-from app.domain.money import bank_accounts, batch_review, batch_views
+from app.domain.money import (
+    bank_accounts,
+    bank_files,
+    bank_results,
+    bank_templates,
+    batch_review,
+    batch_views,
+    reconciliation,
+)
 from app.domain.money.vault import Vault
 
 router = api_router(tags=["payments"], responses=AUTHENTICATED)
@@ -102,3 +112,87 @@ async def get_account(
     """A recipient's account in force, masked (null: none yet)."""
     async with ctx.begin() as (conn, me):
         return await bank_accounts.current(conn, me, id_number)
+
+
+@router.get("/payments/bank-templates", response_model=list[out.BankTemplate])
+async def list_bank_templates(ctx: Ctx) -> list[dict]:
+    """The banks' file templates (configuration in app/domain/money/bank_templates/)."""
+    async with ctx.begin():
+        return bank_templates.choices()
+
+
+@router.get(
+    "/payments/batches/{batch_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in bank_files.MEDIA_TYPES.values()
+            },
+            "description": "The bank file: the batch's payments still without a result, in the template's format",
+        }
+    },
+)
+async def export_batch(ctx: Ctx, batch_id: int, template: Annotated[str, Query(max_length=64)]) -> Response:
+    """The approved batch as the bank's file (full account numbers: for the bank only). Only the
+    preparing county office; the batch becomes `exported`; each export is audited."""
+    vault = _vault(ctx)
+    async with ctx.begin() as (conn, me):
+        made, _ = await bank_files.export(conn, me, vault, batch_id, bank_templates.get(template))
+    return Response(
+        made.content,
+        media_type=made.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{made.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/payments/batches/{batch_id}/results", response_model=out.ResultsImported)
+async def import_results(
+    ctx: Ctx,
+    batch_id: int,
+    file: UploadFile,
+    template: Annotated[str, Form(max_length=64)],
+) -> dict:
+    """The bank's result file: each row paid or failed, matched by the export's reference. Any row
+    that does not fit refuses the whole file (422 with row numbers); the same file again changes
+    nothing. Only the preparing county office."""
+    content = await read_upload(file, ctx.settings)
+    async with ctx.begin() as (conn, me):
+        done = await bank_results.import_file(conn, me, batch_id, bank_templates.get(template), content)
+        return {**done, "batch": batch_views.batch_view(done["batch"])}
+
+
+@router.get("/payments/reconciliation", response_model=out.Reconciliation)
+async def reconcile(
+    ctx: Ctx,
+    county: Annotated[str, Query(max_length=32)],
+    month: Annotated[str, Query(max_length=7, description="the batches' pay month, YYYY-MM")],
+    program: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict:
+    """A county's month: scheduled, paid, failed and pending counts and sums, per batch and per
+    township and program."""
+    async with ctx.begin() as (conn, me):
+        return await reconciliation.summary(conn, me, county, month, program)
+
+
+@router.get("/payments/reconciliation/items", response_model=list[out.ReconciliationItem])
+async def reconcile_items(
+    ctx: Ctx,
+    county: Annotated[str, Query(max_length=32)],
+    month: Annotated[str, Query(max_length=7)],
+    status: Annotated[str, Query(description="scheduled, paid, failed or pending")] = "scheduled",
+    program: Annotated[str | None, Query(max_length=100)] = None,
+    batch_id: int | None = None,
+    division_code: Annotated[str | None, Query(max_length=32)] = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> list[dict]:
+    """The payments behind one number of the reconciliation (masked); page with `after_id`."""
+    async with ctx.begin() as (conn, me):
+        return await reconciliation.items(
+            conn, me, county, month, program, status, batch_id, division_code, after_id, limit
+        )

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from app.api.schemas import Count, DivisionCode, Out, Timestamp, Username
 
-Status = Literal["draft", "submitted", "approved"]
+Status = Literal["draft", "submitted", "approved", "exported", "settled"]
+ItemStatus = Literal["pending", "paid", "failed"]
 
 
 class BuildIn(BaseModel):
@@ -40,6 +41,9 @@ class Batch(Out):
     refused_by: Username | None
     refused_at: Timestamp | None
     refusal_reason: str | None
+    exported_by: Username | None = Field(description="who exported the bank file last")
+    exported_at: Timestamp | None
+    settled_at: Timestamp | None = Field(description="when the last item got the bank's result")
 
 
 class Item(Out):
@@ -53,9 +57,12 @@ class Item(Out):
     amount: Decimal
     bank_name: str
     account_masked: str = Field(description="the last four digits only")
-    status: Literal["pending", "paid", "failed"]
+    status: ItemStatus
+    reference: str = Field(description="the reference in the bank file and its result file, AF<batch>-<item>")
     bank_reference: str | None
-    failure_reason: str | None
+    failure_code: str | None = Field(description="the bank's reason code of a failure")
+    failure_reason: str | None = Field(description="the bank's reason in words (账户已销户, 户名不符…)")
+    bank_date: dt.date | None = Field(description="the day the bank paid or refused it, from its result file")
     settled_at: Timestamp | None
 
 
@@ -64,7 +71,7 @@ class LeftOut(Out):
     application_id: str
     period: str
     amount: Decimal
-    reason: Literal["deceased", "ended", "cap_exceeded", "no_bank_account"]
+    reason: Literal["deceased", "ended", "cap_exceeded", "no_bank_account", "account_unchanged"]
     detail: str | None = Field(description="the ledger's reason the enrolment ended, or the cap exceeded")
 
 
@@ -75,3 +82,59 @@ class Account(Out):
     account_masked: str = Field(description="the last four digits only; the number is never returned")
     set_by: Username
     set_at: Timestamp
+
+
+class BankTemplate(Out):
+    key: str
+    name: str
+    format: Literal["csv", "xlsx"]
+
+
+class ResultsImported(Out):
+    batch: Batch
+    rows: Count = Field(description="data rows in the file")
+    paid: Count = Field(description="items newly recorded as paid")
+    failed: Count = Field(description="items newly recorded as failed")
+    unchanged: Count = Field(description="rows already recorded with the same result (a file read again)")
+    pending: Count = Field(description="items of the batch still without a result")
+
+
+class Figure(Out):
+    count: Count
+    amount: Decimal = Field(description="yuan, two decimals, as a string")
+
+
+class Figures(Out):
+    scheduled: Figure
+    paid: Figure
+    failed: Figure
+    pending: Figure
+
+
+class BatchFigures(Figures):
+    batch_id: int
+    program: str
+    pay_date: dt.date
+    status: Status
+
+
+class PlaceFigures(Figures):
+    division_code: DivisionCode
+    name: str
+    program: str
+
+
+class Reconciliation(Out):
+    county_code: DivisionCode
+    month: str
+    program: str | None
+    totals: Figures
+    batches: list[BatchFigures]
+    places: list[PlaceFigures] = Field(description="by township (the county's next level) and program")
+
+
+class ReconciliationItem(Item):
+    batch_id: int
+    program: str
+    pay_date: dt.date
+    division_code: DivisionCode = Field(description="the township the payment is counted at")

@@ -30,7 +30,7 @@ class PaymentBatch(SQLModel, table=True):
     program: str = Field(max_length=100)
     pay_date: date = Field(sa_type=sa.Date())
     pay_month: str = Field(max_length=7)  # 2026-12: the month monthly enrolments are paid for
-    # draft → submitted → approved; a refusal sends a submitted batch back to draft with its reason.
+    # draft → submitted → approved → exported → settled; a refusal sends a submitted batch back to draft.
     status: str = Field(max_length=16)
     item_count: int = 0
     total_amount: Decimal = Field(default=Decimal(0), sa_type=sa.Numeric(14, 2))
@@ -44,6 +44,11 @@ class PaymentBatch(SQLModel, table=True):
     refused_by: str | None = Field(default=None, max_length=100)
     refused_at: datetime | None = timestamp(nullable=True)
     refusal_reason: str | None = Field(default=None, max_length=500)
+    # The last export to the bank (money/bank_files.py; every export is in the audit trail) and when
+    # the last item got the bank's result (money/bank_results.py).
+    exported_by: str | None = Field(default=None, max_length=100)
+    exported_at: datetime | None = timestamp(nullable=True)
+    settled_at: datetime | None = timestamp(nullable=True)
 
 
 class PaymentItem(SQLModel, table=True):
@@ -72,6 +77,10 @@ class PaymentItem(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)
     bank_reference: str | None = Field(default=None, max_length=100)
     failure_reason: str | None = Field(default=None, max_length=200)
+    # The bank's own reason code of a failure (its Chinese text is failure_reason), and the day the bank
+    # says it paid or refused; settled_at is when its result file was read.
+    failure_code: str | None = Field(default=None, max_length=32)
+    bank_date: date | None = Field(default=None, sa_type=sa.Date(), nullable=True)
     settled_at: datetime | None = timestamp(nullable=True)
 
 

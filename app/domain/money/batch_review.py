@@ -12,7 +12,7 @@ from app import clock
 from app.db.models import payment_batches
 from app.domain import audit
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.money import batches, offices
+from app.domain.money import batches, offices, payment_events
 from app.domain.people.principal import Principal
 from app.domain.timekeeping import calendar
 
@@ -31,14 +31,17 @@ def _audit_data(batch: sa.RowMapping) -> dict[str, Any]:
     }
 
 
-async def record(conn: AsyncConnection, actor: str, verb: str, batch: sa.RowMapping) -> None:
+async def record(
+    conn: AsyncConnection, actor: str, verb: str, batch: sa.RowMapping, **counts: int | str
+) -> None:
+    """``counts``: what an export or a result file added (rows, paid, failed, the template's key)."""
     await audit.record_change(
         conn,
         actor,
         f"payment_batch.{verb}",
         f"payment_batch:{batch['id']}",
         None,
-        _audit_data(batch),
+        {**_audit_data(batch), **counts},
         batch["county_code"],
     )
 
@@ -143,6 +146,7 @@ async def approve(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.Row
     if done is None:
         raise Conflict("batch_not_submitted", "发放批次不是待审核状态（可能已被他人处理）")
     await record(conn, me.name, "approved", done)
+    await payment_events.batch_event(conn, "approved", done)
     return done
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import bank_accounts, benefits, payment_batches, payment_items, payment_left_out
-from app.domain.money import offices
+from app.domain.money import bank_files, offices
 from app.domain.money.vault import mask
 from app.domain.people.principal import Principal
 
@@ -36,6 +36,9 @@ def batch_view(row: sa.RowMapping) -> dict[str, Any]:
         "refused_by": row["refused_by"],
         "refused_at": row["refused_at"],
         "refusal_reason": row["refusal_reason"],
+        "exported_by": row["exported_by"],
+        "exported_at": row["exported_at"],
+        "settled_at": row["settled_at"],
     }
 
 
@@ -71,6 +74,28 @@ async def listing(
     return result
 
 
+def item_view(r: sa.RowMapping) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "benefit_id": r["benefit_id"],
+        "application_id": r["application_id"],
+        "period": r["period"],
+        "attempt": r["attempt"],
+        "recipient_name": r["recipient_name"],
+        "person_id_masked": masked_id(r["person_id_number"]),
+        "amount": r["amount"],
+        "bank_name": r["bank_name"],
+        "account_masked": mask(r["last4"]),
+        "status": r["status"],
+        "reference": bank_files.reference(r["batch_id"], r["id"]),
+        "bank_reference": r["bank_reference"],
+        "failure_code": r["failure_code"],
+        "failure_reason": r["failure_reason"],
+        "bank_date": r["bank_date"],
+        "settled_at": r["settled_at"],
+    }
+
+
 async def items(conn: AsyncConnection, batch_id: int, after_id: int, limit: int) -> list[dict[str, Any]]:
     rows = (
         await conn.execute(
@@ -85,25 +110,7 @@ async def items(conn: AsyncConnection, batch_id: int, after_id: int, limit: int)
             .limit(limit)
         )
     ).mappings()
-    return [
-        {
-            "id": r["id"],
-            "benefit_id": r["benefit_id"],
-            "application_id": r["application_id"],
-            "period": r["period"],
-            "attempt": r["attempt"],
-            "recipient_name": r["recipient_name"],
-            "person_id_masked": masked_id(r["person_id_number"]),
-            "amount": r["amount"],
-            "bank_name": r["bank_name"],
-            "account_masked": mask(r["last4"]),
-            "status": r["status"],
-            "bank_reference": r["bank_reference"],
-            "failure_reason": r["failure_reason"],
-            "settled_at": r["settled_at"],
-        }
-        for r in rows
-    ]
+    return [item_view(r) for r in rows]
 
 
 async def left_out(conn: AsyncConnection, batch_id: int) -> list[dict[str, Any]]:

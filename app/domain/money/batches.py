@@ -27,14 +27,21 @@ from app.db.models import (
     payment_left_out,
 )
 from app.domain.errors import Conflict
-from app.domain.money import ledger
+from app.domain.money import bank_retries, ledger
 from app.domain.money.offices import County
 from app.domain.people.principal import path_range
 
 ONCE = "once"
-STATUS_WORDS = {"draft": "待提交", "submitted": "提交审核", "approved": "审核通过"}
+STATUS_WORDS = {
+    "draft": "待提交",
+    "submitted": "提交审核",
+    "approved": "审核通过",
+    "exported": "导出银行",
+    "settled": "银行已回盘",
+}
 DECEASED = "person_deceased"
-# Why a benefit due by the ledger is not in a batch: deceased, ended, cap_exceeded, no_bank_account.
+# Why a benefit due by the ledger is not in a batch: deceased, ended, cap_exceeded, no_bank_account,
+# account_unchanged (the bank refused it and the account is still the one it failed on).
 _CHUNK = 500  # keys per IN (...) list, well under every driver's parameter limit
 
 
@@ -47,6 +54,7 @@ class Due:
     recipient_name: str
     division_path: str
     amount: Decimal
+    attempt: int = 1  # 2, 3…: paid again after the bank refused the attempt before (bank_retries.py)
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,29 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
     await _one_time(conn, place, program, pay_date, result)
     elsewhere = await _itemised_elsewhere(conn, batch_id, result.due)
     candidates = [d for d in result.due if (d.benefit_id, d.period) not in elsewhere]
+    # A person whose payment the bank refused on the account still in force is not paid on it again.
+    stuck: dict[str, str | None] = {}
+    for failed in await bank_retries.failed_before(conn, batch_id, place.code, program):
+        if failed.account_changed:
+            candidates.append(
+                Due(
+                    failed.benefit_id,
+                    failed.period,
+                    failed.application_id,
+                    failed.person_id_number,
+                    failed.recipient_name,
+                    failed.division_path,
+                    failed.amount,
+                    failed.attempt + 1,
+                )
+            )
+        else:
+            stuck[failed.person_id_number] = failed.failure_code
+            result.left_out.append(
+                LeftOut(
+                    failed.benefit_id, failed.period, failed.amount, "account_unchanged", failed.failure_code
+                )
+            )
     people = sorted({d.person_id_number for d in candidates})
     dead = await _deceased(conn, people, pay_date.replace(day=1))
     accounts = await current_accounts(conn, people)
@@ -252,6 +283,16 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
     for item in candidates:
         if item.person_id_number in dead:
             result.left_out.append(LeftOut(item.benefit_id, item.period, item.amount, "deceased", DECEASED))
+        elif item.person_id_number in stuck:
+            result.left_out.append(
+                LeftOut(
+                    item.benefit_id,
+                    item.period,
+                    item.amount,
+                    "account_unchanged",
+                    stuck[item.person_id_number],
+                )
+            )
         elif item.person_id_number not in accounts:
             result.left_out.append(
                 LeftOut(item.benefit_id, item.period, item.amount, "no_bank_account", None)
@@ -328,7 +369,7 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
             "batch_id": batch.id,
             "benefit_id": d.benefit_id,
             "period": d.period,
-            "attempt": 1,
+            "attempt": d.attempt,
             "application_id": d.application_id,
             "person_id_number": d.person_id_number,
             "recipient_name": d.recipient_name,

@@ -107,7 +107,8 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
                 outbox.c.created_at,
                 applications.c.program,
                 applications.c.division_code,
-                applications.c.division_path,
+                # A case's place; an event without a case may carry its own (a payment batch's county).
+                sa.func.coalesce(applications.c.division_path, outbox.c.division_path).label("division_path"),
                 applications.c.number,
             )
             .outerjoin(applications, applications.c.id == outbox.c.application_id)
@@ -131,8 +132,8 @@ async def fan_out(conn: AsyncConnection, policy: Policy) -> int:
         payload = row.payload if "id" in row.payload else _legacy(row)
         payload = {
             **payload,
-            "program": row.program,
-            "division_code": row.division_code,
+            "program": row.program if row.application_id else payload.get("program"),
+            "division_code": row.division_code if row.application_id else payload.get("division_code"),
             "case_number": row.number,
         }
         handed.append({"oid": row.id, "enriched": payload})

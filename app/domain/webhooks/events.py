@@ -127,6 +127,36 @@ class AttachmentAddedData(_Data):
     size: int
 
 
+class PaymentBatchData(_Data):
+    """A payment batch's counts and sums (money/payment_events.py): never a recipient, ID number or account."""
+
+    batch_id: int
+    county_code: str
+    program: str
+    pay_date: str
+    status: str
+    items: int
+    total: str = Field(description="yuan, two decimals")
+    paid: int
+    paid_total: str
+    failed: int
+    failed_total: str
+
+
+class PaymentItemFailedData(_Data):
+    """One payment the bank refused: which item of which batch, the amount and the bank's reason code
+    (read the item through the API for the rest)."""
+
+    batch_id: int
+    item_id: int
+    county_code: str
+    program: str
+    period: str
+    attempt: int
+    amount: str
+    reason_code: str | None
+
+
 # type → model of its ``data``; the order is the order of the docs.
 DATA_MODELS: dict[str, type[_Data]] = {
     "application.submitted": SubmittedData,
@@ -157,6 +187,10 @@ DATA_MODELS: dict[str, type[_Data]] = {
     "case.copied": CopiedData,
     "case.notified": NotifiedData,
     "application.attachment_added": AttachmentAddedData,
+    "payment.batch_approved": PaymentBatchData,
+    "payment.batch_exported": PaymentBatchData,
+    "payment.batch_settled": PaymentBatchData,
+    "payment.item_failed": PaymentItemFailedData,
     "webhook.ping": PingData,
 }
 # Types a subscription may ask for (the ping is sent on request only).
