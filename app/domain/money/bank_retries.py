@@ -25,6 +25,19 @@ class Failed:
     failure_code: str | None
     account_changed: bool
 
+    def due_again(self) -> tuple[int, str, str, str, str, str, Decimal, int]:
+        """The fields of ``batches.Due`` for the next attempt."""
+        return (
+            self.benefit_id,
+            self.period,
+            self.application_id,
+            self.person_id_number,
+            self.recipient_name,
+            self.division_path,
+            self.amount,
+            self.attempt + 1,
+        )
+
 
 async def failed_before(conn: AsyncConnection, batch_id: int, county_code: str, program: str) -> list[Failed]:
     """The county's failed payments of the program with no later attempt in another batch."""

@@ -36,8 +36,8 @@ STATUS_WORDS = {
     "draft": "待提交",
     "submitted": "提交审核",
     "approved": "审核通过",
-    "exported": "导出银行",
-    "settled": "银行已回盘",
+    "exported": "导出",
+    "settled": "回盘",
 }
 DECEASED = "person_deceased"
 # Why a benefit due by the ledger is not in a batch: deceased, ended, cap_exceeded, no_bank_account,
@@ -253,29 +253,15 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
     await _one_time(conn, place, program, pay_date, result)
     elsewhere = await _itemised_elsewhere(conn, batch_id, result.due)
     candidates = [d for d in result.due if (d.benefit_id, d.period) not in elsewhere]
-    # A person whose payment the bank refused on the account still in force is not paid on it again.
-    stuck: dict[str, str | None] = {}
-    for failed in await bank_retries.failed_before(conn, batch_id, place.code, program):
-        if failed.account_changed:
-            candidates.append(
-                Due(
-                    failed.benefit_id,
-                    failed.period,
-                    failed.application_id,
-                    failed.person_id_number,
-                    failed.recipient_name,
-                    failed.division_path,
-                    failed.amount,
-                    failed.attempt + 1,
-                )
-            )
-        else:
-            stuck[failed.person_id_number] = failed.failure_code
-            result.left_out.append(
-                LeftOut(
-                    failed.benefit_id, failed.period, failed.amount, "account_unchanged", failed.failure_code
-                )
-            )
+    # Refused by the bank: paid again on a changed account; on the same one, neither it nor the rest.
+    failed = await bank_retries.failed_before(conn, batch_id, place.code, program)
+    candidates += [Due(*f.due_again()) for f in failed if f.account_changed]
+    stuck = {f.person_id_number: f.failure_code for f in failed if not f.account_changed}
+    result.left_out += [
+        LeftOut(f.benefit_id, f.period, f.amount, "account_unchanged", f.failure_code)
+        for f in failed
+        if not f.account_changed
+    ]
     people = sorted({d.person_id_number for d in candidates})
     dead = await _deceased(conn, people, pay_date.replace(day=1))
     accounts = await current_accounts(conn, people)
@@ -284,14 +270,9 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
         if item.person_id_number in dead:
             result.left_out.append(LeftOut(item.benefit_id, item.period, item.amount, "deceased", DECEASED))
         elif item.person_id_number in stuck:
+            reason = stuck[item.person_id_number]
             result.left_out.append(
-                LeftOut(
-                    item.benefit_id,
-                    item.period,
-                    item.amount,
-                    "account_unchanged",
-                    stuck[item.person_id_number],
-                )
+                LeftOut(item.benefit_id, item.period, item.amount, "account_unchanged", reason)
             )
         elif item.person_id_number not in accounts:
             result.left_out.append(

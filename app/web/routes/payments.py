@@ -5,10 +5,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
+from app.api import materials_io
 from app.domain.errors import DomainError, Invalid
-from app.domain.money import batch_review, batch_views, offices
+from app.domain.money import bank_files, bank_results, bank_templates, batch_review, batch_views, offices
+from app.domain.money.vault import Vault
 from app.domain.people import divisions
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
@@ -18,12 +21,34 @@ from app.web.render import flash, page
 
 router = APIRouter(prefix="/payments")
 HERE = "/ui/payments"
-STATUS = {"draft": "待提交", "submitted": "待财政审核", "approved": "审核通过"}
+STATUS = {
+    "draft": "待提交",
+    "submitted": "待财政审核",
+    "approved": "审核通过",
+    "exported": "已导出银行文件",
+    "settled": "银行已回盘",
+}
+ITEM_STATUS = {"pending": "待发放", "paid": "已发放", "failed": "发放失败"}
 LEFT_OUT = {
     "deceased": "已死亡",
     "ended": "待遇已终止",
     "cap_exceeded": "超过年度上限",
     "no_bank_account": "无银行账号",
+    "account_unchanged": "银行退回，账号未更正",
+}
+# What a result file's row problem means (bank_results.check), for the page that lists them.
+ROW_PROBLEMS = {
+    "missing_column": "缺少列",
+    "unknown_reference": "业务参考号不属于本批次",
+    "wrong_batch": "业务参考号属于其他批次",
+    "duplicate_reference": "业务参考号重复",
+    "invalid_amount": "金额格式错误",
+    "amount_differs": "金额与发放明细不一致",
+    "invalid_date": "日期格式错误",
+    "unknown_status": "处理结果无法识别",
+    "bank_reference_missing": "成功的记录缺少银行流水号",
+    "reason_missing": "失败的记录缺少失败原因",
+    "result_differs": "与已导入的结果不一致",
 }
 
 
@@ -116,9 +141,72 @@ async def _batch_page(ctx: WebCtx, batch_id: int):
         may_prepare=may_prepare and me.principal.kind == "user",
         may_review=may_review and me.principal.kind == "user",
         statuses=STATUS,
+        item_statuses=ITEM_STATUS,
         reasons=LEFT_OUT,
+        templates=bank_templates.choices(),
         error=draft.get("error", ""),
+        problems=draft.get("problems", []),
     )
+
+
+@router.get("/{batch_id}/export")
+async def export(ctx: WebCtx, batch_id: int, template: str = ""):
+    """The bank file as a download; a refusal comes back to the batch page with why."""
+    settings = ctx.settings
+    try:
+        vault = Vault.from_settings(settings.payment_account_keys, settings.secret_key, settings.env)
+        async with ctx.begin() as (conn, me):
+            made, _ = await bank_files.export(
+                conn, me.principal, vault, batch_id, bank_templates.get(template)
+            )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await drafts.redirect(
+            ctx, f"{HERE}/{batch_id}", {"status": exc.status, "error": labels.problem(exc)}
+        )
+    return Response(
+        made.content,
+        media_type=made.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{made.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _row_problems(exc: DomainError) -> list[str]:
+    rows = exc.extra.get("rows") or []
+    return [
+        f"第{r['row']}行{('（' + r['reference'] + '）') if r.get('reference') else ''}："
+        + ROW_PROBLEMS.get(r["problem"], r["problem"])
+        + (f"“{r['column']}”" if r.get("column") else "")
+        for r in rows
+    ]
+
+
+@router.post("/{batch_id}/results")
+async def results(ctx: WebCtx, batch_id: int):
+    form = await ctx.form()
+    file = form.get("file")
+    try:
+        if not isinstance(file, UploadFile) or not file.filename:
+            raise Invalid("no_file", "请选择要上传的文件。")
+        content = await materials_io.read_upload(file, ctx.settings)
+        async with ctx.begin() as (conn, me):
+            done = await bank_results.import_file(
+                conn, me.principal, batch_id, bank_templates.get(str(form.get("template", ""))), content
+            )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        body = {"status": exc.status, "error": labels.problem(exc), "problems": _row_problems(exc)}
+        return await drafts.redirect(ctx, f"{HERE}/{batch_id}", body)
+    message = (
+        f"已导入回盘文件：成功{done['paid']}笔，失败{done['failed']}笔，"
+        f"已导入过{done['unchanged']}笔，尚待回盘{done['pending']}笔"
+    )
+    return RedirectResponse(f"{HERE}/{batch_id}?" + urlencode(flash(ctx.request, message)), status_code=303)
 
 
 _ACTIONS = {"submit": "已提交财政审核", "approve": "已审核通过", "refuse": "已退回"}
