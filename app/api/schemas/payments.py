@@ -99,26 +99,26 @@ class ResultsImported(Out):
     pending: Count = Field(description="items of the batch still without a result")
 
 
-class Figure(Out):
+class PaymentFigure(Out):
     count: Count
     amount: Decimal = Field(description="yuan, two decimals, as a string")
 
 
-class Figures(Out):
-    scheduled: Figure
-    paid: Figure
-    failed: Figure
-    pending: Figure
+class PaymentFigures(Out):
+    scheduled: PaymentFigure
+    paid: PaymentFigure
+    failed: PaymentFigure
+    pending: PaymentFigure
 
 
-class BatchFigures(Figures):
+class ReconciliationBatch(PaymentFigures):
     batch_id: int
     program: str
     pay_date: dt.date
     status: Status
 
 
-class PlaceFigures(Figures):
+class ReconciliationPlace(PaymentFigures):
     division_code: DivisionCode
     name: str
     program: str
@@ -128,9 +128,9 @@ class Reconciliation(Out):
     county_code: DivisionCode
     month: str
     program: str | None
-    totals: Figures
-    batches: list[BatchFigures]
-    places: list[PlaceFigures] = Field(description="by township (the county's next level) and program")
+    totals: PaymentFigures
+    batches: list[ReconciliationBatch]
+    places: list[ReconciliationPlace] = Field(description="by township (the county's next level) and program")
 
 
 class ReconciliationItem(Item):
