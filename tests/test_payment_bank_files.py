@@ -3,6 +3,7 @@
 a refused payment paid again once the account is corrected, reconciliation, ``payment.*`` webhooks
 without personal data, and who may not do any of it."""
 
+import asyncio
 import csv
 import io
 import json
@@ -12,9 +13,10 @@ import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
 from app.db.engine import create_engine
-from app.domain.money import bank_templates
+from app.domain.money import bank_results, bank_templates
+from app.domain.people import accounts
 from tests.helpers import Api
-from tests.test_payments import ACCOUNT, _account, _build, _items, _left_out, month  # noqa: F401
+from tests.test_payments import ACCOUNT, _account, _build, _items, _left_out, _waits_at, month  # noqa: F401
 
 CSV = "suixi_rcb_csv"
 XLSX = "psbc_xlsx"
@@ -432,3 +434,53 @@ async def test_who_may_not_export_import_or_reconcile(api: Api, month: dict):
     assert r.status_code == 422, r.text
     r = await api.get("finance", "/payments/reconciliation", county="340621", month="2026-11")
     assert r.json()["totals"]["scheduled"]["count"] == 4  # approved: money now
+
+
+async def test_two_imports_of_one_file_at_once_record_it_once(
+    api: Api, month: dict
+):  # two replicas, two clicks
+    """The second import waits for the first's lock on the batch, then finds every row recorded: one
+    audit event, one ``payment.item_failed``, whichever replica comes second."""
+    await api.set_clock("2026-10-28T09:00:00+08:00")
+    batch = await _approved(api)
+    exported = _by_person(month, _csv_rows((await _export(api, batch["id"])).content))
+    content = _result_csv(
+        [
+            {
+                **_ref(exported, k),
+                "status": "失败" if k == "b" else "成功",
+                "bank_reference": f"B{k}",
+                "reason_code": "E01",
+            }
+            for k in "abcd"
+        ]
+    )
+    template = bank_templates.get(CSV)
+    db = create_engine(api.database_url)
+    try:
+        first = await db.connect()
+        await first.begin()
+        me = await accounts.principal_for_user(first, "county")
+        done = await bank_results.import_file(first, me, batch["id"], template, content)
+        assert (done["paid"], done["failed"]) == (3, 1)
+
+        async def second() -> dict:
+            async with db.begin() as conn:
+                return await bank_results.import_file(conn, me, batch["id"], template, content)
+
+        if api.database_url.startswith("postgresql"):
+            racing = asyncio.create_task(second())
+            await _waits_at(db, "SELECT payment_batches")  # the first holds the batch
+            await first.commit()
+            await first.close()
+            late = await racing
+        else:  # SQLite: one writer at a time
+            await first.commit()
+            await first.close()
+            late = await second()
+    finally:
+        await db.dispose()
+    assert (late["paid"], late["failed"], late["unchanged"]) == (0, 0, 4)
+    assert await api.count("events", "type = 'payment_batch.results_imported'") == 1
+    assert await api.count("events", "type = 'payment_batch.settled'") == 1
+    assert await api.count("outbox", "event_type = 'payment.item_failed'") == 1
