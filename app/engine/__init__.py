@@ -30,10 +30,10 @@ from app.engine.parsing import (
     decision_refs,
     model_for,
     parse_bpmn,
-    timer_literal_problem,
     utf8_document,
 )
 from app.engine.state import STATE_FORMAT
+from app.engine.timers import timer_literal_problem
 
 __all__ = [
     "BPMN_NS",
