@@ -57,20 +57,33 @@ async def _enrol(api: Api, name: str, amount: str) -> dict:
     return {"id": case["id"], "person": person, "name": name, "amount": Decimal(amount)}
 
 
-async def _account(
-    api: Api, person: str, who: str = "county", number: str = ACCOUNT, expect: int = 200
+async def _propose(
+    api: Api, enrolment: dict, who: str = "county", number: str = ACCOUNT, expect: int = 202, **body
 ) -> dict:
     r = await api.put(
         who,
         "/payments/accounts",
         {
-            "person_id_number": person,
-            "holder_name": "户主",
+            "person_id_number": enrolment["person"],
+            "holder_name": enrolment["name"],
             "bank_name": "濉溪农商银行",
             "account_number": number,
+            **body,
         },
     )
     assert r.status_code == expect, r.text
+    return r.json()
+
+
+async def _account(
+    api: Api, enrolment: dict, who: str = "county", number: str = ACCOUNT, confirmer: str = "finance"
+) -> dict:
+    """An account proposed by the paying office and confirmed by the county finance office."""
+    proposal = await _propose(api, enrolment, who=who, number=number)
+    assert proposal["status"] == "proposed" and not proposal["in_force"], proposal
+    r = await api.post(confirmer, f"/payments/account-changes/{proposal['id']}/confirm")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "confirmed" and r.json()["in_force"], r.text
     return r.json()
 
 
@@ -113,7 +126,7 @@ async def month(api: Api) -> dict:
         ]
     }
     for key in "abcd":
-        await _account(api, people[key]["person"])
+        await _account(api, people[key])
     return people
 
 
@@ -152,7 +165,7 @@ async def test_a_month_of_payments_with_a_move_a_death_and_a_missing_account(api
     r = await api.get("county", f"/payments/batches/{december['id']}/left-out")
     assert {row["detail"] for row in r.json()} == {"moved_away", "person_deceased", None}
     # 王五's account arrives: building again adds her, and only her.
-    await _account(api, month["e"]["person"])
+    await _account(api, month["e"])
     december = await _build(api, "2026-12-01")
     assert december["item_count"] == 3 and december["left_out_count"] == 2
     assert len({(i["benefit_id"], i["period"]) for i in await _items(api, december["id"])}) == 3
@@ -283,7 +296,7 @@ async def test_bank_accounts_are_encrypted_masked_audited_and_never_in_webhooks(
     r = await api.get("finance", "/payments/accounts", id_number=person)
     assert r.status_code == 200 and r.json()["account_masked"] == "**** **** **** 0123", r.text
     assert ACCOUNT not in r.text
-    changed = await _account(api, person, number="6228480000111122223333")
+    changed = await _account(api, month["a"], number="6228480000111122223333")
     assert changed["account_masked"] == "**** **** **** 3333"
     for who, code in [
         ("finance", 403),
@@ -293,12 +306,12 @@ async def test_bank_accounts_are_encrypted_masked_audited_and_never_in_webhooks(
         ("admin", 403),
         ("stranger", 401),
     ]:
-        await _account(api, person, who=who, number="6228480000999988887777", expect=code)
+        await _propose(api, month["a"], who=who, number="6228480000999988887777", expect=code)
     for who, code in [("other_county", 404), ("portal", 404), ("stranger", 401)]:
         r = await api.get(who, "/payments/accounts", id_number=person)
         assert r.status_code == code, (who, r.text)
-    await _account(api, person, number="12345", expect=422)
-    await _account(api, "340621198001010011", expect=422)  # not a valid ID number
+    await _propose(api, month["a"], number="12345", expect=422)
+    await _propose(api, {**month["a"], "person": "340621198001010011"}, expect=422)  # not a valid ID number
 
     db = create_engine(api.database_url)
     try:
@@ -306,7 +319,8 @@ async def test_bank_accounts_are_encrypted_masked_audited_and_never_in_webhooks(
             stored = (
                 await conn.execute(
                     sa.text(
-                        "SELECT number_encrypted, last4, replaced_at FROM bank_accounts WHERE person_id_number = :p ORDER BY id"
+                        "SELECT number_encrypted, last4, replaced_at, status FROM bank_accounts "
+                        "WHERE person_id_number = :p ORDER BY id"
                     ),
                     {"p": person},
                 )
@@ -316,14 +330,21 @@ async def test_bank_accounts_are_encrypted_masked_audited_and_never_in_webhooks(
                 everything += str((await conn.execute(sa.text(f"SELECT * FROM {table}"))).all())
     finally:
         await db.dispose()
-    assert [row.last4 for row in stored] == ["0123", "3333"]
+    assert [(row.last4, row.status) for row in stored] == [("0123", "confirmed"), ("3333", "confirmed")]
     assert stored[0].replaced_at is not None and stored[1].replaced_at is None
     assert ACCOUNT not in everything and "6228480000111122223333" not in everything
     r = await api.get("admin", "/admin/audit", subject=f"bank_account:{changed['id']}")
     trail = r.json()["items"] if isinstance(r.json(), dict) else r.json()
-    [event] = trail
-    assert event["type"] == "bank_account.changed" and event["actor"] == "county"
-    assert set(event["new"]) == {"account_id"} and set(event["old"]) == {"account_id"}
+    confirmed, proposed = trail
+    assert proposed["type"] == "bank_account.proposed" and proposed["actor"] == "county"
+    assert proposed["new"] == {"account_id": changed["id"], "status": "proposed", "replaces": stored_id(trail)}
+    assert confirmed["type"] == "bank_account.confirmed" and confirmed["actor"] == "finance"
+    assert set(confirmed["new"]) == {"account_id", "status"} and set(confirmed["old"]) == {"account_id"}
+
+
+def stored_id(trail: list[dict]) -> int:
+    """The account the change replaced, as the confirmation recorded it."""
+    return next(e["old"]["account_id"] for e in trail if e["type"] == "bank_account.confirmed")
 
 
 _LOCK_WAITS = sa.text(

@@ -15,7 +15,7 @@ async def test_a_batch_from_building_to_approval_in_the_browser(live_ui):
     await api.upload(BPMN, "payments_monthly.bpmn")
     await api.set_clock("2026-10-20T09:00:00+08:00")
     paid = [await _enrol(api, name, amount) for name, amount in [("王一", "620.50"), ("王二", "500")]]
-    await _account(api, paid[0]["person"])
+    await _account(api, paid[0])
     await api.set_clock("2026-10-28T09:00:00+08:00")
 
     # Neither a township reviewer nor another county's office sees the page's batches.
@@ -59,7 +59,7 @@ async def test_a_batch_from_building_to_approval_in_the_browser(live_ui):
     await ui.shot(finance, "payment-batch-phone")
     assert await finance.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
-    await _account(api, paid[1]["person"])
+    await _account(api, paid[1])
     await clerk.goto(ui.url + "/ui/payments")
     await clerk.get_by_label("业务").select_option("paytest")
     await clerk.get_by_label("发放日期").fill("2026-11-01")

@@ -260,6 +260,7 @@ BPMN_PROBLEMS = {
     "unknown_property": "该元素没有这个属性（属性名拼写有误或放错了元素）",
     "invalid_approval_mode": "会签/或签/依次审批的设置有误",
     "invalid_benefit": "待遇声明有误",
+    "invalid_owner_department": "主管部门不能是财政部门（财政部门负责审核资金发放）",
     "flow_without_condition": "排他网关的出口缺少条件或默认流向",
     "message_without_name": "消息事件缺少消息名称",
     "unknown_decision": "找不到引用的决策表",

@@ -145,7 +145,6 @@ PLAIN: dict[str, str] = {
     "payment_keys_invalid": "银行账号加密密钥格式错误，请联系管理员。",
     "payment_keys_missing": "未配置银行账号加密密钥，请联系管理员。",
     "person_not_paid_here": "您所在单位不向此人发放待遇。",
-    "reason_required": "退回发放批次须说明理由。",
     "same_person": "提交人不能审核自己提交的发放批次。",
     # 银行文件与回盘 (domain/money: bank_files, bank_results, reconciliation)
     "unknown_bank_template": "没有这个银行文件模板，请从列表中选择。",
@@ -154,6 +153,13 @@ PLAIN: dict[str, str] = {
     "batch_not_exported": "发放批次尚未导出银行文件，不能导入回盘。",
     "result_file_unreadable": "无法读取回盘文件，请确认文件格式、编码与所选模板一致。",
     "result_file_invalid": "回盘文件有问题，未导入任何一行，请核对后重新导入。",
+    "same_person_builder": "生成发放批次的人不能审核该批次。",
+    "same_person_account": "申请变更银行账号的人不能自己确认。",
+    "holder_name_mismatch": "开户人姓名与申请书记载的救助对象姓名不一致：待遇只能发放到本人账户。",
+    "account_change_not_proposed": "该银行账号变更不是待确认状态（可能已被他人处理）。",
+    "batch_account_replaced": "发放批次中有银行账号已变更的明细，请重新生成批次后再提交或审核。",
+    "invalid_reason": "理由须为1至500个字符。",
+    "program_owner_is_finance": "该项目的主管部门是财政部门，而财政部门负责审核发放，不能发放。",
     # 申请材料 (domain/materials) and 统计报表 (domain/reports)
     "no_file": "请选择要上传的文件。",
     "empty_file": "文件是空的（0 字节），请重新选择。",

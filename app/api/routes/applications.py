@@ -6,10 +6,11 @@ from fastapi import Header, Query, Response
 from app.api.deps import Ctx, Limit, Offset
 from app.api.routing import api_router
 from app.api.schemas import cases as out
+from app.api.schemas import payments as payments_out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain.cases import applications, lookup
 from app.domain.cases import record as approval_record
-from app.domain.money import ledger
+from app.domain.money import history, ledger
 from app.domain.tasks import actions as task_actions
 
 router = api_router(prefix="/applications", tags=["applications"], responses=AUTHENTICATED)
@@ -96,6 +97,16 @@ async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
         row = await lookup.load_row(conn, me, application_id)
         return await ledger.of_application(conn, row["id"])
+
+
+@router.get("/{application_id}/payments", response_model=payments_out.PaymentHistory)
+async def payments(ctx: Ctx, application_id: str) -> dict:
+    """发放记录: the case's ledger entries and its payments — each period with amount, status
+    (scheduled, in_batch, paid, failed), pay date, batch and account (bank and last four digits). For
+    whoever may read the case, a portal key within its places too."""
+    async with ctx.begin() as (conn, me):
+        row = await lookup.load_row(conn, me, application_id)
+        return await history.of_application(conn, row["id"])
 
 
 @router.post("/{application_id}/withdraw", response_model=out.Application)

@@ -36,7 +36,7 @@ async def build_batch(ctx: Ctx, body: out.BuildIn) -> dict:
     item per benefit and period, ever). Only the program's county office."""
     async with ctx.begin() as (conn, me):
         batch = await batch_review.build(conn, me, body.county_code, body.program, body.pay_date)
-        return batch_views.batch_view(batch)
+        return await batch_views.shown(conn, me, batch)
 
 
 @router.get("/payments/batches", response_model=list[out.Batch])
@@ -55,7 +55,7 @@ async def list_batches(
 @router.get("/payments/batches/{batch_id}", response_model=out.Batch)
 async def get_batch(ctx: Ctx, batch_id: int) -> dict:
     async with ctx.begin() as (conn, me):
-        return batch_views.batch_view(await batch_review.readable(conn, me, batch_id))
+        return await batch_views.shown(conn, me, await batch_review.readable(conn, me, batch_id))
 
 
 @router.get("/payments/batches/{batch_id}/items", response_model=list[out.Item])
@@ -80,36 +80,40 @@ async def batch_left_out(ctx: Ctx, batch_id: int) -> list[dict]:
 async def submit_batch(ctx: Ctx, batch_id: int) -> dict:
     """The county office hands the batch to the county finance office."""
     async with ctx.begin() as (conn, me):
-        return batch_views.batch_view(await batch_review.submit(conn, me, batch_id))
+        return await batch_views.shown(conn, me, await batch_review.submit(conn, me, batch_id))
 
 
 @router.post("/payments/batches/{batch_id}/approve", response_model=out.Batch)
 async def approve_batch(ctx: Ctx, batch_id: int) -> dict:
     """The county finance office approves; never the person who submitted it."""
     async with ctx.begin() as (conn, me):
-        return batch_views.batch_view(await batch_review.approve(conn, me, batch_id))
+        return await batch_views.shown(conn, me, await batch_review.approve(conn, me, batch_id))
 
 
 @router.post("/payments/batches/{batch_id}/refuse", response_model=out.Batch)
 async def refuse_batch(ctx: Ctx, batch_id: int, body: out.RefuseIn) -> dict:
     """The county finance office sends the batch back to draft with its reason."""
     async with ctx.begin() as (conn, me):
-        return batch_views.batch_view(await batch_review.refuse(conn, me, batch_id, body.reason))
+        batch = await batch_review.refuse(conn, me, batch_id, body.reason)
+        return await batch_views.shown(conn, me, batch)
 
 
-@router.put("/payments/accounts", response_model=out.Account)
+@router.put("/payments/accounts", response_model=out.AccountChange, status_code=202)
 async def put_account(ctx: Ctx, body: bank_accounts.AccountIn) -> dict:
-    """Set or change a recipient's bank account (audited); answers with the masked account."""
+    """Propose a recipient's new bank account (audited): the county office that pays them proposes, the
+    holder's name must be the recipient's (422 `holder_name_mismatch`), and it pays nobody until the
+    county finance office confirms it (``POST /payments/account-changes/{id}/confirm``). A proposal
+    still waiting is superseded. Answers 202 with the masked proposal."""
     vault = _vault(ctx)
     async with ctx.begin() as (conn, me):
-        return await bank_accounts.put(conn, me, vault, body)
+        return await bank_accounts.propose(conn, me, vault, body)
 
 
 @router.get("/payments/accounts", response_model=out.Account | None)
 async def get_account(
     ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]
 ) -> dict | None:
-    """A recipient's account in force, masked (null: none yet)."""
+    """A recipient's account in force (confirmed), masked (null: none yet)."""
     async with ctx.begin() as (conn, me):
         return await bank_accounts.current(conn, me, id_number)
 
@@ -163,7 +167,7 @@ async def import_results(
     content = await read_upload(file, ctx.settings)
     async with ctx.begin() as (conn, me):
         done = await bank_results.import_file(conn, me, batch_id, bank_templates.get(template), content)
-        return {**done, "batch": batch_views.batch_view(done["batch"])}
+        return {**done, "batch": await batch_views.shown(conn, me, done["batch"])}
 
 
 @router.get("/payments/reconciliation", response_model=out.Reconciliation)
@@ -196,3 +200,30 @@ async def reconcile_items(
         return await reconciliation.items(
             conn, me, county, month, program, status, batch_id, division_code, after_id, limit
         )
+
+@router.get("/payments/account-changes", response_model=list[out.AccountChange])
+async def account_changes(ctx: Ctx, status: out.AccountStatus = "proposed", limit: Limit = 50) -> list[dict]:
+    """Account changes of the people the caller's office pays or checks, newest first; by default
+    those waiting for the county finance office."""
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.changes(conn, me, status, limit)
+
+
+@router.get("/payments/account-changes/{account_id}", response_model=out.AccountChange)
+async def account_change(ctx: Ctx, account_id: int) -> dict:
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.get_change(conn, me, account_id)
+
+
+@router.post("/payments/account-changes/{account_id}/confirm", response_model=out.AccountChange)
+async def confirm_account_change(ctx: Ctx, account_id: int) -> dict:
+    """The county finance office puts the proposed account in force — never its proposer."""
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.confirm(conn, me, account_id)
+
+
+@router.post("/payments/account-changes/{account_id}/refuse", response_model=out.AccountChange)
+async def refuse_account_change(ctx: Ctx, account_id: int, body: out.AccountRefuseIn) -> dict:
+    """The county finance office refuses the proposal with a reason; the account in force stays."""
+    async with ctx.begin() as (conn, me):
+        return await bank_accounts.refuse(conn, me, account_id, body.reason)

@@ -19,7 +19,10 @@ class BuildIn(BaseModel):
 
 
 class RefuseIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(
+        description="1 to 500 characters once stripped, no NUL (422 `invalid_reason` otherwise); "
+        "shown to the preparing and the finance office only, never in the audit trail"
+    )
 
 
 class Batch(Out):
@@ -40,7 +43,12 @@ class Batch(Out):
     approved_at: Timestamp | None
     refused_by: Username | None
     refused_at: Timestamp | None
-    refusal_reason: str | None
+    refusal_reason: str | None = Field(
+        description="why finance sent it back; null for readers outside the two offices (administrators)"
+    )
+    account_changed_count: Count = Field(
+        description="items whose account differs from the one the person's last paid batch paid to"
+    )
     exported_by: Username | None = Field(description="who exported the bank file last")
     exported_at: Timestamp | None
     settled_at: Timestamp | None = Field(description="when the last item got the bank's result")
@@ -57,6 +65,11 @@ class Item(Out):
     amount: Decimal
     bank_name: str
     account_masked: str = Field(description="the last four digits only")
+    holder_name: str
+    account_changed_since_last_payment: bool = Field(
+        description="the account differs from the one the person's last paid batch paid to "
+        "(false for a first payment): the approver checks it before approving"
+    )
     status: ItemStatus
     reference: str = Field(description="the reference in the bank file and its result file, AF<batch>-<item>")
     bank_reference: str | None
@@ -75,13 +88,72 @@ class LeftOut(Out):
     detail: str | None = Field(description="the ledger's reason the enrolment ended, or the cap exceeded")
 
 
+AccountStatus = Literal["proposed", "confirmed", "refused", "superseded"]
+
+
 class Account(Out):
     id: int
-    holder_name: str
+    person_id_masked: str
+    holder_name: str = Field(description="equal to the recipient's name on their case (checked)")
     bank_name: str
     account_masked: str = Field(description="the last four digits only; the number is never returned")
-    set_by: Username
+    status: AccountStatus = Field(
+        description="`proposed` until the county finance office confirms (then `confirmed`) or refuses "
+        "it; `superseded` by a newer proposal"
+    )
+    in_force: bool = Field(description="confirmed and not replaced since: what batches pay to")
+    set_by: Username = Field(description="who proposed it")
     set_at: Timestamp
+    confirmed_by: Username | None
+    confirmed_at: Timestamp | None
+    refused_by: Username | None
+    refused_at: Timestamp | None
+    refusal_reason: str | None
+    replaced_at: Timestamp | None
+
+
+class AccountChange(Account):
+    replaces: Account | None = Field(
+        None, description="for a proposal: the account in force it would replace (null: the first one)"
+    )
+
+
+class AccountRefuseIn(BaseModel):
+    reason: str = Field(description="1 to 500 characters once stripped (422 `invalid_reason` otherwise)")
+
+
+class HistoryEntry(Out):
+    benefit_id: int
+    program: str
+    kind: Literal["monthly", "one_time"]
+    amount: Decimal
+    starts_on: dt.date
+    ends_on: dt.date | None
+    status: str = Field(description="the ledger's status: active, scheduled, ended…")
+
+
+class HistoryPayment(Out):
+    benefit_id: int
+    period: str = Field(description="YYYY-MM for a monthly enrolment, `once` for a one-time payment")
+    attempt: int | None
+    amount: Decimal
+    status: Literal["scheduled", "in_batch", "paid", "failed"] = Field(
+        description="`scheduled`: due and in no batch yet; `in_batch`: in a batch not settled; "
+        "`paid` / `failed`: the bank's result"
+    )
+    pay_date: dt.date | None = Field(description="the batch's pay date, or the scheduled date")
+    batch_id: int | None
+    batch_status: str | None
+    bank_name: str | None
+    account_masked: str | None = Field(description="the last four digits only")
+    failure_reason: str | None
+    settled_at: Timestamp | None
+
+
+class PaymentHistory(Out):
+    application_id: str
+    entries: list[HistoryEntry] = Field(description="the case's ledger entries")
+    payments: list[HistoryPayment] = Field(description="newest period first")
 
 
 class BankTemplate(Out):

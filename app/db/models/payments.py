@@ -22,6 +22,10 @@ class PaymentBatch(SQLModel, table=True):
         sa.CheckConstraint(
             "approved_by IS NULL OR approved_by <> submitted_by", name="ck_payment_batches_two_people"
         ),
+        # Nor does whoever built the batch (a clerk holding both roles) approve it.
+        sa.CheckConstraint(
+            "approved_by IS NULL OR approved_by <> built_by", name="ck_payment_batches_builder_not_approver"
+        ),
         sa.Index("ix_payment_batches_county_path", "county_path", "pay_date"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -35,6 +39,8 @@ class PaymentBatch(SQLModel, table=True):
     item_count: int = 0
     total_amount: Decimal = Field(default=Decimal(0), sa_type=sa.Numeric(14, 2))
     left_out_count: int = 0
+    # Items whose account differs from the one the person's last paid batch paid to.
+    account_changed_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     built_at: datetime = timestamp()
     built_by: str = Field(max_length=100)
     submitted_by: str | None = Field(default=None, max_length=100)
@@ -73,6 +79,8 @@ class PaymentItem(SQLModel, table=True):
     amount: Decimal = Field(sa_type=sa.Numeric(12, 2))
     # The account version paid to (a corrected account is a new row, the old one stays for the record).
     account_id: int = Field(foreign_key="bank_accounts.id")
+    # The account differs from the one the person's last paid batch paid to: the approver looks twice.
+    account_changed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # pending until the bank's result file says paid or failed.
     status: str = Field(default="pending", max_length=16)
     bank_reference: str | None = Field(default=None, max_length=100)
@@ -101,7 +109,9 @@ class PaymentLeftOut(SQLModel, table=True):
 
 class BankAccount(SQLModel, table=True):
     """A recipient's bank account (一卡通). The number is stored encrypted (``money/vault.py``) with its
-    last four digits for display; a change adds a row and marks the previous one replaced."""
+    last four digits for display. A change is a proposal (``status = proposed``) by the paying office
+    that takes effect only when the county finance office — another person — confirms it; the account
+    it replaces is then marked replaced."""
 
     __tablename__ = "bank_accounts"
     __table_args__ = (
@@ -110,8 +120,20 @@ class BankAccount(SQLModel, table=True):
             "ix_bank_accounts_current",
             "person_id_number",
             unique=True,
-            postgresql_where=sa.text("replaced_at IS NULL"),
-            sqlite_where=sa.text("replaced_at IS NULL"),
+            postgresql_where=sa.text("replaced_at IS NULL AND status = 'confirmed'"),
+            sqlite_where=sa.text("replaced_at IS NULL AND status = 'confirmed'"),
+        ),
+        # One proposal waiting per person: a new one supersedes it.
+        sa.Index(
+            "ix_bank_accounts_proposed",
+            "person_id_number",
+            unique=True,
+            postgresql_where=sa.text("status = 'proposed'"),
+            sqlite_where=sa.text("status = 'proposed'"),
+        ),
+        # Proposer and confirmer are two people, whatever the code above this table does.
+        sa.CheckConstraint(
+            "confirmed_by IS NULL OR confirmed_by <> set_by", name="ck_bank_accounts_two_people"
         ),
         sa.Index("ix_bank_accounts_person", "person_id_number", "id"),
     )
@@ -123,9 +145,17 @@ class BankAccount(SQLModel, table=True):
     last4: str = Field(max_length=4)
     # Which key encrypted it (a fingerprint, not the key): rotation re-encrypts the others.
     key_fingerprint: str = Field(max_length=16)
-    set_by: str = Field(max_length=100)
+    set_by: str = Field(max_length=100)  # who proposed it
     set_at: datetime = timestamp()
     replaced_at: datetime | None = timestamp(nullable=True)
+    # proposed → confirmed (in force until replaced) | refused | superseded (a newer proposal came).
+    # Accounts stored before proposals existed are confirmed with nobody in confirmed_by.
+    status: str = Field(default="proposed", max_length=16)
+    confirmed_by: str | None = Field(default=None, max_length=100)
+    confirmed_at: datetime | None = timestamp(nullable=True)
+    refused_by: str | None = Field(default=None, max_length=100)
+    refused_at: datetime | None = timestamp(nullable=True)
+    refusal_reason: str | None = Field(default=None, max_length=500)
 
 
 class PaymentScan(SQLModel, table=True):

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
-from app.db.models import payment_batches
+from app.db.models import bank_accounts, payment_batches, payment_items
 from app.domain import audit
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.money import batches, offices, payment_events
+from app.domain.money import batches, offices, payment_events, reasons
 from app.domain.people.principal import Principal
 from app.domain.timekeeping import calendar
 
@@ -113,6 +113,7 @@ async def submit(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowM
     )
     if batch["item_count"] == 0:
         raise Conflict("batch_empty", "发放批次没有发放明细，不能提交")
+    await _check_accounts_in_force(conn, batch_id)
     done = await _guarded(
         conn,
         batch_id,
@@ -125,6 +126,27 @@ async def submit(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowM
     return done
 
 
+async def _check_accounts_in_force(conn: AsyncConnection, batch_id: int) -> None:
+    """Every item still pays to the person's account in force: an account change confirmed since the
+    batch was built means building it again (which moves the items to the new account and flags them)."""
+    stale = (
+        await conn.execute(
+            sa.select(sa.func.count())
+            .select_from(payment_items.join(bank_accounts, bank_accounts.c.id == payment_items.c.account_id))
+            .where(
+                payment_items.c.batch_id == batch_id,
+                sa.or_(bank_accounts.c.status != "confirmed", bank_accounts.c.replaced_at.is_not(None)),
+            )
+        )
+    ).scalar_one()
+    if stale:
+        raise Conflict(
+            "batch_account_replaced",
+            f"发放批次中有 {stale} 笔的银行账号已变更，请重新生成批次后再提交或审核",
+            items=stale,
+        )
+
+
 async def _check_reviewer(conn: AsyncConnection, me: Principal, batch: sa.RowMapping, action: str) -> None:
     program_offices = await offices.of_program(conn, batch["program"])
     offices.require(
@@ -132,15 +154,27 @@ async def _check_reviewer(conn: AsyncConnection, me: Principal, batch: sa.RowMap
     )
     if batch["submitted_by"] == me.name:
         raise Forbidden("same_person", "提交人不能审核自己提交的发放批次")
+    if batch["built_by"] == me.name:
+        raise Forbidden("same_person_builder", "生成发放批次的人不能审核该批次")
+
+
+def _not_mine(me: Principal) -> sa.ColumnElement[bool]:
+    """The separation in the statement itself: neither the submitter nor the builder approves."""
+    return sa.and_(
+        payment_batches.c.status == "submitted",
+        payment_batches.c.submitted_by != me.name,
+        payment_batches.c.built_by != me.name,
+    )
 
 
 async def approve(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.RowMapping:
     batch = await readable(conn, me, batch_id)
     await _check_reviewer(conn, me, batch, "审核发放批次")
+    await _check_accounts_in_force(conn, batch_id)
     done = await _guarded(
         conn,
         batch_id,
-        sa.and_(payment_batches.c.status == "submitted", payment_batches.c.submitted_by != me.name),
+        _not_mine(me),
         {"status": "approved", "approved_by": me.name, "approved_at": clock.now()},
     )
     if done is None:
@@ -151,15 +185,13 @@ async def approve(conn: AsyncConnection, me: Principal, batch_id: int) -> sa.Row
 
 
 async def refuse(conn: AsyncConnection, me: Principal, batch_id: int, reason: str) -> sa.RowMapping:
-    reason = reason.strip()
-    if not reason:
-        raise Invalid("reason_required", "退回发放批次须说明理由", field="reason")
+    reason = reasons.clean(reason)
     batch = await readable(conn, me, batch_id)
     await _check_reviewer(conn, me, batch, "退回发放批次")
     done = await _guarded(
         conn,
         batch_id,
-        sa.and_(payment_batches.c.status == "submitted", payment_batches.c.submitted_by != me.name),
+        _not_mine(me),
         {
             "status": "draft",
             "submitted_by": None,

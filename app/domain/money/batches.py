@@ -221,15 +221,61 @@ async def _deceased(conn: AsyncConnection, people: Sequence[str], before: date) 
 
 
 async def current_accounts(conn: AsyncConnection, people: Sequence[str]) -> dict[str, int]:
+    """Each person's account in force: confirmed by the county finance office, not replaced since. A
+    proposal waiting for confirmation pays nobody."""
     found: dict[str, int] = {}
     for chunk in _chunks(people):
         rows = await conn.execute(
             sa.select(bank_accounts.c.person_id_number, bank_accounts.c.id).where(
-                bank_accounts.c.person_id_number.in_(chunk), bank_accounts.c.replaced_at.is_(None)
+                bank_accounts.c.person_id_number.in_(chunk),
+                bank_accounts.c.status == "confirmed",
+                bank_accounts.c.replaced_at.is_(None),
             )
         )
         found.update({str(person): int(account) for person, account in rows.all()})
     return found
+
+
+# Batches past approval (approved, and whatever the bank steps add after it) have sent their money.
+UNSENT = ("draft", "submitted")
+
+
+async def last_paid_accounts(conn: AsyncConnection, batch_id: int, people: Sequence[str]) -> dict[str, int]:
+    """The account each person's latest payment went to: their newest item, not failed, in another
+    batch past approval (newest by pay date, then item). People never paid are not in the answer."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(people):
+        ranked = (
+            sa.select(
+                payment_items.c.person_id_number,
+                payment_items.c.account_id,
+                sa.func.row_number()
+                .over(
+                    partition_by=payment_items.c.person_id_number,
+                    order_by=(payment_batches.c.pay_date.desc(), payment_items.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .join(payment_batches, payment_batches.c.id == payment_items.c.batch_id)
+            .where(
+                payment_items.c.person_id_number.in_(chunk),
+                payment_items.c.batch_id != batch_id,
+                payment_items.c.status != "failed",
+                payment_batches.c.status.notin_(UNSENT),
+            )
+            .subquery()
+        )
+        rows = await conn.execute(
+            sa.select(ranked.c.person_id_number, ranked.c.account_id).where(ranked.c.rank == 1)
+        )
+        found.update({str(person): int(account) for person, account in rows.all()})
+    return found
+
+
+def account_changed(person: str, account_id: int, last_paid: dict[str, int]) -> bool:
+    """Paid before, and to another account version than this one (a new row even for the same number:
+    every change passed through a proposal and deserves the approver's look)."""
+    return person in last_paid and last_paid[person] != account_id
 
 
 async def _itemised_elsewhere(conn: AsyncConnection, batch_id: int, due: list[Due]) -> set[tuple[int, str]]:
@@ -334,16 +380,45 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
     due_keys = {(d.benefit_id, d.period) for d in found.due}
     kept = (
         await conn.execute(
-            sa.select(payment_items.c.id, payment_items.c.benefit_id, payment_items.c.period).where(
-                payment_items.c.batch_id == batch.id
-            )
+            sa.select(
+                payment_items.c.id,
+                payment_items.c.benefit_id,
+                payment_items.c.period,
+                payment_items.c.person_id_number,
+                payment_items.c.account_id,
+                payment_items.c.account_changed,
+            ).where(payment_items.c.batch_id == batch.id)
         )
     ).all()
     stale = [r.id for r in kept if (r.benefit_id, r.period) not in due_keys]
     if stale:
         await conn.execute(sa.delete(payment_items).where(payment_items.c.id.in_(stale)))
     await conn.execute(sa.delete(payment_left_out).where(payment_left_out.c.batch_id == batch.id))
-    accounts = await current_accounts(conn, sorted({d.person_id_number for d in found.due}))
+    people = sorted({d.person_id_number for d in found.due})
+    accounts = await current_accounts(conn, people)
+    last_paid = await last_paid_accounts(conn, batch.id, people)
+    # Kept items pay to the account in force now (a change confirmed since the last build), flagged anew.
+    refreshed = [
+        {
+            "item_id": r.id,
+            "new_account": accounts[r.person_id_number],
+            "changed": account_changed(r.person_id_number, accounts[r.person_id_number], last_paid),
+        }
+        for r in kept
+        if (r.benefit_id, r.period) in due_keys
+        and (
+            r.account_id != accounts[r.person_id_number]
+            or r.account_changed
+            != account_changed(r.person_id_number, accounts[r.person_id_number], last_paid)
+        )
+    ]
+    if refreshed:
+        await conn.execute(
+            sa.update(payment_items)
+            .where(payment_items.c.id == sa.bindparam("item_id"))
+            .values(account_id=sa.bindparam("new_account"), account_changed=sa.bindparam("changed")),
+            refreshed,
+        )
     already = {(r.benefit_id, r.period) for r in kept}
     new_rows = [
         {
@@ -357,6 +432,7 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
             "division_path": d.division_path,
             "amount": d.amount,
             "account_id": accounts[d.person_id_number],
+            "account_changed": account_changed(d.person_id_number, accounts[d.person_id_number], last_paid),
             "status": "pending",
         }
         for d in found.due
@@ -377,11 +453,13 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
     ]
     if left_out_rows:
         await conn.execute(sa.insert(payment_left_out), left_out_rows)
-    count, total = (
+    count, total, changed = (
         await conn.execute(
-            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(payment_items.c.amount), 0)).where(
-                payment_items.c.batch_id == batch.id
-            )
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(payment_items.c.amount), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((payment_items.c.account_changed, 1), else_=0)), 0),
+            ).where(payment_items.c.batch_id == batch.id)
         )
     ).one()
     await conn.execute(
@@ -391,6 +469,7 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
             item_count=count,
             total_amount=Decimal(total),
             left_out_count=len(left_out_rows),
+            account_changed_count=changed,
             built_at=clock.now(),
             built_by=actor,
         )

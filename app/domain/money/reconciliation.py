@@ -184,6 +184,7 @@ async def items(
             payment_batches.c.pay_date,
             bank_accounts.c.bank_name,
             bank_accounts.c.last4,
+            bank_accounts.c.holder_name,
         )
         .join(payment_batches, payment_batches.c.id == payment_items.c.batch_id)
         .join(bank_accounts, bank_accounts.c.id == payment_items.c.account_id)

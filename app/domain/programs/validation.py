@@ -15,6 +15,9 @@ from app.domain.programs.settings import declaration_problems as settings_check
 from app.domain.tasks import signers
 
 OUTCOMES = bpmn_config.OUTCOMES
+# The department whose county office approves payment batches (money/offices.FINANCE): a program it
+# owned would have one office prepare and approve its money.
+PAYMENT_CHECKER = "finance"
 # Camunda Modeler saves .bpmn; Flowable and Activiti export .bpmn20.xml.
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
 
@@ -90,6 +93,17 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict[str, Any]:
         errors.append(_problem("invalid_notice_fields", problem, model.key, model))
     for problem in settings_check(process):
         errors.append(_problem("invalid_setting", problem, model.key, model))
+    if process.owner_department == PAYMENT_CHECKER:
+        errors.append(
+            _problem(
+                "invalid_owner_department",
+                f"owner_department {PAYMENT_CHECKER!r}: the county finance office approves the program's "
+                "payment batches and cannot also prepare them; name the program's own department "
+                "(civil_affairs, education…)",
+                model.key,
+                model,
+            )
+        )
     for step_id, step_config in config.steps.items():
         for problem in signers.declaration_problems(step_id, step_config):
             errors.append(_problem("invalid_approval_mode", problem, step_id, model))

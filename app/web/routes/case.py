@@ -13,7 +13,7 @@ from app.domain.cases import lookup
 from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
 from app.domain.materials import attachments
-from app.domain.money import ledger
+from app.domain.money import history, ledger
 from app.domain.notices import entries as notices
 from app.domain.notices import objections
 from app.domain.people import divisions
@@ -113,6 +113,10 @@ def _date(text: str):
         return None
 
 
+# 发放记录: a payment's status in words (the API's scheduled / in_batch / paid / failed).
+PAYMENT_STATUSES = {"scheduled": "待发放", "in_batch": "已列入批次", "paid": "已发放", "failed": "发放失败"}
+
+
 @router.get("/cases/{application_id}")
 async def show(ctx: WebCtx, application_id: str, internal: str = ""):
     """The case page. Its timeline is the reviewer's (``lookup.INTERNAL_EVENTS`` left out); an
@@ -161,6 +165,8 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             notice_entries=await notices.entries_of_application(conn, application_id),
             objections=await objections.of_application(conn, application_id),
             benefits=await ledger.of_application(conn, application_id),
+            payments=(await history.of_application(conn, application_id))["payments"],
+            payment_statuses=PAYMENT_STATUSES,
             record=record,
             materials=await attachments.of_case(conn, me.principal, application_id),
             checklist=await attachments.checklist(conn, me.principal, application_id),

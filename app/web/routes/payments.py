@@ -115,12 +115,12 @@ async def _batch_page(ctx: WebCtx, batch_id: int):
     async with ctx.begin() as (conn, me):
         draft = await drafts.recall(ctx, conn)  # a refused submit, approval or refusal: why
         row = await batch_review.readable(conn, me.principal, batch_id)
-        batch = batch_views.batch_view(row)
+        batch = await batch_views.shown(conn, me.principal, row)
         program_offices = await offices.of_program(conn, row["program"])
         # Buttons only for who may press them (the domain checks again on every press).
         may_prepare = _holds(me.principal, program_offices.preparer, row["county_path"])
         may_review = _holds(me.principal, program_offices.approver, row["county_path"]) and (
-            row["submitted_by"] != me.name
+            me.name not in (row["submitted_by"], row["built_by"])
         )
         places = await divisions.lookup(conn, [row["county_code"]])
         items = await batch_views.items(conn, batch_id, 0, 1000)
