@@ -337,7 +337,11 @@ async def test_bank_accounts_are_encrypted_masked_audited_and_never_in_webhooks(
     trail = r.json()["items"] if isinstance(r.json(), dict) else r.json()
     confirmed, proposed = trail
     assert proposed["type"] == "bank_account.proposed" and proposed["actor"] == "county"
-    assert proposed["new"] == {"account_id": changed["id"], "status": "proposed", "replaces": stored_id(trail)}
+    assert proposed["new"] == {
+        "account_id": changed["id"],
+        "status": "proposed",
+        "replaces": stored_id(trail),
+    }
     assert confirmed["type"] == "bank_account.confirmed" and confirmed["actor"] == "finance"
     assert set(confirmed["new"]) == {"account_id", "status"} and set(confirmed["old"]) == {"account_id"}
 

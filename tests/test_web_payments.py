@@ -3,7 +3,7 @@ office refuses it with a reason, then approves it once submitted again; the subm
 
 import pytest
 
-from tests.test_payments import BPMN, _account, _enrol, _staff
+from tests.test_payments import BPMN, _account, _build, _enrol, _staff
 from tests.web_support import PHONE
 
 pytestmark = pytest.mark.dates
@@ -71,3 +71,45 @@ async def test_a_batch_from_building_to_approval_in_the_browser(live_ui):
     assert "审核通过" in await finance.locator("#batch-status").inner_text()
     assert "1,120.50元" in await finance.locator("#batch-total").inner_text()
     await ui.shot(clerk, "payment-batch-desktop")
+
+
+async def test_the_changed_account_flag_and_the_cases_payment_history_in_the_browser(live_ui):
+    """The approver sees which item's account changed since the last paid batch; the case page shows
+    the person's 发放记录 (period, amount, status, pay date, batch, masked account) at desktop and 360 px."""
+    ui, api = live_ui, live_ui.api
+    await _staff(api)
+    await api.upload(BPMN, "payments_monthly.bpmn")
+    await api.set_clock("2026-10-20T09:00:00+08:00")
+    paid = [await _enrol(api, name, amount) for name, amount in [("王一", "620.50"), ("王二", "500")]]
+    for enrolment in paid:
+        await _account(api, enrolment)
+    await api.set_clock("2026-10-28T09:00:00+08:00")
+    november = await _build(api, "2026-11-01")
+    assert (await api.post("county", f"/payments/batches/{november['id']}/submit")).status_code == 200
+    assert (await api.post("finance", f"/payments/batches/{november['id']}/approve")).status_code == 200
+    await _account(api, paid[0], number="6228480000111122223333")
+    await api.set_clock("2026-11-25T09:00:00+08:00")
+    december = await _build(api, "2026-12-01")
+
+    finance = await ui.login("finance")
+    await finance.goto(f"{ui.url}/ui/payments/{december['id']}")
+    assert "1笔的账户与上次发放时不同" in await finance.locator("#batch-changed").inner_text()
+    changed = finance.locator("#items tbody tr.account-changed")
+    assert await changed.count() == 1
+    row = await changed.inner_text()
+    assert "王一" in row and "账户已变更" in row and "**** **** **** 3333" in row, row
+    await ui.shot(finance, "payment-batch-account-changed-desktop")
+
+    for viewport, name in ((None, "desktop"), (PHONE, "phone")):
+        clerk = await ui.login("county", viewport=viewport)
+        await clerk.goto(f"{ui.url}/ui/cases/{paid[0]['id']}")
+        history = clerk.locator("#payment-history")
+        await history.scroll_into_view_if_needed()
+        text = await history.inner_text()
+        assert "2026-11" in text and f"第{november['id']}批" in text and "**** **** **** 0123" in text, text
+        assert "2026-12" in text and "**** **** **** 3333" in text and "已列入批次" in text, text
+        assert "2027-01" in text and "待发放" in text and "620.50元" in text, text
+        assert "6228480000111122223333" not in await clerk.content()
+        await ui.shot(clerk, f"case-payment-history-{name}")
+        if viewport is PHONE:
+            assert await clerk.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

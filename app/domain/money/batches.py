@@ -20,14 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import clock
 from app.db.models import (
     applications,
-    bank_accounts,
     benefits,
     payment_batches,
     payment_items,
     payment_left_out,
 )
 from app.domain.errors import Conflict
-from app.domain.money import bank_retries, ledger
+from app.domain.money import bank_retries, item_accounts, ledger
 from app.domain.money.offices import County
 from app.domain.people.principal import path_range
 
@@ -220,64 +219,6 @@ async def _deceased(conn: AsyncConnection, people: Sequence[str], before: date) 
     return found
 
 
-async def current_accounts(conn: AsyncConnection, people: Sequence[str]) -> dict[str, int]:
-    """Each person's account in force: confirmed by the county finance office, not replaced since. A
-    proposal waiting for confirmation pays nobody."""
-    found: dict[str, int] = {}
-    for chunk in _chunks(people):
-        rows = await conn.execute(
-            sa.select(bank_accounts.c.person_id_number, bank_accounts.c.id).where(
-                bank_accounts.c.person_id_number.in_(chunk),
-                bank_accounts.c.status == "confirmed",
-                bank_accounts.c.replaced_at.is_(None),
-            )
-        )
-        found.update({str(person): int(account) for person, account in rows.all()})
-    return found
-
-
-# Batches past approval (approved, and whatever the bank steps add after it) have sent their money.
-UNSENT = ("draft", "submitted")
-
-
-async def last_paid_accounts(conn: AsyncConnection, batch_id: int, people: Sequence[str]) -> dict[str, int]:
-    """The account each person's latest payment went to: their newest item, not failed, in another
-    batch past approval (newest by pay date, then item). People never paid are not in the answer."""
-    found: dict[str, int] = {}
-    for chunk in _chunks(people):
-        ranked = (
-            sa.select(
-                payment_items.c.person_id_number,
-                payment_items.c.account_id,
-                sa.func.row_number()
-                .over(
-                    partition_by=payment_items.c.person_id_number,
-                    order_by=(payment_batches.c.pay_date.desc(), payment_items.c.id.desc()),
-                )
-                .label("rank"),
-            )
-            .join(payment_batches, payment_batches.c.id == payment_items.c.batch_id)
-            .where(
-                payment_items.c.person_id_number.in_(chunk),
-                payment_items.c.batch_id != batch_id,
-                payment_items.c.status != "failed",
-                payment_batches.c.status.notin_(UNSENT),
-            )
-            .subquery()
-        )
-        rows = await conn.execute(
-            sa.select(ranked.c.person_id_number, ranked.c.account_id).where(ranked.c.rank == 1)
-        )
-        found.update({str(person): int(account) for person, account in rows.all()})
-    return found
-
-
-def account_changed(person: str, account_id: int, last_paid: dict[str, int]) -> bool:
-    """Paid before, and to another account version than this one (a new row even for the same number:
-    every change passed through a proposal and deserves the approver's look)."""
-    return person in last_paid and last_paid[person] != account_id
-
-
 async def _itemised_elsewhere(conn: AsyncConnection, batch_id: int, due: list[Due]) -> set[tuple[int, str]]:
     """(benefit, period) already in another batch, paid, pending or failed (a failed one is paid again
     as a new attempt, not by building)."""
@@ -310,7 +251,7 @@ async def plan(conn: AsyncConnection, batch_id: int, place: County, program: str
     ]
     people = sorted({d.person_id_number for d in candidates})
     dead = await _deceased(conn, people, pay_date.replace(day=1))
-    accounts = await current_accounts(conn, people)
+    accounts = await item_accounts.current(conn, people)
     result.due = []
     for item in candidates:
         if item.person_id_number in dead:
@@ -395,30 +336,9 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
         await conn.execute(sa.delete(payment_items).where(payment_items.c.id.in_(stale)))
     await conn.execute(sa.delete(payment_left_out).where(payment_left_out.c.batch_id == batch.id))
     people = sorted({d.person_id_number for d in found.due})
-    accounts = await current_accounts(conn, people)
-    last_paid = await last_paid_accounts(conn, batch.id, people)
-    # Kept items pay to the account in force now (a change confirmed since the last build), flagged anew.
-    refreshed = [
-        {
-            "item_id": r.id,
-            "new_account": accounts[r.person_id_number],
-            "changed": account_changed(r.person_id_number, accounts[r.person_id_number], last_paid),
-        }
-        for r in kept
-        if (r.benefit_id, r.period) in due_keys
-        and (
-            r.account_id != accounts[r.person_id_number]
-            or r.account_changed
-            != account_changed(r.person_id_number, accounts[r.person_id_number], last_paid)
-        )
-    ]
-    if refreshed:
-        await conn.execute(
-            sa.update(payment_items)
-            .where(payment_items.c.id == sa.bindparam("item_id"))
-            .values(account_id=sa.bindparam("new_account"), account_changed=sa.bindparam("changed")),
-            refreshed,
-        )
+    accounts = await item_accounts.current(conn, people)
+    last_paid = await item_accounts.last_paid(conn, batch.id, people)
+    await item_accounts.refresh(conn, kept, due_keys, accounts, last_paid)
     already = {(r.benefit_id, r.period) for r in kept}
     new_rows = [
         {
@@ -432,7 +352,9 @@ async def build(conn: AsyncConnection, place: County, program: str, pay_date: da
             "division_path": d.division_path,
             "amount": d.amount,
             "account_id": accounts[d.person_id_number],
-            "account_changed": account_changed(d.person_id_number, accounts[d.person_id_number], last_paid),
+            "account_changed": item_accounts.changed(
+                d.person_id_number, accounts[d.person_id_number], last_paid
+            ),
             "status": "pending",
         }
         for d in found.due
