@@ -107,7 +107,8 @@ async def test_the_changed_account_flag_and_the_cases_payment_history_in_the_bro
         await history.scroll_into_view_if_needed()
         text = await history.inner_text()
         assert "2026-11" in text and f"第{november['id']}批" in text and "**** **** **** 0123" in text, text
-        assert "2026-12" in text and "**** **** **** 3333" in text and "已列入批次" in text, text
+        assert "2026-12" in text and "**** **** **** 3333" in text and "已列入批次（待提交）" in text, text
+        assert "已列入批次（财政已审核）" in text, text
         assert "2027-01" in text and "待发放" in text and "620.50元" in text, text
         assert "6228480000111122223333" not in await clerk.content()
         await ui.shot(clerk, f"case-payment-history-{name}")

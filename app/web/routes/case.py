@@ -115,6 +115,7 @@ def _date(text: str):
 
 # 发放记录: a payment's status in words (the API's scheduled / in_batch / paid / failed).
 PAYMENT_STATUSES = {"scheduled": "待发放", "in_batch": "已列入批次", "paid": "已发放", "failed": "发放失败"}
+BATCH_STATUSES = {"draft": "待提交", "submitted": "待财政审核", "approved": "财政已审核"}
 
 
 @router.get("/cases/{application_id}")
@@ -167,6 +168,7 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             benefits=await ledger.of_application(conn, application_id),
             payments=(await history.of_application(conn, application_id))["payments"],
             payment_statuses=PAYMENT_STATUSES,
+            batch_statuses=BATCH_STATUSES,
             record=record,
             materials=await attachments.of_case(conn, me.principal, application_id),
             checklist=await attachments.checklist(conn, me.principal, application_id),
