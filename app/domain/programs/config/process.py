@@ -101,8 +101,9 @@ class ProcessConfig(PropertyModel):
     owner_department: Text | None = Field(
         None,
         pattern=r"^[a-z][a-z0-9_]*$",
-        description="The department whose offices set the program's settings (`civil_affairs`…); "
-        "required with settings.",
+        description="The department whose offices set the program's settings (`civil_affairs`…) and "
+        "prepare its payment batches (`county_<department>`); required with settings; never `finance` "
+        "(the county finance office approves payments: `invalid_owner_department`).",
         json_schema_extra=refused_as("invalid_setting"),
     )
     settings: dict[str, SettingValue] = Field(
