@@ -2,7 +2,8 @@
 person of the county finance office confirms or refuses (status, confirmed_by/at, refused_by/at/reason;
 one account in force and one proposal waiting per person; proposer and confirmer differ); a batch item
 records whether its account differs from the person's last paid one; whoever built a batch does not
-approve it. Accounts stored before this revision stay in force (confirmed, nobody in confirmed_by).
+approve it; payment items are indexed by case (its payment history) and by person (their last paid
+account). Accounts stored before this revision stay in force (confirmed, nobody in confirmed_by).
 
 Revision ID: 0026_paytrust
 Revises: 0025_inbox_search
@@ -70,6 +71,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("account_changed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch_op.create_index("ix_payment_items_application", ["application_id", "id"], unique=False)
+        batch_op.create_index("ix_payment_items_person", ["person_id_number", "id"], unique=False)
     with op.batch_alter_table("payment_batches", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("account_changed_count", sa.Integer(), nullable=False, server_default="0")
@@ -84,6 +87,8 @@ def downgrade() -> None:
         batch_op.drop_constraint("ck_payment_batches_builder_not_approver", type_="check")
         batch_op.drop_column("account_changed_count")
     with op.batch_alter_table("payment_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_items_person")
+        batch_op.drop_index("ix_payment_items_application")
         batch_op.drop_column("account_changed")
     # Proposals never confirmed have no place in the older schema (one row in force per person).
     op.execute("DELETE FROM bank_accounts WHERE status <> 'confirmed'")

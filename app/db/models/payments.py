@@ -66,6 +66,9 @@ class PaymentItem(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("benefit_id", "period", "attempt"),
         sa.Index("ix_payment_items_batch", "batch_id", "id"),
+        # A case's payment history, and each person's last paid account when a batch is built.
+        sa.Index("ix_payment_items_application", "application_id", "id"),
+        sa.Index("ix_payment_items_person", "person_id_number", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="payment_batches.id")
