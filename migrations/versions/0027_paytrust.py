@@ -5,8 +5,8 @@ records whether its account differs from the person's last paid one; whoever bui
 approve it; payment items are indexed by case (its payment history) and by person (their last paid
 account). Accounts stored before this revision stay in force (confirmed, nobody in confirmed_by).
 
-Revision ID: 0026_paytrust
-Revises: 0025_inbox_search
+Revision ID: 0027_paytrust
+Revises: 0026_paybank
 Create Date: 2026-11-29 09:30:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import app.db.types
 
-revision = "0026_paytrust"
-down_revision = "0025_inbox_search"
+revision = "0027_paytrust"
+down_revision = "0026_paybank"
 branch_labels = None
 depends_on = None
 
