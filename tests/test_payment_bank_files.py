@@ -100,7 +100,7 @@ async def test_csv_to_the_bank_and_back_with_a_refused_payment_paid_again_after_
     assert header == [c.header for c in bank_templates.get(CSV).columns]
     exported = _by_person(month, _csv_rows(r.content))
     assert set(exported) == set("abcd")
-    assert exported["a"]["收款账号"] == ACCOUNT and exported["a"]["收款户名"] == "户主"
+    assert exported["a"]["收款账号"] == ACCOUNT and exported["a"]["收款户名"] == month["a"]["name"]
     assert exported["a"]["金额（元）"] == "620.50" and exported["c"]["金额（元）"] == "480.25"
     assert exported["a"]["用途"] == "发放测试补助2026年11月"
     items = {i["reference"]: i for i in await _items(api, batch["id"])}
@@ -212,7 +212,7 @@ async def test_csv_to_the_bank_and_back_with_a_refused_payment_paid_again_after_
         (x["period"], x["reason"], x["detail"]) for x in r.json() if x["application_id"] == month["b"]["id"]
     )
     assert waiting == [("2026-11", "account_unchanged", "E01"), ("2026-12", "account_unchanged", "E01")]
-    await _account(api, month["b"]["person"], number=NEW_ACCOUNT)
+    await _account(api, month["b"], number=NEW_ACCOUNT)
     december = await _build(api, "2026-12-01")
     again = await _build(api, "2026-12-01")  # built twice: one set
     assert december["item_count"] == again["item_count"] == 5
@@ -237,7 +237,7 @@ async def test_csv_to_the_bank_and_back_with_a_refused_payment_paid_again_after_
     text = str(outbox)
     for person in month.values():
         assert person["person"] not in text and person["name"] not in text
-    assert ACCOUNT not in text and "户主" not in text and "账户已销户" not in text
+    assert ACCOUNT not in text and "账户已销户" not in text
     failed_event = dict(outbox)["payment.item_failed"]
     assert failed_event["data"]["reason_code"] == "E01" and failed_event["data"]["amount"] == "500.00"
     assert failed_event["division_code"] == "340621" and failed_event["program"] == "paytest"

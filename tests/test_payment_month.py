@@ -42,13 +42,20 @@ async def _enrol(api: Api, program: str, i: int) -> dict:
         "/payments/accounts",
         {
             "person_id_number": person,
-            "holder_name": f"李{i}",
+            "holder_name": f"{'李' if program == 'paytest' else '赵'}{i}",
             "bank_name": "濉溪农商银行",
             "account_number": f"62170012{i:03d}{len(program):02d}000000",
         },
     )
-    assert r.status_code == 200, r.text
+    await _confirm(api, r)
     return {"id": case["id"], "person": person, "amount": _amount(i), "program": program}
+
+
+async def _confirm(api: Api, proposed) -> None:
+    """An account change pays nobody until the county finance office confirms it (not its proposer)."""
+    assert proposed.status_code == 202, proposed.text
+    r = await api.post("finance", f"/payments/account-changes/{proposed.json()['id']}/confirm")
+    assert r.status_code == 200 and r.json()["in_force"], r.text
 
 
 async def _batch(api: Api, program: str, pay_date: str) -> dict:
@@ -177,7 +184,7 @@ async def test_a_full_month_of_payments_through_the_bank(api: Api):
             "account_number": "6210981234567890007",
         },
     )
-    assert r.status_code == 200, r.text
+    await _confirm(api, r)
 
     await api.set_clock("2026-11-28T09:00:00+08:00")
     december = {program: await _batch(api, program, "2026-12-01") for program in COUNTS}

@@ -42,18 +42,8 @@ async def test_bank_file_out_and_result_file_in_through_the_page(live_ui, tmp_pa
     await api.upload(BPMN, "payments_monthly.bpmn")
     await api.set_clock("2026-10-20T09:00:00+08:00")
     people = [await _enrol(api, name, amount) for name, amount in [("王一", "620.50"), ("王二", "500")]]
-    await _account(api, people[0]["person"])
-    r = await api.put(
-        "county",
-        "/payments/accounts",
-        {
-            "person_id_number": people[1]["person"],
-            "holder_name": "王二",
-            "bank_name": "濉溪农商银行",
-            "account_number": "6217009999888877776",
-        },
-    )
-    assert r.status_code == 200, r.text
+    await _account(api, people[0])
+    await _account(api, people[1], number="6217009999888877776")
     await api.set_clock("2026-10-28T09:00:00+08:00")
     batch = await _build(api, "2026-11-01")
     assert (await api.post("county", f"/payments/batches/{batch['id']}/submit")).status_code == 200
@@ -71,7 +61,7 @@ async def test_bank_file_out_and_result_file_in_through_the_page(live_ui, tmp_pa
     saved = tmp_path / "bank.csv"
     await download.save_as(saved)
     rows = list(csv.DictReader(io.StringIO(saved.read_bytes().decode("gbk"))))
-    assert sorted(row["收款户名"] for row in rows) == ["户主", "王二"]
+    assert sorted(row["收款户名"] for row in rows) == ["王一", "王二"]
     await clerk.reload()
     assert "已导出银行文件" in await clerk.locator("#batch-status").inner_text()
     assert "county" in await clerk.locator("#exported").inner_text()

@@ -201,6 +201,7 @@ async def reconcile_items(
             conn, me, county, month, program, status, batch_id, division_code, after_id, limit
         )
 
+
 @router.get("/payments/account-changes", response_model=list[out.AccountChange])
 async def account_changes(ctx: Ctx, status: out.AccountStatus = "proposed", limit: Limit = 50) -> list[dict]:
     """Account changes of the people the caller's office pays or checks, newest first; by default

@@ -51,6 +51,8 @@ async def failed_before(conn: AsyncConnection, batch_id: int, county_code: str, 
                 current,
                 sa.and_(
                     current.c.person_id_number == payment_items.c.person_id_number,
+                    # In force: confirmed by finance and not replaced; a waiting proposal pays nobody.
+                    current.c.status == "confirmed",
                     current.c.replaced_at.is_(None),
                 ),
             )
