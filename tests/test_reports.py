@@ -18,14 +18,27 @@ REVIEW = {"decision": "approve", "opinion": "情况属实"}
 CONFIRM = {"decision": "approve", "opinion": "同意纳入", "monthly_amount": 580, "dibao_class": "B"}
 ZERO = {
     "received": 0,
+    "accepted": 0,
     "approved": 0,
     "refused": 0,
     "withdrawn": 0,
     "terminated": 0,
     "objections_received": 0,
+    "objections_upheld": 0,
     "notices_opened": 0,
     "notices_closed": 0,
+    "in_notice": 0,
+    "enrolments_started": 0,
+    "enrolments_ended": 0,
+    "enrolments_active": 0,
+    "monthly_amount_active": 0.0,
+    "payments_scheduled": 0,
+    "amount_scheduled": 0.0,
+    "payments_paid": 0,
+    "amount_paid": 0.0,
 }
+# A's enrolment: 580 yuan a month from December.
+ENROLLED = {"enrolments_started": 1, "enrolments_active": 1, "monthly_amount_active": 580.0}
 
 
 async def _story(api: Api) -> None:
@@ -55,10 +68,19 @@ async def _story(api: Api) -> None:
     assert r.status_code == 200, r.text
 
 
-def _steps(**figures: tuple[int, int, int, float | None]) -> list[dict]:
+def _steps(**figures: tuple) -> list[dict]:
+    """(done, timed, on time, share, median working days, p90 working days) per step."""
     return [
-        {"step": name, "done": done, "timed": timed, "on_time": on_time, "on_time_share": share}
-        for name, (done, timed, on_time, share) in sorted(figures.items())
+        {
+            "step": name,
+            "done": done,
+            "timed": timed,
+            "on_time": on_time,
+            "on_time_share": share,
+            "median_days": median,
+            "p90_days": p90,
+        }
+        for name, (done, timed, on_time, share, median, p90) in sorted(figures.items())
     ]
 
 
@@ -80,30 +102,36 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
         "from": "2026-11",
         "to": "2026-12",
         **ZERO,
+        **ENROLLED,
         "received": 4,
+        "accepted": 3,  # D was withdrawn before anyone accepted it
         "approved": 1,
         "withdrawn": 1,
         "objections_received": 1,
         "notices_opened": 3,
         "notices_closed": 2,
+        "in_notice": 1,  # C's, opened 9 December
+        # C's review took 12 working days (24 November to 9 December), the others' none.
         "steps": _steps(
-            accept_application=(3, 0, 0, None),
-            county_confirm=(1, 1, 1, 1.0),
-            initial_review=(3, 3, 2, 0.6667),
+            accept_application=(3, 0, 0, None, 0, 0),
+            county_confirm=(1, 1, 1, 1.0, 0, 0),
+            initial_review=(3, 3, 2, 0.6667, 0, 12),
         ),
         "overdue_now": 1,  # B's re-investigation, due 7 December
     }
     november = await _report(api, "county", "summary", place="340621", **{"from": "2026-11"}, to="2026-11")
     assert {k: november[k] for k in (*ZERO, "overdue_now")} == {
         **ZERO,
+        **ENROLLED,
         "received": 4,
+        "accepted": 3,
         "approved": 1,
         "objections_received": 1,
         "notices_opened": 2,
         "notices_closed": 2,
         "overdue_now": 1,
     }
-    assert november["steps"][2] == _steps(initial_review=(2, 2, 2, 1.0))[0]
+    assert november["steps"][2] == _steps(initial_review=(2, 2, 2, 1.0, 0, 0))[0]
     other_program = await _report(
         api, "admin", "summary", place="34", program="linshi", **{"from": "2026-11"}, to="2026-12"
     )
@@ -114,17 +142,21 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
     assert list(by_code) == ["340621100", "340621101"]
     assert {k: by_code["340621100"][k] for k in (*ZERO, "overdue_now")} == {
         **ZERO,
+        **ENROLLED,
         "received": 3,
+        "accepted": 2,
         "approved": 1,
         "withdrawn": 1,
         "notices_opened": 2,
         "notices_closed": 1,
+        "in_notice": 1,
         "overdue_now": 0,
     }
     assert by_code["340621100"]["name"] == "濉溪镇"
     assert {k: by_code["340621101"][k] for k in (*ZERO, "overdue_now")} == {
         **ZERO,
         "received": 1,
+        "accepted": 1,
         "objections_received": 1,
         "notices_opened": 1,
         "notices_closed": 1,
@@ -135,59 +167,45 @@ async def test_figures_by_place_and_month_and_who_may_read_them(api: Api):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert table[0][:11] == [
+    assert table[0][:22] == [
         "地区代码",
         "地区",
         "收到申请",
+        "受理",
         "批准",
         "不予批准",
         "撤销",
         "终止",
         "收到异议",
+        "异议成立",
         "开始公示",
         "结束公示",
+        "公示中",
+        "新增享受",
+        "停止享受",
+        "期末在册",
+        "期末月发放标准合计（元）",
+        "计划发放笔数",
+        "计划发放金额（元）",
+        "已发放笔数",
+        "已发放金额（元）",
         "当前超期待办",
     ]
     # The county's own confirmation counts at the county, not in a township's row.
-    assert table[0][11:] == [
-        "accept_application 办结",
-        "accept_application 按时率",
-        "initial_review 办结",
-        "initial_review 按时率",
+    assert table[0][22:] == [
+        f"{step} {figure}"
+        for step in ("accept_application", "initial_review")
+        for figure in ("办结", "按时率", "用时中位数（工作日）", "用时90%分位（工作日）")
     ]
-    assert table[1] == [
-        "340621100",
-        "濉溪镇",
-        "3",
-        "1",
-        "0",
-        "1",
-        "0",
-        "0",
-        "2",
-        "1",
-        "0",
-        "2",
-        "",
-        "2",
-        "50.00%",
+    figures_a = ["3", "2", "1", "0", "1", "0", "0", "0", "2", "1", "1", "1", "0", "1", "580.00"]
+    assert table[1] == ["340621100", "濉溪镇", *figures_a, "0", "0.00", "0", "0.00", "0"] + [
+        *("2", "", "0", "0"),
+        *("2", "50.00%", "0", "12"),
     ]
-    assert table[2] == [
-        "340621101",
-        "临涣镇",
-        "1",
-        "0",
-        "0",
-        "0",
-        "0",
-        "1",
-        "1",
-        "1",
-        "1",
-        "1",
-        "",
-        "1",
-        "100.00%",
+    figures_b = ["1", "1", "0", "0", "0", "0", "1", "0", "1", "1", "0", "0", "0", "0", "0.00"]
+    assert table[2] == ["340621101", "临涣镇", *figures_b, "0", "0.00", "0", "0.00", "1"] + [
+        *("1", "", "0", "0"),
+        *("1", "100.00%", "0", "0"),
     ]
     city = await _report(api, "admin", "by-place", place="3406", **{"from": "2026-11"}, to="2026-12")
     assert [(p["code"], p["received"], p["overdue_now"]) for p in city["places"]] == [

@@ -23,8 +23,8 @@ _INSERT_DELTAS = sa.insert(report_deltas).from_select(
         applications.c.program,
         sa.bindparam("place_path", type_=PathType),
         sa.bindparam("metric", type_=sa.String),
-        sa.literal(1),
-        sa.literal(0),
+        sa.bindparam("count", type_=sa.Integer),
+        sa.bindparam("amount", type_=sa.Numeric(14, 2)),
     ).where(applications.c.id == sa.bindparam("application_id")),
 )
 
@@ -42,6 +42,8 @@ class Recorder:
         self._events: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
         self._deltas: list[dict[str, object]] = []
+        # Completed steps whose working days are counted at flush (the calendar is read there).
+        self._steps_taken: list[dict[str, Any]] = []
         # (type, case) of the outcomes published, flushed or not: one per case and change.
         self._outcomes: set[tuple[str, str | None]] = set()
 
@@ -65,8 +67,17 @@ class Recorder:
             }
         )
         if application_id is not None and division_path is not None:
-            for metric in metrics.event_metrics(type_, task, self.at):
-                self._count(metric, application_id, division_path)
+            for metric, count, amount in metrics.event_deltas(type_, task, self.at, data):
+                self._count(metric, application_id, division_path, count, amount)
+            if type_ == "task.completed" and task is not None and task.get("created_at") is not None:
+                self._steps_taken.append(
+                    {
+                        "step": task["name"],
+                        "from": task["created_at"],
+                        "app": application_id,
+                        "path": division_path,
+                    }
+                )
         if type_ in OUTCOME_TYPES.values():
             self._publish_outcome(type_.split(".", 1)[1], application_id, division_path)
         elif type_ in PUBLISHED:
@@ -84,7 +95,9 @@ class Recorder:
                 self._count(status, application_id, division_path)
             self.publish(type_, application_id, {"status": status}, None, division_path)
 
-    def _count(self, metric: str, application_id: str, division_path: str) -> None:
+    def _count(
+        self, metric: str, application_id: str, division_path: str, count: int = 1, amount: object = 0
+    ) -> None:
         """A report delta (domain/reports), written with the events: counting never locks a shared row."""
         self._deltas.append(
             {
@@ -92,8 +105,24 @@ class Recorder:
                 "place_path": metrics.grain_path(division_path),
                 "metric": metric,
                 "application_id": application_id,
+                "count": count,
+                "amount": amount,
             }
         )
+
+    async def _count_steps_taken(self, conn: AsyncConnection) -> None:
+        """The working days each completed step took (``metrics.days_metric``), by the official calendar."""
+        if not self._steps_taken:
+            return
+        # Imported here: the calendar records its own changes through this module.
+        from app.domain.timekeeping import calendar
+
+        days = await calendar.load(conn)
+        end = self.at.astimezone(calendar.SHANGHAI).date()
+        for step in self._steps_taken:
+            taken = days.count(step["from"].astimezone(calendar.SHANGHAI).date(), end).value
+            self._count(metrics.days_metric(step["step"], taken), step["app"], step["path"])
+        self._steps_taken = []
 
     def publish(
         self,
@@ -131,6 +160,7 @@ class Recorder:
         )
 
     async def flush(self, conn: AsyncConnection) -> None:
+        await self._count_steps_taken(conn)
         if self._events:
             await conn.execute(_INSERT_EVENTS, self._events)
         if self._outbox:

@@ -60,7 +60,18 @@ async def end_expired(conn: AsyncConnection, limit: int = 100) -> int:
     expired = await ledger.expired(conn, calendar.today(), limit)
     for benefit in expired:
         subject = await ledger.subject_of(conn, benefit["application_id"])
-        await ledger.end_enrolment(conn, subject["id"], benefit["ends_on"], GRADUAL_EXIT_ENDED)
+        ended = await ledger.end_enrolment(conn, subject["id"], benefit["ends_on"], GRADUAL_EXIT_ENDED)
+        rec = Recorder("system")
+        # Recorded like an ending by message, so the reports count the enrolment as ended.
+        rec.add(
+            "enrolment.ended",
+            subject["id"],
+            {"by": GRADUAL_EXIT_ENDED, "on": benefit["ends_on"].isoformat(), "benefits": ended},
+            None,
+            subject["division_path"],
+        )
         if subject["status"] == "approved":
-            await EndedCaseChange(conn, subject, Recorder("system")).terminate(GRADUAL_EXIT_ENDED)
+            await EndedCaseChange(conn, subject, rec).terminate(GRADUAL_EXIT_ENDED)
+        else:
+            await rec.flush(conn)
     return len(expired)

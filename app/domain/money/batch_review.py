@@ -14,6 +14,7 @@ from app.domain import audit
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.money import batches, offices, payment_events, reasons
 from app.domain.people.principal import Principal
+from app.domain.reports import amounts as report_amounts
 from app.domain.timekeeping import calendar
 
 
@@ -44,6 +45,8 @@ async def record(
         {**_audit_data(batch), **counts},
         batch["county_code"],
     )
+    # Amounts scheduled and paid in the reports move with the batch, in the same transaction.
+    await report_amounts.batch_moved(conn, verb, batch)
 
 
 async def load(conn: AsyncConnection, batch_id: int) -> sa.RowMapping:

@@ -3,6 +3,8 @@
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.shapes import RowLike
@@ -28,10 +30,37 @@ EVENT_METRICS: Mapping[str, str] = {
     "notice.closed": "notices_closed",
     "notice.objected": "notices_closed",
 }
+# The step whose completion with ``decision: accept`` is 受理 (accepted) in every program that has it.
+ACCEPT_STEP = "accept_application"
 # The figures of a report, in the order shown; step figures follow as ``step_done:<step>`` (completed),
 # ``step_timed:<step>`` (completed, and the step had a time limit) and ``step_on_time:<step>``.
-CASE_METRICS = ("received", *OUTCOMES, "objections_received", "notices_opened", "notices_closed")
+CASE_METRICS = (
+    "received",
+    "accepted",
+    *OUTCOMES,
+    "objections_received",
+    "objections_upheld",
+    "notices_opened",
+    "notices_closed",
+    "enrolments_started",
+    "enrolments_ended",
+)
 STEP_PREFIXES = ("step_done:", "step_timed:", "step_on_time:")
+# Working days a completed step took, one count per (step, whole days): ``step_days:<step>:<n>``, the
+# last bucket holding every step of DAYS_CAP days or more. Histograms sum across places and months and
+# give an exact median and 90th percentile for the small integers working days are.
+DAYS_PREFIX = "step_days:"
+DAYS_CAP = 60
+# Money (count = items or enrolments, amount = yuan). ``enrolments_started``/``_ended`` carry the
+# monthly amount started or ended, ``enrolments_adjusted`` the change of a monthly amount (count 0).
+# ``amount_scheduled``: payment items in a batch submitted for payment (a refusal takes them out
+# again); ``amount_paid``: items of a batch the finance office approved. Month: the batch's pay date.
+MONEY_METRICS = ("enrolments_adjusted", "amount_scheduled", "amount_paid")
+# Figures read as "at the end of the period": everything up to its last month, not only within it.
+STOCKS = {
+    "in_notice": (("notices_opened", 1), ("notices_closed", -1)),
+    "enrolments_active": (("enrolments_started", 1), ("enrolments_ended", -1)),
+}
 
 
 def depth(path: str) -> int:
@@ -58,7 +87,7 @@ def month_of(at: datetime) -> date:
 
 
 def event_metrics(type_: str, task: RowLike | None, at: datetime) -> list[str]:
-    """The figures an event (other than an outcome) adds one to."""
+    """The figures an event (other than an outcome) adds one to (without looking at its data)."""
     if type_ in EVENT_METRICS:
         return [EVENT_METRICS[type_]]
     if type_ == "task.completed" and task is not None:
@@ -69,3 +98,42 @@ def event_metrics(type_: str, task: RowLike | None, at: datetime) -> list[str]:
         timed = [f"step_done:{name}", f"step_timed:{name}"]
         return [*timed, f"step_on_time:{name}"] if at <= due_at else timed
     return []
+
+
+Delta = tuple[str, int, Decimal]  # metric, count, amount
+
+
+def event_deltas(
+    type_: str, task: RowLike | None, at: datetime, data: Mapping[str, Any] | None
+) -> list[Delta]:
+    """Everything an event (other than an outcome) adds: the counted figures above, and those that
+    depend on what the event carries (a decision, an objection's outcome, an amount)."""
+    found: list[Delta] = [(m, 1, Decimal(0)) for m in event_metrics(type_, task, at)]
+    data = data or {}
+    if type_ == "task.completed" and task is not None:
+        if task["name"] == ACCEPT_STEP and data.get("decision") == "accept":
+            found.append(("accepted", 1, Decimal(0)))
+    elif type_ == "objection.answered" and data.get("outcome") == "upheld":
+        found.append(("objections_upheld", 1, Decimal(0)))
+    elif type_ == "benefit.recorded" and data.get("kind") == "monthly":
+        found.append(("enrolments_started", 1, _yuan(data.get("amount"))))
+    elif type_ == "enrolment.ended" and data.get("benefits"):
+        ended = sum((_yuan(b.get("amount")) for b in data["benefits"] if isinstance(b, Mapping)), Decimal(0))
+        found.append(("enrolments_ended", 1, ended))
+    elif type_ == "enrolment.adjusted":
+        found.append(("enrolments_adjusted", 0, _yuan(data.get("to")) - _yuan(data.get("from"))))
+    return found
+
+
+# Event types whose data decides what they add (read by a rebuild from the trail).
+DATA_EVENT_TYPES = ("objection.answered", "benefit.recorded", "enrolment.ended", "enrolment.adjusted")
+
+
+def _yuan(value: object) -> Decimal:
+    return (
+        Decimal(str(value)).quantize(Decimal("0.01")) if isinstance(value, (int, float, str)) else Decimal(0)
+    )
+
+
+def days_metric(step: str, days: int) -> str:
+    return f"{DAYS_PREFIX}{step}:{min(max(days, 0), DAYS_CAP)}"

@@ -9,7 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, events, report_deltas, report_rollups, tasks
-from app.domain.reports import metrics
+from app.domain.reports import amounts, metrics
+from app.domain.timekeeping import calendar
 from app.shapes import AnyRow
 
 FOLD_BATCH = 5000
@@ -90,7 +91,12 @@ async def _add(conn: AsyncConnection, totals: Totals) -> int:
     return len(rows)
 
 
-_TRAIL_TYPES = (*metrics.EVENT_METRICS, "task.completed", "application.status_changed")
+_TRAIL_TYPES = (
+    *metrics.EVENT_METRICS,
+    *metrics.DATA_EVENT_TYPES,
+    "task.completed",
+    "application.status_changed",
+)
 _OUTCOME_EVENTS = {f"application.{status}": status for status in metrics.OUTCOMES}
 
 
@@ -112,6 +118,7 @@ async def rebuild(conn: AsyncConnection) -> int:
             applications.c.division_path,
             tasks.c.name.label("task_name"),
             tasks.c.due_at,
+            tasks.c.created_at.label("task_created_at"),
             tasks.c.division_path.label("task_path"),
         )
         .join(applications, applications.c.id == events.c.application_id)
@@ -121,17 +128,28 @@ async def rebuild(conn: AsyncConnection) -> int:
     )
     totals: Totals = defaultdict(lambda: (0, Decimal(0)))
     outcomes_seen: set[tuple[str, str]] = set()
+    days = await calendar.load(conn)
     result = await conn.stream(query)
     async for row in result:
         # A step counts at the place that holds it (the Recorder is given the task's place), the rest at the case's.
         place = row.task_path if row.type == "task.completed" and row.task_path else row.division_path
-        for metric in _metrics_of(row, outcomes_seen):
+        found = _metrics_of(row, outcomes_seen)
+        if row.type == "task.completed" and row.task_name is not None and row.task_created_at is not None:
+            taken = days.count(
+                row.task_created_at.astimezone(calendar.SHANGHAI).date(),
+                row.at.astimezone(calendar.SHANGHAI).date(),
+            ).value
+            found.append((metrics.days_metric(row.task_name, taken), 1, Decimal(0)))
+        for metric, count, amount in found:
             key = (metrics.grain_path(place), metrics.month_of(row.at), row.program, metric)
-            totals[key] = (totals[key][0] + 1, totals[key][1])
+            totals[key] = (totals[key][0] + count, totals[key][1] + amount)
+    # Amounts scheduled and paid: what the payment batches hold now.
+    for key, (count, amount) in (await amounts.current(conn)).items():
+        totals[key] = (totals[key][0] + count, totals[key][1] + amount)
     return await _add(conn, totals)
 
 
-def _metrics_of(row: AnyRow, outcomes_seen: set[tuple[str, str]]) -> list[str]:
+def _metrics_of(row: AnyRow, outcomes_seen: set[tuple[str, str]]) -> list[metrics.Delta]:
     """An outcome counts once per case (the Recorder: once per change, and a case reaches each once)."""
     status = _OUTCOME_EVENTS.get(row.type)
     if row.type == "application.status_changed":
@@ -140,6 +158,6 @@ def _metrics_of(row: AnyRow, outcomes_seen: set[tuple[str, str]]) -> list[str]:
         if (row.application_id, status) in outcomes_seen:
             return []
         outcomes_seen.add((row.application_id, status))
-        return [status]
+        return [(status, 1, Decimal(0))]
     task = {"name": row.task_name, "due_at": row.due_at} if row.task_name is not None else None
-    return metrics.event_metrics(row.type, task, row.at)
+    return metrics.event_deltas(row.type, task, row.at, row.data)
