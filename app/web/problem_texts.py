@@ -174,7 +174,10 @@ PLAIN: dict[str, str] = {
     "invalid_month": "月份格式应为 2026-10。",
     "invalid_period": "起始月份不能晚于截止月份。",
     "place_required": "请选择要统计的地区。",
-    "report_not_allowed": "无权查看该地区的统计。",
+    "report_not_allowed": "无权查看该地区或该项目的统计。",
+    "month_required": "请选择统计月份。",
+    "invalid_figure": "没有这项统计指标。",
+    "program_required": "月度报表须选择一个项目。",
     "report_table_not_found": "没有这张统计表。",
     "report_place_too_low": "统计只细分到较高层级的地区，请选择上一级地区。",
 }
