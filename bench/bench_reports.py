@@ -2,9 +2,10 @@
 rollups hold 1,000,000 cases (issue 21 item 5).
 
 The figures are generated in SQL, not by running a million cases: 16 cities × 8 counties × 12
-townships (1,536 townships), 12 months of 2026, 3 programs, every case metric and three steps' time
-figures per township, month and program — the rollup rows a million cases spread over a province would
-leave — plus BENCH_REPORT_DELTAS deltas not yet folded (a worker that is behind). Then each report is
+townships (1,536 townships), 12 months of 2026, 3 programs, every case and money metric, three steps'
+time figures and their working-day histograms (eight buckets of days each) per township, month and
+program — the rollup rows a million cases spread over a province would leave — plus
+BENCH_REPORT_DELTAS deltas not yet folded (a worker that is behind). Then each report is
 asked for over HTTP through the replicas and timed; the run is appended to bench/RESULTS.md.
 """
 
@@ -43,6 +44,15 @@ REPORTS = (
         {"place": "340101", "from": "2026-06", "to": "2026-06"},
         30,
     ),
+    ("province_steps", "admin", "steps", {"place": "34", "from": "2026-01", "to": "2026-12"}, 30),
+    ("province_monthly_dibao", "admin", "monthly/dibao", {"place": "34", "month": "2026-12"}, 30),
+    (
+        "city_by_county_xlsx",
+        "city",
+        "by-place.xlsx",
+        {"place": "3401", "from": "2026-01", "to": "2026-12"},
+        10,
+    ),
 )
 
 
@@ -66,10 +76,19 @@ async def _generate(conn: asyncpg.Connection) -> int:
     case_metrics = (
         "('received', r), ('approved', r * 6 / 10), ('refused', r / 5), ('withdrawn', r / 20),"
         " ('terminated', r / 30), ('objections_received', r / 25), ('notices_opened', r * 8 / 10),"
-        " ('notices_closed', r * 8 / 10)"
+        " ('notices_closed', r * 8 / 10), ('accepted', r * 9 / 10), ('objections_upheld', r / 100),"
+        " ('enrolments_started', r / 2), ('enrolments_ended', r / 10)"
     )
+    # (metric, count, amount): money per township and month.
+    money_metrics = "('amount_scheduled', r / 2, r * 300), ('amount_paid', r / 2, r * 290)"
     step_metrics = ", ".join(
         f"('step_done:{s}', r), ('step_timed:{s}', r), ('step_on_time:{s}', r * 9 / 10)" for s in STEPS
+    )
+    # Working days taken: eight buckets per step (0–5, 8, 13 days), shares adding up to the steps done.
+    day_metrics = ", ".join(
+        f"('step_days:{s}:{d}', r * {w} / 100)"
+        for s in STEPS
+        for d, w in ((0, 20), (1, 15), (2, 15), (3, 15), (4, 10), (5, 10), (8, 10), (13, 5))
     )
     await conn.execute(f"""
         INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
@@ -80,15 +99,23 @@ async def _generate(conn: asyncpg.Connection) -> int:
             FROM divisions d, generate_series(1, 12) mo, unnest(ARRAY{list(PROGRAMS)}) p
             WHERE d.level = 'township'
         ) cell,
-        LATERAL (VALUES {case_metrics}, {step_metrics}) AS m(metric, n);
+        LATERAL (VALUES {case_metrics}, {step_metrics}, {day_metrics}) AS m(metric, n);
+        INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
+        SELECT 4, cell.path, cell.month, cell.program, m.metric, m.n, m.a
+        FROM (
+            SELECT d.path, make_date(2026, mo, 1) AS month, p AS program, {base} AS r
+            FROM divisions d, generate_series(1, 12) mo, unnest(ARRAY{list(PROGRAMS)}) p
+            WHERE d.level = 'township'
+        ) cell,
+        LATERAL (VALUES {money_metrics}) AS m(metric, n, a);
         INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
         SELECT 2, '/' || split_part(place_path, '/', 2) || '/' || split_part(place_path, '/', 3) || '/',
-               month, program, metric, sum(count), 0
+               month, program, metric, sum(count), sum(amount)
         FROM report_rollups WHERE grain = 4 GROUP BY 2, 3, 4, 5;
         INSERT INTO report_rollups (grain, place_path, month, program, metric, count, amount)
         SELECT 3, '/' || split_part(place_path, '/', 2) || '/' || split_part(place_path, '/', 3) || '/'
                   || split_part(place_path, '/', 4) || '/',
-               month, program, metric, sum(count), 0
+               month, program, metric, sum(count), sum(amount)
         FROM report_rollups WHERE grain = 4 GROUP BY 2, 3, 4, 5
     """)
     await conn.execute(f"""
