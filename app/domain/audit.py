@@ -42,8 +42,6 @@ class Recorder:
         self._events: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
         self._deltas: list[dict[str, object]] = []
-        # Completed steps whose working days are counted at flush (the calendar is read there).
-        self._steps_taken: list[dict[str, Any]] = []
         # (type, case) of the outcomes published, flushed or not: one per case and change.
         self._outcomes: set[tuple[str, str | None]] = set()
 
@@ -69,15 +67,10 @@ class Recorder:
         if application_id is not None and division_path is not None:
             for metric, count, amount in metrics.event_deltas(type_, task, self.at, data):
                 self._count(metric, application_id, division_path, count, amount)
-            if type_ == "task.completed" and task is not None and task.get("created_at") is not None:
-                self._steps_taken.append(
-                    {
-                        "step": task["name"],
-                        "from": task["created_at"],
-                        "app": application_id,
-                        "path": division_path,
-                    }
-                )
+            # The working days a completed step took, worked out by the caller (reports.durations).
+            taken = task.get(metrics.DAYS_TAKEN) if type_ == "task.completed" and task is not None else None
+            if task is not None and isinstance(taken, int):
+                self._count(metrics.days_metric(task["name"], taken), application_id, division_path)
         if type_ in OUTCOME_TYPES.values():
             self._publish_outcome(type_.split(".", 1)[1], application_id, division_path)
         elif type_ in PUBLISHED:
@@ -109,20 +102,6 @@ class Recorder:
                 "amount": amount,
             }
         )
-
-    async def _count_steps_taken(self, conn: AsyncConnection) -> None:
-        """The working days each completed step took (``metrics.days_metric``), by the official calendar."""
-        if not self._steps_taken:
-            return
-        # Imported here: the calendar records its own changes through this module.
-        from app.domain.timekeeping import calendar
-
-        days = await calendar.load(conn)
-        end = self.at.astimezone(calendar.SHANGHAI).date()
-        for step in self._steps_taken:
-            taken = days.count(step["from"].astimezone(calendar.SHANGHAI).date(), end).value
-            self._count(metrics.days_metric(step["step"], taken), step["app"], step["path"])
-        self._steps_taken = []
 
     def publish(
         self,
@@ -160,7 +139,6 @@ class Recorder:
         )
 
     async def flush(self, conn: AsyncConnection) -> None:
-        await self._count_steps_taken(conn)
         if self._events:
             await conn.execute(_INSERT_EVENTS, self._events)
         if self._outbox:

@@ -51,6 +51,8 @@ STEP_PREFIXES = ("step_done:", "step_timed:", "step_on_time:")
 # give an exact median and 90th percentile for the small integers working days are.
 DAYS_PREFIX = "step_days:"
 DAYS_CAP = 60
+# The key of a completed task (as given to the Recorder) holding the working days it took.
+DAYS_TAKEN = "working_days_taken"
 # Money (count = items or enrolments, amount = yuan). ``enrolments_started``/``_ended`` carry the
 # monthly amount started or ended, ``enrolments_adjusted`` the change of a monthly amount (count 0).
 # ``amount_scheduled``: payment items in a batch submitted for payment (a refusal takes them out

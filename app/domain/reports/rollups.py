@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, events, report_deltas, report_rollups, tasks
-from app.domain.reports import amounts, metrics
+from app.domain.reports import amounts, durations, metrics
 from app.domain.timekeeping import calendar
 from app.shapes import AnyRow
 
@@ -135,10 +135,7 @@ async def rebuild(conn: AsyncConnection) -> int:
         place = row.task_path if row.type == "task.completed" and row.task_path else row.division_path
         found = _metrics_of(row, outcomes_seen)
         if row.type == "task.completed" and row.task_name is not None and row.task_created_at is not None:
-            taken = days.count(
-                row.task_created_at.astimezone(calendar.SHANGHAI).date(),
-                row.at.astimezone(calendar.SHANGHAI).date(),
-            ).value
+            taken = durations.days_taken(days, row.task_created_at, row.at)
             found.append((metrics.days_metric(row.task_name, taken), 1, Decimal(0)))
         for metric, count, amount in found:
             key = (metrics.grain_path(place), metrics.month_of(row.at), row.program, metric)

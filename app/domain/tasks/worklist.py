@@ -20,6 +20,7 @@ from app.domain.people import accounts
 from app.domain.people import divisions as division_service
 from app.domain.people.principal import Principal, path_range
 from app.domain.programs import definitions, forms
+from app.domain.reports import durations
 from app.domain.tasks import actions as task_actions
 from app.domain.tasks import copies, pages, panels, separation, signers
 from app.domain.timekeeping import calendar
@@ -383,7 +384,9 @@ async def finish(
     done = await conn.execute(_COMPLETE, {"task_id": task["id"], "actor": actor, "now": rec.at, "data": data})
     if done.rowcount != 1:
         raise Conflict("task_not_open", "the task was completed or taken by someone else meanwhile")
-    rec.add("task.completed", task["application_id"], data, task, task["division_path"])
+    # With the working days it took, for the reports' histograms (docs/reports.md).
+    timed_task = await durations.with_days_taken(conn, task, rec.at)
+    rec.add("task.completed", task["application_id"], data, timed_task, task["division_path"])
     # A step that pays at once (急难型 act first) enters the ledger with its own amount.
     if definition.config.steps[task["name"]].benefit:
         await case_effects.record_benefit(
