@@ -184,43 +184,49 @@ def this_month() -> date:
     return clock.now().astimezone(metrics.SHANGHAI).date().replace(day=1)
 
 
-def _grouped(
-    table: sa.Table, where: Scope, *, by_place: bool, stocks: bool = False, grain: int | None = None
-) -> sa.Select[tuple[object, ...]]:
+def _grouped(table: sa.Table, where: Scope, *, by_place: bool) -> sa.Select[tuple[object, ...]]:
     """Sums under the place's prefix; rollups at the coarsest grain that tells the places asked apart.
-    ``stocks``: only the stock figures' sources, every month up to the last (their end-of-period value)."""
-    columns = [table.c.metric, sa.func.sum(table.c.count).label("n"), sa.func.sum(table.c.amount).label("a")]
+    One scan gives both the period's sums (``n``, ``a``) and, for the stock figures' sources, the sums of
+    every month up to the last (``n_all``, ``a_all``: their value at the end of the period)."""
+    in_period = table.c.month >= where.first_month
+    columns = [
+        table.c.metric,
+        sa.func.sum(sa.case((in_period, table.c.count), else_=0)).label("n"),
+        sa.func.sum(sa.case((in_period, table.c.amount), else_=0)).label("a"),
+        sa.func.sum(table.c.count).label("n_all"),
+        sa.func.sum(table.c.amount).label("a_all"),
+    ]
     if by_place:
         columns.insert(0, table.c.place_path)
     query = sa.select(*columns).where(
         path_range(table.c.place_path, where.path),
         table.c.month <= where.last_month,
+        sa.or_(in_period, table.c.metric.in_(_STOCK_SOURCES)),
         *where.program_filter(table.c.program),
     )
-    if stocks:
-        query = query.where(table.c.metric.in_(_STOCK_SOURCES))
-    else:
-        query = query.where(table.c.month >= where.first_month)
     if table is report_rollups:
-        levels = grain if grain is not None else metrics.depth(where.path) + int(by_place)
-        query = query.where(table.c.grain == metrics.grain_for(levels))
+        query = query.where(table.c.grain == metrics.grain_for(metrics.depth(where.path) + int(by_place)))
     group = [table.c.place_path, table.c.metric] if by_place else [table.c.metric]
     return query.group_by(*group)
 
 
-async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool, stocks: bool = False) -> list[AnyRow]:
+async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[AnyRow]:
     found: list[AnyRow] = []
     for table in (report_rollups, report_deltas):
-        found.extend((await conn.execute(_grouped(table, where, by_place=by_place, stocks=stocks))).all())
+        found.extend((await conn.execute(_grouped(table, where, by_place=by_place))).all())
     return found
+
+
+def _add(figures: Figures, metric: str, n: object, a: object, n_all: object, a_all: object) -> None:
+    if metric in _STOCK_SOURCES:
+        figures.add_stock(metric, int(str(n_all)), Decimal(str(a_all)))
+    figures.add(metric, int(str(n)), Decimal(str(a)))
 
 
 async def _figures(conn: AsyncConnection, where: Scope) -> Figures:
     figures = Figures()
-    for metric, n, amount in await _rows(conn, where, by_place=False):
-        figures.add(str(metric), int(n), Decimal(amount))
-    for metric, n, amount in await _rows(conn, where, by_place=False, stocks=True):
-        figures.add_stock(str(metric), int(n), Decimal(amount))
+    for metric, n, a, n_all, a_all in await _rows(conn, where, by_place=False):
+        _add(figures, str(metric), n, a, n_all, a_all)
     return figures
 
 
@@ -287,15 +293,10 @@ async def by_place(conn: AsyncConnection, where: Scope) -> dict[str, object]:
     ).all()
     per_child: dict[str, Figures] = defaultdict(Figures)
     level = metrics.depth(where.path) + 1
-    for stocks in (False, True):
-        for place_path, metric, n, amount in await _rows(conn, where, by_place=True, stocks=stocks):
-            parts = str(place_path).strip("/").split("/")
-            if len(parts) >= level:  # figures kept at the place itself have no child to go to
-                child = per_child["/" + "/".join(parts[:level]) + "/"]
-                if stocks:
-                    child.add_stock(str(metric), int(n), Decimal(amount))
-                else:
-                    child.add(str(metric), int(n), Decimal(amount))
+    for place_path, metric, n, a, n_all, a_all in await _rows(conn, where, by_place=True):
+        parts = str(place_path).strip("/").split("/")
+        if len(parts) >= level:  # figures kept at the place itself have no child to go to
+            _add(per_child["/" + "/".join(parts[:level]) + "/"], str(metric), n, a, n_all, a_all)
     overdue: dict[str, int] = defaultdict(int)
     for place_path, n in (await overdue_now(conn, where.path, _programs_now(where))).items():
         overdue[metrics.cut(place_path, level)] += n
