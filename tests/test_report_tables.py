@@ -179,7 +179,8 @@ async def test_the_programs_monthly_report_with_its_deadlines(api: Api):
     book = await _book(api, "county", "monthly/dibao.xlsx", place="340621", month="2026-11")
     sheet = book["社会救助月度统计表"]
     assert sheet["A1"].value == report["title"]
-    assert sheet["A2"].value == "数据截止：2026-11-20  报送截止：2026-11-28"
+    # 28 November 2026 is a Saturday: the report is due the Monday after.
+    assert sheet["A2"].value == "数据截止：2026-11-20  报送截止：2026-11-30"
     rows = _table(sheet, header_row=3)
     assert rows[0]["地区"] == "濉溪县（合计）" and rows[0]["收到申请"] == 4 and rows[0]["期末在册"] == 1
     assert [r["地区代码"] for r in rows] == [r["code"] for r in report["rows"]]

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -217,10 +218,12 @@ async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[
     return found
 
 
-def _add(figures: Figures, metric: str, n: object, a: object, n_all: object, a_all: object) -> None:
+def _add(figures: Figures, metric: str, n: Any, a: Any, n_all: Any, a_all: Any) -> None:
+    """One grouped row: the period's sums, and for a stock figure's source those up to the last month.
+    (PostgreSQL sums a CASE of integers as numeric: a Decimal, which may print as 1.00E+6.)"""
     if metric in _STOCK_SOURCES:
-        figures.add_stock(metric, int(str(n_all)), Decimal(str(a_all)))
-    figures.add(metric, int(str(n)), Decimal(str(a)))
+        figures.add_stock(metric, int(n_all), Decimal(str(a_all)))
+    figures.add(metric, int(n), Decimal(str(a)))
 
 
 async def _figures(conn: AsyncConnection, where: Scope) -> Figures:

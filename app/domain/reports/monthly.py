@@ -4,9 +4,10 @@ Student aid (programs whose owning department is education or a student aid offi
 普通高中国家助学金, 学生资助月度报送) reports its changes: 新增, 停止, on the roll at the month's end,
 amounts; social assistance (民政: 低保, 特困, 临时救助, 医疗救助) its monthly figures: applications,
 decisions, people supported and money. Both are one row for the place and one per place below it,
-with the plans' deadlines: the month's data by the 20th, the report by the 28th (docs/reports.md)."""
+with the plans' deadlines: the month's data by the 20th, the report by the 28th, each moved to the next
+working day as ``zizhu_report.bpmn`` moves them (docs/reports.md)."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +17,7 @@ from app.domain.errors import Invalid
 from app.domain.programs import definitions
 from app.domain.reports import figures, metrics
 from app.domain.reports.figures import Scope
+from app.domain.timekeeping import calendar
 
 DATA_DUE_DAY = 20
 REPORT_DUE_DAY = 28
@@ -61,10 +63,18 @@ def kind_of(owner_department: str | None) -> str:
     return "student_aid" if owner_department in STUDENT_AID_DEPARTMENTS else "social_assistance"
 
 
-def deadlines(month: date) -> dict[str, Any]:
-    """The month's data is due by the 20th, its report by the 28th; where today stands."""
-    data_due = month.replace(day=DATA_DUE_DAY)
-    report_due = month.replace(day=REPORT_DUE_DAY)
+def _working_day_from(days: calendar.WorkingDays, day: date) -> date:
+    """The day itself, or the next working day when it is a weekend or holiday (as the plans move them)."""
+    while not days.is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def deadlines(days: calendar.WorkingDays, month: date) -> dict[str, Any]:
+    """The month's data (student aid: the change report) is due by the 20th, its report (the summary)
+    by the 28th, each moved to the next working day; where today stands."""
+    data_due = _working_day_from(days, month.replace(day=DATA_DUE_DAY))
+    report_due = _working_day_from(days, month.replace(day=REPORT_DUE_DAY))
     today = clock.now().astimezone(metrics.SHANGHAI).date()
     if today <= data_due:
         stage = "collecting"  # 数据报送中
@@ -103,7 +113,7 @@ async def report(conn: AsyncConnection, where: Scope) -> dict[str, Any]:
         "title": f"{where.name}{definition.name}{where.first_month.year}年{where.first_month.month}月{TITLES[kind]}",
         "place": {"code": where.code, "name": where.name},
         "month": where.first_month.strftime("%Y-%m"),
-        **deadlines(where.first_month),
+        **deadlines(await calendar.load(conn), where.first_month),
         "columns": list(columns),
         "rows": rows,
     }
