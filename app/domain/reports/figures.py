@@ -42,7 +42,8 @@ class Scope:
         return where
 
 
-# The stock figures' sources (read up to the period's last month) and the money figures.
+# The sources of the stock figures (metrics.STOCKS, and the adjustments of monthly amounts): read over
+# every month up to the period's last.
 _STOCK_SOURCES = (
     "notices_opened",
     "notices_closed",
