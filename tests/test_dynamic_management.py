@@ -84,6 +84,16 @@ async def test_class_a_is_rechecked_yearly_and_the_amount_adjusted_from_next_mon
     assert (new["amount"], new["status"], new["starts_on"]) == (450, "active", "2027-12-01")
     assert new["category"] == "A" and new["next_recheck_on"] == "2028-11-30"
     assert (await api.application(case["id"]))["status"] == "approved"
+    # The reports (docs/reports.md): still one enrolment, its monthly amount now 450.
+    r = await api.get(
+        "admin", "/reports/summary", place="34", program="dibao", **{"from": "2026-01"}, to="2027-12"
+    )
+    figures = r.json()
+    assert (figures["enrolments_active"], figures["monthly_amount_active"], figures["enrolments_ended"]) == (
+        1,
+        450,
+        0,
+    )
 
 
 async def test_gradual_exit_keeps_paying_then_ends(api: Api):
@@ -112,6 +122,12 @@ async def test_gradual_exit_keeps_paying_then_ends(api: Api):
     assert [e["data"]["reason"] for e in await api.events(case["id"], "application.terminated")] == [
         "gradual exit ended"
     ]
+    # The reports count the enrolment as ended in December 2027 (docs/reports.md).
+    for month, active, ended in (("2027-11", 1, 0), ("2027-12", 0, 1)):
+        r = await api.get(
+            "admin", "/reports/summary", place="34", program="dibao", **{"from": month}, to=month
+        )
+        assert (r.json()["enrolments_active"], r.json()["enrolments_ended"]) == (active, ended), month
 
 
 async def test_recheck_leads_to_termination_with_objection_and_a_new_notice(api: Api):
