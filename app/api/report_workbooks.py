@@ -133,7 +133,7 @@ def monthly_workbook(report: Mapping[str, Any]) -> bytes:
         [
             Sheet(
                 monthly.TITLES[report["kind"]],
-                ["地区代码", "地区", *(tables.HEADERS[c] for c in columns)],
+                ["地区代码", "地区", *(tables.ALL_HEADERS[c] for c in columns)],
                 rows,
                 kinds,
                 [report["title"], f"数据截止：{data_due:%Y-%m-%d}  报送截止：{report_due:%Y-%m-%d}"],

@@ -28,8 +28,7 @@ def _monthly(table: sa.Table, where: Scope) -> sa.Select[Any]:
         table.c.month >= where.first_month,
         table.c.month <= where.last_month,
     )
-    if where.program is not None:
-        query = query.where(table.c.program == where.program)
+    query = query.where(*where.program_filter(table.c.program))  # the programs the caller reads
     if table is report_rollups:  # the coarsest grain that still holds the place (as the summary reads)
         query = query.where(table.c.grain == metrics.grain_for(metrics.depth(where.path)))
     return query.group_by(table.c.month, table.c.metric)

@@ -6,8 +6,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Column headers of the figures, in the order a table shows them.
-HEADERS = {
+# Column headers of every figure, in the order a table shows them.
+ALL_HEADERS = {
     "received": "收到申请",
     "accepted": "受理",
     "approved": "批准",
@@ -29,8 +29,16 @@ HEADERS = {
     "amount_paid": "已发放金额（元）",
     "overdue_now": "当前超期待办",
 }
-# Figures in yuan (two decimals) and shares (percentages); the rest are counts.
+# Figures in yuan (two decimals); the rest are counts.
 YUAN = frozenset({"monthly_amount_active", "amount_scheduled", "amount_paid"})
+# Figures at the end of a period (not sums of its months: a month-by-month table leaves them out).
+STOCK_FIGURES = frozenset({"in_notice", "enrolments_active", "monthly_amount_active"})
+# The counts of a period that add up month by month, and overdue_now (the web page's tables follow them).
+HEADERS = {
+    k: v
+    for k, v in ALL_HEADERS.items()
+    if k not in YUAN and k not in STOCK_FIGURES and k not in ("payments_scheduled", "payments_paid")
+}
 STEP_HEADERS = {
     "done": "办结",
     "on_time_share": "按时率",
@@ -55,7 +63,7 @@ def step_names(places: Sequence[Mapping[str, Any]]) -> list[str]:
 def place_row(place: Mapping[str, Any], steps: Sequence[str]) -> list[object]:
     """Code, name, every figure, then per step done, on-time share, median and p90 (raw values)."""
     by_step = {s["step"]: s for s in place["steps"]}
-    cells: list[object] = [place["code"], place["name"], *(place[k] for k in HEADERS)]
+    cells: list[object] = [place["code"], place["name"], *(place[k] for k in ALL_HEADERS)]
     for step in steps:
         figures = by_step.get(step, {"done": 0, "on_time_share": None, "median_days": None, "p90_days": None})
         cells += [figures[k] for k in STEP_HEADERS]
@@ -81,7 +89,7 @@ def by_place_csv(report: Mapping[str, object]) -> str:
 
 def place_kinds(steps: Sequence[str]) -> list[str]:
     """How each column of ``place_row`` is written: text, count, yuan, share."""
-    figure_kinds = ["yuan" if k in YUAN else "count" for k in HEADERS]
+    figure_kinds = ["yuan" if k in YUAN else "count" for k in ALL_HEADERS]
     return ["text", "text", *figure_kinds, *(["count", "share", "count", "count"] * len(steps))]
 
 
