@@ -44,7 +44,7 @@ class Scope:
 
 # The sources of the stock figures (metrics.STOCKS, and the adjustments of monthly amounts): read over
 # every month up to the period's last.
-_STOCK_SOURCES = (
+STOCK_SOURCES = (
     "notices_opened",
     "notices_closed",
     "enrolments_started",
@@ -203,7 +203,7 @@ def _grouped(table: sa.Table, where: Scope, *, by_place: bool) -> sa.Select[tupl
     query = sa.select(*columns).where(
         path_range(table.c.place_path, where.path),
         table.c.month <= where.last_month,
-        sa.or_(in_period, table.c.metric.in_(_STOCK_SOURCES)),
+        sa.or_(in_period, table.c.metric.in_(STOCK_SOURCES)),
         *where.program_filter(table.c.program),
     )
     if table is report_rollups:
@@ -222,7 +222,7 @@ async def _rows(conn: AsyncConnection, where: Scope, *, by_place: bool) -> list[
 def _add(figures: Figures, metric: str, n: Any, a: Any, n_all: Any, a_all: Any) -> None:
     """One grouped row: the period's sums, and for a stock figure's source those up to the last month.
     (PostgreSQL sums a CASE of integers as numeric: a Decimal, which may print as 1.00E+6.)"""
-    if metric in _STOCK_SOURCES:
+    if metric in STOCK_SOURCES:
         figures.add_stock(metric, int(n_all), Decimal(str(a_all)))
     figures.add(metric, int(n), Decimal(str(a)))
 

@@ -74,7 +74,7 @@ def place_headers(steps: Sequence[str]) -> list[str]:
     return [
         "地区代码",
         "地区",
-        *HEADERS.values(),
+        *ALL_HEADERS.values(),
         *(f"{s} {h}" for s in steps for h in STEP_HEADERS.values()),
     ]
 
