@@ -3,6 +3,7 @@ with: PDFs with pypdf, photos with Pillow (one carrying an EXIF GPS position).""
 
 import io
 
+import pillow_heif
 from PIL import Image
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
@@ -36,6 +37,19 @@ def photo_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes
     exif.get_ifd(GPS_TAG)[GPS_LATITUDE] = (33.0, 55.0, 12.0)
     out = io.BytesIO()
     image.save(out, fmt, exif=exif)
+    return out.getvalue()
+
+
+def heic_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A real HEIC photo as an iPhone sends it (HEVC-coded, with EXIF holding a GPS position and
+    an orientation), encoded by pillow-heif's libheif."""
+    image = Image.new("RGB", size, (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "Phone maker"
+    exif[0x0112] = 6
+    exif.get_ifd(GPS_TAG)[GPS_LATITUDE] = (33.0, 55.0, 12.0)
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, quality=80, exif=exif.tobytes())
     return out.getvalue()
 
 

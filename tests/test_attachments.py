@@ -108,7 +108,16 @@ async def test_a_portal_and_a_reviewer_add_documents_that_readers_download_and_p
         ("attachment.previewed", "town_a", photo["sha256"]),
     ]
     [first, _] = [e for e in trail if e["type"] == "application.attachment_added"]
-    assert first["actor"] == "portal" and first["data"]["file_name"] == "户口簿.pdf"
+    # The trail names the bytes (sha256, key, size, type), never the name a citizen gave the file.
+    assert first["actor"] == "portal" and set(first["data"]) == {
+        "attachment_id",
+        "key",
+        "size",
+        "sha256",
+        "content_type",
+        "original_size",
+    }
+    assert "户口簿" not in json.dumps(trail, ensure_ascii=False)
     # The webhook says a document was added: its checklist key and size, never its name or content.
     payloads = await outbox_payloads(api, "application.attachment_added")
     assert [p["data"] for p in payloads] == [
@@ -264,12 +273,21 @@ async def test_the_checklist_says_what_is_there_and_what_is_missing(api: Api):
         "label": "户口簿",
         "required": True,
         "count": 2,
+        "min_count": 1,
+        "max_count": 20,
+        "types": [],
         "missing": False,
     }
     assert items["id_card"]["missing"] and not items["disability_certificate"]["missing"]
     assert items["other"]["count"] == 1
     assert "home_visit_photo" not in items  # the initial review's own item: not reached yet
-    assert checklist["missing"] == ["申请书（签字）", "身份证", "家庭收入证明", "家庭财产申报"]
+    assert checklist["missing"] == [
+        "申请书（签字）",
+        "身份证",
+        "家庭收入证明",
+        "家庭财产申报",
+        "家庭经济状况核对授权书（签字）",
+    ]
     assert {"key": "home_visit_photo", "label": "入户调查照片"} in checklist["choices"]
 
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
@@ -280,9 +298,12 @@ async def test_the_checklist_says_what_is_there_and_what_is_missing(api: Api):
     assert items["home_visit_photo"] == {
         "key": "home_visit_photo",
         "label": "入户调查照片",
-        "required": False,
+        "required": True,
         "count": 0,
-        "missing": False,
+        "min_count": 1,
+        "max_count": 20,
+        "types": ["image"],
+        "missing": True,
     }
     for who in ("town_b", "other_county"):
         r = await api.get(who, f"/applications/{case['id']}/checklist")

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from app.domain.errors import DomainError
 from app.domain.materials import files, names
-from tests.materials_samples import GPS_TAG, pdf, pdf_with_link_action, photo_with_gps, png
+from tests.materials_samples import GPS_TAG, heic_with_gps, pdf, pdf_with_link_action, photo_with_gps, png
 
 LIMITS = {"max_bytes": 1024 * 1024, "max_pixels": 40_000_000}
 
@@ -42,6 +42,27 @@ def test_photos_are_re_encoded_upright_without_exif_or_gps(fmt, content_type):
     assert not after.getexif()
     assert "exif" not in after.info and "icc_profile" not in after.info
     assert b"Phone maker" not in clean.content
+
+
+def test_a_heic_photo_from_a_phone_is_kept_as_jpeg_upright_without_exif_or_gps():
+    data = heic_with_gps()
+    assert data[4:12] == b"ftypheic"
+    before = Image.open(io.BytesIO(files.clean(data, "IMG_0001.HEIC", **LIMITS).content))
+    clean = files.clean(data, "IMG_0001.HEIC", **LIMITS)
+    assert (clean.content_type, clean.file_name) == ("image/jpeg", "IMG_0001.jpg")
+    assert clean.content.startswith(b"\xff\xd8\xff") and before.format == "JPEG"
+    assert before.size == (48, 64)  # orientation applied to the pixels
+    assert not before.getexif() and "exif" not in before.info
+    assert b"Phone maker" not in clean.content
+
+
+def test_a_damaged_heic_is_unreadable_and_one_without_its_decoder_is_named(monkeypatch):
+    data = heic_with_gps()
+    assert refused(data[: len(data) // 2], "IMG.HEIC").code == "file_unreadable"
+    # An installation without pillow-heif names the format instead of calling the photo damaged.
+    monkeypatch.setattr(files, "pillow_heif", None)
+    monkeypatch.delitem(Image.OPEN, "HEIF", raising=False)
+    assert refused(data, "IMG.HEIC").code == "heic_unsupported"
 
 
 def test_the_name_never_decides_the_type():

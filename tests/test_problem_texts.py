@@ -95,6 +95,7 @@ def test_every_template_has_a_plain_sentence_and_reads_chinese():
             "jpeg",
             "png",
             "webp",
+            "heic",
             "whsec",
             "https",
             "township",

@@ -96,7 +96,13 @@ async def test_a_reviewer_uploads_previews_and_downloads_materials_on_the_task(l
     await page.get_by_role("button", name="不通过（材料不齐，一次性告知）").click()
     await page.locator("#form-error").wait_for()
     proposed = await page.get_by_label("需补齐的材料（一次性告知全部）").input_value()
-    assert proposed.splitlines() == ["申请书（签字）", "身份证", "家庭收入证明", "家庭财产申报"]
+    assert proposed.splitlines() == [
+        "申请书（签字）",
+        "身份证",
+        "家庭收入证明",
+        "家庭财产申报",
+        "家庭经济状况核对授权书（签字）",
+    ]
     assert (
         "已按材料清单列出缺少的必交材料" in await page.locator("[data-field=missing_materials]").inner_text()
     )

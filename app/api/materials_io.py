@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.domain.errors import NotFound, TooLarge
-from app.domain.materials import attachments, files, names
+from app.domain.materials import attachments, checklists, files, names
 from app.domain.people.principal import Principal
 from app.storage import ObjectStore, StoredObjectMissing
 
@@ -57,6 +57,7 @@ async def upload(
     attachments.check_key(key)
     async with begin() as (conn, me):
         await attachments.case_for_upload(conn, me, case_ref, key, task_id)
+        item = await attachments.item_for_upload(conn, case_ref, me, key)
     clean = await asyncio.to_thread(
         files.clean,
         data,
@@ -64,6 +65,7 @@ async def upload(
         max_bytes=settings.max_attachment_bytes,
         max_pixels=settings.max_image_pixels,
     )
+    checklists.check_kind(item, clean.content_type)
     storage_key = await store.put(clean.content)
     async with begin() as (conn, me):
         return await attachments.add(conn, me, case_ref, key, clean, storage_key, store.name, task_id)

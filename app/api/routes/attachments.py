@@ -23,12 +23,17 @@ async def add(
     application_id: str,
     file: UploadFile,
     key: Annotated[str, Form(max_length=64, description="the checklist item, e.g. hukou, id_card")],
+    task_id: Annotated[
+        str | None,
+        Form(max_length=36, description="the open step it is added on (a reviewer's; a signed scan)"),
+    ] = None,
 ) -> dict:
-    """Add a document (PDF, JPEG, PNG, WebP; type by content; images re-encoded without EXIF): the
-    portal that submitted the case, or a reviewer who may act on one of its open steps."""
+    """Add a document (PDF, JPEG, PNG, WebP, HEIC; type by content; images re-encoded without EXIF,
+    HEIC kept as JPEG): the portal that submitted the case, or a reviewer who may act on one of its
+    open steps (named by ``task_id`` for what belongs to that step: photos, a signed scan)."""
     data = await materials_io.read_upload(file, ctx.settings)
     return await materials_io.upload(
-        ctx.begin, request.app.state.store, ctx.settings, application_id, key, data, file.filename
+        ctx.begin, request.app.state.store, ctx.settings, application_id, key, data, file.filename, task_id
     )
 
 

@@ -26,9 +26,12 @@ class Attachment(Out):
 class ChecklistEntry(Out):
     key: str
     label: str
-    required: bool
+    required: bool = Field(description="required for this case now (an item's `when` is read over its data)")
     count: Count = Field(description="documents of this item on the case")
-    missing: bool = Field(description="required and not there yet")
+    min_count: Count = Field(description="documents the item needs when required")
+    max_count: Count | None = Field(description="the most it takes (null: no limit)")
+    types: list[str] = Field(description="the kinds it accepts: pdf, image (empty: any accepted file)")
+    missing: bool = Field(description="required and fewer than min_count there")
 
 
 class Choice(Out):

@@ -22,6 +22,7 @@ from app.domain.materials import checklists
 from app.domain.materials.files import PREVIEWABLE, CleanFile
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
+from app.domain.programs.config.values import ChecklistItem
 
 CHECKLIST_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 ADDED = "application.attachment_added"
@@ -51,11 +52,13 @@ async def case_for_upload(
     conn: AsyncConnection, principal: Principal, case_ref: str, key: str, task_id: str | None = None
 ) -> tuple[Row, Row | None]:
     """The case (and the step, when one is named) a caller may add materials to, or the problem;
-    ``key`` must be on the program's checklist when it declares one."""
+    ``key`` must be on the program's checklist when it declares one, with room for one more."""
     case = await case_for_reading(conn, principal, case_ref)
     if case["status"] != "in_progress":
         raise Conflict("case_closed", f"the case is {case['status']}; materials can no longer be added")
-    checklists.check_key((await definitions.by_id(conn, case["definition_id"])).config, check_key(key))
+    config = (await definitions.by_id(conn, case["definition_id"])).config
+    checklists.check_key(config, check_key(key))
+    checklists.check_room(checklists.item_of(config, key), await _count_of(conn, case["id"], key))
     mine = [] if principal.kind == "api_key" else await _open_tasks_i_may_act_on(conn, principal, case["id"])
     if task_id is not None:
         task = next((t for t in mine if t["id"] == task_id), None)
@@ -67,6 +70,30 @@ async def case_for_upload(
             "not_allowed_to_add", "only the submitting portal or a reviewer of an open step may add materials"
         )
     return case, None
+
+
+async def _count_of(conn: AsyncConnection, case_id: str, key: str) -> int:
+    return int(
+        await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(attachments)
+            .where(
+                attachments.c.application_id == case_id,
+                attachments.c.checklist_key == key,
+                attachments.c.deleted_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+async def item_for_upload(
+    conn: AsyncConnection, case_ref: str, principal: Principal, key: str
+) -> ChecklistItem | None:
+    """The checklist item an upload names (None when the program declares none by that key): what
+    kinds of file it accepts is checked on the cleaned file, before the store sees it."""
+    case = await case_for_reading(conn, principal, case_ref)
+    return checklists.item_of((await definitions.by_id(conn, case["definition_id"])).config, key)
 
 
 def check_key(key: str) -> str:
@@ -125,7 +152,8 @@ async def add(
         "deleted_at": None,
     }
     await conn.execute(sa.insert(attachments).values(**row))
-    # The audit record names the file; the webhook (published by the Recorder) carries key and size only.
+    # No file name in the trail: people name files after themselves ("张三身份证.jpg"); the hash says
+    # which bytes. The webhook (published by the Recorder) carries key and size only.
     rec.add(
         ADDED,
         case["id"],
@@ -135,7 +163,6 @@ async def add(
             "size": row["size"],
             "sha256": row["sha256"],
             "content_type": row["content_type"],
-            "file_name": row["file_name"],
             "original_size": clean.original_size,
         },
         task,
@@ -166,7 +193,7 @@ async def checklist(conn: AsyncConnection, principal: Principal, case_ref: str) 
         )
     )
     reached = await conn.execute(sa.select(tasks.c.name).where(tasks.c.application_id == case["id"]))
-    items = checklists.status(config, present.scalars(), reached.scalars())
+    items = checklists.status(config, present.scalars(), reached.scalars(), case["data"] or {})
     return {
         "items": items,
         "missing": [i["label"] for i in items if i["missing"]],

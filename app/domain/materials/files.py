@@ -1,7 +1,8 @@
 """What an uploaded file really is, decided by its content, and the bytes that may be kept.
 
 Accepted: PDF (parsed, not encrypted, no scripts or launch actions), JPEG, PNG and WebP (decoded
-and re-encoded, which drops EXIF with its GPS position and every other metadata chunk). Everything
+and re-encoded, which drops EXIF with its GPS position and every other metadata chunk), and HEIC/HEIF
+photos from phones (decoded by pillow-heif and kept as JPEG, without EXIF either). Everything
 else is refused with a problem that says what was recognised. Pure functions: nothing here touches
 the database or the store, so a refused upload leaves both as they were.
 """
@@ -15,12 +16,20 @@ from pypdf.errors import PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
 from app.domain.errors import Invalid, TooLarge
+
+try:
+    import pillow_heif
+except ImportError:  # a pinned dependency; absent only where someone removed it
+    pillow_heif = None  # type: ignore[assignment]
 from app.domain.materials import names
 
 PDF, JPEG, PNG, WEBP = "application/pdf", "image/jpeg", "image/png", "image/webp"
+HEIC = "image/heic"  # accepted on the way in only: kept as JPEG, which every browser shows
+# ISO base media brands of HEIF still images (iPhone: heic, mif1; HEVC sequences: hevc, heix…).
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png", WEBP: "webp"}
 PREVIEWABLE = frozenset(EXTENSIONS)
-_PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
+_PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", HEIC: "HEIF"}
 
 # Recognised only to be named in the refusal: what people most often send by mistake, or on purpose.
 _REFUSED_KINDS: tuple[tuple[bytes, str], ...] = (
@@ -64,6 +73,8 @@ def sniff(data: bytes) -> str | None:
         return PNG
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return WEBP
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return HEIC
     return None
 
 
@@ -72,7 +83,18 @@ def _refused_kind(data: bytes) -> str:
     return next((kind for magic, kind in _REFUSED_KINDS if head.startswith(magic)), "未知格式")
 
 
+def _heif_decoder() -> None:
+    """Teach Pillow HEIF (once), or refuse: an installation without pillow-heif (a slim build) names
+    the problem rather than calling a phone photo damaged."""
+    if pillow_heif is None:
+        raise Invalid("heic_unsupported", "本服务暂不能识别 HEIC 照片，请在手机上以 JPEG 格式分享后上传")
+    if "HEIF" not in Image.OPEN:
+        pillow_heif.register_heif_opener(thumbnails=False)
+
+
 def _reencode_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
+    if content_type == HEIC:
+        _heif_decoder()
     try:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]]) as image:
             # Checked from the header, before a single pixel is decoded.
@@ -87,11 +109,11 @@ def _reencode_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
             upright = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise Invalid("file_unreadable", "图片文件已损坏或无法识别，请重新拍摄或扫描后上传") from None
-    if content_type == JPEG and upright.mode not in ("RGB", "L"):
+    if content_type in (JPEG, HEIC) and upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")
     out = io.BytesIO()
     # No exif=, icc_profile= or pnginfo= given: nothing but the pixels is written.
-    if content_type == JPEG:
+    if content_type in (JPEG, HEIC):
         upright.save(out, "JPEG", quality=90, optimize=True)
     elif content_type == PNG:
         upright.save(out, "PNG", optimize=True)
@@ -152,7 +174,7 @@ def clean(data: bytes, file_name: str | None, *, max_bytes: int, max_pixels: int
     if content_type is None:
         raise Invalid(
             "unsupported_type",
-            f"不接受此类文件（{_refused_kind(data)}）：只接受 PDF、JPEG、PNG、WebP",
+            f"不接受此类文件（{_refused_kind(data)}）：只接受 PDF、JPEG、PNG、WebP、HEIC",
             accepted=sorted(EXTENSIONS),
         )
     if content_type == PDF:
@@ -160,6 +182,7 @@ def clean(data: bytes, file_name: str | None, *, max_bytes: int, max_pixels: int
         content = data
     else:
         content = _reencode_image(data, content_type, max_pixels)
+        content_type = JPEG if content_type == HEIC else content_type
     return CleanFile(
         content=content,
         content_type=content_type,

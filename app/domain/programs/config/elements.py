@@ -76,6 +76,14 @@ class StepConfig(BenefitConfig):
         "written like the process's `materials`.",
         json_schema_extra=refused_as("invalid_materials"),
     )
+    signatures: Checklist = Field(
+        (),
+        description="Signatures the step cannot complete without, written like `materials` "
+        '(`receiver:受领人签字; when=method == "cash"`): each a signed scan uploaded under '
+        "`signature.<key>` or a signature drawn on the task page; `when` reads the case's data and "
+        "the step's form.",
+        json_schema_extra=refused_as("invalid_signatures"),
+    )
     time_limit: TimeLimit | None = Field(
         None,
         description="The step's time limit: `10 working days`, `3 days`, `by day 20` or an ISO duration "

@@ -30,8 +30,10 @@ class ProcessConfig(PropertyModel):
     materials: Checklist = Field(
         (),
         description="材料 the program asks for with an application: `<key>:<label>` separated by commas, "
-        "the label ending in `?` when not required (`hukou:户口簿, property:家庭财产申报?`). Uploads then "
-        "name one of these keys (or a step's, or `other`); the acceptance step lists what is missing.",
+        "the label ending in `?` when not required (`hukou:户口簿, property:家庭财产申报?`), then "
+        "optional `; when=<expression over the case's data>` (required only then), `; types=pdf/image`, "
+        "`; count=N|N..M|N..`. Uploads then name one of these keys (or a step's, or `other`); the "
+        "acceptance step lists what is missing.",
         json_schema_extra=refused_as("invalid_materials"),
     )
     starters: Names = Field(

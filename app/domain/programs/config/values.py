@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from app import sandbox
 from app.domain.people.divisions import LEVELS
 from app.domain.timekeeping.deadlines import parse_time_limit
 
@@ -104,27 +105,106 @@ def _pairs(value: Any) -> Any:
     return value
 
 
+# What an item may accept, in words a program writes (``types=pdf/image``), and the content types they
+# stand for (what app/domain/materials/files keeps: a HEIC photo is kept as JPEG).
+MATERIAL_KINDS = {"pdf": ("application/pdf",), "image": ("image/jpeg", "image/png", "image/webp")}
+
+
 class ChecklistItem(BaseModel):
-    """One material a program asks for: its key (what uploads name), its label, whether it is required."""
+    """One material a program asks for: its key (what uploads name), its label, whether it is
+    required (always, or only ``when`` an expression over the case's data holds), which kinds of
+    file it accepts and how many documents it needs (at least ``min_count``, at most ``max_count``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     label: str = Field(min_length=1, max_length=50)
     required: bool = True
+    when: str | None = None
+    types: tuple[Literal["pdf", "image"], ...] = ()
+    min_count: int = Field(1, ge=1, le=100)
+    max_count: int | None = Field(None, ge=1, le=100)
+
+    def content_types(self) -> tuple[str, ...]:
+        """The content types this item accepts (every accepted one when it names none)."""
+        kinds: tuple[str, ...] = self.types or tuple(MATERIAL_KINDS)
+        return tuple(t for kind in kinds for t in MATERIAL_KINDS[kind])
+
+
+def split_outside_brackets(text: str, separator: str) -> list[str]:
+    """``a, f(b, c), "d,e"`` → ["a", " f(b, c)", ' "d,e"']: an expression's commas stay in it."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == separator and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _count(value: str) -> dict[str, int | None]:
+    low, sep, high = value.partition("..")
+    try:
+        if not sep:
+            return {"min_count": int(low), "max_count": int(low)}
+        least, most = int(low), int(high) if high.strip() else None
+    except ValueError:
+        raise ValueError(f"count must be N, N..M or N.. (not {value!r})") from None
+    if most is not None and most < least:
+        raise ValueError(f"count {value!r}: the most is below the least")
+    return {"min_count": least, "max_count": most}
+
+
+def _modifiers(parts: list[str]) -> dict[str, Any]:
+    """``when=<expression>``, ``types=pdf/image``, ``count=2`` / ``1..3`` / ``1..``."""
+    found: dict[str, Any] = {}
+    for part in parts:
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not value or name in found:
+            raise ValueError(f"{part.strip()!r}: a modifier is written name=value, each once")
+        if name == "when":
+            try:
+                sandbox.compile_expression(value)
+            except sandbox.ExpressionError as exc:
+                raise ValueError(f"when={value!r} does not compile: {exc}") from None
+            found["when"] = value
+        elif name == "types":
+            found["types"] = tuple(t.strip() for t in value.split("/") if t.strip())
+        elif name == "count":
+            found.update(_count(value))
+        else:
+            raise ValueError(f"unknown modifier {name!r} (when, types, count)")
+    return found
 
 
 def _checklist(value: Any) -> Any:
-    """``hukou:户口簿, property:家庭财产申报?`` → items; a label ending in ``?`` is not required."""
+    """``hukou:户口簿, property:家庭财产申报?, invoice:票据; types=pdf/image; count=1..30`` → items;
+    a label ending in ``?`` is not required; ``; when=<expression>`` makes it required only then."""
     if isinstance(value, str):
         found = []
-        for item in (i.strip() for i in value.replace("，", ",").split(",") if i.strip()):
-            key, sep, label = item.partition(":")
+        items = (i.strip() for i in split_outside_brackets(value.replace("，", ","), ","))
+        for item in (i for i in items if i):
+            head, *modifiers = split_outside_brackets(item, ";")
+            key, sep, label = head.partition(":")
             label = label.strip()
             if not sep or not key.strip() or not label.rstrip("?？"):
                 raise ValueError("must be written <key>:<label>, a label ending in ? when not required")
             found.append(
-                {"key": key.strip(), "label": label.rstrip("?？").strip(), "required": label[-1] not in "?？"}
+                {
+                    "key": key.strip(),
+                    "label": label.rstrip("?？").strip(),
+                    "required": label[-1] not in "?？",
+                    **_modifiers(modifiers),
+                }
             )
         if len({i["key"] for i in found}) != len(found):
             raise ValueError("names a material twice")
