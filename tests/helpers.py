@@ -1,5 +1,6 @@
 """A thin client for the REST contract, so tests read like the procedure."""
 
+import base64
 import itertools
 from datetime import datetime, timedelta
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from app.db.engine import create_engine
 from app.domain.timekeeping.calendar import SHANGHAI
+from tests.materials_samples import signature_png
 
 PASSWORD = "reviewer-password-1"
 PLACES = [
@@ -123,6 +125,15 @@ class Api:
 
     async def complete(self, who: str, task_id: str, data: dict, expect: int = 200) -> dict:
         r = await self.post(who, f"/tasks/{task_id}/complete", {"data": data})
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    async def sign(self, who: str, task_id: str, key: str, signer: str = "签字人", expect: int = 201) -> dict:
+        """A signature drawn on a screen for the step (签字; app/domain/materials/signatures)."""
+        image = "data:image/png;base64," + base64.b64encode(signature_png()).decode()
+        r = await self.post(
+            who, f"/tasks/{task_id}/signatures", {"key": key, "signer_name": signer, "image": image}
+        )
         assert r.status_code == expect, r.text
         return r.json()
 

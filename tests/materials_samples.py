@@ -4,7 +4,7 @@ with: PDFs with pypdf, photos with Pillow (one carrying an EXIF GPS position).""
 import io
 
 import pillow_heif
-from PIL import Image
+from PIL import Image, ImageDraw
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
 
@@ -50,6 +50,16 @@ def heic_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
     exif.get_ifd(GPS_TAG)[GPS_LATITUDE] = (33.0, 55.0, 12.0)
     out = io.BytesIO()
     pillow_heif.from_pillow(image).save(out, quality=80, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def signature_png(size: tuple[int, int] = (600, 200)) -> bytes:
+    """What a canvas gives for a drawn signature: a transparent PNG with a dark stroke on it."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(40, 150), (120, 60), (200, 140), (300, 50), (420, 130)], fill=(17, 17, 17, 255), width=4)
+    out = io.BytesIO()
+    image.save(out, "PNG")
     return out.getvalue()
 
 

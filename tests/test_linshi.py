@@ -125,6 +125,7 @@ async def test_the_cap_is_checked_again_when_approving(api: Api):
 async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Api):
     unconfigured = await _apply(api, relief_type="emergency")
     task = await api.open_task(unconfigured["id"], "emergency_payment")
+    await _cash_signed(api, task["id"])
     payment = {
         "amount": 3000,
         "paid_on": await api.today(),
@@ -144,6 +145,7 @@ async def test_emergency_relief_is_paid_first_and_the_formalities_follow(api: Ap
     case = await _apply(api, relief_type="emergency", family_id="340621100201-户-0031")
     task = await api.open_task(case["id"], "emergency_payment")
     assert task["due_at"] is not None  # act at once: one working day
+    await _cash_signed(api, task["id"])
     r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**payment, "amount": 3201}})
     assert r.status_code == 422 and r.json()["code"] == "amount_above_limit" and r.json()["limit"] == 3200
     await api.complete("town_a", task["id"], payment)
@@ -181,6 +183,12 @@ async def test_bad_inputs_are_refused(api: Api):
     assert await api.count("benefits") == 0 and await api.count("applications") == 1
 
 
+async def _cash_signed(api: Api, task_id: str) -> None:
+    """The receiver and two staff sign the cash handed over, on the screen (app/domain/materials)."""
+    for key, signer in (("receiver", "李四"), ("staff_1", "王芳"), ("staff_2", "赵强")):
+        await api.sign("town_a", task_id, f"signature.{key}", signer)
+
+
 async def _emergency_task(api: Api, family_id: str) -> dict:
     r = await api.put(
         "county", "/programs/linshi/settings?division_code=340621", {"values": {"monthly_standard": 800}}
@@ -211,6 +219,11 @@ async def test_cash_is_signed_by_the_receiver_and_two_staff_members(api: Api):
         r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **bad}})
         assert r.status_code == 422 and r.json()["code"] == "form_invalid", (bad, r.text)
     assert await api.count("benefits") == 0
+    # The names on the form are not the signatures: the step waits for the three to sign.
+    r = await api.post("town_a", f"/tasks/{task['id']}/complete", {"data": {**cash, **signed}})
+    assert (r.status_code, r.json()["code"]) == (409, "signature_missing"), r.text
+    assert r.json()["missing"] == ["signature.receiver", "signature.staff_1", "signature.staff_2"]
+    await _cash_signed(api, task["id"])
     await api.complete("town_a", task["id"], {**cash, **signed})
     [paid] = await _ledger(api, task["application_id"])
     assert paid["amount"] == 2000

@@ -26,6 +26,15 @@ PANEL = [
     {"name": "郑家长", "role": "parent"},
     {"name": "何家长", "role": "parent"},
 ]
+
+
+async def _head_signs(api, case_id: str) -> None:
+    """The kindergarten head signs the decision (签字), then approves it."""
+    task = await api.open_task(case_id, "head_sign")
+    await api.sign("head", task["id"], "signature.head", "园长")
+    await api.complete("head", task["id"], APPROVE)
+
+
 APPROVE = {"decision": "approve", "opinion": "同意"}
 
 
@@ -80,7 +89,7 @@ async def _approve(api: Api, case_id: str) -> None:
     )
     await api.advance(days=10)
     assert await api.run_timers() == 1
-    await api.step("head", case_id, "head_sign", APPROVE)
+    await _head_signs(api, case_id)
     await api.step("edu", case_id, "county_approve", APPROVE)
 
 
@@ -112,7 +121,7 @@ async def test_the_spring_term_has_its_own_window_for_individual_adjustments(kg:
     )
     await kg.advance(days=14)  # 7 working days of notice over the Qingming holiday
     assert await kg.run_timers() == 1
-    await kg.step("head", case["id"], "head_sign", APPROVE)
+    await _head_signs(kg, case["id"])
     done = await kg.step("edu", case["id"], "county_approve", APPROVE)
     assert done["application"]["status"] == "approved"
     # Adjusted in spring: paid for the spring term only (the autumn payment month has passed).
@@ -130,7 +139,7 @@ async def test_an_autumn_case_approved_after_the_autumn_payment_month_keeps_its_
     )
     await kg.set_clock("2028-02-14T09:00:00+08:00")  # the head and the county were slow
     assert await kg.run_timers() == 1
-    await kg.step("head", case["id"], "head_sign", APPROVE)
+    await _head_signs(kg, case["id"])
     await kg.step("edu", case["id"], "county_approve", APPROVE)
     assert await _payments(kg, case["id"]) == [
         ("2028-01-01", 500, "scheduled"),
@@ -159,7 +168,7 @@ async def test_panel_majority_notice_head_county_and_a_payment_each_term(kg: Api
     assert r.status_code == 200 and "王小明" not in r.text  # a child's name is never posted
     await kg.advance(days=10)
     assert await kg.run_timers() == 1
-    await kg.step("head", case["id"], "head_sign", APPROVE)
+    await _head_signs(kg, case["id"])
     done = await kg.step("edu", case["id"], "county_approve", APPROVE)
     assert done["application"]["status"] == "approved"
     [informed] = await kg.events(case["id"], "case.notified")

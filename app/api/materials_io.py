@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.domain.errors import NotFound, TooLarge
-from app.domain.materials import attachments, checklists, files, names
+from app.domain.materials import attachments, checklists, files, names, signatures
 from app.domain.people.principal import Principal
 from app.storage import ObjectStore, StoredObjectMissing
 
@@ -53,6 +53,7 @@ async def upload(
     data: bytes,
     file_name: str | None,
     task_id: str | None = None,
+    signer_name: str | None = None,
 ) -> dict[str, Any]:
     attachments.check_key(key)
     async with begin() as (conn, me):
@@ -66,9 +67,31 @@ async def upload(
         max_pixels=settings.max_image_pixels,
     )
     checklists.check_kind(item, clean.content_type)
+    if signer_name is not None:
+        await asyncio.to_thread(signatures.check_drawn, clean.content)
     storage_key = await store.put(clean.content)
     async with begin() as (conn, me):
-        return await attachments.add(conn, me, case_ref, key, clean, storage_key, store.name, task_id)
+        return await attachments.add(
+            conn, me, case_ref, key, clean, storage_key, store.name, task_id, signer_name
+        )
+
+
+async def drawn_signature(
+    begin: Begin,
+    store: ObjectStore,
+    settings: Settings,
+    case_ref: str,
+    task_id: str,
+    key: str,
+    signer_name: str,
+    image: str,
+) -> dict[str, Any]:
+    """A signature drawn on the task page: a PNG through the same checks, store and audit as any
+    document, filed under the step's ``signature.<key>`` with the signer's name and the time."""
+    signatures.check_key(key)
+    name = signatures.signer(signer_name)
+    png = signatures.drawn_png(image)
+    return await upload(begin, store, settings, case_ref, key, png, "签名.png", task_id, name)
 
 
 async def content(begin: Begin, store: ObjectStore, attachment_id: str, preview: bool) -> Response:

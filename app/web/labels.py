@@ -45,6 +45,8 @@ EVENTS = {
     "application.attachment_added": "上传材料",
     "attachment.downloaded": "下载材料",
     "attachment.previewed": "查看材料",
+    "attachment.signature_recorded": "手写签名",
+    "attachment.deleted": "材料到期删除",
     "application.submitted": "提交申请",
     "application.status_changed": "案件状态变更",
     "application.staff_relative_declared": "申报近亲属备案",

@@ -12,6 +12,7 @@ from app.api.schemas import materials as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain.materials import attachments
 from app.domain.materials.files import PREVIEWABLE
+from app.domain.tasks import step_signatures
 
 router = api_router(tags=["materials"], responses=AUTHENTICATED)
 
@@ -70,3 +71,29 @@ async def content(
 ) -> Response:
     """The document (recorded in the audit trail as a download or a preview)."""
     return await materials_io.content(ctx.begin, request.app.state.store, attachment_id, preview)
+
+
+@router.get("/tasks/{task_id}/signatures", response_model=out.StepSignatures)
+async def signatures_of(ctx: Ctx, task_id: str) -> dict:
+    """The signatures the step requires (签字) and which are there."""
+    async with ctx.begin() as (conn, me):
+        return await step_signatures.of_task(conn, me, task_id)
+
+
+@router.post("/tasks/{task_id}/signatures", status_code=201, response_model=out.Attachment)
+async def sign(ctx: Ctx, request: Request, task_id: str, body: out.DrawnSignature) -> dict:
+    """A signature drawn on a screen (a PNG), filed under the step's ``signature.<key>`` with the
+    signer's name and the time; a signed scan is uploaded as a document under the same key with
+    ``task_id``. Only who may act on the open step."""
+    async with ctx.begin() as (conn, me):
+        case_id = (await step_signatures.of_task(conn, me, task_id))["application_id"]
+    return await materials_io.drawn_signature(
+        ctx.begin,
+        request.app.state.store,
+        ctx.settings,
+        case_id,
+        task_id,
+        body.key,
+        body.signer_name,
+        body.image,
+    )

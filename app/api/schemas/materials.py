@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from app.api.schemas import Count, Out, Timestamp, Username
 
@@ -21,6 +21,8 @@ class Attachment(Out):
     uploaded_at: Timestamp
     task_id: str | None = Field(description="the step it was added on, for a reviewer's upload")
     previewable: bool = Field(description="whether ?preview=true shows it inline (PDF, images)")
+    signer_name: str | None = Field(None, description="a signature drawn on a screen: who signed")
+    signed_at: Timestamp | None = Field(None, description="a signature drawn on a screen: when")
 
 
 class ChecklistEntry(Out):
@@ -45,3 +47,28 @@ class Checklist(Out):
     )
     missing: list[str] = Field(description="labels of the required items not there: the 一次性告知 list")
     choices: list[Choice] = Field(description="the keys an upload may name (empty: any key)")
+    signatures: list[Choice] = Field(
+        description="the signatures the program's steps require (signature.<key>), filed on their step"
+    )
+
+
+class StepSignature(Out):
+    key: str = Field(description="signature.<key>: what a signed scan or a drawn signature is filed under")
+    label: str
+    required: bool = Field(description="required by the case's data and the step's data so far")
+    conditional: bool = Field(description="required only when the step's form says so (e.g. cash)")
+    signed: bool
+
+
+class StepSignatures(Out):
+    task_id: str
+    application_id: str
+    items: list[StepSignature]
+
+
+class DrawnSignature(BaseModel):
+    key: str = Field(max_length=64, description="signature.<key> of the step, e.g. signature.receiver")
+    signer_name: str = Field(max_length=200, description="who signed, as they write their name")
+    image: str = Field(
+        max_length=700_000, description="the PNG drawn (a data: URL from canvas.toDataURL(), or base64)"
+    )

@@ -10,7 +10,11 @@ from app.db.models.base import timestamp
 
 class Attachment(SQLModel, table=True):
     __tablename__ = "attachments"
-    __table_args__ = (sa.Index("ix_attachments_application_id_uploaded_at", "application_id", "uploaded_at"),)
+    __table_args__ = (
+        sa.Index("ix_attachments_application_id_uploaded_at", "application_id", "uploaded_at"),
+        # Whether any row still names an object: the orphan sweep asks it for every object in the store.
+        sa.Index("ix_attachments_storage_key", "storage_key"),
+    )
     id: str = Field(primary_key=True, max_length=36)
     application_id: str = Field(foreign_key="applications.id", max_length=36)
     # The checklist item it answers (户口簿, 身份证…); free text until programs declare their lists.
@@ -29,4 +33,9 @@ class Attachment(SQLModel, table=True):
     # The step it was added on, for a reviewer's upload on their task.
     task_id: str | None = Field(default=None, max_length=36)
     uploaded_at: datetime = timestamp()
+    # Deleted by the program's retention (the row stays, naming the bytes that were; reads ignore it).
     deleted_at: datetime | None = timestamp(nullable=True)
+    # A signature drawn on the task page (checklist_key signature.<key>): who signed, as they wrote
+    # it, and when. A signed scan has none: its signer is on the paper.
+    signer_name: str | None = Field(default=None, max_length=100)
+    signed_at: datetime | None = timestamp(nullable=True)

@@ -18,7 +18,7 @@ from app.db.models import attachments, tasks
 from app.domain.audit import Recorder
 from app.domain.cases import lookup
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.materials import checklists
+from app.domain.materials import checklists, signatures
 from app.domain.materials.files import PREVIEWABLE, CleanFile
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
@@ -58,18 +58,19 @@ async def case_for_upload(
         raise Conflict("case_closed", f"the case is {case['status']}; materials can no longer be added")
     config = (await definitions.by_id(conn, case["definition_id"])).config
     checklists.check_key(config, check_key(key))
-    checklists.check_room(checklists.item_of(config, key), await _count_of(conn, case["id"], key))
     mine = [] if principal.kind == "api_key" else await _open_tasks_i_may_act_on(conn, principal, case["id"])
+    task: Row | None = None
     if task_id is not None:
         task = next((t for t in mine if t["id"] == task_id), None)
         if task is None:
             raise Forbidden("not_your_task", "materials can be added only on an open step you may act on")
-        return case, task
-    if principal.kind != "api_key" and not (mine or principal.is_admin):
+    elif principal.kind != "api_key" and not (mine or principal.is_admin):
         raise Forbidden(
             "not_allowed_to_add", "only the submitting portal or a reviewer of an open step may add materials"
         )
-    return case, None
+    signatures.check_step(config, key, task)
+    checklists.check_room(checklists.item_of(config, key), await _count_of(conn, case["id"], key))
+    return case, task
 
 
 async def _count_of(conn: AsyncConnection, case_id: str, key: str) -> int:
@@ -118,6 +119,8 @@ def view(row: Row) -> Row:
         "uploaded_at": row["uploaded_at"],
         "task_id": row["task_id"],
         "previewable": row["content_type"] in PREVIEWABLE,
+        "signer_name": row.get("signer_name"),
+        "signed_at": row.get("signed_at"),
     }
 
 
@@ -130,9 +133,11 @@ async def add(
     storage_key: str,
     backend: str,
     task_id: str | None = None,
+    signer_name: str | None = None,
 ) -> Row:
     """Record a file already put into the store; the right to add it is checked again here, in the
-    transaction that writes the row (it may have changed while the file was being checked)."""
+    transaction that writes the row (it may have changed while the file was being checked).
+    ``signer_name``: a signature drawn on the task page, signed now by that person."""
     case, task = await case_for_upload(conn, principal, case_ref, key, task_id)
     rec = Recorder(principal.name)
     row: Row = {
@@ -150,6 +155,8 @@ async def add(
         "task_id": task["id"] if task else None,
         "uploaded_at": rec.at,
         "deleted_at": None,
+        "signer_name": signer_name,
+        "signed_at": rec.at if signer_name is not None else None,
     }
     await conn.execute(sa.insert(attachments).values(**row))
     # No file name in the trail: people name files after themselves ("张三身份证.jpg"); the hash says
@@ -168,6 +175,21 @@ async def add(
         task,
         case["division_path"],
     )
+    if signer_name is not None:
+        # Who signed is on the row (the case's record, read like its documents); the trail says
+        # which signature of which step, when, and which bytes — no name, as for every document.
+        rec.add(
+            signatures.RECORDED,
+            case["id"],
+            {
+                "attachment_id": row["id"],
+                "key": key,
+                "sha256": row["sha256"],
+                "signed_at": rec.at.isoformat(),
+            },
+            task,
+            case["division_path"],
+        )
     await rec.flush(conn)
     return view(row)
 
@@ -198,6 +220,9 @@ async def checklist(conn: AsyncConnection, principal: Principal, case_ref: str) 
         "items": items,
         "missing": [i["label"] for i in items if i["missing"]],
         "choices": checklists.choices(config),
+        "signatures": [
+            {"key": k, "label": i.label} for k, (i, _) in checklists.signature_items(config).items()
+        ],
     }
 
 

@@ -15,6 +15,7 @@ from app.domain.cases import effects as case_effects
 from app.domain.cases import search, views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.materials import signatures
 from app.domain.notices import objections
 from app.domain.people import accounts
 from app.domain.people import divisions as division_service
@@ -313,6 +314,8 @@ async def complete(conn: AsyncConnection, principal: Principal, task_id: str, da
         raise Conflict("signers_pending", f"{before} sign before you decide (加签)", signers=before)
     await separation.check(conn, principal, definition, task, app["data"])
     forms.validate(definition.form_for_step(task["name"]), data)
+    # 签字: the receiver and two staff on an emergency cash payment, the head on a 学前 decision…
+    await signatures.require(conn, definition.config, task, app["data"] or {}, data)
     if props.panel:
         data = await panels.decide(conn, task["division_code"], data)
     if has_signers and await signers.has_after(conn, task["id"]):

@@ -59,6 +59,31 @@ async def upload(ctx: WebCtx, request: Request, task_id: str):
     )
 
 
+@router.post("/tasks/{task_id}/signatures")
+async def sign(ctx: WebCtx, request: Request, task_id: str):
+    """A signature drawn on the task page (the canvas's PNG in ``image``), then back to the task."""
+    form = await ctx.form()
+    async with ctx.begin() as (conn, me):
+        case_id = (await tasks.get(conn, me.principal, task_id))["application"]["id"]
+    try:
+        added = await materials_io.drawn_signature(
+            _as_principal(ctx),
+            request.app.state.store,
+            ctx.settings,
+            case_id,
+            task_id,
+            str(form.get("key", "")),
+            str(form.get("signer_name", "")),
+            str(form.get("image", "")),
+        )
+        msg = f"已保存签名：{added['signer_name']}"
+    except DomainError as exc:
+        msg = "签名未保存：" + labels.problem(exc)
+    return RedirectResponse(
+        f"/ui/tasks/{task_id}?" + urlencode(flash(ctx.request, msg)) + "#signatures", status_code=303
+    )
+
+
 @router.get("/attachments/{attachment_id}/content")
 async def content(ctx: WebCtx, request: Request, attachment_id: str, preview: bool = False) -> Response:
     return await materials_io.content(_as_principal(ctx), request.app.state.store, attachment_id, preview)

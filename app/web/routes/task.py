@@ -17,7 +17,7 @@ from app.domain.materials import attachments
 from app.domain.people import divisions
 from app.domain.people.directory import Directory
 from app.domain.programs import definitions
-from app.domain.tasks import candidates
+from app.domain.tasks import candidates, step_signatures
 from app.domain.tasks import worklist as tasks
 from app.web import capabilities, drafts, labels, schema_form
 from app.web.context import WebCtx
@@ -203,6 +203,9 @@ async def _task_page(
         application_form=schema_form.fields_of(definition.application_form),
         materials=await attachments.of_case(conn, me.principal, app["id"]),
         checklist=checklist,
+        signatures=await step_signatures.of_task(conn, me.principal, view["id"])
+        if view["state"] == "open"
+        else None,
         upload_task=view["id"] if can_act and view["state"] == "open" else None,
     )
 
