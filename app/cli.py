@@ -125,9 +125,14 @@ def worker(
 def prune(
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be deleted; delete nothing"),
 ) -> None:
-    """Delete working rows past their retention (AIDFLOW_RETENTION_*), in batches; safe while the service runs."""
+    """Delete working rows past their retention (AIDFLOW_RETENTION_*), materials past their program's
+    retention and stored objects no row names (docs/materials.md), in batches; safe while the service runs."""
+    from datetime import timedelta
+
+    from app import storage
     from app.db.engine import create_engine
     from app.domain import retention
+    from app.domain.materials import lifecycle
     from app.domain.timekeeping import service_clock
 
     settings = get_settings()
@@ -139,9 +144,15 @@ def prune(
                 async with db.connect() as conn:
                     await service_clock.load(conn)
             created = None if dry_run else await retention.prepare_partitions(db)
-            return created, await retention.prune(
-                db, retention.Retention.from_settings(settings), dry_run=dry_run
+            counts = await retention.prune(db, retention.Retention.from_settings(settings), dry_run=dry_run)
+            materials = await lifecycle.prune(
+                db,
+                storage.from_settings(settings),
+                timedelta(seconds=settings.storage_orphan_grace_seconds),
+                settings.prune_batch_size,
+                dry_run=dry_run,
             )
+            return created, {**counts, **materials.as_dict()}
         finally:
             await db.dispose()
 

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         default=90, ge=1
     )  # after use (then in its case's events) or expiry
     prune_batch_size: int = Field(default=1000, ge=1, le=100_000)  # rows per transaction
+    # An object in the store that no row names (a crash between the put and the insert, or materials
+    # past their program's retention) is deleted by `aidflow prune` once it is this old.
+    storage_orphan_grace_seconds: int = Field(default=86400, ge=0)
     # SIGTERM to `aidflow serve`: /readyz answers 503 for DRAIN seconds while requests are still taken
     # (the load balancer notices and stops sending), then in-flight requests get GRACE seconds to finish.
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=300)

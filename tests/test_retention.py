@@ -6,6 +6,7 @@ months ago), then the real prune runs on the real database, in-process and as th
 import os
 import re
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -359,6 +360,8 @@ def _aidflow(url: str, *args: str) -> subprocess.CompletedProcess:
         "AIDFLOW_LOG_JSON": "false",
         "AIDFLOW_ENV": "development",
         "AIDFLOW_PRUNE_BATCH_SIZE": "2",
+        # prune also sweeps the materials store: an empty one of its own, never the project's
+        "AIDFLOW_STORAGE_DIRECTORY": tempfile.mkdtemp(prefix="aidflow-prune-"),
     }
     return subprocess.run(command("aidflow", *args), env=env, capture_output=True, text=True, timeout=120)
 
@@ -376,6 +379,8 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "idempotency_keys: would delete 1",
         "rate_limit_hits: would delete 1",
         "early_messages: would delete 2",
+        "attachments (retention): would delete 0",
+        "stored objects without a row: would delete 0",
         "total: would delete 13",
     ]
     assert await _ids(database_url) == before
@@ -392,6 +397,8 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "idempotency_keys: deleted 1",
         "rate_limit_hits: deleted 1",
         "early_messages: deleted 2",
+        "attachments (retention): deleted 0",
+        "stored objects without a row: deleted 0",
         "total: deleted 15",
     ]
     assert (await _ids(database_url))["outbox"] == {2, 3, 5, 6, 8}

@@ -6,11 +6,19 @@ or people; the rules are in ``app/domain/materials``.
 """
 
 from app.config import Settings
-from app.storage.base import ObjectStore, StoredObjectMissing, key_of
+from app.storage.base import ObjectStore, StoredObject, StoredObjectMissing, key_of
 from app.storage.local import LocalDirectoryStore
 from app.storage.s3 import S3Store
 
-__all__ = ["LocalDirectoryStore", "ObjectStore", "S3Store", "StoredObjectMissing", "from_settings", "key_of"]
+__all__ = [
+    "LocalDirectoryStore",
+    "ObjectStore",
+    "S3Store",
+    "StoredObject",
+    "StoredObjectMissing",
+    "from_settings",
+    "key_of",
+]
 
 
 def from_settings(settings: Settings) -> ObjectStore:

@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -22,6 +24,14 @@ def checked_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as the store lists it: its key and when it was last written (wall clock, UTC)."""
+
+    key: str
+    modified_at: datetime
+
+
 class ObjectStore(Protocol):
     """Content-addressed: ``put`` returns the SHA-256 of the bytes, which is the key."""
 
@@ -34,3 +44,12 @@ class ObjectStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def list_objects(self, after: str = "", limit: int = 1000) -> list[StoredObject]:
+        """Up to ``limit`` objects whose key sorts after ``after``, in key order (a page of the sweep
+        for objects no row names). Putting bytes already stored renews their ``modified_at``."""
+        ...
+
+    async def modified_at(self, key: str) -> datetime | None:
+        """When the object was last written, or None when there is none."""
+        ...

@@ -4,9 +4,10 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
-from app.storage.base import StoredObjectMissing, checked_key, key_of
+from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of
 
 
 class LocalDirectoryStore:
@@ -23,7 +24,11 @@ class LocalDirectoryStore:
     def _write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         if path.exists():
-            return  # same key, same bytes
+            # Same key, same bytes; written again now, so the orphan sweep's grace period protects it
+            # until the row naming it is committed.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
+                return
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed: a reader never sees half a file, a crash leaves
         # only a temporary file, and two writers of the same key both end with the whole object.
@@ -59,3 +64,38 @@ class LocalDirectoryStore:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).exists)
+
+    def _stat(self, key: str) -> datetime | None:
+        try:
+            return datetime.fromtimestamp(self._path(key).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
+
+    def _list(self, after: str, limit: int) -> list[StoredObject]:
+        found: list[StoredObject] = []
+        # Key order is the order of the fan-out directories: only those at or after ``after`` are read.
+        for first in sorted(d.name for d in self._dirs(self.root) if d.name >= after[:2]):
+            for second in sorted(
+                d.name for d in self._dirs(self.root / first) if first + d.name >= after[:4]
+            ):
+                for name in sorted(p.name for p in (self.root / first / second).iterdir()):
+                    if name > after and KEY.match(name) and name.startswith(first + second):
+                        modified = self._stat(name)
+                        if modified is not None:
+                            found.append(StoredObject(name, modified))
+                        if len(found) == limit:
+                            return found
+        return found
+
+    @staticmethod
+    def _dirs(path: Path) -> list[Path]:
+        try:
+            return [d for d in path.iterdir() if d.is_dir() and len(d.name) == 2]
+        except FileNotFoundError:
+            return []
+
+    async def list_objects(self, after: str = "", limit: int = 1000) -> list[StoredObject]:
+        return await asyncio.to_thread(self._list, after, limit)
+
+    async def modified_at(self, key: str) -> datetime | None:
+        return await asyncio.to_thread(self._stat, key)

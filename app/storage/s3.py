@@ -4,13 +4,14 @@ encryption when configured. boto3 blocks, so each call runs in a thread."""
 import asyncio
 import base64
 import hashlib
+from datetime import datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from app.storage.base import StoredObjectMissing, checked_key, key_of
+from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of
 
 PREFIX = "sha256/"
 
@@ -80,6 +81,33 @@ class S3Store:
                 return False
             raise
         return True
+
+    def _list(self, after: str, limit: int) -> list[StoredObject]:
+        listed = self.client.list_objects_v2(
+            Bucket=self.bucket, Prefix=PREFIX, StartAfter=PREFIX + after, MaxKeys=limit
+        )
+        return [
+            StoredObject(o["Key"].removeprefix(PREFIX), o["LastModified"])
+            for o in listed.get("Contents", [])
+            if KEY.match(o["Key"].removeprefix(PREFIX))
+        ]
+
+    def _modified_at(self, key: str) -> datetime | None:
+        try:
+            modified: datetime = self.client.head_object(Bucket=self.bucket, Key=self._object(key))[
+                "LastModified"
+            ]
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return modified
+
+    async def list_objects(self, after: str = "", limit: int = 1000) -> list[StoredObject]:
+        return await asyncio.to_thread(self._list, after, limit)
+
+    async def modified_at(self, key: str) -> datetime | None:
+        return await asyncio.to_thread(self._modified_at, key)
 
     def head(self, key: str) -> dict[str, Any]:
         """The object's metadata as the store reports it (its encryption, for tests and operators)."""

@@ -36,6 +36,13 @@ class ProcessConfig(PropertyModel):
         "acceptance step lists what is missing.",
         json_schema_extra=refused_as("invalid_materials"),
     )
+    materials_retention_years: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        None,
+        description="How many years after a case ends its materials are kept; then `aidflow prune` "
+        "deletes them (the row stays, marked deleted; the bytes go once no row names them) with an "
+        "`attachment.deleted` event. Absent: kept for good.",
+        json_schema_extra=refused_as("invalid_property"),
+    )
     starters: Names = Field(
         (),
         description="Who may start a case: comma-separated role keys and `portal` "
