@@ -2,7 +2,7 @@
 index the orphan sweep asks whether any row still names an object in the store.
 
 Revision ID: 0026_materials
-Revises: 0025_inbox_search
+Revises: 0026_paybank (main's head when rebased; the coordinator re-chains)
 Create Date: 2026-11-29 09:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db.types
 
 revision = "0026_materials"
-down_revision = "0025_inbox_search"
+down_revision = "0026_paybank"
 branch_labels = None
 depends_on = None
 
