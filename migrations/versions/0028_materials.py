@@ -1,8 +1,8 @@
 """Materials, what was left of issue 19: signatures drawn on the task page (who signed, when) and the
 index the orphan sweep asks whether any row still names an object in the store.
 
-Revision ID: 0026_materials
-Revises: 0026_paybank (main's head when rebased; the coordinator re-chains)
+Revision ID: 0028_materials
+Revises: 0027_paytrust
 Create Date: 2026-11-29 09:30:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.db.types
 
-revision = "0026_materials"
-down_revision = "0026_paybank"
+revision = "0028_materials"
+down_revision = "0027_paytrust"
 branch_labels = None
 depends_on = None
 
