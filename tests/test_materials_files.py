@@ -9,7 +9,17 @@ from pypdf import PdfReader
 
 from app.domain.errors import DomainError
 from app.domain.materials import files, names
-from tests.materials_samples import GPS_TAG, heic_with_gps, pdf, pdf_with_link_action, photo_with_gps, png
+from tests.materials_samples import (
+    GPS_TAG,
+    heic_with_gps,
+    jpeg_with_comment,
+    pdf,
+    pdf_with_annotation,
+    pdf_with_link_action,
+    pdf_with_xfa,
+    photo_with_gps,
+    png,
+)
 
 LIMITS = {"max_bytes": 1024 * 1024, "max_pixels": 40_000_000}
 
@@ -104,6 +114,32 @@ def test_encrypted_pdfs_and_pdfs_with_scripts_are_refused():
     assert refused(pdf_with_link_action("/Launch")).code == "pdf_active_content"
     # An ordinary web link is fine.
     assert files.clean(pdf_with_link_action("/URI"), "a.pdf", **LIMITS).content_type == "application/pdf"
+
+
+def test_pdfs_carrying_programs_or_reaching_other_hosts_are_refused():
+    assert refused(pdf_with_link_action("/GoToR")).code == "pdf_active_content"
+    assert refused(pdf_with_annotation("/FileAttachment")).code == "pdf_active_content"
+    assert refused(pdf_with_annotation("/RichMedia")).code == "pdf_active_content"
+    assert refused(pdf_with_xfa()).code == "pdf_active_content"
+    # A page with an ordinary highlight is a document like any other.
+    assert files.clean(pdf_with_annotation("/Highlight"), "a.pdf", **LIMITS).content_type == "application/pdf"
+
+
+def test_a_pdf_past_the_readers_limits_is_unreadable_not_an_error():
+    """A cross-reference table claiming 99,999,999,996 entries stops pypdf with LimitReachedError."""
+    sample = pdf()
+    start = sample.index(b"\nxref\n0 ") + len(b"\nxref\n")
+    end = sample.index(b"\n", start)
+    crafted = sample[:start] + b"0 99999999996" + sample[end:]
+    error = refused(crafted)
+    assert error.code == "file_unreadable" and error.status == 422
+
+
+def test_a_jpeg_comment_does_not_survive_re_encoding():
+    kept = files.clean(jpeg_with_comment(b"GPS 33.92N 116.75E home of Zhang San"), "p.jpg", **LIMITS)
+    assert b"Zhang San" not in kept.content and b"GPS" not in kept.content
+    with Image.open(io.BytesIO(kept.content)) as image:
+        assert "comment" not in image.info
 
 
 def test_decompression_bombs_are_refused_from_the_header():

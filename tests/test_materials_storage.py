@@ -7,7 +7,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from app.storage import LocalDirectoryStore, S3Store, StoredObjectMissing, from_settings
+from app.storage import LocalDirectoryStore, S3Store, StoredObjectCorrupt, StoredObjectMissing, from_settings
 from tests.conftest import make_settings
 from tests.s3_server import CREDENTIALS, REGION, s3_client
 
@@ -43,6 +43,17 @@ async def test_put_returns_the_sha256_and_get_gives_the_same_bytes(store):
     with pytest.raises(StoredObjectMissing):
         await store.get(key)
     await store.delete(key)  # deleting what is gone is not an error
+
+
+async def test_bytes_that_no_longer_match_their_key_are_never_served(store):
+    """A damaged disk, a bad copy or a hand replacing an object: the read compares the hash."""
+    key = await store.put(b"%PDF-1.4 the household register")
+    if isinstance(store, LocalDirectoryStore):
+        store._path(key).write_bytes(b"%PDF-1.4 someone else's register")
+    else:
+        store.client.put_object(Bucket=store.bucket, Key=store._object(key), Body=b"%PDF-1.4 replaced")
+    with pytest.raises(StoredObjectCorrupt):
+        await store.get(key)
 
 
 async def test_only_content_keys_reach_a_backend(store):

@@ -9,7 +9,9 @@ file never reaches the store or the database. A failure after the put leaves an 
 """
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
@@ -19,10 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 
 from app.config import Settings
-from app.domain.errors import NotFound, TooLarge
+from app.domain.errors import Damaged, NotFound, TooLarge
 from app.domain.materials import attachments, checklists, files, names, signatures
 from app.domain.people.principal import Principal
-from app.storage import ObjectStore, StoredObjectMissing
+from app.storage import ObjectStore, StoredObjectCorrupt, StoredObjectMissing
+
+# Decoding a large image costs seconds and hundreds of MB for a small upload (a black 6300×6300 PNG
+# is 115 KB): a process checks two files at a time in threads of its own, so a burst of uploads
+# waits here instead of taking the default pool's few threads from store reads and case changes.
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materials-check")
 
 Begin = Callable[[], AbstractAsyncContextManager[tuple[AsyncConnection, Principal]]]
 
@@ -59,12 +66,15 @@ async def upload(
     async with begin() as (conn, me):
         await attachments.case_for_upload(conn, me, case_ref, key, task_id)
         item = await attachments.item_for_upload(conn, case_ref, me, key)
-    clean = await asyncio.to_thread(
-        files.clean,
-        data,
-        file_name,
-        max_bytes=settings.max_attachment_bytes,
-        max_pixels=settings.max_image_pixels,
+    clean = await asyncio.get_running_loop().run_in_executor(
+        _CHECKS,
+        functools.partial(
+            files.clean,
+            data,
+            file_name,
+            max_bytes=settings.max_attachment_bytes,
+            max_pixels=settings.max_image_pixels,
+        ),
     )
     checklists.check_kind(item, clean.content_type)
     if signer_name is not None:
@@ -102,6 +112,10 @@ async def content(begin: Begin, store: ObjectStore, attachment_id: str, preview:
             data = await store.get(row["storage_key"])
         except StoredObjectMissing:
             raise NotFound("attachment_content_missing", "材料文件在存储中不存在，请联系管理员") from None
+        except StoredObjectCorrupt:
+            raise Damaged(
+                "attachment_content_corrupt", "材料文件已损坏（与登记的校验值不符），请联系管理员"
+            ) from None
     return document_response(row, data, inline)
 
 

@@ -37,6 +37,13 @@ class TooLarge(DomainError):
     status = 413
 
 
+class Damaged(DomainError):
+    """The service's own stored data is not what it wrote (an object whose bytes no longer match its
+    hash): nothing the caller can change; an operator restores it from the backup."""
+
+    status = 500
+
+
 class TooMany(DomainError):
     """Rate-limited; ``retry_after`` (seconds) becomes the Retry-After header."""
 

@@ -6,7 +6,7 @@ or people; the rules are in ``app/domain/materials``.
 """
 
 from app.config import Settings
-from app.storage.base import ObjectStore, StoredObject, StoredObjectMissing, key_of
+from app.storage.base import ObjectStore, StoredObject, StoredObjectCorrupt, StoredObjectMissing, key_of
 from app.storage.local import LocalDirectoryStore
 from app.storage.s3 import S3Store
 
@@ -15,6 +15,7 @@ __all__ = [
     "ObjectStore",
     "S3Store",
     "StoredObject",
+    "StoredObjectCorrupt",
     "StoredObjectMissing",
     "from_settings",
     "key_of",

@@ -13,8 +13,20 @@ class StoredObjectMissing(Exception):
     """A key the database names has no object in the store (deleted behind the service's back)."""
 
 
+class StoredObjectCorrupt(Exception):
+    """An object whose bytes no longer hash to its key (a disk, a copy or a hand gone wrong)."""
+
+
 def key_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def verified(key: str, data: bytes) -> bytes:
+    """``data`` if it is the object ``key`` names: every read is checked, so a damaged or replaced
+    object is never served as a household register."""
+    if key_of(data) != key:
+        raise StoredObjectCorrupt(key)
+    return data
 
 
 def checked_key(key: str) -> str:

@@ -7,7 +7,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of
+from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of, verified
 
 
 class LocalDirectoryStore:
@@ -56,7 +56,7 @@ class LocalDirectoryStore:
         return key
 
     async def get(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._read, key)
+        return verified(key, await asyncio.to_thread(self._read, key))
 
     async def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of
+from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of, verified
 
 PREFIX = "sha256/"
 
@@ -119,7 +119,7 @@ class S3Store:
         return key
 
     async def get(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._get, key)
+        return verified(key, await asyncio.to_thread(self._get, key))
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._object(key))

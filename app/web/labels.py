@@ -188,6 +188,7 @@ ERRORS = {
     "invalid_checklist_key": "请选择材料类别。",
     "attachment_not_found": "材料不存在或您无权查看。",
     "attachment_content_missing": "材料文件在存储中不存在，请联系管理员。",
+    "attachment_content_corrupt": "材料文件已损坏（与登记的校验值不符），请联系管理员从备份恢复。",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
 from app.domain.errors import Invalid, TooLarge
@@ -45,9 +45,35 @@ _REFUSED_KINDS: tuple[tuple[bytes, str], ...] = (
     (b"GIF8", "GIF 图片"),
     (b"<", "网页或 XML 文件"),
 )
-# A PDF name that runs something when the document is opened or read.
-_ACTIVE_PDF_KEYS = ("/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFiles", "/RichMedia")
-_ACTIVE_ACTIONS = ("/JavaScript", "/Launch", "/ImportData", "/SubmitForm")
+# A PDF name that runs something when the document is opened or read, or carries a file or form
+# program inside it (an attachment annotation's /EF, an XFA form with its scripts).
+_ACTIVE_PDF_KEYS = (
+    "/JavaScript",
+    "/JS",
+    "/OpenAction",
+    "/AA",
+    "/Launch",
+    "/EmbeddedFiles",
+    "/EF",
+    "/RichMedia",
+    "/XFA",
+)
+# Actions that run, send, or open something outside the document (/GoToR to \\host\share hands a
+# Windows login to that host); /GoTo, /URI and /Named stay: tables of contents and links use them.
+_ACTIVE_ACTIONS = (
+    "/JavaScript",
+    "/Launch",
+    "/ImportData",
+    "/SubmitForm",
+    "/GoToR",
+    "/GoToE",
+    "/Rendition",
+    "/Movie",
+    "/Sound",
+    "/RichMediaExecute",
+)
+# Annotations that play or hold something instead of marking the page.
+_ACTIVE_SUBTYPES = ("/FileAttachment", "/RichMedia", "/Movie", "/Sound", "/Screen", "/3D")
 # Dictionaries and arrays looked at in one PDF; scans have a few per page, so this is far above any
 # real document and below what a crafted one could make the check cost.
 _MAX_PDF_NODES = 200_000
@@ -112,11 +138,13 @@ def _reencode_image(data: bytes, content_type: str, max_pixels: int) -> bytes:
     if content_type in (JPEG, HEIC) and upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")
     out = io.BytesIO()
-    # No exif=, icc_profile= or pnginfo= given: nothing but the pixels is written.
+    # No exif=, icc_profile= or pnginfo= given, and what the decoder kept (a JPEG comment, a PNG's ICC
+    # profile or text) cleared, since Pillow writes some of it back by itself: only the pixels remain.
+    upright.info.clear()
     if content_type in (JPEG, HEIC):
         upright.save(out, "JPEG", quality=90, optimize=True)
     elif content_type == PNG:
-        upright.save(out, "PNG", optimize=True)
+        upright.save(out, "PNG")
     else:
         upright.save(out, "WEBP", quality=90)
     return out.getvalue()
@@ -140,7 +168,11 @@ def _scripted(root: PdfObject) -> bool:
         if budget < 0:
             raise Invalid("file_unreadable", "PDF 文件结构过于复杂，无法检查，请打印为普通 PDF 后上传")
         if isinstance(obj, DictionaryObject):  # streams too (their dictionaries only)
-            if any(key in obj for key in _ACTIVE_PDF_KEYS) or dict.get(obj, "/S") in _ACTIVE_ACTIONS:
+            if (
+                any(key in obj for key in _ACTIVE_PDF_KEYS)
+                or dict.get(obj, "/S") in _ACTIVE_ACTIONS
+                or dict.get(obj, "/Subtype") in _ACTIVE_SUBTYPES
+            ):
                 return True
             stack.extend(dict.values(obj))
         elif isinstance(obj, ArrayObject):
@@ -156,7 +188,9 @@ def _check_pdf(data: bytes) -> None:
         if len(reader.pages) == 0:
             raise Invalid("file_unreadable", "PDF 文件没有页面")
         scripted = _scripted(reader.trailer.raw_get("/Root"))
-    except (PdfReadError, KeyError, ValueError, TypeError, AttributeError, RecursionError):
+    # PyPdfError: every error of pypdf, its limits (LimitReachedError) included, which a crafted
+    # cross-reference table reaches without being a PdfReadError.
+    except (PyPdfError, KeyError, ValueError, TypeError, AttributeError, RecursionError, OverflowError):
         raise Invalid("file_unreadable", "PDF 文件已损坏或无法读取，请重新导出后上传") from None
     if scripted:
         raise Invalid("pdf_active_content", "PDF 文件含有脚本或自动操作，请打印为普通 PDF 后上传")

@@ -1,7 +1,5 @@
-"""Human tasks: the inbox, claiming, assigning and completing.
-
-Inbox queries read the tasks table only; a workflow is loaded only to complete a step.
-"""
+"""Human tasks: the inbox, claiming, assigning and completing. Inbox queries read the tasks table
+only; a workflow is loaded only to complete a step."""
 
 from datetime import datetime
 
