@@ -162,8 +162,17 @@ def _route(source: tuple[float, ...], target: tuple[float, ...], strip: float) -
     return [start, (out, start[1]), (out, strip), (back, strip), (back, end[1]), end]
 
 
+def _lane_role(lane: etree._Element) -> str:
+    """A lane's role key: its ``role`` property, or its name in files written before lanes were
+    named in Chinese (docs/bpmn.md)."""
+    for prop in lane.iterfind("./{*}extensionElements/{*}properties/{*}property"):
+        if prop.get("name") == "role" and prop.get("value"):
+            return prop.get("value") or ""
+    return lane.get("name") or ""
+
+
 def _shown_name(element: etree._Element) -> str:
-    """A lane named by its role key (``township_civil_affairs``, see docs/bpmn.md) shows the role's
+    """A lane named by its role key (``township_civil_affairs``, older files) shows the role's
     Chinese name (乡镇（街道）民政); every other name as written."""
     name = element.get("name") or ""
     if _kind(element.tag) == "group" and element.get(
@@ -220,7 +229,7 @@ def render(
                 f'<text x="{x + 8}" y="{y + 16}">{name}</text></g>'
             )
         elif kind == "lane":
-            role = element.get("name") or ""
+            role = _lane_role(element)
             attrs += f' data-role="{escape(role)}"' if role_level(role) is not None else ""
             out.append(
                 f'<g {attrs}><rect x="{x}" y="{y}" width="{w}" height="{h}"/>'
@@ -253,8 +262,8 @@ def render(
 
 
 def for_viewer(xml: str) -> str:
-    """The definition as bpmn-js shows it: lanes named by their roles' Chinese names. The file keeps
-    the role key as the lane's name, because that is where the engine reads it (docs/bpmn.md)."""
+    """The definition as bpmn-js shows it: lanes named by their roles' Chinese names (shipped files
+    name them so; a version from before keeps the role key as the lane's name, docs/bpmn.md)."""
     root = etree.fromstring(xml.encode("utf-8"), parser=_parser())
     for lane in root.iter(f"{{{BPMN}}}lane"):
         lane.set("name", _shown_name(lane))

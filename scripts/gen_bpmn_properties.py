@@ -31,6 +31,7 @@ SECTIONS = (
         "a `bpmn:eventBasedGateway`, `intermediateCatchEvent`, `boundaryEvent` or `receiveTask`",
     ),
     (config.MessageConfig, "a `bpmn:message` (and, per message, the events catching it)"),
+    (config.LaneConfig, "a `bpmn:lane`"),
 )
 
 # How a validator reads the text, in words.

@@ -30,9 +30,19 @@ fetch redoc 2.5.4 'sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9og
   LICENSE bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt
 
 # bpmn-js's licence asks that the bpmn.io watermark stays visible on the diagram: it does.
+# The viewer draws processes on case and admin pages; the modeler (same package) edits them on the
+# admin's editor page, with the palette's icon font (its CSS finds the font at ../font/).
 OUT=app/web/static
 fetch bpmn-js 18.31.1 'sha512-Hc7LzrgwfcBRUAdI/380Q2v1MJ115atGEVGadawLfDbHdo+r+IkmNj8fuYPFmWglUYt1KYIaC46OeX16HGTKQw==' \
-  LICENSE dist/bpmn-navigated-viewer.production.min.js dist/assets/diagram-js.css dist/assets/bpmn-js.css
+  LICENSE dist/bpmn-navigated-viewer.production.min.js dist/bpmn-modeler.production.min.js \
+  dist/assets/diagram-js.css dist/assets/bpmn-js.css
+dir=$OUT/bpmn-js-18.31.1
+mkdir -p "$dir/bpmn-font/css" "$dir/bpmn-font/font"
+cp "$work/bpmn-js/package/dist/assets/bpmn-font/css/bpmn.css" "$dir/bpmn-font/css/"
+cp "$work/bpmn-js/package/dist/assets/bpmn-font/font/"bpmn.{woff2,woff,ttf,eot,svg} "$dir/bpmn-font/font/"
+# What was taken from the checked package, file by file: tests/test_web_modeler.py checks
+# the committed files against it, so a hand edit of a vendored file shows.
+(cd "$dir" && find . -type f ! -name SHA256SUMS | sort | xargs sha256sum > SHA256SUMS)
 # ECharts is Apache-2.0: its LICENSE and NOTICE are served beside it, and the BSD licence of the d3 code
 # it embeds (licenses/LICENSE-d3, named in its LICENSE).
 fetch echarts 6.1.0 'sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==' \

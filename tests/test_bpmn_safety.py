@@ -144,7 +144,7 @@ async def test_gateways_need_conditions_and_dry_run_stores_nothing(api: Api):
         "created": False,
     }
     assert await api.count("process_definitions", "key = 'dibao'") == 1
-    lane_portal = DIBAO.replace(b'name="county_civil_affairs"', b'name="portal"')
+    lane_portal = DIBAO.replace(b'="county_civil_affairs"', b'="portal"')  # the lane's role and its steps
     r = await _upload(api, lane_portal)
     assert r.status_code == 422 and {e["code"] for e in r.json()["errors"]} == {"invalid_role"}
     assert await api.count("process_definitions", "key = 'dibao'") == 1

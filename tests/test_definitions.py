@@ -82,7 +82,13 @@ async def test_broken_and_hostile_files_are_refused(api: Api):
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", 422, "invalid_bpmn"),
         (xxe, 422, "invalid_bpmn"),
         (laughs, 422, "invalid_bpmn"),
-        (DIBAO.replace(b'name="county_civil_affairs"', b'name="county_nobody at all"'), 422, "invalid_bpmn"),
+        (DIBAO.replace(b'="county_civil_affairs"', b'="county_nobody at all"'), 422, "invalid_bpmn"),
+        # the lane's role property alone (its steps name their role themselves)
+        (
+            DIBAO.replace(b'name="role" value="county_civil_affairs"', b'name="role" value="county"'),
+            422,
+            "invalid_bpmn",
+        ),
         (DIBAO.replace(b'value="review.json"', b'value="../../etc/passwd"'), 422, "invalid_bpmn"),
         (DIBAO.replace(b'value="approved"', b'value="maybe"'), 422, "invalid_bpmn"),
     ]

@@ -24,7 +24,9 @@ async def test_admin_uploads_a_broken_bpmn_and_sees_the_line_errors(live_ui, tmp
     ui = live_ui
     page = await ui.login("admin", ADMIN_PASSWORD)
     await page.get_by_role("link", name="管理").click()
-    broken = DIBAO.replace(b'name="county_civil_affairs"', b'name="county_nobody at all"')
+    broken = DIBAO.replace(
+        b'candidateGroups="county_civil_affairs"', b'candidateGroups="county_nobody at all"'
+    )
     await _upload(page, tmp_path, broken)
     assert "流程文件未通过校验" in await page.locator("#form-error").inner_text()
     problems = page.locator("#bpmn-problems li")

@@ -75,8 +75,13 @@ async def test_every_shipped_process_opens_on_the_admin_page(live_ui):
             if kind in TASKS | EVENTS | GATEWAYS | {"lane", "sequenceFlow"}:
                 shape = canvas.locator(f'g.djs-element[data-element-id="{element.get("id")}"]')
                 assert await shape.count() == 1, (path.name, element.get("id"))
-            if kind == "lane":  # shown by the role's Chinese name, not its key
-                assert await shape.locator("text").text_content() == role_label(element.get("name"))
+            if kind == "lane":  # named by the role's Chinese name; the key is the lane's role property
+                role = element.find(
+                    f"{{{BPMN}}}extensionElements/{{*}}properties/{{*}}property[@name='role']"
+                )
+                assert role is not None, (path.name, element.get("id"))
+                assert element.get("name") == role_label(role.get("value"))
+                assert await shape.locator("text").text_content() == element.get("name")
         if path.stem == "dibao":
             await ui.shot(page, "admin-viewer-dibao")
 

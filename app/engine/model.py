@@ -56,7 +56,7 @@ class ProcessModel:
     message_forms: dict[str, str]
     # element id → properties, for every element (catch events carry message forms, end events outcomes)
     element_properties: dict[str, dict[str, str]]
-    # element id → lane name (a role key), for every element placed in a lane
+    # element id → its lane's role (the lane's ``role`` property, else its name), for every element in a lane
     element_lanes: dict[str, str]
     # element id → line in the file, for error reports
     element_lines: dict[str, int]

@@ -197,13 +197,22 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None, stored: bo
     return model
 
 
+def lane_roles(process: etree._Element) -> dict[str, str]:
+    """Element id → the role of the lane it is placed in: the lane's ``role`` property, or (files
+    written before lanes were named in Chinese, and files from other modelers) the lane's name.
+    A nested lane is read after the lane holding it, so the innermost lane wins."""
+    found: dict[str, str] = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        role = (_properties_of(lane).get("role") or lane.get("name") or "").strip()
+        for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
+            if role and (ref.text or "").strip():
+                found[(ref.text or "").strip()] = role
+    return found
+
+
 def _steps_from_xml(process: etree._Element, roles: dict[str, str | None]) -> dict[str, Step]:
     """User tasks read from the file when the engine could not read it (for the service's checks)."""
-    lanes = {
-        (ref.text or "").strip(): lane.get("name")
-        for lane in process.iter(f"{{{BPMN_NS}}}lane")
-        for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef")
-    }
+    lanes = lane_roles(process)
     return {
         task.get("id") or "": Step(
             task.get("id") or "",
@@ -228,12 +237,14 @@ def _model(
         element_id: _properties_of(el) for el in process.iter() if (element_id := el.get("id"))
     }
     inline_forms, problems = dialects.camunda_user_tasks(process, element_properties)
-    # A task's own candidate groups name its role; a lane's name only when the task has none
-    # (modelers draw lanes like "HR" for people to read).
+    # A task's own candidate groups name its role; its lane's role only when the task has none.
+    # Lanes carry their role as a ``role`` property and are named for people (乡镇（街道）民政); a
+    # lane without the property is read by its name (older files; docs/bpmn.md).
     candidate_groups = {
         el.get("id") or "": dialects.extension_attribute(el, "candidateGroups")
         for el in process.iter(f"{{{BPMN_NS}}}userTask")
     }
+    lanes = lane_roles(process)
     steps: dict[str, Step] = {}
     messages: dict[str, MessageEventDefinition] = {}
     message_forms: dict[str, str] = {}
@@ -241,7 +252,7 @@ def _model(
     task_specs = spec.task_specs if spec is not None else {}
     for name, task_spec in task_specs.items():
         if isinstance(task_spec, UserTask):
-            role = candidate_groups.get(name) or task_spec.lane
+            role = candidate_groups.get(name) or lanes.get(name)
             steps[name] = Step(name, task_spec.bpmn_name or name, role, element_properties.get(name, {}))
         if isinstance(task_spec, CatchingEvent):
             for definition in _flatten(task_spec.event_definition):
@@ -282,7 +293,7 @@ def _model(
         message_names=frozenset(messages),
         message_forms=message_forms,
         element_properties=element_properties,
-        element_lanes={name: ts.lane for name, ts in task_specs.items() if getattr(ts, "lane", None)},
+        element_lanes=lanes,
         element_lines={el.get("id") or "": el.sourceline or 0 for el in with_ids},
         expressions=_expressions(process) + decision_expressions,
         end_events=[e.get("id") or "" for e in process.iter(f"{{{BPMN_NS}}}endEvent")],

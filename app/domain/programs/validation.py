@@ -74,6 +74,20 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict[str, Any]:
                     model,
                 )
             )
+    # A lane's role property names an office (a lane without it is named by a role key, or draws
+    # no role at all: its tasks then carry candidateGroups).
+    for element_id, properties in model.element_properties.items():
+        lane_role = properties.get("role")
+        if model.element_tags.get(element_id) == "lane" and lane_role and role_level(lane_role) is None:
+            errors.append(
+                _problem(
+                    "invalid_role",
+                    f"lane {lane_role!r} of {element_id!r} is not a role key "
+                    f"<level>_<department> with level one of {LEVELS}",
+                    element_id,
+                    model,
+                )
+            )
     for element_id, what, source in model.expressions:
         try:
             if what == "script":

@@ -1,7 +1,7 @@
 """What a process file declares in its properties, parsed once into frozen, typed models.
 
 Every ``spiffworkflow:property`` / ``camunda:property`` of a process, a user task, an end event,
-a waiting element (event-based gateway, catch event) and a ``bpmn:message`` is read here and
+a waiting element (event-based gateway, catch event), a lane and a ``bpmn:message`` is read here and
 nowhere else: a name no model knows is refused at deploy (``unknown_property``), a value that
 does not parse is refused naming the property (``invalid_property``, or the older code of the
 check it belongs to), both with the element id and the line, all problems at once. The rest of
@@ -19,6 +19,7 @@ from app.domain.programs.config.elements import (
     CatchEventConfig,
     DefinitionConfig,
     EndEventConfig,
+    LaneConfig,
     MessageConfig,
     StepConfig,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "DefinitionConfig",
     "Deployed",
     "EndEventConfig",
+    "LaneConfig",
     "MessageConfig",
     "ProcessConfig",
     "SettingAuthority",

@@ -199,6 +199,18 @@ class MessageConfig(PropertyModel):
     form: Text | None = Field(None, description="JSON Schema file the message's payload must satisfy.")
 
 
+class LaneConfig(PropertyModel):
+    """Properties of a ``bpmn:lane``: lanes are named for people (乡镇（街道）民政), their role is a property."""
+
+    role: Text | None = Field(
+        None,
+        description="The role key (`<level>_<department>`, e.g. `township_civil_affairs`) of the office "
+        "working in the lane: the role of its user tasks without `candidateGroups`, and the office "
+        "that issues a notice waited for in it. A lane without it is read by its name (older files).",
+        json_schema_extra=refused_as("invalid_role"),
+    )
+
+
 class DefinitionConfig(BaseModel):
     """Everything one process file declares, by element."""
 
@@ -236,4 +248,5 @@ BY_TAG: dict[str, type[PropertyModel]] = {
     "boundaryEvent": CatchEventConfig,
     "receiveTask": CatchEventConfig,
     "message": MessageConfig,
+    "lane": LaneConfig,
 }
