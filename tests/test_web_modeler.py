@@ -29,9 +29,17 @@ async def _ready(page) -> None:
 
 
 async def _status(page, pattern: str) -> str:
-    status = page.locator("#modeler-status")
-    await status.filter(has_text=re.compile(pattern)).wait_for()
-    return await status.inner_text()
+    """What the page said once the answer came (the status, or the failure it showed)."""
+    await page.wait_for_function(
+        "() => !document.getElementById('modeler-error').hidden"
+        " || !document.getElementById('modeler-status').hidden"
+        " && !document.getElementById('modeler-status').textContent.startsWith('正在')"
+    )
+    said = (
+        await page.locator("#modeler-status").inner_text() + await page.locator("#modeler-error").inner_text()
+    )
+    assert re.search(pattern, said), said
+    return said
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -110,7 +110,8 @@ def _wants_json(ctx: WebContext) -> bool:
 
 def _problem_json(exc: DomainError, body: dict[str, Any]) -> JSONResponse:
     """A refused upload for the editor: each problem with its Chinese headline and detail, as the
-    upload form's list shows them."""
+    upload form's list shows them. Plain JSON: under /ui/ a problem document becomes an error page
+    (web/refusals.py)."""
     problems = [
         {
             **p,
@@ -122,7 +123,6 @@ def _problem_json(exc: DomainError, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(
         {"status": exc.status, "code": exc.code, "detail": body["error"], "errors": problems},
         status_code=exc.status,
-        media_type="application/problem+json",
     )
 
 

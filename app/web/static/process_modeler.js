@@ -167,6 +167,7 @@
   function send(dryRun) {
     busy(true);
     say(failure, "");
+    say(status, dryRun ? "正在校验……" : "正在上传……");
     return modeler.saveXML({ format: true }).then(function (saved) {
       var form = new FormData(document.getElementById("modeler-form"));
       form.append("file", new Blob([saved.xml], { type: "application/xml" }), key + ".bpmn");
@@ -181,6 +182,7 @@
       }
       return response.json().then(function (body) { answered(dryRun, response.ok, body); });
     }).catch(function (error) {
+      say(status, "");
       say(failure, String(error && error.message || error));
     }).then(function () { busy(false); });
   }
