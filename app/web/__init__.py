@@ -24,6 +24,7 @@ from app.web.routes import (
     clock,
     inbox,
     materials,
+    modeler,
     payments,
     public,
     reports,
@@ -58,6 +59,7 @@ def install(app: FastAPI) -> None:
         clock,
         stuck,
         admin,
+        modeler,
         materials,
     ):
         app.include_router(module.router, prefix="/ui", include_in_schema=False)

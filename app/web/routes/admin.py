@@ -17,9 +17,10 @@ from app.domain.errors import DomainError, Invalid
 from app.domain.people import account_changes, accounts, directory, divisions
 from app.domain.programs import definitions, rollouts, validation
 from app.domain.timekeeping import calendar
-from app.web import drafts, labels, problem_texts
+from app.web import drafts, labels
 from app.web.context import WebContext, WebCtx, require_admin
 from app.web.render import flash, page
+from app.web.routes import modeler
 
 router = APIRouter(prefix="/admin")
 
@@ -95,55 +96,12 @@ async def upload(ctx: WebCtx):
             result["created"] = created
     except DomainError as exc:
         body = {"status": exc.status, "error": labels.problem(exc), "problems": exc.extra.get("errors", [])}
-        if _wants_json(ctx):
-            return _problem_json(exc, body)
+        if modeler.wants_json(ctx):
+            return modeler.problem_json(exc, body)
         return await drafts.redirect(ctx, "/ui/admin", body)
-    if _wants_json(ctx):
+    if modeler.wants_json(ctx):
         return JSONResponse({"result": result, "versions_url": f"/ui/admin/processes/{result['key']}"})
     return await drafts.redirect(ctx, "/ui/admin", {"result": result})
-
-
-def _wants_json(ctx: WebContext) -> bool:
-    """The editor page's script (校验, 上传) posts the same form and reads the answer as JSON."""
-    return "application/json" in ctx.request.headers.get("accept", "")
-
-
-def _problem_json(exc: DomainError, body: dict[str, Any]) -> JSONResponse:
-    """A refused upload for the editor: each problem with its Chinese headline and detail, as the
-    upload form's list shows them. Plain JSON: under /ui/ a problem document becomes an error page
-    (web/refusals.py)."""
-    problems = [
-        {
-            **p,
-            "headline": labels.BPMN_PROBLEMS.get(p.get("code", ""), "流程文件有误"),
-            "detail": problem_texts.bpmn_detail(p.get("code", ""), p.get("message", "")),
-        }
-        for p in body["problems"]
-    ]
-    return JSONResponse(
-        {"status": exc.status, "code": exc.code, "detail": body["error"], "errors": problems},
-        status_code=exc.status,
-    )
-
-
-@router.get("/processes/{key}/edit")
-async def modeler(ctx: WebCtx, key: str, version: int | None = None):
-    """The modeler (bpmn-js) with a version of the process: the newest unless ``version`` says."""
-    async with ctx.begin() as (conn, me):
-        require_admin(me)
-        found = await definitions.list_versions(conn, key)
-        shown = next((v for v in found if v["version"] == version), found[0])
-        xml = await definitions.xml_of(conn, key, shown["version"])
-    return page(
-        ctx.request,
-        "admin_modeler.html",
-        me=me,
-        csrf=ctx.csrf,
-        nav="admin",
-        key=key,
-        shown=shown,
-        xml=xml,
-    )
 
 
 @router.get("/processes/{key}")
