@@ -25,6 +25,7 @@ from app.web.routes import (
     inbox,
     materials,
     modeler,
+    payment_accounts,
     payments,
     public,
     reports,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         case,
         supervision,
         reports,
+        payment_accounts,  # before payments: its fixed paths are not batch numbers
         payments,
         clock,
         stuck,
