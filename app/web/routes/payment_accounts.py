@@ -22,7 +22,12 @@ from app.web.routes.payments import ITEM_STATUS, STATUS
 
 router = APIRouter(prefix="/payments")
 ACCOUNTS = "/ui/payments/accounts"
-ACCOUNT_STATUS = {"proposed": "待财政确认", "confirmed": "已确认", "refused": "已退回", "superseded": "已被新申请取代"}
+ACCOUNT_STATUS = {
+    "proposed": "待财政确认",
+    "confirmed": "已确认",
+    "refused": "已退回",
+    "superseded": "已被新申请取代",
+}
 FIGURES = {"scheduled": "应发", "paid": "已发放", "failed": "发放失败", "pending": "待回盘"}
 FIELDS = {
     "person_id_number": "身份证号",
@@ -81,8 +86,8 @@ async def propose(ctx: WebCtx):
             raise
         # The account number is not kept in the draft: it would be stored in clear.
         kept = {k: v for k, v in raw.items() if k != "account_number"}
-        body_ = {"status": exc.status, "error": labels.problem(exc, FIELDS), "raw": kept}
-        return await drafts.redirect(ctx, ACCOUNTS, body_)
+        kept_body = {"status": exc.status, "error": labels.problem(exc, FIELDS), "raw": kept}
+        return await drafts.redirect(ctx, ACCOUNTS, kept_body)
     message = f"已申请变更银行账号（尾号{made['account_masked'][-4:]}），待县级财政部门确认"
     return RedirectResponse(ACCOUNTS + "?" + urlencode(flash(ctx.request, message)), status_code=303)
 
@@ -109,7 +114,9 @@ async def act(ctx: WebCtx, account_id: int, action: str):
 
 
 def _counties(ctx_me) -> list[str]:
-    return sorted({g.division_code for g in ctx_me.grants if g.division_code and g.role.startswith("county_")})
+    return sorted(
+        {g.division_code for g in ctx_me.grants if g.division_code and g.role.startswith("county_")}
+    )
 
 
 @router.get("/reconciliation")
@@ -119,7 +126,7 @@ async def reconciliation_page(ctx: WebCtx, county: str = "", month: str = "", pr
         county = county or (counties[0] if counties else "")
         month = month or clock.now().astimezone(SHANGHAI).strftime("%Y-%m")
         programs = {d["key"]: d["name"] for d in await definitions.list_latest(conn)}
-        places = await divisions.lookup(conn, counties + [county])
+        places = await divisions.lookup(conn, [*counties, county])
         # A refusal (another county, a stranger, a bad month) is the usual problem page.
         found = await reconciliation.summary(conn, me.principal, county, month, program or None)
     return page(
@@ -149,7 +156,16 @@ async def reconciliation_items(
 ):
     async with ctx.begin() as (conn, me):
         rows = await reconciliation.items(
-            conn, me.principal, county, month, program or None, status, batch_id, division_code or None, 0, 1000
+            conn,
+            me.principal,
+            county,
+            month,
+            program or None,
+            status,
+            batch_id,
+            division_code or None,
+            0,
+            1000,
         )
         programs = {d["key"]: d["name"] for d in await definitions.list_latest(conn)}
         places = await divisions.lookup(conn, [county] + ([division_code] if division_code else []))
