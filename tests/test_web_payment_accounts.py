@@ -7,12 +7,15 @@ from decimal import Decimal
 
 import pytest
 
+from app.web.render import yuan
+from tests.test_payment_bank_files import CSV, _csv_rows, _export, _result_csv, _results
 from tests.test_payments import BPMN, _account, _build, _enrol, _staff
 from tests.web_support import PHONE
 
 pytestmark = pytest.mark.dates
 
 NEW = "6228480000111122223333"
+FIGURES = ("scheduled", "paid", "failed", "pending")
 
 
 async def _csrf(page) -> str:
@@ -127,9 +130,34 @@ async def test_the_reconciliation_page_shows_the_apis_numbers(live_ui):
     batch = await _build(api, "2026-11-01")
     assert (await api.post("county", f"/payments/batches/{batch['id']}/submit")).status_code == 200
     assert (await api.post("finance", f"/payments/batches/{batch['id']}/approve")).status_code == 200
+    # To the bank and back: 王一 paid, 王二 refused by the bank.
+    exported = {row["收款户名"]: row for row in _csv_rows((await _export(api, batch["id"])).content)}
+    result = _result_csv(
+        [
+            {
+                "reference": exported["王一"]["业务参考号"],
+                "amount": exported["王一"]["金额（元）"],
+                "status": "成功",
+                "bank_reference": "B20261101001",
+                "date": "2026-11-01",
+            },
+            {
+                "reference": exported["王二"]["业务参考号"],
+                "amount": exported["王二"]["金额（元）"],
+                "status": "失败",
+                "reason_code": "E01",
+                "reason_text": "账户已销户",
+            },
+        ]
+    )
+    assert (await _results(api, batch["id"], result, template=CSV)).status_code == 200
     query = {"county": "340621", "month": "2026-11"}
     expected = (await api.get("finance", "/payments/reconciliation", **query)).json()
     assert Decimal(expected["totals"]["scheduled"]["amount"]) == Decimal("1120.50")
+    assert (expected["totals"]["paid"]["count"], expected["totals"]["failed"]["count"]) == (1, 1)
+
+    def cells(figures: dict) -> list[str]:
+        return [f"{figures[f]['count']}笔 {yuan(Decimal(figures[f]['amount']))}" for f in FIGURES]
 
     for viewport, name in ((None, "desktop"), (PHONE, "phone")):
         finance = await ui.login("finance", viewport=viewport)
@@ -137,20 +165,27 @@ async def test_the_reconciliation_page_shows_the_apis_numbers(live_ui):
         await finance.get_by_role("link", name="发放对账").click()
         await finance.get_by_label("月份").fill("2026-11")
         await finance.get_by_role("button", name="查看").click()
-        totals = await finance.locator("#totals tbody").inner_text()
-        for figure in ("scheduled", "paid", "failed", "pending"):
-            shown = expected["totals"][figure]
-            assert f"{shown['count']}笔" in totals, (figure, totals)
-        assert "2笔 1,120.50元" in totals and "0笔 0.00元" in totals, totals
-        by_batch = await finance.locator("#by-batch tbody").inner_text()
-        assert f"第{batch['id']}批" in by_batch and "1,120.50元" in by_batch, by_batch
-        places = await finance.locator("#by-place tbody").inner_text()
-        for place in expected["places"]:
-            assert place["name"] in places, places
+        # Every number equals the API's, in the order 应发, 已发放, 发放失败, 待回盘.
+        assert await finance.locator("#totals tbody a").all_inner_texts() == cells(expected["totals"])
+        assert cells(expected["totals"])[:3] == ["2笔 1,120.50元", "1笔 620.50元", "1笔 500.00元"]
+        (row,) = expected["batches"]
+        assert await finance.locator("#by-batch tbody a").all_inner_texts() == [
+            f"第{batch['id']}批",
+            *cells(row),
+        ]
+        shown = finance.locator("#by-place tbody tr")
+        assert await shown.count() == len(expected["places"]) >= 1
+        for i, place in enumerate(expected["places"]):
+            assert place["name"] in await shown.nth(i).inner_text()
+            assert await shown.nth(i).locator("a").all_inner_texts() == cells(place)
         await ui.shot(finance, f"payment-reconciliation-{name}")
         if viewport is PHONE:
             assert await finance.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # A number links to the payments behind it, masked.
+    await finance.locator("#totals tbody a").nth(2).click()  # 发放失败
+    failed = await finance.locator("#recon-items tbody").inner_text()
+    assert "王二" in failed and "账户已销户" in failed and "王一" not in failed, failed
+    await finance.go_back()
     await finance.locator("#totals tbody a").first.click()
     listed = await finance.locator("#recon-items tbody").inner_text()
     assert "王一" in listed and "王二" in listed and "**** **** **** 0123" in listed, listed
