@@ -87,10 +87,15 @@ def test_every_template_has_a_plain_sentence_and_reads_chinese():
         assert re.search(r"[\u4e00-\u9fff]", template)
     for code, text in {**labels.ERRORS, **problem_texts.PLAIN}.items():
         ascii_words = re.findall(r"[A-Za-z]{3,}", text)
-        # file types, a secret's prefix, a role as typed: no English sentence
+        # file types and a bundle's names, a secret's prefix, a role as typed: no English sentence
         allowed = {
             "bpmn",
             "xml",
+            "zip",
+            "json",
+            "dmn",
+            "forms",
+            "process",
             "pdf",
             "jpeg",
             "png",

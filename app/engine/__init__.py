@@ -27,6 +27,7 @@ from app.engine.model import (
 )
 from app.engine.parsing import (
     _safe_xml_parser,
+    decision_ids,
     decision_refs,
     model_for,
     parse_bpmn,
@@ -52,6 +53,7 @@ __all__ = [
     "ScriptLimitError",
     "Step",
     "_safe_xml_parser",
+    "decision_ids",
     "decision_refs",
     "model_for",
     "parse_bpmn",

@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from app.engine.model import BPMN_NS, CAMUNDA_NS
+from app.engine.model import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 # Activiti's namespace (older Flowable and Activiti files) and Flowable's own: read like camunda's.
 ACTIVITI_NS = "http://activiti.org/bpmn"
@@ -150,7 +150,55 @@ def translate(process: etree._Element) -> list[Problem]:
                     "scripts only, sandboxed; rewrite it in Python over the case's data (scriptFormat python)",
                 )
             )
+    _called_decisions(process)
     problems += _refused_elements(process)
+    return problems
+
+
+def _called_decisions(process: etree._Element) -> None:
+    """``camunda:decisionRef="amount"`` on a business rule task → ``spiffworkflow:calledDecisionId``,
+    what the engine reads (a file saying both keeps its spiff element)."""
+    for task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        ref = extension_attribute(task, "decisionRef")
+        extensions = task.find(f"{{{BPMN_NS}}}extensionElements")
+        if ref is None or (
+            extensions is not None and extensions.find(f"{{{SPIFF_NS}}}calledDecisionId") is not None
+        ):
+            continue
+        if extensions is None:
+            extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+            task.insert(0, extensions)
+        etree.SubElement(extensions, f"{{{SPIFF_NS}}}calledDecisionId").text = ref.strip()
+
+
+def decision_result_problems(process: etree._Element, outputs: dict[str, list[str]]) -> list[Problem]:
+    """Camunda puts a decision's result into ``camunda:resultVariable`` shaped by ``mapDecisionResult``;
+    AidFlow (the engine) puts each output into the case's data under the output's own name. The two
+    agree only for ``singleEntry`` of a one-output table whose output has that name: anything else
+    is refused with what to write, rather than run with other data than the modeler meant."""
+    problems: list[Problem] = []
+    for task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        variable = extension_attribute(task, "resultVariable")
+        if variable is None:
+            continue
+        ref = (extension_attribute(task, "decisionRef") or "").strip()
+        mapping = (extension_attribute(task, "mapDecisionResult") or "resultList").strip()
+        names = outputs.get(ref)
+        if names is None:
+            continue  # the decision itself is missing or broken: said as such
+        if mapping == "singleEntry" and names == [variable.strip()]:
+            continue
+        problems.append(
+            _problem(
+                task,
+                "unsupported_decision_result",
+                f"business rule task {task.get('id')!r} maps the result of {ref!r} ({mapping}) into "
+                f"{variable!r}, but AidFlow puts each output of the table into the case's data under its own "
+                f"name ({', '.join(map(repr, names)) or 'none'}): remove resultVariable and mapDecisionResult "
+                "and use the output names, or give the table one output named like the variable and set "
+                "mapDecisionResult to singleEntry",
+            )
+        )
     return problems
 
 

@@ -9,8 +9,8 @@ from app.api.schemas import programs as out
 from app.api.schemas.problems import AUTHENTICATED, problem_responses
 from app.db.engine import transaction
 from app.domain.cases import migrations
-from app.domain.errors import Invalid, TooLarge
-from app.domain.programs import definitions, rollouts, validation
+from app.domain.errors import TooLarge
+from app.domain.programs import bundles, definitions, rollouts
 
 router = api_router(prefix="/process-definitions", tags=["process definitions"], responses=AUTHENTICATED)
 
@@ -36,19 +36,19 @@ async def upload(
     version_tag: Annotated[str | None, Form(max_length=100)] = None,
     comment: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> dict:
-    """Deploy a .bpmn or .bpmn20.xml (a new version when its content changed); ``dry_run=true`` only validates."""
+    """Deploy a .bpmn or .bpmn20.xml, or a .zip bundle of the BPMN with its forms/*.json and *.dmn
+    (docs/bpmn.md, "Bundles"); a new version when the content changed. ``dry_run=true`` only validates."""
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
     xml = await file.read(limit + 1)
     if len(xml) > limit:
         raise TooLarge("upload_too_large", f"the upload exceeds {limit} bytes")
-    if not validation.is_bpmn_name(file.filename):
-        raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file")
     async with ctx.begin() as (conn, me):
-        require_admin(me)
+        require_admin(me)  # before the upload is unpacked: a stranger's zip is not even opened
+        upload = bundles.read_upload(file.filename, xml)
         result, created = await definitions.deploy(
-            conn, xml, me.name, ctx.settings.processes_dir / "forms", dry_run, version_tag, comment
+            conn, upload, me.name, ctx.settings.processes_dir / "forms", dry_run, version_tag, comment
         )
     response.status_code = 201 if created else 200
     return {**result, "created": created}
@@ -74,6 +74,30 @@ async def list_versions(ctx: Ctx, key: str) -> list[dict]:
 async def version_xml(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         return Response(await definitions.xml_of(conn, key, version), media_type="application/xml")
+
+
+@router.get(
+    "/{key}/versions/{version}/bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "zip",
+        },
+        **problem_responses(403, 404),
+    },
+)
+async def version_bundle(ctx: Ctx, key: str, version: VersionNo) -> Response:
+    """The version as a zip bundle (``<key>.bpmn``, forms/*.json, decisions/*.dmn), to change and
+    upload again; administrators only."""
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        content = await definitions.bundle_zip(conn, key, version)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.zip"'},
+    )
 
 
 @router.get("/{key}/diff", response_model=out.Diff)

@@ -14,6 +14,7 @@ from app.db.models.cases import (
     Application,
     CaseCopy,
     CaseNumberCounter,
+    DefinitionFile,
     EarlyMessage,
     FollowUp,
     IdempotencyKey,
@@ -64,6 +65,7 @@ users = _table(User)
 api_keys = _table(ApiKey)
 grants = _table(Grant)
 process_definitions = _table(ProcessDefinition)
+definition_files = _table(DefinitionFile)
 applications = _table(Application)
 tasks = _table(Task)
 timers = _table(Timer)

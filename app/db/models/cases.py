@@ -29,6 +29,23 @@ class ProcessDefinition(SQLModel, table=True):
     decisions: dict = Field(default_factory=dict, sa_type=JSONType)
 
 
+class DefinitionFile(SQLModel, table=True):
+    """A file of a version's bundle (docs/bpmn.md, "Bundles"): a form or a DMN table as it was uploaded
+    (``origin`` ``bundle``) or the shipped default the version took (``default``), for listing and
+    downloading the bundle. What cases run is the definition's own ``forms`` and ``decisions``."""
+
+    __tablename__ = "definition_files"
+    __table_args__ = (sa.UniqueConstraint("definition_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    definition_id: int = Field(foreign_key="process_definitions.id")
+    # Path inside the bundle: forms/review.json, decisions/amount.dmn
+    name: str = Field(max_length=300)
+    origin: str = Field(max_length=20)
+    sha256: str = Field(max_length=64)
+    size: int
+    content: str = Field(sa_type=sa.Text())
+
+
 class Rollout(SQLModel, table=True):
     """Which version new cases of a program take at a place (a pilot); no row for a place: the latest."""
 

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock, engine
+from app.db.models import definition_files as files_table
 from app.db.models import process_definitions as defs
 from app.domain import audit
 from app.domain.audit import Recorder
 from app.domain.errors import Invalid, NotFound
+from app.domain.programs import bundles
 from app.domain.programs import config as bpmn_config
 
 # Checking an upload lives in ``validation``; its names stay reachable here for callers that knew them.
@@ -56,7 +58,7 @@ class Definition:
 
 async def deploy(
     conn: AsyncConnection,
-    xml: bytes,
+    upload: bytes | bundles.Bundle,
     deployed_by: str,
     forms_dir: Path,
     dry_run: bool = False,
@@ -64,8 +66,10 @@ async def deploy(
     comment: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a new version unless the newest version of that key has the same content (or on a dry run).
-    Forms and decision tables are read from beside ``forms_dir`` and frozen with the version."""
-    xml, decisions, model, forms = validate(xml, forms_dir)
+    Forms and decision tables come from the bundle, else from beside ``forms_dir``; they are frozen
+    with the version (its ``forms`` and ``decisions``, and each file as it was in ``definition_files``)."""
+    checked = validate(upload, forms_dir)
+    xml, decisions, model, forms = checked.xml, checked.decisions, checked.model, checked.forms
     decision_texts = {name: dmn.decode("utf-8") for name, dmn in decisions.items()}
     digest = hashlib.sha256(xml + json.dumps([forms, decision_texts], sort_keys=True).encode()).hexdigest()
     if not decisions:  # digests of versions without decision tables stay as they were
@@ -83,21 +87,40 @@ async def deploy(
     version = latest.version + 1 if latest else 1
     if dry_run:
         return {"key": model.key, "version": version, "name": model.name, "dry_run": True}, False
-    await conn.execute(
-        sa.insert(defs).values(
-            key=model.key,
-            version=version,
-            name=model.name,
-            xml=xml.decode("utf-8"),
-            sha256=digest,
-            forms=forms,
-            deployed_at=clock.now(),
-            deployed_by=deployed_by,
-            version_tag=version_tag,
-            comment=comment,
-            decisions=decision_texts,
+    definition_id = (
+        await conn.execute(
+            sa.insert(defs)
+            .values(
+                key=model.key,
+                version=version,
+                name=model.name,
+                xml=xml.decode("utf-8"),
+                sha256=digest,
+                forms=forms,
+                deployed_at=clock.now(),
+                deployed_by=deployed_by,
+                version_tag=version_tag,
+                comment=comment,
+                decisions=decision_texts,
+            )
+            .returning(defs.c.id)
         )
-    )
+    ).scalar_one()
+    if checked.files:
+        await conn.execute(
+            sa.insert(files_table),
+            [
+                {
+                    "definition_id": definition_id,
+                    "name": name,
+                    "origin": origin,
+                    "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                    "size": len(text.encode("utf-8")),
+                    "content": text,
+                }
+                for name, (text, origin) in checked.files.items()
+            ],
+        )
     # A new version changes what new cases do (and who may set which setting): in the authority trail.
     await audit.record_change(
         conn,
@@ -219,6 +242,61 @@ async def xml_of(conn: AsyncConnection, key: str, version: int) -> str:
     if xml is None:
         raise NotFound("unknown_version", f"{key} has no version {version}")
     return xml
+
+
+async def bundle_files(conn: AsyncConnection, key: str, version: int) -> list[dict[str, Any]]:
+    """The files of a version's bundle beside its BPMN: path, origin (``bundle``: uploaded with it;
+    ``default``: the shipped file it took), sha256, size and content. Versions deployed before files
+    were kept get theirs from the forms and decision tables frozen with them (origin ``stored``)."""
+    row = (
+        await conn.execute(
+            sa.select(defs.c.id, defs.c.forms, defs.c.decisions).where(
+                defs.c.key == key, defs.c.version == version
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("unknown_version", f"{key} has no version {version}")
+    kept = (
+        await conn.execute(
+            sa.select(
+                files_table.c.name,
+                files_table.c.origin,
+                files_table.c.sha256,
+                files_table.c.size,
+                files_table.c.content,
+            )
+            .where(files_table.c.definition_id == row.id)
+            .order_by(files_table.c.name)
+        )
+    ).mappings()
+    found = [dict(f) for f in kept]
+    if found:
+        return found
+    model = (await by_id(conn, row.id)).model
+    texts = {
+        f"forms/{name}": json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
+        for name, schema in sorted(row.forms.items())
+        if name not in model.inline_forms
+    }
+    texts |= {f"decisions/{decision_id}.dmn": dmn for decision_id, dmn in sorted(row.decisions.items())}
+    return [
+        {
+            "name": name,
+            "origin": "stored",
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "size": len(text.encode("utf-8")),
+            "content": text,
+        }
+        for name, text in texts.items()
+    ]
+
+
+async def bundle_zip(conn: AsyncConnection, key: str, version: int) -> bytes:
+    """A version as a zip bundle, ready to upload again: ``<key>.bpmn``, forms/, decisions/."""
+    files = {f"{key}.bpmn": (await xml_of(conn, key, version)).encode("utf-8")}
+    files |= {f["name"]: f["content"].encode("utf-8") for f in await bundle_files(conn, key, version)}
+    return bundles.to_zip(files)
 
 
 async def diff(conn: AsyncConnection, key: str, old: int, new: int) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """Checking an uploaded process before it is deployed: every stage, every problem, in one reply."""
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator, SchemaError
 
 from app import engine, sandbox
 from app.domain.cases import effects as case_effects
@@ -11,6 +14,7 @@ from app.domain.notices.publication import check_declaration as notices_check
 from app.domain.people.divisions import LEVELS, check_role, role_level
 from app.domain.programs import config as bpmn_config
 from app.domain.programs import eligibility
+from app.domain.programs.bundles import Bundle
 from app.domain.programs.settings import declaration_problems as settings_check
 from app.domain.tasks import signers
 
@@ -33,10 +37,19 @@ def _problem(
     return {"line": line, "element_id": element_id, "code": code, "message": message}
 
 
-def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict[str, Any]:
+def check_model(
+    model: engine.ProcessModel,
+    forms_dir: Path,
+    bundle_forms: dict[str, bytes] | None = None,
+    used: set[str] | None = None,
+) -> dict[str, Any]:
     """The checks the service itself relies on; returns the referenced forms. Every property is
-    parsed first (``config.read``: unknown names and malformed values), then what they mean."""
-    forms = {}
+    parsed first (``config.read``: unknown names and malformed values), then what they mean.
+    A form is the bundle's (``bundle_forms``, by file name; the names found go into ``used``),
+    else the shipped default under ``forms_dir``."""
+    forms: dict[str, Any] = {}
+    bundle_forms = bundle_forms or {}
+    used = used if used is not None else set()
     config, errors = bpmn_config.read(model)
     refused = {(e["element_id"], e["property"]) for e in errors}
     process = config.process
@@ -141,19 +154,48 @@ def check_model(model: engine.ProcessModel, forms_dir: Path) -> dict[str, Any]:
         if form in model.inline_forms:
             forms[form] = model.inline_forms[form]
             continue
+        # camunda:formKey="review" names the bundle's forms/review.json as well.
+        in_bundle = next((n for n in (form, f"{form}.json") if n in bundle_forms), None)
         path = forms_dir / form
-        if Path(form).name != form or not path.is_file():
+        if in_bundle is not None:
+            used.add(in_bundle)
+            content = bundle_forms[in_bundle]
+        elif Path(form).name == form and path.is_file():
+            content = path.read_bytes()
+        else:
+            where = "in the bundle's forms/ nor " if bundle_forms else ""
             errors.append(
-                _problem("unknown_form", f"form {form!r} not found under processes/forms/", element_id, model)
+                _problem(
+                    "unknown_form",
+                    f"form {form!r} not found {where}under processes/forms/",
+                    element_id,
+                    model,
+                )
             )
             continue
         try:
-            forms[form] = json.loads(path.read_text(encoding="utf-8"))
+            forms[form] = _schema(form, content)
         except ValueError as exc:
-            errors.append(_problem("invalid_form", f"form {form!r} is not JSON: {exc}", element_id, model))
+            errors.append(_problem("invalid_form", str(exc), element_id, model))
     if errors:
         raise engine.BpmnError(errors)
     return forms
+
+
+def _schema(name: str, content: bytes) -> dict[str, Any]:
+    """A form file read as a JSON Schema 2020-12 object; ``ValueError`` saying why not."""
+    try:
+        schema = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"form {name!r} is not JSON: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise ValueError(f"form {name!r} is not JSON Schema: a form is a JSON object")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "the top"
+        raise ValueError(f"form {name!r} is not JSON Schema 2020-12 (at {where}: {exc.message})") from exc
+    return schema
 
 
 def _compile_match(source: str) -> None:
@@ -166,26 +208,68 @@ def _compile_match(source: str) -> None:
 
 def load_decisions(xml: bytes, decisions_dir: Path) -> dict[str, bytes]:
     """The DMN tables (``processes/decisions/<decision id>.dmn``) the file's business rule tasks call."""
-    found, errors = find_decisions(xml, decisions_dir)
+    found, errors, _ = find_decisions(xml, decisions_dir)
     if errors:
         raise engine.BpmnError(errors)
     return found
 
 
-def find_decisions(xml: bytes, decisions_dir: Path) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
-    """The DMN tables found, and a problem per business rule task whose table is missing."""
+def _dmn_problem(name: str, code: str, message: str, line: int | None = None) -> dict[str, Any]:
+    return {"line": line, "element_id": name, "code": code, "message": message}
+
+
+def _bundle_decisions(bundle: dict[str, bytes]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Decision id → the bundle's DMN file declaring it, and a problem per file that cannot be read."""
+    by_id: dict[str, str] = {}
+    problems: list[dict[str, Any]] = []
+    for path, content in sorted(bundle.items()):
+        try:
+            content.decode("utf-8")
+            ids = engine.decision_ids(content)
+        except UnicodeDecodeError:
+            problems.append(_dmn_problem(path, "invalid_dmn", f"decision file {path!r} is not UTF-8"))
+            continue
+        except engine.BpmnError as exc:
+            problems += [{**e, "element_id": path, "code": "invalid_dmn"} for e in exc.errors]
+            continue
+        if not ids or not ids[0]:
+            message = f"decision file {path!r} is not DMN 1.1–1.3 with a decision (root dmn:definitions, a dmn:decision with an id)"
+            problems.append(_dmn_problem(path, "invalid_dmn", message))
+            continue
+        if ids[0] in by_id:
+            message = f"decision {ids[0]!r} is declared in {by_id[ids[0]]!r} and in {path!r}: keep one"
+            problems.append(_dmn_problem(path, "invalid_dmn", message))
+            continue
+        by_id[ids[0]] = path
+    return by_id, problems
+
+
+def find_decisions(
+    xml: bytes, decisions_dir: Path, bundle: dict[str, bytes] | None = None
+) -> tuple[dict[str, bytes], list[dict[str, Any]], dict[str, str]]:
+    """The DMN tables found (decision id → DMN), a problem per business rule task whose table is
+    missing (and per bundle file that cannot be read or is called by no task), and the bundle's
+    path of each table that came from the bundle. A decision id is looked up in the bundle's DMN
+    files first, then as ``processes/decisions/<decision id>.dmn``."""
     found: dict[str, bytes] = {}
-    errors: list[dict[str, Any]] = []
+    bundle = bundle or {}
+    in_bundle, errors = _bundle_decisions(bundle)
+    sources: dict[str, str] = {}
     for task_id, decision_id in engine.decision_refs(xml).items():
+        if decision_id in in_bundle:
+            found[decision_id] = bundle[in_bundle[decision_id]]
+            sources[decision_id] = in_bundle[decision_id]
+            continue
         path = decisions_dir / f"{decision_id}.dmn"
         if not decision_id or Path(decision_id).name != decision_id or not path.is_file():
+            where = "in the bundle's DMN files nor " if bundle else ""
             errors.append(
                 {
                     "line": None,
                     "element_id": task_id or None,
                     "code": "unknown_decision",
                     "message": f"business rule task {task_id!r} calls decision {decision_id!r}, "
-                    "not found under processes/decisions/",
+                    f"not found {where}under processes/decisions/",
                 }
             )
             continue
@@ -202,18 +286,36 @@ def find_decisions(xml: bytes, decisions_dir: Path) -> tuple[dict[str, bytes], l
             )
             continue
         found[decision_id] = path.read_bytes()
-    return found, errors
+    for decision_id, unused in sorted(in_bundle.items()):
+        if decision_id not in sources:
+            message = f"{unused!r} (decision {decision_id!r}) is called by no business rule task: remove it from the bundle"
+            errors.append(_dmn_problem(unused, "unused_bundle_file", message))
+    return found, errors, sources
 
 
-def validate(
-    xml: bytes, forms_dir: Path
-) -> tuple[bytes, dict[str, bytes], engine.ProcessModel, dict[str, Any]]:
+@dataclass
+class Checked:
+    """An upload that passed every check: the BPMN as UTF-8, its tables and forms, and the files the
+    version is made of (path in its bundle → (text, ``bundle`` or ``default``))."""
+
+    xml: bytes
+    decisions: dict[str, bytes]
+    model: engine.ProcessModel
+    forms: dict[str, Any]
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def validate(upload: bytes | Bundle, forms_dir: Path) -> Checked:
     """Every stage of checking an upload (encoding, XML, decisions, the engine's parser, the
     service's own rules), each run on what the ones before could read; ``Invalid`` lists every
-    problem found. Returns the file as UTF-8, its decision tables, its model and its forms."""
+    problem found, the bundle's files' with the BPMN's. A single BPMN takes its forms and
+    decisions from ``forms_dir`` and the ``decisions`` folder beside it; a bundle's own come first."""
+    bundle = upload if isinstance(upload, Bundle) else Bundle(upload)
+    forms_in_bundle = bundle.form_files
+    decisions_dir = forms_dir.parent / "decisions"
     try:
-        xml = engine.utf8_document(xml)
-        decisions, problems = find_decisions(xml, forms_dir.parent / "decisions")
+        xml = engine.utf8_document(bundle.bpmn)
+        decisions, problems, decision_sources = find_decisions(xml, decisions_dir, bundle.decisions)
     except engine.BpmnError as exc:
         raise Invalid("invalid_bpmn", "the BPMN file is not a deployable process", errors=exc.errors) from exc
     model: engine.ProcessModel | None = None
@@ -225,14 +327,36 @@ def validate(
         problems += [e for e in exc.errors if e["code"] != "invalid_bpmn" or e["element_id"] not in said]
         model = exc.model
     forms: dict[str, Any] = {}
+    used: set[str] = set()
     if model is not None:
         try:
-            forms = check_model(model, forms_dir)
+            forms = check_model(model, forms_dir, forms_in_bundle, used)
         except engine.BpmnError as exc:
             problems += exc.errors
+        for path in sorted(bundle.forms):
+            if Path(path).name not in used:
+                message = (
+                    f"{path!r} is the form of no step, application or message: remove it from the bundle"
+                )
+                problems.append(_dmn_problem(path, "unused_bundle_file", message))
     for found in problems:  # the engine knows ids; the file knows their lines
         if found.get("line") is None and model is not None and found.get("element_id"):
             found["line"] = model.element_lines.get(found["element_id"])
     if problems or model is None:
         raise Invalid("invalid_bpmn", "the BPMN file is not a deployable process", errors=problems)
-    return xml, decisions, model, forms
+    files: dict[str, tuple[str, str]] = {}
+    for name in sorted(forms):
+        if name in model.inline_forms:
+            continue  # written inside the BPMN (camunda:formData)
+        own = next((n for n in (name, f"{name}.json") if n in used), None)
+        if own is not None:
+            files[f"forms/{own}"] = (forms_in_bundle[own].decode("utf-8"), "bundle")
+        else:
+            files[f"forms/{name}"] = ((forms_dir / name).read_text(encoding="utf-8"), "default")
+    for decision_id, dmn in sorted(decisions.items()):
+        source = decision_sources.get(decision_id)
+        files[source or f"decisions/{decision_id}.dmn"] = (
+            dmn.decode("utf-8"),
+            "bundle" if source else "default",
+        )
+    return Checked(xml, decisions, model, forms, files)

@@ -15,7 +15,7 @@ from app.api.deps import VersionNo
 from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
 from app.domain.people import account_changes, accounts, directory, divisions
-from app.domain.programs import definitions, rollouts, validation
+from app.domain.programs import bundles, definitions, rollouts, validation
 from app.domain.timekeeping import calendar
 from app.web import drafts, labels
 from app.web.context import WebContext, WebCtx, require_admin
@@ -76,8 +76,10 @@ async def upload(ctx: WebCtx):
     async with ctx.begin() as (conn, me):
         require_admin(me)
     try:
-        if not isinstance(file, UploadFile) or not validation.is_bpmn_name(file.filename):
-            raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file")
+        if not isinstance(file, UploadFile) or not (
+            validation.is_bpmn_name(file.filename) or bundles.is_zip_name(file.filename)
+        ):
+            raise Invalid("not_bpmn_file", "upload a .bpmn or .bpmn20.xml file, or a .zip bundle")
         limit = ctx.settings.max_upload_bytes
         xml = await file.read(limit + 1)
         if len(xml) > limit:
@@ -86,7 +88,7 @@ async def upload(ctx: WebCtx):
             require_admin(me)
             result, created = await definitions.deploy(
                 conn,
-                xml,
+                bundles.read_upload(file.filename, xml),
                 me.name,
                 ctx.settings.processes_dir / "forms",
                 form.get("dry_run") == "1",
@@ -121,6 +123,8 @@ async def versions(ctx: WebCtx, key: str):
             for v in found
             if v["version"] > 1
         }
+        # The newest version's bundle: its forms and decision tables beside the BPMN.
+        files = await definitions.bundle_files(conn, key, found[0]["version"])
     if isinstance(raw, dict):  # a refused form shows what was typed, not what is stored
         rollout = {
             "default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
@@ -141,6 +145,7 @@ async def versions(ctx: WebCtx, key: str):
         error=error,
         changes=changes,
         viewer=viewer,
+        files=files,
     )
 
 
@@ -166,6 +171,18 @@ async def put_rollout(ctx: WebCtx, key: str):
         return await drafts.redirect(ctx, f"/ui/admin/processes/{key}", refused)
     return RedirectResponse(
         f"/ui/admin/processes/{key}?" + urlencode({**flash(ctx.request, "版本规则已保存")}), status_code=303
+    )
+
+
+@router.get("/processes/{key}/versions/{version}/bundle.zip")
+async def bundle(ctx: WebCtx, key: str, version: VersionNo):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        content = await definitions.bundle_zip(conn, key, version)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.zip"'},
     )
 
 
