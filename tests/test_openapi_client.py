@@ -85,6 +85,8 @@ def generate_client(document: dict, where: Path):
                     "image/png": "application/octet-stream",
                     "image/webp": "application/octet-stream",
                     "text/csv": "text/plain",
+                    # a process's bundle
+                    "application/zip": "application/octet-stream",
                 },
             }
         )

@@ -1,6 +1,8 @@
 """Checking an uploaded process before it is deployed: every stage, every problem, in one reply."""
 
+import ast
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,12 +200,35 @@ def _schema(name: str, content: bytes) -> dict[str, Any]:
     return schema
 
 
+# The engine's own reading of an input entry (SpiffWorkflow's DMNEngine.evaluate): a ``?`` outside
+# quotes stands for the input; else an entry that parses as Python is compared with ``==``; else it is
+# glued to the input expression as written ("<= 2" → "household_size<= 2").
+_QUESTION = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
+
+
 def _compile_match(source: str) -> None:
-    # A DMN input entry is either a value compared with == ("C34") or a test on the input ("< 5000").
+    """Compile a DMN input entry the way the engine will run it, so that what passes here runs."""
+    text = source.strip()
+    if "?" in text and _QUESTION.search(text):
+        sandbox.compile_expression(_QUESTION.sub("dmninputexpr", text))
+        return
     try:
-        sandbox.compile_expression(source)
-    except sandbox.ExpressionError:
-        sandbox.compile_expression(f"dmninputexpr {source}")
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        # Glued without a space, as the engine does: "in (1, 2)" would read "household_sizein (1, 2)".
+        try:
+            sandbox.compile_expression(f"dmninputexpr{text}")
+        except sandbox.ExpressionError as exc:
+            raise sandbox.ExpressionError(
+                f"{exc}; a test on the input is written with ? for the input, e.g. ? in (1, 2), ? >= 18"
+            ) from exc
+        return
+    sandbox.compile_expression(text)
+    # FEEL's list of values ("a","b") is a Python tuple: compared with == it would never match.
+    if isinstance(tree.body, ast.Tuple):
+        raise sandbox.ExpressionError(
+            f"a FEEL list of values matches nothing here: write ? in ({text}) or one rule per value"
+        )
 
 
 def load_decisions(xml: bytes, decisions_dir: Path) -> dict[str, bytes]:
