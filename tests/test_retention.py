@@ -336,6 +336,7 @@ async def test_the_record_of_a_case_stays_however_old(api: Api):
         "users",
         "grants",
         "process_definitions",
+        "definition_files",
     ]
     before = {table: await api.count(table) for table in kept}
     assert before["events"] > 0 and before["notices"] == 1 and before["timers"] == 1

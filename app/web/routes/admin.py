@@ -1,6 +1,7 @@
 """Admin pages (/ui/admin/…): BPMN upload with line errors, versions and rollout, the working-day
 calendar of a year, users and grants. Each action is the same domain call as its REST route."""
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -124,7 +125,16 @@ async def versions(ctx: WebCtx, key: str):
             if v["version"] > 1
         }
         # The newest version's bundle: its forms and decision tables beside the BPMN.
-        files = await definitions.bundle_files(conn, key, found[0]["version"])
+        bpmn = (await definitions.xml_of(conn, key, found[0]["version"])).encode("utf-8")
+        files = [
+            {
+                "name": f"{key}.bpmn",
+                "origin": "bundle",
+                "size": len(bpmn),
+                "sha256": hashlib.sha256(bpmn).hexdigest(),
+            },
+            *await definitions.bundle_files(conn, key, found[0]["version"]),
+        ]
     if isinstance(raw, dict):  # a refused form shows what was typed, not what is stored
         rollout = {
             "default_version": int(raw["default_version"]) if raw["default_version"].isdigit() else None,
