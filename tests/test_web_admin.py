@@ -51,7 +51,7 @@ async def test_admin_uploads_a_broken_bpmn_and_sees_the_line_errors(live_ui, tmp
     assert "第2版" in await page.locator("#upload-result").inner_text()
     # Pilot version 1 stays the default; 临涣镇 tries version 2. A wrong place is refused inline.
     await page.get_by_role("link", name="最低生活保障", exact=True).click()
-    versions = await page.locator("table").inner_text()
+    versions = await page.locator("table").first.inner_text()
     assert "首个版本" in versions and "环节未变" in versions  # only the notice timer changed
     await page.get_by_label("默认版本").select_option("1")
     await page.get_by_label(re.compile("试点规则")).fill("999999 2")

@@ -11,6 +11,7 @@ The adapter is this package: ``model`` (what the service sees), ``parsing`` (rea
 """
 
 from app.engine.case import NEVER, Case
+from app.engine.decisions import decision_ids, decision_refs
 from app.engine.model import (
     BPMN_NS,
     CAMUNDA_NS,
@@ -26,15 +27,13 @@ from app.engine.model import (
     Step,
 )
 from app.engine.parsing import (
-    _safe_xml_parser,
-    decision_ids,
-    decision_refs,
     model_for,
     parse_bpmn,
     utf8_document,
 )
 from app.engine.state import STATE_FORMAT
 from app.engine.timers import timer_literal_problem
+from app.engine.xmlread import _safe_xml_parser
 
 __all__ = [
     "BPMN_NS",

@@ -8,24 +8,17 @@ from functools import lru_cache
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
 from app.engine import checks, dialects
+from app.engine.decisions import add_decisions
 from app.engine.dialects import EXTENSION_NAMESPACES, Problem
-from app.engine.model import BPMN_NS, DMN_NAMESPACES, SPIFF_NS, BpmnError, ProcessModel, Step
-
-
-def _safe_xml_parser() -> etree.XMLParser:
-    # No entity expansion, no DTD, no network: hostile XML (XXE, billion laughs) goes nowhere.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
+from app.engine.model import BPMN_NS, SPIFF_NS, BpmnError, ProcessModel, Step
+from app.engine.xmlread import _parse_xml
 
 
 def _properties_of(element: etree._Element) -> dict[str, str]:
@@ -36,39 +29,6 @@ def _properties_of(element: etree._Element) -> dict[str, str]:
             if name:
                 props[name] = prop.get("value", "")
     return props
-
-
-def _parse_xml(xml: bytes) -> etree._Element:
-    parser = _safe_xml_parser()
-    try:
-        return etree.fromstring(xml, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        # Every error libxml2 met before it gave up, each on its line; an encoding it cannot read
-        # is one problem (what follows it is noise).
-        seen = [e for e in parser.error_log if e.message]
-        unreadable = [e for e in seen if "encoding" in e.message.lower()]
-        if unreadable:
-            message = (
-                f"the file does not read as the encoding it declares ({unreadable[-1].message.strip()}): "
-                'save it as UTF-8, or declare the encoding it is saved in (encoding="GB18030")'
-            )
-            raise BpmnError(
-                [
-                    {
-                        "line": unreadable[0].line,
-                        "element_id": None,
-                        "code": "invalid_encoding",
-                        "message": message,
-                    }
-                ]
-            ) from exc
-        raise BpmnError(
-            [
-                {"line": e.line, "element_id": None, "code": "xml_syntax", "message": e.message.strip()}
-                for e in seen
-            ]
-            or [{"line": exc.lineno, "element_id": None, "code": "xml_syntax", "message": str(exc)}]
-        ) from exc
 
 
 def utf8_document(xml: bytes) -> bytes:
@@ -104,88 +64,6 @@ def utf8_document(xml: bytes) -> bytes:
 _DECLARATION = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*["'])([^"']*)(["'])""")
 
 
-def decision_refs(xml: bytes) -> dict[str, str]:
-    """Business rule task id → the DMN decision id it calls (``spiffworkflow:calledDecisionId``)."""
-    root = _parse_xml(xml)
-    refs: dict[str, str] = {}
-    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
-        called = task.find(f"./{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId")
-        # Camunda Modeler writes ``camunda:decisionRef`` (translated by ``dialects``); spiff's own wins.
-        ref = (
-            (called.text or "")
-            if called is not None
-            else (dialects.extension_attribute(task, "decisionRef") or "")
-        )
-        refs[task.get("id") or ""] = ref.strip()
-    return refs
-
-
-def decision_ids(dmn: bytes) -> list[str]:
-    """The ids of the decisions a DMN file declares (the engine runs the first, one per file);
-    ``BpmnError`` when the file is not XML."""
-    root = _parse_xml(dmn)
-    if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
-        return []
-    ns = root.tag[1:].split("}")[0]
-    return [d.get("id") or "" for d in root.iterfind(f"{{{ns}}}decision")]
-
-
-def _add_decisions(
-    parser: SpiffBpmnParser, decisions: dict[str, bytes], outputs: dict[str, list[str]]
-) -> tuple[list[tuple[str, str, str]], list[Problem]]:
-    """Load DMN tables into the parser: their expressions (decision id, what, source) for checking,
-    and a problem per table that does not load; ``outputs`` gets each decision's output names."""
-    expressions: list[tuple[str, str, str]] = []
-    problems: list[Problem] = []
-    for name, dmn in sorted(decisions.items()):
-        try:
-            root = _parse_xml(dmn)
-        except BpmnError as exc:
-            problems += [{**e, "element_id": name, "code": "invalid_dmn"} for e in exc.errors]
-            continue
-        if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
-            message = f"decision file {name!r} is not DMN 1.1–1.3 (root must be dmn:definitions)"
-            problems.append(
-                {"line": root.sourceline, "element_id": name, "code": "invalid_dmn", "message": message}
-            )
-            continue
-        ns = root.tag[1:].split("}")[0]
-        declared = [d.get("id") for d in root.iterfind(f"{{{ns}}}decision")]
-        if len(declared) != 1:
-            message = (
-                f"decision file {name!r} declares {len(declared)} decisions ({', '.join(map(repr, declared))}): "
-                "AidFlow reads one decision table per .dmn file; save each decision in its own file"
-                if declared
-                else f"decision file {name!r} declares no decision: add a dmn:decision with a decision table"
-            )
-            problems.append(
-                {"line": root.sourceline, "element_id": name, "code": "invalid_dmn", "message": message}
-            )
-            continue
-        try:
-            parser.add_dmn_xml(root, filename=f"{name}.dmn")
-            # Read the table now, so that what it lacks is this file's problem, not the calling task's.
-            dmn_parser = parser.dmn_parsers[declared[0] or ""]
-            dmn_parser.parse()
-            outputs[declared[0] or ""] = [
-                o.name or o.label or "" for table in dmn_parser.decision.decisionTables for o in table.outputs
-            ]
-        except (ValidationException, SpiffWorkflowException, ValueError, KeyError, AttributeError) as exc:
-            found = checks.engine_problem(str(exc), getattr(exc, "id", None), None, root)
-            problems.append({**found, "element_id": found["element_id"] or name, "code": "invalid_dmn"})
-            continue
-        for tag, what in (
-            ("inputExpression", "dmn_input"),
-            ("outputEntry", "dmn_output"),
-            ("inputEntry", "dmn_match"),
-        ):
-            for element in root.iter(f"{{{ns}}}{tag}"):
-                text = element.findtext(f"{{{ns}}}text")
-                if text and text.strip() and text.strip() != "-":
-                    expressions.append((name, what, text))
-    return expressions, problems
-
-
 def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None, stored: bool = False) -> ProcessModel:
     """Parse one BPMN file holding one executable process (and the DMN tables its business rule
     tasks call); raise ``BpmnError`` with every problem found. Each stage runs whatever the one
@@ -210,7 +88,7 @@ def parse_bpmn(xml: bytes, decisions: dict[str, bytes] | None = None, stored: bo
     key = process.get("id") or ""
     parser = SpiffBpmnParser()
     outputs: dict[str, list[str]] = {}
-    decision_expressions, dmn_problems = _add_decisions(parser, decisions or {}, outputs)
+    decision_expressions, dmn_problems = add_decisions(parser, decisions or {}, outputs)
     problems += dmn_problems + dialects.decision_result_problems(process, outputs)
     spec, subprocess_specs = None, {}
     try:
