@@ -390,3 +390,14 @@ def test_a_feel_list_in_a_table_is_refused_and_what_to_write_instead_runs():
             case.outcome().timers_added
             and case.data_of(case.outcome().timers_added[0].engine_task_id)["amount"] == amount
         )
+
+
+def test_a_table_with_a_doctype_is_refused_like_a_bpmn_file():
+    table = FILES["decisions/hardship_amount.dmn"].replace(
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE definitions>',
+    )
+    with pytest.raises(Invalid) as refused:
+        _validate({**FILES, "decisions/hardship_amount.dmn": table})
+    codes = {(e["code"], e["element_id"]) for e in refused.value.extra["errors"]}
+    assert ("doctype_not_allowed", "decisions/hardship_amount.dmn") in codes, codes

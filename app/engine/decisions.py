@@ -34,6 +34,10 @@ def decision_ids(dmn: bytes) -> list[str]:
     """The ids of the decisions a DMN file declares (the engine runs the first, one per file);
     ``BpmnError`` when the file is not XML."""
     root = _parse_xml(dmn)
+    if root.getroottree().docinfo.doctype:
+        # Like a BPMN file's (parsing.utf8_document): a bundle's table is served again in its download.
+        message = "the file declares a DOCTYPE; DMN needs none: delete the <!DOCTYPE …> line"
+        raise BpmnError([{"line": 1, "element_id": None, "code": "doctype_not_allowed", "message": message}])
     if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}:
         return []
     ns = root.tag[1:].split("}")[0]
