@@ -4,7 +4,7 @@ Versions deployed before this revision have no rows: their bundle is made from t
 ``forms`` and ``decisions`` columns (app/domain/programs/definitions.py).
 
 Revision ID: 0026_bundles
-Revises: 0026_paybank
+Revises: 0028_materials
 Create Date: 2026-11-29 09:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0026_bundles"
-down_revision = "0026_paybank"
+down_revision = "0028_materials"
 branch_labels = None
 depends_on = None
 
