@@ -3,7 +3,7 @@ shipped defaults it took), kept beside the version for listing and downloading t
 Versions deployed before this revision have no rows: their bundle is made from the version's own
 ``forms`` and ``decisions`` columns (app/domain/programs/definitions.py).
 
-Revision ID: 0026_bundles
+Revision ID: 0029_bundles
 Revises: 0028_materials
 Create Date: 2026-11-29 09:30:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0026_bundles"
+revision = "0029_bundles"
 down_revision = "0028_materials"
 branch_labels = None
 depends_on = None
