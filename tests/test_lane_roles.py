@@ -21,7 +21,7 @@ CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 
 
 def _roles(xml: bytes) -> tuple[dict[str, str | None], dict[str, str]]:
-    model = validation.validate(xml, FORMS)[2]
+    model = validation.validate(xml, FORMS).model
     return {k: s.role for k, s in model.steps.items()}, model.element_lanes
 
 
@@ -69,4 +69,4 @@ def test_a_lane_role_that_is_no_role_key_is_refused_at_its_line():
         validation.validate(broken, FORMS)
     (problem,) = caught.value.extra["errors"]
     assert problem["code"] == "invalid_role" and problem["element_id"] == "lane_county"
-    assert problem["line"] == validation.validate(DIBAO, FORMS)[2].element_lines["lane_county"]
+    assert problem["line"] == validation.validate(DIBAO, FORMS).model.element_lines["lane_county"]

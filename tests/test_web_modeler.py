@@ -107,7 +107,7 @@ async def test_admin_edits_checks_and_uploads_a_process_in_the_browser(live_ui, 
 
     await page.get_by_role("link", name="查看版本列表").click()
     await page.wait_for_url(ui.url + "/ui/admin/processes/dibao")
-    rows = page.locator("table.tasks tbody tr")
+    rows = page.locator("table.tasks").first.locator("tbody tr")  # the versions; the files follow
     assert await rows.count() == 2
     newest = await rows.first.inner_text()
     assert "第2版" in newest and "县级环节改名" in newest and "admin" in newest, newest

@@ -184,18 +184,6 @@ async def put_rollout(ctx: WebCtx, key: str):
     )
 
 
-@router.get("/processes/{key}/versions/{version}/bundle.zip")
-async def bundle(ctx: WebCtx, key: str, version: VersionNo):
-    async with ctx.begin() as (conn, me):
-        require_admin(me)
-        content = await definitions.bundle_zip(conn, key, version)
-    return Response(
-        content,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.zip"'},
-    )
-
-
 @router.get("/processes/{key}/versions/{version}/diagram.svg")
 async def diagram(ctx: WebCtx, key: str, version: VersionNo):
     async with ctx.begin() as (conn, me):

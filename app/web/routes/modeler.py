@@ -1,12 +1,14 @@
 """The process editor (/ui/admin/processes/{key}/edit): bpmn-js's Modeler with a version of a
 process. Its 校验 and 上传 post to the upload form's endpoint (routes/admin.py ``upload``), which
-answers this page's script in JSON (``wants_json``, ``problem_json``); see docs/bpmn.md."""
+answers this page's script in JSON (``wants_json``, ``problem_json``); see docs/bpmn.md. A version's
+bundle (its BPMN, forms and decision tables as one zip) downloads from here too."""
 
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from app.api.deps import VersionNo
 from app.domain.errors import DomainError
 from app.domain.programs import definitions
 from app.web import labels, problem_texts
@@ -56,4 +58,16 @@ async def modeler(ctx: WebCtx, key: str, version: int | None = None):
         key=key,
         shown=shown,
         xml=xml,
+    )
+
+
+@router.get("/processes/{key}/versions/{version}/bundle.zip")
+async def bundle(ctx: WebCtx, key: str, version: VersionNo):
+    async with ctx.begin() as (conn, me):
+        require_admin(me)
+        content = await definitions.bundle_zip(conn, key, version)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.zip"'},
     )
