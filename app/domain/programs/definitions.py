@@ -1,5 +1,6 @@
 """Deployed process definitions: one row per (key, version); running cases keep theirs."""
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ async def deploy(
     """Store a new version unless the newest version of that key has the same content (or on a dry run).
     Forms and decision tables come from the bundle, else from beside ``forms_dir``; they are frozen
     with the version (its ``forms`` and ``decisions``, and each file as it was in ``definition_files``)."""
-    checked = validate(upload, forms_dir)
+    # Checking is CPU work (a 2 MB file takes seconds): in a thread, so the service's other requests
+    # are answered meanwhile instead of waiting for the event loop.
+    checked = await asyncio.to_thread(validate, upload, forms_dir)
     xml, decisions, model, forms = checked.xml, checked.decisions, checked.model, checked.forms
     decision_texts = {name: dmn.decode("utf-8") for name, dmn in decisions.items()}
     digest = hashlib.sha256(xml + json.dumps([forms, decision_texts], sort_keys=True).encode()).hexdigest()
