@@ -45,7 +45,7 @@ class Figures(Out):
     monthly_amount_active: Yuan = Field(description="their monthly amounts, summed")
     payments_scheduled: int = Field(description="payment items in batches submitted for payment (pay month)")
     amount_scheduled: Yuan
-    payments_paid: int = Field(description="payment items in batches the finance office approved (pay month)")
+    payments_paid: int = Field(description="items the bank's result file says it paid (pay month)")
     amount_paid: Yuan
     steps: list[StepFigures]
     overdue_now: Count = Field(description="open steps past their deadline at or below the place, now")

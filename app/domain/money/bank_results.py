@@ -33,6 +33,7 @@ from app.domain.errors import Conflict, Invalid
 from app.domain.money import bank_files, batch_review, offices, payment_events
 from app.domain.money.bank_templates import RESULT_REQUIRED, Template
 from app.domain.people.principal import Principal
+from app.domain.reports import amounts as report_amounts
 
 IMPORTABLE = ("exported", "settled")
 MAX_LISTED = 200  # problems listed in one answer; the count says how many there were
@@ -279,6 +280,8 @@ async def import_file(
                 for r in new
             ],
         )
+    # The reports' amounts paid (and scheduled, less what the bank refused) move in this transaction.
+    await report_amounts.results_recorded(conn, [r.item_id for r in new])
     paid_once = [
         items[r.item_id]["benefit_id"]
         for r in new

@@ -55,8 +55,9 @@ DAYS_CAP = 60
 DAYS_TAKEN = "working_days_taken"
 # Money (count = items or enrolments, amount = yuan). ``enrolments_started``/``_ended`` carry the
 # monthly amount started or ended, ``enrolments_adjusted`` the change of a monthly amount (count 0).
-# ``amount_scheduled``: payment items in a batch submitted for payment (a refusal takes them out
-# again); ``amount_paid``: items of a batch the finance office approved. Month: the batch's pay date.
+# ``amount_scheduled``: payment items in a batch submitted for payment (a refusal, or the bank's, takes
+# them out again); ``amount_paid``: items the bank's result file says it paid. Month: the batch's pay
+# date (reports/amounts.py).
 MONEY_METRICS = ("enrolments_adjusted", "amount_scheduled", "amount_paid")
 # Figures read as "at the end of the period": everything up to its last month, not only within it.
 STOCKS = {
