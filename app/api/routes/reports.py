@@ -2,11 +2,13 @@
 reports, and the masked list of the cases behind a number; every table also as XLSX (and the
 drill-down as CSV). docs/reports.md."""
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api import report_workbooks as books
 from app.api.deps import Ctx, Limit, Offset
@@ -14,6 +16,7 @@ from app.api.routing import api_router
 from app.api.schemas import reports as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.domain.errors import Invalid
+from app.domain.people.principal import Principal
 from app.domain.reports import cases, figures, monthly, tables
 
 router = api_router(prefix="/reports", tags=["reports"], responses=AUTHENTICATED)
@@ -41,6 +44,29 @@ def _month(value: str | None) -> date | None:
     return date(year, month, 1)
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a report is asked for (place, program, months), before anyone checks who asks."""
+
+    place: str | None
+    program: str | None
+    first_month: date | None
+    last_month: date | None
+
+    async def scope(self, conn: AsyncConnection, me: Principal) -> figures.Scope:
+        return await figures.scope(conn, me, self.place, self.program, self.first_month, self.last_month)
+
+
+def _asked(
+    place: PlaceQuery = None, program: ProgramQuery = None, from_: FromQuery = None, to: MonthQuery = None
+) -> Asked:
+    return Asked(place, program, _month(from_), _month(to))
+
+
+# The four query parameters every figure report takes.
+AskedQuery = Annotated[Asked, Depends(_asked)]
+
+
 def _xlsx(content: bytes, name: str) -> Response:
     return Response(
         content,
@@ -54,46 +80,26 @@ def _name(kind: str, where: figures.Scope, ext: str) -> str:
 
 
 @router.get("/summary", response_model=out.Summary)
-async def summary(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> dict[str, object]:
+async def summary(ctx: Ctx, asked: AskedQuery) -> dict[str, object]:
     """A place's figures over months (default: this year so far), for every program the caller reads or one."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
-        return await figures.summary(conn, where)
+        return await figures.summary(conn, await asked.scope(conn, me))
 
 
 @router.get("/summary.xlsx", response_class=Response, responses=XLSX)
-async def summary_xlsx(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> Response:
+async def summary_xlsx(ctx: Ctx, asked: AskedQuery) -> Response:
     """The summary as a workbook: sheet 本级 (the figures) and 环节用时 (the steps)."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
+        where = await asked.scope(conn, me)
         report = await figures.summary(conn, where)
     return _xlsx(books.summary_workbook(report), _name("summary", where, "xlsx"))
 
 
 @router.get("/by-place", response_model=out.ByPlace)
-async def by_place(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> dict[str, object]:
+async def by_place(ctx: Ctx, asked: AskedQuery) -> dict[str, object]:
     """The same figures for each place one level down (drill-down: ask again with one of them)."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
-        return await figures.by_place(conn, where)
+        return await figures.by_place(conn, await asked.scope(conn, me))
 
 
 @router.get(
@@ -101,16 +107,10 @@ async def by_place(
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, UTF-8"}},
 )
-async def by_place_csv(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> Response:
+async def by_place_csv(ctx: Ctx, asked: AskedQuery) -> Response:
     """The drill-down as CSV with Chinese headers (the same figures as ``/reports/by-place``)."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
+        where = await asked.scope(conn, me)
         report = await figures.by_place(conn, where)
     return Response(
         tables.by_place_csv(report),
@@ -120,16 +120,10 @@ async def by_place_csv(
 
 
 @router.get("/by-place.xlsx", response_class=Response, responses=XLSX)
-async def by_place_xlsx(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> Response:
+async def by_place_xlsx(ctx: Ctx, asked: AskedQuery) -> Response:
     """The drill-down as a workbook, one sheet per level: 本级 (the place), then the places below it."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
+        where = await asked.scope(conn, me)
         report = await figures.by_place(conn, where)
         total = await figures.summary(conn, where)
     level = report.get("places_level")
@@ -140,29 +134,16 @@ async def by_place_xlsx(
 
 
 @router.get("/steps", response_model=out.Steps)
-async def steps(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> dict[str, object]:
+async def steps(ctx: Ctx, asked: AskedQuery) -> dict[str, object]:
     """Per step: done, share on time, working days taken (median, 90th percentile) and their histogram."""
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
-        return await figures.steps(conn, where)
+        return await figures.steps(conn, await asked.scope(conn, me))
 
 
 @router.get("/steps.xlsx", response_class=Response, responses=XLSX)
-async def steps_xlsx(
-    ctx: Ctx,
-    place: PlaceQuery = None,
-    program: ProgramQuery = None,
-    from_: FromQuery = None,
-    to: MonthQuery = None,
-) -> Response:
+async def steps_xlsx(ctx: Ctx, asked: AskedQuery) -> Response:
     async with ctx.begin() as (conn, me):
-        where = await figures.scope(conn, me, place, program, _month(from_), _month(to))
+        where = await asked.scope(conn, me)
         report = await figures.steps(conn, where)
     return _xlsx(books.steps_workbook(report), _name("steps", where, "xlsx"))
 
