@@ -25,6 +25,7 @@ from app.web.routes import (
     inbox,
     materials,
     modeler,
+    monthly_reports,
     payment_accounts,
     payments,
     public,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         bulk,
         case,
         supervision,
+        monthly_reports,  # before reports: /reports/{table}.csv would take monthly.csv
         reports,
         payment_accounts,  # before payments: its fixed paths are not batch numbers
         payments,

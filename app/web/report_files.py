@@ -1,6 +1,6 @@
 """The reports page's tables as files: CSV (UTF-8 with a byte order mark, so spreadsheets read the
-Chinese) and XLSX (openpyxl: Chinese headers, counts as numbers, shares as percentages, months as dates
-shown 2026年11月; one sheet per table, so the drill-down's levels each get a sheet)."""
+Chinese) and XLSX (openpyxl: Chinese headers, counts and yuan as numbers formatted ``#,##0`` and
+``#,##0.00`` like the API's workbooks, shares as percentages, months as dates shown 2026年11月; one sheet per table, so the drill-down's levels each get a sheet)."""
 
 import csv
 import io
@@ -14,8 +14,8 @@ from openpyxl.utils import get_column_letter
 from app.web.report_tables import Column, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMATS = {"count": "#,##0", "share": "0.00%", "month": 'yyyy"年"m"月"', "text": "@"}
-WIDTHS = {"count": 12, "share": 10, "month": 12, "text": 16}
+FORMATS = {"count": "#,##0", "yuan": "#,##0.00", "share": "0.00%", "month": 'yyyy"年"m"月"', "text": "@"}
+WIDTHS = {"count": 12, "yuan": 14, "share": 10, "month": 12, "text": 16, "figure": 14}
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 
@@ -50,11 +50,10 @@ def workbook(tables: Sequence[Table]) -> bytes:
             cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, Alignment(horizontal="center")
             width = max(WIDTHS[column.kind], 2 * len(column.header) + 2)
             sheet.column_dimensions[get_column_letter(number)].width = width
-        for row in table.rows:
+        for line, row in enumerate(table.rows, start=2):
             sheet.append([row.get(c.key) for c in table.columns])
-        for number, column in enumerate(table.columns, start=1):
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=number, max_col=number):
-                cell.number_format = FORMATS[column.kind]
+            for number, column in enumerate(table.columns, start=1):  # the summary's kind is per row
+                sheet.cell(row=line, column=number).number_format = FORMATS[table.kind(row, column)]
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

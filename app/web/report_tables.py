@@ -1,15 +1,17 @@
 """The reports page's tables (统计报表), each defined once for the page, its CSV and its XLSX, so the three
 always say the same. A table is columns (key, Chinese header, kind) and rows of the domain's figures;
-a new figure is one more column here (the case figures follow ``tables.HEADERS`` of the domain)."""
+the figures follow ``tables.ALL_HEADERS`` of the domain (a new figure there is a new column here)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from app.domain.reports.tables import HEADERS
+from app.domain.reports.monthly import TITLES
+from app.domain.reports.tables import ALL_HEADERS, STEP_HEADERS, YUAN
 
-Kind = Literal["text", "count", "share", "month"]
+# "figure": a count or yuan by the row's ``key`` (the summary's one column of values holds both).
+Kind = Literal["text", "count", "yuan", "share", "month", "figure"]
 
 
 @dataclass(frozen=True)
@@ -29,22 +31,36 @@ class Table:
     rows: list[dict[str, object]]
     links: list[str | None] = field(default_factory=list)  # per row: where its place or step leads
 
+    def kind(self, row: Mapping[str, object], column: Column) -> Kind:
+        if column.kind == "figure":
+            return "yuan" if row.get("key") in YUAN else "count"
+        return column.kind
+
     def cell(self, row: Mapping[str, object], column: Column) -> str:
-        """A value as the page shows it (the CSV writes counts and shares the same way)."""
+        """A value as the page shows it (the CSV writes counts, yuan and shares the same way: yuan
+        with two decimals and no thousands separator, so a spreadsheet reads them as numbers)."""
         value = row.get(column.key)
+        kind = self.kind(row, column)
         if value is None:
             return ""
-        if column.kind == "share":
+        if kind == "yuan":
+            return f"{float(value):.2f}"  # type: ignore[arg-type]
+        if kind == "share":
             return f"{float(value):.2%}"  # type: ignore[arg-type]
-        if column.kind == "month":
+        if kind == "month":
             assert isinstance(value, date)
             return f"{value.year}年{value.month}月"
         return str(value)
 
 
-# The case figures of a period (not ``overdue_now``: it is now, not a month's).
-CASE_COLUMNS = tuple(Column(key, header) for key, header in HEADERS.items() if key != "overdue_now")
-OVERDUE = Column("overdue_now", HEADERS["overdue_now"])
+# Every figure of a period (not ``overdue_now``: it is now, not a month's). The stock figures (期末…) are
+# values at the period's end; in the months table each month's own end value (``months.by_month``).
+PERIOD_COLUMNS = tuple(
+    Column(key, header, "yuan" if key in YUAN else "count")
+    for key, header in ALL_HEADERS.items()
+    if key != "overdue_now"
+)
+OVERDUE = Column("overdue_now", ALL_HEADERS["overdue_now"])
 # The figures the trend chart draws, month by month (the table beside it has them all).
 TREND_KEYS = ("received", "approved", "refused", "withdrawn", "terminated")
 
@@ -52,18 +68,22 @@ TREND_KEYS = ("received", "approved", "refused", "withdrawn", "terminated")
 def summary_table(report: Mapping[str, object]) -> Table:
     """The place's figures over the period, one row per figure (指标, 数值)."""
     rows: list[dict[str, object]] = [
-        {"figure": c.header, "value": report[c.key]} for c in (*CASE_COLUMNS, OVERDUE)
+        {"figure": c.header, "key": c.key, "value": report[c.key]} for c in (*PERIOD_COLUMNS, OVERDUE)
     ]
-    return Table("summary", "汇总", (Column("figure", "指标", "text"), Column("value", "数值")), rows)
+    return Table(
+        "summary", "汇总", (Column("figure", "指标", "text"), Column("value", "数值", "figure")), rows
+    )
 
 
 def months_table(months: Sequence[Mapping[str, object]]) -> Table:
-    rows = [{"month": m["month"], **{c.key: m[c.key] for c in CASE_COLUMNS}} for m in months]
-    return Table("months", "按月趋势", (Column("month", "月份", "month"), *CASE_COLUMNS), rows)
+    """One row per month; a stock figure is the month's own end value, never a sum over months."""
+    rows = [{"month": m["month"], **{c.key: m[c.key] for c in PERIOD_COLUMNS}} for m in months]
+    return Table("months", "按月趋势", (Column("month", "月份", "month"), *PERIOD_COLUMNS), rows)
 
 
 def steps_table(report: Mapping[str, object], titles: Mapping[str, str]) -> Table:
-    """Per step: done, done with a time limit, done on time, the on-time share (empty: no limit)."""
+    """Per step: done, done with a time limit, done on time, the on-time share (empty: no limit), and
+    the working days taken (nearest-rank median and 90th percentile)."""
     steps: Sequence[Mapping[str, object]] = report["steps"]  # type: ignore[assignment]
     rows = [{**s, "title": titles.get(str(s["step"]), str(s["step"]))} for s in steps]
     columns = (
@@ -73,11 +93,13 @@ def steps_table(report: Mapping[str, object], titles: Mapping[str, str]) -> Tabl
         Column("timed", "有办理时限"),
         Column("on_time", "按时办结"),
         Column("on_time_share", "按时率", "share"),
+        Column("median_days", STEP_HEADERS["median_days"]),
+        Column("p90_days", STEP_HEADERS["p90_days"]),
     )
     return Table("steps", "各环节按时率", columns, rows)
 
 
-PLACE_COLUMNS = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *CASE_COLUMNS, OVERDUE)
+PLACE_COLUMNS = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *PERIOD_COLUMNS, OVERDUE)
 
 
 def places_table(report: Mapping[str, object], links: Sequence[str | None] = ()) -> Table:
@@ -118,3 +140,16 @@ def overdue_table(report: Mapping[str, object], links: Sequence[str | None] = ()
         OVERDUE,
     )
     return Table("overdue", "超期待办排名", columns, rows, [links[i] for i in order] if links else [])
+
+
+def monthly_table(report: Mapping[str, object], links: Sequence[str | None] = ()) -> Table:
+    """A program's own monthly report (``domain/reports/monthly.report``): the place first (合计), then
+    each place below it, with the columns of its kind (student aid or social assistance)."""
+    keys: Sequence[str] = report["columns"]  # type: ignore[assignment]
+    figures = tuple(Column(k, ALL_HEADERS[k], "yuan" if k in YUAN else "count") for k in keys)
+    rows = [
+        {**r, "name": f"{r['name']}（合计）" if r["total"] else r["name"]}
+        for r in report["rows"]  # type: ignore[attr-defined]
+    ]
+    columns = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *figures)
+    return Table("monthly", TITLES[str(report["kind"])], columns, rows, list(links))

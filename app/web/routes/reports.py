@@ -47,7 +47,7 @@ def _filters(place: str, program: str, from_: str, to: str) -> Filters:
     return Filters(place.strip()[:32], program.strip()[:100], from_.strip(), to.strip())
 
 
-def _month(text: str) -> date | None:
+def parse_month(text: str) -> date | None:
     if not text:
         return None
     found = re.fullmatch(r"(\d{4})-(\d{2})", text)
@@ -56,7 +56,7 @@ def _month(text: str) -> date | None:
     return date(int(found[1]), int(found[2]), 1)
 
 
-def _require_reader(me: Me) -> None:
+def require_reader(me: Me) -> None:
     if not places.reads_reports(me.principal):
         raise Forbidden("report_not_allowed", "reports are for offices at a township or above")
 
@@ -85,9 +85,9 @@ async def _step_titles(conn: AsyncConnection, program: str | None) -> dict[str, 
 
 
 async def _load(conn: AsyncConnection, me: Me, f: Filters) -> Loaded:
-    _require_reader(me)
+    require_reader(me)
     where = await figures.scope(
-        conn, me.principal, f.place or None, f.program or None, _month(f.from_), _month(f.to)
+        conn, me.principal, f.place or None, f.program or None, parse_month(f.from_), parse_month(f.to)
     )
     by_place = None
     if metrics.depth(where.path) < metrics.GRAIN_DEPTH:
@@ -164,6 +164,17 @@ def _charts(found: dict[str, tables.Table]) -> dict[str, dict[str, object]]:
             "labels": [r["title"] for r in timed],
             "data": [round(float(r["on_time_share"]) * 100, 2) for r in timed],  # type: ignore[arg-type]
         }
+    taken = [r for r in found["steps"].rows if r["median_days"] is not None]
+    if taken:
+        charts["days"] = {
+            "kind": "grouped",
+            "axis": "工作日",
+            "labels": [r["title"] for r in taken],
+            "series": [
+                {"name": "中位数", "data": [r["median_days"] for r in taken]},
+                {"name": "90%分位", "data": [r["p90_days"] for r in taken]},
+            ],
+        }
     if "overdue" in found:
         top = found["overdue"].rows[:TOP_OVERDUE]
         charts["overdue"] = {
@@ -176,13 +187,19 @@ def _charts(found: dict[str, tables.Table]) -> dict[str, dict[str, object]]:
     return charts
 
 
+async def place_choices(conn: AsyncConnection, me: Me, where: figures.Scope) -> list[dict[str, Any]]:
+    """The filter's places, with the place shown even when it is a township reached by drill-down."""
+    choices = await places.choices(conn, me.principal, PLACE_CHOICE_LEVELS)
+    if where.code not in {c["code"] for c in choices}:
+        choices.append({"code": where.code, "name": where.name, "path": where.path})
+        choices.sort(key=lambda c: str(c["path"]))
+    return choices
+
+
 async def _page_context(conn: AsyncConnection, me: Me, f: Filters) -> dict[str, Any]:
     loaded = await _load(conn, me, f)
     found = _tables(loaded, f)
-    choices = await places.choices(conn, me.principal, PLACE_CHOICE_LEVELS)
-    if loaded.where.code not in {c["code"] for c in choices}:  # a township reached by drill-down
-        choices.append({"code": loaded.where.code, "name": loaded.where.name, "path": loaded.where.path})
-        choices.sort(key=lambda c: str(c["path"]))
+    choices = await place_choices(conn, me, loaded.where)
     lowest = metrics.depth(loaded.where.path) >= metrics.GRAIN_DEPTH
     return {
         "where": loaded.where,

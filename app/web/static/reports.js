@@ -37,6 +37,24 @@
     };
   }
 
+  function grouped(data, width) {
+    // One bar per series and row (the steps' median and 90th percentile of working days).
+    return {
+      color: [COLORS[0], COLORS[3]], textStyle: TEXT, aria: { enabled: true },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 40, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: "value", name: data.axis, nameLocation: "end", minInterval: 1,
+               splitNumber: width < 480 ? 2 : 5 },
+      yAxis: { type: "category", data: data.labels, inverse: true,
+               axisLabel: { width: 96, overflow: "truncate" } },
+      series: data.series.map(function (s) {
+        return { name: s.name, type: "bar", data: s.data, barMaxWidth: 14,
+                 label: { show: true, position: "right", formatter: "{c}" } };
+      })
+    };
+  }
+
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
@@ -48,9 +66,12 @@
       var canvas = figure.querySelector(".chart-canvas");
       if (data.kind === "bars") {  // one row of bars every 32 px: every label gets its line
         canvas.style.height = Math.max(160, data.labels.length * 32 + 40) + "px";
+      } else if (data.kind === "grouped") {  // two bars a row, and the legend above
+        canvas.style.height = Math.max(180, data.labels.length * 44 + 64) + "px";
       }
       var chart = window.echarts.init(canvas, null, { renderer: "svg" });
-      chart.setOption(data.kind === "trend" ? trend(data) : bars(data, canvas.clientWidth));
+      var draw = { trend: trend, bars: bars, grouped: grouped }[data.kind];
+      chart.setOption(draw(data, canvas.clientWidth));
       figure.classList.add("chart-ready");
       drawn.push(chart);
     } catch (error) {
