@@ -93,9 +93,15 @@ async def test_county_report_tables_charts_downloads_and_drill_down(live_ui, vie
             str(each["refused"]),
         ], month
     steps = await _table(page, "steps")
-    assert steps[0] == ["环节", "环节代码", "办结", "有办理时限", "按时办结", "按时率"]
+    assert steps[0] == [
+        *("环节", "环节代码", "办结", "有办理时限", "按时办结", "按时率"),
+        *("用时中位数（工作日）", "用时90%分位（工作日）"),
+    ]
     assert [r[1:] for r in steps[1:]] == [
-        [s["step"], str(s["done"]), str(s["timed"]), str(s["on_time"]), _share(s["on_time_share"])]
+        [
+            *(s["step"], str(s["done"]), str(s["timed"]), str(s["on_time"]), _share(s["on_time_share"])),
+            *(_text(s["median_days"]), _text(s["p90_days"])),
+        ]
         for s in summary["steps"]
     ]
     assert steps[1][0] == "受理"  # the step's Chinese title, not its key
@@ -146,6 +152,8 @@ async def test_county_report_tables_charts_downloads_and_drill_down(live_ui, vie
             for value, text, header in zip(got, want, shown[0], strict=True):
                 if header == "按时率":
                     assert _share(value) == text, (name, got)
+                elif header.endswith("（元）") or (header == "数值" and want[0].endswith("（元）")):
+                    assert f"{value:.2f}" == text, (name, got)
                 elif header == "月份":
                     assert f"{value.year}年{value.month}月" == text, (name, got)
                 else:

@@ -96,7 +96,7 @@ def steps_table(report: Mapping[str, object], titles: Mapping[str, str]) -> Tabl
         Column("median_days", STEP_HEADERS["median_days"]),
         Column("p90_days", STEP_HEADERS["p90_days"]),
     )
-    return Table("steps", "各环节按时率", columns, rows)
+    return Table("steps", "各环节按时率与用时", columns, rows)
 
 
 PLACE_COLUMNS = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *PERIOD_COLUMNS, OVERDUE)
