@@ -281,7 +281,9 @@ async def test_who_may_not_read_the_monthly_page(ui):
         answer = await education.request.get(ui.url + path + dibao)
         assert answer.status == 403 and "无权查看该项目的统计" in await answer.text(), path
     await education.goto(ui.url + "/ui/reports/monthly?place=340621&month=2026-11")
-    offered = await education.get_by_label("业务").locator("option").evaluate_all("os => os.map(o => o.value)")
+    offered = (
+        await education.get_by_label("业务").locator("option").evaluate_all("os => os.map(o => o.value)")
+    )
     assert "xueqian" in offered and "dibao" not in offered and "paytest" not in offered
     assert "学生资助月度变动报告" in await education.locator("#monthly-title").inner_text()
     # Another county's office.
