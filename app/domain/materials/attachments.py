@@ -1,10 +1,11 @@
 """Who may add and read a case's materials, the rows that say what is stored, and the audit of
 every upload, download and preview (who read whose household register, when, which bytes).
 
-Reading follows the case (``lookup.load_row``: the caller's places, or a copy 抄送 to them); a portal
-reads and adds only on the cases it submitted itself. Adding also needs an open case and, for a
-reviewer, an open step of the case they may act on. The bytes are put into the store before the
-row is written (``add``); a refused file never reaches either.
+Adding follows the case (``lookup.load_row``): a portal adds only on the cases it submitted itself,
+a reviewer on an open step they may act on, an administrator on any case in progress. Reading is
+stricter than the case (``materials.access``: the program's department, the step's holder, the
+portal's own uploads). The bytes are put into the store before the row is written (``add``); a
+refused file never reaches either.
 """
 
 import re
@@ -18,7 +19,8 @@ from app.db.models import attachments, tasks
 from app.domain.audit import Recorder
 from app.domain.cases import lookup
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.materials import checklists, signatures
+from app.domain.materials import access, checklists, signatures
+from app.domain.materials.access import Reading
 from app.domain.materials.files import PREVIEWABLE, CleanFile
 from app.domain.people.principal import Principal
 from app.domain.programs import definitions
@@ -31,12 +33,27 @@ DOWNLOADED, PREVIEWED = "attachment.downloaded", "attachment.previewed"
 Row = dict[str, Any]
 
 
-async def case_for_reading(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row:
-    """The case as the caller may read its materials; anything else answers like a missing case."""
+async def _case_of(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row:
+    """The case as the caller may read it; a portal only its own; anything else answers like a
+    missing case."""
     case = await lookup.load_row(conn, principal, case_ref)
     if principal.kind == "api_key" and case["created_by"] != principal.name:
         raise NotFound("application_not_found", f"no application {case_ref!r}")
     return case
+
+
+async def case_for_reading(conn: AsyncConnection, principal: Principal, case_ref: str) -> tuple[Row, Reading]:
+    """The case and how the caller reads its materials (``materials.access``); a case they may read
+    whose materials they may not answers 403 ``materials_not_readable``, the same whether it has
+    documents or none."""
+    case = await _case_of(conn, principal, case_ref)
+    how = await access.reading(conn, principal, case)
+    if how is None:
+        raise Forbidden(
+            "materials_not_readable",
+            "a case's materials are read by the offices working on its program and its open step's holder",
+        )
+    return case, how
 
 
 async def _open_tasks_i_may_act_on(conn: AsyncConnection, principal: Principal, case_id: str) -> list[Row]:
@@ -53,7 +70,7 @@ async def case_for_upload(
 ) -> tuple[Row, Row | None]:
     """The case (and the step, when one is named) a caller may add materials to, or the problem;
     ``key`` must be on the program's checklist when it declares one, with room for one more."""
-    case = await case_for_reading(conn, principal, case_ref)
+    case = await _case_of(conn, principal, case_ref)
     if case["status"] != "in_progress":
         raise Conflict("case_closed", f"the case is {case['status']}; materials can no longer be added")
     config = (await definitions.by_id(conn, case["definition_id"])).config
@@ -93,7 +110,7 @@ async def item_for_upload(
 ) -> ChecklistItem | None:
     """The checklist item an upload names (None when the program declares none by that key): what
     kinds of file it accepts is checked on the cleaned file, before the store sees it."""
-    case = await case_for_reading(conn, principal, case_ref)
+    case = await _case_of(conn, principal, case_ref)
     return checklists.item_of((await definitions.by_id(conn, case["definition_id"])).config, key)
 
 
@@ -195,19 +212,43 @@ async def add(
 
 
 async def of_case(conn: AsyncConnection, principal: Principal, case_ref: str) -> list[Row]:
-    case = await case_for_reading(conn, principal, case_ref)
-    rows = await conn.execute(
-        sa.select(attachments)
-        .where(attachments.c.application_id == case["id"], attachments.c.deleted_at.is_(None))
-        .order_by(attachments.c.uploaded_at, attachments.c.id)
+    case, how = await case_for_reading(conn, principal, case_ref)
+    return await _documents(conn, principal, case, how)
+
+
+async def _documents(conn: AsyncConnection, principal: Principal, case: Row, how: Reading) -> list[Row]:
+    query = sa.select(attachments).where(
+        attachments.c.application_id == case["id"], attachments.c.deleted_at.is_(None)
     )
+    if how is Reading.OWN_UPLOADS:
+        query = query.where(
+            attachments.c.uploaded_by_kind == principal.kind, attachments.c.uploaded_by == principal.name
+        )
+    rows = await conn.execute(query.order_by(attachments.c.uploaded_at, attachments.c.id))
     return [view(dict(r)) for r in rows.mappings()]
+
+
+async def panel(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row | None:
+    """The 材料 panel of a case or task page: its documents and checklist, or None when the caller
+    reads the case but not its materials (the page then says so, and shows neither)."""
+    case = await _case_of(conn, principal, case_ref)
+    how = await access.reading(conn, principal, case)
+    if how is None:
+        return None
+    return {
+        "materials": await _documents(conn, principal, case, how),
+        "checklist": await _checklist_of(conn, case),
+    }
 
 
 async def checklist(conn: AsyncConnection, principal: Principal, case_ref: str) -> Row:
     """The case's checklist (what the program asks for, what is there, what is missing) and the
     keys an upload may name."""
-    case = await case_for_reading(conn, principal, case_ref)
+    case, _ = await case_for_reading(conn, principal, case_ref)
+    return await _checklist_of(conn, case)
+
+
+async def _checklist_of(conn: AsyncConnection, case: Row) -> Row:
     config = (await definitions.by_id(conn, case["definition_id"])).config
     present = await conn.execute(
         sa.select(attachments.c.checklist_key).where(
@@ -236,12 +277,16 @@ async def open_for_reading(
         .mappings()
         .first()
     )
+    missing = NotFound("attachment_not_found", f"no attachment {attachment_id!r}")
     if row is None or row["deleted_at"] is not None:
-        raise NotFound("attachment_not_found", f"no attachment {attachment_id!r}")
+        raise missing
+    # Not the caller's to read answers exactly like no such document: another office learns nothing.
     try:
-        case = await case_for_reading(conn, principal, row["application_id"])
-    except NotFound:
-        raise NotFound("attachment_not_found", f"no attachment {attachment_id!r}") from None
+        case, how = await case_for_reading(conn, principal, row["application_id"])
+    except (NotFound, Forbidden):
+        raise missing from None
+    if not access.may_read_document(principal, how, dict(row)):
+        raise missing
     inline = preview and row["content_type"] in PREVIEWABLE
     rec = Recorder(principal.name)
     rec.add(

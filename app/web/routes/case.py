@@ -170,8 +170,7 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             payment_statuses=PAYMENT_STATUSES,
             batch_statuses=BATCH_STATUSES,
             record=record,
-            materials=await attachments.of_case(conn, me.principal, application_id),
-            checklist=await attachments.checklist(conn, me.principal, application_id),
+            materials_panel=await attachments.panel(conn, me.principal, application_id),
             upload_task=None,
             viewer=_viewer(xml, done_steps, current_steps),
         )

@@ -158,13 +158,14 @@ async def _task_page(
     fields = schema_form.fields_of(schema)
     decision, buttons = decision_buttons(schema)
     raw = dict(raw or {})
-    checklist = await attachments.checklist(conn, me.principal, app["id"])
+    materials_panel = await attachments.panel(conn, me.principal, app["id"])
+    missing = materials_panel["checklist"]["missing"] if materials_panel else []
     # 材料不齐 chosen without a list: the form comes back with the checklist's missing items proposed
     # as the one-time notice (一次性告知), for the reviewer to confirm or change.
     errors = dict(errors or {})
     if raw.get("decision") == "incomplete" and not str(raw.get("missing_materials", "")).strip():
-        raw["missing_materials"] = "\n".join(checklist["missing"])
-        if checklist["missing"] and "missing_materials" in errors:
+        raw["missing_materials"] = "\n".join(missing)
+        if missing and "missing_materials" in errors:
             errors["missing_materials"] += "。已按材料清单列出缺少的必交材料，请核对后再次提交"
     for f in fields:  # answering objections: one row per open objection, its number filled in
         if f.kind == "rows" and f.name == "objection_outcomes" and f.name not in raw:
@@ -201,8 +202,7 @@ async def _task_page(
         picker_groups=picker_groups,
         return_targets=await _return_targets(conn, me, view),
         application_form=schema_form.fields_of(definition.application_form),
-        materials=await attachments.of_case(conn, me.principal, app["id"]),
-        checklist=checklist,
+        materials_panel=materials_panel,
         signatures=await step_signatures.of_task(conn, me.principal, view["id"])
         if view["state"] == "open"
         else None,
