@@ -7,6 +7,7 @@ from app.api.deps import Ctx, VersionNo, VersionQuery, require_admin
 from app.api.routing import api_router
 from app.api.schemas import programs as out
 from app.api.schemas.problems import AUTHENTICATED, problem_responses
+from app.api.svg_responses import svg_response
 from app.db.engine import transaction
 from app.domain.cases import migrations
 from app.domain.errors import TooLarge
@@ -155,4 +156,4 @@ async def migrate(ctx: Ctx, key: str, body: migrations.MigrationIn) -> dict:
 async def diagram(ctx: Ctx, key: str, version: VersionNo) -> Response:
     async with ctx.begin() as (conn, _):
         xml = await definitions.xml_of(conn, key, version)
-    return Response(diagrams.render(xml), media_type="image/svg+xml")
+    return svg_response(diagrams.render(xml))

@@ -8,6 +8,7 @@ from app.api.routes.public import notice_with_entries
 from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED
+from app.api.svg_responses import svg_response
 from app.domain.cases import lookup
 from app.domain.notices import objections
 from app.domain.people import directory
@@ -47,4 +48,4 @@ async def application_diagram(ctx: Ctx, application_id: str) -> Response:
         app = await lookup.load_row(conn, me, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
         svg = await diagrams.of_application(conn, app["id"], xml)
-    return Response(svg, media_type="image/svg+xml")
+    return svg_response(svg, private=True)

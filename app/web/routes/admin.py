@@ -6,13 +6,14 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from app import diagrams
 from app.api.deps import VersionNo
+from app.api.svg_responses import svg_response
 from app.domain.cases import rescheduling
 from app.domain.errors import DomainError, Invalid
 from app.domain.people import account_changes, accounts, directory, divisions
@@ -189,7 +190,7 @@ async def diagram(ctx: WebCtx, key: str, version: VersionNo):
     async with ctx.begin() as (conn, me):
         require_admin(me)
         xml = await definitions.xml_of(conn, key, version)
-    return Response(diagrams.render(xml), media_type="image/svg+xml")
+    return svg_response(diagrams.render(xml))
 
 
 def _months(year: int, days: calendar.WorkingDays) -> list[dict]:

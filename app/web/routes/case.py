@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from app import diagrams
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
+from app.api.svg_responses import svg_response
 from app.domain.cases import lookup
 from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
@@ -192,7 +193,7 @@ async def diagram(ctx: WebCtx, application_id: str):
         app = await lookup.load_row(conn, me.principal, application_id)
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
         svg = await diagrams.of_application(conn, app["id"], xml)
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    return svg_response(svg, private=True)
 
 
 @router.get("/notices/{notice_id}/sheet")
