@@ -51,6 +51,21 @@ log = structlog.get_logger(__name__)
 STARTUP_LOCK = 0x41494446  # "AIDF": the advisory lock start-up holds while it seeds and deploys
 
 
+def _warn_if_materials_unencrypted(settings: Settings) -> None:
+    """Materials are ID cards and household registers: in a bucket, the store should encrypt them at
+    rest. Not refused (a bucket may encrypt by default on its own, which the service cannot always
+    read), but said at every start until AIDFLOW_STORAGE_S3_ENCRYPTION is set (docs/operations.md)."""
+    if settings.storage_backend == "s3" and not settings.storage_s3_encryption:
+        log.warning(
+            "storage_s3_unencrypted",
+            bucket=settings.storage_s3_bucket,
+            effect="materials are written to the bucket without server-side encryption: unless the "
+            "bucket encrypts by default, ID cards and household registers rest there in plain",
+            fix="set AIDFLOW_STORAGE_S3_ENCRYPTION=AES256 (SSE-S3) or aws:kms with "
+            "AIDFLOW_STORAGE_S3_KMS_KEY_ID (SSE-KMS)",
+        )
+
+
 async def startup(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     async with transaction(app.state.db) as conn:
@@ -66,6 +81,7 @@ async def startup(app: FastAPI) -> None:
             hint="SQLite serves one process (API and worker together); "
             "run replicas and separate workers on PostgreSQL",
         )
+    _warn_if_materials_unencrypted(settings)
     if not settings.secret_key:  # unset outside production: the installation's own, never a constant
         settings.secret_key = await installation.signing_secret(app.state.db)
     async with transaction(app.state.db) as conn:

@@ -109,3 +109,34 @@ def test_the_settings_refuse_an_s3_store_without_a_bucket_or_a_kms_key_without_k
     settings = make_settings("sqlite+aiosqlite:///x.db", storage_backend="s3", storage_s3_bucket="b")
     assert isinstance(from_settings(settings), S3Store)
     assert isinstance(from_settings(make_settings("sqlite+aiosqlite:///x.db")), LocalDirectoryStore)
+
+
+async def test_the_service_says_at_start_that_an_s3_store_without_encryption_keeps_materials_plain(
+    database_url, s3_endpoint, s3_bucket
+):
+    from structlog.testing import capture_logs
+
+    from tests.conftest import RunningApp
+
+    bucket = {
+        "storage_backend": "s3",
+        "storage_s3_endpoint": s3_endpoint,
+        "storage_s3_bucket": s3_bucket,
+        "storage_s3_region": REGION,
+        "storage_s3_access_key_id": CREDENTIALS["aws_access_key_id"],
+        "storage_s3_secret_access_key": CREDENTIALS["aws_secret_access_key"],
+    }
+    for encryption in (None, "AES256"):
+        running = RunningApp(database_url, storage_s3_encryption=encryption, **bucket)
+        with capture_logs() as logs:
+            async with running:
+                key = await running.app.state.store.put(f"%PDF-1.7 户口簿 {encryption}".encode())
+        head = running.app.state.store.head(key)
+        warned = [e for e in logs if e["event"] == "storage_s3_unencrypted"]
+        if encryption is None:  # the warning says what is so: the object rests unencrypted
+            assert "ServerSideEncryption" not in head, head
+            [warning] = warned
+            assert warning["log_level"] == "warning" and warning["bucket"] == s3_bucket
+            assert "AIDFLOW_STORAGE_S3_ENCRYPTION" in warning["fix"]
+        else:
+            assert head["ServerSideEncryption"] == "AES256" and warned == []
