@@ -126,7 +126,8 @@ def prune(
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be deleted; delete nothing"),
 ) -> None:
     """Delete working rows past their retention (AIDFLOW_RETENTION_*), materials past their program's
-    retention and stored objects no row names (docs/materials.md), in batches; safe while the service runs."""
+    retention, stored objects no row names and temporary files of interrupted local writes
+    (docs/materials.md), in batches; safe while the service runs."""
     from datetime import timedelta
 
     from app import storage

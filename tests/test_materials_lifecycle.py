@@ -148,3 +148,44 @@ async def test_putting_bytes_again_renews_them_so_an_upload_in_flight_is_never_s
     await store.put(data)
     renewed = await store.modified_at(key)
     assert renewed is not None and renewed >= first - timedelta(seconds=1)
+
+
+async def test_prune_removes_what_interrupted_local_writes_left_once_an_hour_old(database_url, tmp_path):
+    """A crash between the write and the rename leaves ``.incoming-*`` beside the target: the real
+    ``aidflow prune`` removes those older than an hour, and nothing else."""
+    import subprocess
+
+    from tests.time_travel import command
+
+    root = tmp_path / "materials"
+    store = LocalDirectoryStore(root)
+    key = await store.put(pdf())  # makes the fan-out directories and an object no row names (young)
+    folder = store._path(key).parent
+    old, young = folder / ".incoming-k3j2_x9", folder / ".incoming-8fq1ab"
+    elsewhere = root / ".incoming-not-ours"  # not where the store writes: left alone
+    for path in (old, young, elsewhere):
+        path.write_bytes(b"%PDF-1.7 half a househo")
+    two_hours_ago = datetime.now(UTC).timestamp() - 7200
+    for path in (old, elsewhere):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    env = {
+        **os.environ,
+        "AIDFLOW_DATABASE_URL": database_url,
+        "AIDFLOW_LOG_JSON": "false",
+        "AIDFLOW_ENV": "development",
+        "AIDFLOW_STORAGE_DIRECTORY": str(root),
+    }
+
+    def prune(*args: str) -> list[str]:
+        done = subprocess.run(
+            command("aidflow", "prune", *args), env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    assert "unfinished writes (.incoming-*): would delete 1" in prune("--dry-run")
+    assert old.exists() and young.exists()
+    assert "unfinished writes (.incoming-*): deleted 1" in prune()
+    assert not old.exists() and young.exists() and elsewhere.exists()
+    assert store._path(key).exists()  # the object beside it: younger than the orphan grace
+    assert "unfinished writes (.incoming-*): deleted 0" in prune()

@@ -382,6 +382,7 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "early_messages: would delete 2",
         "attachments (retention): would delete 0",
         "stored objects without a row: would delete 0",
+        "unfinished writes (.incoming-*): would delete 0",
         "total: would delete 13",
     ]
     assert await _ids(database_url) == before
@@ -400,6 +401,7 @@ async def test_the_cli_prints_per_table_counts_and_exits_zero(database_url):
         "early_messages: deleted 2",
         "attachments (retention): deleted 0",
         "stored objects without a row: deleted 0",
+        "unfinished writes (.incoming-*): deleted 0",
         "total: deleted 15",
     ]
     assert (await _ids(database_url))["outbox"] == {2, 3, 5, 6, 8}

@@ -3,7 +3,7 @@
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -64,4 +64,9 @@ class ObjectStore(Protocol):
 
     async def modified_at(self, key: str) -> datetime | None:
         """When the object was last written, or None when there is none."""
+        ...
+
+    async def remove_unfinished_writes(self, older_than: timedelta, *, dry_run: bool = False) -> int:
+        """Delete what writes that never finished left behind (a crash mid-put), once older than
+        ``older_than``; answers how many (with ``dry_run``, how many would go)."""
         ...

@@ -4,10 +4,12 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.storage.base import KEY, StoredObject, StoredObjectMissing, checked_key, key_of, verified
+
+INCOMING = ".incoming-"  # the prefix of a write in progress, beside its target
 
 
 class LocalDirectoryStore:
@@ -32,7 +34,7 @@ class LocalDirectoryStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed: a reader never sees half a file, a crash leaves
         # only a temporary file, and two writers of the same key both end with the whole object.
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=INCOMING)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -99,3 +101,25 @@ class LocalDirectoryStore:
 
     async def modified_at(self, key: str) -> datetime | None:
         return await asyncio.to_thread(self._stat, key)
+
+    def _remove_unfinished(self, older_than: timedelta, dry_run: bool) -> int:
+        # Only where _write puts them (root/ab/cd/), and only regular files: nothing else is touched.
+        cut = datetime.now(UTC).timestamp() - older_than.total_seconds()
+        removed = 0
+        for first in self._dirs(self.root):
+            for second in self._dirs(first):
+                for path in second.glob(INCOMING + "*"):
+                    try:
+                        if not path.is_file() or path.is_symlink() or path.stat().st_mtime >= cut:
+                            continue
+                        if not dry_run:
+                            path.unlink()
+                    except FileNotFoundError:
+                        continue  # its writer renamed it, or another prune took it
+                    removed += 1
+        return removed
+
+    async def remove_unfinished_writes(self, older_than: timedelta, *, dry_run: bool = False) -> int:
+        """The ``.incoming-*`` files a crash left between the write and the rename. A write takes
+        seconds, so one older than ``older_than`` (an hour, from ``aidflow prune``) has no writer."""
+        return await asyncio.to_thread(self._remove_unfinished, older_than, dry_run)

@@ -4,7 +4,7 @@ encryption when configured. boto3 blocks, so each call runs in a thread."""
 import asyncio
 import base64
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -126,3 +126,7 @@ class S3Store:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._exists, key)
+
+    async def remove_unfinished_writes(self, older_than: timedelta, *, dry_run: bool = False) -> int:
+        """Nothing to remove: a single PUT is stored whole or not at all."""
+        return 0

@@ -12,7 +12,10 @@ never written (a crash between the put and the insert). An upload writes the obj
 and renews the object's time when the bytes were already there, so an object being uploaded is never
 older than the grace; the sweep checks that time again just before deleting.
 
-Both run from ``aidflow prune``, in batches, safe beside the service and other prune runs: the
+**Unfinished writes.** The local store writes beside the target and renames; a crash in between
+leaves a ``.incoming-*`` file, removed once an hour old (``UNFINISHED_WRITE_AGE``).
+
+All three run from ``aidflow prune``, in batches, safe beside the service and other prune runs: the
 update that marks a row deleted only takes rows not yet deleted, and returns the ones it took.
 """
 
@@ -32,6 +35,8 @@ from app.domain.programs import definitions
 from app.storage import ObjectStore
 
 DELETED = "attachment.deleted"
+# A local write lasts seconds; its temporary file still there after an hour was left by a crash.
+UNFINISHED_WRITE_AGE = timedelta(hours=1)
 log = structlog.get_logger(__name__)
 
 
@@ -39,9 +44,14 @@ log = structlog.get_logger(__name__)
 class Sweep:
     expired: int = 0  # rows past their program's retention, marked deleted
     orphans: int = 0  # objects no live row names, deleted from the store
+    unfinished: int = 0  # temporary files of local writes a crash interrupted
 
     def as_dict(self) -> dict[str, int]:
-        return {"attachments (retention)": self.expired, "stored objects without a row": self.orphans}
+        return {
+            "attachments (retention)": self.expired,
+            "stored objects without a row": self.orphans,
+            "unfinished writes (.incoming-*)": self.unfinished,
+        }
 
 
 def years_before(moment: datetime, years: int) -> datetime:
@@ -185,4 +195,5 @@ async def prune(
     """Retention first, so the bytes of what it expired go in the same run."""
     sweep = Sweep(expired=await expire(db, batch_size, dry_run=dry_run))
     sweep.orphans = await sweep_orphans(db, store, grace, batch_size, dry_run=dry_run)
+    sweep.unfinished = await store.remove_unfinished_writes(UNFINISHED_WRITE_AGE, dry_run=dry_run)
     return sweep
