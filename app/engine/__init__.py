@@ -25,6 +25,7 @@ from app.engine.model import (
     ReadyStep,
     ScriptLimitError,
     Step,
+    TimerValueError,
 )
 from app.engine.parsing import (
     model_for,
@@ -51,6 +52,7 @@ __all__ = [
     "ReadyStep",
     "ScriptLimitError",
     "Step",
+    "TimerValueError",
     "_safe_xml_parser",
     "decision_ids",
     "decision_refs",

@@ -24,9 +24,18 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from app import clock, sandbox, script_pool
-from app.engine.model import EngineError, Outcome, PendingTimer, ProcessModel, ReadyStep, ScriptLimitError
+from app.engine.model import (
+    EngineError,
+    Outcome,
+    PendingTimer,
+    ProcessModel,
+    ReadyStep,
+    ScriptLimitError,
+    TimerValueError,
+)
 from app.engine.parsing import _flatten
 from app.engine.state import _pack, _registry, _serializer, _unpack
+from app.engine.timers import BoundedTimersScriptEngine
 
 
 class _ServiceClockDatetime(datetime):
@@ -82,6 +91,8 @@ def _failure(exc: SpiffWorkflowException) -> EngineError:
     """SpiffWorkflow wraps what our environment raised; a bound that was hit stays recognisable."""
     cause, depth = exc, 0
     while cause is not None and depth < 10:
+        if isinstance(cause, TimerValueError):
+            return cause
         if isinstance(cause, ScriptLimitError):
             task = getattr(exc, "task", None)
             where = f"{task.task_spec.name}: " if task is not None else ""
@@ -93,7 +104,7 @@ def _failure(exc: SpiffWorkflowException) -> EngineError:
 def _script_engine(functions: dict[str, Any] | None) -> PythonScriptEngine:
     # The script engine is not part of saved state: it is set after every load, with the
     # functions the service offers to expressions (e.g. working_days(N) in timers).
-    return PythonScriptEngine(environment=_RestrictedEnvironment(dict(functions or {})))
+    return BoundedTimersScriptEngine(environment=_RestrictedEnvironment(dict(functions or {})))
 
 
 NEVER = "2999-12-31T00:00:00+00:00"  # the due time a held timer shows SpiffWorkflow during a change

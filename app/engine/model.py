@@ -35,6 +35,16 @@ class ScriptLimitError(EngineError):
     """A condition, expression or script went beyond its bound (size, CPU time, memory)."""
 
 
+class TimerValueError(EngineError):
+    """A timer's expression gave, when the case reached it, a value the service will not wait on:
+    not a date, duration or cycle, or beyond ``engine.timers.MAX_TIMER_DAYS``. ``reason`` says why
+    in the service's own words, without the value (it comes from the case's data)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Step:
     """A user task as the rest of the service sees it."""

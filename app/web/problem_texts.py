@@ -109,6 +109,7 @@ PLAIN: dict[str, str] = {
     "payload_invalid": "消息内容不正确。",
     "place_case": "这项业务针对地区，不需要填写申请人。",
     "script_limit_exceeded": "流程中的计算超出了限制，请联系管理员检查流程文件。",
+    "timer_value_out_of_range": "流程中的定时器算出的时间无效或超过十年，请联系管理员检查流程文件或申请数据。",
     "secret_conflict": "推送密钥：设置新密钥与轮换密钥只能二选一。",
     "subject_not_allowed": "这项业务不针对已有案件，请不要填写所指案件。",
     "subject_required": "这项业务针对已批准的案件，请填写所指案件编号。",

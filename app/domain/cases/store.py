@@ -156,6 +156,8 @@ def engine_failure(exc: engine.EngineError, what: str) -> Invalid:
     """The problem a failed engine change answers: a bound that was hit has its own code."""
     if isinstance(exc, engine.ScriptLimitError):
         return Invalid("script_limit_exceeded", f"{what}: BPMN code went beyond its limits: {exc}")
+    if isinstance(exc, engine.TimerValueError):
+        return Invalid("timer_value_out_of_range", f"{what}: {exc}")
     return Invalid("engine_error", f"{what}: {exc}")
 
 

@@ -159,6 +159,8 @@ def reason_of(exc: BaseException, error_id: str) -> str:
     """What the trail and the admin list keep of a failure: exception classes and our own words (a
     domain error's code and sentence), never the text of an engine or unexpected exception, which
     may quote the case's data; that goes to the log under ``error_id``."""
+    if isinstance(exc, engine.TimerValueError):  # our own words: the timer and why, not its value
+        return f"timer_value_out_of_range: {exc.reason} (error id {error_id} in the worker's log)"
     if isinstance(exc, engine.EngineError):
         # A script's own error text may quote the case's data ("invalid literal for int(): '张三'"):
         # the trail keeps the classes only.
