@@ -165,7 +165,10 @@ async def test_a_month_made_while_an_event_of_it_is_being_written_to_the_default
                     ).scalar_one()
                     if waiting or making.done():
                         break
+                    # pg_stat_activity is read once per transaction: end it to see the next moment.
+                    await watch.rollback()
                     await asyncio.sleep(0.1)
+            assert waiting == 1, "the partition maker never waited for the writer"
             assert not making.done(), making.result()
             await writer.commit()
         assert await making == ["events_y2091m03"]

@@ -455,6 +455,8 @@ async def test_a_dead_delivery_redelivered_while_prune_waits_for_it_stays(pg_dat
                     ).scalar_one()
                     if waiting or pruning.done():
                         break
+                    # pg_stat_activity is read once per transaction: end it to see the next moment.
+                    await watch.rollback()
                     await asyncio.sleep(0.1)
                 assert not pruning.done(), pruning.result()  # it did not wait: say what it did
                 others = (
