@@ -104,7 +104,10 @@ fi
 if [ $# -gt 0 ]; then
   exec "$PY" -m pytest "$@"
 fi
-"$PY" -m pytest
+# Two test processes (pytest-xdist), one per core here: each has its own PostgreSQL database, SQLite
+# files, servers and browser (tests/conftest.py), so they share nothing but the PostgreSQL server.
+workers="${AIDFLOW_TEST_WORKERS:-2}"
+"$PY" -m pytest -n "$workers"
 # The failover drill (about 40 s; `make drill` runs it alone): a primary killed under load, its
 # synchronous standby promoted, no acknowledged write lost. Needs the PostgreSQL server binaries.
 "$PY" scripts/drill_failover.py
@@ -113,4 +116,4 @@ fi
 # only: time travel moves the test process's clock, not a database's, so the second database adds nothing.
 shifted="${AIDFLOW_TEST_TODAY:-$("$PY" -c 'import datetime as d; print(d.date.today() + d.timedelta(days=3 * 365 + 137))')}"
 echo "Date-sensitive tests again with the real date moved to $shifted"
-AIDFLOW_TEST_TODAY="$shifted" AIDFLOW_TEST_DATABASES=postgresql exec "$PY" -m pytest -m dates -q
+AIDFLOW_TEST_TODAY="$shifted" AIDFLOW_TEST_DATABASES=postgresql exec "$PY" -m pytest -n "$workers" -m dates -q
