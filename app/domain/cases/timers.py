@@ -92,7 +92,10 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
         log.error(
             "timer_step_failed", application_id=app["id"], timer=timer.name, error_id=error_id, error=str(exc)
         )
-        await _failed(conn, timer, app, reason_of(exc, error_id))
+        # A computed timer value out of range comes from the case's data: trying again gives the same.
+        await _failed(
+            conn, timer, app, reason_of(exc, error_id), final=isinstance(exc, engine.TimerValueError)
+        )
         return timer_id
     if timer.engine_task_id not in change.outcome.timers_removed:
         await _failed(conn, timer, app, "the engine did not fire this timer")
@@ -104,12 +107,15 @@ async def fire_next(conn: AsyncConnection, skip: set[int]) -> int | None:
     return timer_id
 
 
-async def _failed(conn: AsyncConnection, timer: AnyRow, app: dict[str, Any], error: str) -> None:
-    """Back off, or set the timer aside for good after MAX_ATTEMPTS (the case's trail says so)."""
+async def _failed(
+    conn: AsyncConnection, timer: AnyRow, app: dict[str, Any], error: str, *, final: bool = False
+) -> None:
+    """Back off, or set the timer aside for good after MAX_ATTEMPTS or at once when ``final`` (the
+    case's trail says so)."""
     attempts = timer.attempts + 1
     now = clock.now()
     values = {"attempts": attempts, "last_error": error[:500]}
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= MAX_ATTEMPTS or final:
         values["failed_at"] = now
         rec = Recorder("system")
         rec.add("timer.failed", app["id"], {"name": timer.name, "attempts": attempts, "error": error[:500]})
