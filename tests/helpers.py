@@ -62,11 +62,9 @@ class Api:
         self.headers[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         return self.headers[username]
 
-    async def setup_places_and_people(self, admin_password: str) -> None:
-        await self.login("admin", admin_password)
-        r = await self.put("admin", "/admin/divisions", PLACES)
-        assert r.status_code == 200, r.text
-        for username, (role, code) in PEOPLE.items():
+    async def add_people(self, people: dict[str, tuple[str, str]]) -> None:
+        """Users named by username → (role, division code), created by the admin and logged in."""
+        for username, (role, code) in people.items():
             r = await self.post(
                 "admin",
                 "/admin/users",
@@ -79,6 +77,12 @@ class Api:
             )
             assert r.status_code == 201, r.text
             await self.login(username)
+
+    async def setup_places_and_people(self, admin_password: str) -> None:
+        await self.login("admin", admin_password)
+        r = await self.put("admin", "/admin/divisions", PLACES)
+        assert r.status_code == 200, r.text
+        await self.add_people(PEOPLE)
         r = await self.post(
             "admin",
             "/admin/api-keys",

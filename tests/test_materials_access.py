@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ADMIN_PASSWORD, RunningApp
-from tests.helpers import PASSWORD, VILLAGE_A, VILLAGE_B, Api
+from tests.helpers import VILLAGE_A, VILLAGE_B, Api
 from tests.materials_samples import pdf, photo_with_gps
 
 OTHERS = {
@@ -29,19 +29,7 @@ async def app_and_api(database_url):
     async with running as client:
         api = Api(client, database_url)
         await api.setup_places_and_people(ADMIN_PASSWORD)
-        for username, (role, code) in OTHERS.items():
-            r = await api.post(
-                "admin",
-                "/admin/users",
-                {
-                    "username": username,
-                    "password": PASSWORD,
-                    "display_name": username,
-                    "grants": [{"role": role, "division_code": code}],
-                },
-            )
-            assert r.status_code == 201, r.text
-            await api.login(username)
+        await api.add_people(OTHERS)
         for name, code in (("portal_xiao", "340622"), ("portal2", "340621")):
             r = await api.post(
                 "admin",

@@ -6,7 +6,7 @@ import pytest
 
 from app import engine
 from app.domain.programs import definitions
-from tests.helpers import PASSWORD, Api, check_character
+from tests.helpers import Api, check_character
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -31,19 +31,7 @@ def teacher_id(born: str, male: bool, serial: int = 1) -> str:
 
 @pytest.fixture
 async def edu(api: Api) -> Api:
-    for username, (role, code) in OFFICES.items():
-        r = await api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
-        await api.login(username)
+    await api.add_people(OFFICES)
     await api.set_clock("2026-11-23T09:00:00+08:00")
     return api
 

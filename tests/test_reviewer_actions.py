@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.db.engine import create_engine
 from app.db.models import outbox
-from tests.helpers import PASSWORD, Api
+from tests.helpers import Api
 from tests.row_barrier import collide
 
 APPROVE = {"decision": "approve", "opinion": "情况属实"}
@@ -24,19 +24,7 @@ EXTRA = {
 
 @pytest.fixture
 async def office(api: Api) -> Api:
-    for username, (role, code) in EXTRA.items():
-        r = await api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
-        await api.login(username)
+    await api.add_people(EXTRA)
     return api
 
 
@@ -92,18 +80,8 @@ async def test_return_is_never_to_a_later_step_or_a_parallel_branch(office: Api)
     # minban's four county departments review in parallel: none may return to another's branch.
     from tests.test_minban import OFFICES, teacher_id
 
-    for username, (role, code) in OFFICES.items():
-        await office.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        await office.login(username)
+    # Some of minban's offices are among the fixture's people already: only the others are added.
+    await office.add_people({u: g for u, g in OFFICES.items() if u not in office.headers})
     r = await office.post(
         "portal",
         "/applications",

@@ -12,18 +12,7 @@ OTHERS = {"county_edu": ("county_education", "340621"), "village_b": ("village_c
 
 async def test_the_materials_panel_and_links_open_only_to_the_programs_offices(live_ui_both):
     ui = live_ui_both
-    for username, (role, code) in OTHERS.items():
-        r = await ui.api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
+    await ui.api.add_people(OTHERS)
     case = await ui.api.apply()
     r = await ui.api.client.post(
         f"/api/v1/applications/{case['id']}/attachments",

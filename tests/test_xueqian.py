@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import PASSWORD, Api, id_number
+from tests.helpers import Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -41,19 +41,7 @@ APPROVE = {"decision": "approve", "opinion": "同意"}
 @pytest.fixture
 async def kg(api: Api) -> Api:
     assert (await api.put("admin", "/admin/divisions", [KINDERGARTEN])).status_code == 200
-    for username, (role, code) in STAFF.items():
-        r = await api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
-        await api.login(username)
+    await api.add_people(STAFF)
     return api
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import PASSWORD, Api, id_number
+from tests.helpers import Api, id_number
 
 # Run a second time with the real date shifted years ahead (scripts/test.sh).
 pytestmark = pytest.mark.dates
@@ -25,19 +25,7 @@ APPROVE = {"decision": "approve", "opinion": "情况属实"}
 async def unions(api: Api) -> Api:
     r = await api.put("admin", "/admin/divisions", UNITS)
     assert r.status_code == 200, r.text
-    for username, (role, code) in UNIONS.items():
-        r = await api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": username,
-                "password": PASSWORD,
-                "display_name": username,
-                "grants": [{"role": role, "division_code": code}],
-            },
-        )
-        assert r.status_code == 201, r.text
-        await api.login(username)
+    await api.add_people(UNIONS)
     # The city's allowance standard (plan 7: 810 yuan a month); three times it is the income line.
     r = await api.put(
         "city_union",
