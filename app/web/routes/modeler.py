@@ -3,6 +3,7 @@ process. Its 校验 and 上传 post to the upload form's endpoint (routes/admin.
 answers this page's script in JSON (``wants_json``, ``problem_json``); see docs/bpmn.md. A version's
 bundle (its BPMN, forms and decision tables as one zip) downloads from here too."""
 
+import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import VersionNo
 from app.domain.errors import DomainError
+from app.domain.people.roles import DEPARTMENTS, ROLE_LEVELS
 from app.domain.programs import definitions
 from app.web import labels, problem_texts
 from app.web.context import WebContext, WebCtx, require_admin
@@ -58,6 +60,8 @@ async def modeler(ctx: WebCtx, key: str, version: int | None = None):
         key=key,
         shown=shown,
         xml=xml,
+        # The properties panel names the role typed (county_civil_affairs → 县级民政).
+        role_names=json.dumps({"levels": ROLE_LEVELS, "departments": DEPARTMENTS}, ensure_ascii=False),
     )
 
 

@@ -1,7 +1,8 @@
 // The process editor on the admin page (admin_modeler.html): bpmn-js's Modeler (vendored, see
 // scripts/vendor_docs_assets.sh) with the version's XML; 校验 and 上传 post the edited XML to the
 // upload form's endpoint (/ui/admin/processes, with its CSRF token) and read its JSON answer;
-// 下载 saves the XML. Every problem found is listed and selects its element when clicked.
+// 下载 saves the XML. Every problem found is listed and selects its element when clicked. Beside the
+// drawing, the properties panel edits what AidFlow reads from the selected element.
 (function () {
   "use strict";
   // The modeler's own words (palette, context pad, the change-element menu) in Chinese.
@@ -75,9 +76,41 @@
     "Default flow": "默认流",
     "Conditional flow": "条件流"
   };
+  // The properties panel's words; its header names the element's type ("User Task").
+  var ZH_PANEL = {
+    "Select an element to edit its properties.": "选中图中的元素以编辑其属性。",
+    "Multiple elements are selected. Select a single element to edit its properties.": "选中了多个元素，请只选一个以编辑其属性。",
+    "Process": "流程",
+    "Participant": "池",
+    "Lane": "泳道",
+    "Task": "任务",
+    "User Task": "用户任务",
+    "Script Task": "脚本任务",
+    "Business Rule Task": "业务规则任务",
+    "Receive Task": "接收任务",
+    "Start Event": "开始事件",
+    "End Event": "结束事件",
+    "Message Start Event": "消息开始事件",
+    "Timer Start Event": "定时开始事件",
+    "Message Intermediate Catch Event": "消息捕获事件",
+    "Timer Intermediate Catch Event": "定时捕获事件",
+    "Intermediate Throw Event": "中间抛出事件",
+    "Timer Boundary Event": "定时边界事件",
+    "Message Boundary Event": "消息边界事件",
+    "Exclusive Gateway": "排他网关",
+    "Parallel Gateway": "并行网关",
+    "Inclusive Gateway": "包容网关",
+    "Event Based Gateway": "事件网关",
+    "Sequence Flow": "顺序流",
+    "Conditional Flow": "条件流",
+    "Default Flow": "默认流",
+    "Sub Process": "子流程",
+    "Text Annotation": "文字注释",
+    "Group": "分组"
+  };
   function translate(template, replacements) {
     replacements = replacements || {};
-    return (ZH[template] || template).replace(/{([^}]+)}/g, function (all, key) {
+    return (ZH[template] || ZH_PANEL[template] || template).replace(/{([^}]+)}/g, function (all, key) {
       return replacements[key] !== undefined ? replacements[key] : all;
     });
   }
@@ -98,9 +131,16 @@
     say(failure, "流程编辑器未能加载，请刷新页面。");
     return;
   }
+  // The properties panel (its own bundle, see docs/bpmn.md) when it loaded; the drawing works without.
+  var panel = window.AidFlowPropertiesPanel;
+  var properties = box.querySelector(".modeler-properties");
+  properties.hidden = !panel;
   var modeler = new window.BpmnJS({
     container: box.querySelector(".modeler-canvas"),
-    additionalModules: [{ translate: ["value", translate] }]
+    additionalModules: [{ translate: ["value", translate] }].concat(panel ? panel.modules : []),
+    moddleExtensions: panel ? panel.moddleExtensions : {},
+    propertiesPanel: panel ? { parent: properties } : undefined,
+    aidflowRoles: JSON.parse(box.getAttribute("data-role-names") || "null")
   });
   box.setAttribute("data-modeler", "loading");
   modeler.importXML(box.getAttribute("data-bpmn-xml")).then(function () {
