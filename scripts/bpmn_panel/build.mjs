@@ -19,14 +19,31 @@ mkdirSync(out, { recursive: true });
 // the Camunda/Zeebe behaviours the panel's other providers import are never shown. The dist files
 // are single modules esbuild cannot shake, so those imports resolve to an inert stand-in instead.
 const UNUSED = /^(@codemirror\/|@lezer\/|@bpmn-io\/(feel-editor|feelers-editor|lang-feel|feel-lint|feel-analyzer|lezer-feel|extract-process-variables|semver-compat|cm-theme)|@camunda\/feel-builtins|camunda-bpmn-js-behaviors|zeebe-bpmn-moddle|lezer-feel|feelin)/;
+// Each stand-in exports, as one inert value, exactly the names its importer takes from it.
+const INERT = "var inert = new Proxy(function () {}, { get: function () { return inert; }, apply: function () { return inert; }, construct: function () { return {}; } });";
 const unused = {
   name: "unused",
   setup(b) {
-    b.onResolve({ filter: UNUSED }, (args) => ({ path: args.path, namespace: "unused" }));
-    b.onLoad({ filter: /.*/, namespace: "unused" }, () => ({
-      contents: "var inert = new Proxy(function () {}, { get: function (t, k) { return k === '__esModule' ? false : inert; }, apply: function () { return inert; }, construct: function () { return {}; } }); module.exports = inert;",
-      loader: "js"
+    b.onResolve({ filter: UNUSED }, (args) => ({
+      path: args.path, namespace: "unused", pluginData: { importer: args.importer }
     }));
+    b.onLoad({ filter: /.*/, namespace: "unused" }, (args) => {
+      const source = readFileSync(args.pluginData.importer, "utf8");
+      const quoted = args.path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      const statement = new RegExp(`import\\s+([^;]*?)\\s+from\\s+['"]${quoted}['"]`, "g");
+      const names = new Set();
+      let hasDefault = false;
+      for (const [, clause] of source.matchAll(statement)) {
+        const braces = /\{([^}]*)\}/.exec(clause);
+        if (braces) {
+          braces[1].split(",").map((n) => n.trim().split(/\s+as\s+/)[0]).filter(Boolean).forEach((n) => names.add(n));
+        }
+        if (/^[A-Za-z_$][\w$]*/.test(clause.replace(/\{[^}]*\}/, "").trim())) { hasDefault = true; }
+      }
+      const lines = [INERT, ...[...names].map((n) => `export var ${n} = inert;`)];
+      if (hasDefault) { lines.push("export default inert;"); }
+      return { contents: lines.join("\n"), loader: "js", resolveDir: here };
+    });
   }
 };
 

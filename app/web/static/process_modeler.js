@@ -81,6 +81,7 @@
     "Select an element to edit its properties.": "选中图中的元素以编辑其属性。",
     "Multiple elements are selected. Select a single element to edit its properties.": "选中了多个元素，请只选一个以编辑其属性。",
     "Process": "流程",
+    "Collaboration": "协作图",
     "Participant": "池",
     "Lane": "泳道",
     "Task": "任务",

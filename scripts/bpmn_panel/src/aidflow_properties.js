@@ -214,7 +214,8 @@ function groupsFor(element) {
   const bo = element.businessObject;
   if (!bo || element.type === "label") { return []; }
   const entries = [];
-  const group = (id, label, items) => ({ id, label, component: Group, entries: items });
+  // Open from the start: these few entries are what the panel is for.
+  const group = (id, label, items) => ({ id, label, component: Group, entries: items, shouldOpen: true });
   const entry = (id, component, extra) => Object.assign({ id, element, component }, extra || {});
   const groups = [];
   if (is(element, "bpmn:Lane")) {
