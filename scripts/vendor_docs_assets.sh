@@ -32,6 +32,7 @@ fetch redoc 2.5.4 'sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9og
 # bpmn-js's licence asks that the bpmn.io watermark stays visible on the diagram: it does.
 # The viewer draws processes on case and admin pages; the modeler (same package) edits them on the
 # admin's editor page, with the palette's icon font (its CSS finds the font at ../font/).
+# The editor's properties panel is not a prebuilt file: scripts/bpmn_panel builds it (docs/bpmn.md).
 OUT=app/web/static
 fetch bpmn-js 18.31.1 'sha512-Hc7LzrgwfcBRUAdI/380Q2v1MJ115atGEVGadawLfDbHdo+r+IkmNj8fuYPFmWglUYt1KYIaC46OeX16HGTKQw==' \
   LICENSE dist/bpmn-navigated-viewer.production.min.js dist/bpmn-modeler.production.min.js \
