@@ -76,8 +76,8 @@ def _property(root, element_id: str, name: str) -> str | None:
     return found[0] if found else None
 
 
-async def test_a_step_changed_in_the_panel_runs_in_its_new_role(live_ui):
-    ui = live_ui
+async def test_a_step_changed_in_the_panel_runs_in_its_new_role(live_ui_both):
+    ui = live_ui_both  # deployed and run on both databases
     page = await _open(ui)
     panel = page.locator(".modeler-properties")
     assert "协作图" in await panel.inner_text()  # nothing selected: the drawing as a whole
@@ -170,6 +170,27 @@ async def test_lane_timer_condition_and_outcome_written_by_the_panel(live_ui):
     condition = root.xpath("//*[@id='flow_incomplete']/bpmn:conditionExpression/text()", namespaces=NS)
     assert condition == ['decision == "incomplete" and True']
     assert _property(root, "end_refused", "outcome") == "withdrawn"
+
+
+async def test_a_change_keeps_the_elements_the_panel_does_not_show(live_ui):
+    """minban's business rule task names its decision table in a spiffworkflow element the panel
+    has no entry for: it survives an edit of the step beside it."""
+    ui = live_ui
+    page = await ui.login("admin", ADMIN_PASSWORD)
+    await page.goto(ui.url + "/ui/admin/processes/minban/edit")
+    await _ready(page)
+    await _select(page, "township_initial_review")
+    await page.locator(".modeler-properties").get_by_label("办理时限（工作日）").fill("by day 20")
+    await page.get_by_role("button", name="上传").click()
+    await _status(page, "已部署：.*第2版")
+    r = await ui.api.get("admin", "/process-definitions/minban/versions/2/xml")
+    root = etree.fromstring(r.content)
+    assert _property(root, "township_initial_review", "time_limit") == "by day 20"
+    called = root.xpath(
+        "//*[@id='monthly_amount_by_years']/bpmn:extensionElements/spiffworkflow:calledDecisionId/text()",
+        namespaces=NS,
+    )
+    assert called == ["minban_amount"]
 
 
 async def test_the_panel_bundle_is_served_as_built_with_its_licences(live_ui):
