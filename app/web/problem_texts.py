@@ -165,6 +165,7 @@ PLAIN: dict[str, str] = {
     # 申请材料 (domain/materials) and 统计报表 (domain/reports)
     "no_file": "请选择要上传的文件。",
     "materials_not_readable": "本案材料仅限承办该项目的部门和当前环节的经办人查阅。",
+    "personal_data_not_readable": "本案个人信息仅限承办该项目的部门、当前环节的经办人和抄送对象查阅。",
     "empty_file": "文件是空的（0 字节），请重新选择。",
     "file_too_large": "文件过大，请压缩后再上传。",
     "file_unreadable": "图片文件已损坏或无法识别，请重新拍摄或扫描后上传。",

@@ -8,7 +8,7 @@ from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas import payments as payments_out
 from app.api.schemas.problems import AUTHENTICATED
-from app.domain.cases import applications, lookup
+from app.domain.cases import applications, lookup, privacy
 from app.domain.cases import record as approval_record
 from app.domain.money import history, ledger
 from app.domain.tasks import actions as task_actions
@@ -93,9 +93,11 @@ async def record(ctx: Ctx, application_id: str) -> list[dict]:
 
 @router.get("/{application_id}/benefits", response_model=list[out.Benefit])
 async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
-    """The ledger entries of a case (amounts approved, periods, status)."""
+    """The ledger entries of a case (amounts approved, periods, status); 403
+    ``personal_data_not_readable`` to a caller who reads the case masked."""
     async with ctx.begin() as (conn, me):
-        row = await lookup.load_row(conn, me, application_id)
+        row = await lookup.load_row(conn, me, application_id, reading=True)
+        privacy.require(row[privacy.READABLE])
         return await ledger.of_application(conn, row["id"])
 
 
@@ -103,9 +105,10 @@ async def benefits(ctx: Ctx, application_id: str) -> list[dict]:
 async def payments(ctx: Ctx, application_id: str) -> dict:
     """发放记录: the case's ledger entries and its payments — each period with amount, status
     (scheduled, in_batch, paid, failed), pay date, batch and account (bank and last four digits). For
-    whoever may read the case, a portal key within its places too."""
+    whoever reads the case in full (403 ``personal_data_not_readable`` to a caller who reads it masked)."""
     async with ctx.begin() as (conn, me):
-        row = await lookup.load_row(conn, me, application_id)
+        row = await lookup.load_row(conn, me, application_id, reading=True)
+        privacy.require(row[privacy.READABLE])
         return await history.of_application(conn, row["id"])
 
 

@@ -84,6 +84,12 @@ class Application(Out):
     created_at: Timestamp
     updated_at: Timestamp
     ended_at: Timestamp | None
+    personal_data: Literal["full", "masked"] = Field(
+        "full",
+        description="masked: the caller sees the case's place but does not work on it (another "
+        "department): applicant name and ID number masked (王*, 340621********1234), phone, data and "
+        "family_id withheld (docs/api.md, Who reads a case)",
+    )
 
 
 class Page(Out):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, events, tasks
 from app.domain.cases import numbers as case_numbers
-from app.domain.cases import views
+from app.domain.cases import privacy, views
 from app.domain.errors import Invalid, NotFound
 from app.domain.people import divisions as division_service
 from app.domain.people.directory import Directory
@@ -22,10 +22,16 @@ from app.domain.timekeeping import calendar
 STATUSES = ("in_progress", "approved", "refused", "withdrawn", "terminated")
 
 
-async def load_row(conn: AsyncConnection, principal: Principal, application_id: str) -> dict[str, Any]:
-    """A case by its id or its number (DB-340621-2026-000123), as the caller may see it."""
+async def load_row(
+    conn: AsyncConnection, principal: Principal, application_id: str, *, reading: bool = False
+) -> dict[str, Any]:
+    """A case by its id or its number (DB-340621-2026-000123), as the caller may see it; ``reading``
+    adds whether the caller reads its personal data (``privacy.READABLE``, one more statement)."""
     key = applications.c.number if case_numbers.PATTERN.match(application_id) else applications.c.id
-    row = (await conn.execute(sa.select(applications).where(key == application_id))).mappings().first()
+    query = sa.select(applications).where(key == application_id)
+    if reading:
+        query = query.add_columns((await privacy.condition(conn, principal)).label(privacy.READABLE))
+    row = (await conn.execute(query)).mappings().first()
     # A case outside the caller's places answers exactly like one that does not exist,
     # unless it was copied to them (抄送).
     if row is None or not (
@@ -35,27 +41,33 @@ async def load_row(conn: AsyncConnection, principal: Principal, application_id: 
     return dict(row)
 
 
+async def view_of(conn: AsyncConnection, row: dict[str, Any]) -> dict[str, Any]:
+    """The case as its reader may see it, from a row loaded with ``reading=True``."""
+    return privacy.shown(row, views.application_view(row, await views.open_tasks_of(conn, row["id"])))
+
+
 async def get(conn: AsyncConnection, principal: Principal, application_id: str) -> dict[str, Any]:
-    row = await load_row(conn, principal, application_id)
-    return views.application_view(row, await views.open_tasks_of(conn, row["id"]))
+    return await view_of(conn, await load_row(conn, principal, application_id, reading=True))
 
 
 ID_NUMBER = re.compile(r"^[0-9]{17}[0-9Xx]$")
 CASE_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{8,36}$")
 
 
-def _matching(q: str) -> sa.ColumnElement[bool]:
-    """案件查询: an ID number matches exactly, a case id by its beginning (as the pages show it),
-    anything else is part of the applicant's name."""
+def _matching(q: str, readable: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """案件查询: a case number or a case id (its beginning, as the pages show it) finds the case; an
+    ID number (exactly) or part of the applicant's name finds a person, so only among the cases the
+    caller reads in full (``readable``)."""
     q = q.strip()
     if case_numbers.PATTERN.match(q.upper()):
         return applications.c.number == q.upper()
     if ID_NUMBER.match(q):
-        return applications.c.applicant_id_number == q.upper()
-    name: sa.ColumnElement[bool] = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
+        return sa.and_(applications.c.applicant_id_number == q.upper(), readable)
+    name = applications.c.applicant["name"].as_string().contains(q, autoescape=True)
+    person: sa.ColumnElement[bool] = sa.and_(name, readable)
     if CASE_ID_PREFIX.match(q):
-        return sa.or_(applications.c.id.startswith(q.lower(), autoescape=True), name)
-    return name
+        return sa.or_(applications.c.id.startswith(q.lower(), autoescape=True), person)
+    return person
 
 
 async def list_(
@@ -72,10 +84,15 @@ async def list_(
     submitted_from: date | None = None,
     submitted_to: date | None = None,
 ) -> dict[str, Any]:
-    """Cases at or below the caller's places, newest first, with the filters of 案件查询."""
-    query = sa.select(applications).where(principal.visible(applications.c.division_path))
+    """Cases at or below the caller's places, newest first, with the filters of 案件查询; each masked
+    unless the caller reads its personal data (``privacy``), and a search by ID number or name finds
+    only the cases the caller reads in full."""
+    readable = await privacy.condition(conn, principal)
+    query = sa.select(applications, readable.label(privacy.READABLE)).where(
+        principal.visible(applications.c.division_path)
+    )
     if q and q.strip():
-        query = query.where(_matching(q))
+        query = query.where(_matching(q, readable))
     if step:  # where the case is now: an open step of that name
         query = query.where(
             sa.exists().where(
@@ -115,7 +132,7 @@ async def list_(
     page = rows[:limit]
     open_tasks = await views.open_tasks_of_many(conn, [r["id"] for r in page])
     return {
-        "items": [views.application_view(r, open_tasks[r["id"]]) for r in page],
+        "items": [privacy.shown(r, views.application_view(r, open_tasks[r["id"]])) for r in page],
         "limit": limit,
         "offset": offset,
         "has_more": len(rows) > limit,
@@ -178,10 +195,14 @@ async def timeline(
     *,
     internal: bool = True,
     directory: Directory | None = None,
+    personal: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The case's events, oldest first, each with its actor as a person (``actor_display``);
-    ``internal=False`` leaves out ``INTERNAL_EVENTS`` (the reviewer's timeline)."""
-    application_id = (await load_row(conn, principal, application_id))["id"]
+    ``internal=False`` leaves out ``INTERNAL_EVENTS`` (the reviewer's timeline). A caller who may not
+    read the personal data (``personal``: decided here unless the caller did) gets each event's data
+    cut to the staff it names: no opinion, reason or form."""
+    row = await load_row(conn, principal, application_id, reading=personal is None)
+    application_id, personal = row["id"], row[privacy.READABLE] if personal is None else personal
     query = sa.select(events).where(events.c.application_id == application_id)
     if not internal:
         query = query.where(events.c.type.not_in(sorted(INTERNAL_EVENTS)))
@@ -199,10 +220,15 @@ async def timeline(
             "internal": r.type in INTERNAL_EVENTS,
             "task": r.task_name,
             "task_id": r.task_id,
-            "data": r.data,
+            "data": r.data if personal else _staff_named(r.type, r.data),
         }
         for r in rows
     ]
+
+
+def _staff_named(event_type: str, data: dict[str, Any] | None) -> dict[str, Any]:
+    """What a masked reader keeps of an event's data: the staff it names (转办 to whom…)."""
+    return {k: v for k, v in (data or {}).items() if k in PEOPLE_IN_EVENTS.get(event_type, ())}
 
 
 async def applicants(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import clock
 from app.db.models import tasks
-from app.domain.cases import lookup
+from app.domain.cases import lookup, privacy
 from app.domain.people.directory import Directory
 from app.domain.people.principal import Principal
 from app.domain.timekeeping import calendar
@@ -23,10 +23,17 @@ def _opinion(data: dict[str, Any]) -> str | None:
 
 
 async def of_application(
-    conn: AsyncConnection, principal: Principal, application_id: str, directory: Directory | None = None
+    conn: AsyncConnection,
+    principal: Principal,
+    application_id: str,
+    directory: Directory | None = None,
+    personal: bool | None = None,
 ) -> list[dict[str, Any]]:
-    # The same who-may-see as the case; by its id or its number.
-    application_id = (await lookup.load_row(conn, principal, application_id))["id"]
+    """The same who-may-see as the case, by its id or its number; a caller who may not read its
+    personal data (``cases.privacy``; ``personal``: decided here unless the caller did) gets the steps,
+    handlers and results without the opinions, which speak of the applicant's circumstances."""
+    row = await lookup.load_row(conn, principal, application_id, reading=personal is None)
+    application_id, personal = row["id"], row[privacy.READABLE] if personal is None else personal
     rows = (
         await conn.execute(
             sa.select(
@@ -69,7 +76,7 @@ async def of_application(
                 "handler_name": directory.person(handler).name if handler else None,
                 "handler_display": directory.view(handler),
                 "result": data.get("decision") if isinstance(data.get("decision"), str) else None,
-                "opinion": _opinion(data),
+                "opinion": _opinion(data) if personal else None,
                 "arrived_at": r.created_at,
                 "completed_at": r.completed_at,
                 "working_days": taken.value,

@@ -66,6 +66,7 @@ def application_view(row: RowLike, open_tasks: list[dict[str, Any]] | None = Non
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "ended_at": row["ended_at"],
+        "personal_data": "full",  # "masked" for a reader of the place only (cases.privacy)
     }
 
 

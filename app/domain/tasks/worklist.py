@@ -10,7 +10,7 @@ from app import clock
 from app.db.models import applications, case_copies, tasks, users
 from app.domain.audit import Recorder
 from app.domain.cases import effects as case_effects
-from app.domain.cases import search, views
+from app.domain.cases import privacy, search, views
 from app.domain.cases.change import CaseChange
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.materials import signatures
@@ -66,8 +66,7 @@ async def inbox(
         filters.append(tasks.c.due_at < due_before)
     q = search.clean(q)
     if q:  # read from the few matching cases (their indexes), not from the scope's
-        found = sa.select(applications.c.id).where(search.matching(q, conn.dialect.name))
-        filters.append(tasks.c.application_id.in_(found))
+        filters.append(tasks.c.application_id.in_(await search.found(conn, principal, q)))
     # A statement of disjoint parts (domain/tasks/pages.py); [] when no place is in scope; None for
     # the scopes of a person's own rows and searches, read with their one condition.
     query: pages.Page
@@ -174,19 +173,16 @@ def _require_open(task: Json) -> None:
 
 async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> Json:
     task = await _load(conn, principal, task_id)
-    app = (
-        (await conn.execute(sa.select(applications).where(applications.c.id == task["application_id"])))
-        .mappings()
-        .one()
-    )
+    app = await privacy.load_case(conn, principal, task["application_id"])
     definition = await definitions.by_id(conn, app["definition_id"])
     view = {
         **views.task_view(task, await calendar.load(conn)),
-        "data": task["data"],
+        "data": task["data"] if app[privacy.READABLE] else {},
+        "note": task["note"] if app[privacy.READABLE] else None,
         "form_schema": definition.form_for_step(task["name"])
         if task["name"] in definition.model.steps
         else None,
-        "application": views.application_view(app),
+        "application": privacy.shown(app, views.application_view(app)),
     }
     if task["name"] in objections.answering_steps(definition):
         view["objections"] = await objections.of_application(conn, task["application_id"], open_only=True)

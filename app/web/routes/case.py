@@ -10,7 +10,7 @@ from app import diagrams
 from app.api import sheets
 from app.api.routes.public import notice_with_entries
 from app.api.svg_responses import svg_response
-from app.domain.cases import lookup
+from app.domain.cases import lookup, privacy
 from app.domain.cases import record as approval_record
 from app.domain.errors import DomainError
 from app.domain.materials import attachments
@@ -124,19 +124,22 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
     """The case page. Its timeline is the reviewer's (``lookup.INTERNAL_EVENTS`` left out); an
     administrator may ask for the whole history with ``?internal=1``."""
     async with ctx.begin() as (conn, me):
-        row = await lookup.load_row(conn, me.principal, application_id)  # by id or number
-        application_id = row["id"]
-        app = await lookup.get(conn, me.principal, application_id)
+        # By id or number, with whether the viewer reads the person (cases.privacy): one check.
+        row = await lookup.load_row(conn, me.principal, application_id, reading=True)
+        application_id, personal = row["id"], bool(row[privacy.READABLE])
+        app = await lookup.view_of(conn, row)
         definition = await definitions.by_id(conn, row["definition_id"])
         places = await divisions.lookup(
             conn, [app["division_code"], *(t["division_code"] for t in app["open_tasks"])]
         )
         # Every person on the page is resolved by these two reads (handlers, then the rest).
         directory = Directory()
-        record = await approval_record.of_application(conn, me.principal, application_id, directory)
+        record = await approval_record.of_application(
+            conn, me.principal, application_id, directory, personal=personal
+        )
         show_internal = me.is_admin and internal == "1"
         timeline = await lookup.timeline(
-            conn, me.principal, application_id, internal=show_internal, directory=directory
+            conn, me.principal, application_id, internal=show_internal, directory=directory, personal=personal
         )
         await directory.load(conn, (t["assignee"] for t in app["open_tasks"]))
         xml = await definitions.xml_of(conn, app["program"], app["definition_version"])
@@ -165,9 +168,11 @@ async def show(ctx: WebCtx, application_id: str, internal: str = ""):
             person=directory.text,
             opinions=opinions(timeline, definition, directory),
             notice_entries=await notices.entries_of_application(conn, application_id),
-            objections=await objections.of_application(conn, application_id),
-            benefits=await ledger.of_application(conn, application_id),
-            payments=(await history.of_application(conn, application_id))["payments"],
+            # Objections, benefits and payments speak of the person: not shown to a masked reader.
+            personal=personal,
+            objections=await objections.of_application(conn, application_id) if personal else [],
+            benefits=await ledger.of_application(conn, application_id) if personal else [],
+            payments=(await history.of_application(conn, application_id))["payments"] if personal else [],
             payment_statuses=PAYMENT_STATUSES,
             batch_statuses=BATCH_STATUSES,
             record=record,

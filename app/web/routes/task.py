@@ -174,7 +174,14 @@ async def _task_page(
                 for o in view.get("objections", [])
             ]
     directory = Directory()
-    events = await lookup.timeline(conn, me.principal, app["id"], internal=False, directory=directory)
+    events = await lookup.timeline(
+        conn,
+        me.principal,
+        app["id"],
+        internal=False,
+        directory=directory,
+        personal=app["personal_data"] == "full",  # decided with the task (tasks.get)
+    )
     await directory.load(conn, (view["assignee"], view["delegated_to"], view["completed_by"]))
     actions = capabilities.enabled_actions(*await capabilities.situations(conn, me, view, can_act))
     return page(
