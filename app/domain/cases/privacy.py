@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, benefits, case_copies, tasks
 from app.domain.errors import Forbidden
+from app.domain.money.offices import FINANCE
 from app.domain.notices.publication import mask_name
 from app.domain.people.divisions import role_department
 from app.domain.people.principal import Principal, path_range
@@ -37,7 +38,6 @@ from app.domain.programs import departments
 from app.domain.tasks import copies, signers
 
 READABLE = "personal_data_readable"  # the column a loaded case row carries the decision in
-FINANCE = "county_finance"  # money.offices.FINANCE: approves every program's payments in its county
 
 
 def _staff_grants(principal: Principal) -> list[tuple[str, str]]:
@@ -62,14 +62,16 @@ async def condition(conn: AsyncConnection, principal: Principal) -> sa.ColumnEle
             if role == FINANCE:
                 paid = sa.exists().where(benefits.c.application_id == me.id)
                 parts.append(sa.and_(path_range(me.division_path, path), paid))
-    holds = [sa.and_(tasks.c.assignee.is_(None), principal.actionable(tasks.c.role, tasks.c.division_path))]
+    # Its own name for the case's steps: a list of tasks (the inbox) may wrap this condition.
+    step = tasks.alias("held_step")
+    holds = [sa.and_(step.c.assignee.is_(None), principal.actionable(step.c.role, step.c.division_path))]
     if principal.kind == "user":
         holds += [
-            tasks.c.assignee == principal.name,
-            tasks.c.delegated_to == principal.name,
-            tasks.c.id.in_(signers.waiting_for(principal.name)),
+            step.c.assignee == principal.name,
+            step.c.delegated_to == principal.name,
+            step.c.id.in_(signers.waiting_for(principal.name)),
         ]
-    parts.append(sa.exists().where(tasks.c.application_id == me.id, tasks.c.state == "open", sa.or_(*holds)))
+    parts.append(sa.exists().where(step.c.application_id == me.id, step.c.state == "open", sa.or_(*holds)))
     parts.append(sa.exists().where(case_copies.c.application_id == me.id, copies.copied_to(principal)))
     return sa.or_(sa.false(), *parts)
 
