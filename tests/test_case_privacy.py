@@ -2,7 +2,7 @@
 offices of the program's department read a 低保 case in full; the county education bureau, which sees
 the county's cases, gets the applicant masked and nothing personal — on the case, the list, a search
 by ID number or name (which find nothing), the timeline, the record, the task, the inbox search —
-and 403 on benefits and payments; a person asked for an opinion (委派) reads it while the step waits
+and 403 on benefits and payments; a person asked for an opinion (委派) or a signature (加签) reads it while the step waits
 for them; whoever a step copies it to (抄送, another department) reads it; the county finance office
 reads the cases it pays; an administrator reads everything. The check costs one statement per
 request, whatever the number of cases listed."""
@@ -159,7 +159,7 @@ async def test_the_programs_offices_read_the_case_another_department_reads_it_ma
     assert await found(api, "other_county", case["person"]) == []
 
 
-async def test_whom_a_step_is_delegated_to_reads_the_case_while_it_waits(app_and_api):
+async def test_whom_a_step_waits_for_reads_the_case_while_it_waits(app_and_api):
     _, api = app_and_api
     case = await a_case(api)
     await api.step("town_a", case["id"], "accept_application", {"decision": "accept"})
@@ -182,6 +182,21 @@ async def test_whom_a_step_is_delegated_to_reads_the_case_while_it_waits(app_and
     r = await api.get("town_health", f"/applications/{case['id']}/events")
     assert "诊断属实" not in r.text
     assert "诊断属实" in (await api.get("town_a", f"/applications/{case['id']}/events")).text
+
+    # 加签: the holder asks the county health office to sign before it decides; it reads the case
+    # while its signature is awaited, and no longer once it has signed.
+    masked(await api.application(case["id"], "county_health"), case)
+    assert (await api.post("town_a", f"/tasks/{task['id']}/claim")).status_code == 200
+    r = await api.post(
+        "town_a", f"/tasks/{task['id']}/signers", {"usernames": ["county_health"], "position": "before"}
+    )
+    assert r.status_code == 200, r.text
+    full(await api.application(case["id"], "county_health"), case)
+    r = await api.post(
+        "county_health", f"/tasks/{task['id']}/sign", {"decision": "approve", "opinion": "同意"}
+    )
+    assert r.status_code == 200, r.text
+    masked(await api.application(case["id"], "county_health"), case)
 
 
 async def test_a_copy_to_another_department_and_the_finance_office_paying_the_case(app_and_api):

@@ -35,6 +35,12 @@ async def test_another_department_reads_the_case_page_masked_and_finds_nobody(li
     assert "家庭人口" not in text  # the application's data (household_size) is withheld
     assert await edu.locator("ol.timeline [data-event='task.completed']").count() == 1  # what happened
     await ui.shot(edu, "case-masked")
+    # The open step's page: the case beside it masked the same way.
+    task = await ui.api.open_task(case["id"], "initial_review")
+    response = await edu.goto(ui.url + f"/ui/tasks/{task['id']}")
+    assert response.status == 200
+    text = await edu.locator("main").inner_text()
+    assert "王**" in text and "王小明" not in text and person not in text and "家庭人口" not in text
     for q in (person, "王小明"):
         await edu.goto(ui.url + "/ui/cases?q=" + q)
         assert case["number"] not in await edu.locator("main").inner_text(), q
