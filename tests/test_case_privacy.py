@@ -2,10 +2,10 @@
 offices of the program's department read a 低保 case in full; the county education bureau, which sees
 the county's cases, gets the applicant masked and nothing personal — on the case, the list, a search
 by ID number or name (which find nothing), the timeline, the record, the task, the inbox search —
-and 403 on benefits and payments; a person asked for an opinion (委派) or a signature (加签) reads it while the step waits
-for them; whoever a step copies it to (抄送, another department) reads it; the county finance office
-reads the cases it pays; an administrator reads everything. The check costs one statement per
-request, whatever the number of cases listed."""
+and 403 on benefits and payments; a person asked for an opinion (委派) or a signature (加签) reads it
+while the step waits for them; whoever a step copies it to (抄送, another department) reads it; the
+county finance office reads the cases it pays; an administrator reads everything. The check costs one
+statement per request, whatever the number of cases listed."""
 
 from pathlib import Path
 
