@@ -184,7 +184,7 @@ async def get(conn: AsyncConnection, principal: Principal, task_id: str) -> Json
         else None,
         "application": privacy.shown(app, views.application_view(app)),
     }
-    if task["name"] in objections.answering_steps(definition):
+    if task["name"] in objections.answering_steps(definition) and app[privacy.READABLE]:
         view["objections"] = await objections.of_application(conn, task["application_id"], open_only=True)
     return view
 
