@@ -183,6 +183,16 @@ async def test_whom_a_step_waits_for_reads_the_case_while_it_waits(app_and_api):
     assert "诊断属实" not in r.text
     assert "诊断属实" in (await api.get("town_a", f"/applications/{case['id']}/events")).text
 
+    # An inbox's rows carry a step's note (the opinion now) only for its holder or delegate.
+    async def listed_note(who: str, scope: str) -> object:
+        rows = (await api.get(who, "/tasks", scope=scope)).json()["items"]
+        [row] = [t for t in rows if t["id"] == task["id"]]
+        return row["note"]
+
+    for who in ("town_health", "county_edu"):  # the delegate no longer, another department never
+        assert await listed_note(who, "all") is None, who
+    assert "诊断属实" in str(await listed_note("town_a", "all"))  # who delegated holds the step
+
     # 加签: the holder asks the county health office to sign before it decides; it reads the case
     # while its signature is awaited, and no longer once it has signed.
     masked(await api.application(case["id"], "county_health"), case)

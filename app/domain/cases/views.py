@@ -46,6 +46,16 @@ def task_view(row: RowLike, days: calendar.WorkingDays | None = None) -> dict[st
     return view
 
 
+def listed_task_view(row: RowLike, days: calendar.WorkingDays | None, reader: str) -> dict[str, Any]:
+    """A row of an inbox list: its ``note`` (opinions of 委派, 退回 reasons, a decision waiting for
+    signers) only for the step's holder or delegate. Anyone else opens the step (``GET /tasks/{id}``),
+    which answers by the case's privacy rule: a list of a place's steps spans departments."""
+    view = task_view(row, days)
+    if reader not in (row["assignee"], row["delegated_to"]):
+        view["note"] = None
+    return view
+
+
 def application_view(row: RowLike, open_tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": row["id"],

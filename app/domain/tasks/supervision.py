@@ -82,7 +82,7 @@ async def _late_work(
     return {
         "total": sum(d["overdue"] for d in by_division),
         "by_division": by_division,
-        "items": [views.task_view(r, days) for r in rows.mappings()],
+        "items": [views.listed_task_view(r, days, principal.name) for r in rows.mappings()],
     }
 
 

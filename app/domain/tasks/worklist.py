@@ -91,7 +91,7 @@ async def inbox(
     # Working days left (the calendar: a round trip) only where a row has them: open with a deadline.
     days = await calendar.load(conn) if any(r["state"] == "open" and r["due_at"] for r in rows) else None
     return {
-        "items": [views.task_view(r, days) for r in rows[:limit]],
+        "items": [views.listed_task_view(r, days, principal.name) for r in rows[:limit]],
         "limit": limit,
         "offset": offset,
         "has_more": len(rows) > limit,
