@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from app.domain.people.roles import LEVELS
 from app.domain.reports import metrics, monthly, tables
@@ -39,7 +40,21 @@ class Sheet:
 def _value(value: object, kind: str) -> object:
     if kind == "datetime" and isinstance(value, datetime):
         return value.astimezone(metrics.SHANGHAI).replace(tzinfo=None, microsecond=0)
-    return value
+    return cell_value(value)
+
+
+def cell_value(value: object) -> object:
+    """A value openpyxl can write: text without the control characters XML cannot hold."""
+    return tables.xlsx_text(value) if isinstance(value, str) else value
+
+
+def no_formulas(sheet: Worksheet) -> None:
+    """Every cell a value: openpyxl makes text starting with "=" a formula, and names come from
+    administrators (a place called =HYPERLINK(…) must not run when the workbook is opened)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def workbook(sheets: Sequence[Sheet]) -> bytes:
@@ -48,8 +63,8 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
         sheet = book.create_sheet()
         sheet.title = sheet_spec.title[:31]  # Excel's limit on a sheet's name
         for line in sheet_spec.preamble:
-            sheet.append([line])
-        sheet.append(list(sheet_spec.headers))
+            sheet.append([cell_value(line)])
+        sheet.append([cell_value(h) for h in sheet_spec.headers])
         header_row = len(sheet_spec.preamble) + 1
         for index, name in enumerate(sheet_spec.headers, start=1):
             cell = sheet.cell(row=header_row, column=index)
@@ -63,6 +78,7 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
                 for (cell,) in sheet.iter_rows(min_row=header_row + 1, min_col=column, max_col=column):
                     cell.number_format = FORMATS[kind]
         sheet.freeze_panes = sheet.cell(row=header_row + 1, column=3 if len(sheet_spec.headers) > 2 else 1)
+        no_formulas(sheet)
     book.remove(book.worksheets[0])  # the empty sheet a new workbook starts with
     out = BytesIO()
     book.save(out)

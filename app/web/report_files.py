@@ -11,6 +11,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from app.api.report_workbooks import cell_value, no_formulas
+from app.domain.reports.tables import csv_text as csv_cell_text
 from app.web.report_tables import Column, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -24,7 +26,8 @@ def _csv_value(table: Table, row: dict[str, object], column: Column) -> object:
     value = row.get(column.key)
     if column.kind == "month" and isinstance(value, date):
         return f"{value:%Y-%m}"  # sorts as text; a spreadsheet reads it as a month
-    return table.cell(row, column)
+    text = table.cell(row, column)
+    return csv_cell_text(text) if column.kind == "text" else text
 
 
 def csv_text(table: Table) -> str:
@@ -51,10 +54,11 @@ def workbook(tables: Sequence[Table]) -> bytes:
             width = max(WIDTHS[column.kind], 2 * len(column.header) + 2)
             sheet.column_dimensions[get_column_letter(number)].width = width
         for line, row in enumerate(table.rows, start=2):
-            sheet.append([row.get(c.key) for c in table.columns])
+            sheet.append([cell_value(row.get(c.key)) for c in table.columns])
             for number, column in enumerate(table.columns, start=1):  # the summary's kind is per row
                 sheet.cell(row=line, column=number).number_format = FORMATS[table.kind(row, column)]
         sheet.freeze_panes = "A2"
+        no_formulas(sheet)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

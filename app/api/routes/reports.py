@@ -15,7 +15,6 @@ from app.api.deps import Ctx, Limit, Offset
 from app.api.routing import api_router
 from app.api.schemas import reports as out
 from app.api.schemas.problems import AUTHENTICATED
-from app.domain.errors import Invalid
 from app.domain.people.principal import Principal
 from app.domain.reports import cases, figures, monthly, tables
 
@@ -34,16 +33,6 @@ XLSX: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _month(value: str | None) -> date | None:
-    if value is None:
-        return None
-    year, month = int(value[:4]), int(value[5:])
-    # The pattern lets 0000-01 through; a date has no year 0.
-    if not 1 <= month <= 12 or year < 1:
-        raise Invalid("invalid_month", "a month is YYYY-MM with a year from 0001 and MM from 01 to 12")
-    return date(year, month, 1)
-
-
 @dataclass(frozen=True)
 class Asked:
     """What a report is asked for (place, program, months), before anyone checks who asks."""
@@ -60,7 +49,7 @@ class Asked:
 def _asked(
     place: PlaceQuery = None, program: ProgramQuery = None, from_: FromQuery = None, to: MonthQuery = None
 ) -> Asked:
-    return Asked(place, program, _month(from_), _month(to))
+    return Asked(place, program, figures.parse_month(from_), figures.parse_month(to))
 
 
 # The four query parameters every figure report takes.
@@ -164,7 +153,7 @@ async def cases_behind(
     """The cases behind a number (masked, newest first): a figure of a month (``month`` required), or
     one of now (``in_notice``, ``enrolments_active``, ``overdue_now``); only cases the caller sees."""
     async with ctx.begin() as (conn, me):
-        the_month = _month(month)
+        the_month = figures.parse_month(month)
         where = await figures.scope(conn, me, place, program, the_month, the_month)
         return await cases.behind(conn, me, where, figure, the_month, limit=limit, offset=offset)
 
@@ -180,7 +169,7 @@ async def cases_behind_xlsx(
     offset: Offset = 0,
 ) -> Response:
     async with ctx.begin() as (conn, me):
-        the_month = _month(month)
+        the_month = figures.parse_month(month)
         where = await figures.scope(conn, me, place, program, the_month, the_month)
         page = await cases.behind(conn, me, where, figure, the_month, limit=limit, offset=offset)
     return _xlsx(books.cases_workbook(page), _name(f"cases-{figure}", where, "xlsx"))
@@ -195,7 +184,7 @@ async def monthly_report_xlsx(
     ctx: Ctx, program: ProgramPath, place: PlaceQuery = None, month: MonthQuery = None
 ) -> Response:
     async with ctx.begin() as (conn, me):
-        the_month = _month(month) or figures.this_month()
+        the_month = figures.parse_month(month) or figures.this_month()
         where = await figures.scope(conn, me, place, program, the_month, the_month)
         report = await monthly.report(conn, where)
     return _xlsx(books.monthly_workbook(report), _name(f"monthly-{program}", where, "xlsx"))
@@ -207,6 +196,6 @@ async def monthly_report(
 ) -> dict[str, object]:
     """The program's own monthly report for a place (default: this month), with its deadlines."""
     async with ctx.begin() as (conn, me):
-        the_month = _month(month) or figures.this_month()
+        the_month = figures.parse_month(month) or figures.this_month()
         where = await figures.scope(conn, me, place, program, the_month, the_month)
         return await monthly.report(conn, where)

@@ -4,6 +4,7 @@ Each query sums the rollups and the deltas not yet folded under the place's path
 scan of each table's place index), so a figure is exact whether or not the worker has run."""
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -180,6 +181,24 @@ async def scope(
     if program is not None and programs is not None and program not in programs:
         raise Forbidden("report_not_allowed", "无权查看该项目的统计")
     return Scope(row["code"], row["name"], row["path"], first, last, program, programs)
+
+
+# The years a report's month may name: those the working-day calendar takes (timekeeping.calendar.parse_year).
+# Outside them a year does not print as four digits, or the month after December does not exist.
+FIRST_YEAR, LAST_YEAR = 1949, 2200
+
+
+def parse_month(text: str | None) -> date | None:
+    """A month asked for in a query (``YYYY-MM``), for the API and the web pages alike; None when absent."""
+    if not text:
+        return None
+    found = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if found is None or not 1 <= int(found[2]) <= 12 or not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
+        raise Invalid(
+            "invalid_month",
+            f"a month is YYYY-MM with a year from {FIRST_YEAR} to {LAST_YEAR} and MM from 01 to 12",
+        )
+    return date(int(found[1]), int(found[2]), 1)
 
 
 def this_month() -> date:

@@ -3,6 +3,7 @@ written here; the XLSX workbooks (``app/api/report_workbooks.py``) use the same 
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,24 @@ STEP_TABLE_HEADERS = {
 }
 
 
+# A spreadsheet runs a CSV cell starting with one of these as a formula; names of places, programs and
+# steps come from administrators, so a text cell that starts with one is written after a quote (OWASP's
+# advice for CSV injection: the quote shows, and the cell stays text).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot hold (openpyxl refuses them): shown as U+FFFD in a workbook.
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def csv_text(value: str) -> str:
+    """Text for a CSV cell that a spreadsheet shows and never runs."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def xlsx_text(value: str) -> str:
+    """Text a workbook can hold (the workbook writers also keep it a string cell, never a formula)."""
+    return _NOT_IN_XML.sub("\ufffd", value)
+
+
 def step_names(places: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({str(s["step"]) for p in places for s in p["steps"]})
 
@@ -97,7 +116,7 @@ def rows_csv(headers: Sequence[str], rows: Sequence[Sequence[object]], kinds: Se
     out = io.StringIO()
     out.write("\ufeff")  # a byte order mark, so spreadsheets read the Chinese
     writer = csv.writer(out)
-    writer.writerow(headers)
+    writer.writerow([csv_text(h) for h in headers])
     for row in rows:
         writer.writerow([_cell(value, kind) for value, kind in zip(row, kinds, strict=True)])
     return out.getvalue()
@@ -106,6 +125,8 @@ def rows_csv(headers: Sequence[str], rows: Sequence[Sequence[object]], kinds: Se
 def _cell(value: object, kind: str) -> object:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return csv_text(value)
     if kind == "share" and isinstance(value, (int, float)):
         return f"{value:.2%}"
     if kind == "yuan" and isinstance(value, (int, float)):

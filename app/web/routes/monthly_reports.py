@@ -17,7 +17,7 @@ from app.web import report_files
 from app.web import report_tables as tables
 from app.web.context import Me, WebCtx
 from app.web.render import page
-from app.web.routes.reports import parse_month, place_choices, require_reader
+from app.web.routes.reports import place_choices, require_reader
 
 router = APIRouter()
 STAGES = {"collecting": "数据报送中", "reporting": "数据已截止，报表待报送", "closed": "报送期已过"}
@@ -55,7 +55,7 @@ def _links(report: dict[str, Any], shown: Choice) -> list[str | None]:
 
 async def _load(conn: AsyncConnection, me: Me, place: str, program: str, month: str) -> tuple[Loaded, Choice]:
     require_reader(me)
-    the_month = parse_month(month.strip()) or figures.this_month()
+    the_month = figures.parse_month(month.strip()) or figures.this_month()
     # The same checks as the API: the place, and the program when one is named (403 if not read).
     where = await figures.scope(
         conn, me.principal, place.strip() or None, program.strip() or None, the_month, the_month

@@ -3,7 +3,6 @@ a summary, the monthly trend, on-time shares by step, the places one level down 
 township, whose row lists its cases in 案件查询) and those places ranked by overdue work now. Each table
 downloads as CSV and XLSX with the page's values; each chart is drawn from the JSON of its table."""
 
-import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
@@ -47,15 +46,6 @@ def _filters(place: str, program: str, from_: str, to: str) -> Filters:
     return Filters(place.strip()[:32], program.strip()[:100], from_.strip(), to.strip())
 
 
-def parse_month(text: str) -> date | None:
-    if not text:
-        return None
-    found = re.fullmatch(r"(\d{4})-(\d{2})", text)
-    if found is None or not 1 <= int(found[2]) <= 12:
-        raise Invalid("invalid_month", "a month is YYYY-MM with MM from 01 to 12")
-    return date(int(found[1]), int(found[2]), 1)
-
-
 def require_reader(me: Me) -> None:
     if not places.reads_reports(me.principal):
         raise Forbidden("report_not_allowed", "reports are for offices at a township or above")
@@ -87,7 +77,12 @@ async def _step_titles(conn: AsyncConnection, program: str | None) -> dict[str, 
 async def _load(conn: AsyncConnection, me: Me, f: Filters) -> Loaded:
     require_reader(me)
     where = await figures.scope(
-        conn, me.principal, f.place or None, f.program or None, parse_month(f.from_), parse_month(f.to)
+        conn,
+        me.principal,
+        f.place or None,
+        f.program or None,
+        figures.parse_month(f.from_),
+        figures.parse_month(f.to),
     )
     by_place = None
     if metrics.depth(where.path) < metrics.GRAIN_DEPTH:
