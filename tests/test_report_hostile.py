@@ -1,7 +1,8 @@
 """Reports under hostile input (docs/reports.md): months a date cannot hold or whose next month does not
 exist, asked of every report route of the API and the web UI, answer 422 ``invalid_month`` instead of
 failing; place names an administrator typed as formulas stay text in every CSV and XLSX, and a control
-character in a name does not break a workbook. Both databases, real HTTP."""
+character in a name does not break a workbook; an office above the county reads its own department's
+programs, not another's. Both databases, real HTTP."""
 
 import csv
 import io
@@ -157,4 +158,28 @@ async def test_place_names_typed_as_formulas_stay_text_in_every_export(api: Api)
             or any("濉溪\ufffd镇" in str(v) for v in values)
         ), r.url
     await raw.aclose()
+    await web.aclose()
+
+
+async def test_a_city_office_of_another_department_reads_neither_the_figures_nor_the_cases(api: Api):
+    await _story(api)  # four 低保 cases in 濉溪县
+    await api.add_people({"city_edu": ("city_education", "3406"), "city_ca": ("city_civil_affairs", "3406")})
+    november = {"place": "3406", "from": "2026-11", "to": "2026-11"}
+    own = await api.get("city_ca", "/reports/summary", program="dibao", **november)
+    assert own.status_code == 200 and own.json()["received"] == 4, own.text  # the department that runs it
+    for path, params in (
+        ("summary", {"program": "dibao", **november}),
+        ("by-place.csv", {"program": "dibao", **november}),
+        ("cases", {"program": "dibao", "place": "3406", "figure": "received", "month": "2026-11"}),
+        ("monthly/dibao", {"place": "3406", "month": "2026-11"}),
+    ):
+        r = await api.get("city_edu", f"/reports/{path}", **params)
+        assert r.status_code == 403 and r.json()["code"] == "report_not_allowed", (path, r.text)
+    everything = await api.get("city_edu", "/reports/summary", **november)
+    assert everything.status_code == 200 and everything.json()["received"] == 0, everything.text
+    listed = await api.get("city_edu", "/reports/cases", place="3406", figure="received", month="2026-11")
+    assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
+    web = await _web(api, "city_edu")
+    r = await web.get("/ui/reports/monthly", params={"place": "3406", "program": "dibao", "month": "2026-11"})
+    assert r.status_code == 403
     await web.aclose()
