@@ -47,6 +47,7 @@ API_ROUTES = [
     ("cases", {"figure": "received", "month": "0500-01"}),
     ("monthly/dibao", {"month": "0001-01"}),
     ("monthly/dibao.xlsx", {"month": "9999-12"}),
+    ("summary", {"from": "２０２６-１１"}),  # full-width digits are digits to a regex's \d
 ]
 WEB_ROUTES = [
     "/ui/reports?to=9999-12",
@@ -58,6 +59,7 @@ WEB_ROUTES = [
     "/ui/reports/monthly?month=0000-01",
     "/ui/reports/monthly?month=9999-12",
     "/ui/reports/monthly.xlsx?month=0999-01",
+    "/ui/reports?from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-11",
 ]
 
 
@@ -73,6 +75,13 @@ async def test_months_out_of_range_are_refused_on_every_route(api: Api):
     r = await raw.get("/api/v1/reports/summary", params={"place": "340621", "from": "1949-01", "to": "2200-12"},
                       headers=api.headers["county"])  # fmt: skip
     assert r.status_code == 200 and (r.json()["from"], r.json()["to"]) == ("1949-01", "2200-12"), r.text
+    # A NUL byte is refused before any route; repeated parameters: the last one counts, and is checked.
+    r = await raw.get("/api/v1/reports/summary?place=340621%00", headers=api.headers["county"])
+    assert r.status_code == 422 and r.json()["code"] == "invalid_character", r.text
+    r = await raw.get("/api/v1/reports/summary?place=340621&place=340622", headers=api.headers["county"])
+    assert r.status_code == 403 and r.json()["code"] == "report_not_allowed", r.text
+    r = await raw.get("/api/v1/reports/summary?from=2026-01&from=9999-13", headers=api.headers["county"])
+    assert r.status_code == 422 and r.json()["code"] == "invalid_month", r.text
     web = await _web(api, "county")
     for path in WEB_ROUTES:
         r = await web.get(path)

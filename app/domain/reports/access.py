@@ -11,6 +11,7 @@ from app.domain.people.divisions import role_department
 from app.domain.people.principal import GrantScope, Principal
 from app.domain.programs.departments import departments_programs
 
+
 def _reads(grant: GrantScope, path: str) -> bool:
     return grant.role != "portal" and bool(grant.division_path) and path.startswith(grant.division_path or "")
 

@@ -192,7 +192,7 @@ def parse_month(text: str | None) -> date | None:
     """A month asked for in a query (``YYYY-MM``), for the API and the web pages alike; None when absent."""
     if not text:
         return None
-    found = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)  # not \d: it takes ２０２６ too
     if found is None or not 1 <= int(found[2]) <= 12 or not FIRST_YEAR <= int(found[1]) <= LAST_YEAR:
         raise Invalid(
             "invalid_month",
