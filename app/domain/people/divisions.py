@@ -33,7 +33,8 @@ ROLE_PATTERN = re.compile(r"^(?P<level>[a-z]+)_(?P<department>[a-z][a-z0-9_]*)$"
 
 class DivisionIn(BaseModel):
     code: str = Field(pattern=CODE_PATTERN.pattern)
-    name: str = Field(min_length=1, max_length=200)
+    # No control characters: a name goes into notices, spreadsheets (which refuse them) and file names.
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     parent_code: str | None = None
     level: str
     # Absent: unchanged; "": removed.
