@@ -29,6 +29,7 @@ from app.web.routes import (
     payment_accounts,
     payments,
     public,
+    report_cases,
     reports,
     stuck,
     supervision,
@@ -57,6 +58,7 @@ def install(app: FastAPI) -> None:
         case,
         supervision,
         monthly_reports,  # before reports: /reports/{table}.csv would take monthly.csv
+        report_cases,  # before reports, for cases.csv
         reports,
         payment_accounts,  # before payments: its fixed paths are not batch numbers
         payments,

@@ -16,8 +16,15 @@ from app.domain.reports.tables import csv_text as csv_cell_text
 from app.web.report_tables import Column, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMATS = {"count": "#,##0", "yuan": "#,##0.00", "share": "0.00%", "month": 'yyyy"年"m"月"', "text": "@"}
-WIDTHS = {"count": 12, "yuan": 14, "share": 10, "month": 12, "text": 16, "figure": 14}
+FORMATS = {
+    "count": "#,##0",
+    "yuan": "#,##0.00",
+    "share": "0.00%",
+    "month": 'yyyy"年"m"月"',
+    "day": "yyyy-mm-dd",
+    "text": "@",
+}
+WIDTHS = {"count": 12, "yuan": 14, "share": 10, "month": 12, "day": 12, "text": 16, "figure": 14}
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 

@@ -11,7 +11,7 @@ from app.domain.reports.monthly import TITLES
 from app.domain.reports.tables import ALL_HEADERS, STEP_HEADERS, YUAN
 
 # "figure": a count or yuan by the row's ``key`` (the summary's one column of values holds both).
-Kind = Literal["text", "count", "yuan", "share", "month", "figure"]
+Kind = Literal["text", "count", "yuan", "share", "month", "day", "figure"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class Table:
     columns: tuple[Column, ...]
     rows: list[dict[str, object]]
     links: list[str | None] = field(default_factory=list)  # per row: where its place or step leads
+    link_key: str = "name"  # the column whose cell carries the row's link
+    # Per row: a number's column → the cases behind it (the page's only; the files hold plain values).
+    cell_links: list[dict[str, str]] = field(default_factory=list)
 
     def kind(self, row: Mapping[str, object], column: Column) -> Kind:
         if column.kind == "figure":
@@ -50,6 +53,9 @@ class Table:
         if kind == "month":
             assert isinstance(value, date)
             return f"{value.year}年{value.month}月"
+        if kind == "day":
+            assert isinstance(value, date)
+            return value.isoformat()
         return str(value)
 
 
@@ -153,3 +159,28 @@ def monthly_table(report: Mapping[str, object], links: Sequence[str | None] = ()
     ]
     columns = (Column("code", "地区代码", "text"), Column("name", "地区", "text"), *figures)
     return Table("monthly", TITLES[str(report["kind"])], columns, rows, list(links))
+
+
+# The date a listed case counted on: a month's figure's event; for a figure of now, since when (or, for
+# overdue work, by when) the case is in that state.
+CASE_DAY_HEADERS = {
+    "in_notice": "公示开始日期",
+    "enrolments_active": "开始享受日期",
+    "overdue_now": "最早到期日期",
+}
+
+
+def cases_table(figure: str, rows: list[dict[str, object]], links: Sequence[str | None]) -> Table:
+    """The cases behind a number (``domain/reports/cases.behind``), masked as the API gives them, with
+    the program, place and status in words; each case number leads to the case page."""
+    columns = (
+        Column("number", "案件编号", "text"),
+        Column("applicant_name", "申请人", "text"),
+        Column("applicant_id_number", "身份证号", "text"),
+        Column("program", "业务", "text"),
+        Column("division_code", "地区代码", "text"),
+        Column("place", "地区", "text"),
+        Column("status", "状态", "text"),
+        Column("counted_on", CASE_DAY_HEADERS.get(figure, "计入日期"), "day"),
+    )
+    return Table("cases", "案件清单", columns, rows, list(links), link_key="number")

@@ -1,6 +1,7 @@
 """统计报表 (/ui/reports): a place's figures over months for whoever may read them (docs/reports.md):
 a summary, the monthly trend, on-time shares by step, the places one level down (drill-down to the
-township, whose row lists its cases in 案件查询) and those places ranked by overdue work now. Each table
+township, whose row lists its cases in 案件查询) and those places ranked by overdue work now; a number of
+the summary or the months leads to the cases behind it (``report_links``, ``report_cases``). Each table
 downloads as CSV and XLSX with the page's values; each chart is drawn from the JSON of its table."""
 
 from calendar import monthrange
@@ -17,7 +18,7 @@ from app.domain.people import divisions
 from app.domain.people.roles import LEVELS
 from app.domain.programs import definitions
 from app.domain.reports import figures, metrics, months, places
-from app.web import report_files
+from app.web import report_files, report_links
 from app.web import report_tables as tables
 from app.web.context import Me, WebCtx
 from app.web.render import page
@@ -129,6 +130,8 @@ def _tables(loaded: Loaded, f: Filters) -> dict[str, tables.Table]:
         "months": tables.months_table(loaded.months),
         "steps": tables.steps_table(loaded.summary, loaded.titles),
     }
+    found["summary"].cell_links = report_links.summary_links(found["summary"], loaded.where)
+    found["months"].cell_links = report_links.months_links(found["months"], loaded.where)
     if loaded.by_place is not None:
         links = _place_links(loaded, f)
         found["places"] = tables.places_table(loaded.by_place, links)
