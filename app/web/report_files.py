@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from datetime import date
 
+from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -69,3 +70,18 @@ def workbook(tables: Sequence[Table]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def download(sheets: Sequence[Table], name: str, *, xlsx: bool) -> Response:
+    """The tables as a file to save: a workbook of one sheet each, or the first as CSV (``name``
+    without its extension); never cached, since the figures behind it move."""
+    if xlsx:
+        body: str | bytes = workbook(list(sheets))
+        media, name = XLSX_TYPE, name + ".xlsx"
+    else:
+        body, media, name = csv_text(sheets[0]), "text/csv; charset=utf-8", name + ".csv"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

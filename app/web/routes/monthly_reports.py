@@ -113,16 +113,7 @@ async def _download(ctx: WebCtx, place: str, program: str, month: str, xlsx: boo
     if table is None:  # the caller reads no program at the place: nothing to download, as on the page
         raise Forbidden("report_not_allowed", "no program of this place is readable by the caller")
     name = f"monthly-{where.program}-{where.code}-{where.first_month:%Y%m}"
-    if xlsx:
-        body: str | bytes = report_files.workbook([table])
-        media, name = report_files.XLSX_TYPE, name + ".xlsx"
-    else:
-        body, media, name = report_files.csv_text(table), "text/csv; charset=utf-8", name + ".csv"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
+    return report_files.download([table], name, xlsx=xlsx)
 
 
 @router.get("/reports/monthly.csv")

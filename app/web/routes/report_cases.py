@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.people import divisions
@@ -147,21 +147,23 @@ async def _context(conn: AsyncConnection, me: Me, asked: Asked) -> dict[str, Any
     }
 
 
-def _asked(figure: str, place: str, program: str, month: str, limit: int, offset: int) -> Asked:
-    return Asked(figure.strip(), place, program, month, limit, offset)
-
-
-@router.get("/reports/cases")
-async def show(
-    ctx: WebCtx,
+def _asked(
     figure: FigureQuery = "",
     place: PlaceQuery = "",
     program: ProgramQuery = "",
     month: MonthQuery = "",
     limit: LimitQuery = PAGE_SIZE,
     offset: OffsetQuery = 0,
-):
-    asked = _asked(figure, place, program, month, limit, offset)
+) -> Asked:
+    return Asked(figure.strip(), place, program, month, limit, offset)
+
+
+# The page and its two files take the same six query parameters.
+AskedQuery = Annotated[Asked, Depends(_asked)]
+
+
+@router.get("/reports/cases")
+async def show(ctx: WebCtx, asked: AskedQuery):
     async with ctx.begin() as (conn, me):
         context = await _context(conn, me, asked)
     return page(ctx.request, "report_cases.html", me=me, csrf=ctx.csrf, nav="reports", **context)
@@ -172,39 +174,14 @@ async def _download(ctx: WebCtx, asked: Asked, xlsx: bool) -> Response:
         listed = await _list(conn, me, asked)
     where, shown = listed.where, listed.shown
     name = f"cases-{shown.figure}-{where.code}-{shown.month.replace('-', '') or 'now'}-{shown.offset + 1}"
-    if xlsx:
-        body: str | bytes = report_files.workbook([listed.table])
-        media, name = report_files.XLSX_TYPE, name + ".xlsx"
-    else:
-        body, media, name = report_files.csv_text(listed.table), "text/csv; charset=utf-8", name + ".csv"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
+    return report_files.download([listed.table], name, xlsx=xlsx)
 
 
 @router.get("/reports/cases.csv")
-async def csv_file(
-    ctx: WebCtx,
-    figure: FigureQuery = "",
-    place: PlaceQuery = "",
-    program: ProgramQuery = "",
-    month: MonthQuery = "",
-    limit: LimitQuery = PAGE_SIZE,
-    offset: OffsetQuery = 0,
-):
-    return await _download(ctx, _asked(figure, place, program, month, limit, offset), xlsx=False)
+async def csv_file(ctx: WebCtx, asked: AskedQuery):
+    return await _download(ctx, asked, xlsx=False)
 
 
 @router.get("/reports/cases.xlsx")
-async def xlsx_file(
-    ctx: WebCtx,
-    figure: FigureQuery = "",
-    place: PlaceQuery = "",
-    program: ProgramQuery = "",
-    month: MonthQuery = "",
-    limit: LimitQuery = PAGE_SIZE,
-    offset: OffsetQuery = 0,
-):
-    return await _download(ctx, _asked(figure, place, program, month, limit, offset), xlsx=True)
+async def xlsx_file(ctx: WebCtx, asked: AskedQuery):
+    return await _download(ctx, asked, xlsx=True)

@@ -269,16 +269,7 @@ async def _download(ctx: WebCtx, table: str, f: Filters, xlsx: bool) -> Response
             sheets = await _level_tables(conn, me, loaded)
     where = loaded.where
     name = f"report-{where.code}-{where.first_month:%Y%m}-{where.last_month:%Y%m}-{table}"
-    if xlsx:
-        body: str | bytes = report_files.workbook(sheets)
-        media, name = report_files.XLSX_TYPE, name + ".xlsx"
-    else:
-        body, media, name = report_files.csv_text(sheets[0]), "text/csv; charset=utf-8", name + ".csv"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
+    return report_files.download(sheets, name, xlsx=xlsx)
 
 
 @router.get("/reports/{table}.csv")
