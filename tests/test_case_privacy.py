@@ -271,3 +271,40 @@ async def test_the_check_costs_one_statement_whatever_the_number_of_cases(app_an
     assert few["county"] == few["county_edu"] == few["admin"] + 1
     assert many == few  # five cases cost what one does: no statement per row
     assert searched["county"] == searched["admin"] + 1
+
+
+async def test_a_persons_benefits_by_id_number_only_for_who_reads_their_case(app_and_api):
+    """GET /benefits?id_number= answers whether a person is on 低保 and for how much: only from the
+    cases the caller reads in full, like a search by ID number."""
+    _, api = app_and_api
+    await api.upload(PAYTEST, "payments_monthly.bpmn")
+    paid = await a_case(api, "李四", program="paytest", data={})
+    await api.step("county", paid["id"], "county_confirm", {"monthly_amount": "500"})
+    for who in ("county", "finance", "admin", "portal"):
+        r = await api.get(who, "/benefits", id_number=paid["person"])
+        assert r.status_code == 200, r.text
+        assert [b["application_id"] for b in r.json()] == [paid["id"]], who
+    for who in ("county_edu", "portal2", "county_health"):
+        r = await api.get(who, "/benefits", id_number=paid["person"])
+        assert r.status_code == 200, r.text
+        assert r.json() == [], (who, r.json())
+
+
+async def test_a_cases_objections_only_for_who_reads_it_in_full(app_and_api):
+    """An objection holds the objector's reason and contact, and the reply an opinion."""
+    _, api = app_and_api
+    case = await a_case(api)
+    await api.to_notice(case["id"])
+    [notice] = (await api.client.get("/api/v1/public/notices", params={"division_code": "340621100"})).json()
+    [entry] = (await api.client.get(f"/api/v1/public/notices/{notice['id']}")).json()["entries"]
+    r = await api.client.post(
+        f"/api/v1/public/notices/{notice['id']}/objections",
+        json={"entry_id": entry["id"], "reason": "该户有经营性收入未申报", "contact": "13700000000"},
+    )
+    assert r.status_code == 202, r.text
+    path = f"/applications/{case['id']}/objections"
+    assert "13700000000" in (await api.get("county", path)).text
+    for who in ("county_edu", "portal2"):
+        r = await api.get(who, path)
+        assert (r.status_code, r.json()["code"]) == (403, "personal_data_not_readable"), r.text
+        assert r.headers["content-type"] == "application/problem+json"

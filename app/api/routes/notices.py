@@ -9,7 +9,7 @@ from app.api.routing import api_router
 from app.api.schemas import cases as out
 from app.api.schemas.problems import AUTHENTICATED
 from app.api.svg_responses import svg_response
-from app.domain.cases import lookup
+from app.domain.cases import lookup, privacy
 from app.domain.notices import objections
 from app.domain.people import directory
 from app.domain.programs import definitions
@@ -32,7 +32,9 @@ async def sheet(ctx: Ctx, notice_id: str) -> HTMLResponse:
 @router.get("/applications/{application_id}/objections", response_model=list[out.Objection])
 async def of_application(ctx: Ctx, application_id: str) -> list[dict]:
     async with ctx.begin() as (conn, me):
-        row = await lookup.load_row(conn, me, application_id)
+        # The objector's reason and contact, the reply: the person's, as benefits are (403 when masked).
+        row = await lookup.load_row(conn, me, application_id, reading=True)
+        privacy.require(row[privacy.READABLE])
         found = await objections.of_application(conn, row["id"])
         return await directory.add_displays_to_all(conn, found, ("answered_by",))
 

@@ -9,6 +9,7 @@ from app.api.routing import api_router
 from app.api.schemas import cases as case_out
 from app.api.schemas import programs as out
 from app.api.schemas.problems import AUTHENTICATED
+from app.domain.cases import privacy
 from app.domain.errors import Invalid
 from app.domain.money import ledger
 from app.domain.people import id_numbers
@@ -57,11 +58,12 @@ async def put_settings(
 async def benefits_of_person(
     ctx: Ctx, id_number: Annotated[str, Query(min_length=18, max_length=18)]
 ) -> list[dict]:
-    """A person's ledger entries in the places the caller sees."""
+    """A person's ledger entries in the places the caller sees, of the cases it reads in full."""
     if not id_numbers.is_valid(id_number):
         raise Invalid("invalid_id_number", "id_number is not a valid 18-character resident ID number")
     async with ctx.begin() as (conn, me):
-        return await ledger.of_person(conn, me.visible, id_number)
+        readable = await privacy.condition(conn, me)
+        return await ledger.of_person(conn, me.visible, id_number, readable)
 
 
 @router.put("/panels/{division_code}/{school_year}", response_model=out.Panel)

@@ -277,11 +277,20 @@ async def of_application(conn: AsyncConnection, application_id: str) -> list[Jso
     return [view(r) for r in rows]
 
 
-async def of_person(conn: AsyncConnection, visible: Visibility, person_id_number: str) -> list[Json]:
+async def of_person(
+    conn: AsyncConnection, visible: Visibility, person_id_number: str, readable: sa.ColumnElement[bool]
+) -> list[Json]:
+    """A person's entries from the cases the caller reads in full (``readable``, a condition over
+    ``applications``: ``cases.privacy``): seeing the place does not tell who is on 低保."""
+    cases = sa.select(applications.c.id).where(readable)
     rows = (
         await conn.execute(
             sa.select(benefits)
-            .where(benefits.c.person_id_number == person_id_number, visible(benefits.c.division_path))
+            .where(
+                benefits.c.person_id_number == person_id_number,
+                visible(benefits.c.division_path),
+                benefits.c.application_id.in_(cases),
+            )
             .order_by(benefits.c.id)
         )
     ).mappings()
