@@ -53,3 +53,13 @@ async def test_another_department_reads_the_case_page_masked_and_finds_nobody(li
     await county.goto(ui.url + f"/ui/cases/{case['id']}")
     assert await county.locator("#personal-masked").count() == 0
     assert "家庭人口" in await county.locator("#case-h ~ dl").inner_text()
+    # The county office reads the person too, though the open step is the township's to act on.
+    summary = await county.locator("#case-h + dl").inner_text()
+    assert "王小明" in summary and person in summary and "13912345678" in summary
+
+    # A delegate (委派) reads the person beside the step it gives an opinion on; once given, no longer.
+    r = await ui.api.post("town_a", f"/tasks/{task['id']}/delegate", {"username": "county_edu", "note": "请看"})
+    assert r.status_code == 200, r.text
+    await edu.goto(ui.url + f"/ui/tasks/{task['id']}")
+    summary = await edu.locator("#case-h + dl").inner_text()
+    assert "王小明" in summary and person in summary, summary
