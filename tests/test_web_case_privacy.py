@@ -58,7 +58,9 @@ async def test_another_department_reads_the_case_page_masked_and_finds_nobody(li
     assert "王小明" in summary and person in summary and "13912345678" in summary
 
     # A delegate (委派) reads the person beside the step it gives an opinion on; once given, no longer.
-    r = await ui.api.post("town_a", f"/tasks/{task['id']}/delegate", {"username": "county_edu", "note": "请看"})
+    r = await ui.api.post(
+        "town_a", f"/tasks/{task['id']}/delegate", {"username": "county_edu", "note": "请看"}
+    )
     assert r.status_code == 200, r.text
     await edu.goto(ui.url + f"/ui/tasks/{task['id']}")
     summary = await edu.locator("#case-h + dl").inner_text()
