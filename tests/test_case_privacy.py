@@ -308,3 +308,34 @@ async def test_a_cases_objections_only_for_who_reads_it_in_full(app_and_api):
         r = await api.get(who, path)
         assert (r.status_code, r.json()["code"]) == (403, "personal_data_not_readable"), r.text
         assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.xfail(strict=True, reason="defect left open: a 409 names the person's active case")
+async def test_applying_again_does_not_tell_another_portal_which_case_the_person_has(app_and_api):
+    _, api = app_and_api
+    case = await a_case(api)
+    r = await api.post(
+        "portal2",
+        "/applications",
+        {
+            "program": "dibao",
+            "division_code": "340621100201",
+            "applicant": {"name": "王小明", "id_number": case["person"], "phone": "13900000000"},
+            "data": {"household_size": 3},
+        },
+    )
+    assert r.status_code == 409, r.text
+    assert case["id"] not in r.text, r.text
+
+
+@pytest.mark.xfail(strict=True, reason="defect left open: a message by ID number tells who has a case")
+async def test_a_message_by_id_number_does_not_tell_another_portal_who_has_a_case(app_and_api):
+    _, api = app_and_api
+    case = await a_case(api)
+
+    async def answer(person: str) -> tuple[int, str]:
+        body = {"name": "materials_supplemented", "id_number": person, "program": "dibao", "payload": {}}
+        r = await api.post("portal2", "/messages", body)
+        return r.status_code, r.json()["code"]
+
+    assert await answer(case["person"]) == await answer(id_number())
