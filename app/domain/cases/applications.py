@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import applications, idempotency_keys, users
 from app.domain.audit import Recorder
-from app.domain.cases import lookup, views
+from app.domain.cases import lookup, privacy, views
 from app.domain.cases import numbers as case_numbers
 from app.domain.cases import store as cases
 from app.domain.cases.change import CaseChange
@@ -144,7 +144,7 @@ def enrols(definition: definitions.Definition) -> bool:
     return any(p.benefit == "monthly" for p in definition.config.benefits().values())
 
 
-async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
+async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn, principal: Principal) -> None:
     if body.external_ref is not None:
         existing = (
             await conn.execute(
@@ -171,10 +171,13 @@ async def _check_duplicates(conn: AsyncConnection, body: ApplicationIn) -> None:
         )
     ).scalar()
     if active:
+        # The case is named only to who reads it in full: to anyone else an ID number would find it.
+        reads = await privacy.condition(conn, principal)
+        named = (await conn.execute(sa.select(reads).where(applications.c.id == active))).scalar()
         raise Conflict(
             "active_application_exists",
             f"this person already has an active application in {body.program}",
-            existing_id=active,
+            **({"existing_id": active} if named else {}),
         )
 
 
@@ -241,7 +244,7 @@ async def create(
             await ledger.rule_functions(conn, person.id_number),
         )
     try:
-        await _check_duplicates(conn, body)
+        await _check_duplicates(conn, body, principal)
     except Conflict:
         # A concurrent retry of this very request may have committed since the first look.
         if idempotency_key is not None and (
@@ -350,6 +353,6 @@ async def create(
             replay = await _replay(conn, principal, idempotency_key, request_hash)
             if replay:
                 return replay
-        await _check_duplicates(conn, body)
+        await _check_duplicates(conn, body, principal)
         raise
     return 201, response

@@ -5,8 +5,9 @@ stricter than who reads the case. Seeing a place is not enough: the county educa
 - an administrator reads every document;
 - staff whose grant covers the case's place and whose department works on the case's program
   (``programs.departments``, the rule reports use), at any level above the case too;
-- whoever the case's open step is assigned to, delegated to (委派) or claimable by (its role at its
-  place, unassigned): they review the documents, whatever their department;
+- whoever the case's open step is assigned to, delegated to (委派), waiting for the signature of (加签,
+  会签) or claimable by (its role at its place, unassigned): they review the documents, whatever their
+  department;
 - the portal that submitted the case reads the documents it uploaded itself, not the reviewers'.
 
 Copies (抄送) let their addressees read the case, not its documents (unless a rule above holds).
@@ -24,6 +25,7 @@ from app.db.models import tasks
 from app.domain.people.divisions import role_department
 from app.domain.people.principal import Principal
 from app.domain.programs import departments
+from app.domain.tasks import signers
 
 Row = dict[str, Any]
 
@@ -43,7 +45,7 @@ def _departments_covering(principal: Principal, path: str) -> set[str]:
 
 
 def _holds(principal: Principal, step: sa.Row[Any]) -> bool:
-    if principal.is_user(step.assignee) or principal.is_user(step.delegated_to):
+    if principal.is_user(step.assignee) or principal.is_user(step.delegated_to) or step.signing:
         return True
     return step.assignee is None and principal.can_act(step.role, step.division_path)
 
@@ -61,6 +63,7 @@ async def reading(conn: AsyncConnection, principal: Principal, case: Row) -> Rea
         sa.null().label("division_path"),
         sa.null().label("assignee"),
         sa.null().label("delegated_to"),
+        sa.null().label("signing"),
     ).where(departments.DEFINITIONS.selected_columns.key == case["program"])
     step_rows = sa.select(
         sa.null(),
@@ -69,6 +72,10 @@ async def reading(conn: AsyncConnection, principal: Principal, case: Row) -> Rea
         tasks.c.division_path,
         tasks.c.assignee,
         tasks.c.delegated_to,
+        # A signer (加签, 会签) whose turn it is decides on the same papers as the holder.
+        (
+            tasks.c.id.in_(signers.waiting_for(principal.name)) if principal.kind == "user" else sa.false()
+        ).label("signing"),
     ).where(tasks.c.application_id == case["id"], tasks.c.state == "open")
     rows = (await conn.execute(sa.union_all(definition_rows, step_rows))).all()
     mine = _departments_covering(principal, case["division_path"])
