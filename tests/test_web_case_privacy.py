@@ -65,3 +65,6 @@ async def test_another_department_reads_the_case_page_masked_and_finds_nobody(li
     await edu.goto(ui.url + f"/ui/tasks/{task['id']}")
     summary = await edu.locator("#case-h + dl").inner_text()
     assert "王小明" in summary and person in summary, summary
+    # …and in its 我的待办 (the list masks the ID number for everyone).
+    await edu.goto(ui.url + "/ui/?scope=mine")
+    assert "王小明" in await edu.locator("table.tasks").inner_text()

@@ -58,6 +58,10 @@ def _query(filters: dict, **change) -> str:
     return urlencode({k: ("1" if v is True else v) for k, v in merged.items() if v not in (None, "", False)})
 
 
+# Tabs whose every row is a step that waits for the viewer or a case copied to the viewer.
+PERSONAL_SCOPES = ("mine", "cc")
+
+
 async def _rows(conn, me, items: list[dict], scope: str) -> list[dict]:
     """Inbox rows with applicant (masked unless the viewer may act on the step), who submitted the
     case, place names, working days since the step arrived and, in 已办 and 我发起的, where the case
@@ -73,8 +77,10 @@ async def _rows(conn, me, items: list[dict], scope: str) -> list[dict]:
     for task in items:
         case = cases.get(task["application_id"])
         place = places.get(task["division_code"], {"name": "", "path": "/"})
-        # Who may act on the step reads the name in full; supervisors and other departments see 张*.
-        full = me.principal.can_act(task["role"], place["path"])
+        # Who may act on the step reads the name in full, and so does whoever the step waits for (我的待办:
+        # held, delegated, to sign) or the case was copied to (抄送我的), as the case's privacy rule says;
+        # supervisors and other departments see 张*.
+        full = scope in PERSONAL_SCOPES or me.principal.can_act(task["role"], place["path"])
         name = case.applicant_name if case else ""
         rows.append(
             {
