@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ADMIN_PASSWORD, RunningApp
-from tests.helpers import PASSWORD, Api, id_number
+from tests.helpers import Api, id_number
 
 OTHERS = {
     "county_edu": ("county_education", "340621"),
@@ -44,19 +44,7 @@ async def app_and_api(database_url):
     async with running as client:
         api = Api(client, database_url)
         await api.setup_places_and_people(ADMIN_PASSWORD)
-        for username, (role, code) in OTHERS.items():
-            r = await api.post(
-                "admin",
-                "/admin/users",
-                {
-                    "username": username,
-                    "password": PASSWORD,
-                    "display_name": username,
-                    "grants": [{"role": role, "division_code": code}],
-                },
-            )
-            assert r.status_code == 201, r.text
-            await api.login(username)
+        await api.add_people(OTHERS)
         r = await api.post(
             "admin",
             "/admin/api-keys",
