@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from app.web.labels import STATUSES
 from tests.conftest import ADMIN_PASSWORD
-from tests.helpers import PASSWORD, VILLAGE_A
+from tests.helpers import VILLAGE_A
 from tests.test_payments import _staff
 from tests.test_reports import _story
 from tests.web_support import DESKTOP, PHONE, _live
@@ -34,17 +34,7 @@ async def ui(tmp_path_factory, sqlite_template, browser, request):
     async for live in _live(f"sqlite+aiosqlite:///{path}", browser, request, ADMIN_PASSWORD):
         await _staff(live.api)  # edu_county: the county education bureau
         await _story(live.api)
-        r = await live.api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": "village_a",
-                "password": PASSWORD,
-                "display_name": "东关村",
-                "grants": [{"role": "village_civil_affairs", "division_code": VILLAGE_A}],
-            },
-        )
-        assert r.status_code == 201, r.text
+        await live.api.add_people({"village_a": ("village_civil_affairs", VILLAGE_A)})
         yield live
 
 

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from app.domain.reports.tables import ALL_HEADERS
 from tests.conftest import ADMIN_PASSWORD
-from tests.helpers import PASSWORD, VILLAGE_A
+from tests.helpers import VILLAGE_A
 from tests.test_payments import BPMN, _account, _enrol, _staff
 from tests.test_report_money import _pay_november
 from tests.test_reports import _story
@@ -50,17 +50,7 @@ async def ui(tmp_path_factory, sqlite_template, browser, request):
             await _account(api, people[key])
         await _pay_november(api, people)
         await _story(api)  # 低保 in November and December
-        r = await api.post(
-            "admin",
-            "/admin/users",
-            {
-                "username": "village_a",
-                "password": PASSWORD,
-                "display_name": "东关村",
-                "grants": [{"role": "village_civil_affairs", "division_code": VILLAGE_A}],
-            },
-        )
-        assert r.status_code == 201, r.text
+        await api.add_people({"village_a": ("village_civil_affairs", VILLAGE_A)})
         yield live
 
 

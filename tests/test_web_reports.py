@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import ADMIN_PASSWORD
-from tests.helpers import PASSWORD, VILLAGE_A
+from tests.helpers import VILLAGE_A
 from tests.test_reports import _story
 from tests.web_support import DESKTOP, PHONE
 
@@ -235,17 +235,7 @@ async def test_admin_drills_down_from_the_province_and_downloads_one_sheet_per_l
 
 async def test_who_may_not_read_the_reports_pages(live_ui):
     ui = live_ui
-    r = await ui.api.post(
-        "admin",
-        "/admin/users",
-        {
-            "username": "village_a",
-            "password": PASSWORD,
-            "display_name": "东关村",
-            "grants": [{"role": "village_civil_affairs", "division_code": VILLAGE_A}],
-        },
-    )
-    assert r.status_code == 201, r.text
+    await ui.api.add_people({"village_a": ("village_civil_affairs", VILLAGE_A)})
     pages = ["/ui/reports", "/ui/reports/print", "/ui/reports/places.csv", "/ui/reports/summary.xlsx"]
     # A village's office: no 统计报表 in its navigation, and the pages refuse it.
     village = await ui.login("village_a")
